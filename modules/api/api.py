@@ -1,0 +1,313 @@
+"""The /sdapi/v1 routes (and /internal/*), on the same FastAPI app as the UI.
+
+Generation endpoints are async: they validate, put a job on the shared queue and await it,
+so a slow generation never occupies a threadpool slot and a client that goes away before
+its job starts takes the job out of the queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import logging
+import secrets
+import time
+from typing import Any, Callable
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from PIL import Image, UnidentifiedImageError
+from starlette.concurrency import run_in_threadpool
+
+from modules import images as images_mod
+from modules import infotext as infotext_mod
+from modules import samplers, shared
+from modules.api import models
+from modules.loader.single_file import CheckpointLoadError
+from modules.options import OptionError
+from modules.processing import ProcessingError, StableDiffusionProcessingTxt2Img, process_images
+
+logger = logging.getLogger(__name__)
+
+SECRET_FLAGS = ("api_auth", "gradio_auth", "tls_keyfile", "ngrok")
+
+
+def field_error(field: str, message: str, status_code: int = 422) -> HTTPException:
+    """A 4xx in FastAPI's validation-error shape, naming the field."""
+    loc = ["body", *field.split(".")]
+    return HTTPException(status_code=status_code, detail=[{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+def _error_from(e: BaseException) -> HTTPException | None:
+    if isinstance(e, samplers.SamplerError):
+        return field_error(e.field, str(e))
+    if isinstance(e, OptionError):
+        return field_error(e.key, str(e), e.status_code)
+    if isinstance(e, ProcessingError):
+        return field_error(e.field, str(e), e.status_code)
+    if isinstance(e, CheckpointLoadError):
+        return field_error("sd_model_checkpoint", f"{e}; the previous model is still loaded")
+    return None
+
+
+async def run_job(fn: Callable[[], Any], *, name: str, task_id: str | None = None) -> Any:
+    job = shared.queue.submit(fn, task_id=task_id, name=name)
+    try:
+        return await asyncio.wrap_future(job.future)
+    except asyncio.CancelledError:
+        shared.queue.cancel(job.task_id)  # the client left before the job started
+        raise
+    except Exception as e:
+        err = _error_from(e)
+        if err is not None:
+            raise err from None
+        raise
+
+
+def decode_base64_image(data: str, field: str) -> Image.Image:
+    if not isinstance(data, str) or not data:
+        raise field_error(field, "expected a base64-encoded image")
+    if data.startswith("data:image/"):
+        data = data.split(";", 1)[1].split(",", 1)[-1]
+    try:
+        raw = base64.b64decode(data, validate=False)
+        image = Image.open(io.BytesIO(raw))
+        image.load()
+    except (binascii.Error, ValueError):
+        raise field_error(field, "invalid base64 data") from None
+    except (UnidentifiedImageError, OSError):
+        raise field_error(field, "the data is not an image PIL can read") from None
+    return image
+
+
+def _auth_dependency(credentials: dict[str, str]):
+    security = HTTPBasic(auto_error=False)
+
+    def check(creds: HTTPBasicCredentials | None = Depends(security)) -> None:
+        if creds is not None and creds.username in credentials and secrets.compare_digest(
+                creds.password.encode(), credentials[creds.username].encode()):
+            return
+        raise HTTPException(status_code=401, detail="Incorrect username or password",
+                            headers={"WWW-Authenticate": "Basic"})
+
+    return check
+
+
+def parse_credentials(value: str | None) -> dict[str, str]:
+    out = {}
+    for item in (value or "").split(","):
+        item = item.strip()
+        if ":" in item:
+            user, password = item.split(":", 1)
+            out[user] = password
+    return out
+
+
+def encode_for_response(image: Image.Image, infotext: str) -> str:
+    opts = shared.opts
+    return images_mod.encode_b64(image, opts.samples_format, infotext=infotext if opts.enable_pnginfo else None,
+                                 jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless)
+
+
+class Api:
+    def __init__(self, app: FastAPI, *, sdapi: bool = True, internal: bool = True):
+        self.app = app
+        deps = []
+        creds = parse_credentials(shared.cmd_opts.api_auth)
+        if creds:
+            deps.append(Depends(_auth_dependency(creds)))
+        self.router = APIRouter(dependencies=deps)
+        r = self.router.add_api_route
+        if internal:
+            r("/internal/ping", self.ping, methods=["GET"])
+            r("/internal/pending-tasks", self.pending_tasks, methods=["GET"])
+            r("/internal/progress", self.internal_progress, methods=["POST"])
+        if sdapi:
+            self._add_sdapi_routes(r)
+        app.include_router(self.router)
+
+    def _add_sdapi_routes(self, r) -> None:
+        r("/sdapi/v1/txt2img", self.txt2img, methods=["POST"], response_model=models.TextToImageResponse)
+        r("/sdapi/v1/progress", self.progress, methods=["GET"], response_model=models.ProgressResponse)
+        r("/sdapi/v1/interrupt", self.interrupt, methods=["POST"])
+        r("/sdapi/v1/skip", self.skip, methods=["POST"])
+        r("/sdapi/v1/options", self.get_options, methods=["GET"])
+        r("/sdapi/v1/options", self.set_options, methods=["POST"])
+        r("/sdapi/v1/cmd-flags", self.cmd_flags, methods=["GET"])
+        r("/sdapi/v1/samplers", self.get_samplers, methods=["GET"], response_model=list[models.SamplerItem])
+        r("/sdapi/v1/schedulers", self.get_schedulers, methods=["GET"], response_model=list[models.SchedulerItem])
+        r("/sdapi/v1/sd-models", self.get_sd_models, methods=["GET"], response_model=list[models.SDModelItem])
+        r("/sdapi/v1/refresh-checkpoints", self.refresh_checkpoints, methods=["POST"])
+        r("/sdapi/v1/unload-checkpoint", self.unload_checkpoint, methods=["POST"])
+        r("/sdapi/v1/reload-checkpoint", self.reload_checkpoint, methods=["POST"])
+        r("/sdapi/v1/png-info", self.pnginfo, methods=["POST"], response_model=models.PNGInfoResponse)
+
+    # generation --------------------------------------------------------------------------
+    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
+        sampler_name = req.sampler_name or req.sampler_index
+        try:
+            samplers.resolve(sampler_name, req.scheduler)
+            overrides = shared.opts.validate_many({k: v for k, v in (req.override_settings or {}).items()
+                                                   if k != "sd_model_checkpoint"})
+        except (samplers.SamplerError, OptionError) as e:
+            raise _error_from(e) from None
+        override = dict(overrides)
+        if req.override_settings and req.override_settings.get("sd_model_checkpoint"):
+            ckpt = req.override_settings["sd_model_checkpoint"]
+            if shared.registry.match(str(ckpt)) is None:
+                raise field_error("override_settings.sd_model_checkpoint",
+                                  f"checkpoint {ckpt!r} not found; available: "
+                                  f"{[c.title for c in shared.registry.list()]}", 404)
+            override["sd_model_checkpoint"] = ckpt
+
+        args = req.model_dump(exclude={"sampler_index", "script_name", "script_args", "send_images", "save_images",
+                                       "alwayson_scripts", "force_task_id", "infotext", "override_settings"})
+        args["sampler_name"] = sampler_name
+        p = StableDiffusionProcessingTxt2Img(**args, override_settings=override)
+        p.do_not_save_samples = p.do_not_save_grid = not req.save_images
+        p.outpath_samples = shared.opts.outdir_txt2img_samples
+        processed = await run_job(lambda: process_images(p), name="txt2img", task_id=req.force_task_id)
+        images = []
+        if req.send_images:
+            images = await run_in_threadpool(
+                lambda: [encode_for_response(im, txt) for im, txt in zip(processed.images, processed.infotexts)])
+        return {"images": images, "parameters": req.model_dump(), "info": processed.js()}
+
+    # progress ----------------------------------------------------------------------------
+    async def progress(self, skip_current_image: bool = False) -> dict:
+        state = shared.state
+        if state.job_count == 0:
+            return {"progress": 0, "eta_relative": 0, "state": state.dict(), "textinfo": state.textinfo}
+        progress, eta = state.progress()
+        current = None
+        if not skip_current_image and state.current_image is not None:
+            image = state.current_image
+            current = await run_in_threadpool(images_mod.encode_b64, image, shared.opts.live_previews_image_format)
+        return {"progress": progress, "eta_relative": eta, "state": state.dict(), "current_image": current,
+                "textinfo": state.textinfo}
+
+    async def interrupt(self) -> dict:
+        shared.state.interrupt()
+        return {}
+
+    async def skip(self) -> None:
+        shared.state.skip()
+
+    async def internal_progress(self, req: models.ProgressRequest) -> dict:
+        queue, state = shared.queue, shared.state
+        active = req.id_task is not None and queue.current_task == req.id_task
+        queued = req.id_task in queue.pending_ids() if req.id_task else False
+        completed = queue.is_finished(req.id_task) if req.id_task else False
+        if not active:
+            pos = queue.position(req.id_task) if req.id_task else None
+            text = "Waiting..." if pos is None else f"In queue: {pos + 1}/{len(queue.pending_ids())}"
+            return {"active": False, "queued": queued, "completed": completed, "progress": None, "eta": None,
+                    "live_preview": None, "id_live_preview": -1, "textinfo": text}
+        progress, eta = state.progress()
+        preview, preview_id = None, req.id_live_preview
+        if req.live_preview and state.current_image is not None and state.id_live_preview != req.id_live_preview:
+            fmt = shared.opts.live_previews_image_format
+            data = await run_in_threadpool(images_mod.encode_b64, state.current_image, fmt)
+            preview, preview_id = f"data:image/{fmt};base64,{data}", state.id_live_preview
+        return {"active": True, "queued": False, "completed": False, "progress": progress, "eta": eta,
+                "live_preview": preview, "id_live_preview": preview_id, "textinfo": state.textinfo}
+
+    async def ping(self) -> dict:
+        return {}
+
+    async def pending_tasks(self) -> dict:
+        ids = shared.queue.pending_ids()
+        return {"size": len(ids), "tasks": ids}
+
+    # options -----------------------------------------------------------------------------
+    async def get_options(self) -> dict:
+        return shared.opts.as_dict()
+
+    async def set_options(self, request: Request) -> None:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise field_error("body", "expected a JSON object of option keys and values") from None
+        if not isinstance(body, dict):
+            raise field_error("body", "expected a JSON object of option keys and values")
+        if shared.cmd_opts.freeze_settings:
+            raise HTTPException(status_code=403, detail="settings are frozen (--freeze-settings)")
+        opts = shared.opts
+        body = {k: v for k, v in body.items()
+                if not (k in opts.data_labels and opts.data_labels[k].restrict_api)}
+        ckpt = body.pop("sd_model_checkpoint", None)
+        try:
+            values = opts.validate_many(body)  # everything is checked before anything changes
+        except OptionError as e:
+            raise _error_from(e) from None
+        if ckpt is not None:
+            info = shared.registry.match(str(ckpt))
+            if info is None:
+                raise field_error("sd_model_checkpoint", f"checkpoint {ckpt!r} not found; available: "
+                                                         f"{[c.title for c in shared.registry.list()]}")
+            await run_job(lambda: shared.model_manager.load(info), name="load-checkpoint")
+        for k, v in values.items():
+            opts.set(k, v, validate=False)
+        await run_in_threadpool(opts.save)
+        return None
+
+    async def cmd_flags(self) -> dict:
+        out = {}
+        for k, v in vars(shared.cmd_opts).items():
+            if k in SECRET_FLAGS and v:
+                v = "<hidden>"
+            out[k] = v
+        return out
+
+    # lists -------------------------------------------------------------------------------
+    async def get_samplers(self) -> list[dict]:
+        return samplers.sampler_api_list()
+
+    async def get_schedulers(self) -> list[dict]:
+        return samplers.scheduler_api_list()
+
+    async def get_sd_models(self) -> list[dict]:
+        return [c.api_dict() for c in shared.registry.list()]
+
+    async def refresh_checkpoints(self) -> None:
+        await run_job(shared.registry.refresh, name="refresh-checkpoints")
+
+    async def unload_checkpoint(self) -> dict:
+        await run_job(shared.model_manager.unload, name="unload-checkpoint")
+        return {}
+
+    async def reload_checkpoint(self) -> dict:
+        await run_job(shared.ensure_model_loaded, name="reload-checkpoint")
+        return {}
+
+    async def pnginfo(self, req: models.PNGInfoRequest) -> dict:
+        if not req.image.strip():
+            return {"info": "", "items": {}, "parameters": {}}
+        image = decode_base64_image(req.image, "image")
+        text = images_mod.read_infotext(image) or ""
+        items = {k: v for k, v in image.info.items() if k != "parameters" and isinstance(v, (str, int, float))}
+        return {"info": text, "items": items, "parameters": infotext_mod.parse(text) if text else {}}
+
+
+def install_middleware(app: FastAPI) -> None:
+    """X-Process-Time on every response, --api-log lines, and errors that never crash the server."""
+    api_log = shared.cmd_opts.api_log
+
+    @app.middleware("http")
+    async def log_and_time(request: Request, call_next):
+        start = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception as e:  # the last line of defence: a clear 500, the server keeps serving
+            logger.exception("unhandled error in %s %s", request.method, request.url.path)
+            response = JSONResponse(status_code=500, content={
+                "error": type(e).__name__, "detail": "internal error", "body": "", "errors": str(e)})
+        duration = time.perf_counter() - start
+        response.headers["X-Process-Time"] = f"{duration:.4f}"
+        if api_log and request.url.path.startswith("/sdapi"):
+            client = f"{request.client.host}:{request.client.port}" if request.client else "-"
+            logger.info("API %s %s %s %s %s %.4f", time.strftime("%Y-%m-%d %H:%M:%S"), response.status_code,
+                        request.scope.get("http_version", ""), request.method, request.url.path, client, duration)
+        return response

@@ -1,0 +1,162 @@
+"""Request and response models of /sdapi/v1 with A1111's field names and API defaults.
+
+Differences from A1111 (see docs/compatibility.md): sizes must be multiples of 8 and within
+a pixel limit, counts and steps have sane bounds, and bad values are a 422 naming the field
+instead of a silent fallback or a 500. `null` is accepted for every field and means the
+default, as in A1111 where every field is Optional.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_STEPS = 1000
+MAX_BATCH = 64
+MAX_ITER = 1000
+MAX_SIDE = 16384
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            return {k: v for k, v in data.items()
+                    if not (v is None and k in fields and fields[k].default is not None)}
+        return data
+
+
+def _multiple_of_8(value: int, field: str) -> int:
+    if value % 8:
+        raise ValueError(f"{field} must be a multiple of 8 (got {value}); try {max(8, round(value / 8) * 8)}")
+    return value
+
+
+class StableDiffusionProcessingAPI(_Request):
+    prompt: str = ""
+    negative_prompt: str = ""
+    styles: list[str] | None = None
+    seed: int = Field(-1, ge=-1)
+    subseed: int = Field(-1, ge=-1)
+    subseed_strength: float = Field(0.0, ge=0.0, le=1.0)
+    seed_resize_from_h: int = -1
+    seed_resize_from_w: int = -1
+    sampler_name: str | None = None
+    scheduler: str | None = None
+    batch_size: int = Field(1, ge=1, le=MAX_BATCH)
+    n_iter: int = Field(1, ge=1, le=MAX_ITER)
+    steps: int = Field(50, ge=1, le=MAX_STEPS)
+    cfg_scale: float = Field(7.0, ge=0.0, le=100.0)
+    width: int = Field(512, ge=8, le=MAX_SIDE)
+    height: int = Field(512, ge=8, le=MAX_SIDE)
+    restore_faces: bool | None = None
+    tiling: bool | None = None
+    do_not_save_samples: bool = False
+    do_not_save_grid: bool = False
+    eta: float | None = None
+    denoising_strength: float | None = Field(None, ge=0.0, le=1.0)
+    s_min_uncond: float | None = None
+    s_churn: float | None = None
+    s_tmax: float | None = None
+    s_tmin: float | None = None
+    s_noise: float | None = None
+    override_settings: dict[str, Any] | None = None
+    override_settings_restore_afterwards: bool = True
+    refiner_checkpoint: str | None = None
+    refiner_switch_at: float | None = None
+    disable_extra_networks: bool = False
+    firstpass_image: str | None = None
+    comments: dict[str, Any] | None = None
+    # API-only
+    sampler_index: str = "Euler"
+    script_name: str | None = None
+    script_args: list[Any] = Field(default_factory=list)
+    send_images: bool = True
+    save_images: bool = False
+    alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
+    force_task_id: str | None = None
+    infotext: str | None = None
+
+    @field_validator("width")
+    @classmethod
+    def _width(cls, v: int) -> int:
+        return _multiple_of_8(v, "width")
+
+    @field_validator("height")
+    @classmethod
+    def _height(cls, v: int) -> int:
+        return _multiple_of_8(v, "height")
+
+
+class StableDiffusionTxt2ImgProcessingAPI(StableDiffusionProcessingAPI):
+    enable_hr: bool = False
+    denoising_strength: float | None = Field(None, ge=0.0, le=1.0)
+    firstphase_width: int = 0
+    firstphase_height: int = 0
+    hr_scale: float = Field(2.0, gt=0.0, le=8.0)
+    hr_upscaler: str | None = None
+    hr_second_pass_steps: int = Field(0, ge=0, le=MAX_STEPS)
+    hr_resize_x: int = Field(0, ge=0, le=MAX_SIDE)
+    hr_resize_y: int = Field(0, ge=0, le=MAX_SIDE)
+    hr_checkpoint_name: str | None = None
+    hr_sampler_name: str | None = None
+    hr_scheduler: str | None = None
+    hr_prompt: str = ""
+    hr_negative_prompt: str = ""
+
+
+class TextToImageResponse(BaseModel):
+    images: list[str] | None = Field(None, description="The generated images in base64 format.")
+    parameters: dict[str, Any]
+    info: str
+
+
+class ProgressResponse(BaseModel):
+    progress: float
+    eta_relative: float
+    state: dict[str, Any]
+    current_image: str | None = None
+    textinfo: str | None = None
+
+
+class SamplerItem(BaseModel):
+    name: str
+    aliases: list[str]
+    options: dict[str, str]
+
+
+class SchedulerItem(BaseModel):
+    name: str
+    label: str
+    aliases: list[str] | None
+    default_rho: float
+    need_inner_model: bool | None
+
+
+class SDModelItem(BaseModel):
+    title: str
+    model_name: str
+    hash: str | None
+    sha256: str | None
+    filename: str
+    config: str | None
+
+
+class ProgressRequest(BaseModel):
+    id_task: str | None = None
+    id_live_preview: int = -1
+    live_preview: bool = True
+
+
+class PNGInfoRequest(BaseModel):
+    image: str
+
+
+class PNGInfoResponse(BaseModel):
+    info: str
+    items: dict[str, Any]
+    parameters: dict[str, Any]

@@ -1,0 +1,38 @@
+"""Which device and precision generation runs on, from the flags."""
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+def select_device(cmd_opts: argparse.Namespace) -> torch.device:
+    use_cpu = set(cmd_opts.use_cpu or [])
+    if "all" in use_cpu or "sd" in use_cpu:
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        index = int(cmd_opts.device_id) if cmd_opts.device_id is not None else torch.cuda.current_device()
+        return torch.device("cuda", index)
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def select_dtypes(cmd_opts: argparse.Namespace, device: torch.device) -> tuple[torch.dtype, torch.dtype]:
+    """(model dtype, VAE dtype). Half precision only on an accelerator: CPUs run fp16 slowly."""
+    if device.type == "cpu" or cmd_opts.no_half or cmd_opts.precision == "full":
+        return torch.float32, torch.float32
+    dtype = torch.float16
+    vae = torch.float32 if cmd_opts.no_half_vae else dtype
+    return dtype, vae
+
+
+def torch_gc() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.ipc_collect()

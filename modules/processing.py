@@ -1,0 +1,360 @@
+"""A request -> images + infotext. `p` objects carry A1111's field names so extensions can read them.
+
+process_images() must run on the queue worker: it owns the device and the per-job state.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from contextlib import ExitStack
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from modules import infotext as infotext_mod
+from modules import images as images_mod
+from modules import rng as rng_mod
+from modules import samplers, shared
+from modules.sampling import Interrupted, StepInfo, approximate_rgb, decode, sample
+from modules.text_encoding import encode_prompts, pad_to_same_length
+from modules.version import INFOTEXT_VERSION
+
+logger = logging.getLogger(__name__)
+
+MAX_SEED = 4294967294
+
+
+class ProcessingError(ValueError):
+    """A request that cannot be processed as given (bad checkpoint name, ...); 4xx in the API."""
+
+    def __init__(self, field: str, message: str, status_code: int = 422):
+        super().__init__(message)
+        self.field = field
+        self.status_code = status_code
+
+
+def random_seed() -> int:
+    return random.randrange(MAX_SEED)
+
+
+class StableDiffusionProcessing:
+    """Common fields of A1111's processing objects (API defaults)."""
+
+    is_txt2img = False
+    tabname = "txt2img"
+
+    def __init__(self, prompt: str = "", negative_prompt: str = "", styles: list[str] | None = None,
+                 seed: int = -1, subseed: int = -1, subseed_strength: float = 0.0,
+                 seed_resize_from_h: int = -1, seed_resize_from_w: int = -1,
+                 sampler_name: str | None = None, scheduler: str | None = None,
+                 batch_size: int = 1, n_iter: int = 1, steps: int = 50, cfg_scale: float = 7.0,
+                 width: int = 512, height: int = 512, restore_faces: bool | None = None, tiling: bool | None = None,
+                 do_not_save_samples: bool = False, do_not_save_grid: bool = False, eta: float | None = None,
+                 denoising_strength: float | None = None, override_settings: dict | None = None,
+                 override_settings_restore_afterwards: bool = True, outpath_samples: str | None = None,
+                 outpath_grids: str | None = None, comments: dict | None = None, **_: Any):
+        self.prompt = prompt or ""
+        self.negative_prompt = negative_prompt or ""
+        self.styles = list(styles or [])
+        self.seed = -1 if seed is None else int(seed)
+        self.subseed = -1 if subseed is None else int(subseed)
+        self.subseed_strength = float(subseed_strength or 0.0)
+        self.seed_resize_from_h = seed_resize_from_h
+        self.seed_resize_from_w = seed_resize_from_w
+        self.sampler_name = sampler_name
+        self.scheduler = scheduler
+        self.batch_size = int(batch_size)
+        self.n_iter = int(n_iter)
+        self.steps = int(steps)
+        self.cfg_scale = cfg_scale
+        self.width = int(width)
+        self.height = int(height)
+        self.restore_faces = restore_faces
+        self.tiling = tiling
+        self.do_not_save_samples = do_not_save_samples
+        self.do_not_save_grid = do_not_save_grid
+        self.eta = eta
+        self.denoising_strength = denoising_strength
+        self.override_settings = dict(override_settings or {})
+        self.override_settings_restore_afterwards = override_settings_restore_afterwards
+        self.outpath_samples = outpath_samples
+        self.outpath_grids = outpath_grids
+        self.comments = comments or {}
+        self.extra_generation_params: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        self.all_prompts: list[str] = []
+        self.all_negative_prompts: list[str] = []
+        self.all_seeds: list[int] = []
+        self.all_subseeds: list[int] = []
+        self.iteration = 0
+        self.scripts = None
+        self.script_args: list = []
+        self.job_timestamp = ""
+        self.clip_skip = 1
+        self.sampler: samplers.SamplerInfo | None = None
+        self.schedule: samplers.SchedulerInfo | None = None
+
+    @property
+    def sd_model(self):
+        return shared.model_manager.sd_model if shared.model_manager else None
+
+    def setup_seeds(self) -> None:
+        n = self.n_iter * self.batch_size
+        seed = random_seed() if self.seed == -1 else self.seed
+        subseed = random_seed() if self.subseed == -1 else self.subseed
+        self.seed, self.subseed = seed, subseed
+        # A1111: with a variation strength, every image shares the seed and the subseed varies
+        self.all_seeds = [seed] * n if self.subseed_strength > 0 else [seed + i for i in range(n)]
+        self.all_subseeds = [subseed + i for i in range(n)]
+        self.all_prompts = [self.prompt] * n
+        self.all_negative_prompts = [self.negative_prompt] * n
+
+
+class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
+    is_txt2img = True
+    tabname = "txt2img"
+
+    def __init__(self, enable_hr: bool = False, hr_scale: float = 2.0, hr_upscaler: str | None = None,
+                 hr_second_pass_steps: int = 0, hr_resize_x: int = 0, hr_resize_y: int = 0,
+                 hr_checkpoint_name: str | None = None, hr_sampler_name: str | None = None,
+                 hr_scheduler: str | None = None, hr_prompt: str = "", hr_negative_prompt: str = "",
+                 firstphase_width: int = 0, firstphase_height: int = 0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.enable_hr = enable_hr
+        self.hr_scale = hr_scale
+        self.hr_upscaler = hr_upscaler
+        self.hr_second_pass_steps = hr_second_pass_steps
+        self.hr_resize_x = hr_resize_x
+        self.hr_resize_y = hr_resize_y
+        self.hr_checkpoint_name = hr_checkpoint_name
+        self.hr_sampler_name = hr_sampler_name
+        self.hr_scheduler = hr_scheduler
+        self.hr_prompt = hr_prompt
+        self.hr_negative_prompt = hr_negative_prompt
+
+
+class Processed:
+    """The result of a job, serialisable as A1111's `info` JSON (js())."""
+
+    def __init__(self, p: StableDiffusionProcessing, images: list[Image.Image], infotexts: list[str],
+                 *, index_of_first_image: int = 0):
+        self.images = images
+        self.infotexts = infotexts
+        self.info = infotexts[0] if infotexts else ""
+        self.prompt = p.prompt
+        self.negative_prompt = p.negative_prompt
+        self.seed = p.all_seeds[0] if p.all_seeds else p.seed
+        self.subseed = p.all_subseeds[0] if p.all_subseeds else p.subseed
+        self.subseed_strength = p.subseed_strength
+        self.all_prompts = p.all_prompts
+        self.all_negative_prompts = p.all_negative_prompts
+        self.all_seeds = p.all_seeds
+        self.all_subseeds = p.all_subseeds
+        self.width = p.width
+        self.height = p.height
+        self.sampler_name = p.sampler.name if p.sampler else p.sampler_name
+        self.scheduler = samplers.schedule_type_label(p.sampler, p.schedule) if p.sampler and p.schedule else p.scheduler
+        self.cfg_scale = p.cfg_scale
+        self.steps = p.steps
+        self.batch_size = p.batch_size
+        self.restore_faces = p.restore_faces
+        self.clip_skip = p.clip_skip
+        self.seed_resize_from_w = p.seed_resize_from_w
+        self.seed_resize_from_h = p.seed_resize_from_h
+        self.denoising_strength = p.denoising_strength
+        self.extra_generation_params = p.extra_generation_params
+        self.index_of_first_image = index_of_first_image
+        self.styles = p.styles
+        self.job_timestamp = p.job_timestamp
+        model = p.sd_model
+        info = model.sd_checkpoint_info if model is not None else None
+        self.sd_model_name = info.name_for_extra if info else None
+        self.sd_model_hash = info.shorthash if info else None
+
+    def js(self) -> str:
+        return json.dumps({
+            "prompt": self.prompt, "all_prompts": self.all_prompts,
+            "negative_prompt": self.negative_prompt, "all_negative_prompts": self.all_negative_prompts,
+            "seed": self.seed, "all_seeds": self.all_seeds, "subseed": self.subseed, "all_subseeds": self.all_subseeds,
+            "subseed_strength": self.subseed_strength, "width": self.width, "height": self.height,
+            "sampler_name": self.sampler_name, "cfg_scale": self.cfg_scale, "steps": self.steps,
+            "batch_size": self.batch_size, "restore_faces": self.restore_faces, "face_restoration_model": None,
+            "sd_model_name": self.sd_model_name, "sd_model_hash": self.sd_model_hash,
+            "sd_vae_name": None, "sd_vae_hash": None,
+            "seed_resize_from_w": self.seed_resize_from_w, "seed_resize_from_h": self.seed_resize_from_h,
+            "denoising_strength": self.denoising_strength,
+            "extra_generation_params": self.extra_generation_params,
+            "index_of_first_image": self.index_of_first_image, "infotexts": self.infotexts,
+            "styles": self.styles, "job_timestamp": self.job_timestamp, "clip_skip": self.clip_skip,
+            "is_using_inpainting_conditioning": False, "version": INFOTEXT_VERSION,
+        }, ensure_ascii=False)
+
+
+def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
+    opts = shared.opts
+    model = p.sd_model
+    info = model.sd_checkpoint_info if model is not None else None
+    sampler, schedule = p.sampler, p.schedule
+    ensd = opts.eta_noise_seed_delta
+    params: dict[str, Any] = {
+        "Steps": p.steps,
+        "Sampler": sampler.name if sampler else p.sampler_name,
+        "Schedule type": samplers.schedule_type_label(sampler, schedule) if sampler and schedule else None,
+        "CFG scale": p.cfg_scale,
+        "Seed": p.all_seeds[index],
+        "Size": f"{p.width}x{p.height}",
+        "Model hash": info.shorthash if info and opts.add_model_hash_to_info else None,
+        "Model": info.name_for_extra if info and opts.add_model_name_to_info else None,
+        "Variation seed": p.all_subseeds[index] if p.subseed_strength > 0 else None,
+        "Variation seed strength": p.subseed_strength if p.subseed_strength > 0 else None,
+        "Denoising strength": p.denoising_strength if not p.is_txt2img else None,
+        "Clip skip": p.clip_skip if p.clip_skip > 1 else None,
+        "ENSD": ensd if ensd and sampler and sampler.options.get("uses_ensd") else None,
+        "RNG": opts.randn_source if opts.randn_source != "GPU" else None,
+    }
+    params.update(p.extra_generation_params)
+    infotext_mod.with_version(params, opts.add_version_to_infotext)
+    return infotext_mod.build(p.all_prompts[index], p.all_negative_prompts[index], params)
+
+
+def _apply_checkpoint_override(p: StableDiffusionProcessing) -> Any:
+    """`override_settings.sd_model_checkpoint`: switch for this job. Returns the info to restore."""
+    name = p.override_settings.pop("sd_model_checkpoint", None)
+    if not name:
+        return None
+    info = shared.registry.match(name)
+    if info is None:
+        raise ProcessingError("override_settings.sd_model_checkpoint",
+                              f"checkpoint {name!r} not found; available: {[c.title for c in shared.registry.list()]}",
+                              status_code=404)
+    previous = shared.model_manager.checkpoint_info
+    shared.model_manager.load(info)
+    shared.opts.set("sd_model_checkpoint", info.title, run_callbacks=False)
+    return previous
+
+
+def _preview_callback(p: StableDiffusionProcessing, model, steps_total: int):
+    state = shared.state
+    opts = shared.opts
+    every = opts.show_progress_every_n_steps
+
+    def cb(info: StepInfo) -> None:
+        state.sampling_step = info.step
+        state.sampling_steps = info.total
+        if opts.live_previews_enable and every > 0 and info.step % every == 0 and info.step < info.total:
+            rgb = approximate_rgb(model, info.latents)
+            arr = (rgb.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+            state.set_current_image(Image.fromarray(arr).resize((p.width, p.height), Image.Resampling.NEAREST))
+            state.current_image_sampling_step = info.step
+        if state.interrupted or state.skipped or state.stopping_generation:
+            raise Interrupted()
+
+    return cb
+
+
+def to_pil(x: torch.Tensor) -> list[Image.Image]:
+    arr = (x.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+    return [Image.fromarray(a) for a in arr]
+
+
+def process_images(p: StableDiffusionProcessing) -> Processed:
+    """Run a txt2img job. Call it on the queue worker."""
+    state = shared.state
+    opts = shared.opts
+    with ExitStack() as stack:
+        previous_ckpt = _apply_checkpoint_override(p)
+        if previous_ckpt is not None and p.override_settings_restore_afterwards:
+            def restore_checkpoint() -> None:
+                try:
+                    shared.model_manager.load(previous_ckpt)
+                    shared.opts.set("sd_model_checkpoint", previous_ckpt.title, run_callbacks=False)
+                except Exception:
+                    logger.exception("could not restore checkpoint %s", previous_ckpt.title)
+            stack.callback(restore_checkpoint)
+        stack.enter_context(opts.override(p.override_settings, restore=p.override_settings_restore_afterwards))
+        return _process(p, shared.ensure_model_loaded())
+
+
+def _process(p: StableDiffusionProcessing, model) -> Processed:
+    state = shared.state
+    opts = shared.opts
+    p.sampler, p.schedule = samplers.resolve(p.sampler_name, p.scheduler)
+    p.sampler_name = p.sampler.name
+    p.clip_skip = int(opts.CLIP_stop_at_last_layers)
+    p.setup_seeds()
+    p.job_timestamp = state.job_timestamp
+    state.job_count = p.n_iter
+    state.sampling_steps = p.steps
+
+    images: list[Image.Image] = []
+    infotexts: list[str] = []
+    factor = model.vae_scale_factor
+    shape = (model.latent_channels, p.height // factor, p.width // factor)
+    t0 = time.perf_counter()
+    for n in range(p.n_iter):
+        p.iteration = n
+        if state.skipped:
+            state.skipped = False
+        if state.interrupted or state.stopping_generation:
+            break
+        lo, hi = n * p.batch_size, (n + 1) * p.batch_size
+        prompts, negatives = p.all_prompts[lo:hi], p.all_negative_prompts[lo:hi]
+        seeds, subseeds = p.all_seeds[lo:hi], p.all_subseeds[lo:hi]
+
+        cond = encode_prompts(model, prompts, clip_skip=p.clip_skip)
+        uncond = encode_prompts(model, negatives, clip_skip=p.clip_skip) if p.cfg_scale != 1.0 else None
+        if uncond is not None:
+            cond, uncond = pad_to_same_length(cond, uncond, model, clip_skip=p.clip_skip)
+
+        noise_rng = rng_mod.ImageRNG(shape, seeds, subseeds=subseeds, subseed_strength=p.subseed_strength,
+                                     device=model.device, randn_source=opts.randn_source)
+        latents = noise_rng.first()
+        if p.sampler.options.get("uses_ensd"):
+            noise_rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
+        eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
+        scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds[0])
+        latents, _finished = sample(
+            model, scheduler, latents, cond, uncond, steps=p.steps, cfg_scale=float(p.cfg_scale),
+            width=p.width, height=p.height, generators=noise_rng.generators,
+            callback=_preview_callback(p, model, p.steps),
+        )
+        batch_images = to_pil(decode(model, latents))
+        for i, image in enumerate(batch_images):
+            index = lo + i
+            text = create_infotext(p, index)
+            if opts.samples_save and not p.do_not_save_samples:
+                _save(p, image, index, text)
+            images.append(image)
+            infotexts.append(text)
+        state.nextjob()
+    logger.info("txt2img: %d image(s) in %.2fs", len(images), time.perf_counter() - t0)
+    return Processed(p, images, infotexts)
+
+
+def _save(p: StableDiffusionProcessing, image: Image.Image, index: int, text: str) -> None:
+    opts = shared.opts
+    folder = p.outpath_samples or opts.outdir_samples or (
+        opts.outdir_txt2img_samples if p.is_txt2img else opts.outdir_img2img_samples)
+    model = p.sd_model
+    info = model.sd_checkpoint_info if model is not None else None
+    values = {"seed": p.all_seeds[index], "prompt": p.all_prompts[index], "steps": p.steps, "cfg": p.cfg_scale,
+              "width": p.width, "height": p.height, "sampler": p.sampler_name,
+              "model_name": info.model_name if info else "", "model_hash": info.shorthash if info else "",
+              "batch_number": index % p.batch_size, "generation_number": index,
+              "job_timestamp": p.job_timestamp, "clip_skip": p.clip_skip}
+    try:
+        images_mod.save_image(
+            image, shared.paths.resolve_output(folder), values=values,
+            infotext=text if opts.enable_pnginfo else None, fmt=opts.samples_format,
+            pattern=opts.samples_filename_pattern, save_to_dirs=opts.save_to_dirs,
+            dir_pattern=opts.directories_filename_pattern, add_number=opts.save_images_add_number,
+            jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless,
+            max_length=getattr(shared.cmd_opts, "filenames_max_length", 128))
+    except OSError as e:
+        # the image is still returned; a full disk or read-only folder must not lose the result
+        logger.error("could not save image to %s: %s", folder, e)
+        p.warnings.append(f"image not saved: {e}")

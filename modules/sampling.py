@@ -1,0 +1,116 @@
+"""The denoising loop: our own loop over a diffusers scheduler and UNet, so that every step
+can report progress, show a preview, honour interrupt/skip and (later) switch conditioning."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from modules.loader.single_file import SDModel
+from modules.text_encoding import Conditioning
+
+logger = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """Raised by the step callback to stop the loop; the loop returns the latent so far."""
+
+
+@dataclass
+class StepInfo:
+    step: int           # 1-based number of model evaluations done
+    total: int
+    latents: torch.Tensor
+
+
+def _sdxl_added_kwargs(model: SDModel, batch: int, width: int, height: int, pooled: torch.Tensor,
+                       aesthetic_score: float) -> dict[str, torch.Tensor]:
+    if model.family == "sdxl-refiner":
+        ids = [height, width, 0, 0, aesthetic_score]          # refiner: size, crop, aesthetic score
+    else:
+        ids = [height, width, 0, 0, height, width]            # base: original size, crop, target size
+    time_ids = torch.tensor([ids] * batch, device=model.device, dtype=model.dtype)
+    return {"text_embeds": pooled, "time_ids": time_ids}
+
+
+@torch.inference_mode()
+def sample(model: SDModel, scheduler, latents: torch.Tensor, cond: Conditioning, uncond: Conditioning | None, *,
+           steps: int, cfg_scale: float, width: int, height: int, generators: list[torch.Generator] | None,
+           callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling") -> tuple[torch.Tensor, bool]:
+    """Run the scheduler from pure noise. Returns (latents, finished): finished is False when
+    the callback stopped the loop early (interrupt / skip)."""
+    device = model.device
+    scheduler.set_timesteps(steps, device=device)
+    timesteps = scheduler.timesteps
+    latents = latents.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
+
+    batch = latents.shape[0]
+    use_cfg = uncond is not None and cfg_scale != 1.0
+    if use_cfg:
+        context = torch.cat([uncond.context, cond.context])
+    else:
+        context = cond.context
+    added = None
+    if model.is_sdxl:
+        if use_cfg:
+            neg = _sdxl_added_kwargs(model, batch, width, height, uncond.pooled, 2.5)
+            pos = _sdxl_added_kwargs(model, batch, width, height, cond.pooled, 6.0)
+            added = {k: torch.cat([neg[k], pos[k]]) for k in pos}
+        else:
+            added = _sdxl_added_kwargs(model, batch, width, height, cond.pooled, 6.0)
+
+    finished = True
+    with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
+        for i, t in enumerate(timesteps):
+            x_in = torch.cat([latents, latents]) if use_cfg else latents
+            x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
+            out = model.unet(x_in, t, encoder_hidden_states=context, added_cond_kwargs=added,
+                             return_dict=False)[0].float()
+            if use_cfg:
+                out_uncond, out_cond = out.chunk(2)
+                out = out_uncond + cfg_scale * (out_cond - out_uncond)
+            latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
+            bar.update(1)
+            if callback is not None:
+                try:
+                    callback(StepInfo(step=i + 1, total=len(timesteps), latents=latents))
+                except Interrupted:
+                    finished = False
+                    break
+    return latents, finished
+
+
+@torch.inference_mode()
+def decode(model: SDModel, latents: torch.Tensor) -> torch.Tensor:
+    """Latents -> images in [0, 1], (B, 3, H, W) float32 on the CPU."""
+    vae = model.vae
+    scaling = vae.config.scaling_factor
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    dtype = model.vae_dtype
+    if dtype == torch.float16 and getattr(vae.config, "force_upcast", False) and model.is_sdxl:
+        # the SDXL VAE overflows in fp16; decode in fp32 (A1111's auto_vae_precision does the same after a NaN)
+        vae.to(torch.float32)
+        dtype = torch.float32
+    images = []
+    for i in range(latents.shape[0]):  # one at a time keeps peak memory at one image
+        z = (latents[i:i + 1] / scaling + shift).to(device=model.device, dtype=dtype)
+        images.append(vae.decode(z, return_dict=False)[0].float())
+    if vae.dtype != model.vae_dtype:
+        vae.to(model.vae_dtype)
+    x = torch.cat(images)
+    return ((x + 1) / 2).clamp(0, 1).cpu()
+
+
+# Linear latent -> RGB maps for cheap live previews (no VAE decode on the hot path).
+_SD1_RGB = [[0.298, 0.207, 0.208], [0.187, 0.286, 0.173], [-0.158, 0.189, 0.264], [-0.184, -0.271, -0.473]]
+_SDXL_RGB = [[0.3448, 0.4168, 0.4395], [-0.1953, -0.0290, 0.0250], [0.1074, 0.0886, -0.0163], [-0.3730, -0.2499, -0.2088]]
+
+
+def approximate_rgb(model: SDModel, latents: torch.Tensor) -> torch.Tensor:
+    """A cheap preview of the first latent: (3, H/8, W/8) in [0, 1]."""
+    coeffs = torch.tensor(_SDXL_RGB if model.is_sdxl else _SD1_RGB, device=latents.device, dtype=torch.float32)
+    x = torch.einsum("chw,cr->rhw", latents[0, :4].float(), coeffs)
+    return ((x + 1) / 2).clamp(0, 1)

@@ -1,0 +1,190 @@
+"""The checkpoint registry (what is on disk, with A1111 titles and hashes) and the model
+manager (exactly one checkpoint resident on the device)."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from modules import devices
+from modules.hashes import HashCache, model_hash
+from modules.loader.single_file import CheckpointLoadError, SDModel, load_checkpoint
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_EXTENSIONS = (".safetensors", ".ckpt")
+
+
+def _natural_key(s: str) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
+
+
+@dataclass
+class CheckpointInfo:
+    filename: Path
+    name: str                      # path relative to the checkpoint dir, e.g. "sub/model.safetensors"
+    sha256: str | None = None
+    hash: str = ""                 # legacy 8-hex hash
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def name_for_extra(self) -> str:
+        return Path(self.name).stem
+
+    @property
+    def model_name(self) -> str:
+        return re.sub(r"[\\/]", "_", str(Path(self.name).with_suffix("")))
+
+    @property
+    def shorthash(self) -> str | None:
+        return self.sha256[:10] if self.sha256 else None
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} [{self.shorthash}]" if self.shorthash else self.name
+
+    @property
+    def short_title(self) -> str:
+        return f"{self.name_for_extra} [{self.shorthash}]" if self.shorthash else self.name_for_extra
+
+    def ids(self) -> list[str]:
+        out = [self.title, self.name, self.name_for_extra, self.model_name, str(self.filename),
+               self.filename.name, str(Path(self.name).with_suffix("")), self.hash, f"{self.name} [{self.hash}]"]
+        if self.sha256:
+            out += [self.sha256, self.shorthash, f"{self.name_for_extra} [{self.shorthash}]"]
+        return [i for i in out if i]
+
+    def api_dict(self) -> dict:
+        yaml = self.filename.with_suffix(".yaml")
+        return {"title": self.title, "model_name": self.model_name, "hash": self.shorthash,
+                "sha256": self.sha256, "filename": str(self.filename),
+                "config": str(yaml) if yaml.is_file() else None}
+
+
+class CheckpointRegistry:
+    def __init__(self, dirs: list[Path], hash_cache: HashCache, extra_files: list[Path] | None = None):
+        self.dirs = [Path(d) for d in dirs]
+        self.extra_files = [Path(f) for f in (extra_files or [])]
+        self.cache = hash_cache
+        self._lock = threading.Lock()
+        self._list: list[CheckpointInfo] = []
+
+    def refresh(self) -> list[CheckpointInfo]:
+        found: list[CheckpointInfo] = []
+        seen: set[Path] = set()
+        for base in self.dirs:
+            if not base.is_dir():
+                continue
+            files = [p for p in base.rglob("*") if p.suffix.lower() in CHECKPOINT_EXTENSIONS
+                     and ".vae." not in p.name.lower() and p.is_file()]
+            for p in sorted(files, key=lambda p: _natural_key(str(p.relative_to(base)))):
+                rp = p.resolve()
+                if rp in seen:
+                    continue
+                seen.add(rp)
+                found.append(self._info(p, p.relative_to(base).as_posix()))
+        for p in self.extra_files:
+            if p.is_file() and p.resolve() not in seen:
+                seen.add(p.resolve())
+                found.append(self._info(p, p.name))
+        with self._lock:
+            self._list = found
+        return found
+
+    def _info(self, path: Path, name: str) -> CheckpointInfo:
+        info = CheckpointInfo(filename=path.resolve(), name=name, hash=model_hash(path))
+        info.sha256 = self.cache.cached_sha256(path, f"checkpoint/{name}")
+        return info
+
+    def list(self) -> list[CheckpointInfo]:
+        with self._lock:
+            return list(self._list)
+
+    def match(self, query: str | None) -> CheckpointInfo | None:
+        """By title, name, file name (with or without extension), stem, short hash or sha256;
+        then the same ignoring a trailing `[hash]` and case."""
+        if not query:
+            return None
+        items = self.list()
+        for info in items:
+            if query in info.ids():
+                return info
+        bare = re.sub(r"\s*\[[0-9a-fA-F]+\]\s*$", "", query).strip()
+        lowered = bare.lower()
+        for info in items:
+            if lowered in (i.lower() for i in info.ids()):
+                return info
+        return None
+
+    def ensure_hash(self, info: CheckpointInfo) -> str:
+        if not info.sha256:
+            info.sha256 = self.cache.sha256(info.filename, f"checkpoint/{info.name}")
+        return info.sha256
+
+
+class ModelManager:
+    """Owns the one resident model. load() must run on the queue worker (it uses the device)."""
+
+    def __init__(self, registry: CheckpointRegistry, device: torch.device, dtype: torch.dtype,
+                 vae_dtype: torch.dtype, *, hashing: bool = True):
+        self.registry = registry
+        self.device = device
+        self.dtype = dtype
+        self.vae_dtype = vae_dtype
+        self.hashing = hashing
+        self.sd_model: SDModel | None = None
+        self.checkpoint_info: CheckpointInfo | None = None
+        self.on_loaded: list[Callable[[SDModel], None]] = []
+        self.last_load_seconds: float | None = None
+
+    def load(self, info: CheckpointInfo) -> SDModel:
+        """Load `info`; on failure the previous model stays resident and the error propagates."""
+        if self.sd_model is not None and self.checkpoint_info is not None \
+                and self.checkpoint_info.filename == info.filename:
+            return self.sd_model
+        start = time.perf_counter()
+        logger.info("Loading weights [%s] from %s", info.shorthash or info.hash, info.filename)
+        # build on the CPU first: a failing file never disturbs the model on the device
+        new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype)
+        if self.hashing:
+            self.registry.ensure_hash(info)
+        self.unload()
+        if self.device.type != "cpu":
+            for m in new.components():
+                m.to(self.device)
+            new.device = self.device
+        new.sd_checkpoint_info = info
+        new.sd_model_hash = info.shorthash
+        self.sd_model, self.checkpoint_info = new, info
+        self.last_load_seconds = time.perf_counter() - start
+        logger.info("Model %s loaded in %.1fs (%s, %s, %s)", info.title, self.last_load_seconds,
+                    new.family, self.device, str(self.dtype).removeprefix("torch."))
+        for cb in list(self.on_loaded):
+            try:
+                cb(new)
+            except Exception:
+                logger.exception("model_loaded callback failed")
+        return new
+
+    def unload(self) -> None:
+        if self.sd_model is None:
+            return
+        self.sd_model = None
+        self.checkpoint_info = None
+        devices.torch_gc()
+
+    def reload(self) -> SDModel | None:
+        info = self.checkpoint_info
+        if info is None:
+            return None
+        self.unload()
+        return self.load(info)
+
+
+__all__ = ["CheckpointInfo", "CheckpointRegistry", "ModelManager", "CheckpointLoadError"]

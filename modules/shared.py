@@ -1,0 +1,127 @@
+"""Process-wide singletons under the names A1111 extensions import:
+`shared.opts`, `shared.cmd_opts`, `shared.state`, `shared.sd_model`.
+
+Nothing else in the project is global. initialize() builds them from the flags; before it
+runs, `cmd_opts` holds the defaults so that importing extensions never fails.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from modules import cmd_args
+from modules import paths as paths_mod
+from modules.options import OptionInfo, Options, options_section  # noqa: F401  (A1111 re-exports)
+from modules.shared_state import State
+
+logger = logging.getLogger(__name__)
+
+cmd_opts: argparse.Namespace = cmd_args.build_parser().parse_args([])
+cmd_args.finalize(cmd_opts)
+paths: paths_mod.Paths = paths_mod.from_args(cmd_opts)
+opts: Options = None  # type: ignore[assignment]
+state: State = State()
+queue = None            # modules.queue.GenerationQueue
+registry = None         # modules.sd_models.CheckpointRegistry
+model_manager = None    # modules.sd_models.ModelManager
+hash_cache = None
+device = None
+
+DEFAULT_CHECKPOINT = "tiny-default-sd1.safetensors"
+
+
+def __getattr__(name: str) -> Any:
+    # `shared.sd_model` is the resident model, as in A1111
+    if name == "sd_model":
+        return model_manager.sd_model if model_manager is not None else None
+    raise AttributeError(name)
+
+
+def vae_choices() -> list[str]:
+    found = []
+    for base in (paths.vae,):
+        if base.is_dir():
+            found += sorted(p.name for p in base.rglob("*") if p.suffix in (".safetensors", ".pt", ".ckpt"))
+    return ["Automatic", "None", *found]
+
+
+def initialize(ns: argparse.Namespace) -> None:
+    """Build every singleton from the flags. Loads no model (see load_initial_model)."""
+    global cmd_opts, paths, opts, state, queue, registry, model_manager, hash_cache, device
+    from modules import devices, shared_options
+    from modules.hashes import HashCache
+    from modules.queue import GenerationQueue
+    from modules.sd_models import CheckpointRegistry, ModelManager
+
+    cmd_opts = ns
+    paths = paths_mod.from_args(ns)
+    paths_mod.ensure_dirs(paths)
+    opts = Options(shared_options.templates(vae_choices=vae_choices), paths.config_file)
+    opts.load()
+    state = State()
+    queue = GenerationQueue(state)
+    hash_cache = HashCache(paths.cache_file)
+    dirs = [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
+    extra = [Path(ns.ckpt)] if ns.ckpt else []
+    registry = CheckpointRegistry(dirs, hash_cache, extra_files=extra)
+    device = devices.select_device(ns)
+    dtype, vae_dtype = devices.select_dtypes(ns, device)
+    model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing)
+    model_manager.on_loaded.append(_record_loaded)
+    ensure_default_checkpoint()
+    registry.refresh()
+    queue.start()
+
+
+def _record_loaded(model) -> None:
+    info = model.sd_checkpoint_info
+    opts.data["sd_model_checkpoint"] = info.title
+    opts.data["sd_checkpoint_hash"] = info.sha256 or ""
+
+
+def ensure_default_checkpoint() -> Path | None:
+    """With no checkpoint anywhere, write the embedded tiny default so a first launch works offline."""
+    dirs = [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
+    for d in dirs:
+        if d.is_dir() and any(p.suffix.lower() in (".safetensors", ".ckpt") for p in d.rglob("*")):
+            return None
+    if cmd_opts.ckpt and Path(cmd_opts.ckpt).is_file():
+        return None
+    from modules.loader.tiny import write_tiny_checkpoint
+
+    target = paths.checkpoints / DEFAULT_CHECKPOINT
+    logger.info("No checkpoint found; writing the embedded default model to %s", target)
+    write_tiny_checkpoint(target, "sd1")
+    return target
+
+
+def select_checkpoint():
+    """The checkpoint to load: --ckpt, else the one in settings, else the first listed."""
+    if cmd_opts.ckpt:
+        info = registry.match(cmd_opts.ckpt) or registry.match(Path(cmd_opts.ckpt).name)
+        if info is not None:
+            return info
+        logger.warning("--ckpt %s not found; using the settings' checkpoint", cmd_opts.ckpt)
+    info = registry.match(opts.sd_model_checkpoint)
+    if info is None:
+        items = registry.list()
+        if not items:
+            return None
+        if opts.sd_model_checkpoint:
+            logger.warning("checkpoint %s not found; loading %s instead", opts.sd_model_checkpoint, items[0].title)
+        info = items[0]
+    return info
+
+
+def ensure_model_loaded():
+    """The resident model, loading the selected checkpoint on first use. Queue worker only."""
+    if model_manager.sd_model is not None:
+        return model_manager.sd_model
+    info = select_checkpoint()
+    if info is None:
+        from modules.processing import ProcessingError
+
+        raise ProcessingError("sd_model_checkpoint", f"no checkpoint found in {paths.checkpoints}", status_code=503)
+    return model_manager.load(info)

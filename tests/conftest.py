@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny checkpoints written through the real exporter, and one in-process app."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.pop("COMMANDLINE_ARGS", None)
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from modules.loader.tiny import write_tiny_checkpoint  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory) -> dict[str, Path]:
+    """Tiny fp16 checkpoints in A1111 layout: two different SD1 models, an SD2-v and an SDXL one."""
+    d = tmp_path_factory.mktemp("ckpts")
+    return {
+        "sd1": write_tiny_checkpoint(d / "tiny-sd1.safetensors", "sd1", seed=0),
+        "sd1b": write_tiny_checkpoint(d / "tiny-sd1-b.safetensors", "sd1", seed=1),
+        "sd2v": write_tiny_checkpoint(d / "tiny-sd2v.safetensors", "sd2", seed=2, prediction_type="v_prediction"),
+        "sdxl": write_tiny_checkpoint(d / "tiny-sdxl.safetensors", "sdxl", seed=3),
+    }
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, tiny_files) -> Path:
+    """A --data-dir with two SD1 checkpoints, one in a sub folder."""
+    d = tmp_path_factory.mktemp("data")
+    ckpt = d / "models" / "Stable-diffusion"
+    (ckpt / "sub").mkdir(parents=True)
+    shutil.copy(tiny_files["sd1"], ckpt / "alpha.safetensors")
+    shutil.copy(tiny_files["sd1b"], ckpt / "sub" / "beta.safetensors")
+    return d
+
+
+@pytest.fixture(scope="session")
+def api(data_dir):
+    """The real app (API only) in-process, with the shared queue and model manager."""
+    from fastapi.testclient import TestClient
+
+    import webui
+    from modules import cmd_args, shared
+
+    ns = cmd_args.parse_args(["--nowebui", "--data-dir", str(data_dir)], use_env=False)
+    app = webui.create_app(ns)
+    with TestClient(app) as client:
+        yield client
+    shared.queue.stop()

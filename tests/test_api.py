@@ -1,0 +1,282 @@
+"""The /sdapi/v1 API in-process: real app, real queue, tiny checkpoints."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SMALL = {"width": 64, "height": 64, "steps": 4, "cfg_scale": 7}
+
+
+def decode(b64: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def pixels(b64: str) -> np.ndarray:
+    return np.asarray(decode(b64).convert("RGB"), dtype=np.int16)
+
+
+def txt2img(api, **kw):
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, **kw})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_txt2img_shape_infotext_and_seed(api):
+    out = txt2img(api, prompt="a red circle", negative_prompt="blurry", seed=1234, sampler_name="Euler a")
+    assert len(out["images"]) == 1
+    info = json.loads(out["info"])
+    assert info["seed"] == 1234 and info["all_seeds"] == [1234]
+    for key in ("prompt", "all_prompts", "negative_prompt", "subseed", "all_subseeds", "width", "height",
+                "sampler_name", "cfg_scale", "steps", "batch_size", "sd_model_name", "sd_model_hash",
+                "infotexts", "job_timestamp", "clip_skip", "version", "index_of_first_image"):
+        assert key in info, key
+    image = decode(out["images"][0])
+    assert image.size == (64, 64)
+    text = image.info["parameters"]
+    assert text == info["infotexts"][0]
+    lines = text.split("\n")
+    assert lines[0] == "a red circle" and lines[1] == "Negative prompt: blurry"
+    assert lines[2].startswith("Steps: 4, Sampler: Euler a, Schedule type: Automatic, CFG scale: 7.0, Seed: 1234, "
+                               "Size: 64x64, Model hash: ")
+    assert ", Model: alpha, " in lines[2] and "Version: v1.10.1" in lines[2]
+    assert out["parameters"]["prompt"] == "a red circle" and out["parameters"]["seed"] == 1234
+
+
+def test_same_seed_same_pixels_different_seed_different(api):
+    a = txt2img(api, prompt="cat", seed=42)["images"][0]
+    b = txt2img(api, prompt="cat", seed=42)["images"][0]
+    c = txt2img(api, prompt="cat", seed=43)["images"][0]
+    assert np.array_equal(pixels(a), pixels(b))
+    assert not np.array_equal(pixels(a), pixels(c))
+
+
+def test_prompt_changes_image(api):
+    a = txt2img(api, prompt="cat", seed=7)["images"][0]
+    b = txt2img(api, prompt="a photo of a dog on the beach", seed=7)["images"][0]
+    assert not np.array_equal(pixels(a), pixels(b))
+
+
+def test_batch_image_k_equals_single_run_with_seed_plus_k(api):
+    out = txt2img(api, prompt="cat", seed=100, batch_size=2, n_iter=2, sampler_name="Euler a")
+    info = json.loads(out["info"])
+    assert info["all_seeds"] == [100, 101, 102, 103]
+    assert len(out["images"]) == 4
+    single = txt2img(api, prompt="cat", seed=101, sampler_name="Euler a")["images"][0]
+    assert np.abs(pixels(out["images"][1]) - pixels(single)).max() <= 1
+    third = txt2img(api, prompt="cat", seed=102, sampler_name="Euler a")["images"][0]
+    assert np.array_equal(pixels(out["images"][2]), pixels(third))
+
+
+def test_random_seed_is_reported_and_reproduces(api):
+    out = txt2img(api, prompt="cat", seed=-1)
+    seed = json.loads(out["info"])["seed"]
+    assert 0 <= seed < 4294967294
+    again = txt2img(api, prompt="cat", seed=seed)
+    assert np.array_equal(pixels(out["images"][0]), pixels(again["images"][0]))
+
+
+@pytest.mark.parametrize("sampler,scheduler,label", [
+    ("DPM++ 2M Karras", None, "Karras"), ("DPM++ 2M", "automatic", "Karras"), ("Euler", "Karras", "Karras"),
+    ("DDIM", None, None), ("UniPC", None, None), ("k_euler_a", None, "Automatic")])
+def test_sampler_names(api, sampler, scheduler, label):
+    out = txt2img(api, prompt="x", seed=1, sampler_name=sampler, scheduler=scheduler)
+    text = json.loads(out["info"])["infotexts"][0]
+    if label:
+        assert f"Schedule type: {label}" in text
+
+
+def test_sampler_index_used_when_no_sampler_name(api):
+    out = txt2img(api, prompt="x", seed=1, sampler_index="LMS")
+    assert json.loads(out["info"])["sampler_name"] == "LMS"
+
+
+def test_unknown_sampler_is_422_listing_choices(api):
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "sampler_name": "Nope"})
+    assert r.status_code == 422
+    assert "Euler a" in r.text and "sampler_name" in r.text
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "scheduler": "bogus"})
+    assert r.status_code == 422 and "Karras" in r.text
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"width": 65}, "width"), ({"height": 100}, "height"), ({"steps": 0}, "steps"), ({"steps": "many"}, "steps"),
+    ({"batch_size": 0}, "batch_size"), ({"cfg_scale": "x"}, "cfg_scale"), ({"seed": "abc"}, "seed")])
+def test_bad_fields_are_422_naming_the_field(api, body, field):
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, **body})
+    assert r.status_code == 422
+    assert field in json.dumps(r.json()["detail"])
+
+
+def test_unknown_fields_ignored_and_nulls_mean_default(api):
+    out = txt2img(api, prompt="x", seed=3, some_future_field=1, styles=None, sampler_name=None, n_iter=None)
+    assert json.loads(out["info"])["sampler_name"] == "Euler"
+
+
+def test_send_images_false(api):
+    out = txt2img(api, prompt="x", seed=3, send_images=False)
+    assert out["images"] == []
+
+
+def test_options_get_all_and_round_trip(api):
+    r = api.get("/sdapi/v1/options")
+    assert r.status_code == 200
+    d = r.json()
+    assert d["sd_model_checkpoint"].startswith("alpha.safetensors [")
+    r = api.post("/sdapi/v1/options", json=d)
+    assert r.status_code == 200, r.text
+    assert api.get("/sdapi/v1/options").json() == d
+
+
+def test_options_set_persists_and_bad_is_422(api, data_dir):
+    assert api.post("/sdapi/v1/options", json={"CLIP_stop_at_last_layers": 2}).status_code == 200
+    saved = json.loads((data_dir / "config.json").read_text())
+    assert saved["CLIP_stop_at_last_layers"] == 2
+    out = txt2img(api, prompt="x", seed=3)
+    assert "Clip skip: 2" in json.loads(out["info"])["infotexts"][0]
+    r = api.post("/sdapi/v1/options", json={"CLIP_stop_at_last_layers": 1, "samples_save": "perhaps"})
+    assert r.status_code == 422 and "samples_save" in r.text
+    assert api.get("/sdapi/v1/options").json()["CLIP_stop_at_last_layers"] == 2  # nothing applied
+    r = api.post("/sdapi/v1/options", json={"no_such_key": 1})
+    assert r.status_code == 422 and "no_such_key" in r.text
+    assert api.post("/sdapi/v1/options", json={"CLIP_stop_at_last_layers": 1}).status_code == 200
+
+
+def test_switch_model_through_options(api):
+    base = txt2img(api, prompt="cat", seed=5)["images"][0]
+    r = api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "beta"})
+    assert r.status_code == 200, r.text
+    assert api.get("/sdapi/v1/options").json()["sd_model_checkpoint"].startswith("sub/beta.safetensors [")
+    other = txt2img(api, prompt="cat", seed=5)
+    assert "Model: beta" in json.loads(other["info"])["infotexts"][0]
+    assert not np.array_equal(pixels(base), pixels(other["images"][0]))
+    r = api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "does-not-exist"})
+    assert r.status_code == 422 and "alpha.safetensors" in r.text
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+    again = txt2img(api, prompt="cat", seed=5)["images"][0]
+    assert np.array_equal(pixels(base), pixels(again))
+
+
+def test_override_settings_scoped_to_request(api):
+    out = txt2img(api, prompt="cat", seed=5, override_settings={"sd_model_checkpoint": "beta",
+                                                                   "CLIP_stop_at_last_layers": 2})
+    text = json.loads(out["info"])["infotexts"][0]
+    assert "Model: beta" in text and "Clip skip: 2" in text
+    opts = api.get("/sdapi/v1/options").json()
+    assert opts["sd_model_checkpoint"].startswith("alpha") and opts["CLIP_stop_at_last_layers"] == 1
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "override_settings": {"CLIP_stop_at_last_layers": "x"}})
+    assert r.status_code == 422 and "CLIP_stop_at_last_layers" in r.text
+
+
+def test_sd_models_and_refresh(api, data_dir):
+    models = api.get("/sdapi/v1/sd-models").json()
+    assert [m["model_name"] for m in models] == ["alpha", "sub_beta"]
+    assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
+    import shutil
+    extra = data_dir / "models" / "Stable-diffusion" / "gamma.safetensors"
+    shutil.copy(data_dir / "models" / "Stable-diffusion" / "alpha.safetensors", extra)
+    try:
+        assert api.post("/sdapi/v1/refresh-checkpoints").status_code == 200
+        assert "gamma" in [m["model_name"] for m in api.get("/sdapi/v1/sd-models").json()]
+    finally:
+        extra.unlink()
+        api.post("/sdapi/v1/refresh-checkpoints")
+
+
+def test_failed_load_keeps_previous_model(api, data_dir):
+    bad = data_dir / "models" / "Stable-diffusion" / "broken.safetensors"
+    bad.write_bytes(b"\x00" * 4096)
+    try:
+        api.post("/sdapi/v1/refresh-checkpoints")
+        before = api.get("/sdapi/v1/options").json()["sd_model_checkpoint"]
+        r = api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "broken"})
+        assert r.status_code == 422 and "broken.safetensors" in r.text and "previous model" in r.text
+        assert api.get("/sdapi/v1/options").json()["sd_model_checkpoint"] == before
+        txt2img(api, prompt="still works", seed=1)
+    finally:
+        bad.unlink()
+        api.post("/sdapi/v1/refresh-checkpoints")
+
+
+def test_samplers_and_schedulers_lists(api):
+    samplers = api.get("/sdapi/v1/samplers").json()
+    names = [s["name"] for s in samplers]
+    assert names[0] == "DPM++ 2M"
+    for required in ("Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE",
+                     "DPM++ 2S a", "DPM++ 3M SDE", "DDIM", "PLMS", "UniPC", "LCM"):
+        assert required in names
+    assert all(isinstance(v, str) for s in samplers for v in s["options"].values())
+    schedulers = api.get("/sdapi/v1/schedulers").json()
+    labels = [s["label"] for s in schedulers]
+    for required in ("Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform"):
+        assert required in labels
+
+
+def test_save_images_writes_png_with_infotext(api, data_dir):
+    out = txt2img(api, prompt="saved", seed=77, save_images=True)
+    files = sorted((data_dir / "outputs" / "txt2img-images").rglob("*-77.png"))
+    assert files, list((data_dir / "outputs").rglob("*"))
+    assert Image.open(files[-1]).info["parameters"] == json.loads(out["info"])["infotexts"][0]
+
+
+def test_png_info_round_trip(api):
+    out = txt2img(api, prompt="a, b: c", seed=9)
+    r = api.post("/sdapi/v1/png-info", json={"image": out["images"][0]})
+    assert r.status_code == 200
+    params = r.json()["parameters"]
+    assert params["Prompt"] == "a, b: c" and params["Seed"] == "9" and params["Size-1"] == "64"
+    r = api.post("/sdapi/v1/png-info", json={"image": "not base64 at all!"})
+    assert r.status_code == 422
+
+
+def test_progress_idle_and_interrupt(api):
+    r = api.get("/sdapi/v1/progress").json()
+    assert r["progress"] == 0 and set(r["state"]) >= {"job", "job_count", "job_no", "sampling_step",
+                                                      "sampling_steps", "interrupted", "skipped"}
+    assert api.post("/sdapi/v1/interrupt").json() == {}
+    # an interrupt while idle does not affect the next job (A1111 clears it at job start)
+    out = txt2img(api, prompt="x", seed=1)
+    assert len(out["images"]) == 1
+
+
+def test_cmd_flags_hides_secrets(api):
+    flags = api.get("/sdapi/v1/cmd-flags").json()
+    assert flags["nowebui"] is True and "data_dir" in flags
+
+
+def test_process_time_header(api):
+    assert "x-process-time" in api.get("/sdapi/v1/samplers").headers
+
+
+def test_progress_while_running_then_interrupt_returns_partial(api):
+    import threading
+    import time
+
+    result = {}
+
+    def run():
+        result["r"] = api.post("/sdapi/v1/txt2img", json={**SMALL, "steps": 400, "seed": 1, "n_iter": 3})
+
+    t = threading.Thread(target=run)
+    t.start()
+    seen = None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        p = api.get("/sdapi/v1/progress").json()
+        if p["state"]["sampling_step"] > 2 and p["state"]["job"] == "txt2img":
+            seen = p
+            break
+        time.sleep(0.05)
+    assert seen is not None, "never saw the job running"
+    assert seen["state"]["job_count"] == 3 and seen["state"]["sampling_steps"] >= 400
+    assert 0 < seen["progress"] < 1 and seen["eta_relative"] >= 0
+    assert api.post("/sdapi/v1/interrupt").json() == {}
+    t.join(60)
+    r = result["r"]
+    assert r.status_code == 200
+    assert len(r.json()["images"]) == 1   # the interrupted first batch is returned, the rest skipped
+    assert api.get("/sdapi/v1/progress").json()["state"]["interrupted"] is False

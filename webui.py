@@ -1,0 +1,92 @@
+"""App assembly: one FastAPI app with the /sdapi/v1 API and the Gradio UI, served by uvicorn."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DIFFUSERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from fastapi import FastAPI  # noqa: E402
+
+from modules import shared  # noqa: E402
+
+logger = logging.getLogger("webui")
+
+
+def _gradio_credentials(ns: argparse.Namespace) -> list[tuple[str, str]] | None:
+    from modules.api.api import parse_credentials
+
+    text = ns.gradio_auth or ""
+    if ns.gradio_auth_path:
+        with open(ns.gradio_auth_path, encoding="utf-8") as f:
+            text += "," + ",".join(line.strip() for line in f if line.strip())
+    creds = parse_credentials(text)
+    return list(creds.items()) or None
+
+
+def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
+    """Initialise the shared services and build the app. The checkpoint load is queued as the
+    first job, so the server answers at once and generation requests wait their turn."""
+    shared.initialize(ns)
+    app = FastAPI(title="Stable Diffusion API", version="1.10.1", docs_url="/docs", redoc_url="/redoc")
+
+    from modules.api.api import Api, install_middleware
+
+    install_middleware(app)
+    if ns.cors_allow_origins or ns.cors_allow_origins_regex:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=(ns.cors_allow_origins or "").split(",") if ns.cors_allow_origins else [],
+                           allow_origin_regex=ns.cors_allow_origins_regex, allow_methods=["*"],
+                           allow_credentials=True, allow_headers=["*"])
+    # without --api only the UI's /internal/* routes are served, as in A1111
+    Api(app, sdapi=ns.api or ns.nowebui, internal=not ns.nowebui)
+
+    if load_model and not ns.skip_load_model_at_start and not ns.ui_debug_mode:
+        shared.queue.submit(_initial_load, name="load-checkpoint")
+
+    if not ns.nowebui:
+        import gradio as gr
+
+        from modules.ui.txt2img import create_ui
+
+        demo = create_ui()
+        demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
+        allowed = [str(shared.paths.resolve_output("outputs"))] + list(ns.gradio_allowed_path or [])
+        app = gr.mount_gradio_app(app, demo, path="/", auth=_gradio_credentials(ns), ssr_mode=False,
+                                  allowed_paths=allowed, root_path=ns.subpath or None)
+    return app
+
+
+def _initial_load() -> None:
+    try:
+        shared.ensure_model_loaded()
+    except Exception as e:  # the server keeps running; the next request retries and reports the error
+        logger.error("could not load the checkpoint at start: %s", e)
+
+
+def serve(ns: argparse.Namespace) -> None:
+    import uvicorn
+
+    started = time.perf_counter()
+    app = create_app(ns)
+    host = ns.server_name or ("0.0.0.0" if ns.listen else "127.0.0.1")
+    config = uvicorn.Config(app, host=host, port=ns.port, log_level="warning",
+                            timeout_keep_alive=ns.timeout_keep_alive,
+                            ssl_keyfile=ns.tls_keyfile, ssl_certfile=ns.tls_certfile,
+                            root_path=ns.subpath or "")
+    server = uvicorn.Server(config)
+    scheme = "https" if ns.tls_certfile else "http"
+    logger.info("Startup time: %.1fs", time.perf_counter() - started)
+    print(f"Running on local URL:  {scheme}://{host}:{ns.port}{ns.subpath or ''}", flush=True)
+    try:
+        server.run()
+    finally:
+        shared.queue.stop()
