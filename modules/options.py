@@ -124,6 +124,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; settings files are ordinary user files
         os.replace(tmp, path)
     except BaseException:
         try:

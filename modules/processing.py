@@ -316,7 +316,7 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
         if p.sampler.options.get("uses_ensd"):
             noise_rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
         eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
-        scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds[0])
+        scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
         latents, _finished = sample(
             model, scheduler, latents, cond, uncond, steps=p.steps, cfg_scale=float(p.cfg_scale),
             width=p.width, height=p.height, generators=noise_rng.generators,

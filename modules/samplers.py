@@ -60,6 +60,7 @@ import inspect
 import logging
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,10 @@ from diffusers.utils import is_scipy_available, is_torchsde_available
 from diffusers.utils.torch_utils import randn_tensor
 
 logger = logging.getLogger(__name__)
+
+# torchsde warns when a sigma is a float32 rounding error outside the Brownian tree's range (k-diffusion
+# in A1111 prints the same); the noise is still right.
+warnings.filterwarnings("ignore", message=r"Should have (ta>=t0|tb<=t1)", category=UserWarning)
 
 __all__ = [
     "KNOWN_DIFFERENCES",
@@ -175,7 +180,7 @@ class _Spec:
     kind: str = "k"                # "k": k-diffusion (schedule applies), "timesteps", "lcm"
     needs: str | None = None       # "scipy" / "torchsde"
     eta: float | None = None       # default eta when the sampler honours eta
-    stochastic: bool = False       # adds noise each step (eta fixed at 1 unless ``eta`` is set)
+    eta_ignored: bool = False      # A1111 applies eta_ancestral here; diffusers fixes it at 1
 
 
 _ALL_SAMPLERS: tuple[tuple[SamplerInfo, _Spec | None], ...] = (
@@ -183,24 +188,24 @@ _ALL_SAMPLERS: tuple[tuple[SamplerInfo, _Spec | None], ...] = (
      _Spec("DPMSolverMultistepScheduler",
            (("algorithm_type", "dpmsolver++"), ("solver_order", 2), ("solver_type", "midpoint")))),
     (SamplerInfo("DPM++ SDE", ("k_dpmpp_sde",), {"scheduler": "karras", "second_order": True, "brownian_noise": True}),
-     _Spec("DPMSolverSDEScheduler", needs="torchsde", stochastic=True)),
+     _Spec("DPMSolverSDEScheduler", needs="torchsde", eta_ignored=True)),
     (SamplerInfo("DPM++ 2M SDE", ("k_dpmpp_2m_sde",), {"scheduler": "exponential", "brownian_noise": True}),
      _Spec("DPMSolverMultistepScheduler",
-           (("algorithm_type", "sde-dpmsolver++"), ("solver_order", 2), ("solver_type", "midpoint")), stochastic=True)),
+           (("algorithm_type", "sde-dpmsolver++"), ("solver_order", 2), ("solver_type", "midpoint")), eta_ignored=True)),
     (SamplerInfo("DPM++ 2M SDE Heun", ("k_dpmpp_2m_sde_heun",),
                  {"scheduler": "exponential", "brownian_noise": True, "solver_type": "heun"}),
      _Spec("DPMSolverMultistepScheduler",
-           (("algorithm_type", "sde-dpmsolver++"), ("solver_order", 2), ("solver_type", "heun")), stochastic=True)),
+           (("algorithm_type", "sde-dpmsolver++"), ("solver_order", 2), ("solver_type", "heun")), eta_ignored=True)),
     (SamplerInfo("DPM++ 2S a", ("k_dpmpp_2s_a",), {"scheduler": "karras", "uses_ensd": True, "second_order": True}),
      _Spec("DPMSolverSinglestepScheduler",
            (("algorithm_type", "sde-dpmsolver++"), ("solver_order", 2), ("solver_type", "midpoint"),
-            ("lower_order_final", True)), stochastic=True)),
+            ("lower_order_final", True)), eta_ignored=True)),
     (SamplerInfo("DPM++ 3M SDE", ("k_dpmpp_3m_sde",),
                  {"scheduler": "exponential", "discard_next_to_last_sigma": True, "brownian_noise": True}),
      _Spec("DPMSolverMultistepScheduler",
-           (("algorithm_type", "sde-dpmsolver++"), ("solver_order", 3), ("solver_type", "heun")), stochastic=True)),
+           (("algorithm_type", "sde-dpmsolver++"), ("solver_order", 3), ("solver_type", "heun")), eta_ignored=True)),
     (SamplerInfo("Euler a", ("k_euler_a", "k_euler_ancestral"), {"uses_ensd": True}),
-     _Spec("EulerAncestralDiscreteScheduler", eta=1.0, stochastic=True)),
+     _Spec("EulerAncestralDiscreteScheduler", eta=1.0)),
     (SamplerInfo("Euler", ("k_euler",), {}), _Spec("EulerDiscreteScheduler")),
     (SamplerInfo("LMS", ("k_lms",), {}), _Spec("LMSDiscreteScheduler", needs="scipy")),
     (SamplerInfo("Heun", ("k_heun",), {"second_order": True}), _Spec("HeunDiscreteScheduler")),
@@ -208,7 +213,7 @@ _ALL_SAMPLERS: tuple[tuple[SamplerInfo, _Spec | None], ...] = (
      _Spec("KDPM2DiscreteScheduler")),
     (SamplerInfo("DPM2 a", ("k_dpm_2_a",),
                  {"scheduler": "karras", "discard_next_to_last_sigma": True, "uses_ensd": True, "second_order": True}),
-     _Spec("KDPM2AncestralDiscreteScheduler", stochastic=True)),
+     _Spec("KDPM2AncestralDiscreteScheduler", eta_ignored=True)),
     (SamplerInfo("DPM fast", ("k_dpm_fast",), {"uses_ensd": True}), None),
     (SamplerInfo("DPM adaptive", ("k_dpm_ad",), {"uses_ensd": True}), None),
     (SamplerInfo("Restart", ("restart",), {"scheduler": "karras", "second_order": True}), None),
@@ -221,7 +226,7 @@ _ALL_SAMPLERS: tuple[tuple[SamplerInfo, _Spec | None], ...] = (
      _Spec("UniPCMultistepScheduler",
            (("solver_order", 3), ("solver_type", "bh1"), ("predict_x0", True), ("lower_order_final", True),
             ("timestep_spacing", "linspace"), ("final_sigmas_type", "sigma_min")), kind="timesteps")),
-    (SamplerInfo("LCM", ("k_lcm",), {}), _Spec("LCMScheduler", kind="lcm", stochastic=True)),
+    (SamplerInfo("LCM", ("k_lcm",), {}), _Spec("LCMScheduler", kind="lcm")),
 )
 
 # A1111's schedule types, in its order; the value says how we realise it (None: not offered).
@@ -527,6 +532,18 @@ def _step_takes_generator(cls: type) -> bool:
     return False
 
 
+class _FastInitMixin:
+    """KDPM2 / DPMSolverSDE build a 1000-step schedule in ``__init__`` (0.1-0.25 s of Python loops) that
+    every user replaces with ``set_timesteps(steps)``; build a 2-step one instead (same sigma range)."""
+
+    def set_timesteps(self, num_inference_steps: int, device: Any = None, num_train_timesteps: int | None = None,
+                      *args: Any, **kwargs: Any) -> None:
+        if "_step_index" not in self.__dict__ and num_train_timesteps is not None \
+                and num_inference_steps == num_train_timesteps:
+            num_inference_steps = 2  # called from __init__
+        super().set_timesteps(num_inference_steps, device, num_train_timesteps, *args, **kwargs)  # type: ignore[misc]
+
+
 class _VEInitNoise:
     """k-diffusion start: x = noise * sigmas[0] (sample kept in sigma/'VE' space)."""
 
@@ -728,7 +745,9 @@ _EXTRA_MIXINS: dict[str, tuple[type, ...]] = {
     "EulerAncestralDiscreteScheduler": (_EulerAncestralMixin,),
     "DPMSolverMultistepScheduler": (_DPMMultistepMixin, _VPInitNoise),
     "DPMSolverSinglestepScheduler": (_CustomTimestepsMixin, _VPInitNoise),
-    "DPMSolverSDEScheduler": (_DPMSDEMixin,),
+    "DPMSolverSDEScheduler": (_DPMSDEMixin, _FastInitMixin),
+    "KDPM2DiscreteScheduler": (_FastInitMixin,),
+    "KDPM2AncestralDiscreteScheduler": (_FastInitMixin,),
     "DDIMScheduler": (_DDIMEtaMixin,),
     "LCMScheduler": (_LCMMixin,),
 }
@@ -835,7 +854,7 @@ def create_scheduler(sampler: SamplerInfo, scheduler: SchedulerInfo, base_config
         sch._a1111_sigma_kind = ancestral_sigmas
     if spec.eta is not None:
         sch._a1111_eta = spec.eta if eta is None else float(eta)
-    elif eta is not None and spec.stochastic and float(eta) != 1.0:
+    elif eta is not None and spec.eta_ignored and float(eta) != 1.0:
         logger.warning("%s runs with eta 1 on the diffusers backend; eta %s is ignored", sampler.name, eta)
     if sampler.options.get("brownian_noise") and seed is not None:
         seed_value: int | list[int] = (

@@ -50,6 +50,7 @@ def templates(vae_choices=None) -> dict[str, OptionInfo]:
 
     t.update(options_section(("sd", "Stable Diffusion", "sd"), {
         "sd_model_checkpoint": OptionInfo(None, "Stable Diffusion checkpoint", "dropdown", type=str | None, infotext="Model hash"),
+        "sd_checkpoint_hash": OptionInfo("", "SHA256 hash of the current checkpoint", "textbox"),
         "sd_checkpoints_limit": OptionInfo(1, "Maximum number of checkpoints loaded at the same time", "slider", minimum=1, maximum=10),
         "sd_checkpoints_keep_in_cpu": OptionInfo(True, "Only keep one model on device", "checkbox"),
         "sd_checkpoint_cache": OptionInfo(0, "Checkpoints to cache in RAM", "slider", minimum=0, maximum=10),
@@ -60,7 +61,7 @@ def templates(vae_choices=None) -> dict[str, OptionInfo]:
         "comma_padding_backtrack": OptionInfo(20, "Prompt word wrap length limit", "slider", minimum=0, maximum=74),
         "CLIP_stop_at_last_layers": OptionInfo(1, "Clip skip", "slider", minimum=1, maximum=12, infotext="Clip skip"),
         "upcast_attn": OptionInfo(False, "Upcast cross attention layer to float32", "checkbox"),
-        "randn_source": OptionInfo("GPU", "Random number generator source", "radio", choices=("GPU", "CPU", "NV"), infotext="RNG"),
+        "randn_source": OptionInfo("GPU", "Random number generator source", "radio", choices=("GPU", "CPU"), infotext="RNG"),
         "tiling": OptionInfo(False, "Tiling", "checkbox", infotext="Tiling"),
         "hires_fix_refiner_pass": OptionInfo("second pass", "Hires fix: which pass to enable refiner for", "radio",
                                              choices=("first pass", "second pass", "both passes")),

@@ -280,3 +280,8 @@ def test_progress_while_running_then_interrupt_returns_partial(api):
     assert r.status_code == 200
     assert len(r.json()["images"]) == 1   # the interrupted first batch is returned, the rest skipped
     assert api.get("/sdapi/v1/progress").json()["state"]["interrupted"] is False
+
+
+def test_pixel_limit(api):
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "width": 8192, "height": 8192})
+    assert r.status_code == 422 and "max-image-pixels" in r.text

@@ -147,6 +147,10 @@ class Api:
     # generation --------------------------------------------------------------------------
     async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
         sampler_name = req.sampler_name or req.sampler_index
+        limit = shared.cmd_opts.max_image_pixels
+        if req.width * req.height > limit:
+            raise field_error("width", f"{req.width}x{req.height} is more than the {limit} pixels this server "
+                                       f"allows (--max-image-pixels)")
         try:
             samplers.resolve(sampler_name, req.scheduler)
             overrides = shared.opts.validate_many({k: v for k, v in (req.override_settings or {}).items()

@@ -292,8 +292,9 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
                                   f"({type(e).__name__}: {e})") from e
     del sd
 
-    unet.to(device=device, dtype=dtype).eval()
-    vae.to(device=device, dtype=vae_dtype).eval()
+    with _quiet_diffusers():
+        unet.to(device=device, dtype=dtype).eval()
+        vae.to(device=device, dtype=vae_dtype).eval()
     for m in (te, te2):
         if m is not None:
             m.to(device=device, dtype=dtype)

@@ -1,0 +1,324 @@
+"""Benchmarks, printed as one JSON object per line.
+
+    python bench/run.py --quick     # CPU, tiny models: API overhead, ready time, model switch
+    python bench/run.py             # CUDA: full-size random-weight SD1.5 512² and SDXL 1024², 20 steps,
+                                    # our server over HTTP, our engine direct, plain diffusers, same weights
+
+Every comparison is made in one process and one run, so the ratios hold on a shared machine
+where absolute times do not.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.pop("COMMANDLINE_ARGS", None)
+
+
+def emit(metric: str, value: float, **extra) -> None:
+    print(json.dumps({"metric": metric, "value": round(value, 4), **extra}), flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+# --- in-process server -------------------------------------------------------------------------
+
+class InProcessServer:
+    """Our app on a real uvicorn server in a thread of this process."""
+
+    def __init__(self, args: list[str]):
+        import uvicorn
+
+        import webui
+        from modules import cmd_args
+
+        self.port = free_port()
+        ns = cmd_args.parse_args([*args, "--port", str(self.port)], use_env=False)
+        self.app = webui.create_app(ns)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        self.base = f"http://127.0.0.1:{self.port}"
+        import httpx
+
+        self.client = httpx.Client(base_url=self.base, timeout=600)
+        while True:
+            try:
+                if self.client.get("/sdapi/v1/samplers").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        from modules import shared
+
+        self.server.should_exit = True
+        self.thread.join(10)
+        shared.queue.stop()
+
+
+def direct_txt2img(payload: dict) -> list[str]:
+    """The same generation without HTTP: processing on the queue worker, then the same encoding."""
+    from modules import shared
+    from modules.api.api import encode_for_response
+    from modules.processing import StableDiffusionProcessingTxt2Img, process_images
+
+    p = StableDiffusionProcessingTxt2Img(**payload)
+    p.do_not_save_samples = True
+    processed = shared.queue.run(lambda: process_images(p), name="bench")
+    return [encode_for_response(im, t) for im, t in zip(processed.images, processed.infotexts)]
+
+
+def compare_http_direct(server: InProcessServer, payload: dict, runs: int) -> dict:
+    http, direct = [], []
+    server.client.post("/sdapi/v1/txt2img", json=payload)   # warm-up, both paths
+    direct_txt2img(payload)
+    for _ in range(runs):   # interleaved so drift on a shared machine hits both alike
+        t = time.perf_counter()
+        r = server.client.post("/sdapi/v1/txt2img", json=payload)
+        http.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.text
+        t = time.perf_counter()
+        direct_txt2img(payload)
+        direct.append(time.perf_counter() - t)
+    return {"http_s": statistics.median(http), "direct_s": statistics.median(direct)}
+
+
+# --- quick (CPU) ---------------------------------------------------------------------------------
+
+def measure_ready(data_dir: Path) -> tuple[float, float]:
+    """Launch `launch.py --api` as a user would; seconds until /internal/ping answers and until the
+    first txt2img is served."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--data-dir", str(data_dir), "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    ping_s = None
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited during start")
+            try:
+                if httpx.get(base + "/internal/ping", timeout=1).status_code == 200:
+                    ping_s = time.perf_counter() - start
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        r = httpx.post(base + "/sdapi/v1/txt2img", json={"prompt": "a red circle", "width": 64, "height": 64,
+                                                          "steps": 20}, timeout=300)
+        assert r.status_code == 200, r.text
+        return ping_s, time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def quick(runs: int) -> None:
+    import shutil
+
+    from modules.loader.tiny import write_tiny_checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        ping_s, ready_s = measure_ready(tmp / "fresh")       # includes writing the embedded default
+        emit("ping_s", ping_s, note="launch.py --api on a fresh data dir until /internal/ping answers")
+        emit("ready_s", ready_s, target=20.0, note="launch until the first txt2img is served")
+        ping2, ready2 = measure_ready(tmp / "fresh")
+        emit("ready_s_second_launch", ready2, target=20.0)
+
+        data = tmp / "data"
+        ckpts = data / "models" / "Stable-diffusion"
+        ckpts.mkdir(parents=True)
+        write_tiny_checkpoint(ckpts / "a.safetensors", "sd1", seed=0)
+        write_tiny_checkpoint(ckpts / "b.safetensors", "sd1", seed=1)
+        server = InProcessServer(["--nowebui", "--data-dir", str(data)])
+        try:
+            payload = {"prompt": "a red circle on a blue background", "width": 64, "height": 64, "steps": 20,
+                       "seed": 1}
+            res = compare_http_direct(server, payload, runs)
+            emit("txt2img_64px_20steps_http_s", res["http_s"], target=1.0)
+            emit("txt2img_64px_20steps_direct_s", res["direct_s"])
+            emit("api_overhead_ratio", res["http_s"] / res["direct_s"], target=1.05)
+
+            names = ["a", "b"]
+            times = []
+            gc.collect()
+            rss_start = None
+            for i in range(21):
+                t = time.perf_counter()
+                r = server.client.post("/sdapi/v1/options", json={"sd_model_checkpoint": names[i % 2]})
+                assert r.status_code == 200, r.text
+                times.append(time.perf_counter() - t)
+                if i == 0:
+                    gc.collect()
+                    rss_start = rss_mb()
+            gc.collect()
+            emit("switch_s", statistics.median(times[1:]), target=2.0, note="POST /options sd_model_checkpoint, tiny SD1")
+            emit("switch_rss_growth_mb", rss_mb() - rss_start, note="RSS after 20 switches minus after the first")
+        finally:
+            server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+# --- full (CUDA) ---------------------------------------------------------------------------------
+
+def write_random_checkpoint(path: Path, family: str, *, tiny: bool) -> None:
+    """A random-weight checkpoint of the real architecture in A1111 layout (or a tiny one to
+    exercise this code path on a CPU)."""
+    import torch
+
+    from modules.loader.ldm_export import components_to_ldm, save_checkpoint
+
+    if tiny:
+        from modules.loader.tiny import write_tiny_checkpoint
+
+        write_tiny_checkpoint(path, family)
+        return
+    import transformers
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from modules.loader.configs import load_family_config
+
+    fam = load_family_config(family)
+    torch.manual_seed(0)
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        unet = UNet2DConditionModel.from_config(fam.unet).half()
+        vae = AutoencoderKL.from_config(fam.vae).half()
+        te = transformers.CLIPTextModel(transformers.CLIPTextConfig.from_dict(fam.text_encoder)).half()
+        te2 = None
+        if fam.text_encoder_2:
+            te2 = transformers.CLIPTextModelWithProjection(
+                transformers.CLIPTextConfig.from_dict(fam.text_encoder_2)).half()
+    sd = components_to_ldm(unet, vae, te, te2, family="sdxl" if te2 is not None else family)
+    save_checkpoint({k: v.cpu() for k, v in sd.items()}, path)
+    del unet, vae, te, te2, sd
+
+
+def plain_diffusers_pipeline(model):
+    """diffusers' own pipeline over the very same components (eager, its default path)."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    sched = EulerDiscreteScheduler.from_config(model.scheduler_config)
+    if model.is_sdxl:
+        return StableDiffusionXLPipeline(vae=model.vae, text_encoder=model.text_encoder,
+                                         text_encoder_2=model.text_encoder_2, tokenizer=model.tokenizer,
+                                         tokenizer_2=model.tokenizer_2, unet=model.unet, scheduler=sched)
+    return StableDiffusionPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
+                                   unet=model.unet, scheduler=sched, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+
+
+def full(runs: int, tiny: bool) -> None:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if not cuda and not tiny:
+        print(json.dumps({"skipped": "full benchmark needs CUDA; use --quick, or --tiny to test this path"}))
+        return
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    cases = [("sd1", 512), ("sdxl", 1024)] if not tiny else [("sd1", 64), ("sdxl", 64)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for family, size in cases:
+            data = Path(tmp) / family
+            ckpts = data / "models" / "Stable-diffusion"
+            ckpts.mkdir(parents=True)
+            t = time.perf_counter()
+            write_random_checkpoint(ckpts / f"random-{family}.safetensors", family, tiny=tiny)
+            emit("write_checkpoint_s", time.perf_counter() - t, family=family)
+            server = InProcessServer(["--nowebui", "--data-dir", str(data)])
+            try:
+                from modules import shared
+
+                t = time.perf_counter()
+                model = shared.queue.run(shared.ensure_model_loaded)
+                sync()
+                emit("load_s", time.perf_counter() - t, family=family)
+                pipe = plain_diffusers_pipeline(model)
+                for batch in (1, 4):
+                    payload = {"prompt": "a photo of a cat", "width": size, "height": size, "steps": 20,
+                               "cfg_scale": 7, "batch_size": batch, "sampler_name": "Euler", "seed": 1}
+                    if cuda:
+                        torch.cuda.reset_peak_memory_stats()
+                    res = compare_http_direct(server, payload, runs)
+                    ours_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
+
+                    def run_plain():
+                        g = torch.Generator(model.device).manual_seed(1)
+                        pipe(prompt=["a photo of a cat"] * batch, width=size, height=size, num_inference_steps=20,
+                             guidance_scale=7, generator=g, output_type="pil")
+                        sync()
+
+                    run_plain()
+                    if cuda:
+                        torch.cuda.reset_peak_memory_stats()
+                    plain = []
+                    for _ in range(runs):
+                        t = time.perf_counter()
+                        run_plain()
+                        plain.append(time.perf_counter() - t)
+                    plain_s = statistics.median(plain)
+                    plain_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
+                    tags = {"family": family, "size": size, "batch": batch, "steps": 20}
+                    emit("plain_diffusers_s_per_image", plain_s / batch, **tags)
+                    emit("engine_s_per_image", res["direct_s"] / batch, **tags)
+                    emit("http_s_per_image", res["http_s"] / batch, **tags)
+                    emit("engine_it_per_s", 20 / res["direct_s"], **tags)
+                    emit("engine_vs_plain_ratio", res["direct_s"] / plain_s, **tags)
+                    emit("http_vs_plain_ratio", res["http_s"] / plain_s, **tags)
+                    emit("peak_vram_gib_ours", ours_peak, **tags)
+                    emit("peak_vram_gib_plain", plain_peak, **tags)
+                del pipe, model
+            finally:
+                server.stop()
+                from modules import shared
+
+                shared.model_manager.unload()
+                gc.collect()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="CPU tiny-model subset")
+    ap.add_argument("--tiny", action="store_true", help="run the full benchmark's code path with tiny models")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if args.quick:
+        quick(args.runs)
+    else:
+        full(args.runs, args.tiny)
+
+
+if __name__ == "__main__":
+    main()
