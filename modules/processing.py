@@ -19,7 +19,7 @@ from modules import infotext as infotext_mod
 from modules import images as images_mod
 from modules import rng as rng_mod
 from modules import samplers, shared
-from modules.sampling import Interrupted, StepInfo, approximate_rgb, decode, sample
+from modules.sampling import Interrupted, StepInfo, approximate_rgb, decode, sample, txt2img_image_conditioning
 from modules.text_encoding import encode_prompts, pad_to_same_length
 from modules.version import INFOTEXT_VERSION
 
@@ -174,6 +174,7 @@ class Processed:
         info = model.sd_checkpoint_info if model is not None else None
         self.sd_model_name = info.name_for_extra if info else None
         self.sd_model_hash = info.shorthash if info else None
+        self.is_using_inpainting_conditioning = bool(model is not None and model.is_inpainting)
 
     def js(self) -> str:
         return json.dumps({
@@ -190,7 +191,7 @@ class Processed:
             "extra_generation_params": self.extra_generation_params,
             "index_of_first_image": self.index_of_first_image, "infotexts": self.infotexts,
             "styles": self.styles, "job_timestamp": self.job_timestamp, "clip_skip": self.clip_skip,
-            "is_using_inpainting_conditioning": False, "version": INFOTEXT_VERSION,
+            "is_using_inpainting_conditioning": self.is_using_inpainting_conditioning, "version": INFOTEXT_VERSION,
         }, ensure_ascii=False)
 
 
@@ -321,6 +322,7 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
             model, scheduler, latents, cond, uncond, steps=p.steps, cfg_scale=float(p.cfg_scale),
             width=p.width, height=p.height, generators=noise_rng.generators,
             callback=_preview_callback(p, model, p.steps),
+            image_cond=txt2img_image_conditioning(model, len(seeds), p.width, p.height) if model.is_inpainting else None,
         )
         batch_images = to_pil(decode(model, latents))
         for i, image in enumerate(batch_images):

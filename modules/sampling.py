@@ -39,9 +39,11 @@ def _sdxl_added_kwargs(model: SDModel, batch: int, width: int, height: int, pool
 @torch.inference_mode()
 def sample(model: SDModel, scheduler, latents: torch.Tensor, cond: Conditioning, uncond: Conditioning | None, *,
            steps: int, cfg_scale: float, width: int, height: int, generators: list[torch.Generator] | None,
-           callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling") -> tuple[torch.Tensor, bool]:
+           callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling",
+           image_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
     """Run the scheduler from pure noise. Returns (latents, finished): finished is False when
-    the callback stopped the loop early (interrupt / skip)."""
+    the callback stopped the loop early (interrupt / skip). `image_cond` (mask + masked-image
+    latents) is appended to the UNet input of inpainting models."""
     device = model.device
     scheduler.set_timesteps(steps, device=device)
     timesteps = scheduler.timesteps
@@ -62,11 +64,18 @@ def sample(model: SDModel, scheduler, latents: torch.Tensor, cond: Conditioning,
         else:
             added = _sdxl_added_kwargs(model, batch, width, height, cond.pooled, 6.0)
 
+    if image_cond is not None:
+        image_cond = image_cond.to(device=device, dtype=model.dtype)
+        if use_cfg:
+            image_cond = torch.cat([image_cond, image_cond])
+
     finished = True
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
             x_in = torch.cat([latents, latents]) if use_cfg else latents
             x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
+            if image_cond is not None:
+                x_in = torch.cat([x_in, image_cond], dim=1)
             out = model.unet(x_in, t, encoder_hidden_states=context, added_cond_kwargs=added,
                              return_dict=False)[0].float()
             if use_cfg:
@@ -89,19 +98,22 @@ def decode(model: SDModel, latents: torch.Tensor) -> torch.Tensor:
     vae = model.vae
     scaling = vae.config.scaling_factor
     shift = getattr(vae.config, "shift_factor", None) or 0.0
-    dtype = model.vae_dtype
-    if dtype == torch.float16 and getattr(vae.config, "force_upcast", False) and model.is_sdxl:
-        # the SDXL VAE overflows in fp16; decode in fp32 (A1111's auto_vae_precision does the same after a NaN)
-        vae.to(torch.float32)
-        dtype = torch.float32
     images = []
     for i in range(latents.shape[0]):  # one at a time keeps peak memory at one image
-        z = (latents[i:i + 1] / scaling + shift).to(device=model.device, dtype=dtype)
+        z = (latents[i:i + 1] / scaling + shift).to(device=model.device, dtype=model.vae_dtype)
         images.append(vae.decode(z, return_dict=False)[0].float())
-    if vae.dtype != model.vae_dtype:
-        vae.to(model.vae_dtype)
     x = torch.cat(images)
     return ((x + 1) / 2).clamp(0, 1).cpu()
+
+
+@torch.inference_mode()
+def txt2img_image_conditioning(model: SDModel, batch: int, width: int, height: int) -> torch.Tensor:
+    """What an inpainting UNet sees in txt2img (as A1111): a full mask and the latents of a
+    mid-grey image, i.e. "repaint everything"."""
+    grey = torch.zeros((1, 3, height, width), device=model.device, dtype=model.vae_dtype)
+    latents = model.vae.encode(grey).latent_dist.mode() * model.vae.config.scaling_factor
+    mask = torch.ones((1, 1, *latents.shape[2:]), device=model.device, dtype=latents.dtype)
+    return torch.cat([mask, latents], dim=1).repeat(batch, 1, 1, 1)
 
 
 # Linear latent -> RGB maps for cheap live previews (no VAE decode on the hot path).

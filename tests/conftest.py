@@ -25,17 +25,23 @@ def tiny_files(tmp_path_factory) -> dict[str, Path]:
         "sd1b": write_tiny_checkpoint(d / "tiny-sd1-b.safetensors", "sd1", seed=1),
         "sd2v": write_tiny_checkpoint(d / "tiny-sd2v.safetensors", "sd2", seed=2, prediction_type="v_prediction"),
         "sdxl": write_tiny_checkpoint(d / "tiny-sdxl.safetensors", "sdxl", seed=3),
+        "sd1inpaint": write_tiny_checkpoint(d / "tiny-sd1-inpainting.safetensors", "sd1", seed=4, inpaint=True),
     }
 
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory, tiny_files) -> Path:
-    """A --data-dir with two SD1 checkpoints, one in a sub folder."""
+    """A --data-dir with two SD1 checkpoints, one in a sub folder, and an --ckpt-dir ("extra")
+    beside it with SD2-v, SDXL and SD1-inpainting ones."""
     d = tmp_path_factory.mktemp("data")
     ckpt = d / "models" / "Stable-diffusion"
     (ckpt / "sub").mkdir(parents=True)
     shutil.copy(tiny_files["sd1"], ckpt / "alpha.safetensors")
     shutil.copy(tiny_files["sd1b"], ckpt / "sub" / "beta.safetensors")
+    extra = d / "extra"
+    extra.mkdir()
+    for key in ("sd2v", "sdxl", "sd1inpaint"):
+        shutil.copy(tiny_files[key], extra / tiny_files[key].name)
     return d
 
 
@@ -47,7 +53,8 @@ def api(data_dir):
     import webui
     from modules import cmd_args, shared
 
-    ns = cmd_args.parse_args(["--nowebui", "--data-dir", str(data_dir)], use_env=False)
+    ns = cmd_args.parse_args(["--nowebui", "--data-dir", str(data_dir), "--ckpt-dir", str(data_dir / "extra")],
+                             use_env=False)
     app = webui.create_app(ns)
     with TestClient(app) as client:
         yield client

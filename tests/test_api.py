@@ -174,7 +174,8 @@ def test_override_settings_scoped_to_request(api):
 
 def test_sd_models_and_refresh(api, data_dir):
     models = api.get("/sdapi/v1/sd-models").json()
-    assert [m["model_name"] for m in models] == ["alpha", "sub_beta"]
+    assert [m["model_name"] for m in models] == ["alpha", "sub_beta", "tiny-sd1-inpainting", "tiny-sd2v",
+                                                 "tiny-sdxl"]
     assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
     import shutil
     extra = data_dir / "models" / "Stable-diffusion" / "gamma.safetensors"
@@ -285,3 +286,19 @@ def test_progress_while_running_then_interrupt_returns_partial(api):
 def test_pixel_limit(api):
     r = api.post("/sdapi/v1/txt2img", json={**SMALL, "width": 8192, "height": 8192})
     assert r.status_code == 422 and "max-image-pixels" in r.text
+
+
+@pytest.mark.parametrize("name,family", [("tiny-sd2v", "sd2-v"), ("tiny-sdxl", "sdxl"),
+                                         ("tiny-sd1-inpainting", "sd1")])
+def test_other_families_generate(api, name, family):
+    from modules import shared
+
+    a = txt2img(api, prompt="a cat", seed=8, batch_size=2, override_settings={"sd_model_checkpoint": name})
+    b = txt2img(api, prompt="a cat", seed=8, override_settings={"sd_model_checkpoint": name})
+    info = json.loads(a["info"])
+    assert f"Model: {name}" in info["infotexts"][0]
+    assert info["is_using_inpainting_conditioning"] == ("inpainting" in name)
+    assert np.abs(pixels(a["images"][0]) - pixels(b["images"][0])).max() <= 1
+    assert not np.array_equal(pixels(a["images"][0]), pixels(a["images"][1]))
+    loaded = shared.model_manager.sd_model
+    assert loaded.sd_checkpoint_info.model_name == "alpha"   # restored after the request

@@ -292,6 +292,9 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
                                   f"({type(e).__name__}: {e})") from e
     del sd
 
+    if vae_dtype == torch.float16 and te2_cfg and vae_cfg.get("force_upcast", False):
+        # the SDXL VAE overflows in fp16 (black images); keep it in fp32 as diffusers and A1111 do
+        vae_dtype = torch.float32
     with _quiet_diffusers():
         unet.to(device=device, dtype=dtype).eval()
         vae.to(device=device, dtype=vae_dtype).eval()
