@@ -72,12 +72,17 @@ def _initial_load() -> None:
         logger.error("could not load the checkpoint at start: %s", e)
 
 
+def bind_host(ns: argparse.Namespace) -> str:
+    """Loopback unless the user asked for the network (A1111: --listen or --server-name)."""
+    return ns.server_name or ("0.0.0.0" if ns.listen else "127.0.0.1")
+
+
 def serve(ns: argparse.Namespace) -> None:
     import uvicorn
 
     started = time.perf_counter()
     app = create_app(ns)
-    host = ns.server_name or ("0.0.0.0" if ns.listen else "127.0.0.1")
+    host = bind_host(ns)
     config = uvicorn.Config(app, host=host, port=ns.port, log_level="warning",
                             timeout_keep_alive=ns.timeout_keep_alive,
                             ssl_keyfile=ns.tls_keyfile, ssl_certfile=ns.tls_certfile,

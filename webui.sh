@@ -32,7 +32,10 @@ if [[ "$venv_dir" != "-" ]]; then
     python_cmd="python"
 fi
 
-if ! "$python_cmd" -c "import torch" >/dev/null 2>&1; then
+# find_spec checks presence without the seconds an import of torch/diffusers/gradio takes
+has_modules() { "$python_cmd" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))" "$@"; }
+
+if ! has_modules torch; then
     echo "Installing torch: $TORCH_COMMAND"
     # TORCH_COMMAND is a command line, as in A1111 ("pip install torch==..."); run pip from this python
     read -r -a torch_cmd <<<"$TORCH_COMMAND"
@@ -48,7 +51,7 @@ extras="${SD_WEBUI_EXTRAS:-}"
 stamp_dir="$("$python_cmd" -c 'import sys; print(sys.prefix)')"
 stamp="$stamp_dir/.sd-webui-installed${extras:+-$extras}"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! "$python_cmd" -c "import diffusers, gradio" >/dev/null 2>&1; then
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! has_modules diffusers gradio transformers fastapi; then
     echo "Installing requirements"
     "$python_cmd" -m pip install -q -e ".${extras:+[$extras]}"
     echo "$want" >"$stamp"

@@ -302,3 +302,29 @@ def test_other_families_generate(api, name, family):
     assert not np.array_equal(pixels(a["images"][0]), pixels(a["images"][1]))
     loaded = shared.model_manager.sd_model
     assert loaded.sd_checkpoint_info.model_name == "alpha"   # restored after the request
+
+
+def test_switching_frees_the_old_model(api):
+    import gc
+    import weakref
+
+    from modules import shared
+
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+    old = weakref.ref(shared.model_manager.sd_model.unet)
+    for name in ["beta", "alpha"] * 3:
+        assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": name}).status_code == 200
+    gc.collect()
+    assert old() is None, "a replaced model is still referenced"
+    assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"
+
+
+def test_unload_and_reload(api):
+    from modules import shared
+
+    assert api.post("/sdapi/v1/unload-checkpoint").json() == {}
+    assert shared.model_manager.sd_model is None
+    out = txt2img(api, prompt="x", seed=2)           # loads again on demand
+    assert "Model: alpha" in json.loads(out["info"])["infotexts"][0]
+    assert api.post("/sdapi/v1/reload-checkpoint").json() == {}
+    assert shared.model_manager.sd_model is not None

@@ -59,3 +59,11 @@ def test_unknown_flag_exits_2_with_message():
     assert r.returncode == 2
     assert "unrecognized arguments: --apii" in r.stderr
     assert "did you mean --api" in r.stderr
+
+
+def test_bind_host():
+    import webui
+
+    assert webui.bind_host(parse()) == "127.0.0.1"
+    assert webui.bind_host(parse("--listen")) == "0.0.0.0"
+    assert webui.bind_host(parse("--server-name", "192.0.2.1")) == "192.0.2.1"

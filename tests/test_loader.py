@@ -77,3 +77,21 @@ def test_missing_weights_are_detected(tmp_path, tiny_files):
     save_file(sd, str(path), metadata=meta)
     with pytest.raises(CheckpointLoadError, match="missing"):
         load_checkpoint(path)
+
+
+def test_sd2_prediction_from_yaml_beside_the_file(tmp_path):
+    from modules.loader.single_file import META_PREDICTION
+
+    path = write_tiny_checkpoint(tmp_path / "src.safetensors", "sd2", seed=1, prediction_type="epsilon")
+    sd, meta = read_state_dict(path)
+    meta.pop(META_PREDICTION)
+    target = tmp_path / "user-sd2.safetensors"
+    save_file(sd, str(target), metadata=meta)
+    (tmp_path / "user-sd2.yaml").write_text("model:\n  params:\n    parameterization: \"v\"\n")
+    model = load_checkpoint(target)
+    assert model.prediction_type == "v_prediction" and model.family == "sd2-v"
+    (tmp_path / "user-sd2.yaml").write_text("model:\n  params:\n    linear_start: 0.00085\n")
+    assert load_checkpoint(target).prediction_type == "epsilon"
+    (tmp_path / "user-sd2.yaml").unlink()
+    # no metadata, no yaml: decided by a test forward pass (random weights: either answer)
+    assert load_checkpoint(target).prediction_type in ("epsilon", "v_prediction")

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+AUTH = ("tester", "s3cret:with-colon")
 
 
 def free_port() -> int:
@@ -33,7 +34,8 @@ def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "COMMANDLINE_ARGS"}
     env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(data / "gradio-tmp"))
     log = open(data / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--data-dir", str(data), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--data-dir", str(data), "--port", str(port),
+                             "--api-auth", AUTH[0] + ":" + AUTH[1]],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -41,7 +43,7 @@ def server(tmp_path_factory):
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {(data / 'server.log').read_text()}")
         try:
-            if httpx.get(base + "/internal/ping", timeout=2).status_code == 200:
+            if httpx.get(base + "/internal/ping", auth=AUTH, timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -63,14 +65,14 @@ def test_first_launch_writes_default_model_and_generates(server):
     assert [p.name for p in ckpts] == ["tiny-default-sd1.safetensors"]
     r = httpx.post(base + "/sdapi/v1/txt2img", json={"prompt": "a red circle on a blue background",
                                                       "width": 64, "height": 64, "steps": 8, "seed": 11},
-                   timeout=120)
+                   auth=AUTH, timeout=120)
     assert r.status_code == 200, r.text
     body = r.json()
     image = Image.open(io.BytesIO(base64.b64decode(body["images"][0])))
     assert image.size == (64, 64)
     assert "Model: tiny-default-sd1" in image.info["parameters"]
     assert json.loads(body["info"])["all_seeds"] == [11]
-    models = httpx.get(base + "/sdapi/v1/sd-models").json()
+    models = httpx.get(base + "/sdapi/v1/sd-models", auth=AUTH).json()
     assert models[0]["model_name"] == "tiny-default-sd1" and len(models[0]["sha256"]) == 64
 
 
@@ -98,6 +100,15 @@ def test_ui_generate_goes_through_the_shared_queue(server):
     # the same request through the API gives the same pixels: UI and API are the same job
     r = httpx.post(base + "/sdapi/v1/txt2img", json={"prompt": "a blue square", "sampler_name": "Euler a",
                                                       "steps": 6, "width": 64, "height": 64, "seed": 321,
-                                                      "cfg_scale": 7}, timeout=120)
+                                                      "cfg_scale": 7}, auth=AUTH, timeout=120)
     api_pixels = Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))).convert("RGB").tobytes()
     assert Image.open(saved[0]).convert("RGB").tobytes() == api_pixels
+
+
+def test_api_auth_required(server):
+    base, _ = server
+    r = httpx.get(base + "/sdapi/v1/options")
+    assert r.status_code == 401 and r.headers.get("www-authenticate") == "Basic"
+    assert httpx.get(base + "/sdapi/v1/options", auth=("tester", "wrong")).status_code == 401
+    flags = httpx.get(base + "/sdapi/v1/cmd-flags", auth=AUTH).json()
+    assert flags["api_auth"] == "<hidden>" and "s3cret" not in json.dumps(flags)

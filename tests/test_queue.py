@@ -1,0 +1,82 @@
+"""The generation queue: FIFO, one worker, failures isolated, cancellation of waiting jobs."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from modules.queue import GenerationQueue
+from modules.shared_state import State
+
+
+@pytest.fixture
+def queue():
+    q = GenerationQueue(State())
+    q.start()
+    yield q
+    q.stop()
+
+
+def test_fifo_order_and_single_worker(queue):
+    gate = threading.Event()
+    order, threads = [], set()
+
+    def job(i):
+        def run():
+            if i == 0:
+                gate.wait(10)
+            order.append(i)
+            threads.add(threading.current_thread().name)
+            return i * i
+        return run
+
+    jobs = [queue.submit(job(i), name=f"j{i}") for i in range(10)]
+    assert queue.pending_ids()[-1] == jobs[-1].task_id
+    gate.set()
+    assert [j.future.result(10) for j in jobs] == [i * i for i in range(10)]
+    assert order == list(range(10))
+    assert threads == {"generation-queue"}
+
+
+def test_failure_does_not_stop_the_worker(queue):
+    def boom():
+        raise RuntimeError("bad job")
+    bad = queue.submit(boom)
+    good = queue.submit(lambda: "ok")
+    with pytest.raises(RuntimeError, match="bad job"):
+        bad.future.result(10)
+    assert good.future.result(10) == "ok"
+
+
+def test_state_reflects_running_job_and_is_reset(queue):
+    seen = {}
+    gate, started = threading.Event(), threading.Event()
+
+    def run():
+        seen["job"], seen["task"] = queue.state.job, queue.state.task_id
+        started.set()
+        gate.wait(10)
+
+    job = queue.submit(run, name="txt2img", task_id="task(txt2img-ABC)")
+    assert started.wait(10)
+    assert queue.current_task == "task(txt2img-ABC)"
+    gate.set()
+    job.future.result(10)
+    assert seen == {"job": "txt2img", "task": "task(txt2img-ABC)"}
+    assert queue.state.job == "" and queue.state.job_count == 0
+
+
+def test_cancel_waiting_job(queue):
+    gate = threading.Event()
+    ran = []
+    first = queue.submit(lambda: gate.wait(10))
+    second = queue.submit(lambda: ran.append(1))
+    assert queue.cancel(second.task_id)
+    gate.set()
+    first.future.result(10)
+    assert second.future.cancelled() and ran == []
+    assert queue.submit(lambda: 5).future.result(10) == 5
+
+
+def test_run_inline_from_worker_does_not_deadlock(queue):
+    assert queue.run(lambda: queue.run(lambda: 3)) == 3
