@@ -10,7 +10,6 @@ where absolute times do not.
 from __future__ import annotations
 
 import argparse
-import base64
 import gc
 import json
 import os
@@ -306,7 +305,7 @@ def full(runs: int, tiny: bool) -> None:
                     emit("api_overhead_ratio", res["http_s"] / res["direct_s"], **tags)
                     emit("peak_vram_gib_ours", ours_peak, **tags)
                     emit("peak_vram_gib_plain", plain_peak, **tags)
-                del pipe, model
+                pipe = model = None  # free before the next family
             finally:
                 server.stop()
                 from modules import shared

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from modules.options import atomic_write_text
+from modules.atomic_write import atomic_write_text
 
 logger = logging.getLogger(__name__)
 

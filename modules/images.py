@@ -7,11 +7,12 @@ import io
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, PngImagePlugin
+
+from modules.atomic_write import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -137,21 +138,11 @@ def save_image(image: Image.Image, folder: Path, *, values: dict[str, Any], info
     stem = gen.apply(pattern or ("[seed]" if save_to_dirs else "[seed]-[prompt_spaces]"))
     data = encode_image(image, fmt, infotext=infotext, jpeg_quality=jpeg_quality, webp_lossless=webp_lossless)
     ext = "jpg" if fmt == "jpeg" else fmt
-    for _ in range(100):
-        name = f"{_next_number(folder):05}-{stem}" if add_number else stem
-        path = folder / f"{name}.{ext}"
-        if not path.exists():
+    number = _next_number(folder) if add_number else None
+    while True:
+        path = folder / (f"{number:05}-{stem}.{ext}" if number is not None else f"{stem}.{ext}")
+        if number is None or not path.exists():
             break
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f".{ext}", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    os.chmod(path, 0o644)
+        number += 1  # a file with this number appeared meanwhile (another writer); never overwrite it
+    atomic_write_bytes(path, data)
     return path

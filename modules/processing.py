@@ -264,7 +264,6 @@ def to_pil(x: torch.Tensor) -> list[Image.Image]:
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
     """Run a txt2img job. Call it on the queue worker."""
-    state = shared.state
     opts = shared.opts
     with ExitStack() as stack:
         previous_ckpt = _apply_checkpoint_override(p)

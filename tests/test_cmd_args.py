@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from modules import cmd_args, paths
 
 ROOT = Path(__file__).resolve().parent.parent
