@@ -37,17 +37,33 @@ def _sdxl_added_kwargs(model: SDModel, batch: int, width: int, height: int, pool
 
 
 @torch.inference_mode()
-def sample(model: SDModel, scheduler, latents: torch.Tensor, cond: Conditioning, uncond: Conditioning | None, *,
+def sample(model: SDModel, scheduler, noise: torch.Tensor, cond: Conditioning, uncond: Conditioning | None, *,
            steps: int, cfg_scale: float, width: int, height: int, generators: list[torch.Generator] | None,
            callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling",
-           image_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
-    """Run the scheduler from pure noise. Returns (latents, finished): finished is False when
-    the callback stopped the loop early (interrupt / skip). `image_cond` (mask + masked-image
-    latents) is appended to the UNet input of inpainting models."""
+           image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
+           denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
+    """Run the scheduler. txt2img starts from pure noise; img2img (`init_latents`) noises the image
+    to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111 does.
+    `keep_mask` (1 = keep the original) re-imposes the original, noised to the current level, after
+    every step and at the end. `image_cond` (mask + masked-image latents) is appended to the UNet
+    input of inpainting models. Returns (latents, finished): finished is False when the callback
+    stopped the loop early (interrupt / skip)."""
     device = model.device
     scheduler.set_timesteps(steps, device=device)
     timesteps = scheduler.timesteps
-    latents = latents.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
+    noise = noise.to(device=device, dtype=torch.float32)
+    if init_latents is None:
+        latents = noise * scheduler.init_noise_sigma
+    else:
+        init_latents = init_latents.to(device=device, dtype=torch.float32)
+        t_enc = steps if denoise_steps is None else max(0, min(int(denoise_steps), steps))
+        start = (steps - t_enc) * getattr(scheduler, "order", 1)
+        timesteps = timesteps[start:]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start)
+        latents = scheduler.add_noise(init_latents, noise, timesteps[:1]) if len(timesteps) else init_latents.clone()
+    if keep_mask is not None:
+        keep_mask = keep_mask.to(device=device, dtype=torch.float32)
 
     batch = latents.shape[0]
     use_cfg = uncond is not None and cfg_scale != 1.0
@@ -82,6 +98,9 @@ def sample(model: SDModel, scheduler, latents: torch.Tensor, cond: Conditioning,
                 out_uncond, out_cond = out.chunk(2)
                 out = out_uncond + cfg_scale * (out_cond - out_uncond)
             latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
+            if keep_mask is not None and i + 1 < len(timesteps):
+                original = scheduler.add_noise(init_latents, noise, timesteps[i + 1:i + 2])
+                latents = original * keep_mask + latents * (1 - keep_mask)
             bar.update(1)
             if callback is not None:
                 try:
@@ -89,6 +108,8 @@ def sample(model: SDModel, scheduler, latents: torch.Tensor, cond: Conditioning,
                 except Interrupted:
                     finished = False
                     break
+    if keep_mask is not None:
+        latents = init_latents * keep_mask + latents * (1 - keep_mask)
     return latents, finished
 
 

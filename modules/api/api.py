@@ -27,11 +27,15 @@ from modules import samplers, shared
 from modules.api import models
 from modules.loader.single_file import CheckpointLoadError
 from modules.options import OptionError
-from modules.processing import ProcessingError, StableDiffusionProcessingTxt2Img, process_images
+from modules.processing import (ProcessingError, StableDiffusionProcessingImg2Img,
+                                StableDiffusionProcessingTxt2Img, process_images)
 
 logger = logging.getLogger(__name__)
 
 SECRET_FLAGS = ("api_auth", "gradio_auth", "tls_keyfile", "ngrok")
+# request fields that steer the API itself, not the processing object
+API_ONLY_FIELDS = {"sampler_index", "script_name", "script_args", "send_images", "save_images", "alwayson_scripts",
+                   "force_task_id", "infotext", "override_settings"}
 
 
 def field_error(field: str, message: str, status_code: int = 422) -> HTTPException:
@@ -130,6 +134,7 @@ class Api:
 
     def _add_sdapi_routes(self, r) -> None:
         r("/sdapi/v1/txt2img", self.txt2img, methods=["POST"], response_model=models.TextToImageResponse)
+        r("/sdapi/v1/img2img", self.img2img, methods=["POST"], response_model=models.ImageToImageResponse)
         r("/sdapi/v1/progress", self.progress, methods=["GET"], response_model=models.ProgressResponse)
         r("/sdapi/v1/interrupt", self.interrupt, methods=["POST"])
         r("/sdapi/v1/skip", self.skip, methods=["POST"])
@@ -145,7 +150,9 @@ class Api:
         r("/sdapi/v1/png-info", self.pnginfo, methods=["POST"], response_model=models.PNGInfoResponse)
 
     # generation --------------------------------------------------------------------------
-    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
+    def _processing_args(self, req: models.StableDiffusionProcessingAPI, exclude: set[str]) -> dict:
+        """Checks shared by txt2img and img2img (before anything is queued), then the keyword
+        arguments for the processing object."""
         sampler_name = req.sampler_name or req.sampler_index
         limit = shared.cmd_opts.max_image_pixels
         if req.width * req.height > limit:
@@ -153,31 +160,53 @@ class Api:
                                        f"allows (--max-image-pixels)")
         try:
             samplers.resolve(sampler_name, req.scheduler)
-            overrides = shared.opts.validate_many({k: v for k, v in (req.override_settings or {}).items()
-                                                   if k != "sd_model_checkpoint"})
+            override = shared.opts.validate_many({k: v for k, v in (req.override_settings or {}).items()
+                                                  if k != "sd_model_checkpoint"})
         except (samplers.SamplerError, OptionError) as e:
             raise _error_from(e) from None
-        override = dict(overrides)
-        if req.override_settings and req.override_settings.get("sd_model_checkpoint"):
-            ckpt = req.override_settings["sd_model_checkpoint"]
+        ckpt = (req.override_settings or {}).get("sd_model_checkpoint")
+        if ckpt:
             if shared.registry.match(str(ckpt)) is None:
                 raise field_error("override_settings.sd_model_checkpoint",
                                   f"checkpoint {ckpt!r} not found; available: "
                                   f"{[c.title for c in shared.registry.list()]}", 404)
             override["sd_model_checkpoint"] = ckpt
-
-        args = req.model_dump(exclude={"sampler_index", "script_name", "script_args", "send_images", "save_images",
-                                       "alwayson_scripts", "force_task_id", "infotext", "override_settings"})
+        args = req.model_dump(exclude=API_ONLY_FIELDS | exclude)
         args["sampler_name"] = sampler_name
-        p = StableDiffusionProcessingTxt2Img(**args, override_settings=override)
+        args["override_settings"] = override
+        return args
+
+    async def _generate(self, p, req: models.StableDiffusionProcessingAPI, name: str) -> Any:
         p.do_not_save_samples = p.do_not_save_grid = not req.save_images
+        return await run_job(lambda: process_images(p), name=name, task_id=req.force_task_id)
+
+    async def _images(self, req: models.StableDiffusionProcessingAPI, processed) -> list[str]:
+        if not req.send_images:
+            return []
+        return await run_in_threadpool(
+            lambda: [encode_for_response(im, txt) for im, txt in zip(processed.images, processed.infotexts)])
+
+    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
+        p = StableDiffusionProcessingTxt2Img(**self._processing_args(req, set()))
         p.outpath_samples = shared.opts.outdir_txt2img_samples
-        processed = await run_job(lambda: process_images(p), name="txt2img", task_id=req.force_task_id)
-        images = []
-        if req.send_images:
-            images = await run_in_threadpool(
-                lambda: [encode_for_response(im, txt) for im, txt in zip(processed.images, processed.infotexts)])
-        return {"images": images, "parameters": req.model_dump(), "info": processed.js()}
+        processed = await self._generate(p, req, "txt2img")
+        return {"images": await self._images(req, processed), "parameters": req.model_dump(), "info": processed.js()}
+
+    async def img2img(self, req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
+        if not req.init_images:
+            raise field_error("init_images", "img2img needs at least one image in init_images (base64 or data: URL)")
+        args = self._processing_args(req, {"init_images", "mask", "latent_mask", "include_init_images"})
+        images = [decode_base64_image(b, f"init_images.{i}") for i, b in enumerate(req.init_images)]
+        mask = decode_base64_image(req.mask, "mask") if req.mask else None
+        latent_mask = decode_base64_image(req.latent_mask, "latent_mask") if req.latent_mask else None
+        p = StableDiffusionProcessingImg2Img(init_images=images, mask=mask, latent_mask=latent_mask, **args)
+        p.outpath_samples = shared.opts.outdir_img2img_samples
+        processed = await self._generate(p, req, "img2img")
+        params = req.model_dump()
+        if not req.include_init_images:
+            params["init_images"] = None
+            params["mask"] = None
+        return {"images": await self._images(req, processed), "parameters": params, "info": processed.js()}
 
     # progress ----------------------------------------------------------------------------
     async def progress(self, skip_current_image: bool = False) -> dict:
@@ -295,9 +324,27 @@ class Api:
         return {"info": text, "items": items, "parameters": infotext_mod.parse(text) if text else {}}
 
 
+def _message(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg', '')}"
+                         if isinstance(d, dict) else str(d) for d in detail)
+    return str(detail or "")
+
+
 def install_middleware(app: FastAPI) -> None:
-    """X-Process-Time on every response, --api-log lines, and errors that never crash the server."""
+    """X-Process-Time on every response, --api-log lines, A1111's error body, and errors that never
+    crash the server."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     api_log = shared.cmd_opts.api_log
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        # A1111's shape {error, detail, body, errors}; `detail` keeps FastAPI's list form for field errors
+        # so clients that read detail[0]["msg"] work too. Unlike A1111, headers (WWW-Authenticate) are kept.
+        body = {"error": type(e).__name__, "detail": e.detail, "body": "",
+                "errors": f"{e.status_code}: {_message(e.detail)}"}
+        return JSONResponse(status_code=e.status_code, content=body, headers=getattr(e, "headers", None))
 
     @app.middleware("http")
     async def log_and_time(request: Request, call_next):

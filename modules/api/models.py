@@ -109,7 +109,33 @@ class StableDiffusionTxt2ImgProcessingAPI(StableDiffusionProcessingAPI):
     hr_negative_prompt: str = ""
 
 
+class StableDiffusionImg2ImgProcessingAPI(StableDiffusionProcessingAPI):
+    init_images: list[str] | None = Field(None, description="base64 images or data: URLs (required)")
+    resize_mode: int = Field(0, ge=0, le=3, description="0 just resize, 1 crop and resize, 2 resize and fill, "
+                                                         "3 just resize (latent upscale)")
+    denoising_strength: float = Field(0.75, ge=0.0, le=1.0)
+    image_cfg_scale: float | None = None
+    mask: str | None = None
+    mask_blur_x: int = Field(4, ge=0, le=256)
+    mask_blur_y: int = Field(4, ge=0, le=256)
+    mask_blur: int | None = Field(None, ge=0, le=256)
+    mask_round: bool = True
+    inpainting_fill: int = Field(0, ge=0, le=3, description="0 fill, 1 original, 2 latent noise, 3 latent nothing")
+    inpaint_full_res: bool = Field(True, description="true = only masked (A1111's API default), false = whole picture")
+    inpaint_full_res_padding: int = Field(0, ge=0, le=4096)
+    inpainting_mask_invert: int = Field(0, ge=0, le=1)
+    initial_noise_multiplier: float | None = Field(None, ge=0.0, le=10.0)
+    latent_mask: str | None = None
+    include_init_images: bool = Field(False, description="return init_images and mask in `parameters`")
+
+
 class TextToImageResponse(BaseModel):
+    images: list[str] | None = Field(None, description="The generated images in base64 format.")
+    parameters: dict[str, Any]
+    info: str
+
+
+class ImageToImageResponse(BaseModel):
     images: list[str] | None = Field(None, description="The generated images in base64 format.")
     parameters: dict[str, Any]
     info: str

@@ -1,0 +1,138 @@
+"""Image and mask preparation for img2img and inpainting, with A1111's semantics:
+resize modes, separable Gaussian mask blur, the "only masked" crop region, the "fill"
+masked-content mode and the final overlay that puts unmasked pixels back unchanged."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+LANCZOS = Image.Resampling.LANCZOS
+
+RESIZE_MODES = {0: "Just resize", 1: "Crop and resize", 2: "Resize and fill", 3: "Just resize (latent upscale)"}
+FILL_MODES = {0: "fill", 1: "original", 2: "latent noise", 3: "latent nothing"}
+
+
+def resize_image(mode: int, image: Image.Image, width: int, height: int) -> Image.Image:
+    """0: stretch to width x height; 1: scale to cover, then centre-crop; 2: scale to fit, then fill the
+    borders by stretching the image's edge rows/columns (A1111's "Resize and fill")."""
+    if mode in (0, 3) or image.size == (width, height):
+        return image.resize((width, height), LANCZOS)
+    ratio, src_ratio = width / height, image.width / image.height
+    if mode == 1:
+        w = width if ratio > src_ratio else image.width * height // image.height
+        h = height if ratio <= src_ratio else image.height * width // image.width
+        resized = image.resize((w, h), LANCZOS)
+        out = Image.new(image.mode, (width, height))
+        out.paste(resized, box=(width // 2 - w // 2, height // 2 - h // 2))
+        return out
+    if mode == 2:
+        w = width if ratio < src_ratio else image.width * height // image.height
+        h = height if ratio >= src_ratio else image.height * width // image.width
+        resized = image.resize((w, h), LANCZOS)
+        out = Image.new(image.mode, (width, height))
+        out.paste(resized, box=(width // 2 - w // 2, height // 2 - h // 2))
+        if ratio < src_ratio:
+            gap = height // 2 - h // 2
+            if gap > 0:
+                out.paste(resized.resize((width, gap), box=(0, 0, width, 0)), box=(0, 0))
+                out.paste(resized.resize((width, gap), box=(0, resized.height, width, resized.height)),
+                          box=(0, gap + h))
+        elif ratio > src_ratio:
+            gap = width // 2 - w // 2
+            if gap > 0:
+                out.paste(resized.resize((gap, height), box=(0, 0, 0, height)), box=(0, 0))
+                out.paste(resized.resize((gap, height), box=(resized.width, 0, resized.width, height)),
+                          box=(gap + w, 0))
+        return out
+    raise ValueError(f"resize_mode must be one of {sorted(RESIZE_MODES)}")
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    size = 2 * int(2.5 * sigma + 0.5) + 1        # the kernel width A1111 uses for its cv2 blur
+    x = np.arange(size) - size // 2
+    k = np.exp(-(x ** 2) / (2 * sigma ** 2))
+    return k / k.sum()
+
+
+def blur_mask(mask: Image.Image, blur_x: int, blur_y: int) -> Image.Image:
+    """Separable Gaussian blur along x then y (edges replicated)."""
+    arr = np.asarray(mask.convert("L"), dtype=np.float32)
+    for axis, sigma in ((1, blur_x), (0, blur_y)):
+        if sigma > 0:
+            k = _gaussian_kernel(float(sigma))
+            pad = len(k) // 2
+            padded = np.pad(arr, [(pad, pad) if a == axis else (0, 0) for a in range(2)], mode="edge")
+            arr = np.apply_along_axis(lambda v: np.convolve(v, k, mode="valid"), axis, padded)
+    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+def mask_crop_region(mask: Image.Image, padding: int = 0) -> tuple[int, int, int, int] | None:
+    """Bounding box (x1, y1, x2, y2) of the non-zero mask grown by `padding`, clipped to the image."""
+    box = mask.convert("L").point(lambda v: 255 if v > 0 else 0).getbbox()
+    if box is None:
+        return None
+    x1, y1, x2, y2 = box
+    w, h = mask.size
+    return max(x1 - padding, 0), max(y1 - padding, 0), min(x2 + padding, w), min(y2 + padding, h)
+
+
+def expand_crop_region(region: tuple[int, int, int, int], width: int, height: int,
+                       image_width: int, image_height: int) -> tuple[int, int, int, int]:
+    """Grow the crop region to the processing aspect ratio (width:height) within the image, so the
+    crop is not distorted when it is scaled to the processing size."""
+    x1, y1, x2, y2 = region
+    ratio = width / height
+    crop_w, crop_h = x2 - x1, y2 - y1
+    if crop_w / crop_h < ratio:       # too tall: widen
+        want = crop_h * ratio
+        grow = want - crop_w
+        x1 -= grow / 2
+        x2 += grow / 2
+        if x1 < 0:
+            x2 -= x1
+            x1 = 0
+        if x2 > image_width:
+            x1 -= x2 - image_width
+            x2 = image_width
+        x1 = max(x1, 0)
+    else:                             # too wide: heighten
+        want = crop_w / ratio
+        grow = want - crop_h
+        y1 -= grow / 2
+        y2 += grow / 2
+        if y1 < 0:
+            y2 -= y1
+            y1 = 0
+        if y2 > image_height:
+            y1 -= y2 - image_height
+            y2 = image_height
+        y1 = max(y1, 0)
+    return int(math.floor(x1)), int(math.floor(y1)), int(math.ceil(x2)), int(math.ceil(y2))
+
+
+def fill_masked(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """"fill" masked content: paint the masked area with ever blurrier copies of the surroundings,
+    so the sampler starts from the local colours instead of the old content."""
+    base = Image.new("RGBA", image.size)
+    rgba = image.convert("RGBA")
+    inverse = ImageOps.invert(mask.convert("L"))
+    cut = Image.new("RGBa", image.size)
+    cut.paste(rgba.convert("RGBa"), mask=inverse)
+    cut = cut.convert("RGBA")
+    for radius, repeats in ((256, 1), (64, 1), (16, 2), (4, 4), (2, 2), (0, 1)):
+        blurred = cut.filter(ImageFilter.GaussianBlur(radius)).convert("RGBA")
+        for _ in range(repeats):
+            base.alpha_composite(blurred)
+    return base.convert("RGB")
+
+
+def overlay_original(result: Image.Image, original: Image.Image, mask: Image.Image) -> Image.Image:
+    """Put the original back wherever the (blurred) mask is not fully white: unmasked pixels come
+    back exactly as they were sent, as in A1111."""
+    overlay = Image.new("RGBa", original.size)
+    overlay.paste(original.convert("RGBA").convert("RGBa"), mask=ImageOps.invert(mask.convert("L")))
+    out = result.convert("RGBA")
+    out.alpha_composite(overlay.convert("RGBA"))
+    return out.convert("RGB")
