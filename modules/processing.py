@@ -400,6 +400,9 @@ class Processed:
         self.sd_model_name = info.name_for_extra if info else None
         self.sd_model_hash = info.shorthash if info else None
         self.is_using_inpainting_conditioning = bool(model is not None and model.is_inpainting)
+        vae = model.loaded_vae if model is not None else None
+        self.sd_vae_name = vae.stem if vae else None
+        self.sd_vae_hash = shared.vae_registry.shorthash(vae) if vae else None
 
     def js(self) -> str:
         return json.dumps({
@@ -410,7 +413,7 @@ class Processed:
             "sampler_name": self.sampler_name, "cfg_scale": self.cfg_scale, "steps": self.steps,
             "batch_size": self.batch_size, "restore_faces": self.restore_faces, "face_restoration_model": None,
             "sd_model_name": self.sd_model_name, "sd_model_hash": self.sd_model_hash,
-            "sd_vae_name": None, "sd_vae_hash": None,
+            "sd_vae_name": self.sd_vae_name, "sd_vae_hash": self.sd_vae_hash,
             "seed_resize_from_w": self.seed_resize_from_w, "seed_resize_from_h": self.seed_resize_from_h,
             "denoising_strength": self.denoising_strength,
             "extra_generation_params": self.extra_generation_params,
@@ -425,6 +428,7 @@ def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
     model = p.sd_model
     info = model.sd_checkpoint_info if model is not None else None
     sampler, schedule = p.sampler, p.schedule
+    vae = model.loaded_vae if model is not None else None
     ensd = opts.eta_noise_seed_delta
     params: dict[str, Any] = {
         "Steps": p.steps,
@@ -435,6 +439,8 @@ def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
         "Size": f"{p.width}x{p.height}",
         "Model hash": info.shorthash if info and opts.add_model_hash_to_info else None,
         "Model": info.name_for_extra if info and opts.add_model_name_to_info else None,
+        "VAE hash": shared.vae_registry.shorthash(vae) if vae and opts.add_vae_hash_to_info else None,
+        "VAE": vae.stem if vae and opts.add_vae_name_to_info else None,
         "Variation seed": p.all_subseeds[index] if p.subseed_strength > 0 else None,
         "Variation seed strength": p.subseed_strength if p.subseed_strength > 0 else None,
         "Denoising strength": p.denoising_strength if not p.is_txt2img else None,
@@ -501,7 +507,9 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
                     logger.exception("could not restore checkpoint %s", previous_ckpt.title)
             stack.callback(restore_checkpoint)
         stack.enter_context(opts.override(p.override_settings, restore=p.override_settings_restore_afterwards))
-        return _process(p, shared.ensure_model_loaded())
+        model = shared.ensure_model_loaded()
+        shared.apply_vae_setting()
+        return _process(p, model)
 
 
 def _process(p: StableDiffusionProcessing, model) -> Processed:

@@ -172,6 +172,26 @@ class ModelManager:
                 logger.exception("model_loaded callback failed")
         return new
 
+    def apply_vae(self, info) -> None:
+        """Use a separate VAE file (`info`, a VaeInfo) or, with None, the checkpoint's own.
+        A file that does not load leaves the current VAE in place and raises."""
+        from modules.sd_vae import load_vae_weights
+
+        model = self.sd_model
+        if model is None:
+            return
+        current = model.loaded_vae.filename if model.loaded_vae is not None else None
+        wanted = info.filename if info is not None else None
+        if current == wanted:
+            return
+        if info is None:
+            model.vae = model.base_vae
+        else:
+            logger.info("Loading VAE weights from %s", info.filename)
+            model.vae = load_vae_weights(model, info)
+        model.loaded_vae = info
+        devices.torch_gc()
+
     def unload(self) -> None:
         if self.sd_model is None:
             return

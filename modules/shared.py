@@ -25,6 +25,7 @@ opts: Options = None  # type: ignore[assignment]
 state: State = State()
 queue = None            # modules.queue.GenerationQueue
 registry = None         # modules.sd_models.CheckpointRegistry
+vae_registry = None     # modules.sd_vae.VaeRegistry
 model_manager = None    # modules.sd_models.ModelManager
 hash_cache = None
 device = None
@@ -40,20 +41,17 @@ def __getattr__(name: str) -> Any:
 
 
 def vae_choices() -> list[str]:
-    found = []
-    for base in (paths.vae,):
-        if base.is_dir():
-            found += sorted(p.name for p in base.rglob("*") if p.suffix in (".safetensors", ".pt", ".ckpt"))
-    return ["Automatic", "None", *found]
+    return vae_registry.choices() if vae_registry is not None else ["Automatic", "None"]
 
 
 def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
-    global cmd_opts, paths, opts, state, queue, registry, model_manager, hash_cache, device
+    global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
     from modules import devices, shared_options
     from modules.hashes import HashCache
     from modules.queue import GenerationQueue
     from modules.sd_models import CheckpointRegistry, ModelManager
+    from modules.sd_vae import VaeRegistry
 
     cmd_opts = ns
     paths = paths_mod.from_args(ns)
@@ -70,8 +68,11 @@ def initialize(ns: argparse.Namespace) -> None:
     dtype, vae_dtype = devices.select_dtypes(ns, device)
     model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing)
     model_manager.on_loaded.append(_record_loaded)
+    vae_dirs = [paths.vae] + ([Path(ns.vae_path).parent] if ns.vae_path else [])
+    vae_registry = VaeRegistry(vae_dirs, dirs, hash_cache)
     ensure_default_checkpoint()
     registry.refresh()
+    vae_registry.refresh()
     queue.start()
 
 
@@ -125,3 +126,21 @@ def ensure_model_loaded():
 
         raise ProcessingError("sd_model_checkpoint", f"no checkpoint found in {paths.checkpoints}", status_code=503)
     return model_manager.load(info)
+
+
+def apply_vae_setting(choice: str | None = None) -> None:
+    """Make the resident model use the VAE that `sd_vae` (or `choice`) names. Queue worker only."""
+    from modules.processing import ProcessingError
+    from modules.sd_vae import resolve_choice
+
+    model = model_manager.sd_model
+    if model is None:
+        return
+    choice = opts.sd_vae if choice is None else choice
+    if cmd_opts.vae_path and choice == "Automatic":
+        choice = str(Path(cmd_opts.vae_path).resolve())
+    try:
+        info = resolve_choice(vae_registry, choice, model.sd_checkpoint_info.filename)
+    except ValueError as e:
+        raise ProcessingError("sd_vae", str(e)) from None
+    model_manager.apply_vae(info)

@@ -195,7 +195,12 @@ def _load_descriptor(path: Path) -> Any:
     try:
         sd = read_state_dict(path)
     except Exception as e:
-        raise ValueError(f"cannot read the file ({type(e).__name__}: {_first_line(e)})") from e
+        if "Weights only load failed" in str(e):
+            # torch's own message suggests weights_only=False, which would let the file run code.
+            raise ValueError("cannot read the file: it holds pickled objects other than tensors, "
+                             "which are not loaded for safety") from e
+        raise ValueError(f"cannot read the file: not a readable PyTorch or safetensors model "
+                         f"({type(e).__name__}: {_first_line(e)})") from e
     sd = spandrel.canonicalize_state_dict(sd)
     try:
         with warnings.catch_warnings():
@@ -449,7 +454,7 @@ class UpscalerRegistry:
         arr = np.asarray(src)
         if arr.ndim == 2:
             arr = arr[:, :, None]
-        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)  # 1CHW uint8
+        x = torch.from_numpy(np.array(arr)).permute(2, 0, 1).unsqueeze(0)  # 1CHW uint8 (a writable copy)
         h, w = arr.shape[:2]
         s = meta.scale
         out = np.empty((h * s, w * s, meta.output_channels), dtype=np.uint8)
@@ -461,16 +466,7 @@ class UpscalerRegistry:
         pad = self.tile_pad * (2 if discouraged else 1)
         while True:
             try:
-                for y0, y1, x0, x1 in _tiles(h, w, tile):
-                    cy0, cy1 = max(0, y0 - pad), min(h, y1 + pad)
-                    cx0, cx1 = max(0, x0 - pad), min(w, x1 + pad)
-                    t = x[:, :, cy0:cy1, cx0:cx1].to(self.device).to(loaded.dtype).div_(255)
-                    y = loaded.descriptor(t)
-                    if y.shape[-2:] != ((cy1 - cy0) * s, (cx1 - cx0) * s):
-                        raise RuntimeError(f"model returned {tuple(y.shape)} for a {cx1 - cx0}x{cy1 - cy0} tile")
-                    y = y[0, :, (y0 - cy0) * s:(y1 - cy0) * s, (x0 - cx0) * s:(x1 - cx0) * s]
-                    out[y0 * s:y1 * s, x0 * s:x1 * s] = (
-                        y.float().mul_(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy())
+                self._run_tiles(loaded, x, out, tile, pad)
                 break
             except _OOM_ERRORS:
                 if tile <= MIN_TILE:
@@ -482,6 +478,22 @@ class UpscalerRegistry:
         if meta.output_channels == 1:
             return Image.fromarray(out[:, :, 0], "L")
         return Image.fromarray(out, {3: "RGB", 4: "RGBA"}[meta.output_channels]).convert("RGB")
+
+    @torch.inference_mode()
+    def _run_tiles(self, loaded: _LoadedModel, x: torch.Tensor, out: np.ndarray, tile: int, pad: int) -> None:
+        """Fill `out` (H*s, W*s, C uint8) from `x` (1, C, H, W uint8), one tile at a time."""
+        h, w = x.shape[-2:]
+        s = loaded.meta.scale
+        for y0, y1, x0, x1 in _tiles(h, w, tile):
+            cy0, cy1 = max(0, y0 - pad), min(h, y1 + pad)
+            cx0, cx1 = max(0, x0 - pad), min(w, x1 + pad)
+            t = x[:, :, cy0:cy1, cx0:cx1].to(self.device).to(loaded.dtype).div_(255)
+            y = loaded.descriptor(t)
+            if y.shape[-2:] != ((cy1 - cy0) * s, (cx1 - cx0) * s):
+                raise RuntimeError(f"model returned {tuple(y.shape)} for a {cx1 - cx0}x{cy1 - cy0} tile")
+            y = y[0, :, (y0 - cy0) * s:(y1 - cy0) * s, (x0 - cx0) * s:(x1 - cx0) * s]
+            out[y0 * s:y1 * s, x0 * s:x1 * s] = (
+                y.float().mul_(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy())
 
     def _upscale_color(self, image: Image.Image, size: tuple[int, int], entry: _ModelEntry) -> Image.Image:
         """Model passes until the image is at least `size` (at most MAX_PASSES, as A1111), then a

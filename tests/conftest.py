@@ -30,7 +30,7 @@ def tiny_files(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory, tiny_files) -> Path:
+def data_dir(tmp_path_factory, tiny_files, tiny_vae_file) -> Path:
     """A --data-dir with two SD1 checkpoints, one in a sub folder, and an --ckpt-dir ("extra")
     beside it with SD2-v, SDXL and SD1-inpainting ones."""
     d = tmp_path_factory.mktemp("data")
@@ -42,6 +42,8 @@ def data_dir(tmp_path_factory, tiny_files) -> Path:
     extra.mkdir()
     for key in ("sd2v", "sdxl", "sd1inpaint"):
         shutil.copy(tiny_files[key], extra / tiny_files[key].name)
+    (d / "models" / "VAE").mkdir(parents=True)
+    shutil.copy(tiny_vae_file, d / "models" / "VAE" / tiny_vae_file.name)
     return d
 
 
@@ -59,3 +61,19 @@ def api(data_dir):
     with TestClient(app) as client:
         yield client
     shared.queue.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_vae_file(tmp_path_factory):
+    """A standalone A1111 VAE file (LDM VAE keys, no prefix) with weights unlike the checkpoints'."""
+    import torch
+    from safetensors.torch import save_file
+
+    from modules.loader.ldm_export import vae_to_ldm
+    from modules.loader.tiny import build_tiny_components
+
+    vae = build_tiny_components("sd1", seed=42).vae
+    sd = {k: v.contiguous() for k, v in vae_to_ldm(vae.state_dict(), vae.config).items()}
+    path = tmp_path_factory.mktemp("vae") / "tiny-vae.safetensors"
+    save_file({k: v.to(torch.float16) for k, v in sd.items()}, str(path))
+    return path

@@ -328,3 +328,23 @@ def test_unload_and_reload(api):
     assert "Model: alpha" in json.loads(out["info"])["infotexts"][0]
     assert api.post("/sdapi/v1/reload-checkpoint").json() == {}
     assert shared.model_manager.sd_model is not None
+
+
+def test_vae_list_override_and_setting(api):
+    vaes = api.get("/sdapi/v1/sd-vae").json()
+    assert [v["model_name"] for v in vaes] == ["tiny-vae.safetensors"]
+    base = txt2img(api, prompt="cat", seed=4)
+    with_vae = txt2img(api, prompt="cat", seed=4, override_settings={"sd_vae": "tiny-vae.safetensors"})
+    text = json.loads(with_vae["info"])["infotexts"][0]
+    assert "VAE: tiny-vae" in text and "VAE hash: " in text
+    assert json.loads(with_vae["info"])["sd_vae_name"] == "tiny-vae"
+    assert not np.array_equal(pixels(base["images"][0]), pixels(with_vae["images"][0]))
+    again = txt2img(api, prompt="cat", seed=4)          # the override ended with its request
+    assert np.array_equal(pixels(base["images"][0]), pixels(again["images"][0]))
+    assert "VAE" not in json.loads(again["info"])["infotexts"][0]
+    assert api.post("/sdapi/v1/options", json={"sd_vae": "tiny-vae.safetensors"}).status_code == 200
+    assert "VAE: tiny-vae" in json.loads(txt2img(api, prompt="cat", seed=4)["info"])["infotexts"][0]
+    r = api.post("/sdapi/v1/options", json={"sd_vae": "nope.pt"})
+    assert r.status_code == 422 and "tiny-vae.safetensors" in r.text
+    assert api.post("/sdapi/v1/options", json={"sd_vae": "Automatic"}).status_code == 200
+    assert "VAE" not in json.loads(txt2img(api, prompt="cat", seed=4)["info"])["infotexts"][0]

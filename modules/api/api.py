@@ -145,6 +145,8 @@ class Api:
         r("/sdapi/v1/schedulers", self.get_schedulers, methods=["GET"], response_model=list[models.SchedulerItem])
         r("/sdapi/v1/sd-models", self.get_sd_models, methods=["GET"], response_model=list[models.SDModelItem])
         r("/sdapi/v1/refresh-checkpoints", self.refresh_checkpoints, methods=["POST"])
+        r("/sdapi/v1/sd-vae", self.get_sd_vaes, methods=["GET"], response_model=list[models.SDVaeItem])
+        r("/sdapi/v1/refresh-vae", self.refresh_vae, methods=["POST"])
         r("/sdapi/v1/unload-checkpoint", self.unload_checkpoint, methods=["POST"])
         r("/sdapi/v1/reload-checkpoint", self.reload_checkpoint, methods=["POST"])
         r("/sdapi/v1/png-info", self.pnginfo, methods=["POST"], response_model=models.PNGInfoResponse)
@@ -281,6 +283,11 @@ class Api:
                 raise field_error("sd_model_checkpoint", f"checkpoint {ckpt!r} not found; available: "
                                                          f"{[c.title for c in shared.registry.list()]}")
             await run_job(lambda: shared.model_manager.load(info), name="load-checkpoint")
+        if "sd_vae" in values:
+            def apply_vae() -> None:
+                shared.ensure_model_loaded()
+                shared.apply_vae_setting(values["sd_vae"])
+            await run_job(apply_vae, name="load-vae")
         for k, v in values.items():
             opts.set(k, v, validate=False)
         await run_in_threadpool(opts.save)
@@ -306,6 +313,12 @@ class Api:
 
     async def refresh_checkpoints(self) -> None:
         await run_job(shared.registry.refresh, name="refresh-checkpoints")
+
+    async def get_sd_vaes(self) -> list[dict]:
+        return [v.api_dict() for v in shared.vae_registry.list()]
+
+    async def refresh_vae(self) -> None:
+        await run_job(shared.vae_registry.refresh, name="refresh-vae")
 
     async def unload_checkpoint(self) -> dict:
         await run_job(shared.model_manager.unload, name="unload-checkpoint")

@@ -172,6 +172,11 @@ class SDModelItem(BaseModel):
     config: str | None
 
 
+class SDVaeItem(BaseModel):
+    model_name: str
+    filename: str
+
+
 class ProgressRequest(BaseModel):
     id_task: str | None = None
     id_live_preview: int = -1

@@ -54,6 +54,12 @@ class SDModel:
     # set by the model manager (A1111 names that extensions read)
     sd_checkpoint_info: Any = None
     sd_model_hash: str | None = None
+    base_vae: Any = None        # the checkpoint's own VAE, kept while a separate VAE file is in use
+    loaded_vae: Any = None      # modules.sd_vae.VaeInfo of the separate VAE in use, or None
+
+    def __post_init__(self) -> None:
+        if self.base_vae is None:
+            self.base_vae = self.vae
 
     @property
     def is_sdxl(self) -> bool:
