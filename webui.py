@@ -88,6 +88,7 @@ def serve(ns: argparse.Namespace) -> None:
                             ssl_keyfile=ns.tls_keyfile, ssl_certfile=ns.tls_certfile,
                             root_path=ns.subpath or "")
     server = uvicorn.Server(config)
+    shared._server_stop_callbacks.append(lambda: setattr(server, "should_exit", True))
     scheme = "https" if ns.tls_certfile else "http"
     logger.info("Startup time: %.1fs", time.perf_counter() - started)
     print(f"Running on local URL:  {scheme}://{host}:{ns.port}{ns.subpath or ''}", flush=True)

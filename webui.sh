@@ -60,4 +60,16 @@ fi
 if [[ "${SD_WEBUI_RUN_TESTS:-0}" == "1" ]]; then
     exec "$python_cmd" -m pytest "$@"
 fi
-exec "$python_cmd" -u launch.py "$@"
+# /sdapi/v1/server-restart leaves tmp/restart behind and exits; start again while it is there
+export SD_WEBUI_RESTART=1
+data_dir="$install_dir"
+args=($COMMANDLINE_ARGS "$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ "${args[$i]}" == "--data-dir" ]] && data_dir="${args[$((i + 1))]:-$data_dir}"
+done
+while true; do
+    rm -f "$data_dir/tmp/restart"
+    "$python_cmd" -u launch.py "$@" || exit $?
+    [[ -f "$data_dir/tmp/restart" ]] || break
+    echo "Restarting..."
+done

@@ -541,7 +541,8 @@ def image_grid(imgs: list[Image.Image], rows: int | None = None, batch_size: int
 # ------------------------------------------------------------------------------------------------
 def next_sequence_number(folder: Path, basename: str = "") -> int:
     """1 + the largest number a file in `folder` starts with (after `basename-`); 0 for an empty folder.
-    Like A1111, any name whose first `-`-separated part is an integer counts (`00012.png`, `00012-x.png`)."""
+    Like A1111, any file whose name's first `-`-separated part is an integer counts (`00012.png`,
+    `00012-x.png`, also `77.png`)."""
     result = -1
     prefix = f"{basename}-" if basename else ""
     try:
@@ -549,7 +550,9 @@ def next_sequence_number(folder: Path, basename: str = "") -> int:
     except FileNotFoundError:
         return 0
     for name in names:
-        if name.startswith(prefix):
+        # A1111 also counts folders, so a "2024-07-27" date folder would make the next number 02025;
+        # only files count here
+        if name.startswith(prefix) and not os.path.isdir(os.path.join(folder, name)):
             first = os.path.splitext(name[len(prefix):])[0].split("-")[0]
             if first.isdigit():
                 result = max(result, int(first))

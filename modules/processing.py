@@ -123,8 +123,15 @@ class StableDiffusionProcessing:
         # A1111: with a variation strength, every image shares the seed and the subseed varies
         self.all_seeds = [seed] * n if self.subseed_strength > 0 else [seed + i for i in range(n)]
         self.all_subseeds = [subseed + i for i in range(n)]
-        self.all_prompts = [self.prompt] * n
-        self.all_negative_prompts = [self.negative_prompt] * n
+        prompt, negative = self.prompt, self.negative_prompt
+        if self.styles and shared.prompt_styles is not None:
+            missing = shared.prompt_styles.check(self.styles)
+            if missing:
+                raise ProcessingError("styles", f"style {missing[0]!r} not found; available: "
+                                                f"{list(shared.prompt_styles.styles)}")
+            prompt, negative = shared.prompt_styles.apply(prompt, negative, self.styles)
+        self.all_prompts = [prompt] * n
+        self.all_negative_prompts = [negative] * n
 
 
 class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):

@@ -172,8 +172,8 @@ def parse_prompt_attention(text: str) -> list[WeightedText]:
       sides of it are kept even when empty, as A1111 does.
     * Adjacent spans of equal weight are merged; an empty prompt gives ``[("", 1.0)]``.
 
-    >>> parse_prompt_attention('an (important) word')
-    [WeightedText(text='an ', weight=1.0), WeightedText(text='important', weight=1.1), WeightedText(text=' word', weight=1.0)]
+    >>> [tuple(x) for x in parse_prompt_attention('an (important) word')]
+    [('an ', 1.0), ('important', 1.1), (' word', 1.0)]
     """
     spans: list[_Span] = []
     round_open: list[int] = []

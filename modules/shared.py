@@ -26,6 +26,7 @@ state: State = State()
 queue = None            # modules.queue.GenerationQueue
 registry = None         # modules.sd_models.CheckpointRegistry
 vae_registry = None     # modules.sd_vae.VaeRegistry
+prompt_styles = None    # modules.styles.StyleDatabase
 model_manager = None    # modules.sd_models.ModelManager
 hash_cache = None
 device = None
@@ -40,6 +41,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+_server_stop_callbacks: list = []
+
+
+def request_server_stop() -> None:
+    """Ask the running server to shut down (the /server-stop and /server-restart routes)."""
+    for cb in list(_server_stop_callbacks):
+        cb()
+
+
 def vae_choices() -> list[str]:
     return vae_registry.choices() if vae_registry is not None else ["Automatic", "None"]
 
@@ -47,11 +57,13 @@ def vae_choices() -> list[str]:
 def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
     global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
+    global prompt_styles
     from modules import devices, shared_options
     from modules.hashes import HashCache
     from modules.queue import GenerationQueue
     from modules.sd_models import CheckpointRegistry, ModelManager
     from modules.sd_vae import VaeRegistry
+    from modules.styles import StyleDatabase
 
     cmd_opts = ns
     paths = paths_mod.from_args(ns)
@@ -73,6 +85,8 @@ def initialize(ns: argparse.Namespace) -> None:
     ensure_default_checkpoint()
     registry.refresh()
     vae_registry.refresh()
+    prompt_styles = StyleDatabase([Path(f) for f in ns.styles_file] if ns.styles_file else [paths.data / "styles.csv"])
+    prompt_styles.reload()
     queue.start()
 
 

@@ -348,3 +348,64 @@ def test_vae_list_override_and_setting(api):
     assert r.status_code == 422 and "tiny-vae.safetensors" in r.text
     assert api.post("/sdapi/v1/options", json={"sd_vae": "Automatic"}).status_code == 200
     assert "VAE" not in json.loads(txt2img(api, prompt="cat", seed=4)["info"])["infotexts"][0]
+
+
+def test_list_routes_shapes(api):
+    modes = api.get("/sdapi/v1/latent-upscale-modes").json()
+    assert modes[0] == {"name": "Latent"} and {"name": "Latent (nearest-exact)"} in modes
+    for route in ("sd-modules", "hypernetworks", "face-restorers", "script-info"):
+        r = api.get(f"/sdapi/v1/{route}")
+        assert r.status_code == 200 and r.json() == []
+    assert api.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": []}
+    assert api.get("/sdapi/v1/extensions").json() == []
+    mem = api.get("/sdapi/v1/memory").json()
+    assert set(mem["ram"]) == {"free", "used", "total"} and mem["ram"]["used"] > 0
+    assert "cuda" in mem
+
+
+def test_interrogate_is_a_clear_501(api):
+    from tests.test_img2img import b64, noise_image
+
+    r = api.post("/sdapi/v1/interrogate", json={"image": b64(noise_image()), "model": "clip"})
+    assert r.status_code == 501 and "interrogator" in r.json()["detail"]
+    assert r.json()["error"] == "HTTPException"
+    assert api.post("/sdapi/v1/interrogate", json={"image": "", "model": "clip"}).status_code == 422
+    assert api.post("/sdapi/v1/interrogate", json={"image": "x", "model": "blip9"}).status_code == 422
+
+
+def test_server_stop_routes_need_the_flag(api):
+    assert api.post("/sdapi/v1/server-stop").status_code == 404
+    assert api.post("/sdapi/v1/server-kill").status_code == 404
+
+
+def test_embeddings_listed_as_skipped(api, data_dir):
+    import torch
+
+    folder = data_dir / "embeddings"
+    torch.save({"string_to_param": {"*": torch.zeros(3, 32)}, "name": "emb"}, folder / "my-emb.pt")
+    try:
+        got = api.get("/sdapi/v1/embeddings").json()
+        assert got["loaded"] == {} and got["skipped"]["my-emb"]["vectors"] == 3
+        assert got["skipped"]["my-emb"]["shape"] == 32
+    finally:
+        (folder / "my-emb.pt").unlink()
+
+
+def test_styles_listed_and_applied(api, data_dir):
+    from modules import shared
+
+    (data_dir / "styles.csv").write_text('name,prompt,negative_prompt\n'
+                                         'wrap,"best, {prompt}, art",ugly\nplain,oil painting,\n', encoding="utf-8")
+    shared.prompt_styles.reload()
+    try:
+        styles = api.get("/sdapi/v1/prompt-styles").json()
+        assert {"name": "wrap", "prompt": "best, {prompt}, art", "negative_prompt": "ugly"} in styles
+        out = txt2img(api, prompt="cat", negative_prompt="blur", styles=["wrap", "plain"], seed=1)
+        info = json.loads(out["info"])
+        assert info["all_prompts"] == ["best, cat, art, oil painting"]
+        assert info["all_negative_prompts"] == ["blur, ugly"]
+        r = api.post("/sdapi/v1/txt2img", json={**SMALL, "styles": ["nope"]})
+        assert r.status_code == 422 and "wrap" in r.text
+    finally:
+        (data_dir / "styles.csv").unlink()
+        shared.prompt_styles.reload()

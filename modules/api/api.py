@@ -150,6 +150,23 @@ class Api:
         r("/sdapi/v1/unload-checkpoint", self.unload_checkpoint, methods=["POST"])
         r("/sdapi/v1/reload-checkpoint", self.reload_checkpoint, methods=["POST"])
         r("/sdapi/v1/png-info", self.pnginfo, methods=["POST"], response_model=models.PNGInfoResponse)
+        r("/sdapi/v1/latent-upscale-modes", self.latent_upscale_modes, methods=["GET"],
+          response_model=list[models.LatentUpscalerModeItem])
+        r("/sdapi/v1/sd-modules", self.empty_list, methods=["GET"], response_model=list[models.SDModuleItem])
+        r("/sdapi/v1/hypernetworks", self.empty_list, methods=["GET"], response_model=list[models.HypernetworkItem])
+        r("/sdapi/v1/face-restorers", self.empty_list, methods=["GET"], response_model=list[models.FaceRestorerItem])
+        r("/sdapi/v1/prompt-styles", self.prompt_styles, methods=["GET"], response_model=list[models.PromptStyleItem])
+        r("/sdapi/v1/embeddings", self.embeddings, methods=["GET"], response_model=models.EmbeddingsResponse)
+        r("/sdapi/v1/refresh-embeddings", self.refresh_embeddings, methods=["POST"])
+        r("/sdapi/v1/memory", self.memory, methods=["GET"], response_model=models.MemoryResponse)
+        r("/sdapi/v1/scripts", self.scripts, methods=["GET"], response_model=models.ScriptsList)
+        r("/sdapi/v1/script-info", self.empty_list, methods=["GET"], response_model=list[models.ScriptInfo])
+        r("/sdapi/v1/extensions", self.extensions, methods=["GET"], response_model=list[models.ExtensionItem])
+        r("/sdapi/v1/interrogate", self.interrogate, methods=["POST"])
+        if shared.cmd_opts.api_server_stop:
+            r("/sdapi/v1/server-kill", self.server_kill, methods=["POST"])
+            r("/sdapi/v1/server-restart", self.server_restart, methods=["POST"])
+            r("/sdapi/v1/server-stop", self.server_stop, methods=["POST"])
 
     # generation --------------------------------------------------------------------------
     def _processing_args(self, req: models.StableDiffusionProcessingAPI, exclude: set[str]) -> dict:
@@ -327,6 +344,69 @@ class Api:
     async def reload_checkpoint(self) -> dict:
         await run_job(shared.ensure_model_loaded, name="reload-checkpoint")
         return {}
+
+    async def latent_upscale_modes(self) -> list[dict]:
+        from modules.latent_upscale import LATENT_UPSCALE_MODES
+
+        return [{"name": name} for name in LATENT_UPSCALE_MODES]
+
+    async def empty_list(self) -> list:
+        """Features with nothing installed (face restorers, hypernetworks, UNet modules, scripts)."""
+        return []
+
+    async def prompt_styles(self) -> list[dict]:
+        return shared.prompt_styles.api_list()
+
+    async def embeddings(self) -> dict:
+        from modules.embeddings_list import list_embeddings
+
+        return await run_in_threadpool(list_embeddings, shared.paths.embeddings)
+
+    async def refresh_embeddings(self) -> None:
+        await run_job(lambda: None, name="refresh-embeddings")
+
+    async def memory(self) -> dict:
+        from modules.memory import memory_report
+
+        return await run_in_threadpool(memory_report)
+
+    async def scripts(self) -> dict:
+        return {"txt2img": [], "img2img": []}
+
+    async def extensions(self) -> list[dict]:
+        from modules.extensions_info import list_extensions
+
+        return await run_in_threadpool(list_extensions, [shared.paths.extensions_builtin, shared.paths.extensions],
+                                       shared.opts.disabled_extensions)
+
+    async def interrogate(self, req: models.InterrogateRequest) -> dict:
+        if req.model not in ("clip", "deepdanbooru"):
+            raise field_error("model", f"unknown interrogator {req.model!r}; A1111's are 'clip' and 'deepdanbooru'")
+        decode_base64_image(req.image, "image")
+        raise HTTPException(status_code=501, detail=f"no {req.model} interrogator is installed on this server "
+                                                    "(its model weights cannot be downloaded offline)")
+
+    async def server_kill(self) -> None:
+        import os
+
+        os._exit(0)
+
+    async def server_restart(self):
+        import os
+
+        if os.environ.get("SD_WEBUI_RESTART") != "1":
+            raise HTTPException(status_code=501, detail="restart needs the server started by webui.sh")
+        marker = shared.paths.tmp / "restart"
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        shared.request_server_stop()
+        return None
+
+    async def server_stop(self):
+        from fastapi.responses import PlainTextResponse
+
+        shared.request_server_stop()
+        return PlainTextResponse("Stopping.")
 
     async def pnginfo(self, req: models.PNGInfoRequest) -> dict:
         if not req.image.strip():

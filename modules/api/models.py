@@ -177,6 +177,85 @@ class SDVaeItem(BaseModel):
     filename: str
 
 
+class LatentUpscalerModeItem(BaseModel):
+    name: str
+
+
+class SDModuleItem(BaseModel):
+    model_name: str
+    filename: str
+
+
+class HypernetworkItem(BaseModel):
+    name: str
+    path: str | None
+
+
+class FaceRestorerItem(BaseModel):
+    name: str
+    cmd_dir: str | None
+
+
+class PromptStyleItem(BaseModel):
+    name: str
+    prompt: str | None
+    negative_prompt: str | None
+
+
+class EmbeddingItem(BaseModel):
+    step: int | None
+    sd_checkpoint: str | None
+    sd_checkpoint_name: str | None
+    shape: int
+    vectors: int
+
+
+class EmbeddingsResponse(BaseModel):
+    loaded: dict[str, EmbeddingItem]
+    skipped: dict[str, EmbeddingItem]
+
+
+class MemoryResponse(BaseModel):
+    ram: dict[str, Any]
+    cuda: dict[str, Any]
+
+
+class ScriptsList(BaseModel):
+    txt2img: list[str]
+    img2img: list[str]
+
+
+class ScriptArg(BaseModel):
+    label: str | None = None
+    value: Any = None
+    minimum: Any = None
+    maximum: Any = None
+    step: Any = None
+    choices: list[Any] | None = None
+
+
+class ScriptInfo(BaseModel):
+    name: str | None
+    is_alwayson: bool | None
+    is_img2img: bool | None
+    args: list[ScriptArg]
+
+
+class ExtensionItem(BaseModel):
+    name: str
+    remote: str
+    branch: str
+    commit_hash: str
+    version: str
+    commit_date: int | str
+    enabled: bool
+
+
+class InterrogateRequest(BaseModel):
+    image: str = ""
+    model: str = "clip"
+
+
 class ProgressRequest(BaseModel):
     id_task: str | None = None
     id_live_preview: int = -1
