@@ -28,6 +28,8 @@ from typing import Any, Callable
 
 from PIL import Image, ImageColor, PngImagePlugin
 
+from modules.atomic_write import atomic_write_text
+
 logger = logging.getLogger(__name__)
 
 _EXIF_IFD = 0x8769  # pointer to the Exif sub-IFD, where UserComment belongs (piexif's "Exif" dict)
@@ -693,8 +695,6 @@ def save_image(image: Image.Image, folder: Path, *, values: dict[str, Any], info
         _unlink(tmp)  # after a link the temp name is a second name for the same file; after a rename it is gone
 
     if save_txt and infotext is not None:
-        from modules.atomic_write import atomic_write_text
-
         atomic_write_text(path.with_suffix(".txt"), f"{infotext}\n")
     logger.debug("saved %s", path)
     return path

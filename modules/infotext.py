@@ -221,14 +221,60 @@ def _restore_old_hires_fix_params(res: dict[str, Any], use_old_hires_fix_width_h
     res["Hires resize-1"], res["Hires resize-2"] = width, height
 
 
+# ------------------------------------------------------------------------------------------------
+# Styles found in a prompt (A1111 StyleDatabase.extract_styles_from_prompt)
+# ------------------------------------------------------------------------------------------------
+def _extract_style_text(style_text: str, prompt: str) -> tuple[bool, str]:
+    stripped_prompt, stripped_style = prompt.strip(), style_text.strip()
+    if "{prompt}" in stripped_style:
+        left, _, right = stripped_style.partition("{prompt}")
+        if stripped_prompt.startswith(left) and stripped_prompt.endswith(right):
+            return True, stripped_prompt[len(left):len(stripped_prompt) - len(right)]
+    elif stripped_prompt.endswith(stripped_style):
+        prompt = stripped_prompt[:len(stripped_prompt) - len(stripped_style)]
+        if prompt.endswith(", "):  # the ", " that applying an appended style put in
+            prompt = prompt[:-2]
+        return True, prompt
+    return False, prompt
+
+
+def extract_styles(styles: Iterable[Any], prompt: str, negative: str) -> tuple[list[str], str, str]:
+    """(names of the styles whose text wraps/ends the prompts, prompt and negative without them).
+    `styles` are objects with `name`, `prompt`, `negative_prompt` (modules.styles.PromptStyle)."""
+    found: list[str] = []
+    remaining = list(styles)
+    while True:
+        match = None
+        for style in remaining:
+            if not style.prompt and not style.negative_prompt:
+                continue
+            ok_pos, new_prompt = _extract_style_text(style.prompt, prompt)
+            if not ok_pos:
+                continue
+            ok_neg, new_negative = _extract_style_text(style.negative_prompt, negative)
+            if not ok_neg:
+                continue
+            match, prompt, negative = style, new_prompt, new_negative
+            break
+        if match is None:
+            break
+        remaining.remove(match)
+        found.append(match.name)
+    # styles are applied first-to-last, so they come off last-to-first
+    return list(reversed(found)), prompt, negative
+
+
 def parse(text: str, *, skip_fields: Iterable[str] | None = None, auto_backcompat: bool = True,
-          use_old_hires_fix_width_height: bool = False) -> dict[str, Any]:
+          use_old_hires_fix_width_height: bool = False, styles: Iterable[Any] | None = None,
+          infotext_styles: str = "Apply if any") -> dict[str, Any]:
     """Parse an infotext into a dict as A1111's parse_generation_parameters does.
 
     Parsed values are strings; the defaults added for missing keys keep A1111's types (ints 0/32,
     False), because A1111 clients compare against exactly those. `skip_fields` is A1111's option
-    `infotext_skip_pasting`; `auto_backcompat` and `use_old_hires_fix_width_height` are the options
-    of the same names.
+    `infotext_skip_pasting`; `auto_backcompat`, `use_old_hires_fix_width_height` and `infotext_styles`
+    ("Ignore" | "Apply" | "Discard" | "Apply if any") are the options of the same names. `styles` is
+    the style database's styles (None = no styles): styles found in the prompt are removed from it and,
+    per `infotext_styles`, listed in "Styles array".
     """
     res: dict[str, Any] = {}
     prompt, negative = "", ""
@@ -260,6 +306,25 @@ def parse(text: str, *, skip_fields: Iterable[str] | None = None, auto_backcompa
             res[f"{k}-1"], res[f"{k}-2"] = m.group(1), m.group(2)
         else:
             res[k] = v
+
+    if infotext_styles != "Ignore":
+        style_list = list(styles or ())
+        found, prompt_no_styles, negative_no_styles = extract_styles(style_list, prompt, negative)
+        same_hr_styles = True
+        ver = _parse_version(res.get("Version")) if "Version" in res else None
+        if ("Hires prompt" in res or "Hires negative prompt" in res) and (
+                ver is None or ver > _parse_version("1.8.0-139")):
+            # since 1.8.0-139 the hires prompts carry the styles too; strip them the same way
+            hr_found, hr_prompt, hr_negative = extract_styles(
+                style_list, res.get("Hires prompt", prompt), res.get("Hires negative prompt", negative))
+            same_hr_styles = found == hr_found
+            if same_hr_styles:
+                res["Hires prompt"] = "" if hr_prompt == prompt_no_styles else hr_prompt
+                res["Hires negative prompt"] = "" if hr_negative == negative_no_styles else hr_negative
+        if same_hr_styles:
+            prompt, negative = prompt_no_styles, negative_no_styles
+            if (infotext_styles == "Apply if any" and found) or infotext_styles == "Apply":
+                res["Styles array"] = found
 
     # A1111 sets these after the parameters, so they follow them in the dict (and in /png-info JSON)
     res["Prompt"] = prompt

@@ -20,7 +20,7 @@ from modules import images as images_mod
 from modules import rng as rng_mod
 from modules import samplers, shared
 from modules.sampling import Interrupted, StepInfo, approximate_rgb, decode, sample, txt2img_image_conditioning
-from modules.text_encoding import encode_prompts, pad_to_same_length
+from modules.text_encoding import PromptEncoder, ScheduledConditioning
 from modules.version import INFOTEXT_VERSION
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class StableDiffusionProcessing:
     def init(self, model) -> None:
         """Per-job preparation once seeds are known (img2img: images, masks, init latents)."""
 
-    def sample(self, model, scheduler, noise, cond, uncond, noise_rng, lo: int, hi: int):
+    def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
         raise NotImplementedError
 
     def postprocess_image(self, index: int, image: Image.Image) -> Image.Image:
@@ -157,11 +157,11 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.hr_negative_prompt = hr_negative_prompt
 
 
-    def sample(self, model, scheduler, noise, cond, uncond, noise_rng, lo: int, hi: int):
+    def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
         image_cond = None
         if model.is_inpainting:
             image_cond = txt2img_image_conditioning(model, hi - lo, self.width, self.height)
-        return sample(model, scheduler, noise, cond, uncond, steps=self.steps, cfg_scale=float(self.cfg_scale),
+        return sample(model, scheduler, noise, conditioning, steps=self.steps, cfg_scale=float(self.cfg_scale),
                       width=self.width, height=self.height, generators=noise_rng.generators,
                       callback=self.callback(model), image_cond=image_cond)
 
@@ -301,12 +301,12 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             return (int(self.steps / strength) if strength > 0 else 0), (self.steps if strength > 0 else 0)
         return self.steps, int(strength * self.steps)
 
-    def sample(self, model, scheduler, noise, cond, uncond, noise_rng, lo: int, hi: int):
+    def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
         total, t_enc = self.denoise_steps()
         shared.state.sampling_steps = t_enc
         if total == 0:
             return self.init_latent, True
-        return sample(model, scheduler, noise * float(self.initial_noise_multiplier), cond, uncond,
+        return sample(model, scheduler, noise * float(self.initial_noise_multiplier), conditioning,
                       steps=total, cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
                       generators=noise_rng.generators, callback=self.callback(model),
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
@@ -528,6 +528,8 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
     p.setup_seeds()
     p.job_timestamp = state.job_timestamp
     p.init(model)
+    encoder = PromptEncoder(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
+                            comma_backtrack=int(opts.comma_padding_backtrack))
     state.job_count = p.n_iter
     state.sampling_steps = p.steps
 
@@ -546,10 +548,7 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
         prompts, negatives = p.all_prompts[lo:hi], p.all_negative_prompts[lo:hi]
         seeds, subseeds = p.all_seeds[lo:hi], p.all_subseeds[lo:hi]
 
-        cond = encode_prompts(model, prompts, clip_skip=p.clip_skip)
-        uncond = encode_prompts(model, negatives, clip_skip=p.clip_skip) if p.cfg_scale != 1.0 else None
-        if uncond is not None:
-            cond, uncond = pad_to_same_length(cond, uncond, model, clip_skip=p.clip_skip)
+        conditioning = ScheduledConditioning(encoder, prompts, negatives if p.cfg_scale != 1.0 else None, p.steps)
 
         noise_rng = rng_mod.ImageRNG(shape, seeds, subseeds=subseeds, subseed_strength=p.subseed_strength,
                                      device=model.device, randn_source=opts.randn_source)
@@ -558,7 +557,7 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
             noise_rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
         eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
-        latents, _finished = p.sample(model, scheduler, noise, cond, uncond, noise_rng, lo, hi)
+        latents, _finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
         batch_images = to_pil(decode(model, latents))
         for i, image in enumerate(batch_images):
             index = lo + i

@@ -10,7 +10,6 @@ import torch
 from tqdm import tqdm
 
 from modules.loader.single_file import SDModel
-from modules.text_encoding import Conditioning
 
 logger = logging.getLogger(__name__)
 
@@ -26,28 +25,48 @@ class StepInfo:
     latents: torch.Tensor
 
 
-def _sdxl_added_kwargs(model: SDModel, batch: int, width: int, height: int, pooled: torch.Tensor,
-                       aesthetic_score: float) -> dict[str, torch.Tensor]:
+def _time_ids(model: SDModel, width: int, height: int, aesthetic_score: float) -> list[float]:
     if model.family == "sdxl-refiner":
-        ids = [height, width, 0, 0, aesthetic_score]          # refiner: size, crop, aesthetic score
-    else:
-        ids = [height, width, 0, 0, height, width]            # base: original size, crop, target size
-    time_ids = torch.tensor([ids] * batch, device=model.device, dtype=model.dtype)
-    return {"text_embeds": pooled, "time_ids": time_ids}
+        return [height, width, 0, 0, aesthetic_score]      # refiner: size, crop, aesthetic score
+    return [height, width, 0, 0, height, width]            # base: original size, crop, target size
+
+
+def _combine(out: torch.Tensor, batch, images: int, cfg_scale: float, use_cfg: bool) -> torch.Tensor:
+    """Classifier-free guidance over the batch rows; with AND, each image sums its weighted
+    sub-prompts' differences from its uncond (composable diffusion, as A1111)."""
+    if use_cfg:
+        u, c = out[:images], out[images:]
+        if batch.simple:
+            return u + cfg_scale * (c - u)
+        res = u.clone()
+        for i, group in enumerate(batch.groups):
+            for row, weight in group:
+                res[i] += cfg_scale * weight * (c[row] - u[i])
+        return res
+    c = out[batch.n_uncond:]
+    if batch.simple:
+        return c
+    res = torch.zeros_like(out[:images])
+    for i, group in enumerate(batch.groups):
+        total = sum(w for _, w in group) or 1.0
+        for row, weight in group:
+            res[i] += weight / total * c[row]
+    return res
 
 
 @torch.inference_mode()
-def sample(model: SDModel, scheduler, noise: torch.Tensor, cond: Conditioning, uncond: Conditioning | None, *,
+def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
            steps: int, cfg_scale: float, width: int, height: int, generators: list[torch.Generator] | None,
            callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling",
            image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
            denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
-    """Run the scheduler. txt2img starts from pure noise; img2img (`init_latents`) noises the image
-    to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111 does.
-    `keep_mask` (1 = keep the original) re-imposes the original, noised to the current level, after
-    every step and at the end. `image_cond` (mask + masked-image latents) is appended to the UNet
-    input of inpainting models. Returns (latents, finished): finished is False when the callback
-    stopped the loop early (interrupt / skip)."""
+    """Run the scheduler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
+    conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
+    image to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111
+    does. `keep_mask` (1 = keep the original) re-imposes the original, noised to the current level,
+    after every step and at the end. `image_cond` (mask + masked-image latents) is appended to the
+    UNet input of inpainting models. Returns (latents, finished): finished is False when the
+    callback stopped the loop early (interrupt / skip)."""
     device = model.device
     scheduler.set_timesteps(steps, device=device)
     timesteps = scheduler.timesteps
@@ -64,39 +83,37 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, cond: Conditioning, u
         latents = scheduler.add_noise(init_latents, noise, timesteps[:1]) if len(timesteps) else init_latents.clone()
     if keep_mask is not None:
         keep_mask = keep_mask.to(device=device, dtype=torch.float32)
-
-    batch = latents.shape[0]
-    use_cfg = uncond is not None and cfg_scale != 1.0
-    if use_cfg:
-        context = torch.cat([uncond.context, cond.context])
-    else:
-        context = cond.context
-    added = None
-    if model.is_sdxl:
-        if use_cfg:
-            neg = _sdxl_added_kwargs(model, batch, width, height, uncond.pooled, 2.5)
-            pos = _sdxl_added_kwargs(model, batch, width, height, cond.pooled, 6.0)
-            added = {k: torch.cat([neg[k], pos[k]]) for k in pos}
-        else:
-            added = _sdxl_added_kwargs(model, batch, width, height, cond.pooled, 6.0)
-
     if image_cond is not None:
         image_cond = image_cond.to(device=device, dtype=model.dtype)
-        if use_cfg:
-            image_cond = torch.cat([image_cond, image_cond])
+    images = latents.shape[0]
 
     finished = True
+    rows_key, rows = None, None
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
-            x_in = torch.cat([latents, latents]) if use_cfg else latents
+            batch = conditioning.at(i)
+            use_cfg = batch.n_uncond > 0 and cfg_scale != 1.0
+            if rows_key is not batch:   # which image each UNet row belongs to; changes only with the texts
+                cond_rows = list(range(images)) if batch.simple else batch.cond_image_index
+                rows = (list(range(images)) if use_cfg else []) + cond_rows
+                rows_key = batch
+                context = batch.context if use_cfg else batch.context[batch.n_uncond:]
+                added = None
+                if model.is_sdxl:
+                    pooled = batch.pooled if use_cfg else batch.pooled[batch.n_uncond:]
+                    n_u = images if use_cfg else 0
+                    ids = [_time_ids(model, width, height, 2.5 if r < n_u else 6.0) for r in range(len(rows))]
+                    added = {"text_embeds": pooled,
+                             "time_ids": torch.tensor(ids, device=device, dtype=model.dtype)}
+                row_index = torch.tensor(rows, device=device)
+                identity = rows == list(range(images))
+            x_in = latents if identity else latents.index_select(0, row_index)
             x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
             if image_cond is not None:
-                x_in = torch.cat([x_in, image_cond], dim=1)
+                x_in = torch.cat([x_in, image_cond.index_select(0, row_index)], dim=1)
             out = model.unet(x_in, t, encoder_hidden_states=context, added_cond_kwargs=added,
                              return_dict=False)[0].float()
-            if use_cfg:
-                out_uncond, out_cond = out.chunk(2)
-                out = out_uncond + cfg_scale * (out_cond - out_uncond)
+            out = _combine(out, batch, images, cfg_scale, use_cfg)
             latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
             if keep_mask is not None and i + 1 < len(timesteps):
                 original = scheduler.add_noise(init_latents, noise, timesteps[i + 1:i + 2])

@@ -1,9 +1,10 @@
 """Prompt text -> UNet conditioning, as A1111 builds it.
 
-Prompts longer than 75 tokens are split into 75-token chunks, each wrapped in BOS/EOS,
-padded to 77 and encoded separately; the chunk outputs are concatenated along the
-sequence axis. Positive and negative conditioning are padded with empty chunks to the
-same length so they can be batched for classifier-free guidance.
+A prompt is parsed for emphasis (`(a:1.2)`, `[a]`, `BREAK`), tokenized into 75-token chunks
+(a chunk that fills up is broken after the last comma within `comma_padding_backtrack`
+tokens; BREAK pads the chunk), each chunk is wrapped in BOS/EOS, padded to 77 and encoded on
+its own, the token weights multiply the encoder output and (emphasis "Original") the mean is
+restored. Chunk outputs are concatenated on the sequence axis.
 """
 from __future__ import annotations
 
@@ -12,110 +13,228 @@ from dataclasses import dataclass
 
 import torch
 
+from modules import prompt_parser
 from modules.loader.single_file import SDModel
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 75
+EMPHASIS_MODES = ("Original", "No norm", "None", "Ignore")
 
 
 @dataclass
-class Conditioning:
-    context: torch.Tensor              # (B, 77*k, D)
-    pooled: torch.Tensor | None = None  # (B, D2) for SDXL
-
-    @property
-    def chunks(self) -> int:
-        return self.context.shape[1] // (CHUNK + 2)
+class Chunk:
+    tokens: list[int]
+    weights: list[float]
 
 
-def tokenize_chunks(tokenizer, text: str) -> list[list[int]]:
-    """Token ids of `text` in 75-token chunks (at least one, possibly empty)."""
-    ids = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
-    chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)] or [[]]
+def _comma_token(tokenizer) -> int | None:
+    ids = tokenizer(",", add_special_tokens=False)["input_ids"]
+    return ids[0] if len(ids) == 1 else None
+
+
+def tokenize_weighted(tokenizer, text: str, *, emphasis: str = "Original", comma_backtrack: int = 20) -> list[Chunk]:
+    """Token ids and per-token weights of `text` in chunks of exactly 75 (BOS/EOS not included)."""
+    if emphasis == "None":
+        parsed = [prompt_parser.WeightedText(text, 1.0)]
+    else:
+        parsed = prompt_parser.parse_prompt_attention(text)
+        if emphasis == "Ignore":
+            parsed = [p if prompt_parser.is_break(p) else prompt_parser.WeightedText(p[0], 1.0) for p in parsed]
+    comma = _comma_token(tokenizer)
+    chunks: list[Chunk] = []
+    tokens: list[int] = []
+    weights: list[float] = []
+    last_comma = -1
+
+    def close_chunk() -> None:
+        nonlocal tokens, weights, last_comma
+        pad = CHUNK - len(tokens)
+        chunks.append(Chunk(tokens + [tokenizer.eos_token_id] * pad, weights + [1.0] * pad))
+        tokens, weights, last_comma = [], [], -1
+
+    for part in parsed:
+        if prompt_parser.is_break(part):
+            close_chunk()
+            continue
+        piece, weight = part
+        for token in tokenizer(piece, add_special_tokens=False, truncation=False)["input_ids"]:
+            if token == comma:
+                last_comma = len(tokens)
+            elif (comma_backtrack and len(tokens) == CHUNK and last_comma != -1
+                  and len(tokens) - last_comma <= comma_backtrack):
+                # move the words after the last comma to the next chunk, so a phrase is not cut in two
+                cut = last_comma + 1
+                moved_tokens, moved_weights = tokens[cut:], weights[cut:]
+                tokens, weights = tokens[:cut], weights[:cut]
+                close_chunk()
+                tokens, weights = moved_tokens, moved_weights
+            if len(tokens) == CHUNK:
+                close_chunk()
+            tokens.append(token)
+            weights.append(weight)
+    if tokens or not chunks:
+        close_chunk()
     return chunks
 
 
 def count_tokens(tokenizer, text: str) -> tuple[int, int]:
     """(tokens used, token limit rounded up to whole chunks), as the UI counter shows."""
-    n = len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
-    return n, max(1, -(-n // CHUNK)) * CHUNK
+    chunks = tokenize_weighted(tokenizer, prompt_parser.strip_extra_networks(text)[0])
+    used = sum(sum(1 for t in c.tokens if t != tokenizer.eos_token_id) for c in chunks)
+    return used, len(chunks) * CHUNK
 
 
-def _pad_chunk(tokenizer, chunk: list[int]) -> list[int]:
-    pad = tokenizer.pad_token_id
-    ids = [tokenizer.bos_token_id] + chunk + [tokenizer.eos_token_id]
-    return ids + [pad] * (CHUNK + 2 - len(ids))
+class PromptEncoder:
+    """Encodes prompt texts for one model and setting, caching each distinct text."""
 
+    def __init__(self, model: SDModel, *, clip_skip: int = 1, emphasis: str = "Original", comma_backtrack: int = 20):
+        self.model = model
+        self.clip_skip = max(1, int(clip_skip))
+        self.emphasis = emphasis
+        self.comma_backtrack = comma_backtrack
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
-def _encode_chunks(model: SDModel, encoder, tokenizer, chunks: list[list[int]], *, layer_from_end: int,
-                   final_norm: bool, want_pooled: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    ids = torch.tensor([_pad_chunk(tokenizer, c) for c in chunks], device=model.device)
-    out = encoder(input_ids=ids, output_hidden_states=True)
-    hidden = out.hidden_states[-layer_from_end]
-    if final_norm and layer_from_end > 1:
-        # A1111 applies the final layer norm to an earlier layer's output for clip skip
-        text_model = getattr(encoder, "text_model", encoder)
-        hidden = text_model.final_layer_norm(hidden)
-    elif final_norm:
-        hidden = out.last_hidden_state
-    pooled = None
-    if want_pooled:
-        pooled = out.text_embeds[:1]  # A1111 takes the pooled output of the first chunk
-    return hidden.reshape(1, -1, hidden.shape[-1]), pooled
-
-
-@torch.no_grad()
-def encode_prompts(model: SDModel, prompts: list[str], *, clip_skip: int = 1, min_chunks: int = 1) -> Conditioning:
-    """Encode a list of prompts (one per image). Identical prompts are encoded once."""
-    cache: dict[str, tuple[list[list[int]], list[list[int]] | None]] = {}
-    for p in prompts:
-        if p not in cache:
-            t1 = tokenize_chunks(model.tokenizer, p) if model.tokenizer is not None else None
-            t2 = tokenize_chunks(model.tokenizer_2, p) if model.tokenizer_2 is not None else None
-            cache[p] = (t1, t2)
-    n_chunks = max(min_chunks, *(len(t1 or t2) for t1, t2 in cache.values()))
-
-    encoded: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
-    for p, (t1, t2) in cache.items():
+    @torch.no_grad()
+    def encode(self, text: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(context (1, 77*k, D), pooled (1, D2) or None) of one prompt text."""
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
+        model = self.model
         parts, pooled = [], None
         if model.is_sdxl:
             # SDXL: penultimate layer of both encoders without final norm, concatenated on the
             # feature axis; A1111 ignores clip skip for SDXL unless sdxl_clip_l_skip is set.
-            if t1 is not None:
-                c1 = t1 + [[]] * (n_chunks - len(t1))
-                h1, _ = _encode_chunks(model, model.text_encoder, model.tokenizer, c1,
-                                       layer_from_end=2, final_norm=False, want_pooled=False)
-                parts.append(h1)
-            c2 = t2 + [[]] * (n_chunks - len(t2))
-            h2, pooled = _encode_chunks(model, model.text_encoder_2, model.tokenizer_2, c2,
-                                        layer_from_end=2, final_norm=False, want_pooled=True)
-            parts.append(h2)
-            ctx = torch.cat(parts, dim=-1)
+            if model.text_encoder is not None:
+                parts.append(self._encode_with(model.text_encoder, model.tokenizer, text, 2, False)[0])
+            ctx2, pooled = self._encode_with(model.text_encoder_2, model.tokenizer_2, text, 2, False, pooled=True)
+            parts.append(ctx2)
+            n = min(p.shape[1] for p in parts)  # both tokenizers chunk the same text the same way
+            context = torch.cat([p[:, :n] for p in parts], dim=-1)
         else:
-            c1 = t1 + [[]] * (n_chunks - len(t1))
-            ctx, _ = _encode_chunks(model, model.text_encoder, model.tokenizer, c1,
-                                    layer_from_end=max(1, int(clip_skip)), final_norm=True, want_pooled=False)
-        encoded[p] = (ctx, pooled)
+            context, _ = self._encode_with(model.text_encoder, model.tokenizer, text, self.clip_skip, True)
+        result = (context.to(model.dtype), pooled.to(model.dtype) if pooled is not None else None)
+        self._cache[text] = result
+        return result
 
-    context = torch.cat([encoded[p][0] for p in prompts]).to(model.dtype)
-    pooled = None
-    if model.is_sdxl:
-        pooled = torch.cat([encoded[p][1] for p in prompts]).to(model.dtype)
-    return Conditioning(context=context, pooled=pooled)
+    def _encode_with(self, encoder, tokenizer, text: str, layer_from_end: int, final_norm: bool,
+                     pooled: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        chunks = tokenize_weighted(tokenizer, text, emphasis=self.emphasis, comma_backtrack=self.comma_backtrack)
+        outs, first_pooled = [], None
+        for chunk in chunks:
+            ids = [tokenizer.bos_token_id] + chunk.tokens + [tokenizer.eos_token_id]
+            # after the first EOS the rest is padding (id 0 "!" for OpenCLIP encoders, EOS for CLIP-L)
+            first_eos = ids.index(tokenizer.eos_token_id)
+            ids = ids[:first_eos + 1] + [tokenizer.pad_token_id] * (len(ids) - first_eos - 1)
+            out = encoder(input_ids=torch.tensor([ids], device=self.model.device), output_hidden_states=True)
+            if final_norm and layer_from_end > 1:
+                # A1111 applies the final layer norm to an earlier layer's output for clip skip
+                text_model = getattr(encoder, "text_model", encoder)
+                z = text_model.final_layer_norm(out.hidden_states[-layer_from_end])
+            elif final_norm:
+                z = out.last_hidden_state
+            else:
+                z = out.hidden_states[-layer_from_end]
+            if pooled and first_pooled is None:
+                first_pooled = out.text_embeds  # A1111 takes the pooled output of the first chunk
+            weights = torch.tensor([1.0] + chunk.weights + [1.0], device=z.device, dtype=z.dtype)
+            if self.emphasis in ("Original", "No norm") and bool((weights != 1.0).any()):
+                original_mean = z.float().mean()
+                z = z * weights[None, :, None]
+                new_mean = z.float().mean()
+                # restore the mean (A1111 "Original"); a zero mean (possible with a layer norm without
+                # bias) would turn the whole conditioning into zeros or NaN, so it is left alone then
+                if self.emphasis == "Original" and abs(float(original_mean)) > 1e-6 and abs(float(new_mean)) > 1e-6:
+                    z = z * (original_mean / new_mean).to(z.dtype)
+            outs.append(z)
+        return torch.cat(outs, dim=1), first_pooled
+
+    def empty_chunk(self) -> torch.Tensor:
+        """The encoding of one empty chunk, used to pad shorter conditionings."""
+        return self.encode("")[0][:, : CHUNK + 2]
 
 
-def pad_to_same_length(a: Conditioning, b: Conditioning, model: SDModel, *, clip_skip: int) -> tuple[Conditioning, Conditioning]:
-    """Make cond and uncond the same number of chunks by appending encoded empty chunks."""
-    if a.chunks == b.chunks:
-        return a, b
-    target = max(a.chunks, b.chunks)
+def pad_chunks(contexts: list[torch.Tensor], empty: torch.Tensor) -> torch.Tensor:
+    """Stack (1, 77*k_i, D) tensors into (N, 77*max_k, D), padding with encoded empty chunks."""
+    longest = max(c.shape[1] for c in contexts)
+    out = []
+    for c in contexts:
+        missing = (longest - c.shape[1]) // (CHUNK + 2)
+        out.append(torch.cat([c, empty.repeat(1, missing, 1)], dim=1) if missing else c)
+    return torch.cat(out)
 
-    def grow(c: Conditioning) -> Conditioning:
-        if c.chunks == target:
-            return c
-        empty = encode_prompts(model, [""], clip_skip=clip_skip).context
-        extra = empty.repeat(c.context.shape[0], target - c.chunks, 1)
-        return Conditioning(torch.cat([c.context, extra], dim=1), c.pooled)
 
-    return grow(a), grow(b)
+@dataclass
+class StepBatch:
+    """What the UNet sees at one step: the uncond rows (one per image, or none without CFG)
+    followed by the cond rows, and how cond rows combine per image (composable AND)."""
+    context: torch.Tensor
+    pooled: torch.Tensor | None
+    n_uncond: int
+    groups: list[list[tuple[int, float]]]   # per image: (cond row, weight)
+    simple: bool                             # one cond row per image with weight 1, in image order
+
+    @property
+    def cond_image_index(self) -> list[int]:
+        out = [0] * sum(len(g) for g in self.groups)
+        for image, group in enumerate(self.groups):
+            for row, _ in group:
+                out[row] = image
+        return out
+
+
+class ScheduledConditioning:
+    """Per-step conditioning of a batch: prompt editing and alternation ([a:b:when], [a|b]) switch
+    the text at the right step, AND combines sub-prompts with weights, as A1111 does."""
+
+    def __init__(self, encoder: PromptEncoder, prompts: list[str], negatives: list[str] | None, steps: int,
+                 *, hires_steps: int | None = None):
+        self.encoder = encoder
+        prompts = [prompt_parser.strip_extra_networks(p)[0] for p in prompts]
+        per_image, flat, _ = prompt_parser.get_multicond_prompt_list(prompts)
+        schedules = prompt_parser.get_learned_conditioning_prompt_schedules(flat, steps, hires_steps)
+        self.groups = [[(schedules[index], weight) for index, weight in image] for image in per_image]
+        self.negative = None
+        if negatives is not None:
+            negatives = [prompt_parser.strip_extra_networks(p)[0] for p in negatives]
+            self.negative = prompt_parser.get_learned_conditioning_prompt_schedules(negatives, steps, hires_steps)
+        self._last_key = None
+        self._last: StepBatch | None = None
+
+    @staticmethod
+    def _text_at(schedule, step: int) -> str:
+        for end_at, text in schedule:   # A1111: the first entry whose end step is >= the 0-based step
+            if step <= end_at:
+                return text
+        return schedule[-1][1]
+
+    def at(self, step: int) -> StepBatch:
+        """The batch for the 0-based sampling step; rebuilt only when some text changes."""
+        cond_texts = [[(self._text_at(s, step), w) for s, w in group] for group in self.groups]
+        neg_texts = [self._text_at(s, step) for s in self.negative] if self.negative is not None else []
+        key = (tuple(tuple(g) for g in cond_texts), tuple(neg_texts))
+        if key == self._last_key and self._last is not None:
+            return self._last
+        contexts, pooled, groups = [], [], []
+        for image_texts in cond_texts:
+            group = []
+            for text, weight in image_texts:
+                ctx, pool = self.encoder.encode(text)
+                group.append((len(contexts), weight))
+                contexts.append(ctx)
+                pooled.append(pool)
+            groups.append(group)
+        uncond_ctx, uncond_pool = [], []
+        for text in neg_texts:
+            ctx, pool = self.encoder.encode(text)
+            uncond_ctx.append(ctx)
+            uncond_pool.append(pool)
+        empty = self.encoder.empty_chunk()
+        context = pad_chunks(uncond_ctx + contexts, empty)
+        pools = uncond_pool + pooled
+        simple = all(len(g) == 1 and g[0][1] == 1.0 and g[0][0] == i for i, g in enumerate(groups))
+        self._last_key = key
+        self._last = StepBatch(context=context, pooled=torch.cat(pools) if pools[0] is not None else None,
+                               n_uncond=len(neg_texts), groups=groups, simple=simple)
+        return self._last

@@ -161,11 +161,13 @@ class _ModelEntry:
     info: UpscalerInfo
     path: Path
     meta: _ModelMeta
+    stamp: tuple[int, int]  # (size, mtime_ns) when listed: a changed file must be loaded again
 
 
 @dataclass
 class _LoadedModel:
     path: Path
+    stamp: tuple[int, int]
     descriptor: Any  # spandrel.ImageModelDescriptor
     dtype: torch.dtype
     meta: _ModelMeta
@@ -359,11 +361,12 @@ class UpscalerRegistry:
                     continue
                 info = UpscalerInfo(name=name, model_name=meta.architecture, model_path=str(path.resolve()),
                                     model_url=None, scale=float(meta.scale))
-                entries[key] = _ModelEntry(info=info, path=path, meta=meta)
+                st = path.stat()
+                entries[key] = _ModelEntry(info=info, path=path, meta=meta, stamp=(st.st_size, st.st_mtime_ns))
                 infos.append(info)
             self._entries, self._skipped, self._infos = entries, skipped, infos
             # A resident model whose file disappeared or changed is dropped.
-            if self._loaded is not None and not any(e.path == self._loaded.path and e.meta == self._loaded.meta
+            if self._loaded is not None and not any(e.path == self._loaded.path and e.stamp == self._loaded.stamp
                                                     for e in entries.values()):
                 self.unload()
             logger.info("upscalers: %d model file(s) usable, %d skipped", len(entries), len(skipped))
@@ -412,20 +415,19 @@ class UpscalerRegistry:
         torch_gc()
 
     def _model_dtype(self, descriptor: Any) -> torch.dtype:
-        """Half precision only on an accelerator and only where the architecture supports it
-        (SwinIR, DAT, HAT overflow in fp16: spandrel marks them supports_half=False)."""
+        """fp16 only on an accelerator and only where the architecture supports it (SwinIR, DAT, HAT
+        overflow in fp16: spandrel marks them supports_half=False); everything else runs in fp32.
+        bf16 is not used even where spandrel claims support: SwinIR's attention then fails with a
+        dtype mismatch (seen on an H200), and bf16's 8-bit mantissa is coarse for image output."""
         if self.device.type == "cpu" or self.dtype == torch.float32:
             return torch.float32
-        if self.dtype == torch.float16 and descriptor.supports_half:
+        if self.dtype in (torch.float16, torch.bfloat16) and descriptor.supports_half:
             return torch.float16
-        bf16_ok = self.device.type != "cuda" or torch.cuda.is_bf16_supported()
-        if self.dtype in (torch.float16, torch.bfloat16) and descriptor.supports_bfloat16 and bf16_ok:
-            return torch.bfloat16
         return torch.float32
 
     def _load(self, entry: _ModelEntry) -> _LoadedModel:
         with self._lock:
-            if self._loaded is not None and self._loaded.path == entry.path:
+            if self._loaded is not None and (self._loaded.path, self._loaded.stamp) == (entry.path, entry.stamp):
                 return self._loaded
             self.unload()  # only one model resident
             logger.info("loading upscaler model %s (%s x%d)", entry.path, entry.meta.architecture, entry.meta.scale)
@@ -442,7 +444,8 @@ class UpscalerRegistry:
                 raise UpscalerError(f"upscaler '{entry.info.name}' ({entry.path}) cannot be used: {reason}") from e
             dtype = self._model_dtype(descriptor)
             descriptor.to(self.device, dtype).eval()
-            self._loaded = _LoadedModel(path=entry.path, descriptor=descriptor, dtype=dtype, meta=meta)
+            self._loaded = _LoadedModel(path=entry.path, stamp=entry.stamp, descriptor=descriptor, dtype=dtype,
+                                        meta=meta)
             return self._loaded
 
     def _run_model(self, loaded: _LoadedModel, image: Image.Image) -> Image.Image:

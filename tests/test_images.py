@@ -348,3 +348,10 @@ def test_grid_options_and_centering():
     assert grid.getpixel((15, 5)) == (0, 0, 255) and grid.getpixel((11, 1)) == (255, 255, 255)
     with pytest.raises(ValueError):
         images.image_grid([])
+
+
+def test_jpeg_too_long_infotext_is_left_out(caplog):
+    text = "x" * 33000  # UTF-16 does not fit one 64 KiB JPEG segment
+    im = _reopen(images.encode_image(_img(), "jpg", infotext=text))
+    assert images.read_infotext(im) is None and "too long" in caplog.text
+    assert images.read_infotext(_reopen(images.encode_image(_img(), "webp", infotext=text))) == text

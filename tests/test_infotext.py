@@ -132,7 +132,8 @@ def test_quoted_values_and_escapes():
 
 def test_size_split_and_legacy_first_pass_size():
     res = infotext.parse("p\nSteps: 1, Sampler: Euler, Size: 1024x768, Hires resize: 2048x1536")
-    assert (res["Size-1"], res["Size-2"], res["Hires resize-1"], res["Hires resize-2"]) == ("1024", "768", "2048", "1536")
+    sizes = (res["Size-1"], res["Size-2"], res["Hires resize-1"], res["Hires resize-2"])
+    assert sizes == ("1024", "768", "2048", "1536")
     # pre-1.0 hires infotexts: Size is the final size, First pass size the small one (0x0 = automatic)
     res = infotext.parse("p\nSteps: 1, Sampler: Euler, Size: 1024x1024, First pass size: 0x0")
     assert (res["Size-1"], res["Size-2"], res["Hires resize-1"], res["Hires resize-2"]) == (512, 512, 1024, 1024)
@@ -152,7 +153,8 @@ def test_conditional_defaults():
     assert fp8["Cache FP16 weight for LoRA"] is False
     # a present value always wins over the default
     res = infotext.parse("p\nSteps: 1, Clip skip: 2, RNG: CPU, Schedule type: Karras, Masked area padding: 8")
-    assert (res["Clip skip"], res["RNG"], res["Schedule type"], res["Masked area padding"]) == ("2", "CPU", "Karras", "8")
+    got = (res["Clip skip"], res["RNG"], res["Schedule type"], res["Masked area padding"])
+    assert got == ("2", "CPU", "Karras", "8")
 
 
 def test_version_backcompat_and_skip_fields():
@@ -176,3 +178,28 @@ def test_hypernet_legacy_key_goes_into_prompt():
 def test_with_version():
     assert "Version" not in infotext.with_version({}, False)
     assert infotext.with_version({}, True)["Version"] == infotext.INFOTEXT_VERSION
+
+
+def test_styles_are_extracted_from_the_prompt():
+    from modules.styles import PromptStyle, StyleDatabase
+
+    db = StyleDatabase([])
+    db.styles = {"Wrap": PromptStyle("Wrap", "masterpiece, {prompt}, 4k", "blurry"),
+                 "Tail": PromptStyle("Tail", "film grain", ""),
+                 "Empty": PromptStyle("Empty", "", "")}
+    prompt, negative = db.apply("a cat", "ugly", ["Wrap", "Tail"])
+    text = infotext.build(prompt, negative, {"Steps": 1, "Seed": 2, "Sampler": "Euler"})
+    res = infotext.parse(text, styles=db.styles.values())
+    assert res["Styles array"] == ["Wrap", "Tail"]
+    assert res["Prompt"] == "a cat" and res["Negative prompt"] == "ugly"
+    assert "Styles array" not in infotext.parse(text)  # no style database: nothing found
+    assert infotext.parse(text, infotext_styles="Apply")["Styles array"] == []
+    discard = infotext.parse(text, styles=db.styles.values(), infotext_styles="Discard")
+    assert "Styles array" not in discard and discard["Prompt"] == "a cat"
+    ignore = infotext.parse(text, styles=db.styles.values(), infotext_styles="Ignore")
+    assert "Styles array" not in ignore and ignore["Prompt"] == prompt
+    # hires prompts written with the same styles lose them too (and become "" when equal to the main one)
+    hr = infotext.build(prompt, negative, {"Steps": 1, "Seed": 2, "Hires prompt": prompt,
+                                           "Hires negative prompt": negative})
+    res = infotext.parse(hr, styles=db.styles.values())
+    assert res["Styles array"] == ["Wrap", "Tail"] and res["Hires prompt"] == "" and res["Hires negative prompt"] == ""
