@@ -57,6 +57,13 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! has_modules diffuser
     echo "$want" >"$stamp"
 fi
 
+# spandrel (upscaler models) declares torchvision, which would pull a CUDA torch; it runs without it
+# for every upscaler architecture, so it is installed without its dependencies (einops comes with us).
+if ! has_modules spandrel; then
+    echo "Installing spandrel"
+    "$python_cmd" -m pip install -q --no-deps "spandrel==0.4.2"
+fi
+
 if [[ "${SD_WEBUI_RUN_TESTS:-0}" == "1" ]]; then
     exec "$python_cmd" -m pytest "$@"
 fi

@@ -569,29 +569,75 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
             infotexts.append(text)
         state.nextjob()
     logger.info("%s: %d image(s) in %.2fs", p.tabname, len(images), time.perf_counter() - t0)
+    grid = _make_grid(p, images, infotexts)
+    if grid is not None:
+        return Processed(p, [grid, *images], [infotexts[0], *infotexts], index_of_first_image=1)
     return Processed(p, images, infotexts)
+
+
+def _save_values(p: StableDiffusionProcessing, index: int, image: Image.Image | None) -> dict[str, Any]:
+    """What the filename pattern tokens of modules.images read."""
+    model = p.sd_model
+    info = model.sd_checkpoint_info if model is not None else None
+    vae = model.loaded_vae if model is not None else None
+    return {"seed": p.all_seeds[index] if index < len(p.all_seeds) else p.seed, "all_seeds": p.all_seeds,
+            "prompt": p.all_prompts[index] if index < len(p.all_prompts) else p.prompt,
+            "prompt_no_styles": p.prompt, "negative_prompt": p.negative_prompt, "styles": p.styles,
+            "steps": p.steps, "cfg": p.cfg_scale, "width": p.width, "height": p.height,
+            "sampler": p.sampler_name, "scheduler": p.schedule.label if p.schedule else p.scheduler,
+            "model_name": info.name_for_extra if info else "", "model_hash": info.shorthash if info else "",
+            "batch_number": index % p.batch_size + 1, "batch_size": p.batch_size, "n_iter": p.n_iter,
+            "generation_number": index + 1, "job_timestamp": p.job_timestamp, "clip_skip": p.clip_skip,
+            "denoising": p.denoising_strength if not p.is_txt2img else None,
+            "vae_filename": vae.model_name if vae else "", "image": image}
+
+
+def _save_kwargs() -> dict[str, Any]:
+    opts = shared.opts
+    return {"fmt": opts.samples_format, "jpeg_quality": opts.jpeg_quality, "webp_lossless": opts.webp_lossless,
+            "max_length": getattr(shared.cmd_opts, "filenames_max_length", 128),
+            "unix_only": bool(getattr(shared.cmd_opts, "unix_filenames_sanitization", False)),
+            "max_prompt_words": int(opts.directories_max_prompt_words)}
 
 
 def _save(p: StableDiffusionProcessing, image: Image.Image, index: int, text: str) -> None:
     opts = shared.opts
     folder = p.outpath_samples or opts.outdir_samples or (
         opts.outdir_txt2img_samples if p.is_txt2img else opts.outdir_img2img_samples)
-    model = p.sd_model
-    info = model.sd_checkpoint_info if model is not None else None
-    values = {"seed": p.all_seeds[index], "prompt": p.all_prompts[index], "steps": p.steps, "cfg": p.cfg_scale,
-              "width": p.width, "height": p.height, "sampler": p.sampler_name,
-              "model_name": info.model_name if info else "", "model_hash": info.shorthash if info else "",
-              "batch_number": index % p.batch_size, "generation_number": index,
-              "job_timestamp": p.job_timestamp, "clip_skip": p.clip_skip}
     try:
         images_mod.save_image(
-            image, shared.paths.resolve_output(folder), values=values,
-            infotext=text if opts.enable_pnginfo else None, fmt=opts.samples_format,
-            pattern=opts.samples_filename_pattern, save_to_dirs=opts.save_to_dirs,
-            dir_pattern=opts.directories_filename_pattern, add_number=opts.save_images_add_number,
-            jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless,
-            max_length=getattr(shared.cmd_opts, "filenames_max_length", 128))
+            image, shared.paths.resolve_output(folder), values=_save_values(p, index, image),
+            infotext=text if opts.enable_pnginfo else None, pattern=opts.samples_filename_pattern,
+            save_to_dirs=opts.save_to_dirs, dir_pattern=opts.directories_filename_pattern,
+            add_number=opts.save_images_add_number, save_txt=opts.save_txt,
+            replace_action=opts.save_images_replace_action, **_save_kwargs())
     except OSError as e:
         # the image is still returned; a full disk or read-only folder must not lose the result
         logger.error("could not save image to %s: %s", folder, e)
         p.warnings.append(f"image not saved: {e}")
+
+
+def _make_grid(p: StableDiffusionProcessing, images: list[Image.Image], infotexts: list[str]) -> Image.Image | None:
+    """A1111: a grid of the batch when there are 2+ images (or always, without grid_only_if_multiple),
+    saved when grid_save and not do_not_save_grid, returned first when return_grid."""
+    opts = shared.opts
+    if p.do_not_save_grid or not images or (len(images) < 2 and opts.grid_only_if_multiple):
+        return None
+    if not (opts.return_grid or opts.grid_save):
+        return None
+    grid = images_mod.image_grid(images, batch_size=p.batch_size, n_rows=int(opts.n_rows),
+                                 prevent_empty_spots=opts.grid_prevent_empty_spots)
+    if opts.grid_save:
+        folder = p.outpath_grids or opts.outdir_grids or (
+            opts.outdir_txt2img_grids if p.is_txt2img else opts.outdir_img2img_grids)
+        try:
+            kwargs = _save_kwargs()
+            kwargs["fmt"] = opts.grid_format
+            images_mod.save_grid(grid, shared.paths.resolve_output(folder), values=_save_values(p, 0, grid),
+                                 infotext=infotexts[0] if opts.enable_pnginfo else None,
+                                 save_to_dirs=opts.grid_save_to_dirs, dir_pattern=opts.directories_filename_pattern,
+                                 extended_filename=opts.grid_extended_filename, **kwargs)
+        except OSError as e:
+            logger.error("could not save grid to %s: %s", folder, e)
+            p.warnings.append(f"grid not saved: {e}")
+    return grid if opts.return_grid else None

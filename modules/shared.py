@@ -27,6 +27,7 @@ queue = None            # modules.queue.GenerationQueue
 registry = None         # modules.sd_models.CheckpointRegistry
 vae_registry = None     # modules.sd_vae.VaeRegistry
 prompt_styles = None    # modules.styles.StyleDatabase
+upscalers = None        # modules.upscalers.UpscalerRegistry
 model_manager = None    # modules.sd_models.ModelManager
 hash_cache = None
 device = None
@@ -57,7 +58,7 @@ def vae_choices() -> list[str]:
 def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
     global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
-    global prompt_styles
+    global prompt_styles, upscalers
     from modules import devices, shared_options
     from modules.hashes import HashCache
     from modules.queue import GenerationQueue
@@ -87,6 +88,10 @@ def initialize(ns: argparse.Namespace) -> None:
     vae_registry.refresh()
     prompt_styles = StyleDatabase([Path(f) for f in ns.styles_file] if ns.styles_file else [paths.data / "styles.csv"])
     prompt_styles.reload()
+    from modules.upscalers import UpscalerRegistry
+
+    upscalers = UpscalerRegistry(paths.models, device, dtype)
+    upscalers.refresh()
     queue.start()
 
 

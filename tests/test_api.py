@@ -409,3 +409,14 @@ def test_styles_listed_and_applied(api, data_dir):
     finally:
         (data_dir / "styles.csv").unlink()
         shared.prompt_styles.reload()
+
+
+def test_grid_with_save_images(api, data_dir):
+    out = txt2img(api, prompt="grid", seed=300, batch_size=2, save_images=True)
+    info = json.loads(out["info"])
+    assert len(out["images"]) == 3 and info["index_of_first_image"] == 1
+    assert decode(out["images"][0]).size == (128, 64)          # 2 images side by side
+    grids = list((data_dir / "outputs" / "txt2img-grids").rglob("grid-*.png"))
+    assert grids
+    samples = list((data_dir / "outputs" / "txt2img-images").rglob("*-30[01].png"))
+    assert len(samples) == 2

@@ -115,6 +115,15 @@ def encode_for_response(image: Image.Image, infotext: str) -> str:
                                  jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless)
 
 
+def _encode_with_info(image: Image.Image) -> str:
+    """Extras results keep the source's text chunks (its `parameters` and the `postprocessing` info)."""
+    opts = shared.opts
+    texts = {k: v for k, v in image.info.items() if isinstance(k, str) and isinstance(v, str)}
+    infotext = texts.pop("parameters", None)
+    return images_mod.encode_b64(image, opts.samples_format, infotext=infotext, jpeg_quality=opts.jpeg_quality,
+                                 webp_lossless=opts.webp_lossless, existing_pnginfo=texts)
+
+
 class Api:
     def __init__(self, app: FastAPI, *, sdapi: bool = True, internal: bool = True):
         self.app = app
@@ -150,6 +159,13 @@ class Api:
         r("/sdapi/v1/unload-checkpoint", self.unload_checkpoint, methods=["POST"])
         r("/sdapi/v1/reload-checkpoint", self.reload_checkpoint, methods=["POST"])
         r("/sdapi/v1/png-info", self.pnginfo, methods=["POST"], response_model=models.PNGInfoResponse)
+        r("/sdapi/v1/extra-single-image", self.extras_single, methods=["POST"],
+          response_model=models.ExtrasSingleImageResponse)
+        r("/sdapi/v1/extra-batch-images", self.extras_batch, methods=["POST"],
+          response_model=models.ExtrasBatchImagesResponse)
+        r("/sdapi/v1/upscalers", self.get_upscalers, methods=["GET"], response_model=list[models.UpscalerItem])
+        r("/sdapi/v1/realesrgan-models", self.get_realesrgan, methods=["GET"],
+          response_model=list[models.RealesrganItem])
         r("/sdapi/v1/latent-upscale-modes", self.latent_upscale_modes, methods=["GET"],
           response_model=list[models.LatentUpscalerModeItem])
         r("/sdapi/v1/sd-modules", self.empty_list, methods=["GET"], response_model=list[models.SDModuleItem])
@@ -345,6 +361,38 @@ class Api:
         await run_job(shared.ensure_model_loaded, name="reload-checkpoint")
         return {}
 
+    async def _extras(self, req: models.ExtrasBaseRequest, images: list[Image.Image]) -> tuple[list[str], str]:
+        from modules.postprocessing import ExtrasParams, run_extras
+        from modules.upscalers import UpscalerError
+
+        params = ExtrasParams(**req.model_dump(include=set(ExtrasParams.__dataclass_fields__)))
+        try:
+            out, html = await run_job(lambda: run_extras(images, params, shared.upscalers), name="extras")
+        except UpscalerError as e:
+            raise field_error(e.field, str(e)) from None
+        encoded = await run_in_threadpool(lambda: [_encode_with_info(im) for im in out])
+        return encoded, html
+
+    async def extras_single(self, req: models.ExtrasSingleImageRequest) -> dict:
+        image = decode_base64_image(req.image, "image")
+        encoded, html = await self._extras(req, [image])
+        return {"html_info": html, "image": encoded[0] if encoded else None}
+
+    async def extras_batch(self, req: models.ExtrasBatchImagesRequest) -> dict:
+        if not req.imageList:
+            raise field_error("imageList", "send at least one image")
+        images = [decode_base64_image(f.data, f"imageList.{i}.data") for i, f in enumerate(req.imageList)]
+        encoded, html = await self._extras(req, images)
+        return {"html_info": html, "images": encoded}
+
+    async def get_upscalers(self) -> list[dict]:
+        return [{"name": u.name, "model_name": u.model_name, "model_path": u.model_path, "model_url": None,
+                 "scale": u.scale} for u in shared.upscalers.list()]
+
+    async def get_realesrgan(self) -> list[dict]:
+        return [{"name": u.name, "path": u.model_path, "scale": int(u.scale)} for u in shared.upscalers.list()
+                if u.model_name and "realesrgan" in u.model_name.lower().replace("-", "").replace(" ", "")]
+
     async def latent_upscale_modes(self) -> list[dict]:
         from modules.latent_upscale import LATENT_UPSCALE_MODES
 
@@ -412,9 +460,11 @@ class Api:
         if not req.image.strip():
             return {"info": "", "items": {}, "parameters": {}}
         image = decode_base64_image(req.image, "image")
-        text = images_mod.read_infotext(image) or ""
-        items = {k: v for k, v in image.info.items() if k != "parameters" and isinstance(v, (str, int, float))}
-        return {"info": text, "items": items, "parameters": infotext_mod.parse(text) if text else {}}
+        text, items = images_mod.read_info(image)
+        text = text or ""
+        styles = list(shared.prompt_styles.styles.values()) if shared.prompt_styles else None
+        params = infotext_mod.parse(text, styles=styles, infotext_styles=shared.opts.infotext_styles)
+        return {"info": text, "items": items, "parameters": params}
 
 
 def _message(detail: Any) -> str:

@@ -129,6 +129,59 @@ class StableDiffusionImg2ImgProcessingAPI(StableDiffusionProcessingAPI):
     include_init_images: bool = Field(False, description="return init_images and mask in `parameters`")
 
 
+class ExtrasBaseRequest(_Request):
+    resize_mode: int = Field(0, ge=0, le=1, description="0 scale by upscaling_resize, 1 resize to width x height")
+    show_extras_results: bool = True
+    gfpgan_visibility: float = Field(0.0, ge=0.0, le=1.0)
+    codeformer_visibility: float = Field(0.0, ge=0.0, le=1.0)
+    codeformer_weight: float = Field(0.0, ge=0.0, le=1.0)
+    upscaling_resize: float = Field(2.0, gt=0.0, le=8.0)
+    upscaling_resize_w: int = Field(512, ge=1, le=MAX_SIDE)
+    upscaling_resize_h: int = Field(512, ge=1, le=MAX_SIDE)
+    upscaling_crop: bool = True
+    upscaler_1: str = "None"
+    upscaler_2: str = "None"
+    extras_upscaler_2_visibility: float = Field(0.0, ge=0.0, le=1.0)
+    upscale_first: bool = False
+
+
+class ExtrasSingleImageRequest(ExtrasBaseRequest):
+    image: str = Field("", description="base64 image or data: URL")
+
+
+class ExtrasSingleImageResponse(BaseModel):
+    html_info: str
+    image: str | None = None
+
+
+class FileData(BaseModel):
+    data: str = Field(..., description="base64 image or data: URL")
+    name: str = ""
+
+
+class ExtrasBatchImagesRequest(ExtrasBaseRequest):
+    imageList: list[FileData]
+
+
+class ExtrasBatchImagesResponse(BaseModel):
+    html_info: str
+    images: list[str]
+
+
+class UpscalerItem(BaseModel):
+    name: str
+    model_name: str | None
+    model_path: str | None
+    model_url: str | None
+    scale: float | None
+
+
+class RealesrganItem(BaseModel):
+    name: str
+    path: str | None
+    scale: int | None
+
+
 class TextToImageResponse(BaseModel):
     images: list[str] | None = Field(None, description="The generated images in base64 format.")
     parameters: dict[str, Any]
