@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 from modules import infotext as infotext_mod
 from modules import images as images_mod
 from modules import rng as rng_mod
+from modules import lora as lora_mod
 from modules import samplers, shared
 from modules.sampling import Interrupted, StepInfo, approximate_rgb, decode, sample, txt2img_image_conditioning
 from modules.text_encoding import PromptEncoder, ScheduledConditioning
@@ -527,6 +528,23 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
     p.clip_skip = int(opts.CLIP_stop_at_last_layers)
     p.setup_seeds()
     p.job_timestamp = state.job_timestamp
+    uses = lora_mod.requested(p.all_prompts, shared.loras) if shared.loras is not None else []
+    if not uses:
+        return _generate(p, model)
+    applier = getattr(model, "lora_applier", None) or lora_mod.LoraApplier(model)
+    model.lora_applier = applier
+    try:
+        applier.apply(uses)
+        p.extra_generation_params["Lora hashes"] = ", ".join(
+            f"{u.file.alias}: {shared.loras.shorthash(u.file)}" for u in uses)
+        return _generate(p, model)
+    finally:
+        applier.restore()   # the networks last for this job only
+
+
+def _generate(p: StableDiffusionProcessing, model) -> Processed:
+    state = shared.state
+    opts = shared.opts
     p.init(model)
     encoder = PromptEncoder(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
                             comma_backtrack=int(opts.comma_padding_backtrack))

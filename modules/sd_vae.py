@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from modules.hashes import HashCache
-from modules.loader.single_file import CheckpointLoadError, SDModel, read_state_dict
+from modules.loader.single_file import CheckpointLoadError, SDModel, empty_weights, read_state_dict
 
 logger = logging.getLogger(__name__)
 
@@ -101,13 +101,12 @@ def resolve_choice(registry: VaeRegistry, choice: str | None, checkpoint: Path |
 
 def load_vae_weights(model: SDModel, info: VaeInfo) -> torch.nn.Module:
     """A VAE module of the model's architecture with the file's weights, on the model's device."""
-    from accelerate import init_empty_weights
     from diffusers import AutoencoderKL
     from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 
     sd, _ = read_state_dict(info.filename)
     config = copy.deepcopy(dict(model.vae.config))
-    with init_empty_weights():
+    with empty_weights():
         vae = AutoencoderKL.from_config(config)
     converted = convert_ldm_vae_checkpoint(sd, config)
     expected = vae.state_dict()

@@ -28,6 +28,7 @@ registry = None         # modules.sd_models.CheckpointRegistry
 vae_registry = None     # modules.sd_vae.VaeRegistry
 prompt_styles = None    # modules.styles.StyleDatabase
 upscalers = None        # modules.upscalers.UpscalerRegistry
+loras = None            # modules.lora.LoraRegistry
 model_manager = None    # modules.sd_models.ModelManager
 hash_cache = None
 device = None
@@ -58,7 +59,7 @@ def vae_choices() -> list[str]:
 def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
     global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
-    global prompt_styles, upscalers
+    global prompt_styles, upscalers, loras
     from modules import devices, shared_options
     from modules.hashes import HashCache
     from modules.queue import GenerationQueue
@@ -92,6 +93,10 @@ def initialize(ns: argparse.Namespace) -> None:
 
     upscalers = UpscalerRegistry(paths.models, device, dtype)
     upscalers.refresh()
+    from modules.lora import LoraRegistry
+
+    loras = LoraRegistry([paths.lora, paths.models / "LyCORIS"], hash_cache)
+    loras.refresh()
     queue.start()
 
 

@@ -420,3 +420,11 @@ def test_grid_with_save_images(api, data_dir):
     assert grids
     samples = list((data_dir / "outputs" / "txt2img-images").rglob("*-30[01].png"))
     assert len(samples) == 2
+
+
+def test_unknown_scripts_are_422(api):
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "script_name": "x/y/z plot"})
+    assert r.status_code == 422 and "Script 'x/y/z plot' not found" in r.text
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "alwayson_scripts": {"controlnet": {"args": []}}})
+    assert r.status_code == 422 and "controlnet" in r.text
+    assert api.post("/sdapi/v1/txt2img", json={**SMALL, "script_name": None, "alwayson_scripts": {}}).status_code == 200

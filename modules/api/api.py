@@ -27,8 +27,8 @@ from modules import samplers, shared
 from modules.api import models
 from modules.loader.single_file import CheckpointLoadError
 from modules.options import OptionError
-from modules.processing import (ProcessingError, StableDiffusionProcessingImg2Img,
-                                StableDiffusionProcessingTxt2Img, process_images)
+from modules.processing import (StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img,
+                                process_images)
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,12 @@ def field_error(field: str, message: str, status_code: int = 422) -> HTTPExcepti
 
 
 def _error_from(e: BaseException) -> HTTPException | None:
-    if isinstance(e, samplers.SamplerError):
-        return field_error(e.field, str(e))
+    """A 4xx for the errors that mean "this request cannot be done as asked". They carry the
+    request field they are about (SamplerError, ProcessingError, LoraError, UpscalerError ...)."""
     if isinstance(e, OptionError):
         return field_error(e.key, str(e), e.status_code)
-    if isinstance(e, ProcessingError):
-        return field_error(e.field, str(e), e.status_code)
+    if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), str):
+        return field_error(e.field, str(e), getattr(e, "status_code", 422))
     if isinstance(e, CheckpointLoadError):
         return field_error("sd_model_checkpoint", f"{e}; the previous model is still loaded")
     return None
@@ -163,6 +163,8 @@ class Api:
           response_model=models.ExtrasSingleImageResponse)
         r("/sdapi/v1/extra-batch-images", self.extras_batch, methods=["POST"],
           response_model=models.ExtrasBatchImagesResponse)
+        r("/sdapi/v1/loras", self.get_loras, methods=["GET"], response_model=list[models.LoraItem])
+        r("/sdapi/v1/refresh-loras", self.refresh_loras, methods=["POST"])
         r("/sdapi/v1/upscalers", self.get_upscalers, methods=["GET"], response_model=list[models.UpscalerItem])
         r("/sdapi/v1/realesrgan-models", self.get_realesrgan, methods=["GET"],
           response_model=list[models.RealesrganItem])
@@ -189,6 +191,12 @@ class Api:
         """Checks shared by txt2img and img2img (before anything is queued), then the keyword
         arguments for the processing object."""
         sampler_name = req.sampler_name or req.sampler_index
+        if req.script_name:
+            # no selectable scripts are installed yet; A1111 answers the same 422 for an unknown one
+            raise field_error("script_name", f"Script '{req.script_name}' not found; available: []")
+        if req.alwayson_scripts:
+            name = next(iter(req.alwayson_scripts))
+            raise field_error("alwayson_scripts", f"always on script {name} not found; available: []")
         limit = shared.cmd_opts.max_image_pixels
         if req.width * req.height > limit:
             raise field_error("width", f"{req.width}x{req.height} is more than the {limit} pixels this server "
@@ -363,13 +371,9 @@ class Api:
 
     async def _extras(self, req: models.ExtrasBaseRequest, images: list[Image.Image]) -> tuple[list[str], str]:
         from modules.postprocessing import ExtrasParams, run_extras
-        from modules.upscalers import UpscalerError
 
         params = ExtrasParams(**req.model_dump(include=set(ExtrasParams.__dataclass_fields__)))
-        try:
-            out, html = await run_job(lambda: run_extras(images, params, shared.upscalers), name="extras")
-        except UpscalerError as e:
-            raise field_error(e.field, str(e)) from None
+        out, html = await run_job(lambda: run_extras(images, params, shared.upscalers), name="extras")
         encoded = await run_in_threadpool(lambda: [_encode_with_info(im) for im in out])
         return encoded, html
 
@@ -384,6 +388,12 @@ class Api:
         images = [decode_base64_image(f.data, f"imageList.{i}.data") for i, f in enumerate(req.imageList)]
         encoded, html = await self._extras(req, images)
         return {"html_info": html, "images": encoded}
+
+    async def get_loras(self) -> list[dict]:
+        return [f.api_dict() for f in shared.loras.list()]
+
+    async def refresh_loras(self) -> None:
+        await run_job(shared.loras.refresh, name="refresh-loras")
 
     async def get_upscalers(self) -> list[dict]:
         return [{"name": u.name, "model_name": u.model_name, "model_path": u.model_path, "model_url": None,

@@ -168,6 +168,13 @@ class ExtrasBatchImagesResponse(BaseModel):
     images: list[str]
 
 
+class LoraItem(BaseModel):
+    name: str
+    alias: str
+    path: str
+    metadata: dict[str, Any]
+
+
 class UpscalerItem(BaseModel):
     name: str
     model_name: str | None

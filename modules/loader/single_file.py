@@ -12,6 +12,8 @@ import copy
 import json
 import logging
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,10 +211,21 @@ def _assign(model: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -
         raise CheckpointLoadError(f"{what}: parameter {meta[0]} was not loaded")
 
 
-def _empty(cls: Any, config: Any) -> torch.nn.Module:
+@contextmanager
+def empty_weights():
+    """accelerate's init_empty_weights patches nn.Module globally while it is active, so two threads
+    building models at once would put each other's parameters on the meta device; serialise it."""
     from accelerate import init_empty_weights
 
-    with init_empty_weights():
+    with _META_LOCK, init_empty_weights():
+        yield
+
+
+_META_LOCK = threading.Lock()
+
+
+def _empty(cls: Any, config: Any) -> torch.nn.Module:
+    with empty_weights():
         return cls.from_config(config)
 
 
@@ -222,9 +235,7 @@ def _text_encoder(class_name: str, config: dict, sd: dict, family: str, which: i
 
     cls = getattr(transformers, class_name)
     cfg = transformers.CLIPTextConfig.from_dict(config)
-    from accelerate import init_empty_weights
-
-    with init_empty_weights():
+    with empty_weights():
         model = cls(cfg)
     if family in ("sd1", "sd1-inpaint") or (family == "sdxl" and which == 1):
         converted = convert_ldm_clip_checkpoint(sd)

@@ -1,0 +1,607 @@
+"""The OpenAPI schema lists every route with its models, a bounded schemathesis run over it finds no
+5xx, and hand-made bad input is a 4xx naming the field, with the server still serving afterwards.
+
+Runs against a real `python launch.py --api --nowebui` subprocess of its own (its options are fuzzed,
+so it must not share state with other tests), started with `--max-image-pixels 4096` so that any
+generation the fuzzer gets through is at most 64x64. Everything is deterministic: hypothesis is
+derandomized, has no example database, and never shrinks (failures are collected, not raised inside
+hypothesis). Only status codes are asserted, never timings.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image, PngImagePlugin
+
+schemathesis = pytest.importorskip("schemathesis")
+import requests  # noqa: E402  (a schemathesis dependency)
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.errors import Unsatisfiable  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.core.failures import FailureGroup  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_PIXELS = 64 * 64
+EXAMPLES = 25             # per operation and generation mode
+GENERATION_EXAMPLES = 40  # txt2img / img2img / extras: the operations with the most to find
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, base: str, data: Path, proc: subprocess.Popen, log_path: Path):
+        self.base, self.data, self.proc, self.log_path = base, data, proc, log_path
+
+    def alive(self) -> bool:
+        if self.proc.poll() is not None:
+            return False
+        try:
+            return httpx.get(self.base + "/sdapi/v1/progress", timeout=30).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("fuzz-data")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "COMMANDLINE_ARGS"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    log_path = data / "server.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--nowebui", "--data-dir", str(data),
+                             "--port", str(port), "--max-image-pixels", str(MAX_PIXELS)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    srv = Server(f"http://127.0.0.1:{port}", data, proc, log_path)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            raise AssertionError(f"server exited: {log_path.read_text()}")
+        try:
+            if httpx.get(srv.base + "/sdapi/v1/progress", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        log.close()
+        raise AssertionError(f"server did not start: {log_path.read_text()}")
+    # the first generation loads the model; later requests do not wait for it
+    r = httpx.post(srv.base + "/sdapi/v1/txt2img", json={"width": 64, "height": 64, "steps": 1}, timeout=300)
+    assert r.status_code == 200, r.text
+    yield srv
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def openapi(server) -> dict:
+    r = httpx.get(server.base + "/openapi.json")
+    assert r.status_code == 200
+    return r.json()
+
+
+# images --------------------------------------------------------------------------------------
+
+def encode(image: Image.Image, fmt: str = "PNG", data_url: bool = False, **save) -> str:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **save)
+    b64 = base64.b64encode(buf.getvalue()).decode()
+    return f"data:image/{fmt.lower()};base64,{b64}" if data_url else b64
+
+
+def with_infotext(text: str) -> str:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", text)
+    return encode(Image.new("RGB", (16, 16), (1, 2, 3)), pnginfo=info)
+
+
+def bomb() -> str:
+    """A 15000x15000 1-bit PNG of 36 KB: over PIL's decompression-bomb limit (2 x 89.5 Mpx)."""
+    return encode(Image.new("1", (15000, 15000)))
+
+
+RGB = encode(Image.new("RGB", (64, 64), (200, 30, 30)))
+IMAGES = {
+    "png": RGB,
+    "data_url": encode(Image.new("RGB", (48, 80), (20, 30, 200)), data_url=True),
+    "rgba": encode(Image.new("RGBA", (64, 64), (0, 255, 0, 128))),
+    "jpeg": encode(Image.new("RGB", (64, 64), (90, 90, 90)), "JPEG", data_url=True),
+    "palette": encode(Image.new("P", (32, 32), 3)),
+}
+MASKS = {
+    "mask": encode(Image.new("L", (64, 64), 255)),
+    "small_mask": encode(Image.new("L", (16, 16), 128)),
+    "rgb_mask": encode(Image.new("RGB", (64, 64), (255, 255, 255)), data_url=True),
+}
+
+
+# the schema ----------------------------------------------------------------------------------
+
+# A1111 1.10's /sdapi/v1 routes (modules/api/api.py there) and the methods they answer
+A1111_ROUTES = [
+    ("POST", "/sdapi/v1/txt2img"), ("POST", "/sdapi/v1/img2img"), ("POST", "/sdapi/v1/extra-single-image"),
+    ("POST", "/sdapi/v1/extra-batch-images"), ("POST", "/sdapi/v1/png-info"), ("GET", "/sdapi/v1/progress"),
+    ("POST", "/sdapi/v1/interrogate"), ("POST", "/sdapi/v1/interrupt"), ("POST", "/sdapi/v1/skip"),
+    ("GET", "/sdapi/v1/options"), ("POST", "/sdapi/v1/options"), ("GET", "/sdapi/v1/cmd-flags"),
+    ("GET", "/sdapi/v1/samplers"), ("GET", "/sdapi/v1/schedulers"), ("GET", "/sdapi/v1/upscalers"),
+    ("GET", "/sdapi/v1/latent-upscale-modes"), ("GET", "/sdapi/v1/sd-models"), ("GET", "/sdapi/v1/sd-modules"),
+    ("GET", "/sdapi/v1/sd-vae"), ("GET", "/sdapi/v1/hypernetworks"), ("GET", "/sdapi/v1/face-restorers"),
+    ("GET", "/sdapi/v1/realesrgan-models"), ("GET", "/sdapi/v1/prompt-styles"), ("GET", "/sdapi/v1/embeddings"),
+    ("POST", "/sdapi/v1/refresh-embeddings"), ("POST", "/sdapi/v1/refresh-checkpoints"),
+    ("POST", "/sdapi/v1/refresh-vae"), ("POST", "/sdapi/v1/create/embedding"),
+    ("POST", "/sdapi/v1/create/hypernetwork"), ("GET", "/sdapi/v1/memory"), ("POST", "/sdapi/v1/unload-checkpoint"),
+    ("POST", "/sdapi/v1/reload-checkpoint"), ("GET", "/sdapi/v1/scripts"), ("GET", "/sdapi/v1/script-info"),
+    ("GET", "/sdapi/v1/extensions"), ("GET", "/sdapi/v1/loras"), ("POST", "/sdapi/v1/refresh-loras"),
+    ("POST", "/sdapi/v1/server-kill"), ("POST", "/sdapi/v1/server-restart"), ("POST", "/sdapi/v1/server-stop"),
+]
+# routes that take a JSON body (A1111 documents a request model for each)
+BODY_ROUTES = {"/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdapi/v1/extra-single-image",
+               "/sdapi/v1/extra-batch-images", "/sdapi/v1/png-info", "/sdapi/v1/interrogate",
+               "/sdapi/v1/options", "/sdapi/v1/create/embedding", "/sdapi/v1/create/hypernetwork"}
+
+
+def served(server, path: str) -> bool:
+    """Whether the server has a route at `path`, asked without running it: a method no route takes
+    is a 405 for a known path and a 404 for an unknown one."""
+    r = httpx.request("PATCH", server.base + path)
+    assert r.status_code in (404, 405), (path, r.status_code, r.text)
+    return r.status_code == 405
+
+
+def test_docs_page_serves_the_schema(server):
+    r = httpx.get(server.base + "/docs")
+    assert r.status_code == 200 and "swagger" in r.text.lower() and "/openapi.json" in r.text
+
+
+def test_openapi_lists_every_served_route(server, openapi):
+    paths = openapi["paths"]
+    served_paths = [path for path in dict.fromkeys(p for _, p in A1111_ROUTES) if served(server, path)]
+    assert {"/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdapi/v1/options"} <= set(served_paths)
+    missing = sorted({p for p in served_paths if p not in paths})
+    assert not missing, f"served but not in /openapi.json: {missing}"
+    wrong_methods = [(m, p) for m, p in A1111_ROUTES if p in paths and m.lower() not in paths[p]]
+    assert not wrong_methods, f"A1111 methods missing from the schema: {wrong_methods}"
+    # and nothing in the schema is a dead entry
+    dead = [p for p in paths if not served(server, p)]
+    assert not dead, dead
+
+
+def _schema_of(openapi: dict, node: dict | None) -> dict | None:
+    if not node:
+        return None
+    schema = node.get("content", {}).get("application/json", {}).get("schema")
+    if schema and "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        assert name in openapi["components"]["schemas"], schema["$ref"]
+    return schema
+
+
+def test_openapi_documents_request_and_response_models(openapi):
+    problems = []
+    for path, item in openapi["paths"].items():
+        for method, op in item.items():
+            if method == "post" and path in BODY_ROUTES:
+                if not _schema_of(openapi, op.get("requestBody")):
+                    problems.append(f"POST {path}: no request body model")
+            if method == "get":
+                schema = _schema_of(openapi, op.get("responses", {}).get("200"))
+                if not schema:
+                    problems.append(f"GET {path}: no response model")
+    for name in ("StableDiffusionTxt2ImgProcessingAPI", "StableDiffusionImg2ImgProcessingAPI"):
+        props = openapi["components"]["schemas"][name]["properties"]
+        for field in ("prompt", "negative_prompt", "seed", "sampler_name", "scheduler", "steps", "cfg_scale",
+                      "width", "height", "batch_size", "n_iter", "override_settings", "send_images", "save_images"):
+            if field not in props:
+                problems.append(f"{name} lacks {field}")
+    assert not problems, "\n".join(problems)
+
+
+# schemathesis --------------------------------------------------------------------------------
+
+EXCLUDED = {
+    ("POST", "/sdapi/v1/unload-checkpoint"),  # unloads the model: every later generation reloads it
+    ("POST", "/sdapi/v1/server-kill"), ("POST", "/sdapi/v1/server-restart"), ("POST", "/sdapi/v1/server-stop"),
+}
+GENERATION = {"/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdapi/v1/extra-single-image",
+              "/sdapi/v1/extra-batch-images"}
+
+# Fields whose server-valid values can be expensive: a value the server would accept above `cheap`
+# is lowered to `cheap` (values the server must reject are left alone, so rejection is still fuzzed).
+COST_BOUNDS = {
+    "steps": (6, 1000), "hr_second_pass_steps": (2, 1000), "n_iter": (2, 1000), "batch_size": (2, 64),
+    "hr_scale": (2, 8), "hr_resize_x": (64, 16384), "hr_resize_y": (64, 16384),
+    "firstphase_width": (64, 16384), "firstphase_height": (64, 16384),
+    "seed_resize_from_w": (64, None), "seed_resize_from_h": (64, None),
+    "upscaling_resize": (4, 8), "upscaling_resize_w": (256, 16384), "upscaling_resize_h": (256, 16384),
+}
+
+
+def _as_number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def bound_cost(body) -> None:
+    if not isinstance(body, dict):
+        return
+    for key, (cheap, top) in COST_BOUNDS.items():
+        n = _as_number(body.get(key))
+        if n is not None and n == n and cheap < n and (top is None or n <= top):
+            body[key] = str(cheap) if isinstance(body[key], str) else cheap
+
+
+SAMPLERS = [None, ("Euler a", None), ("Euler", "karras"), ("DPM++ 2M", "automatic"), ("DPM++ 2M SDE", "exponential"),
+            ("DDIM", None), ("UniPC", None), ("LMS", "polyexponential"), ("Heun", "sgm_uniform"), ("DPM2 a", None),
+            ("DPM++ 2S a", "simple"), ("LCM", None), ("PLMS", None), ("DPM++ 3M SDE", "normal"),
+            ("DPM++ SDE", "ddim"), ("DPM++ 2M Karras", None), ("k_euler_a", "Automatic")]
+SIZES = [None, (64, 64), (32, 48), (16, 64), (64, 16), (24, 24), (40, 56)]
+INFOTEXT_PARTS = ["Steps: ", "Sampler: ", "Size: ", "Seed: ", "x", "\n", ", ", "Negative prompt: ", '"', ":", "64",
+                  "-1", "1e309", "nan", "Hires upscale: ", "Lora hashes: ", "Model hash: ", "{", "}", "Clip skip: ",
+                  "Schedule type: ", "Template: ", "\\", "Size-1: ", "Denoising strength: ", "RNG: ", "Ṁ", "\t"]
+
+# Valid values the fuzzer would almost never find (an image, a sampler name), mixed into positive
+# cases so that generation itself is fuzzed, not only validation.
+TWEAKS = {
+    "/sdapi/v1/txt2img": st.fixed_dictionaries({"size": st.sampled_from(SIZES), "sampler": st.sampled_from(SAMPLERS)}),
+    "/sdapi/v1/img2img": st.fixed_dictionaries({
+        "size": st.sampled_from(SIZES), "sampler": st.sampled_from(SAMPLERS),
+        "image": st.sampled_from([None, *IMAGES]), "mask": st.sampled_from([None, None, *MASKS])}),
+    "/sdapi/v1/extra-single-image": st.fixed_dictionaries({"image": st.sampled_from([None, *IMAGES])}),
+    "/sdapi/v1/extra-batch-images": st.fixed_dictionaries({"images": st.lists(st.sampled_from(list(IMAGES)),
+                                                                              max_size=2)}),
+    "/sdapi/v1/png-info": st.fixed_dictionaries({"infotext": st.none() | st.lists(
+        st.sampled_from(INFOTEXT_PARTS) | st.text(max_size=6), max_size=25).map("".join)}),
+}
+
+
+def apply_tweak(path: str, body, tweak) -> None:
+    if not tweak or not isinstance(body, dict):
+        return
+    if tweak.get("size"):
+        body["width"], body["height"] = tweak["size"]
+    if tweak.get("sampler"):
+        body["sampler_name"], body["scheduler"] = tweak["sampler"]
+    if tweak.get("image"):
+        if path == "/sdapi/v1/img2img":
+            body["init_images"] = [IMAGES[tweak["image"]]]
+        else:
+            body["image"] = IMAGES[tweak["image"]]
+    if tweak.get("mask"):
+        body["mask"] = MASKS[tweak["mask"]]
+    if tweak.get("images"):
+        body["imageList"] = [{"data": IMAGES[k], "name": f"im{i}"} for i, k in enumerate(tweak["images"])]
+    if tweak.get("infotext") is not None:
+        body["image"] = with_infotext(tweak["infotext"])
+
+
+def fuzz_operation(op, mode: GenerationMode, base: str, session: requests.Session, failures: list) -> int:
+    path = op.path
+    tweaks = TWEAKS.get(path) if mode == GenerationMode.POSITIVE else None
+    n = GENERATION_EXAMPLES if path in GENERATION else EXAMPLES
+    count = 0
+
+    @settings(max_examples=n, derandomize=True, database=None, deadline=None, print_blob=False,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=op.as_strategy(generation_mode=mode), tweak=tweaks if tweaks is not None else st.none())
+    def run(case, tweak):
+        nonlocal count
+        count += 1
+        before = len(failures)
+        apply_tweak(path, case.body, tweak)
+        bound_cost(case.body)
+        try:
+            response = case.call(base_url=base, session=session, timeout=300)
+        except requests.RequestException as e:
+            failures.append(f"{op.method.upper()} {path} [{mode.value}]: no response ({e}); body: "
+                            f"{json.dumps(case.body, default=str)[:500]}")
+            return
+        try:
+            case.validate_response(response, checks=[not_a_server_error])
+        except FailureGroup as e:
+            failures.append(f"{op.method.upper()} {path} [{mode.value}]: {str(e)[:1500]}")
+        if response.status_code >= 500 and len(failures) == before:
+            failures.append(f"{op.method.upper()} {path} [{mode.value}]: {response.status_code} {response.text[:500]}")
+
+    try:
+        run()
+    except Unsatisfiable:
+        pass  # negative mode for an operation without parameters: nothing can be made invalid
+    return count
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+def test_schemathesis_finds_no_server_error(server, openapi, mode):
+    schema = schemathesis.openapi.from_dict(openapi)
+    failures: list[str] = []
+    covered = []
+    with requests.Session() as session:
+        for result in schema.get_all_operations():
+            op = result.ok()
+            if (op.method.upper(), op.path) in EXCLUDED:
+                continue
+            count = fuzz_operation(op, mode, server.base, session, failures)
+            covered.append((op.method.upper(), op.path, count))
+            assert server.alive(), f"server died fuzzing {op.method.upper()} {op.path}:\n{server.log_tail()}"
+    assert {p for _, p, _ in covered} >= {"/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdapi/v1/png-info"}
+    if mode == GenerationMode.POSITIVE:
+        assert all(n >= 1 for _, _, n in covered), covered
+    # one line per distinct failure (the same bug tends to repeat with every example)
+    distinct = list(dict.fromkeys(re.sub(r"\s+", " ", f)[:700] for f in failures))
+    assert not distinct, f"{len(failures)} server errors:\n\n" + "\n\n".join(distinct[:15])
+
+
+OPTION_VALUES = (st.none() | st.booleans() | st.integers(-(2 ** 40), 2 ** 40) | st.integers(-3, 100)
+                 | st.floats(allow_nan=False, allow_infinity=False, width=32) | st.text(max_size=12)
+                 | st.lists(st.text(max_size=6), max_size=3) | st.dictionaries(st.text(max_size=4), st.integers(),
+                                                                                max_size=2))
+
+
+def test_options_fuzz_never_breaks_the_server(server):
+    """POST /options has no body model to fuzz from, so it is fuzzed here: random updates of known
+    options (except paths) are a 200 or a 4xx, and whatever was accepted still lets a txt2img run."""
+    http = httpx.Client(base_url=server.base, timeout=300)
+    snapshot = http.get("/sdapi/v1/options").json()
+    keys = sorted(k for k in snapshot if not re.search(r"dir|path|filename|outdir|pattern", k, re.I))
+    values = OPTION_VALUES | st.sampled_from([json.loads(json.dumps(v)) for v in snapshot.values()])
+    failures: list[str] = []
+
+    @settings(max_examples=60, derandomize=True, database=None, deadline=None, print_blob=False,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(update=st.dictionaries(st.sampled_from(keys), values, min_size=1, max_size=3))
+    def run(update):
+        r = http.post("/sdapi/v1/options", json=update)
+        if r.status_code >= 500:
+            failures.append(f"POST /options {json.dumps(update)[:300]} -> {r.status_code} {r.text[:300]}")
+            return
+        if r.status_code != 200:
+            body = r.text
+            if not any(k in body for k in update):
+                failures.append(f"POST /options {json.dumps(update)[:300]} -> {r.status_code} names no key: "
+                                f"{body[:300]}")
+            return
+        try:
+            g = http.post("/sdapi/v1/txt2img", json={"prompt": "cat", "width": 64, "height": 64, "steps": 2,
+                                                     "seed": 1})
+            if g.status_code >= 500:
+                failures.append(f"txt2img after options {json.dumps(update)[:300]} -> {g.status_code} "
+                                f"{g.text[:300]}")
+        finally:
+            restore = {k: snapshot[k] for k in update}
+            back = http.post("/sdapi/v1/options", json=restore)
+            if back.status_code != 200:
+                failures.append(f"restoring {json.dumps(restore)[:300]} -> {back.status_code} {back.text[:300]}")
+
+    run()
+    distinct = list(dict.fromkeys(failures))
+    assert not distinct, f"{len(failures)} failures:\n" + "\n".join(distinct[:15])
+    assert http.get("/sdapi/v1/options").json() == snapshot
+    http.close()
+
+
+# hand-made bad input -------------------------------------------------------------------------
+
+T2I = {"prompt": "cat", "width": 64, "height": 64, "steps": 2}
+I2I = {**T2I, "init_images": [RGB]}
+PATH_LIKE = "../../etc/passwd"
+
+BAD = [
+    # (id, path, json body or raw bytes, allowed statuses, text the error must contain)
+    ("steps-string", "txt2img", {**T2I, "steps": "many"}, {422}, "steps"),
+    ("steps-negative", "txt2img", {**T2I, "steps": -1}, {422}, "steps"),
+    ("steps-zero", "txt2img", {**T2I, "steps": 0}, {422}, "steps"),
+    ("steps-huge", "txt2img", {**T2I, "steps": 10 ** 9}, {422}, "steps"),
+    ("steps-fraction", "txt2img", {**T2I, "steps": 2.5}, {422}, "steps"),
+    ("width-string", "txt2img", {**T2I, "width": "wide"}, {422}, "width"),
+    ("width-negative", "txt2img", {**T2I, "width": -64}, {422}, "width"),
+    ("width-zero", "txt2img", {**T2I, "width": 0}, {422}, "width"),
+    ("size-huge", "txt2img", {**T2I, "width": 16384, "height": 16384}, {422}, "width"),
+    ("width-astronomic", "txt2img", {**T2I, "width": 10 ** 12}, {422}, "width"),
+    ("width-not-multiple-of-8", "txt2img", {**T2I, "width": 63}, {422}, "width"),
+    ("height-below-minimum", "txt2img", {**T2I, "height": 7}, {422}, "height"),
+    ("size-8x8", "txt2img", {**T2I, "width": 8, "height": 8}, {200, 422}, None),
+    ("over-pixel-limit", "txt2img", {**T2I, "width": 72, "height": 64}, {422}, "width"),
+    ("batch-size-zero", "txt2img", {**T2I, "batch_size": 0}, {422}, "batch_size"),
+    ("batch-size-huge", "txt2img", {**T2I, "batch_size": 10 ** 6}, {422}, "batch_size"),
+    ("n-iter-negative", "txt2img", {**T2I, "n_iter": -3}, {422}, "n_iter"),
+    ("cfg-string", "txt2img", {**T2I, "cfg_scale": "high"}, {422}, "cfg_scale"),
+    ("cfg-negative", "txt2img", {**T2I, "cfg_scale": -1}, {422}, "cfg_scale"),
+    ("cfg-nan", "txt2img", b'{"width": 64, "height": 64, "steps": 2, "cfg_scale": NaN}', {422}, "cfg_scale"),
+    ("cfg-infinity", "txt2img", b'{"width": 64, "height": 64, "steps": 2, "cfg_scale": Infinity}', {422},
+     "cfg_scale"),
+    ("denoising-above-1", "txt2img", {**T2I, "denoising_strength": 2}, {422}, "denoising_strength"),
+    ("seed-string", "txt2img", {**T2I, "seed": "random"}, {422}, "seed"),
+    ("seed-below-minus-1", "txt2img", {**T2I, "seed": -2}, {422}, "seed"),
+    ("seed-2**70", "txt2img", {**T2I, "seed": 2 ** 70}, {200, 422}, None),
+    ("subseed-2**70", "txt2img", {**T2I, "subseed": 2 ** 70, "subseed_strength": 0.5}, {200, 422}, None),
+    ("seed-resize-huge", "txt2img", {**T2I, "seed_resize_from_w": 10 ** 6, "seed_resize_from_h": 10 ** 6},
+     {200, 422}, None),
+    ("sampler-number", "txt2img", {**T2I, "sampler_name": 123}, {422}, "sampler_name"),
+    ("sampler-path", "txt2img", {**T2I, "sampler_name": PATH_LIKE}, {422}, "sampler_name"),
+    ("scheduler-unknown", "txt2img", {**T2I, "scheduler": "nope"}, {422}, "scheduler"),
+    ("prompt-number", "txt2img", {**T2I, "prompt": 123}, {422}, "prompt"),
+    ("prompt-list", "txt2img", {**T2I, "prompt": ["a", "b"]}, {422}, "prompt"),
+    ("prompt-100k", "txt2img", {**T2I, "prompt": "a red cat, " * 10_000}, {200, 413, 422}, None),
+    ("negative-prompt-100k", "txt2img", {**T2I, "negative_prompt": "blurry " * 15_000}, {200, 413, 422}, None),
+    ("styles-string", "txt2img", {**T2I, "styles": "nope"}, {422}, "styles"),
+    ("styles-path", "txt2img", {**T2I, "styles": [PATH_LIKE]}, {422}, "styles"),
+    ("override-not-dict", "txt2img", {**T2I, "override_settings": "x"}, {422}, "override_settings"),
+    ("override-ckpt-path", "txt2img", {**T2I, "override_settings": {"sd_model_checkpoint": PATH_LIKE}}, {404, 422},
+     "sd_model_checkpoint"),
+    ("override-bad-value", "txt2img", {**T2I, "override_settings": {"CLIP_stop_at_last_layers": "x"}}, {422},
+     "CLIP_stop_at_last_layers"),
+    ("override-vae-path", "txt2img", {**T2I, "override_settings": {"sd_vae": PATH_LIKE}}, {404, 422}, "sd_vae"),
+    ("refiner-path", "txt2img", {**T2I, "refiner_checkpoint": PATH_LIKE, "refiner_switch_at": 0.5},
+     {200, 404, 422}, None),
+    ("hr-checkpoint-path", "txt2img", {**T2I, "enable_hr": True, "hr_checkpoint_name": PATH_LIKE},
+     {200, 404, 422}, None),
+    ("hr-huge-target", "txt2img", {**T2I, "enable_hr": True, "hr_resize_x": 16384, "hr_resize_y": 16384},
+     {200, 422}, None),
+    ("body-not-json", "txt2img", b"{{{ not json", {422}, None),
+    ("body-list", "txt2img", [1, 2, 3], {422}, None),
+    ("body-empty", "txt2img", b"", {422}, None),
+    ("body-deeply-nested", "txt2img", b'{"prompt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", {400, 413, 422},
+     None),
+    ("init-missing", "img2img", T2I, {422}, "init_images"),
+    ("init-empty", "img2img", {**T2I, "init_images": []}, {422}, "init_images"),
+    ("init-not-list", "img2img", {**T2I, "init_images": RGB}, {422}, "init_images"),
+    ("init-number", "img2img", {**T2I, "init_images": [123]}, {422}, "init_images"),
+    ("init-broken-base64", "img2img", {**T2I, "init_images": ["!!!not base64!!!"]}, {422}, "init_images"),
+    ("init-not-an-image", "img2img", {**T2I, "init_images": [base64.b64encode(b"hello world").decode()]}, {422},
+     "init_images"),
+    ("init-empty-data-url", "img2img", {**T2I, "init_images": ["data:image/png;base64,"]}, {422}, "init_images"),
+    ("init-data-url-garbage", "img2img", {**T2I, "init_images": ["data:image/png;base64,@@@@"]}, {422},
+     "init_images"),
+    ("init-second-broken", "img2img", {**T2I, "init_images": [RGB, "garbage"]}, {422}, "init_images.1"),
+    ("init-decompression-bomb", "img2img", {**T2I, "init_images": [bomb()]}, {413, 422}, "init_images"),
+    ("mask-broken", "img2img", {**I2I, "mask": "garbage"}, {422}, "mask"),
+    ("mask-not-an-image", "img2img", {**I2I, "mask": base64.b64encode(b"GIF89a....").decode()}, {422}, "mask"),
+    ("resize-mode-unknown", "img2img", {**I2I, "resize_mode": 7}, {422}, "resize_mode"),
+    ("mask-blur-negative", "img2img", {**I2I, "mask_blur": -1}, {422}, "mask_blur"),
+    ("inpainting-fill-unknown", "img2img", {**I2I, "inpainting_fill": 9}, {422}, "inpainting_fill"),
+    ("denoising-1.5", "img2img", {**I2I, "denoising_strength": 1.5}, {422}, "denoising_strength"),
+    ("img2img-ckpt-path", "img2img", {**I2I, "override_settings": {"sd_model_checkpoint": PATH_LIKE}},
+     {404, 422}, "sd_model_checkpoint"),
+    ("pnginfo-missing", "png-info", {}, {422}, "image"),
+    ("pnginfo-number", "png-info", {"image": 123}, {422}, "image"),
+    ("pnginfo-garbage", "png-info", {"image": "garbage"}, {422}, "image"),
+    ("pnginfo-decompression-bomb", "png-info", {"image": bomb()}, {413, 422}, "image"),
+    ("options-not-json", "options", b"{{{ not json", {422}, "body"),
+    ("options-list", "options", [1, 2], {422}, "body"),
+    ("options-ckpt-path", "options", {"sd_model_checkpoint": PATH_LIKE}, {404, 422}, "sd_model_checkpoint"),
+    ("options-vae-path", "options", {"sd_vae": PATH_LIKE}, {404, 422}, "sd_vae"),
+    ("options-bad-type", "options", {"jpeg_quality": "high"}, {422}, "jpeg_quality"),
+    ("options-out-of-range", "options", {"jpeg_quality": 1000}, {422}, "jpeg_quality"),
+    ("options-bad-choice", "options", {"samples_format": "exe"}, {422}, "samples_format"),
+    ("options-unknown-key", "options", {"no_such_option": 1}, {200, 422}, None),
+    ("options-deeply-nested", "options", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", {400, 413, 422},
+     None),
+    ("extras-broken-image", "extra-single-image", {"image": "garbage", "upscaler_1": "Lanczos"}, {422}, "image"),
+    ("extras-upscaler-path", "extra-single-image", {"image": RGB, "upscaler_1": PATH_LIKE}, {404, 422},
+     "upscaler_1"),
+    ("extras-scale-huge", "extra-single-image", {"image": RGB, "upscaler_1": "Lanczos", "upscaling_resize": 1000},
+     {422}, "upscaling_resize"),
+    ("extras-size-huge", "extra-single-image", {"image": RGB, "upscaler_1": "Lanczos", "resize_mode": 1,
+                                                "upscaling_resize_w": 16384, "upscaling_resize_h": 16384},
+     {422}, "upscaling_resize"),
+    ("extras-bomb", "extra-single-image", {"image": bomb(), "upscaler_1": "Lanczos"}, {413, 422}, "image"),
+    ("extras-batch-broken", "extra-batch-images", {"imageList": [{"data": RGB, "name": "a"},
+                                                                 {"data": "garbage", "name": "b"}]}, {422},
+     "imageList.1"),
+    ("extras-batch-not-list", "extra-batch-images", {"imageList": "x"}, {422}, "imageList"),
+    ("interrogate-unknown-model", "interrogate", {"image": RGB, "model": PATH_LIKE}, {422}, "model"),
+    ("interrogate-broken-image", "interrogate", {"image": "garbage", "model": "clip"}, {422}, "image"),
+]
+
+
+def _post(server, path: str, body, timeout: float = 300) -> httpx.Response:
+    url = server.base + "/sdapi/v1/" + path
+    if isinstance(body, bytes):
+        return httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=timeout)
+    return httpx.post(url, json=body, timeout=timeout)
+
+
+@pytest.mark.parametrize("path,body,allowed,field", [pytest.param(*case[1:], id=case[0]) for case in BAD])
+def test_bad_input_is_a_4xx_naming_the_field(server, path, body, allowed, field):
+    if not served(server, "/sdapi/v1/" + path):
+        pytest.skip(f"/sdapi/v1/{path} is not served")
+    r = _post(server, path, body)
+    assert r.status_code < 500, f"{r.status_code}: {r.text[:1000]}"
+    assert r.status_code in allowed, f"{r.status_code}: {r.text[:1000]}"
+    if r.status_code >= 400:
+        err = r.json()
+        assert err.get("detail"), err
+        if field is not None:
+            assert field in json.dumps(err["detail"]), f"the error does not name {field!r}: {err}"
+    assert server.alive(), server.log_tail()
+
+
+ODD_IMAGES = {
+    "grayscale-16bit": encode(Image.new("I;16", (64, 64), 30000)),
+    "one-bit": encode(Image.new("1", (64, 64), 1)),
+    "la": encode(Image.new("LA", (64, 64), (100, 50))),
+    "cmyk-jpeg": encode(Image.new("CMYK", (64, 64), (0, 50, 100, 0)), "JPEG"),
+    "gif": encode(Image.new("P", (64, 64), 1), "GIF", data_url=True),
+    "webp": encode(Image.new("RGB", (64, 64), (5, 6, 7)), "WEBP", data_url=True),
+    "bmp": encode(Image.new("RGB", (30, 70), (5, 6, 7)), "BMP"),
+    "float-tiff": encode(Image.new("F", (64, 64), 0.5), "TIFF"),
+    "tiny-1x1": encode(Image.new("RGB", (1, 1), (5, 6, 7))),
+    "wide-2000x8": encode(Image.new("RGB", (2000, 8), (5, 6, 7))),
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_IMAGES))
+def test_odd_but_valid_images_never_5xx(server, name):
+    image = ODD_IMAGES[name]
+    for path, body in (("img2img", {**T2I, "init_images": [image], "mask": image}),
+                       ("img2img", {**T2I, "init_images": [image]}),
+                       ("png-info", {"image": image}),
+                       ("extra-single-image", {"image": image, "upscaler_1": "Lanczos", "upscaling_resize": 2})):
+        if not served(server, "/sdapi/v1/" + path):
+            continue
+        r = _post(server, path, body)
+        assert r.status_code < 500, f"{path}: {r.status_code}: {r.text[:1000]}"
+        if r.status_code >= 400:
+            assert any(k in json.dumps(r.json()["detail"]) for k in ("init_images", "mask", "image")), r.text
+    assert server.alive()
+
+
+def test_progress_query_parameter_is_validated(server):
+    r = httpx.get(server.base + "/sdapi/v1/progress", params={"skip_current_image": "maybe"})
+    assert r.status_code == 422 and "skip_current_image" in r.text
+
+
+def test_over_large_body_is_a_413(server):
+    """256 MiB: above any sane request (a 4096x4096 PNG in base64 is at most ~70 MB), in a field the
+    server ignores, so nothing but the size is wrong with it."""
+    padding = "x" * (256 * 2 ** 20)
+    body = json.dumps({**T2I, "padding": padding}).encode()
+    del padding
+    try:
+        r = httpx.post(server.base + "/sdapi/v1/txt2img", content=body, headers={"content-type": "application/json"},
+                       timeout=300)
+    except httpx.HTTPError as e:  # a server may also close the connection early
+        pytest.fail(f"no response: {e!r}")
+    assert r.status_code == 413, f"{r.status_code}: {r.text[:300]}"
+    assert server.alive()
+
+
+def test_server_still_serving_and_generating(server):
+    assert server.alive(), server.log_tail()
+    r = httpx.post(server.base + "/sdapi/v1/txt2img", json={**T2I, "seed": 3}, timeout=300)
+    assert r.status_code == 200, r.text
+    assert json.loads(r.json()["info"])["all_seeds"] == [3]
