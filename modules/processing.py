@@ -156,15 +156,129 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.hr_scheduler = hr_scheduler
         self.hr_prompt = hr_prompt
         self.hr_negative_prompt = hr_negative_prompt
+        self.hr_upscale_to_x = self.hr_upscale_to_y = 0
+        self.truncate_x = self.truncate_y = 0
+        self.hr_checkpoint_info = None
+        self.hr_sampler = self.hr_schedule = None
+        self.all_hr_prompts: list[str] = []
+        self.all_hr_negative_prompts: list[str] = []
+        self.base_checkpoint_info = None
 
+    @property
+    def hr_steps(self) -> int:
+        return self.hr_second_pass_steps or self.steps
+
+    def init(self, model) -> None:
+        if not self.enable_hr:
+            return
+        from modules import hires_fix
+
+        if self.denoising_strength is None:
+            self.denoising_strength = hires_fix.DEFAULT_DENOISING
+        self.hr_upscaler = self.hr_upscaler or hires_fix.DEFAULT_UPSCALER
+        if not hires_fix.is_latent(self.hr_upscaler) and self.hr_upscaler.lower() not in (
+                n.lower() for n in shared.upscalers.names()):
+            from modules.latent_upscale import LATENT_UPSCALE_MODES
+
+            raise ProcessingError("hr_upscaler", f"upscaler {self.hr_upscaler!r} not found; available: "
+                                                 f"{[*LATENT_UPSCALE_MODES, *shared.upscalers.names()]}")
+        x, y, tx, ty = hires_fix.target_size(self.width, self.height, float(self.hr_scale), int(self.hr_resize_x),
+                                             int(self.hr_resize_y), model.vae_scale_factor)
+        self.hr_upscale_to_x, self.hr_upscale_to_y, self.truncate_x, self.truncate_y = x, y, tx, ty
+        if x * y > shared.cmd_opts.max_image_pixels:
+            raise ProcessingError("hr_scale", f"hires size {x}x{y} is more than the {shared.cmd_opts.max_image_pixels} "
+                                              "pixels this server allows (--max-image-pixels)")
+        same = ("", None, "Use same sampler", "Use same scheduler", "Use same checkpoint")
+        try:
+            self.hr_sampler, self.hr_schedule = samplers.resolve(
+                self.sampler_name if self.hr_sampler_name in same else self.hr_sampler_name,
+                self.scheduler if self.hr_scheduler in same else self.hr_scheduler)
+        except samplers.SamplerError as e:
+            raise ProcessingError("hr_" + e.field if e.field == "scheduler" else "hr_sampler_name", str(e)) from None
+        if self.hr_checkpoint_name not in same:
+            info = shared.registry.match(self.hr_checkpoint_name)
+            if info is None:
+                raise ProcessingError("hr_checkpoint_name", f"checkpoint {self.hr_checkpoint_name!r} not found; "
+                                                            f"available: {[c.title for c in shared.registry.list()]}")
+            self.hr_checkpoint_info = info
+        self.base_checkpoint_info = model.sd_checkpoint_info
+        n = len(self.all_prompts)
+        self.all_hr_prompts = [self.hr_prompt or p for p in self.all_prompts] if self.hr_prompt else list(self.all_prompts)
+        self.all_hr_negative_prompts = ([self.hr_negative_prompt] * n if self.hr_negative_prompt
+                                        else list(self.all_negative_prompts))
+        g = self.extra_generation_params
+        if self.hr_resize_x == 0 and self.hr_resize_y == 0:
+            g["Hires upscale"] = self.hr_scale
+        else:
+            g["Hires resize"] = f"{self.hr_resize_x}x{self.hr_resize_y}"
+        if self.hr_second_pass_steps:
+            g["Hires steps"] = self.hr_second_pass_steps
+        g["Hires upscaler"] = self.hr_upscaler
+        if self.hr_sampler_name not in same:
+            g["Hires sampler"] = self.hr_sampler.name
+        if self.hr_scheduler not in same:
+            g["Hires schedule type"] = samplers.schedule_type_label(self.hr_sampler, self.hr_schedule)
+        if self.hr_checkpoint_info is not None:
+            g["Hires checkpoint"] = self.hr_checkpoint_info.short_title
+        if self.hr_prompt and self.hr_prompt != self.prompt:
+            g["Hires prompt"] = self.hr_prompt
+        if self.hr_negative_prompt and self.hr_negative_prompt != self.negative_prompt:
+            g["Hires negative prompt"] = self.hr_negative_prompt
+        shared.state.job_count = self.n_iter * 2
 
     def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
+        if self.base_checkpoint_info is not None and shared.model_manager.checkpoint_info != self.base_checkpoint_info:
+            model = shared.model_manager.load(self.base_checkpoint_info)   # back from the previous hires pass
         image_cond = None
         if model.is_inpainting:
             image_cond = txt2img_image_conditioning(model, hi - lo, self.width, self.height)
-        return sample(model, scheduler, noise, conditioning, steps=self.steps, cfg_scale=float(self.cfg_scale),
-                      width=self.width, height=self.height, generators=noise_rng.generators,
-                      callback=self.callback(model), image_cond=image_cond)
+        latents, finished = sample(model, scheduler, noise, conditioning, steps=self.steps,
+                                   cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
+                                   generators=noise_rng.generators, callback=self.callback(model), image_cond=image_cond)
+        if not self.enable_hr or not finished or shared.state.interrupted:
+            return latents, finished
+        shared.state.nextjob()
+        return self.sample_hr(model, latents, lo, hi)
+
+    def sample_hr(self, model, latents, lo: int, hi: int):
+        """The second pass: upscale, then img2img at the hires size with its own prompts and sampler."""
+        from modules import hires_fix
+
+        opts = shared.opts
+        w, h = self.hr_upscale_to_x, self.hr_upscale_to_y
+        if hires_fix.is_latent(self.hr_upscaler):
+            init = hires_fix.upscale_latents(latents, self.hr_upscaler, w, h, model.vae_scale_factor)
+        else:
+            images = hires_fix.upscale_images(to_pil(decode(model, latents)), self.hr_upscaler, w, h, shared.upscalers)
+        if self.hr_checkpoint_info is not None and shared.model_manager.checkpoint_info != self.hr_checkpoint_info:
+            model = shared.model_manager.load(self.hr_checkpoint_info)
+        if not hires_fix.is_latent(self.hr_upscaler):
+            init = _encode_images(model, images)
+        seeds = self.all_seeds[lo:hi]
+        rng = rng_mod.ImageRNG(tuple(init.shape[1:]), seeds, subseeds=self.all_subseeds[lo:hi],
+                               subseed_strength=self.subseed_strength, device=model.device,
+                               randn_source=opts.randn_source)
+        noise = rng.first()
+        if self.hr_sampler.options.get("uses_ensd"):
+            rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
+        eta = self.eta if self.eta is not None else (opts.eta_ddim if self.hr_sampler.name == "DDIM" else opts.eta_ancestral)
+        scheduler = samplers.create_scheduler(self.hr_sampler, self.hr_schedule, model.scheduler_config, eta=eta,
+                                              seed=seeds)
+        encoder = self.encoder if model is self.encoder.model else PromptEncoder(
+            model, clip_skip=self.clip_skip, emphasis=opts.emphasis, comma_backtrack=int(opts.comma_padding_backtrack))
+        conditioning = ScheduledConditioning(encoder, self.all_hr_prompts[lo:hi],
+                                             self.all_hr_negative_prompts[lo:hi] if self.cfg_scale != 1.0 else None,
+                                             self.steps, hires_steps=self.hr_steps)
+        t_enc = int(min(float(self.denoising_strength), 0.999) * self.hr_steps)
+        shared.state.sampling_steps = t_enc
+        image_cond = None
+        if model.is_inpainting:
+            image_cond = txt2img_image_conditioning(model, hi - lo, w, h)
+        out, finished = sample(model, scheduler, noise, conditioning, steps=self.hr_steps,
+                               cfg_scale=float(self.cfg_scale), width=w, height=h, generators=rng.generators,
+                               callback=self.callback(model), init_latents=init, denoise_steps=t_enc,
+                               image_cond=image_cond, desc="Hires")
+        return hires_fix.crop_truncated(out, self.truncate_x, self.truncate_y), finished
 
 
 class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
@@ -451,7 +565,7 @@ def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
         "VAE": vae.stem if vae and opts.add_vae_name_to_info else None,
         "Variation seed": p.all_subseeds[index] if p.subseed_strength > 0 else None,
         "Variation seed strength": p.subseed_strength if p.subseed_strength > 0 else None,
-        "Denoising strength": p.denoising_strength if not p.is_txt2img else None,
+        "Denoising strength": p.denoising_strength if not p.is_txt2img or getattr(p, "enable_hr", False) else None,
         "Clip skip": p.clip_skip if p.clip_skip > 1 else None,
         "ENSD": ensd if ensd and sampler and sampler.options.get("uses_ensd") else None,
         "RNG": opts.randn_source if opts.randn_source != "GPU" else None,
@@ -517,7 +631,13 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
         stack.enter_context(opts.override(p.override_settings, restore=p.override_settings_restore_afterwards))
         model = shared.ensure_model_loaded()
         shared.apply_vae_setting()
-        return _process(p, model)
+        job_checkpoint = shared.model_manager.checkpoint_info
+        try:
+            return _process(p, model)
+        finally:
+            # a hires pass may have switched to hr_checkpoint_name; the job ends on its own checkpoint
+            if job_checkpoint is not None and shared.model_manager.checkpoint_info != job_checkpoint:
+                shared.model_manager.load(job_checkpoint)
 
 
 def _process(p: StableDiffusionProcessing, model) -> Processed:
@@ -548,7 +668,8 @@ def _generate(p: StableDiffusionProcessing, model) -> Processed:
     p.init(model)
     encoder = PromptEncoder(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
                             comma_backtrack=int(opts.comma_padding_backtrack))
-    state.job_count = p.n_iter
+    p.encoder = encoder
+    state.job_count = max(state.job_count, p.n_iter)
     state.sampling_steps = p.steps
 
     images: list[Image.Image] = []
@@ -576,7 +697,7 @@ def _generate(p: StableDiffusionProcessing, model) -> Processed:
         eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
         latents, _finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
-        batch_images = to_pil(decode(model, latents))
+        batch_images = to_pil(decode(shared.model_manager.sd_model or model, latents))
         for i, image in enumerate(batch_images):
             index = lo + i
             image = p.postprocess_image(index, image)
