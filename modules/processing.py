@@ -264,8 +264,9 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         eta = self.eta if self.eta is not None else (opts.eta_ddim if self.hr_sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(self.hr_sampler, self.hr_schedule, model.scheduler_config, eta=eta,
                                               seed=seeds)
-        encoder = self.encoder if model is self.encoder.model else PromptEncoder(
-            model, clip_skip=self.clip_skip, emphasis=opts.emphasis, comma_backtrack=int(opts.comma_padding_backtrack))
+        if model is not self.encoder.model:
+            shared.embeddings.refresh(model)
+        encoder = self.encoder if model is self.encoder.model else make_encoder(self, model)
         conditioning = ScheduledConditioning(encoder, self.all_hr_prompts[lo:hi],
                                              self.all_hr_negative_prompts[lo:hi] if self.cfg_scale != 1.0 else None,
                                              self.steps, hires_steps=self.hr_steps)
@@ -662,12 +663,30 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
         applier.restore()   # the networks last for this job only
 
 
+def make_encoder(p: StableDiffusionProcessing, model) -> PromptEncoder:
+    opts = shared.opts
+    encoder = PromptEncoder(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
+                            comma_backtrack=int(opts.comma_padding_backtrack), embeddings=shared.embeddings)
+    p.encoders = [*getattr(p, "encoders", []), encoder]
+    return encoder
+
+
+def _record_embeddings(p: StableDiffusionProcessing) -> None:
+    """A1111's "TI hashes" infotext field for the embeddings the prompts used."""
+    used = sorted(set().union(*(e.used_embeddings for e in getattr(p, "encoders", []))))
+    if used:
+        db = shared.embeddings
+        p.extra_generation_params["TI hashes"] = ", ".join(
+            f"{name}: {db.shorthash(db.loaded[name])}" for name in used if name in db.loaded)
+
+
 def _generate(p: StableDiffusionProcessing, model) -> Processed:
     state = shared.state
     opts = shared.opts
     p.init(model)
-    encoder = PromptEncoder(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
-                            comma_backtrack=int(opts.comma_padding_backtrack))
+    if shared.embeddings is not None:
+        shared.embeddings.refresh(model)
+    encoder = make_encoder(p, model)
     p.encoder = encoder
     state.job_count = max(state.job_count, p.n_iter)
     state.sampling_steps = p.steps
@@ -697,6 +716,7 @@ def _generate(p: StableDiffusionProcessing, model) -> Processed:
         eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
         latents, _finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
+        _record_embeddings(p)
         batch_images = to_pil(decode(shared.model_manager.sd_model or model, latents))
         for i, image in enumerate(batch_images):
             index = lo + i

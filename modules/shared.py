@@ -29,6 +29,7 @@ vae_registry = None     # modules.sd_vae.VaeRegistry
 prompt_styles = None    # modules.styles.StyleDatabase
 upscalers = None        # modules.upscalers.UpscalerRegistry
 loras = None            # modules.lora.LoraRegistry
+embeddings = None       # modules.textual_inversion.EmbeddingDatabase
 model_manager = None    # modules.sd_models.ModelManager
 hash_cache = None
 device = None
@@ -59,7 +60,7 @@ def vae_choices() -> list[str]:
 def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
     global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
-    global prompt_styles, upscalers, loras
+    global prompt_styles, upscalers, loras, embeddings
     from modules import devices, shared_options
     from modules.hashes import HashCache
     from modules.queue import GenerationQueue
@@ -97,6 +98,9 @@ def initialize(ns: argparse.Namespace) -> None:
 
     loras = LoraRegistry([paths.lora, paths.models / "LyCORIS"], hash_cache)
     loras.refresh()
+    from modules.textual_inversion import EmbeddingDatabase
+
+    embeddings = EmbeddingDatabase(paths.embeddings, hash_cache)
     queue.start()
 
 

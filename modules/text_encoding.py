@@ -9,7 +9,8 @@ restored. Chunk outputs are concatenated on the sequence axis.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 
@@ -26,6 +27,7 @@ EMPHASIS_MODES = ("Original", "No norm", "None", "Ignore")
 class Chunk:
     tokens: list[int]
     weights: list[float]
+    fixes: list[tuple[int, torch.Tensor, str]] = field(default_factory=list)  # (offset, vectors, embedding name)
 
 
 def _comma_token(tokenizer) -> int | None:
@@ -33,8 +35,12 @@ def _comma_token(tokenizer) -> int | None:
     return ids[0] if len(ids) == 1 else None
 
 
-def tokenize_weighted(tokenizer, text: str, *, emphasis: str = "Original", comma_backtrack: int = 20) -> list[Chunk]:
-    """Token ids and per-token weights of `text` in chunks of exactly 75 (BOS/EOS not included)."""
+def tokenize_weighted(tokenizer, text: str, *, emphasis: str = "Original", comma_backtrack: int = 20,
+                      embeddings: list[tuple[tuple[int, ...], torch.Tensor, str]] | None = None) -> list[Chunk]:
+    """Token ids and per-token weights of `text` in chunks of exactly 75 (BOS/EOS not included).
+    `embeddings` ((name token ids, vectors, name), longest first): where a name's tokens appear, the
+    chunk gets placeholders and a fix that puts the vectors there (moved whole to the next chunk
+    when they do not fit, as A1111 does)."""
     if emphasis == "None":
         parsed = [prompt_parser.WeightedText(text, 1.0)]
     else:
@@ -45,20 +51,42 @@ def tokenize_weighted(tokenizer, text: str, *, emphasis: str = "Original", comma
     chunks: list[Chunk] = []
     tokens: list[int] = []
     weights: list[float] = []
+    fixes: list[tuple[int, torch.Tensor, str]] = []
     last_comma = -1
 
     def close_chunk() -> None:
-        nonlocal tokens, weights, last_comma
+        nonlocal tokens, weights, fixes, last_comma
         pad = CHUNK - len(tokens)
-        chunks.append(Chunk(tokens + [tokenizer.eos_token_id] * pad, weights + [1.0] * pad))
-        tokens, weights, last_comma = [], [], -1
+        chunks.append(Chunk(tokens + [tokenizer.eos_token_id] * pad, weights + [1.0] * pad, fixes))
+        tokens, weights, fixes, last_comma = [], [], [], -1
+
+    def embedding_at(ids: list[int], pos: int):
+        for name_ids, vectors, name in embeddings or ():
+            if tuple(ids[pos:pos + len(name_ids)]) == name_ids:
+                return name_ids, vectors, name
+        return None
 
     for part in parsed:
         if prompt_parser.is_break(part):
             close_chunk()
             continue
         piece, weight = part
-        for token in tokenizer(piece, add_special_tokens=False, truncation=False)["input_ids"]:
+        ids = tokenizer(piece, add_special_tokens=False, truncation=False)["input_ids"]
+        pos = 0
+        while pos < len(ids):
+            token = ids[pos]
+            found = embedding_at(ids, pos) if embeddings else None
+            if found is not None:
+                name_ids, vectors, name = found
+                count = min(vectors.shape[0], CHUNK)
+                if len(tokens) + count > CHUNK:
+                    close_chunk()
+                fixes.append((len(tokens), vectors[:count], name))
+                tokens.extend([0] * count)     # placeholders; the vectors replace their embeddings
+                weights.extend([weight] * count)
+                pos += len(name_ids)
+                continue
+            pos += 1
             if token == comma:
                 last_comma = len(tokens)
             elif (comma_backtrack and len(tokens) == CHUNK and last_comma != -1
@@ -88,12 +116,16 @@ def count_tokens(tokenizer, text: str) -> tuple[int, int]:
 class PromptEncoder:
     """Encodes prompt texts for one model and setting, caching each distinct text."""
 
-    def __init__(self, model: SDModel, *, clip_skip: int = 1, emphasis: str = "Original", comma_backtrack: int = 20):
+    def __init__(self, model: SDModel, *, clip_skip: int = 1, emphasis: str = "Original", comma_backtrack: int = 20,
+                 embeddings=None):
         self.model = model
         self.clip_skip = max(1, int(clip_skip))
         self.emphasis = emphasis
         self.comma_backtrack = comma_backtrack
+        self.embeddings = embeddings            # modules.textual_inversion.EmbeddingDatabase or None
+        self.used_embeddings: set[str] = set()
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._embedding_tokens: dict[str, list] = {}
 
     @torch.no_grad()
     def encode(self, text: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -107,8 +139,9 @@ class PromptEncoder:
             # SDXL: penultimate layer of both encoders without final norm, concatenated on the
             # feature axis; A1111 ignores clip skip for SDXL unless sdxl_clip_l_skip is set.
             if model.text_encoder is not None:
-                parts.append(self._encode_with(model.text_encoder, model.tokenizer, text, 2, False)[0])
-            ctx2, pooled = self._encode_with(model.text_encoder_2, model.tokenizer_2, text, 2, False, pooled=True)
+                parts.append(self._encode_with(model.text_encoder, model.tokenizer, text, 2, False, which="clip_l")[0])
+            ctx2, pooled = self._encode_with(model.text_encoder_2, model.tokenizer_2, text, 2, False, pooled=True,
+                                             which="clip_g")
             parts.append(ctx2)
             n = min(p.shape[1] for p in parts)  # both tokenizers chunk the same text the same way
             context = torch.cat([p[:, :n] for p in parts], dim=-1)
@@ -118,16 +151,41 @@ class PromptEncoder:
         self._cache[text] = result
         return result
 
+    def _embedding_list(self, tokenizer, which: str) -> list:
+        if self.embeddings is None or not self.embeddings.loaded:
+            return []
+        if which not in self._embedding_tokens:
+            self._embedding_tokens[which] = self.embeddings.for_tokenizer(tokenizer, which)
+        return self._embedding_tokens[which]
+
+    def _run_encoder(self, encoder, ids: list[int], fixes: list) -> Any:
+        if not fixes:
+            return encoder(input_ids=torch.tensor([ids], device=self.model.device), output_hidden_states=True)
+
+        def put_vectors(_module, _inputs, output):
+            output = output.clone()
+            for offset, vectors, _name in fixes:   # +1: the chunk starts after BOS
+                output[0, 1 + offset:1 + offset + vectors.shape[0]] = vectors.to(output)
+            return output
+
+        handle = encoder.get_input_embeddings().register_forward_hook(put_vectors)
+        try:
+            return encoder(input_ids=torch.tensor([ids], device=self.model.device), output_hidden_states=True)
+        finally:
+            handle.remove()
+
     def _encode_with(self, encoder, tokenizer, text: str, layer_from_end: int, final_norm: bool,
-                     pooled: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        chunks = tokenize_weighted(tokenizer, text, emphasis=self.emphasis, comma_backtrack=self.comma_backtrack)
+                     pooled: bool = False, which: str = "*") -> tuple[torch.Tensor, torch.Tensor | None]:
+        chunks = tokenize_weighted(tokenizer, text, emphasis=self.emphasis, comma_backtrack=self.comma_backtrack,
+                                   embeddings=self._embedding_list(tokenizer, which))
         outs, first_pooled = [], None
         for chunk in chunks:
             ids = [tokenizer.bos_token_id] + chunk.tokens + [tokenizer.eos_token_id]
             # after the first EOS the rest is padding (id 0 "!" for OpenCLIP encoders, EOS for CLIP-L)
             first_eos = ids.index(tokenizer.eos_token_id)
             ids = ids[:first_eos + 1] + [tokenizer.pad_token_id] * (len(ids) - first_eos - 1)
-            out = encoder(input_ids=torch.tensor([ids], device=self.model.device), output_hidden_states=True)
+            self.used_embeddings.update(name for _, _, name in chunk.fixes)
+            out = self._run_encoder(encoder, ids, chunk.fixes)
             if final_norm and layer_from_end > 1:
                 # A1111 applies the final layer norm to an earlier layer's output for clip skip
                 text_model = getattr(encoder, "text_model", encoder)

@@ -378,17 +378,32 @@ def test_server_stop_routes_need_the_flag(api):
     assert api.post("/sdapi/v1/server-kill").status_code == 404
 
 
-def test_embeddings_listed_as_skipped(api, data_dir):
+def test_embeddings_loaded_used_and_skipped(api, data_dir):
     import torch
+    from safetensors.torch import save_file
 
     folder = data_dir / "embeddings"
-    torch.save({"string_to_param": {"*": torch.zeros(3, 32)}, "name": "emb"}, folder / "my-emb.pt")
+    torch.manual_seed(0)
+    torch.save({"string_to_param": {"*": torch.randn(3, 32)}, "name": "emb", "step": 500}, folder / "myemb.pt")
+    save_file({"emb_params": torch.randn(2, 1024)}, str(folder / "sd2only.safetensors"))
     try:
         got = api.get("/sdapi/v1/embeddings").json()
-        assert got["loaded"] == {} and got["skipped"]["my-emb"]["vectors"] == 3
-        assert got["skipped"]["my-emb"]["shape"] == 32
+        assert got["loaded"]["myemb"] == {"step": 500, "sd_checkpoint": None, "sd_checkpoint_name": None,
+                                          "shape": 32, "vectors": 3, "reason": None}
+        assert "another model family" in got["skipped"]["sd2only"]["reason"]
+        base = txt2img(api, prompt="a cat", seed=2)
+        used = txt2img(api, prompt="a cat, myemb", seed=2)
+        text = json.loads(used["info"])["infotexts"][0]
+        assert "TI hashes: \"myemb: " in text
+        assert not np.array_equal(pixels(base["images"][0]), pixels(used["images"][0]))
+        weighted = txt2img(api, prompt="a cat, (myemb:0.5)", seed=2)
+        assert not np.array_equal(pixels(used["images"][0]), pixels(weighted["images"][0]))
+        assert "TI hashes" not in json.loads(base["info"])["infotexts"][0]
     finally:
-        (folder / "my-emb.pt").unlink()
+        (folder / "myemb.pt").unlink()
+        (folder / "sd2only.safetensors").unlink()
+        api.post("/sdapi/v1/refresh-embeddings")
+    assert api.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
 
 
 def test_styles_listed_and_applied(api, data_dir):

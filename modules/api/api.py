@@ -416,12 +416,14 @@ class Api:
         return shared.prompt_styles.api_list()
 
     async def embeddings(self) -> dict:
-        from modules.embeddings_list import list_embeddings
-
-        return await run_in_threadpool(list_embeddings, shared.paths.embeddings)
+        def listing() -> dict:
+            shared.embeddings.refresh(shared.model_manager.sd_model)
+            return shared.embeddings.api_dict()
+        return await run_job(listing, name="embeddings")
 
     async def refresh_embeddings(self) -> None:
-        await run_job(lambda: None, name="refresh-embeddings")
+        await run_job(lambda: shared.embeddings.refresh(shared.model_manager.sd_model, force=True),
+                      name="refresh-embeddings")
 
     async def memory(self) -> dict:
         from modules.memory import memory_report

@@ -268,6 +268,8 @@ class EmbeddingItem(BaseModel):
     sd_checkpoint_name: str | None
     shape: int
     vectors: int
+    reason: str | None = Field(None, description="why a skipped embedding does not fit the loaded model "
+                                                 "(not in A1111)")
 
 
 class EmbeddingsResponse(BaseModel):
