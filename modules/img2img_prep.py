@@ -21,15 +21,15 @@ def resize_image(mode: int, image: Image.Image, width: int, height: int) -> Imag
         return image.resize((width, height), LANCZOS)
     ratio, src_ratio = width / height, image.width / image.height
     if mode == 1:
-        w = width if ratio > src_ratio else image.width * height // image.height
-        h = height if ratio <= src_ratio else image.height * width // image.width
+        w = max(1, width if ratio > src_ratio else image.width * height // image.height)
+        h = max(1, height if ratio <= src_ratio else image.height * width // image.width)
         resized = image.resize((w, h), LANCZOS)
         out = Image.new(image.mode, (width, height))
         out.paste(resized, box=(width // 2 - w // 2, height // 2 - h // 2))
         return out
     if mode == 2:
-        w = width if ratio < src_ratio else image.width * height // image.height
-        h = height if ratio >= src_ratio else image.height * width // image.width
+        w = max(1, width if ratio < src_ratio else image.width * height // image.height)
+        h = max(1, height if ratio >= src_ratio else image.height * width // image.width)
         resized = image.resize((w, h), LANCZOS)
         out = Image.new(image.mode, (width, height))
         out.paste(resized, box=(width // 2 - w // 2, height // 2 - h // 2))

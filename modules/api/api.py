@@ -15,7 +15,7 @@ import secrets
 import time
 from typing import Any, Callable
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from PIL import Image, UnidentifiedImageError
@@ -75,13 +75,19 @@ def decode_base64_image(data: str, field: str) -> Image.Image:
         raise field_error(field, "expected a base64-encoded image")
     if data.startswith("data:image/"):
         data = data.split(";", 1)[1].split(",", 1)[-1]
+    limit = shared.cmd_opts.max_image_pixels
     try:
         raw = base64.b64decode(data, validate=False)
         image = Image.open(io.BytesIO(raw))
+        if image.width * image.height > limit:   # checked before decoding the pixels (decompression bombs)
+            raise field_error(field, f"the image is {image.width}x{image.height}, more than the {limit} pixels "
+                                     "this server accepts (--max-image-pixels)")
         image.load()
+    except Image.DecompressionBombError:
+        raise field_error(field, f"the image is larger than the {limit} pixels this server accepts") from None
     except (binascii.Error, ValueError):
         raise field_error(field, "invalid base64 data") from None
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, SyntaxError):
         raise field_error(field, "the data is not an image PIL can read") from None
     return image
 
@@ -301,13 +307,8 @@ class Api:
     async def get_options(self) -> dict:
         return shared.opts.as_dict()
 
-    async def set_options(self, request: Request) -> None:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise field_error("body", "expected a JSON object of option keys and values") from None
-        if not isinstance(body, dict):
-            raise field_error("body", "expected a JSON object of option keys and values")
+    async def set_options(self, body: dict[str, Any] = Body(..., description="option keys and their new values "
+                                                                           "(the dict GET returns is accepted)")) -> None:
         if shared.cmd_opts.freeze_settings:
             raise HTTPException(status_code=403, detail="settings are frozen (--freeze-settings)")
         opts = shared.opts
@@ -486,12 +487,76 @@ def _message(detail: Any) -> str:
     return str(detail or "")
 
 
+MAX_BODY_BYTES = 192 * 2**20   # a 4096x4096 PNG in base64 is at most ~70 MB; a few of them fit
+
+
+class BodySizeLimit:
+    """Answer 413 to a request body over MAX_BODY_BYTES, by its Content-Length or while it streams in,
+    instead of reading it all into memory."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._reject(send)
+        seen = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._reject(send)
+
+    async def _reject(self, send) -> None:
+        body = (b'{"error":"RequestTooLarge","detail":"the request body is larger than '
+                + str(self.limit).encode() + b' bytes","body":"","errors":"413: request body too large"}')
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 def install_middleware(app: FastAPI) -> None:
     """X-Process-Time on every response, --api-log lines, A1111's error body, and errors that never
     crash the server."""
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     api_log = shared.cmd_opts.api_log
+    app.add_middleware(BodySizeLimit)
+
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, e: RequestValidationError) -> JSONResponse:
+        # FastAPI's 422 shape as A1111 clients know it ({"detail": [{loc, msg, type}]}); the offending
+        # input is not echoed back (it may be huge, or NaN, which JSON cannot carry)
+        detail = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+                  for err in e.errors()]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:

@@ -18,7 +18,7 @@ MAX_SIDE = 16384
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -51,8 +51,8 @@ class StableDiffusionProcessingAPI(_Request):
     n_iter: int = Field(1, ge=1, le=MAX_ITER)
     steps: int = Field(50, ge=1, le=MAX_STEPS)
     cfg_scale: float = Field(7.0, ge=0.0, le=100.0)
-    width: int = Field(512, ge=8, le=MAX_SIDE)
-    height: int = Field(512, ge=8, le=MAX_SIDE)
+    width: int = Field(512, ge=64, le=MAX_SIDE)
+    height: int = Field(512, ge=64, le=MAX_SIDE)
     restore_faces: bool | None = None
     tiling: bool | None = None
     do_not_save_samples: bool = False
