@@ -92,6 +92,39 @@ def decode_base64_image(data: str, field: str) -> Image.Image:
     return image
 
 
+def processing_args(req: models.StableDiffusionProcessingAPI, exclude: set[str] = frozenset()) -> dict:
+    """Checks shared by txt2img and img2img (before anything is queued), then the keyword
+    arguments for the processing object."""
+    sampler_name = req.sampler_name or req.sampler_index
+    if req.script_name:
+        # no selectable scripts are installed yet; A1111 answers the same 422 for an unknown one
+        raise field_error("script_name", f"Script '{req.script_name}' not found; available: []")
+    if req.alwayson_scripts:
+        name = next(iter(req.alwayson_scripts))
+        raise field_error("alwayson_scripts", f"always on script {name} not found; available: []")
+    limit = shared.cmd_opts.max_image_pixels
+    if req.width * req.height > limit:
+        raise field_error("width", f"{req.width}x{req.height} is more than the {limit} pixels this server "
+                                   f"allows (--max-image-pixels)")
+    try:
+        samplers.resolve(sampler_name, req.scheduler)
+        override = shared.opts.validate_many({k: v for k, v in (req.override_settings or {}).items()
+                                              if k != "sd_model_checkpoint"})
+    except (samplers.SamplerError, OptionError) as e:
+        raise _error_from(e) from None
+    ckpt = (req.override_settings or {}).get("sd_model_checkpoint")
+    if ckpt:
+        if shared.registry.match(str(ckpt)) is None:
+            raise field_error("override_settings.sd_model_checkpoint",
+                              f"checkpoint {ckpt!r} not found; available: "
+                              f"{[c.title for c in shared.registry.list()]}", 404)
+        override["sd_model_checkpoint"] = ckpt
+    args = req.model_dump(exclude=API_ONLY_FIELDS | exclude)
+    args["sampler_name"] = sampler_name
+    args["override_settings"] = override
+    return args
+
+
 def _auth_dependency(credentials: dict[str, str]):
     security = HTTPBasic(auto_error=False)
 
@@ -193,38 +226,6 @@ class Api:
             r("/sdapi/v1/server-stop", self.server_stop, methods=["POST"])
 
     # generation --------------------------------------------------------------------------
-    def _processing_args(self, req: models.StableDiffusionProcessingAPI, exclude: set[str]) -> dict:
-        """Checks shared by txt2img and img2img (before anything is queued), then the keyword
-        arguments for the processing object."""
-        sampler_name = req.sampler_name or req.sampler_index
-        if req.script_name:
-            # no selectable scripts are installed yet; A1111 answers the same 422 for an unknown one
-            raise field_error("script_name", f"Script '{req.script_name}' not found; available: []")
-        if req.alwayson_scripts:
-            name = next(iter(req.alwayson_scripts))
-            raise field_error("alwayson_scripts", f"always on script {name} not found; available: []")
-        limit = shared.cmd_opts.max_image_pixels
-        if req.width * req.height > limit:
-            raise field_error("width", f"{req.width}x{req.height} is more than the {limit} pixels this server "
-                                       f"allows (--max-image-pixels)")
-        try:
-            samplers.resolve(sampler_name, req.scheduler)
-            override = shared.opts.validate_many({k: v for k, v in (req.override_settings or {}).items()
-                                                  if k != "sd_model_checkpoint"})
-        except (samplers.SamplerError, OptionError) as e:
-            raise _error_from(e) from None
-        ckpt = (req.override_settings or {}).get("sd_model_checkpoint")
-        if ckpt:
-            if shared.registry.match(str(ckpt)) is None:
-                raise field_error("override_settings.sd_model_checkpoint",
-                                  f"checkpoint {ckpt!r} not found; available: "
-                                  f"{[c.title for c in shared.registry.list()]}", 404)
-            override["sd_model_checkpoint"] = ckpt
-        args = req.model_dump(exclude=API_ONLY_FIELDS | exclude)
-        args["sampler_name"] = sampler_name
-        args["override_settings"] = override
-        return args
-
     async def _generate(self, p, req: models.StableDiffusionProcessingAPI, name: str) -> Any:
         p.do_not_save_samples = p.do_not_save_grid = not req.save_images
         return await run_job(lambda: process_images(p), name=name, task_id=req.force_task_id)
@@ -236,7 +237,7 @@ class Api:
             lambda: [encode_for_response(im, txt) for im, txt in zip(processed.images, processed.infotexts)])
 
     async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
-        p = StableDiffusionProcessingTxt2Img(**self._processing_args(req, set()))
+        p = StableDiffusionProcessingTxt2Img(**processing_args(req))
         p.outpath_samples = shared.opts.outdir_txt2img_samples
         processed = await self._generate(p, req, "txt2img")
         return {"images": await self._images(req, processed), "parameters": req.model_dump(), "info": processed.js()}
@@ -244,7 +245,7 @@ class Api:
     async def img2img(self, req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
         if not req.init_images:
             raise field_error("init_images", "img2img needs at least one image in init_images (base64 or data: URL)")
-        args = self._processing_args(req, {"init_images", "mask", "latent_mask", "include_init_images"})
+        args = processing_args(req, {"init_images", "mask", "latent_mask", "include_init_images"})
         images = [decode_base64_image(b, f"init_images.{i}") for i, b in enumerate(req.init_images)]
         mask = decode_base64_image(req.mask, "mask") if req.mask else None
         latent_mask = decode_base64_image(req.latent_mask, "latent_mask") if req.latent_mask else None
@@ -480,7 +481,7 @@ class Api:
         return {"info": text, "items": items, "parameters": params}
 
 
-def _message(detail: Any) -> str:
+def error_message(detail: Any) -> str:
     if isinstance(detail, list):
         return "; ".join(f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg', '')}"
                          if isinstance(d, dict) else str(d) for d in detail)
@@ -563,7 +564,7 @@ def install_middleware(app: FastAPI) -> None:
         # A1111's shape {error, detail, body, errors}; `detail` keeps FastAPI's list form for field errors
         # so clients that read detail[0]["msg"] work too. Unlike A1111, headers (WWW-Authenticate) are kept.
         body = {"error": type(e).__name__, "detail": e.detail, "body": "",
-                "errors": f"{e.status_code}: {_message(e.detail)}"}
+                "errors": f"{e.status_code}: {error_message(e.detail)}"}
         return JSONResponse(status_code=e.status_code, content=body, headers=getattr(e, "headers", None))
 
     @app.middleware("http")

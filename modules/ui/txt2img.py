@@ -14,6 +14,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from modules import samplers, shared  # noqa: E402
+from fastapi import HTTPException  # noqa: E402
+
+from modules.api.api import error_message, processing_args  # noqa: E402
 from modules.api.models import StableDiffusionTxt2ImgProcessingAPI  # noqa: E402
 from modules.processing import StableDiffusionProcessingTxt2Img, process_images  # noqa: E402
 
@@ -49,10 +52,11 @@ async def generate(prompt, negative, sampler, schedule, steps, width, height, ba
     try:
         req = build_request(prompt, negative, sampler, schedule, steps, width, height, batch_count,
                             batch_size, cfg, seed)
+        args = processing_args(req)        # the same checks and fields as POST /sdapi/v1/txt2img
     except ValueError as e:
         raise gr.Error(str(e)) from None
-    args = req.model_dump(exclude={"sampler_index", "script_name", "script_args", "send_images", "save_images",
-                                   "alwayson_scripts", "force_task_id", "infotext"})
+    except HTTPException as e:
+        raise gr.Error(error_message(e.detail)) from None
     p = StableDiffusionProcessingTxt2Img(**args)
     p.do_not_save_samples = not req.save_images
     job = shared.queue.submit(lambda: process_images(p), name="txt2img")
