@@ -35,7 +35,8 @@ def server(tmp_path_factory):
     env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(data / "gradio-tmp"))
     log = open(data / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--data-dir", str(data), "--port", str(port),
-                             "--api-auth", AUTH[0] + ":" + AUTH[1]],
+                             "--api-auth", AUTH[0] + ":" + AUTH[1], "--api-log",
+                             "--cors-allow-origins", "http://allowed.test"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -112,3 +113,27 @@ def test_api_auth_required(server):
     assert httpx.get(base + "/sdapi/v1/options", auth=("tester", "wrong")).status_code == 401
     flags = httpx.get(base + "/sdapi/v1/cmd-flags", auth=AUTH).json()
     assert flags["api_auth"] == "<hidden>" and "s3cret" not in json.dumps(flags)
+
+
+def test_cors_only_for_configured_origins(server):
+    base, _ = server
+    ok = httpx.options(base + "/sdapi/v1/options", headers={"Origin": "http://allowed.test",
+                                                             "Access-Control-Request-Method": "GET"})
+    assert ok.headers.get("access-control-allow-origin") == "http://allowed.test"
+    other = httpx.options(base + "/sdapi/v1/options", headers={"Origin": "http://evil.test",
+                                                                "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_api_log_lines(server):
+    base, data = server
+    httpx.get(base + "/sdapi/v1/samplers", auth=AUTH)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        log = (data / "server.log").read_text(errors="replace")
+        if "GET /sdapi/v1/samplers" in log:
+            break
+        time.sleep(0.1)
+    line = next(l for l in log.splitlines() if "GET /sdapi/v1/samplers" in l)
+    assert "API " in line and " 200 " in line and "127.0.0.1" in line
+    assert "s3cret" not in log

@@ -580,6 +580,7 @@ def install_middleware(app: FastAPI) -> None:
         response.headers["X-Process-Time"] = f"{duration:.4f}"
         if api_log and request.url.path.startswith("/sdapi"):
             client = f"{request.client.host}:{request.client.port}" if request.client else "-"
-            logger.info("API %s %s %s %s %s %.4f", time.strftime("%Y-%m-%d %H:%M:%S"), response.status_code,
-                        request.scope.get("http_version", ""), request.method, request.url.path, client, duration)
+            logger.info("API %s %s %s/%s %s %s %s %.4f", time.strftime("%Y-%m-%d %H:%M:%S"), response.status_code,
+                        request.url.scheme, request.scope.get("http_version", ""), request.method, request.url.path,
+                        client, duration)
         return response
