@@ -8,7 +8,7 @@ import json
 import logging
 import random
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
@@ -256,11 +256,11 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             init = _encode_images(model, images)
         seeds = self.all_seeds[lo:hi]
         rng = rng_mod.ImageRNG(tuple(init.shape[1:]), seeds, subseeds=self.all_subseeds[lo:hi],
-                               subseed_strength=self.subseed_strength, device=model.device,
-                               randn_source=opts.randn_source)
+                               subseed_strength=self.subseed_strength, seed_resize_from_w=self.seed_resize_from_w,
+                               seed_resize_from_h=self.seed_resize_from_h, factor=model.vae_scale_factor,
+                               device=model.device, randn_source=opts.randn_source)
         noise = rng.first()
-        if self.hr_sampler.options.get("uses_ensd"):
-            rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
+        rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
         eta = self.eta if self.eta is not None else (opts.eta_ddim if self.hr_sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(self.hr_sampler, self.hr_schedule, model.scheduler_config, eta=eta,
                                               seed=seeds)
@@ -516,6 +516,7 @@ class Processed:
         self.denoising_strength = p.denoising_strength
         self.extra_generation_params = p.extra_generation_params
         self.index_of_first_image = index_of_first_image
+        self.warnings = list(p.warnings)   # not in A1111: what the job could not do as asked
         self.styles = p.styles
         self.job_timestamp = p.job_timestamp
         model = p.sd_model
@@ -543,6 +544,7 @@ class Processed:
             "index_of_first_image": self.index_of_first_image, "infotexts": self.infotexts,
             "styles": self.styles, "job_timestamp": self.job_timestamp, "clip_skip": self.clip_skip,
             "is_using_inpainting_conditioning": self.is_using_inpainting_conditioning, "version": INFOTEXT_VERSION,
+            **({"warnings": self.warnings} if self.warnings else {}),
         }, ensure_ascii=False)
 
 
@@ -566,10 +568,13 @@ def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
         "VAE": vae.stem if vae and opts.add_vae_name_to_info else None,
         "Variation seed": p.all_subseeds[index] if p.subseed_strength > 0 else None,
         "Variation seed strength": p.subseed_strength if p.subseed_strength > 0 else None,
+        "Seed resize from": (f"{p.seed_resize_from_w}x{p.seed_resize_from_h}"
+                             if p.seed_resize_from_w > 0 and p.seed_resize_from_h > 0 else None),
         "Denoising strength": p.denoising_strength if not p.is_txt2img or getattr(p, "enable_hr", False) else None,
         "Clip skip": p.clip_skip if p.clip_skip > 1 else None,
         "ENSD": ensd if ensd and sampler and sampler.options.get("uses_ensd") else None,
         "RNG": opts.randn_source if opts.randn_source != "GPU" else None,
+        "Tiling": True if p.tiling else None,
     }
     params.update(p.extra_generation_params)
     infotext_mod.with_version(params, opts.add_version_to_infotext)
@@ -681,6 +686,34 @@ def _record_embeddings(p: StableDiffusionProcessing) -> None:
 
 
 def _generate(p: StableDiffusionProcessing, model) -> Processed:
+    if p.tiling is None:
+        p.tiling = bool(shared.opts.tiling)
+    if p.restore_faces is None:
+        p.restore_faces = bool(shared.opts.face_restoration)
+    if p.restore_faces:
+        p.warnings.append("restore_faces: no face restorer is installed; faces were not restored")
+    with seamless_tiling(model, p.tiling):
+        return _generate_images(p, model)
+
+
+@contextmanager
+def seamless_tiling(model, enabled: bool):
+    """`tiling`: circular padding in every convolution of the UNet and VAE, so the image wraps around."""
+    if not enabled:
+        yield
+        return
+    convs = [m for part in (model.unet, model.vae) for m in part.modules() if isinstance(m, torch.nn.Conv2d)]
+    before = [m.padding_mode for m in convs]
+    for m in convs:
+        m.padding_mode = "circular"
+    try:
+        yield
+    finally:
+        for m, mode in zip(convs, before):
+            m.padding_mode = mode
+
+
+def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
     state = shared.state
     opts = shared.opts
     p.init(model)
@@ -709,10 +742,10 @@ def _generate(p: StableDiffusionProcessing, model) -> Processed:
         conditioning = ScheduledConditioning(encoder, prompts, negatives if p.cfg_scale != 1.0 else None, p.steps)
 
         noise_rng = rng_mod.ImageRNG(shape, seeds, subseeds=subseeds, subseed_strength=p.subseed_strength,
-                                     device=model.device, randn_source=opts.randn_source)
+                                     seed_resize_from_w=p.seed_resize_from_w, seed_resize_from_h=p.seed_resize_from_h,
+                                     factor=factor, device=model.device, randn_source=opts.randn_source)
         noise = noise_rng.first()
-        if p.sampler.options.get("uses_ensd"):
-            noise_rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
+        noise_rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))   # A1111 reseeds for every sampler
         eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
         latents, _finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)

@@ -36,7 +36,8 @@ class ImageRNG:
     """Initial noise for a batch plus the per-image generators the sampler keeps drawing from."""
 
     def __init__(self, shape: tuple[int, ...], seeds: list[int], *, subseeds: list[int] | None = None,
-                 subseed_strength: float = 0.0, device: torch.device, randn_source: str = "GPU"):
+                 subseed_strength: float = 0.0, seed_resize_from_w: int = -1, seed_resize_from_h: int = -1,
+                 factor: int = 8, device: torch.device, randn_source: str = "GPU"):
         self.shape = tuple(shape)
         self.seeds = list(seeds)
         self.subseeds = list(subseeds or [])
@@ -44,14 +45,38 @@ class ImageRNG:
         self.target_device = device
         self.device = noise_device(device, randn_source)
         self.generators = [_generator(s, self.device) for s in self.seeds]
+        self.noise_shape = self.shape
+        if seed_resize_from_w > 0 and seed_resize_from_h > 0:
+            self.noise_shape = (self.shape[0], seed_resize_from_h // factor, seed_resize_from_w // factor)
+
+    def _randn(self, seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randn(shape, generator=_generator(seed, self.device), device=self.device)
 
     def first(self) -> torch.Tensor:
+        """The initial noise, drawn in A1111's order: subseed noise, seed noise, their slerp, and with
+        "resize seed from" the noise of the old size pasted into the centre of the new size's noise."""
         xs = []
-        for i, gen in enumerate(self.generators):
-            noise = torch.randn(self.shape, generator=gen, device=self.device)
-            if self.subseeds and self.subseed_strength > 0:
-                sub = torch.randn(self.shape, generator=_generator(self.subseeds[i], self.device), device=self.device)
+        resized = self.noise_shape != self.shape
+        for i, (seed, gen) in enumerate(zip(self.seeds, self.generators)):
+            sub = None
+            if self.subseeds and self.subseed_strength != 0:
+                sub = self._randn(self.subseeds[i] if i < len(self.subseeds) else 0, self.noise_shape)
+            if resized:
+                noise = self._randn(seed, self.noise_shape)
+            else:
+                noise = torch.randn(self.shape, generator=gen, device=self.device)
+            if sub is not None:
                 noise = slerp(self.subseed_strength, noise, sub)
+            if resized:
+                x = torch.randn(self.shape, generator=gen, device=self.device)
+                dx = (self.shape[2] - self.noise_shape[2]) // 2
+                dy = (self.shape[1] - self.noise_shape[1]) // 2
+                w = self.noise_shape[2] if dx >= 0 else self.noise_shape[2] + 2 * dx
+                h = self.noise_shape[1] if dy >= 0 else self.noise_shape[1] + 2 * dy
+                tx, ty = max(dx, 0), max(dy, 0)
+                sx, sy = max(-dx, 0), max(-dy, 0)
+                x[:, ty:ty + h, tx:tx + w] = noise[:, sy:sy + h, sx:sx + w]
+                noise = x
             xs.append(noise)
         return torch.stack(xs).to(self.target_device)
 

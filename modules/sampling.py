@@ -139,7 +139,10 @@ def decode(model: SDModel, latents: torch.Tensor) -> torch.Tensor:
     images = []
     for i in range(latents.shape[0]):  # one at a time keeps peak memory at one image
         z = (latents[i:i + 1] / scaling + shift).to(device=model.device, dtype=model.vae_dtype)
-        images.append(vae.decode(z, return_dict=False)[0].float())
+        image = vae.decode(z, return_dict=False)[0].float()
+        if not bool(torch.isfinite(image).all()):
+            image = _decode_without_nan(model, z)
+        images.append(image)
     x = torch.cat(images)
     return ((x + 1) / 2).clamp(0, 1).cpu()
 
@@ -152,6 +155,28 @@ def txt2img_image_conditioning(model: SDModel, batch: int, width: int, height: i
     latents = model.vae.encode(grey).latent_dist.mode() * model.vae.config.scaling_factor
     mask = torch.ones((1, 1, *latents.shape[2:]), device=model.device, dtype=latents.dtype)
     return torch.cat([mask, latents], dim=1).repeat(batch, 1, 1, 1)
+
+
+class NanImageError(RuntimeError):
+    """The model produced NaN/inf values: the image would be black. Never returned silently."""
+
+
+def _decode_without_nan(model: SDModel, z: torch.Tensor) -> torch.Tensor:
+    """A half-precision VAE can overflow (A1111's auto_vae_precision): retry in fp32 and say so."""
+    if not bool(torch.isfinite(z).all()):
+        raise NanImageError("the UNet produced NaN values, the image would be black; try --no-half "
+                            "(or another sampler / fewer steps)")
+    if model.vae_dtype != torch.float32:
+        logger.warning("VAE produced NaN in %s; decoding this image again in fp32 (use --no-half-vae to always do "
+                       "so)", str(model.vae_dtype).removeprefix("torch."))
+        model.vae.to(torch.float32)
+        try:
+            image = model.vae.decode(z.float(), return_dict=False)[0].float()
+        finally:
+            model.vae.to(model.vae_dtype)
+        if bool(torch.isfinite(image).all()):
+            return image
+    raise NanImageError("the VAE produced NaN values, the image would be black; try --no-half-vae")
 
 
 # Linear latent -> RGB maps for cheap live previews (no VAE decode on the hot path).

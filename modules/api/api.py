@@ -18,6 +18,7 @@ from typing import Any, Callable
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+import torch
 from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 
@@ -51,6 +52,9 @@ def _error_from(e: BaseException) -> HTTPException | None:
         return field_error(e.key, str(e), e.status_code)
     if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), str):
         return field_error(e.field, str(e), getattr(e, "status_code", 422))
+    if isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)):
+        return HTTPException(status_code=507, detail=f"out of memory for this request ({str(e).splitlines()[0][:200]}); "
+                                                     "try a smaller size, batch or model; the server keeps running")
     if isinstance(e, CheckpointLoadError):
         return field_error("sd_model_checkpoint", f"{e}; the previous model is still loaded")
     return None
@@ -106,6 +110,9 @@ def processing_args(req: models.StableDiffusionProcessingAPI, exclude: set[str] 
     if req.width * req.height > limit:
         raise field_error("width", f"{req.width}x{req.height} is more than the {limit} pixels this server "
                                    f"allows (--max-image-pixels)")
+    if req.seed_resize_from_w * req.seed_resize_from_h > limit:
+        raise field_error("seed_resize_from_w", f"{req.seed_resize_from_w}x{req.seed_resize_from_h} is more than "
+                                                f"the {limit} pixels this server allows (--max-image-pixels)")
     try:
         samplers.resolve(sampler_name, req.scheduler)
         override = shared.opts.validate_many({k: v for k, v in (req.override_settings or {}).items()

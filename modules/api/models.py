@@ -43,8 +43,8 @@ class StableDiffusionProcessingAPI(_Request):
     seed: int = Field(-1, ge=-1)
     subseed: int = Field(-1, ge=-1)
     subseed_strength: float = Field(0.0, ge=0.0, le=1.0)
-    seed_resize_from_h: int = -1
-    seed_resize_from_w: int = -1
+    seed_resize_from_h: int = Field(-1, ge=-1, le=MAX_SIDE)
+    seed_resize_from_w: int = Field(-1, ge=-1, le=MAX_SIDE)
     sampler_name: str | None = None
     scheduler: str | None = None
     batch_size: int = Field(1, ge=1, le=MAX_BATCH)
