@@ -57,7 +57,8 @@ class StableDiffusionProcessing:
                  do_not_save_samples: bool = False, do_not_save_grid: bool = False, eta: float | None = None,
                  denoising_strength: float | None = None, override_settings: dict | None = None,
                  override_settings_restore_afterwards: bool = True, outpath_samples: str | None = None,
-                 outpath_grids: str | None = None, comments: dict | None = None, **_: Any):
+                 outpath_grids: str | None = None, comments: dict | None = None,
+                 refiner_checkpoint: str | None = None, refiner_switch_at: float | None = None, **_: Any):
         self.prompt = prompt or ""
         self.negative_prompt = negative_prompt or ""
         self.styles = list(styles or [])
@@ -85,6 +86,10 @@ class StableDiffusionProcessing:
         self.outpath_samples = outpath_samples
         self.outpath_grids = outpath_grids
         self.comments = comments or {}
+        self.refiner_checkpoint = refiner_checkpoint
+        self.refiner_switch_at = refiner_switch_at
+        self.refiner_checkpoint_info = None
+        self.base_checkpoint_info = None
         self.extra_generation_params: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.all_prompts: list[str] = []
@@ -108,6 +113,43 @@ class StableDiffusionProcessing:
 
     def postprocess_image(self, index: int, image: Image.Image) -> Image.Image:
         return image
+
+    def setup_refiner(self) -> None:
+        """`refiner_checkpoint` + `refiner_switch_at`: the rest of the steps run on another checkpoint."""
+        if self.refiner_checkpoint in (None, "", "None") or self.refiner_switch_at is None:
+            return
+        if not 0 < float(self.refiner_switch_at) < 1:
+            raise ProcessingError("refiner_switch_at", "refiner_switch_at must be between 0 and 1 (the fraction of "
+                                                       "the steps done before switching)")
+        info = shared.registry.match(self.refiner_checkpoint)
+        if info is None:
+            raise ProcessingError("refiner_checkpoint", f"checkpoint {self.refiner_checkpoint!r} not found; available: "
+                                                        f"{[c.title for c in shared.registry.list()]}")
+        self.refiner_checkpoint_info = info
+        self.extra_generation_params["Refiner"] = info.short_title
+        self.extra_generation_params["Refiner switch at"] = self.refiner_switch_at
+
+    def refiner_for(self, pass_name: str, steps_run: int, lo: int, hi: int, prompts: list[str] | None = None,
+                    negatives: list[str] | None = None) -> dict:
+        """Keyword arguments for sample(): the step at which to switch to the refiner and how."""
+        if self.refiner_checkpoint_info is None or steps_run < 2:
+            return {}
+        if getattr(self, "enable_hr", False):
+            wanted = shared.opts.hires_fix_refiner_pass
+            if not (wanted == "both passes" or wanted.startswith(pass_name)):
+                return {}
+        prompts = self.all_prompts[lo:hi] if prompts is None else prompts
+        negatives = self.all_negative_prompts[lo:hi] if negatives is None else negatives
+
+        def switch():
+            model = shared.model_manager.load(self.refiner_checkpoint_info)
+            shared.embeddings.refresh(model)
+            conditioning = ScheduledConditioning(make_encoder(self, model), prompts,
+                                                 negatives if self.cfg_scale != 1.0 else None, self.steps)
+            return model, conditioning
+
+        return {"switch_at": max(1, min(steps_run - 1, int(float(self.refiner_switch_at) * steps_run))),
+                "on_switch": switch}
 
     def callback(self, model):
         return _preview_callback(self, model, self.steps)
@@ -162,7 +204,6 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.hr_sampler = self.hr_schedule = None
         self.all_hr_prompts: list[str] = []
         self.all_hr_negative_prompts: list[str] = []
-        self.base_checkpoint_info = None
 
     @property
     def hr_steps(self) -> int:
@@ -201,7 +242,6 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
                 raise ProcessingError("hr_checkpoint_name", f"checkpoint {self.hr_checkpoint_name!r} not found; "
                                                             f"available: {[c.title for c in shared.registry.list()]}")
             self.hr_checkpoint_info = info
-        self.base_checkpoint_info = model.sd_checkpoint_info
         n = len(self.all_prompts)
         self.all_hr_prompts = [self.hr_prompt or p for p in self.all_prompts] if self.hr_prompt else list(self.all_prompts)
         self.all_hr_negative_prompts = ([self.hr_negative_prompt] * n if self.hr_negative_prompt
@@ -227,14 +267,14 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         shared.state.job_count = self.n_iter * 2
 
     def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
-        if self.base_checkpoint_info is not None and shared.model_manager.checkpoint_info != self.base_checkpoint_info:
-            model = shared.model_manager.load(self.base_checkpoint_info)   # back from the previous hires pass
         image_cond = None
         if model.is_inpainting:
             image_cond = txt2img_image_conditioning(model, hi - lo, self.width, self.height)
         latents, finished = sample(model, scheduler, noise, conditioning, steps=self.steps,
                                    cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
-                                   generators=noise_rng.generators, callback=self.callback(model), image_cond=image_cond)
+                                   generators=noise_rng.generators, callback=self.callback(model), image_cond=image_cond,
+                                   **self.refiner_for("first", self.steps, lo, hi))
+        model = shared.model_manager.sd_model
         if not self.enable_hr or not finished or shared.state.interrupted:
             return latents, finished
         shared.state.nextjob()
@@ -278,7 +318,9 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         out, finished = sample(model, scheduler, noise, conditioning, steps=self.hr_steps,
                                cfg_scale=float(self.cfg_scale), width=w, height=h, generators=rng.generators,
                                callback=self.callback(model), init_latents=init, denoise_steps=t_enc,
-                               image_cond=image_cond, desc="Hires")
+                               image_cond=image_cond, desc="Hires",
+                               **self.refiner_for("second", t_enc, lo, hi, self.all_hr_prompts[lo:hi],
+                                                  self.all_hr_negative_prompts[lo:hi]))
         return hires_fix.crop_truncated(out, self.truncate_x, self.truncate_y), finished
 
 
@@ -426,7 +468,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                       steps=total, cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
                       generators=noise_rng.generators, callback=self.callback(model),
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
-                      image_cond=self.image_conditioning)
+                      image_cond=self.image_conditioning, **self.refiner_for("first", t_enc, lo, hi))
 
     def postprocess_image(self, index: int, image: Image.Image) -> Image.Image:
         from modules import img2img_prep as prep
@@ -716,6 +758,8 @@ def seamless_tiling(model, enabled: bool):
 def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
     state = shared.state
     opts = shared.opts
+    p.base_checkpoint_info = model.sd_checkpoint_info
+    p.setup_refiner()
     p.init(model)
     if shared.embeddings is not None:
         shared.embeddings.refresh(model)
@@ -735,6 +779,11 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
             state.skipped = False
         if state.interrupted or state.stopping_generation:
             break
+        if shared.model_manager.checkpoint_info != p.base_checkpoint_info:
+            # a refiner or hires checkpoint ran last batch: the next batch starts on the job's own model
+            model = shared.model_manager.load(p.base_checkpoint_info)
+            shared.embeddings.refresh(model)
+            encoder = p.encoder = make_encoder(p, model)
         lo, hi = n * p.batch_size, (n + 1) * p.batch_size
         prompts, negatives = p.all_prompts[lo:hi], p.all_negative_prompts[lo:hi]
         seeds, subseeds = p.all_seeds[lo:hi], p.all_subseeds[lo:hi]

@@ -59,14 +59,17 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
            steps: int, cfg_scale: float, width: int, height: int, generators: list[torch.Generator] | None,
            callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling",
            image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
-           denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
+           denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None,
+           switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None
+           ) -> tuple[torch.Tensor, bool]:
     """Run the scheduler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
     conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
     image to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111
     does. `keep_mask` (1 = keep the original) re-imposes the original, noised to the current level,
     after every step and at the end. `image_cond` (mask + masked-image latents) is appended to the
-    UNet input of inpainting models. Returns (latents, finished): finished is False when the
-    callback stopped the loop early (interrupt / skip)."""
+    UNet input of inpainting models. At step index `switch_at`, `on_switch()` gives another model and
+    its conditioning (the SDXL refiner) and the same schedule goes on with them. Returns (latents,
+    finished): finished is False when the callback stopped the loop early (interrupt / skip)."""
     device = model.device
     scheduler.set_timesteps(steps, device=device)
     timesteps = scheduler.timesteps
@@ -91,6 +94,10 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     rows_key, rows = None, None
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
+            if on_switch is not None and i == switch_at:
+                model, conditioning = on_switch()
+                device = model.device
+                rows_key = None
             batch = conditioning.at(i)
             use_cfg = batch.n_uncond > 0 and cfg_scale != 1.0
             if rows_key is not batch:   # which image each UNet row belongs to; changes only with the texts

@@ -75,3 +75,23 @@ def test_bad_hires_fields_are_422(api, body, field):
     assert field in r.text
     if field == "hr_upscaler":
         assert "Latent (bicubic)" in r.text and "Lanczos" in r.text
+
+
+def test_refiner_switches_model_part_way(api):
+    from modules import shared
+
+    base = txt2img(api, **BASE)
+    refined = txt2img(api, **BASE, refiner_checkpoint="beta", refiner_switch_at=0.5)
+    text = json.loads(refined["info"])["infotexts"][0]
+    assert "Refiner: beta [" in text and "Refiner switch at: 0.5" in text
+    assert not np.array_equal(pixels(base["images"][0]), pixels(refined["images"][0]))
+    assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"
+    batch = txt2img(api, **BASE, refiner_checkpoint="beta", refiner_switch_at=0.5, n_iter=2)
+    assert np.array_equal(pixels(batch["images"][0]), pixels(refined["images"][0]))   # batch 2 restarts on base
+    xl = txt2img(api, **BASE, override_settings={"sd_model_checkpoint": "tiny-sdxl"},
+                 refiner_checkpoint="tiny-sdxl", refiner_switch_at=0.8, enable_hr=True, hr_scale=1.5)
+    assert decode(xl["images"][0]).size == (96, 96)
+    for body, field in (({"refiner_checkpoint": "nope", "refiner_switch_at": 0.5}, "refiner_checkpoint"),
+                        ({"refiner_checkpoint": "beta", "refiner_switch_at": 1.5}, "refiner_switch_at")):
+        r = api.post("/sdapi/v1/txt2img", json={**BASE, **body})
+        assert r.status_code == 422 and field in r.text
