@@ -443,3 +443,33 @@ def test_unknown_scripts_are_422(api):
     r = api.post("/sdapi/v1/txt2img", json={**SMALL, "alwayson_scripts": {"controlnet": {"args": []}}})
     assert r.status_code == 422 and "controlnet" in r.text
     assert api.post("/sdapi/v1/txt2img", json={**SMALL, "script_name": None, "alwayson_scripts": {}}).status_code == 200
+
+
+def test_png_info_gives_back_every_field_we_wrote(api):
+    out = txt2img(api, prompt="a (cat:1.2), b", negative_prompt="ugly, blurry", seed=77, subseed=5,
+                  subseed_strength=0.3, sampler_name="DPM++ 2M", scheduler="Karras", enable_hr=True,
+                  hr_scale=1.5, hr_upscaler="Lanczos", denoising_strength=0.6, tiling=True,
+                  override_settings={"CLIP_stop_at_last_layers": 2})
+    written = json.loads(out["info"])["infotexts"][0]
+    parsed = api.post("/sdapi/v1/png-info", json={"image": out["images"][0]}).json()
+    assert parsed["info"] == written
+    p = parsed["parameters"]
+    expected = {"Prompt": "a (cat:1.2), b", "Negative prompt": "ugly, blurry", "Steps": "4", "Sampler": "DPM++ 2M",
+                "Schedule type": "Karras", "CFG scale": "7.0", "Seed": "77", "Size-1": "64", "Size-2": "64",
+                "Model": "alpha", "Variation seed": "5", "Variation seed strength": "0.3",
+                "Denoising strength": "0.6", "Clip skip": "2", "Tiling": "True", "Hires upscale": "1.5",
+                "Hires upscaler": "Lanczos"}
+    for key, value in expected.items():
+        assert str(p[key]) == value, (key, p[key])
+    assert p["Version"].startswith("v1.10.1")
+
+
+def test_jpeg_and_webp_carry_the_infotext(api, data_dir):
+    for fmt in ("jpg", "webp"):
+        out = txt2img(api, prompt=f"in {fmt}", seed=5, save_images=True, override_settings={"samples_format": fmt})
+        written = json.loads(out["info"])["infotexts"][0]
+        assert api.post("/sdapi/v1/png-info", json={"image": out["images"][0]}).json()["info"] == written
+        saved = sorted((data_dir / "outputs" / "txt2img-images").rglob(f"*-5.{fmt}"))
+        assert saved
+        from modules.images import read_infotext
+        assert read_infotext(Image.open(saved[-1])) == written
