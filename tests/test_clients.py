@@ -18,15 +18,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -36,49 +30,16 @@ from PIL import Image
 
 webuiapi = pytest.importorskip("webuiapi")
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.server_process import running_server
+
 SMALL = {"width": 64, "height": 64, "steps": 4}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """(base URL, data dir, port) of a real server started like a user would start it."""
-    data = tmp_path_factory.mktemp("clients-data")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "COMMANDLINE_ARGS"}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    log_path = data / "server.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--nowebui", "--data-dir", str(data),
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            raise AssertionError(f"server exited: {log_path.read_text()}")
-        try:
-            if httpx.get(base + "/sdapi/v1/progress", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        log.close()
-        raise AssertionError(f"server did not start: {log_path.read_text()}")
-    yield base, data, port
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_server(tmp_path_factory.mktemp("clients-data"), ["--api", "--nowebui"]) as srv:
+        yield srv.base, srv.data, srv.port
 
 
 @pytest.fixture(scope="module")

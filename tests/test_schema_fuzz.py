@@ -12,14 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -34,70 +27,21 @@ from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.core.failures import FailureGroup  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.server_process import running_server  # noqa: E402
+
 MAX_PIXELS = 64 * 128
 EXAMPLES = 25             # per operation and generation mode
 GENERATION_EXAMPLES = 40  # txt2img / img2img / extras: the operations with the most to find
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, base: str, data: Path, proc: subprocess.Popen, log_path: Path):
-        self.base, self.data, self.proc, self.log_path = base, data, proc, log_path
-
-    def alive(self) -> bool:
-        if self.proc.poll() is not None:
-            return False
-        try:
-            return httpx.get(self.base + "/sdapi/v1/progress", timeout=30).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def log_tail(self, n: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-n:]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("fuzz-data")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "COMMANDLINE_ARGS"}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    log_path = data / "server.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--nowebui", "--data-dir", str(data),
-                             "--port", str(port), "--max-image-pixels", str(MAX_PIXELS)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    srv = Server(f"http://127.0.0.1:{port}", data, proc, log_path)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            raise AssertionError(f"server exited: {log_path.read_text()}")
-        try:
-            if httpx.get(srv.base + "/sdapi/v1/progress", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        log.close()
-        raise AssertionError(f"server did not start: {log_path.read_text()}")
-    # the first generation loads the model; later requests do not wait for it
-    r = httpx.post(srv.base + "/sdapi/v1/txt2img", json={"width": 64, "height": 64, "steps": 1}, timeout=300)
-    assert r.status_code == 200, r.text
-    yield srv
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_server(tmp_path_factory.mktemp("fuzz-data"),
+                        ["--api", "--nowebui", "--max-image-pixels", str(MAX_PIXELS)]) as srv:
+        # the first generation loads the model; later requests do not wait for it
+        r = httpx.post(srv.base + "/sdapi/v1/txt2img", json={"width": 64, "height": 64, "steps": 1}, timeout=300)
+        assert r.status_code == 200, r.text
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -5,59 +5,22 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.server_process import running_server
+
 AUTH = ("tester", "s3cret:with-colon")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("server-data")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "COMMANDLINE_ARGS"}
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(data / "gradio-tmp"))
-    log = open(data / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "launch.py", "--api", "--data-dir", str(data), "--port", str(port),
-                             "--api-auth", AUTH[0] + ":" + AUTH[1], "--api-log",
-                             "--cors-allow-origins", "http://allowed.test"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {(data / 'server.log').read_text()}")
-        try:
-            if httpx.get(base + "/internal/ping", auth=AUTH, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise AssertionError(f"server did not start: {(data / 'server.log').read_text()}")
-    yield base, data
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    args = ["--api", "--api-auth", AUTH[0] + ":" + AUTH[1], "--api-log", "--cors-allow-origins", "http://allowed.test"]
+    with running_server(tmp_path_factory.mktemp("server-data"), args, ready_path="/internal/ping", auth=AUTH) as srv:
+        yield srv.base, srv.data
 
 
 def test_first_launch_writes_default_model_and_generates(server):
