@@ -10,6 +10,7 @@ where absolute times do not.
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import os
@@ -236,7 +237,9 @@ def plain_diffusers_pipeline(model):
 
     sched = EulerDiscreteScheduler.from_config(model.scheduler_config)
     if model.is_sdxl:
-        return StableDiffusionXLPipeline(vae=model.vae, text_encoder=model.text_encoder,
+        # plain diffusers keeps the SDXL VAE in the model dtype and upcasts it per decode (force_upcast)
+        vae = copy.deepcopy(model.vae).to(model.dtype)
+        return StableDiffusionXLPipeline(vae=vae, text_encoder=model.text_encoder,
                                          text_encoder_2=model.text_encoder_2, tokenizer=model.tokenizer,
                                          tokenizer_2=model.tokenizer_2, unet=model.unet, scheduler=sched)
     return StableDiffusionPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
