@@ -55,7 +55,7 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     if not ns.nowebui:
         import gradio as gr
 
-        from modules.ui.txt2img import create_ui
+        from modules.ui.app import create_ui
 
         demo = create_ui()
         demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)

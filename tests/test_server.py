@@ -54,8 +54,11 @@ def test_ui_generate_goes_through_the_shared_queue(server):
 
     base, data = server
     client = Client(base + "/", verbose=False)
+    # the panel's inputs in component order: prompt, negative, styles, sampler, schedule, steps, width,
+    # height, batch count, batch size, CFG, seed, variation seed/strength, resize-seed-from w/h, hires fields
     gallery, info_json, html = client.predict(
-        "a blue square", "", "Euler a", "Automatic", 6, 64, 64, 1, 1, 7, 321, api_name="/txt2img")
+        "a blue square", "", [], "Euler a", "Automatic", 6, 64, 64, 1, 1, 7, 321, -1, 0, 0, 0,
+        False, "Latent", 0, 0.7, 2, 0, 0, api_name="/txt2img")
     info = json.loads(info_json)
     assert info["all_seeds"] == [321] and info["sampler_name"] == "Euler a"
     assert len(gallery) == 1
