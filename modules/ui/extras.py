@@ -186,7 +186,7 @@ async def run_extras_ui(tab_index: Any, image: Image.Image | None, batch_files: 
 def create_extras_tab() -> dict[str, Any]:
     """Build the tab's components (call inside the open gr.Tab) and wire Generate.
 
-    Returned keys: image, image_batch, tab_index, tab_single, tab_batch, resize_mode, tab_scale_by,
+    Returned keys: image, image_batch, input_tabs (the Single Image / Batch Process Tabs), tab_index, tab_single, tab_batch, resize_mode, tab_scale_by,
     tab_scale_to, upscaling_resize, upscaling_resize_w, upscaling_resize_h, upscaling_crop, upscaler_1,
     upscaler_2, upscaler_2_visibility, generate, gallery, html_info.
     """
@@ -197,7 +197,7 @@ def create_extras_tab() -> dict[str, Any]:
     resize_mode = gr.State(RESIZE_SCALE_BY)
     with gr.Row(equal_height=False):
         with gr.Column(variant="compact"):
-            with gr.Tabs(elem_id="mode_extras"):
+            with gr.Tabs(elem_id="mode_extras") as input_tabs:
                 with gr.Tab("Single Image", id="single_image", elem_id="extras_single_tab") as tab_single:
                     # image_mode=None keeps alpha and grey images as they are; the upscalers handle modes
                     image = gr.Image(label="Source", sources=["upload", "clipboard"], type="pil", image_mode=None,
@@ -231,17 +231,18 @@ def create_extras_tab() -> dict[str, Any]:
                                  buttons=["download", "fullscreen"])
             html_info = gr.HTML(elem_id="html_info_extras")
 
-    tab_single.select(lambda: TAB_SINGLE, [], [tab_index], show_progress="hidden", queue=False)
-    tab_batch.select(lambda: TAB_BATCH, [], [tab_index], show_progress="hidden", queue=False)
-    tab_scale_by.select(lambda: RESIZE_SCALE_BY, [], [resize_mode], show_progress="hidden", queue=False)
-    tab_scale_to.select(lambda: RESIZE_SCALE_TO, [], [resize_mode], show_progress="hidden", queue=False)
+    # queue=False: these only record which tab is open and must not wait behind a running job
+    for tab, value, state in ((tab_single, TAB_SINGLE, tab_index), (tab_batch, TAB_BATCH, tab_index),
+                              (tab_scale_by, RESIZE_SCALE_BY, resize_mode),
+                              (tab_scale_to, RESIZE_SCALE_TO, resize_mode)):
+        tab.select(lambda v=value: v, [], [state], show_progress="hidden", queue=False, api_visibility="private")
     generate.click(run_extras_ui,
                    [tab_index, image, image_batch, resize_mode, upscaling_resize, upscaling_resize_w,
                     upscaling_resize_h, upscaling_crop, upscaler_1, upscaler_2, upscaler_2_visibility],
                    [gallery, html_info], api_name="extras", concurrency_limit=None)
-    return {"image": image, "image_batch": image_batch, "tab_index": tab_index, "tab_single": tab_single,
-            "tab_batch": tab_batch, "resize_mode": resize_mode, "tab_scale_by": tab_scale_by,
-            "tab_scale_to": tab_scale_to, "upscaling_resize": upscaling_resize,
+    return {"image": image, "image_batch": image_batch, "input_tabs": input_tabs, "tab_index": tab_index,
+            "tab_single": tab_single, "tab_batch": tab_batch, "resize_mode": resize_mode,
+            "tab_scale_by": tab_scale_by, "tab_scale_to": tab_scale_to, "upscaling_resize": upscaling_resize,
             "upscaling_resize_w": upscaling_resize_w, "upscaling_resize_h": upscaling_resize_h,
             "upscaling_crop": upscaling_crop, "upscaler_1": upscaler_1, "upscaler_2": upscaler_2,
             "upscaler_2_visibility": upscaler_2_visibility, "generate": generate, "gallery": gallery,

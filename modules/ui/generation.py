@@ -141,25 +141,32 @@ def format_infotext_html(infotexts: list[str], warnings: list[str] | None = None
     return f"<div class='infotext'><p>{body}</p>{notes}</div>"
 
 
-async def wait_with_progress(job, progress: gr.Progress) -> Any:
-    """Await a queued job, feeding gradio's progress bar from the shared state while it runs."""
+async def wait_with_progress(job, progress: gr.Progress):
+    """Await a queued job, feeding gradio's progress bar from the shared state while it runs, and
+    yielding each new live preview of this job (never another job's) as it appears."""
     fut = asyncio.wrap_future(job.future)
+    shown = -1
     while True:
         done, _ = await asyncio.wait({fut}, timeout=0.25)
         if done:
-            return fut.result()
+            return
         state = shared.state
         if shared.queue.current_task == job.task_id:
             value, eta = state.progress()
             progress(value, desc=f"Step {state.sampling_step}/{state.sampling_steps}, ETA {eta:.0f}s")
+            image = state.current_image
+            if image is not None and state.id_live_preview != shown and state.task_id == job.task_id:
+                shown = state.id_live_preview
+                yield image
         else:
             pos = shared.queue.position(job.task_id)
             progress(0, desc="Waiting..." if pos is None else f"In queue: {pos + 1}")
 
 
 async def submit(make_processing: Callable[[dict], Any], request_model, values: dict[str, Any], name: str,
-                 progress: gr.Progress) -> tuple[list, str, str]:
-    """Build the API request model from the panel, check it as the API does, queue it, wait."""
+                 progress: gr.Progress):
+    """Build the API request model from the panel, check it as the API does, queue it, wait;
+    yields (gallery, info, html): live previews while the job runs, then the results."""
     try:
         req = request_model(**values)
         args = processing_args(req)
@@ -171,18 +178,21 @@ async def submit(make_processing: Callable[[dict], Any], request_model, values: 
     p.do_not_save_samples = not req.save_images
     job = shared.queue.submit(lambda: process_images(p), name=name)
     try:
-        processed = await wait_with_progress(job, progress)
+        async for preview in wait_with_progress(job, progress):
+            yield [(preview, "preview")], gr.skip(), gr.skip()
+        processed = job.future.result()
     except asyncio.CancelledError:
         shared.queue.cancel(job.task_id)
         raise
     except Exception as e:
         raise gr.Error(str(e)) from None
     gallery = [(im, None) for im in processed.images]
-    return gallery, processed.js(), format_infotext_html(processed.infotexts, processed.warnings)
+    yield gallery, processed.js(), format_infotext_html(processed.infotexts, processed.warnings)
 
 
 
 def wire_generate(panel: Panel, name: str, run: Callable[[dict, dict, gr.Progress], Any]) -> None:
+    """`run(values, extras, progress)` is an async generator of (gallery, info, html) updates."""
     """Generate (button and Enter in the prompt): every field component's value under its request field
     name, the UI-only inputs (images, ...) by their panel name, passed to `run`."""
     by_component = {comp: key for key, comp in panel.fields.items()}
@@ -195,7 +205,8 @@ def wire_generate(panel: Panel, name: str, run: Callable[[dict, dict, gr.Progres
         for key in ("seed_resize_from_w", "seed_resize_from_h"):
             if values.get(key) == 0:
                 values[key] = -1
-        return await run(values, {extras[c]: v for c, v in data.items() if c in extras}, progress)
+        async for out in run(values, {extras[c]: v for c, v in data.items() if c in extras}, progress):
+            yield out
 
     inputs = set(panel.fields.values()) | set(extras)
     panel.ui["generate"].click(generate, inputs, outputs, concurrency_limit=None, api_name=name)

@@ -110,7 +110,9 @@ def create_img2img_tab() -> g.Panel:
         values["inpaint_full_res"] = bool(values.get("inpaint_full_res"))
         current = extra.get("mode") or "img2img"
         if current == "batch":
-            return await run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), progress)
+            async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), progress):
+                yield out
+            return
         if current == "img2img":
             image, mask = extra.get("image"), None
         elif current == "inpaint":
@@ -122,7 +124,8 @@ def create_img2img_tab() -> g.Panel:
         values["init_images"] = [_b64(image)]
         if mask is not None:
             values["mask"] = _b64(mask)
-        return await g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress)
+        async for out in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress):
+            yield out
 
     g.wire_generate(panel, "img2img", run)
     return panel
@@ -134,12 +137,15 @@ async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, p
     if folder is None or not folder.is_dir():
         raise gr.Error("Batch: enter an existing input directory")
     masks = Path(mask_dir) if mask_dir else None
-    gallery, info, html = [], "", ""
+    gallery: list = []
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         item = dict(values, init_images=[_b64(Image.open(path))])
         if masks is not None and (masks / path.name).is_file():
             item["mask"] = _b64(Image.open(masks / path.name))
-        images, info, html = await g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, item,
-                                            "img2img", progress)
-        gallery += images
-    return gallery, info, html
+        async for images, info, html in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, item,
+                                                 "img2img", progress):
+            if isinstance(info, str):        # the finished job (previews carry gr.skip() updates)
+                gallery += images
+                yield gallery, info, html
+            else:
+                yield gallery + images, info, html

@@ -40,9 +40,9 @@ def create_txt2img_tab() -> g.Panel:
                                              elem_id="txt2img_script_container")
         with gr.Column(elem_id="txt2img_results"):
             g.build_output("txt2img", panel)
-    async def run(values: dict, _extra: dict, progress: gr.Progress):
-        return await g.submit(lambda args: StableDiffusionProcessingTxt2Img(**args),
-                              StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", progress)
+    def run(values: dict, _extra: dict, progress: gr.Progress):
+        return g.submit(lambda args: StableDiffusionProcessingTxt2Img(**args),
+                        StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", progress)
 
     g.wire_generate(panel, "txt2img", run)
     return panel
