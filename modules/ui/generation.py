@@ -219,3 +219,26 @@ def panel_input(component: gr.components.Component) -> gr.components.Component:
     """Mark a UI-only component (an image editor, ...) as an input of Generate."""
     component._panel_input = True
     return component
+
+
+def field_updates(panel: Panel, values: dict[str, Any]) -> list:
+    """One update per field component: the pasted value where there is one, else unchanged."""
+    known_styles = set(shared.prompt_styles.styles) if shared.prompt_styles else set()
+    out = []
+    for key, comp in panel.fields.items():
+        value = values.get(key)
+        if key == "styles" and value is not None:
+            value = [s for s in value if s in known_styles]
+        out.append(gr.update(value=value) if value is not None else gr.skip())
+    return out
+
+
+def wire_paste(panel: Panel) -> None:
+    """↙: read an A1111 infotext pasted in the prompt box into every field, as A1111's paste button does."""
+    from modules.ui.pnginfo import paste_fields
+
+    def paste(prompt: str) -> list:
+        return field_updates(panel, paste_fields(prompt)) if prompt and prompt.strip() else \
+            [gr.skip()] * len(panel.fields)
+
+    panel.ui["paste"].click(paste, [panel.fields["prompt"]], list(panel.fields.values()), queue=False)

@@ -128,6 +128,7 @@ def create_img2img_tab() -> g.Panel:
             yield out
 
     g.wire_generate(panel, "img2img", run)
+    g.wire_paste(panel)
     return panel
 
 

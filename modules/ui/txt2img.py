@@ -45,4 +45,5 @@ def create_txt2img_tab() -> g.Panel:
                         StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", progress)
 
     g.wire_generate(panel, "txt2img", run)
+    g.wire_paste(panel)
     return panel
