@@ -38,22 +38,47 @@ def create_ui() -> gr.Blocks:
                 quicksettings()
             else:
                 _checkpoint_quicksetting()
+        ext = png = None
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
-                create_txt2img_tab()
+                txt2img = create_txt2img_tab()
             with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
-                create_img2img_tab()
+                img2img = create_img2img_tab()
             if extras_tab is not None:
                 with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
-                    extras_tab()
+                    ext = extras_tab()
             if pnginfo_tab is not None:
                 with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
-                    pnginfo_tab()
+                    png = pnginfo_tab()
             if settings_tab is not None:
                 with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                     settings_tab()
-        demo.tabs_component = tabs
+        if png is not None:
+            _wire_send_to(png, tabs, txt2img, img2img, ext)
     return demo
+
+
+def _wire_send_to(png: dict, tabs, txt2img, img2img, ext: dict | None) -> None:
+    """PNG Info's "Send to" buttons: the parameters into a tab's fields (and the image where it goes)."""
+    from modules.ui.generation import field_updates
+    from modules.ui.pnginfo import paste_fields
+
+    def to_txt2img(info: str):
+        return [*field_updates(txt2img, paste_fields(info or "")), gr.Tabs(selected="txt2img")]
+
+    png["send_to_txt2img"].click(to_txt2img, [png["generation_info"]], [*txt2img.fields.values(), tabs], queue=False)
+
+    def to_img2img(info: str, image):
+        values = {k: v for k, v in paste_fields(info or "").items() if not k.startswith("hr_") and k != "enable_hr"}
+        return [*field_updates(img2img, values), image, gr.Tabs(selected="img2img")]
+
+    png["send_to_img2img"].click(to_img2img, [png["generation_info"], png["image"]],
+                                 [*img2img.fields.values(), img2img.ui["image"], tabs], queue=False)
+    if ext is not None:
+        png["send_to_extras"].click(lambda image: (image, 0, gr.Tabs(selected="single_image"),
+                                                   gr.Tabs(selected="extras")),
+                                    [png["image"]], [ext["image"], ext["tab_index"], ext["input_tabs"], tabs],
+                                    queue=False)
 
 
 def _checkpoint_quicksetting() -> None:
