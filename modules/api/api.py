@@ -317,30 +317,14 @@ class Api:
 
     async def set_options(self, body: dict[str, Any] = Body(..., description="option keys and their new values "
                                                                            "(the dict GET returns is accepted)")) -> None:
-        if shared.cmd_opts.freeze_settings:
-            raise HTTPException(status_code=403, detail="settings are frozen (--freeze-settings)")
-        opts = shared.opts
-        body = {k: v for k, v in body.items()
-                if not (k in opts.data_labels and opts.data_labels[k].restrict_api)}
-        ckpt = body.pop("sd_model_checkpoint", None)
-        try:
-            values = opts.validate_many(body)  # everything is checked before anything changes
-        except OptionError as e:
-            raise _error_from(e) from None
-        if ckpt is not None:
-            info = shared.registry.match(str(ckpt))
-            if info is None:
-                raise field_error("sd_model_checkpoint", f"checkpoint {ckpt!r} not found; available: "
-                                                         f"{[c.title for c in shared.registry.list()]}")
-            await run_job(lambda: shared.model_manager.load(info), name="load-checkpoint")
-        if "sd_vae" in values:
-            def apply_vae() -> None:
-                shared.ensure_model_loaded()
-                shared.apply_vae_setting(values["sd_vae"])
-            await run_job(apply_vae, name="load-vae")
-        for k, v in values.items():
-            opts.set(k, v, validate=False)
-        await run_in_threadpool(opts.save)
+        from modules.settings_service import FROZEN_MESSAGE, apply_settings
+
+        _changed, error = await apply_settings(body, from_api=True)
+        if error == FROZEN_MESSAGE:
+            raise HTTPException(status_code=403, detail=error)
+        if error is not None:
+            key = error.split(":", 1)[0] if ":" in error.split(" ", 1)[0] else "body"
+            raise field_error(key, error)
         return None
 
     async def cmd_flags(self) -> dict:

@@ -186,8 +186,9 @@ async def run_extras_ui(tab_index: Any, image: Image.Image | None, batch_files: 
 def create_extras_tab() -> dict[str, Any]:
     """Build the tab's components (call inside the open gr.Tab) and wire Generate.
 
-    Returned keys: image, image_batch, input_tabs (the Single Image / Batch Process Tabs), tab_index, tab_single, tab_batch, resize_mode, tab_scale_by,
-    tab_scale_to, upscaling_resize, upscaling_resize_w, upscaling_resize_h, upscaling_crop, upscaler_1,
+    Returned keys: image, image_batch, input_tabs (the Single Image / Batch Process Tabs), tab_index
+    (State: 0 single, 1 batch), tab_single, tab_batch, resize_mode (State: 0 scale by, 1 scale to),
+    tab_scale_by, tab_scale_to, upscaling_resize, upscaling_resize_w, upscaling_resize_h, upscaling_crop, upscaler_1,
     upscaler_2, upscaler_2_visibility, generate, gallery, html_info.
     """
     names = _upscaler_names()

@@ -11,7 +11,6 @@ unique; the bar must therefore be built first (modules/ui/app.py does).
 """
 from __future__ import annotations
 
-import asyncio
 import html
 import inspect
 import json
@@ -26,11 +25,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from modules import shared  # noqa: E402
-from modules.options import OptionError, OptionInfo  # noqa: E402
+from modules.options import OptionInfo  # noqa: E402
+from modules.settings_service import FROZEN_MESSAGE, apply_settings, current_value, run_on_queue  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-FROZEN_MESSAGE = "settings are frozen (--freeze-settings)"
 
 # Derived from the loaded model, never typed in: shown read-only and never sent back, or an
 # Apply from a page opened before a checkpoint switch would write back the old hash.
@@ -44,111 +43,6 @@ _quick_keys: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDiction
 # ---------------------------------------------------------------------------------------
 # applying
 # ---------------------------------------------------------------------------------------
-async def _run_on_queue(fn: Callable[[], Any], name: str) -> Any:
-    """Run `fn` on the generation queue and wait for it without blocking the event loop."""
-    job = shared.queue.submit(fn, name=name)
-    try:
-        return await asyncio.wrap_future(job.future)
-    except asyncio.CancelledError:
-        shared.queue.cancel(job.task_id)  # the page went away before the job started
-        raise
-
-
-def _keyed(key: str, message: str) -> str:
-    """An error text that names the option, so the user knows which field to fix."""
-    return message if key in message else f"{key}: {message}"
-
-
-def _current(key: str) -> Any:
-    opts = shared.opts
-    info = opts.data_labels.get(key)
-    return opts.data.get(key, info.default if info is not None else None)
-
-
-async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> tuple[list[str], str | None]:
-    """Validate and apply option values; returns (changed keys, error message or None).
-
-    Nothing changes when any value is invalid or the checkpoint cannot be found or loaded.
-    `from_api=True` drops restrict_api options silently, as A1111's API does; the UI may set
-    them. A VAE failure after a successful checkpoint switch leaves the new model in place
-    (the switch is reported as changed together with the error)."""
-    if shared.cmd_opts.freeze_settings:
-        return [], FROZEN_MESSAGE
-    opts = shared.opts
-    values = dict(values)
-    if from_api:
-        values = {k: v for k, v in values.items()
-                  if not (k in opts.data_labels and opts.data_labels[k].restrict_api)}
-    # the checkpoint is matched against the registry (title, name, hash ...), not validated as text
-    ckpt = values.pop("sd_model_checkpoint", None)
-    try:
-        values = opts.validate_many(values)
-    except OptionError as e:
-        return [], _keyed(e.key, str(e))
-    info = None
-    if ckpt is not None:
-        info = shared.registry.match(str(ckpt))
-        if info is None:
-            titles = [c.title for c in shared.registry.list()]
-            return [], f"sd_model_checkpoint: checkpoint {ckpt!r} not found; available: {titles}"
-
-    changed: list[str] = []
-    if info is not None:
-        before = _current("sd_model_checkpoint")
-        try:
-            # ModelManager.load is a no-op for the resident file; on success its on_loaded
-            # callback records the title (and hash) in opts
-            await _run_on_queue(lambda: shared.model_manager.load(info), "load-checkpoint")
-        except Exception as e:
-            logger.warning("could not switch to checkpoint %s: %s", info.title, e)
-            return [], f"sd_model_checkpoint: could not load {info.title}: {e}; the previous model is still loaded"
-        if _current("sd_model_checkpoint") != before:
-            changed.append("sd_model_checkpoint")
-
-    if "sd_vae" in values:
-        vae = values["sd_vae"]
-
-        def apply_vae() -> None:
-            shared.ensure_model_loaded()
-            shared.apply_vae_setting(vae)
-
-        try:
-            await _run_on_queue(apply_vae, "load-vae")
-        except Exception as e:
-            logger.warning("could not apply VAE %s: %s", vae, e)
-            await _save_if(changed)
-            return changed, _keyed(getattr(e, "field", None) or "sd_vae", str(e))
-
-    done: dict[str, Any] = {}  # key -> previous value, to undo if a later onchange callback fails
-    try:
-        for key, value in values.items():
-            previous = _current(key)
-            if opts.set(key, value, validate=False):
-                done[key] = previous
-    except Exception as e:
-        logger.warning("setting %s failed: %s", key, e)
-        for k, old in reversed(done.items()):
-            try:
-                opts.set(k, old, validate=False)
-            except Exception:
-                logger.exception("could not restore option %s", k)
-        await _save_if(changed)
-        return changed, _keyed(key, str(e))
-    changed.extend(done)
-    try:
-        await _save_if(changed)
-    except OSError as e:
-        return changed, f"settings changed but could not be saved to {opts.path}: {e}"
-    if changed:
-        logger.info("settings changed: %s", ", ".join(changed))
-    return changed, None
-
-
-async def _save_if(changed: list[str]) -> None:
-    if changed:
-        await asyncio.to_thread(shared.opts.save)  # atomic write; keep file I/O off the event loop
-
-
 def result_text(changed: list[str], error: str | None) -> str:
     """The Apply result line: "N settings changed: a, b" or the error."""
     done = f"{len(changed)} setting{'' if len(changed) == 1 else 's'} changed" + (
@@ -272,10 +166,24 @@ def _component_args(info: OptionInfo) -> dict:
     return dict(args or {})
 
 
+def _shown(key: str) -> Any:
+    """The value a component shows: the stored one, except that before the first model load
+    the checkpoint dropdown names the checkpoint that will be loaded rather than nothing."""
+    value = current_value(key)
+    if key == "sd_model_checkpoint" and value is None and shared.registry is not None:
+        try:
+            selected = shared.select_checkpoint()
+        except Exception:
+            logger.exception("could not tell which checkpoint will be loaded")
+            selected = None
+        value = selected.title if selected is not None else None
+    return value
+
+
 def _ui_state(key: str, info: OptionInfo) -> tuple[str, Any, list | None]:
     choices = _choices(key, info)
     kind = _kind(key, info, choices)
-    value = _to_ui(info, kind, _current(key))
+    value = _to_ui(info, kind, _shown(key))
     return kind, value, _with_value(choices, value) if choices is not None else None
 
 
@@ -403,7 +311,7 @@ def create_settings_tab() -> None:
             if key in READONLY_KEYS or (key in shown and raw == shown[key]):
                 continue
             value = _from_ui(info, _ui_state(key, info)[0], raw)
-            if value is None or value == _current(key):
+            if value is None or value == current_value(key):
                 continue
             pending[key] = value
         changed, error = await apply_settings(pending)
@@ -460,7 +368,7 @@ def create_quicksettings() -> list[gr.Component]:
 
         async def on_edit(raw: Any, key: str = key, info: OptionInfo = info) -> Any:
             value = _from_ui(info, _ui_state(key, info)[0], raw)
-            if value is not None and value != _current(key):
+            if value is not None and value != current_value(key):
                 _, error = await apply_settings({key: value})
                 if error is not None:
                     gr.Warning(error)
@@ -476,7 +384,7 @@ def create_quicksettings() -> list[gr.Component]:
                                  refresher: Callable[[], Any] = refresher) -> Any:
                 try:
                     # the registries are also read by the worker, so they are rescanned there
-                    await _run_on_queue(refresher, f"refresh-{key}")
+                    await run_on_queue(refresher, f"refresh-{key}")
                 except Exception as e:
                     logger.warning("refreshing %s failed: %s", key, e)
                     gr.Warning(f"{key}: refresh failed: {e}")
@@ -485,8 +393,13 @@ def create_quicksettings() -> list[gr.Component]:
             button.click(on_refresh, [], [comp], concurrency_limit=None, api_visibility="undocumented")
     if components:
         # a page opened after an API change shows the stored values
-        gr.on(None, lambda: [_ui_update(k, opts.data_labels[k]) for k in keys], inputs=None,
-              outputs=components, show_progress="hidden", concurrency_limit=None, api_visibility="undocumented")
+        def stored_values():
+            updates = [_ui_update(k, opts.data_labels[k]) for k in keys]
+            # one output takes the bare update: a one-item list would be shown as the value itself
+            return updates[0] if len(updates) == 1 else updates
+
+        gr.on(None, stored_values, inputs=None, outputs=components, show_progress="hidden",
+              concurrency_limit=None, api_visibility="undocumented")
     if frozen:
         logger.info("quicksettings are read-only (--freeze-settings)")
     return components
