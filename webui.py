@@ -55,12 +55,12 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     if not ns.nowebui:
         import gradio as gr
 
-        from modules.ui.app import create_ui
+        from modules.ui.app import create_ui, head_html
 
         demo = create_ui()
         demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
         allowed = [str(shared.paths.resolve_output("outputs"))] + list(ns.gradio_allowed_path or [])
-        app = gr.mount_gradio_app(app, demo, path="/", auth=_gradio_credentials(ns), ssr_mode=False,
+        app = gr.mount_gradio_app(app, demo, path="/", auth=_gradio_credentials(ns), ssr_mode=False, head=head_html(),
                                   allowed_paths=allowed, root_path=ns.subpath or None)
     return app
 

@@ -56,3 +56,11 @@ def _wire_send_to(png: dict, tabs, txt2img, img2img, ext: dict) -> None:
                                  [*img2img.fields.values(), img2img.ui["image"], tabs], queue=False)
     png["send_to_extras"].click(lambda image: (image, 0, gr.Tabs(selected="single_image"), gr.Tabs(selected="extras")),
                                 [png["image"]], [ext["image"], ext["tab_index"], ext["input_tabs"], tabs], queue=False)
+
+
+def head_html() -> str:
+    """The UI's own scripts (modules/ui/javascript/*.js), injected into the page's <head>."""
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "javascript"
+    return "".join(f"<script>\n{js.read_text(encoding='utf-8')}\n</script>\n" for js in sorted(folder.glob("*.js")))

@@ -193,8 +193,9 @@ async def submit(make_processing: Callable[[dict], Any], request_model, values: 
 
 def wire_generate(panel: Panel, name: str, run: Callable[[dict, dict, gr.Progress], Any]) -> None:
     """`run(values, extras, progress)` is an async generator of (gallery, info, html) updates."""
-    """Generate (button and Enter in the prompt): every field component's value under its request field
-    name, the UI-only inputs (images, ...) by their panel name, passed to `run`."""
+    """Generate (the button; Ctrl+Enter in a prompt box clicks it, see javascript/shortcuts.js): every
+    field component's value under its request field name, the UI-only inputs (images, ...) by their
+    panel name, passed to `run`."""
     by_component = {comp: key for key, comp in panel.fields.items()}
     extras = {comp: key for key, comp in panel.ui.items() if getattr(comp, "_panel_input", False)}
     outputs = [panel.ui["gallery"], panel.ui["generation_info"], panel.ui["html_info"]]
@@ -210,7 +211,6 @@ def wire_generate(panel: Panel, name: str, run: Callable[[dict, dict, gr.Progres
 
     inputs = set(panel.fields.values()) | set(extras)
     panel.ui["generate"].click(generate, inputs, outputs, concurrency_limit=None, api_name=name)
-    panel.fields["prompt"].submit(generate, inputs, outputs, concurrency_limit=None)
     panel.ui["interrupt"].click(lambda: shared.state.interrupt(), [], [], queue=False)
     panel.ui["skip"].click(lambda: shared.state.skip(), [], [], queue=False)
 

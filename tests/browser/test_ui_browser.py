@@ -1,0 +1,210 @@
+"""The txt2img UI in a real browser, as a user drives it: load, generate, same seed same image,
+progress and Interrupt, the checkpoint quicksetting, dark mode.
+
+Every wait is bounded (Playwright's auto-waiting expect() with a timeout); nothing relies on how
+fast the machine is for its verdict.
+"""
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import httpx
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+GENERATE_TIMEOUT_MS = 120_000     # a 64x64 image takes well under a second on 2 CPU cores
+
+
+def expect(*args, **kwargs):
+    from playwright.sync_api import expect as _expect
+
+    return _expect(*args, **kwargs)
+
+
+def set_number(page, elem_id: str, value: int) -> None:
+    """Type into the number box of a slider or number field and leave it, as a user does."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Tab")
+    expect(box).to_have_value(str(value))
+
+
+def set_slider(page, elem_id: str, value: int) -> None:
+    set_number(page, elem_id, value)
+    expect(page.locator(f"#{elem_id} input[type=range]")).to_have_value(str(value))
+
+
+def fill_txt2img(page, *, prompt: str, steps: int, seed: int, size: int = 64, batch_count: int = 1) -> None:
+    page.locator("#txt2img_prompt textarea").fill(prompt)
+    set_slider(page, "txt2img_width", size)
+    set_slider(page, "txt2img_height", size)
+    set_slider(page, "txt2img_steps", steps)
+    if batch_count != 1:
+        set_slider(page, "txt2img_batch_count", batch_count)
+    set_number(page, "txt2img_seed", seed)
+
+
+def gallery_images(page):
+    return page.locator("#txt2img_gallery img")
+
+
+def wait_for_result(page, *, seed: int, size: int = 64) -> None:
+    """The infotext comes with the job's result (the gallery may show live previews before it);
+    a fresh page has none, so once it names the seed the gallery shows this job's images."""
+    info = page.locator("#html_info_txt2img")
+    expect(info).to_contain_text(f"Seed: {seed}", timeout=GENERATE_TIMEOUT_MS)
+    expect(info).to_contain_text(f"Size: {size}x{size}")
+    expect(page.locator("#txt2img_gallery [role=progressbar]")).to_have_count(0)
+    expect(gallery_images(page).first).to_be_visible()
+
+
+def image_bytes(page) -> bytes:
+    """The PNG the gallery shows, fetched from the server like the browser did (same cookies)."""
+    src = gallery_images(page).first.get_attribute("src")
+    assert src, "gallery image has no src"
+    response = page.request.get(src, timeout=30_000)
+    assert response.ok, f"GET {src}: {response.status}"
+    return response.body()
+
+
+def generate_in_new_page(open_ui, **values) -> bytes:
+    """A fresh page each time (navigating away from a page drops gradio's open stream, which
+    its client logs as a console error), so its gallery and infotext start empty."""
+    page = open_ui()
+    fill_txt2img(page, **values)
+    page.locator("#txt2img_generate").click()
+    wait_for_result(page, seed=values["seed"], size=values.get("size", 64))
+    data = image_bytes(page)
+    page.console_log.check()
+    return data
+
+
+def default_title(base: str) -> str:
+    models = httpx.get(base + "/sdapi/v1/sd-models", timeout=30).json()
+    assert [m["model_name"] for m in models] == ["tiny-default-sd1"], models
+    return models[0]["title"]
+
+
+def luminance(css_colour: str) -> float:
+    r, g, b = (int(v) for v in re.findall(r"\d+", css_colour)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_page_loads_with_the_txt2img_tab_and_no_console_errors(open_ui):
+    started = time.monotonic()
+    page = open_ui()                # waits (bounded) for the UI to be rendered
+    load_s = time.monotonic() - started
+    assert page.title() == "Stable Diffusion"
+    tab = page.get_by_role("tab", name="txt2img")
+    expect(tab).to_be_visible()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    for elem_id in ("txt2img_prompt", "txt2img_neg_prompt", "txt2img_generate", "txt2img_interrupt",
+                    "txt2img_gallery", "txt2img_steps", "txt2img_width", "txt2img_height", "txt2img_seed",
+                    "setting_sd_model_checkpoint"):
+        expect(page.locator(f"#{elem_id}")).to_be_visible()
+    expect(page.locator("#txt2img_generate")).to_have_text("Generate")
+    # the layout fits a 1280 px wide window: no horizontal scrolling
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"page is {overflow}px wider than the 1280px window"
+    # (no "networkidle": gradio keeps a stream open) fonts are the last thing a page fetches
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.fonts.ready.then(() => document.fonts.status)") == "loaded"
+    print(f"UI rendered in {load_s:.1f}s")
+    page.console_log.check()
+
+
+def test_generate_shows_image_and_infotext(page, webui_server, tmp_path):
+    fill_txt2img(page, prompt="a red circle on a blue background", steps=4, seed=123)
+    page.locator("#txt2img_generate").click()
+    wait_for_result(page, seed=123)
+    shot = tmp_path / "txt2img-after-generation.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    info = page.locator("#html_info_txt2img")
+    expect(info).to_contain_text("a red circle on a blue background")
+    expect(info).to_contain_text("Steps: 4")
+    expect(info).to_contain_text("Model: tiny-default-sd1")
+    image = Image.open(io.BytesIO(image_bytes(page)))
+    assert image.format == "PNG" and image.size == (64, 64)
+    box = gallery_images(page).first.bounding_box()
+    assert box and box["width"] > 32 and box["height"] > 32, f"gallery image is not shown at a usable size: {box}"
+    # the quicksettings bar still names the model
+    expect(page.locator("#setting_sd_model_checkpoint input")).to_have_value(default_title(webui_server.base))
+
+
+def test_same_seed_gives_the_same_image(open_ui):
+    values = dict(prompt="a green triangle", steps=4)
+    first = generate_in_new_page(open_ui, seed=123, **values)
+    again = generate_in_new_page(open_ui, seed=123, **values)
+    other = generate_in_new_page(open_ui, seed=124, **values)
+    assert first == again, "the same seed and settings gave different image bytes"
+    pixels = lambda data: Image.open(io.BytesIO(data)).convert("RGB").tobytes()  # noqa: E731
+    assert pixels(first) != pixels(other), "a different seed gave the same picture"
+
+
+def test_progress_is_shown_and_interrupt_stops_the_job(page, webui_server):
+    # 100 images of 150 steps would run for minutes; only Interrupt can end it within the timeout
+    batch_count = 100
+    fill_txt2img(page, prompt="a long job", steps=150, seed=1000, batch_count=batch_count)
+    page.locator("#txt2img_generate").click()
+    try:
+        progress = page.locator("#txt2img_gallery [role=progressbar]")
+        expect(progress).to_have_attribute("aria-label", re.compile(r"Step \d+/150"), timeout=60_000)
+        page.locator("#txt2img_interrupt").click()
+        wait_for_result(page, seed=1000)
+    except BaseException:
+        # do not leave minutes of work on the shared server for the next tests
+        httpx.post(webui_server.base + "/sdapi/v1/interrupt", timeout=10)
+        raise
+    expect(page.locator("#html_info_txt2img")).to_contain_text("Steps: 150")
+    shown = gallery_images(page).count()
+    assert 1 <= shown < batch_count, f"{shown} images: the job was not stopped early"
+
+
+def test_checkpoint_dropdown_shows_the_default_model(page, webui_server):
+    base = webui_server.base
+    title = default_title(base)
+    assert httpx.get(base + "/sdapi/v1/options", timeout=30).json()["sd_model_checkpoint"] == title
+    box = page.locator("#setting_sd_model_checkpoint input")
+    expect(box).to_have_value(title)
+    # the list offers it; picking it again (a round trip through the server) keeps it
+    box.click()
+    option = page.get_by_role("option", name=title)
+    expect(option).to_be_visible()
+    option.click()
+    expect(page.get_by_role("option")).to_have_count(0)
+    expect(box).to_have_value(title)
+    assert httpx.get(base + "/sdapi/v1/options", timeout=30).json()["sd_model_checkpoint"] == title
+
+
+def test_dark_mode_follows_the_browser(open_ui):
+    colours = {}
+    for scheme in ("light", "dark"):
+        page = open_ui(color_scheme=scheme)
+        colours[scheme] = page.evaluate("""() => ({
+            body: getComputedStyle(document.body).backgroundColor,
+            text: getComputedStyle(document.querySelector('#txt2img_prompt textarea')).color})""")
+        page.console_log.check()
+    light, dark = colours["light"], colours["dark"]
+    assert luminance(light["body"]) > 0.8, f"light page background is not light: {light}"
+    assert luminance(dark["body"]) < 0.2, f"dark colour scheme did not give a dark background: {dark}"
+    assert luminance(dark["text"]) > 0.7, f"dark mode text is not light: {dark}"
+
+
+def test_ctrl_enter_in_the_prompt_generates(page):
+    page.fill("#txt2img_prompt textarea", "a shortcut")
+    page.fill("#txt2img_width input[type=number]", "64")
+    page.fill("#txt2img_height input[type=number]", "64")
+    page.fill("#txt2img_steps input[type=number]", "2")
+    page.fill("#txt2img_seed input", "77")
+    page.focus("#txt2img_prompt textarea")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('Seed: 77')",
+                           timeout=60000)
