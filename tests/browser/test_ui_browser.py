@@ -208,3 +208,23 @@ def test_ctrl_enter_in_the_prompt_generates(page):
     page.keyboard.press("Control+Enter")
     page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('Seed: 77')",
                            timeout=60000)
+
+
+def test_two_tabs_generating_at_once_each_get_their_own_result(open_ui):
+    """Two users: A starts a longer job, B queues behind it; each sees only its own previews and
+    result (the shared queue runs them one after the other)."""
+    a, b = open_ui(), open_ui()
+    fill_txt2img(a, prompt="first user", steps=60, seed=501, size=128)
+    fill_txt2img(b, prompt="second user", steps=3, seed=502)
+    a.locator("#txt2img_generate").click()
+    b.locator("#txt2img_generate").click()
+    wait_for_result(b, seed=502)
+    wait_for_result(a, seed=501, size=128)
+    assert "second user" not in a.locator("#html_info_txt2img").inner_text()
+    assert "first user" not in b.locator("#html_info_txt2img").inner_text()
+    from PIL import Image
+    import io
+    assert Image.open(io.BytesIO(image_bytes(a))).size == (128, 128)
+    assert Image.open(io.BytesIO(image_bytes(b))).size == (64, 64)
+    a.console_log.check()
+    b.console_log.check()
