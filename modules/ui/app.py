@@ -35,7 +35,40 @@ def create_ui() -> gr.Blocks:
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 create_settings_tab()
         _wire_send_to(png, tabs, txt2img, img2img, ext)
+        for panel in (txt2img, img2img):
+            _wire_gallery_send_to(panel, tabs, img2img, ext)
     return demo
+
+
+def _wire_gallery_send_to(panel, tabs, img2img, ext: dict) -> None:
+    """The buttons under a gallery: the selected image (and its parameters) to img2img, inpaint or extras."""
+    from modules.ui.generation import field_updates, selected_image
+    from modules.ui.pnginfo import paste_fields
+
+    source = [panel.ui["gallery"], panel.ui["selected_index"], panel.ui["generation_info"]]
+
+    def params(text: str) -> list:
+        values = {k: v for k, v in paste_fields(text).items() if not k.startswith("hr_") and k != "enable_hr"}
+        return field_updates(img2img, values)
+
+    def to_img2img(gallery, index, info):
+        image, text = selected_image(gallery, index, info)
+        return [*params(text), image, gr.Tabs(selected="img2img_img2img_tab"), "img2img", gr.Tabs(selected="img2img")]
+
+    def to_inpaint(gallery, index, info):
+        image, text = selected_image(gallery, index, info)
+        return [*params(text), {"background": image, "layers": [], "composite": image},
+                gr.Tabs(selected="img2img_inpaint_tab"), "inpaint", gr.Tabs(selected="img2img")]
+
+    mode_tabs = img2img.ui["mode_tabs"]
+    panel.ui["send_to_img2img"].click(to_img2img, source, [*img2img.fields.values(), img2img.ui["image"], mode_tabs,
+                                                           img2img.ui["mode"], tabs], queue=False)
+    panel.ui["send_to_inpaint"].click(to_inpaint, source, [*img2img.fields.values(), img2img.ui["inpaint"], mode_tabs,
+                                                           img2img.ui["mode"], tabs], queue=False)
+    panel.ui["send_to_extras"].click(
+        lambda gallery, index, info: (selected_image(gallery, index, info)[0], 0, gr.Tabs(selected="single_image"),
+                                      gr.Tabs(selected="extras")),
+        source, [ext["image"], ext["tab_index"], ext["input_tabs"], tabs], queue=False)
 
 
 def _wire_send_to(png: dict, tabs, txt2img, img2img, ext: dict) -> None:

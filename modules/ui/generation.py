@@ -119,11 +119,45 @@ def build_seed(tab: str, panel: Panel) -> None:
 def build_output(tab: str, panel: Panel) -> None:
     panel.ui["gallery"] = gr.Gallery(label="Output", columns=2, format="png", elem_id=f"{tab}_gallery",
                                      buttons=["download", "fullscreen"], height=480)
+    with gr.Row(elem_id=f"image_buttons_{tab}"):
+        panel.ui["send_to_img2img"] = gr.Button("Send to img2img", elem_id=f"{tab}_send_to_img2img", size="sm")
+        panel.ui["send_to_inpaint"] = gr.Button("Send to inpaint", elem_id=f"{tab}_send_to_inpaint", size="sm")
+        panel.ui["send_to_extras"] = gr.Button("Send to extras", elem_id=f"{tab}_send_to_extras", size="sm")
+    panel.ui["selected_index"] = gr.State(0)
+    panel.ui["gallery"].select(_selected_index, [], [panel.ui["selected_index"]], show_progress="hidden",
+                               queue=False)
     panel.ui["generation_info"] = gr.Textbox(visible=False, elem_id=f"generation_info_{tab}")
     panel.ui["html_info"] = gr.HTML(elem_id=f"html_info_{tab}")
     panel.ui["html_log"] = gr.HTML(elem_id=f"html_log_{tab}")
     panel.ui["reuse_seed"].click(_seed_from_info, [panel.ui["generation_info"]], [panel.fields["seed"]],
                                  show_progress="hidden", queue=False)
+
+
+def _selected_index(evt: gr.SelectData) -> int:
+    return int(evt.index or 0)
+
+
+def selected_image(gallery: list | None, index: int, info: str):
+    """(PIL image, its infotext) of the gallery item the user selected (the first one by default)."""
+    from PIL import Image
+
+    if not gallery:
+        raise gr.Error("Generate an image first")
+    index = index if 0 <= index < len(gallery) else 0
+    item = gallery[index]
+    path = item[0] if isinstance(item, (list, tuple)) else item
+    if isinstance(path, dict):
+        path = path.get("path") or path.get("name")
+    image = path if isinstance(path, Image.Image) else Image.open(path)
+    texts = []
+    try:
+        data = json.loads(info) if info else {}
+        texts = data.get("infotexts") or []
+        index -= int(data.get("index_of_first_image") or 0)
+    except (ValueError, TypeError, AttributeError):
+        pass
+    text = texts[index] if 0 <= index < len(texts) else (texts[0] if texts else "")
+    return image, text
 
 
 def _seed_from_info(info: str) -> int:

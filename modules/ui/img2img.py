@@ -57,7 +57,7 @@ def create_img2img_tab() -> g.Panel:
         with gr.Column(elem_id="img2img_settings"):
             mode = g.panel_input(gr.State("img2img"))
             panel.ui["mode"] = mode
-            with gr.Tabs(elem_id="mode_img2img"):
+            with gr.Tabs(elem_id="mode_img2img") as mode_tabs:
                 with gr.Tab("img2img", id="img2img_img2img_tab", elem_id="img2img_img2img_tab") as t0:
                     panel.ui["image"] = g.panel_input(gr.Image(label="Image for img2img", type="pil",
                                                                sources=["upload", "clipboard"],
@@ -76,6 +76,7 @@ def create_img2img_tab() -> g.Panel:
                                                                        elem_id="img2img_batch_input_dir"))
                     panel.ui["batch_mask"] = g.panel_input(gr.Textbox(label="Inpaint batch mask directory (optional)",
                                                                       elem_id="img2img_batch_inpaint_mask_dir"))
+            panel.ui["mode_tabs"] = mode_tabs
             for tab, name in zip((t0, t1, t2, t3), MODES):
                 tab.select(lambda n=name: n, [], [mode], show_progress="hidden", queue=False)
             panel.fields["resize_mode"] = gr.Radio(["Just resize", "Crop and resize", "Resize and fill",

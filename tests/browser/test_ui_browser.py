@@ -228,3 +228,16 @@ def test_two_tabs_generating_at_once_each_get_their_own_result(open_ui):
     assert Image.open(io.BytesIO(image_bytes(b))).size == (64, 64)
     a.console_log.check()
     b.console_log.check()
+
+
+def test_send_result_to_img2img(page):
+    fill_txt2img(page, prompt="send me", steps=2, seed=808)
+    page.locator("#txt2img_generate").click()
+    wait_for_result(page, seed=808)
+    page.locator("#txt2img_send_to_img2img").click()
+    expect(page.locator("#img2img_prompt textarea")).to_have_value("send me")
+    expect(page.locator("#img2img_image img").first).to_be_visible()
+    page.locator("#img2img_generate").click()
+    info = page.locator("#html_info_img2img")
+    expect(info).to_contain_text("Denoising strength", timeout=GENERATE_TIMEOUT_MS)
+    expect(info).to_contain_text("send me")
