@@ -78,6 +78,17 @@ def mask_crop_region(mask: Image.Image, padding: int = 0) -> tuple[int, int, int
     return max(x1 - padding, 0), max(y1 - padding, 0), min(x2 + padding, w), min(y2 + padding, h)
 
 
+def _grow_span(lo: float, hi: float, want: float, limit: int) -> tuple[float, float]:
+    """Widen [lo, hi] symmetrically to length `want`, shifted back inside [0, limit]."""
+    grow = want - (hi - lo)
+    lo, hi = lo - grow / 2, hi + grow / 2
+    if lo < 0:
+        hi, lo = hi - lo, 0
+    if hi > limit:
+        lo, hi = lo - (hi - limit), limit
+    return max(lo, 0), hi
+
+
 def expand_crop_region(region: tuple[int, int, int, int], width: int, height: int,
                        image_width: int, image_height: int) -> tuple[int, int, int, int]:
     """Grow the crop region to the processing aspect ratio (width:height) within the image, so the
@@ -86,29 +97,9 @@ def expand_crop_region(region: tuple[int, int, int, int], width: int, height: in
     ratio = width / height
     crop_w, crop_h = x2 - x1, y2 - y1
     if crop_w / crop_h < ratio:       # too tall: widen
-        want = crop_h * ratio
-        grow = want - crop_w
-        x1 -= grow / 2
-        x2 += grow / 2
-        if x1 < 0:
-            x2 -= x1
-            x1 = 0
-        if x2 > image_width:
-            x1 -= x2 - image_width
-            x2 = image_width
-        x1 = max(x1, 0)
+        x1, x2 = _grow_span(x1, x2, crop_h * ratio, image_width)
     else:                             # too wide: heighten
-        want = crop_w / ratio
-        grow = want - crop_h
-        y1 -= grow / 2
-        y2 += grow / 2
-        if y1 < 0:
-            y2 -= y1
-            y1 = 0
-        if y2 > image_height:
-            y1 -= y2 - image_height
-            y2 = image_height
-        y1 = max(y1, 0)
+        y1, y2 = _grow_span(y1, y2, crop_w / ratio, image_height)
     return int(math.floor(x1)), int(math.floor(y1)), int(math.ceil(x2)), int(math.ceil(y2))
 
 
