@@ -8,6 +8,10 @@ import logging
 import os
 import sys
 
+# A1111's helpers that extensions' install.py files call as `launch.<name>`
+from modules.launch_utils import (commit_hash, git_tag, index_url, is_installed, python, run,  # noqa: F401
+                                  run_pip, script_path)
+
 
 def setup_logging(level: str | None) -> None:
     level = (level or os.environ.get("SD_WEBUI_LOG_LEVEL") or "INFO").upper()
@@ -20,8 +24,10 @@ def setup_logging(level: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     from modules import cmd_args
 
-    ns = cmd_args.parse_args(argv)
-    setup_logging(ns.loglevel)
+    # logging first (from the flags known before extensions add theirs), so that install.py
+    # and preload.py failures are shown; then install.py, preload.py and the full parse
+    setup_logging(cmd_args.parse_early(cmd_args.collect_args(argv)).loglevel)
+    ns = cmd_args.parse_args_with_extensions(argv)
     log = logging.getLogger("launch")
     for flag in cmd_args.used_noop_flags(ns):
         log.info("%s has no effect here: %s", flag, cmd_args.NOOP_FLAGS[flag])

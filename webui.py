@@ -15,7 +15,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from fastapi import FastAPI  # noqa: E402
 
-from modules import shared  # noqa: E402
+from modules import script_callbacks, scripts, shared  # noqa: E402
 
 logger = logging.getLogger("webui")
 
@@ -35,6 +35,7 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     """Initialise the shared services and build the app. The checkpoint load is queued as the
     first job, so the server answers at once and generation requests wait their turn."""
     shared.initialize(ns)
+    _load_extensions()
     app = FastAPI(title="Stable Diffusion API", version="1.10.1", docs_url="/docs", redoc_url="/redoc")
 
     from modules.api.api import Api, install_middleware
@@ -52,17 +53,36 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     if load_model and not ns.skip_load_model_at_start and not ns.ui_debug_mode:
         shared.queue.submit(_initial_load, name="load-checkpoint")
 
-    if not ns.nowebui:
+    demo = None
+    if ns.nowebui:
+        for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
+            runner.ensure_ui()   # the scripts' argument spans and defaults, for script_args / alwayson_scripts
+    else:
         import gradio as gr
 
         from modules.ui.app import create_ui, head_html
 
         demo = create_ui()
+        # before the UI is mounted at "/": routes added after the mount would never be reached
+        script_callbacks.app_started_callback(demo, app)
         demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
         allowed = [str(shared.paths.resolve_output("outputs"))] + list(ns.gradio_allowed_path or [])
         app = gr.mount_gradio_app(app, demo, path="/", auth=_gradio_credentials(ns), ssr_mode=False, head=head_html(),
                                   allowed_paths=allowed, root_path=ns.subpath or None)
+    if demo is None:
+        script_callbacks.app_started_callback(None, app)
     return app
+
+
+def _load_extensions() -> None:
+    """Extensions' scripts and the options they add (before the UI and the API read the options)."""
+    from modules import extensions, gradio_compat
+
+    gradio_compat.install()
+    extensions.list_extensions()
+    scripts.load_scripts()
+    script_callbacks.ui_settings_callback()
+    scripts.initialize_runners()
 
 
 def _initial_load() -> None:

@@ -161,13 +161,46 @@ def split_env_args(value: str | None) -> list[str]:
     return shlex.split(value) if value else []
 
 
+def collect_args(argv: Sequence[str] | None = None, *, use_env: bool = True) -> list[str]:
+    """COMMANDLINE_ARGS from the environment first, then argv (so argv wins)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if use_env:
+        args = split_env_args(os.environ.get("COMMANDLINE_ARGS")) + args
+    return args
+
+
 def parse_args(argv: Sequence[str] | None = None, *, use_env: bool = True,
                parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
     """Parse flags; COMMANDLINE_ARGS from the environment come first, then argv (argv wins)."""
     parser = parser or build_parser()
-    args = list(sys.argv[1:] if argv is None else argv)
-    if use_env:
-        args = split_env_args(os.environ.get("COMMANDLINE_ARGS")) + args
+    ns = parser.parse_args(collect_args(argv, use_env=use_env))
+    finalize(ns)
+    return ns
+
+
+def parse_early(args: Sequence[str], parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """The flags known before extensions' preload.py added theirs (--data-dir, the disable and
+    install flags ...): unknown flags are left for the full parse, --help too."""
+    parser = parser or build_parser()
+    ns, _unknown = parser.parse_known_args([a for a in args if a not in ("-h", "--help")])
+    finalize(ns)
+    return ns
+
+
+def parse_args_with_extensions(argv: Sequence[str] | None = None, *, use_env: bool = True,
+                               run_installers: bool = True) -> argparse.Namespace:
+    """A1111's launch order: the known flags first; then each active extension's install.py
+    (unless --skip-install or `run_installers=False`) and preload.py, whose `preload(parser)`
+    may add flags; then the whole command line is parsed, so an unknown flag still exits 2."""
+    from modules import extensions
+
+    parser = build_parser()
+    args = collect_args(argv, use_env=use_env)
+    early = parse_early(args, parser)
+    if run_installers and not early.skip_install:
+        extensions.list_extensions(early)
+        extensions.run_installers()
+    extensions.preload_extensions(parser, ns=early)
     ns = parser.parse_args(args)
     finalize(ns)
     return ns

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from PIL import Image, ImageColor, PngImagePlugin
 
+from modules import script_callbacks as callbacks
 from modules.atomic_write import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -614,13 +615,13 @@ def _claim(tmp: str, path: Path) -> bool:
         return True
 
 
-def save_image(image: Image.Image, folder: Path, *, values: dict[str, Any], infotext: str | None,
+def write_image(image: Image.Image, folder: Path, *, values: dict[str, Any], infotext: str | None,
                fmt: str = "png", pattern: str = "", save_to_dirs: bool = True, dir_pattern: str = "[date]",
                add_number: bool = True, jpeg_quality: int = 80, webp_lossless: bool = False,
                max_length: int = 128, save_txt: bool = False, basename: str = "", short_filename: bool = False,
                forced_filename: str | None = None, suffix: str = "", unix_only: bool = False,
                max_prompt_words: int = 8, replace_action: str = "Replace",
-               existing_pnginfo: dict[str, Any] | None = None) -> Path:
+               existing_pnginfo: dict[str, Any] | None = None, p: Any = None) -> Path:
     """Save as A1111 does and return the file's path.
 
     * Folder: `folder/<dir_pattern>` when `save_to_dirs` (an empty dir_pattern means `[prompt_words]`).
@@ -633,6 +634,8 @@ def save_image(image: Image.Image, folder: Path, *, values: dict[str, Any], info
     * The file appears atomically (hidden temp file, fsync, then link/rename); no temp file is left.
     * JPEG beyond 65535 px or WebP beyond 16383 px is saved as PNG (those formats cannot hold it).
     * `save_txt` writes the infotext to `<same name>.txt` (A1111 option save_txt).
+    * Extensions' before_image_saved callbacks may change the image, the text chunks or the file
+      name (`p` is passed to them); image_saved callbacks see the final file.
     """
     folder = Path(folder)
     fmt = fmt.lower()
@@ -668,11 +671,28 @@ def save_image(image: Image.Image, folder: Path, *, values: dict[str, Any], info
     room = _name_max(folder) - max(4, len(ext)) - (len(basename) + 6 if numbered else 0) - 8
     decoration = decoration[:max(room, 0)]
 
+    forced_path = None
+    hooked = callbacks.has("before_image_saved") or callbacks.has("image_saved")
+    if hooked:
+        planned = folder / (f"{_planned_stem(folder, basename)}{decoration}{ext}" if numbered else f"{decoration}{ext}")
+        params = callbacks.ImageSaveParams(image, p, str(planned), {**(existing_pnginfo or {}), "parameters": infotext})
+        callbacks.before_image_saved_callback(params)
+        image = params.image
+        chunks = dict(params.pnginfo or {})
+        infotext = chunks.pop("parameters", None)
+        existing_pnginfo = chunks
+        if params.filename != str(planned):
+            forced_path = Path(params.filename)
+            forced_path.parent.mkdir(parents=True, exist_ok=True)
+
     data = encode_image(image, fmt, infotext=infotext, jpeg_quality=jpeg_quality, webp_lossless=webp_lossless,
                         existing_pnginfo=existing_pnginfo)
-    tmp = _write_temp(folder, data)
+    tmp = _write_temp(forced_path.parent if forced_path else folder, data)
     try:
-        if numbered:
+        if forced_path is not None:
+            path = forced_path
+            os.replace(tmp, path)
+        elif numbered:
             number = next_sequence_number(folder, basename)
             for _ in range(100_000):
                 stem = f"{number:05}" if basename == "" else f"{basename}-{number:04}"
@@ -697,7 +717,57 @@ def save_image(image: Image.Image, folder: Path, *, values: dict[str, Any], info
     if save_txt and infotext is not None:
         atomic_write_text(path.with_suffix(".txt"), f"{infotext}\n")
     logger.debug("saved %s", path)
+    if hooked:
+        params.image, params.filename = image, str(path)
+        callbacks.image_saved_callback(params)
     return path
+
+
+def _planned_stem(folder: Path, basename: str) -> str:
+    number = next_sequence_number(folder, basename)
+    return f"{number:05}" if basename == "" else f"{basename}-{number:04}"
+
+
+def save_image(image: Image.Image, path: str | Path, basename: str = "", seed: Any = None, prompt: str | None = None,
+               extension: str = "png", info: str | None = None, short_filename: bool = False, no_prompt: bool = False,
+               grid: bool = False, pnginfo_section_name: str = "parameters", p: Any = None,
+               existing_info: dict | None = None, forced_filename: str | None = None, suffix: str = "",
+               save_to_dirs: bool | None = None) -> tuple[str, str | None]:
+    """A1111's `modules.images.save_image`, as extensions call it: the file name comes from the
+    options (`samples_filename_pattern`, `save_to_dirs`, ...) and `p`'s values; returns
+    (file path, txt path or None)."""
+    from modules import shared
+
+    opts = shared.opts
+    if p is not None:
+        from modules.processing import save_values
+
+        values = save_values(p, 0, image)
+    else:
+        values = {}
+    if seed is not None:
+        values["seed"] = seed
+    if prompt is not None:
+        values["prompt"] = prompt
+    values.setdefault("image", image)
+    if save_to_dirs is None:
+        save_to_dirs = (grid and opts.grid_save_to_dirs) or (not grid and opts.save_to_dirs and not no_prompt)
+    pattern = "" if no_prompt and not grid else (opts.samples_filename_pattern or "")
+    chunks = dict(existing_info or {})
+    if info is not None and pnginfo_section_name != "parameters":
+        chunks[pnginfo_section_name] = info
+        info = None
+    saved = write_image(
+        image, Path(path), values=values, infotext=info, fmt=extension, pattern=pattern, save_to_dirs=save_to_dirs,
+        dir_pattern=opts.directories_filename_pattern, add_number=opts.save_images_add_number, basename=basename,
+        short_filename=short_filename or grid and not opts.grid_extended_filename, forced_filename=forced_filename,
+        suffix=suffix, jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless, save_txt=opts.save_txt,
+        max_length=getattr(shared.cmd_opts, "filenames_max_length", 128),
+        unix_only=bool(getattr(shared.cmd_opts, "unix_filenames_sanitization", False)),
+        max_prompt_words=int(opts.directories_max_prompt_words), replace_action=opts.save_images_replace_action,
+        existing_pnginfo=chunks or None, p=p)
+    txt = saved.with_suffix(".txt")
+    return str(saved), str(txt) if opts.save_txt and info is not None else None
 
 
 def save_grid(grid: Image.Image, folder: Path, *, values: dict[str, Any], infotext: str | None,
@@ -705,6 +775,6 @@ def save_grid(grid: Image.Image, folder: Path, *, values: dict[str, Any], infote
               extended_filename: bool = False, pattern: str = "", **kwargs: Any) -> Path:
     """Save a grid as A1111 does: `grid-NNNN.<fmt>`, or `grid-NNNN-<pattern>` with `extended_filename`
     (option grid_extended_filename). `save_to_dirs` is A1111's grid_save_to_dirs."""
-    return save_image(grid, folder, values=values, infotext=infotext, fmt=fmt, pattern=pattern,
+    return write_image(grid, folder, values=values, infotext=infotext, fmt=fmt, pattern=pattern,
                       save_to_dirs=save_to_dirs, dir_pattern=dir_pattern, basename="grid",
                       short_filename=not extended_filename, **kwargs)

@@ -49,6 +49,16 @@ class OptionInfo:
     category_id: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.component, type):
+            # A1111 extensions pass the gradio class (gr.Slider, gr.Radio ...) and its arguments
+            self.component = self.component.__name__.lower()
+        args = self.component_args if isinstance(self.component_args, dict) else {}
+        if self.minimum is None and isinstance(args.get("minimum"), (int, float)):
+            self.minimum = args["minimum"]
+        if self.maximum is None and isinstance(args.get("maximum"), (int, float)):
+            self.maximum = args["maximum"]
+        if self.choices is None and isinstance(args.get("choices"), (list, tuple)):
+            self.choices = tuple(args["choices"])
         if self.type is None:
             d = self.default
             if isinstance(d, bool):

@@ -20,6 +20,7 @@ from modules import images as images_mod
 from modules import rng as rng_mod
 from modules import lora as lora_mod
 from modules import samplers, shared
+from modules import scripts as scripts_mod
 from modules.sampling import Interrupted, StepInfo, approximate_rgb, decode, sample, txt2img_image_conditioning
 from modules.text_encoding import PromptEncoder, ScheduledConditioning
 from modules.version import INFOTEXT_VERSION
@@ -58,7 +59,8 @@ class StableDiffusionProcessing:
                  denoising_strength: float | None = None, override_settings: dict | None = None,
                  override_settings_restore_afterwards: bool = True, outpath_samples: str | None = None,
                  outpath_grids: str | None = None, comments: dict | None = None,
-                 refiner_checkpoint: str | None = None, refiner_switch_at: float | None = None, **_: Any):
+                 refiner_checkpoint: str | None = None, refiner_switch_at: float | None = None,
+                 scripts: Any = None, script_args: list | None = None, **_: Any):
         self.prompt = prompt or ""
         self.negative_prompt = negative_prompt or ""
         self.styles = list(styles or [])
@@ -97,8 +99,14 @@ class StableDiffusionProcessing:
         self.all_seeds: list[int] = []
         self.all_subseeds: list[int] = []
         self.iteration = 0
-        self.scripts = None
-        self.script_args: list = []
+        self.scripts = scripts      # modules.scripts.ScriptRunner of the tab (set by the API / UI)
+        self.script_args: list = list(script_args or [])
+        self.is_api = False
+        self.user = None
+        self.prompts: list[str] = []            # this batch's, while it runs (A1111 names)
+        self.negative_prompts: list[str] = []
+        self.seeds: list[int] = []
+        self.subseeds: list[int] = []
         self.job_timestamp = ""
         self.clip_skip = 1
         self.sampler: samplers.SamplerInfo | None = None
@@ -312,6 +320,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
                                              self.steps, hires_steps=self.hr_steps)
         t_enc = int(min(float(self.denoising_strength), 0.999) * self.hr_steps)
         shared.state.sampling_steps = t_enc
+        if self.scripts is not None:
+            self.scripts.before_hr(self)
         image_cond = None
         if model.is_inpainting:
             image_cond = txt2img_image_conditioning(model, hi - lo, w, h)
@@ -494,8 +504,10 @@ def to_pil(x: torch.Tensor) -> list[Image.Image]:
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
-    """Run a txt2img job. Call it on the queue worker."""
+    """Run a txt2img or img2img job. Call it on the queue worker."""
     opts = shared.opts
+    if p.scripts is not None:
+        p.scripts.before_process(p)
     with ExitStack() as stack:
         previous_ckpt = _apply_checkpoint_override(p)
         if previous_ckpt is not None and p.override_settings_restore_afterwards:
@@ -526,6 +538,8 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
     p.clip_skip = int(opts.CLIP_stop_at_last_layers)
     p.setup_seeds()
     p.job_timestamp = state.job_timestamp
+    if p.scripts is not None:
+        p.scripts.process(p)     # extensions may rewrite all_prompts / all_seeds here (as in A1111)
     uses = lora_mod.requested(p.all_prompts, shared.loras) if shared.loras is not None else []
     if not uses:
         return _generate(p, model)
@@ -617,6 +631,14 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
         lo, hi = n * p.batch_size, (n + 1) * p.batch_size
         prompts, negatives = p.all_prompts[lo:hi], p.all_negative_prompts[lo:hi]
         seeds, subseeds = p.all_seeds[lo:hi], p.all_subseeds[lo:hi]
+        if p.scripts is not None:
+            p.scripts.before_process_batch(p, batch_number=n, prompts=prompts, seeds=seeds, subseeds=subseeds)
+        p.prompts, p.negative_prompts, p.seeds, p.subseeds = prompts, negatives, seeds, subseeds
+        if p.scripts is not None:
+            p.scripts.process_batch(p, batch_number=n, prompts=prompts, seeds=seeds, subseeds=subseeds)
+            p.scripts.process_before_every_sampling(p, batch_number=n, prompts=prompts, seeds=seeds,
+                                                    subseeds=subseeds)
+            prompts, negatives = p.prompts, p.negative_prompts
 
         conditioning = ScheduledConditioning(encoder, prompts, negatives if p.cfg_scale != 1.0 else None, p.steps)
 
@@ -629,10 +651,21 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
         scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
         latents, _finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
         _record_embeddings(p)
-        batch_images = to_pil(decode(shared.model_manager.sd_model or model, latents))
+        if p.scripts is not None:
+            ps = scripts_mod.PostSampleArgs(latents)
+            p.scripts.post_sample(p, ps)
+            latents = ps.samples
+        decoded = decode(shared.model_manager.sd_model or model, latents)
+        if p.scripts is not None:
+            decoded = _postprocess_batch(p, decoded, n)
+        batch_images = to_pil(decoded)
         for i, image in enumerate(batch_images):
             index = lo + i
             image = p.postprocess_image(index, image)
+            if p.scripts is not None:
+                pp = scripts_mod.PostprocessImageArgs(image)
+                p.scripts.postprocess_image(p, pp)
+                image = pp.image
             text = create_infotext(p, index)
             if opts.samples_save and not p.do_not_save_samples:
                 _save(p, image, index, text)
@@ -642,11 +675,24 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
     logger.info("%s: %d image(s) in %.2fs", p.tabname, len(images), time.perf_counter() - t0)
     grid = _make_grid(p, images, infotexts)
     if grid is not None:
-        return Processed(p, [grid, *images], [infotexts[0], *infotexts], index_of_first_image=1)
-    return Processed(p, images, infotexts)
+        processed = Processed(p, [grid, *images], [infotexts[0], *infotexts], index_of_first_image=1)
+    else:
+        processed = Processed(p, images, infotexts)
+    if p.scripts is not None:
+        p.scripts.postprocess(p, processed)
+    return processed
 
 
-def _save_values(p: StableDiffusionProcessing, index: int, image: Image.Image | None) -> dict[str, Any]:
+def _postprocess_batch(p: StableDiffusionProcessing, decoded: torch.Tensor, n: int) -> torch.Tensor:
+    """Scripts' postprocess_batch (the batch tensor, in place) and postprocess_batch_list (may
+    replace or add images)."""
+    p.scripts.postprocess_batch(p, decoded, batch_number=n)
+    pp = scripts_mod.PostprocessBatchListArgs(list(decoded))
+    p.scripts.postprocess_batch_list(p, pp, batch_number=n)
+    return torch.stack([x.float().clamp(0, 1).cpu() for x in pp.images]) if pp.images else decoded[:0]
+
+
+def save_values(p: StableDiffusionProcessing, index: int, image: Image.Image | None) -> dict[str, Any]:
     """What the filename pattern tokens of modules.images read."""
     model = p.sd_model
     info = model.sd_checkpoint_info if model is not None else None
@@ -676,12 +722,12 @@ def _save(p: StableDiffusionProcessing, image: Image.Image, index: int, text: st
     folder = p.outpath_samples or opts.outdir_samples or (
         opts.outdir_txt2img_samples if p.is_txt2img else opts.outdir_img2img_samples)
     try:
-        images_mod.save_image(
-            image, shared.paths.resolve_output(folder), values=_save_values(p, index, image),
+        images_mod.write_image(
+            image, shared.paths.resolve_output(folder), values=save_values(p, index, image),
             infotext=text if opts.enable_pnginfo else None, pattern=opts.samples_filename_pattern,
             save_to_dirs=opts.save_to_dirs, dir_pattern=opts.directories_filename_pattern,
             add_number=opts.save_images_add_number, save_txt=opts.save_txt,
-            replace_action=opts.save_images_replace_action, **_save_kwargs())
+            replace_action=opts.save_images_replace_action, p=p, **_save_kwargs())
     except OSError as e:
         # the image is still returned; a full disk or read-only folder must not lose the result
         logger.error("could not save image to %s: %s", folder, e)
@@ -704,7 +750,7 @@ def _make_grid(p: StableDiffusionProcessing, images: list[Image.Image], infotext
         try:
             kwargs = _save_kwargs()
             kwargs["fmt"] = opts.grid_format
-            images_mod.save_grid(grid, shared.paths.resolve_output(folder), values=_save_values(p, 0, grid),
+            images_mod.save_grid(grid, shared.paths.resolve_output(folder), values=save_values(p, 0, grid),
                                  infotext=infotexts[0] if opts.enable_pnginfo else None,
                                  save_to_dirs=opts.grid_save_to_dirs, dir_pattern=opts.directories_filename_pattern,
                                  extended_filename=opts.grid_extended_filename, **kwargs)

@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from modules import script_callbacks as callbacks
 from modules.loader.single_file import SDModel
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
 
     finished = True
     rows_key, rows = None, None
+    # extensions' cfg callbacks; checked once so the loop pays nothing when none is registered
+    hooks = callbacks.has("cfg_denoiser") or callbacks.has("cfg_denoised") or callbacks.has("cfg_after_cfg")
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
             if on_switch is not None and i == switch_at:
@@ -116,11 +119,23 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                 identity = rows == list(range(images))
             x_in = latents if identity else latents.index_select(0, row_index)
             x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
+            ctx = context
+            if hooks:
+                x_in, ctx = _before_unet(x_in, ctx, image_cond, scheduler, t, i, len(timesteps),
+                                         images if use_cfg else 0, model)
             if image_cond is not None:
                 x_in = torch.cat([x_in, image_cond.index_select(0, row_index)], dim=1)
-            out = model.unet(x_in, t, encoder_hidden_states=context, added_cond_kwargs=added,
+            out = model.unet(x_in, t, encoder_hidden_states=ctx, added_cond_kwargs=added,
                              return_dict=False)[0].float()
+            if hooks:
+                params = callbacks.CFGDenoisedParams(out, i, len(timesteps), model.unet)
+                callbacks.cfg_denoised_callback(params)
+                out = params.x
             out = _combine(out, batch, images, cfg_scale, use_cfg)
+            if hooks:
+                params = callbacks.AfterCFGCallbackParams(out, i, len(timesteps))
+                callbacks.cfg_after_cfg_callback(params)
+                out = params.x
             latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
             if keep_mask is not None and i + 1 < len(timesteps):
                 original = scheduler.add_noise(init_latents, noise, timesteps[i + 1:i + 2])
@@ -135,6 +150,24 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     if keep_mask is not None:
         latents = init_latents * keep_mask + latents * (1 - keep_mask)
     return latents, finished
+
+
+def _before_unet(x_in, context, image_cond, scheduler, t, step: int, total: int, n_uncond: int, model):
+    """The cfg_denoiser callbacks: they see (and may replace) the UNet input and the text
+    conditioning of this step."""
+    sigma = t
+    sigmas = getattr(scheduler, "sigmas", None)
+    index = getattr(scheduler, "step_index", None)
+    if index is None:
+        index = getattr(scheduler, "begin_index", None) or 0
+    if sigmas is not None and index < len(sigmas):
+        sigma = sigmas[index]
+    cond, uncond = context[n_uncond:], context[:n_uncond]
+    params = callbacks.CFGDenoiserParams(x_in, image_cond, sigma, step, total, cond, uncond, model.unet)
+    callbacks.cfg_denoiser_callback(params)
+    if params.text_cond is not cond or params.text_uncond is not uncond:
+        context = torch.cat([params.text_uncond, params.text_cond]) if n_uncond else params.text_cond
+    return params.x, context
 
 
 @torch.inference_mode()

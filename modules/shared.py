@@ -83,6 +83,7 @@ def initialize(ns: argparse.Namespace) -> None:
     dtype, vae_dtype = devices.select_dtypes(ns, device)
     model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing)
     model_manager.on_loaded.append(_record_loaded)
+    model_manager.on_loaded.append(_model_loaded_callbacks)
     vae_dirs = [paths.vae] + ([Path(ns.vae_path).parent] if ns.vae_path else [])
     vae_registry = VaeRegistry(vae_dirs, dirs, hash_cache)
     ensure_default_checkpoint()
@@ -108,6 +109,12 @@ def _record_loaded(model) -> None:
     info = model.sd_checkpoint_info
     opts.data["sd_model_checkpoint"] = info.title
     opts.data["sd_checkpoint_hash"] = info.sha256 or ""
+
+
+def _model_loaded_callbacks(model) -> None:
+    from modules import script_callbacks
+
+    script_callbacks.model_loaded_callback(model)
 
 
 def ensure_default_checkpoint() -> Path | None:

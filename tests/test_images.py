@@ -242,7 +242,7 @@ def test_vae_filename_and_basename():
 def _save(tmp_path, **kw):
     kw.setdefault("values", {"seed": 77, "prompt": "a cat"})
     kw.setdefault("infotext", "a cat\nSteps: 1, Seed: 77, Sampler: Euler")
-    return images.save_image(_img(), tmp_path, **kw)
+    return images.write_image(_img(), tmp_path, **kw)
 
 
 def _no_temp_files(root) -> bool:
@@ -311,7 +311,7 @@ def test_save_txt_sidecar(tmp_path):
 
 
 def test_oversized_webp_falls_back_to_png(tmp_path):
-    p = images.save_image(Image.new("RGB", (16384, 1)), tmp_path, values={"seed": 1}, infotext="x",
+    p = images.write_image(Image.new("RGB", (16384, 1)), tmp_path, values={"seed": 1}, infotext="x",
                           fmt="webp", save_to_dirs=False)
     assert p.suffix == ".png" and images.read_infotext(Image.open(p)) == "x"
 

@@ -25,11 +25,11 @@ from starlette.concurrency import run_in_threadpool
 from modules import images as images_mod
 from modules import infotext as infotext_mod
 from modules import samplers, shared
+from modules import scripts as scripts_mod
 from modules.api import models
 from modules.loader.single_file import CheckpointLoadError
 from modules.options import OptionError
-from modules.processing import (StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img,
-                                process_images)
+from modules.processing import StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +100,12 @@ def processing_args(req: models.StableDiffusionProcessingAPI, exclude: set[str] 
     """Checks shared by txt2img and img2img (before anything is queued), then the keyword
     arguments for the processing object."""
     sampler_name = req.sampler_name or req.sampler_index
-    if req.script_name:
-        # no selectable scripts are installed yet; A1111 answers the same 422 for an unknown one
-        raise field_error("script_name", f"Script '{req.script_name}' not found; available: []")
-    if req.alwayson_scripts:
-        name = next(iter(req.alwayson_scripts))
-        raise field_error("alwayson_scripts", f"always on script {name} not found; available: []")
+    runner = scripts_mod.runner_for("img2img" if isinstance(req, models.StableDiffusionImg2ImgProcessingAPI)
+                                    else "txt2img")
+    try:
+        script_args = runner.script_args_for(req.script_name, req.script_args, req.alwayson_scripts)
+    except scripts_mod.ScriptArgsError as e:
+        raise _error_from(e) from None
     limit = shared.cmd_opts.max_image_pixels
     if req.width * req.height > limit:
         raise field_error("width", f"{req.width}x{req.height} is more than the {limit} pixels this server "
@@ -129,6 +129,8 @@ def processing_args(req: models.StableDiffusionProcessingAPI, exclude: set[str] 
     args = req.model_dump(exclude=API_ONLY_FIELDS | exclude)
     args["sampler_name"] = sampler_name
     args["override_settings"] = override
+    args["scripts"] = runner
+    args["script_args"] = script_args
     return args
 
 
@@ -224,7 +226,7 @@ class Api:
         r("/sdapi/v1/refresh-embeddings", self.refresh_embeddings, methods=["POST"])
         r("/sdapi/v1/memory", self.memory, methods=["GET"], response_model=models.MemoryResponse)
         r("/sdapi/v1/scripts", self.scripts, methods=["GET"], response_model=models.ScriptsList)
-        r("/sdapi/v1/script-info", self.empty_list, methods=["GET"], response_model=list[models.ScriptInfo])
+        r("/sdapi/v1/script-info", self.script_info, methods=["GET"], response_model=list[models.ScriptInfo])
         r("/sdapi/v1/extensions", self.extensions, methods=["GET"], response_model=list[models.ExtensionItem])
         r("/sdapi/v1/interrogate", self.interrogate, methods=["POST"])
         if shared.cmd_opts.api_server_stop:
@@ -235,7 +237,8 @@ class Api:
     # generation --------------------------------------------------------------------------
     async def _generate(self, p, req: models.StableDiffusionProcessingAPI, name: str) -> Any:
         p.do_not_save_samples = p.do_not_save_grid = not req.save_images
-        return await run_job(lambda: process_images(p), name=name, task_id=req.force_task_id)
+        p.is_api = True
+        return await run_job(lambda: scripts_mod.run_processing(p), name=name, task_id=req.force_task_id)
 
     async def _images(self, req: models.StableDiffusionProcessingAPI, processed) -> list[str]:
         if not req.send_images:
@@ -424,13 +427,21 @@ class Api:
         return await run_in_threadpool(memory_report)
 
     async def scripts(self) -> dict:
-        return {"txt2img": [], "img2img": []}
+        """Lower-case titles of every script on each tab (selectable and always-on), as A1111."""
+        return {runner.tabname: [s.name for s in runner.scripts if s.name]
+                for runner in (scripts_mod.scripts_txt2img, scripts_mod.scripts_img2img)}
+
+    async def script_info(self) -> list[dict]:
+        out = []
+        for runner in (scripts_mod.scripts_txt2img, scripts_mod.scripts_img2img):
+            runner.ensure_ui()
+            out.extend(scripts_mod.json_safe(s.api_info) for s in runner.scripts if s.api_info)
+        return out
 
     async def extensions(self) -> list[dict]:
-        from modules.extensions_info import list_extensions
+        from modules import extensions
 
-        return await run_in_threadpool(list_extensions, [shared.paths.extensions_builtin, shared.paths.extensions],
-                                       shared.opts.disabled_extensions)
+        return await run_in_threadpool(extensions.api_list)
 
     async def interrogate(self, req: models.InterrogateRequest) -> dict:
         if req.model not in ("clip", "deepdanbooru"):

@@ -1,12 +1,17 @@
 """The whole Gradio UI: quicksettings bar and the tabs, mounted on the same FastAPI app as the API."""
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+
+from modules import script_callbacks, scripts, shared  # noqa: E402
 
 
 logger = logging.getLogger(__name__)
@@ -19,21 +24,33 @@ def create_ui() -> gr.Blocks:
     from modules.ui.settings import create_quicksettings, create_settings_tab
     from modules.ui.txt2img import create_txt2img_tab
 
+    from modules.ui.extensions_tab import create_extensions_tab
+
+    script_callbacks.before_ui_callback()
+    extension_tabs = _extension_tabs()
     with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
         # quicksettings first: the Settings tab leaves out the keys shown here (one element id each)
         with gr.Row(elem_id="quicksettings"):
             create_quicksettings()
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
-                txt2img = create_txt2img_tab()
+                with _current_runner(scripts.scripts_txt2img):
+                    txt2img = create_txt2img_tab()
             with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
-                img2img = create_img2img_tab()
+                with _current_runner(scripts.scripts_img2img):
+                    img2img = create_img2img_tab()
             with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
                 ext = create_extras_tab()
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 png = create_pnginfo_tab()
+            for blocks, title, elem_id in extension_tabs:
+                with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
+                    blocks.render()
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 create_settings_tab()
+            create_extensions_tab()
+        # the options, for extensions' JavaScript (the global `opts`, as in A1111)
+        gr.Textbox(value=_options_json, visible="hidden", elem_id="settings_json")
         _wire_send_to(png, tabs, txt2img, img2img, ext)
         for panel in (txt2img, img2img):
             _wire_gallery_send_to(panel, tabs, img2img, ext)
@@ -91,9 +108,64 @@ def _wire_send_to(png: dict, tabs, txt2img, img2img, ext: dict) -> None:
                                 [png["image"]], [ext["image"], ext["tab_index"], ext["input_tabs"], tabs], queue=False)
 
 
+@contextlib.contextmanager
+def _current_runner(runner):
+    """While a tab is built, its ScriptRunner sees every component created (A1111's scripts_current)."""
+    scripts.scripts_current = runner
+    try:
+        yield
+    finally:
+        scripts.scripts_current = None
+
+
+def _extension_tabs() -> list[tuple]:
+    """The tabs extensions add with on_ui_tabs: [(gr.Blocks, title, elem_id)]; a broken one is left out."""
+    from modules import gradio_compat
+
+    with gradio_compat.extension_ui():
+        found = script_callbacks.ui_tabs_callback()
+    tabs = []
+    for item in found:
+        try:
+            blocks, title, elem_id = item[0], str(item[1]), str(item[2])
+        except (TypeError, IndexError):
+            logger.error("an on_ui_tabs callback returned %r, not (blocks, title, elem_id)", item)
+            continue
+        tabs.append((blocks, title, elem_id))
+    return tabs
+
+
+def _options_json() -> str:
+    from modules import scripts as scripts_mod
+
+    return json.dumps(scripts_mod.json_safe(shared.opts.as_dict()))
+
+
 def head_html() -> str:
-    """The UI's own scripts (modules/ui/javascript/*.js), injected into the page's <head>."""
-    from pathlib import Path
+    """Into the page's <head>: the UI's own scripts (modules/ui/javascript/*.js, A1111's JavaScript
+    globals first), then each active extension's javascript/*.js and style.css, inline, in load
+    order (no file route is needed, so nothing else on disk becomes reachable)."""
+    from modules import extensions
 
     folder = Path(__file__).parent / "javascript"
-    return "".join(f"<script>\n{js.read_text(encoding='utf-8')}\n</script>\n" for js in sorted(folder.glob("*.js")))
+    own = sorted(folder.glob("*.js"), key=lambda p: (p.name != "a1111_globals.js", p.name))
+    parts = [f"<script>\n{js.read_text(encoding='utf-8')}\n</script>\n" for js in own]
+    scripts_js, styles = extensions.web_assets()
+    for path in scripts_js:
+        parts.append(f"<script>\n// {_asset_name(path)}\n{_read(path)}\n</script>\n")
+    for path in styles:
+        parts.append(f"<style>\n/* {_asset_name(path)} */\n{_read(path)}\n</style>\n")
+    return "".join(parts)
+
+
+def _asset_name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}".replace("*/", "*_/")
+
+
+def _read(path: Path) -> str:
+    try:
+        # a literal </script> inside would end the tag early
+        return path.read_text(encoding="utf-8", errors="replace").replace("</script", "<\\/script")
+    except OSError as e:
+        logger.error("could not read %s: %s", path, e)
+        return ""

@@ -80,7 +80,7 @@ def save_extras_image(image: Image.Image, original_name: str | None = None) -> P
     forced = None
     if original_name and _opt("use_original_name_batch", True):
         forced = Path(original_name).stem
-    path = images_mod.save_image(
+    path = images_mod.write_image(
         image, extras_output_dir(), values={}, infotext=infotext, fmt=fmt, save_to_dirs=False,
         short_filename=True, forced_filename=forced, replace_action=opts.save_images_replace_action,
         existing_pnginfo=existing, jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless,

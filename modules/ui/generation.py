@@ -14,8 +14,8 @@ import gradio as gr
 from fastapi import HTTPException
 
 from modules import samplers, shared
+from modules import scripts as scripts_mod
 from modules.api.api import error_message, processing_args
-from modules.processing import process_images
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ async def wait_with_progress(job, progress: gr.Progress):
 
 
 async def submit(make_processing: Callable[[dict], Any], request_model, values: dict[str, Any], name: str,
-                 progress: gr.Progress):
+                 progress: gr.Progress, user: str | None = None):
     """Build the API request model from the panel, check it as the API does, queue it, wait;
     yields (gallery, info, html): live previews while the job runs, then the results."""
     try:
@@ -210,7 +210,8 @@ async def submit(make_processing: Callable[[dict], Any], request_model, values: 
     except ValueError as e:
         raise gr.Error(str(e)) from None
     p.do_not_save_samples = not req.save_images
-    job = shared.queue.submit(lambda: process_images(p), name=name)
+    p.user = user
+    job = shared.queue.submit(lambda: scripts_mod.run_processing(p), name=name)
     try:
         async for preview in wait_with_progress(job, progress):
             yield [(preview, "preview")], gr.skip(), gr.skip()
@@ -225,25 +226,32 @@ async def submit(make_processing: Callable[[dict], Any], request_model, values: 
 
 
 
-def wire_generate(panel: Panel, name: str, run: Callable[[dict, dict, gr.Progress], Any]) -> None:
-    """`run(values, extras, progress)` is an async generator of (gallery, info, html) updates."""
+def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
     """Generate (the button; Ctrl+Enter in a prompt box clicks it, see javascript/shortcuts.js): every
     field component's value under its request field name, the UI-only inputs (images, ...) by their
     panel name, passed to `run`."""
     by_component = {comp: key for key, comp in panel.fields.items()}
     extras = {comp: key for key, comp in panel.ui.items() if getattr(comp, "_panel_input", False)}
     outputs = [panel.ui["gallery"], panel.ui["generation_info"], panel.ui["html_info"]]
+    runner = scripts_mod.runner_for(panel.tab)
+    script_inputs = [c for c in runner.inputs if isinstance(c, gr.components.Component)]
 
-    async def generate(data: dict, progress=gr.Progress()):
+    async def generate(data: dict, request: gr.Request, progress=gr.Progress()):
         values = {by_component[c]: v for c, v in data.items() if c in by_component}
         values["save_images"] = True            # the UI saves like A1111 (samples_save decides)
         for key in ("seed_resize_from_w", "seed_resize_from_h"):
             if values.get(key) == 0:
                 values[key] = -1
-        async for out in run(values, {extras[c]: v for c, v in data.items() if c in extras}, progress):
+        if runner.ui_built:
+            # the scripts' controls become script_name / script_args / alwayson_scripts, as an API client sends them
+            flat = [data[c] if c in data else d for c, d in zip(runner.inputs, runner.defaults)]
+            values.update(runner.request_fields(flat))
+        extra = {extras[c]: v for c, v in data.items() if c in extras}
+        user = getattr(request, "username", None) if request is not None else None
+        async for out in run(values, extra, progress, user):
             yield out
 
-    inputs = set(panel.fields.values()) | set(extras)
+    inputs = set(panel.fields.values()) | set(extras) | set(script_inputs)
     panel.ui["generate"].click(generate, inputs, outputs, concurrency_limit=None, api_name=name)
     panel.ui["interrupt"].click(lambda: shared.state.interrupt(), [], [], queue=False)
     panel.ui["skip"].click(lambda: shared.state.skip(), [], [], queue=False)

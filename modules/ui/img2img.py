@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
+from modules import scripts as scripts_mod
 from modules.api.api import decode_base64_image
 from modules.api.models import StableDiffusionImg2ImgProcessingAPI
 from modules.processing import StableDiffusionProcessingImg2Img
@@ -102,16 +103,15 @@ def create_img2img_tab() -> g.Panel:
                                                                      label="Only masked padding, pixels",
                                                                      elem_id="img2img_inpaint_full_res_padding")
             g.build_seed("img2img", panel)
-            panel.ui["script"] = gr.Dropdown(label="Script", choices=["None"], value="None",
-                                             elem_id="img2img_script_container")
+            scripts_mod.scripts_img2img.setup_ui()
         with gr.Column(elem_id="img2img_results"):
             g.build_output("img2img", panel)
 
-    async def run(values: dict, extra: dict, progress: gr.Progress):
+    async def run(values: dict, extra: dict, progress: gr.Progress, user: str | None = None):
         values["inpaint_full_res"] = bool(values.get("inpaint_full_res"))
         current = extra.get("mode") or "img2img"
         if current == "batch":
-            async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), progress):
+            async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), progress, user):
                 yield out
             return
         if current == "img2img":
@@ -125,7 +125,8 @@ def create_img2img_tab() -> g.Panel:
         values["init_images"] = [_b64(image)]
         if mask is not None:
             values["mask"] = _b64(mask)
-        async for out in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress):
+        async for out in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress,
+                                  user):
             yield out
 
     g.wire_generate(panel, "img2img", run)
@@ -133,7 +134,8 @@ def create_img2img_tab() -> g.Panel:
     return panel
 
 
-async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, progress: gr.Progress):
+async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, progress: gr.Progress,
+                    user: str | None = None):
     """Batch: one queued job per image file of the input directory (masks by the same file name)."""
     folder = Path(input_dir) if input_dir else None
     if folder is None or not folder.is_dir():
@@ -145,7 +147,7 @@ async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, p
         if masks is not None and (masks / path.name).is_file():
             item["mask"] = _b64(Image.open(masks / path.name))
         async for images, info, html in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, item,
-                                                 "img2img", progress):
+                                                 "img2img", progress, user):
             if isinstance(info, str):        # the finished job (previews carry gr.skip() updates)
                 gallery += images
                 yield gallery, info, html

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from modules import scripts as scripts_mod
 from modules import shared
 from modules.api.models import StableDiffusionTxt2ImgProcessingAPI
 from modules.latent_upscale import LATENT_UPSCALE_MODES
@@ -36,13 +37,12 @@ def create_txt2img_tab() -> g.Panel:
                                                             elem_id="txt2img_hr_resize_x")
                     panel.fields["hr_resize_y"] = gr.Slider(0, 2048, value=0, step=8, label="Resize height to",
                                                             elem_id="txt2img_hr_resize_y")
-            panel.ui["script"] = gr.Dropdown(label="Script", choices=["None"], value="None",
-                                             elem_id="txt2img_script_container")
+            scripts_mod.scripts_txt2img.setup_ui()
         with gr.Column(elem_id="txt2img_results"):
             g.build_output("txt2img", panel)
-    def run(values: dict, _extra: dict, progress: gr.Progress):
+    def run(values: dict, _extra: dict, progress: gr.Progress, user: str | None = None):
         return g.submit(lambda args: StableDiffusionProcessingTxt2Img(**args),
-                        StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", progress)
+                        StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", progress, user)
 
     g.wire_generate(panel, "txt2img", run)
     g.wire_paste(panel)
