@@ -87,7 +87,7 @@ def _wrap_init(cls: type) -> None:
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
         kwargs = _translate(type(self), kwargs, accepted)
-        outermost = is_component and not getattr(self, "_compat_constructing", False) and not _in_event()
+        outermost = is_component and not getattr(self, "_compat_constructing", False) and not in_event()
         if not outermost:
             return original(self, *args, **kwargs)
         object.__setattr__(self, "_compat_constructing", True)
@@ -102,7 +102,7 @@ def _wrap_init(cls: type) -> None:
     cls.__init__ = __init__
 
 
-def _in_event() -> bool:
+def in_event() -> bool:
     """Components made inside an event handler are updates, not new parts of the page."""
     from gradio.context import LocalContext
 

@@ -78,7 +78,12 @@ class InputAccordion(gr.Checkbox):
 
     global_index = 0
 
-    def __init__(self, value: bool, **kwargs):
+    def __init__(self, value: bool = False, **kwargs):
+        from gradio.context import get_blocks_context
+
+        if get_blocks_context() is None:   # gradio rebuilding it from an update, outside any UI: the checkbox only
+            super().__init__(value, **kwargs)
+            return
         self.accordion_id = kwargs.get("elem_id") or f"input-accordion-{InputAccordion.global_index}"
         InputAccordion.global_index += 1
         label = kwargs.get("label", "Accordion")
@@ -89,6 +94,9 @@ class InputAccordion(gr.Checkbox):
                                       elem_classes=["input-accordion"])
         self.accordion.expand(lambda: True, [], [self], show_progress="hidden", queue=False)
         self.accordion.collapse(lambda: False, [], [self], show_progress="hidden", queue=False)
+        # and the other way: a value set by the program (a pasted infotext) opens or closes it
+        self.change(lambda on: gr.update(open=bool(on)), [self], [self.accordion], show_progress="hidden",
+                    queue=False)
 
     def extra(self):
         """A column for extra controls in the accordion's header row (shown inside here)."""

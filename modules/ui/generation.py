@@ -276,11 +276,49 @@ def field_updates(panel: Panel, values: dict[str, Any]) -> list:
 
 
 def wire_paste(panel: Panel) -> None:
-    """↙: read an A1111 infotext pasted in the prompt box into every field, as A1111's paste button does."""
-    from modules.ui.pnginfo import paste_fields
+    """↙: read an A1111 infotext pasted in the prompt box into every field, as A1111's paste button
+    does, and into the scripts' controls that declare `infotext_fields`."""
+    from modules.ui.pnginfo import parse_for_paste, paste_fields
+
+    script_fields = _script_infotext_fields(scripts_mod.runner_for(panel.tab))
 
     def paste(prompt: str) -> list:
-        return field_updates(panel, paste_fields(prompt)) if prompt and prompt.strip() else \
-            [gr.skip()] * len(panel.fields)
+        if not prompt or not prompt.strip():
+            return [gr.skip()] * (len(panel.fields) + len(script_fields))
+        params = parse_for_paste(prompt) if script_fields else {}
+        return [*field_updates(panel, paste_fields(prompt)), *(_script_value(c, key, params) for c, key in script_fields)]
 
-    panel.ui["paste"].click(paste, [panel.fields["prompt"]], list(panel.fields.values()), queue=False)
+    panel.ui["paste"].click(paste, [panel.fields["prompt"]],
+                            [*panel.fields.values(), *(c for c, _ in script_fields)], queue=False)
+
+
+def _script_infotext_fields(runner) -> list[tuple]:
+    fields = []
+    for script in runner.scripts:
+        for item in script.infotext_fields or []:
+            try:
+                component, key = item
+            except (TypeError, ValueError):
+                continue
+            if isinstance(component, gr.components.Component):
+                fields.append((component, key))
+    return fields
+
+
+def _script_value(component, key, params: dict):
+    """One script control's pasted value: `key` names an infotext key, or is fn(params) -> value."""
+    try:
+        value = key(params) if callable(key) else params.get(key)
+    except Exception:
+        logger.exception("infotext_fields function of a script failed")
+        return gr.skip()
+    if value is None:
+        return gr.skip()
+    if isinstance(component, gr.Checkbox) and isinstance(value, str):
+        value = value.strip().lower() in ("true", "1", "yes", "on")
+    elif isinstance(component, (gr.Slider, gr.Number)) and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return gr.skip()
+    return gr.update(value=value)

@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 
 from modules import images as images_mod  # noqa: E402
 from modules import infotext as infotext_mod  # noqa: E402
-from modules import samplers, shared  # noqa: E402
+from modules import samplers, script_callbacks, shared  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,14 @@ def _parse(infotext: str) -> dict[str, Any]:
     if opts is not None:
         kwargs["infotext_styles"] = opts.infotext_styles
         kwargs["skip_fields"] = list(opts.infotext_skip_pasting or [])
-    return infotext_mod.parse(infotext, **kwargs)
+    params = infotext_mod.parse(infotext, **kwargs)
+    script_callbacks.infotext_pasted_callback(infotext, params)   # extensions may add or change keys
+    return params
+
+
+def parse_for_paste(infotext: str) -> dict[str, Any]:
+    """The parsed infotext keys (after extensions' infotext_pasted callbacks), for scripts' infotext_fields."""
+    return _parse(infotext) if infotext and infotext.strip() else {}
 
 
 def _sampler_and_scheduler(sampler: Any, scheduler: Any) -> tuple[str | None, str | None]:

@@ -1,0 +1,130 @@
+"""Extensions in the real browser: the fixture extension `hook-recorder` (tests/fixtures/extensions)
+builds its script UI with gradio-3 idioms and A1111's JavaScript globals, adds a tab, a setting and
+a stylesheet; the built-in api-payload-display shows each tab's own payload, and posting that
+payload to the API gives the same pixels."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import _skip_reason
+from tests.browser.test_ui_browser import expect, fill_txt2img, image_bytes, wait_for_result
+from tests.server_process import running_server
+
+pytestmark = pytest.mark.browser
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "extensions" / "hook-recorder"
+
+
+@pytest.fixture(scope="module")
+def webui_server(tmp_path_factory):
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    data = tmp_path_factory.mktemp("browser-ext-data")
+    shutil.copytree(FIXTURE, data / "extensions" / "hook-recorder")
+    with running_server(data, ["--api", "--skip-install"], ready_path="/internal/ping") as srv:
+        srv.data = data
+        yield srv
+
+
+def payload_text(page, base: str, expected: str, tab: str = "txt2img") -> str:
+    """The payload as a user gets it: open the "API payload" panel and press its copy button.
+    (The code view only renders the lines in sight, so its text is read from the clipboard.)"""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    if not page.locator(f"#{tab}_api_payload_json").is_visible():
+        page.locator(f"#{tab}_api_payload .label-wrap").first.click()
+    expect(page.locator(f"#{tab}_api_payload_json .cm-content")).to_contain_text(expected)
+    page.locator(f"#{tab}_api_payload_json button").first.click()
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_extension_ui_scripts_styles_and_tab(page, webui_server):
+    # A1111's JS globals ran the extension's onUiLoaded with `opts` filled in
+    expect(page.locator("body")).to_have_attribute("data-hook-recorder", "loaded")
+    expect(page.locator("body")).to_have_attribute("data-hook-recorder-opt", "3")
+    # visible=False helpers of a gradio-3 extension are in the page (hidden), as its JS expects
+    # (gradio 6 renders an accordion's content once it is opened)
+    page.locator("#script_txt2img_hook_recorder_enabled .label-wrap").first.click()
+    expect(page.locator("#script_txt2img_hook_recorder_tag")).to_be_visible()
+    hidden = page.locator("#script_txt2img_hook_recorder_hidden")
+    expect(hidden).to_have_count(1)
+    expect(hidden).to_be_hidden()
+    expect(page.locator("#script_txt2img_hook_recorder_pull")).to_have_count(1)
+    # the always-on section, the Script dropdown with the selectable script, the extension's tab
+    expect(page.locator("#txt2img_script_container")).to_be_visible()
+    page.get_by_role("tab", name="Recorder").click()
+    notes = page.locator("#hook_recorder_notes")
+    expect(notes).to_be_visible()
+    assert "rgb(1, 2, 3)" in notes.evaluate("e => getComputedStyle(e).outlineColor")
+
+
+def test_ui_generation_payload_reproduces_the_image(open_ui, webui_server):
+    page = open_ui()
+    fill_txt2img(page, prompt="payload check", steps=4, seed=-1)
+    # turn the recorder on through its accordion and give it a tag: its args go into the payload
+    page.locator("#script_txt2img_hook_recorder_enabled .label-wrap").first.click()
+    page.locator("#script_txt2img_hook_recorder_tag textarea, #script_txt2img_hook_recorder_tag input").first \
+        .fill("from-ui")
+    page.locator("#txt2img_generate").click()
+    info = page.locator("#html_info_txt2img")
+    expect(info).to_contain_text("Recorder tag: from-ui", timeout=120_000)
+    expect(page.locator("#txt2img_gallery [role=progressbar]")).to_have_count(0)
+    shown = image_bytes(page)
+
+    payload = json.loads(payload_text(page, webui_server.base, "payload check"))
+    assert payload["prompt"] == "payload check" and payload["steps"] == 4
+    assert isinstance(payload["seed"], int) and payload["seed"] >= 0, "the seed actually used, not -1"
+    assert f"Seed: {payload['seed']}" in info.inner_text()
+    assert payload["alwayson_scripts"]["Hook Recorder"]["args"] == [True, "from-ui", 8]
+    assert "API payload" not in payload["alwayson_scripts"]
+    assert payload["override_settings"]["sd_model_checkpoint"].startswith("tiny-default-sd1")
+
+    r = httpx.post(webui_server.base + "/sdapi/v1/txt2img", json=payload, timeout=120)
+    assert r.status_code == 200, r.text
+    import base64
+
+    again = base64.b64decode(r.json()["images"][0])
+    assert np.array_equal(pixels(again), pixels(shown)), "the payload must make the same image"
+    page.console_log.check()
+
+
+def test_each_browser_tab_sees_only_its_own_payload(open_ui, webui_server):
+    first, second = open_ui(), open_ui()
+    for page, prompt, seed in ((first, "first tab", 101), (second, "second tab", 202)):
+        fill_txt2img(page, prompt=prompt, steps=2, seed=seed)
+        page.locator("#txt2img_generate").click()
+        wait_for_result(page, seed=seed)
+    assert json.loads(payload_text(first, webui_server.base, "first tab"))["seed"] == 101
+    assert json.loads(payload_text(second, webui_server.base, "second tab"))["seed"] == 202
+    # a new generation in the second tab does not change what the first one shows
+    fill_txt2img(second, prompt="second again", steps=2, seed=303)
+    second.locator("#txt2img_generate").click()
+    wait_for_result(second, seed=303)
+    assert json.loads(payload_text(second, webui_server.base, "second again"))["seed"] == 303
+    again = json.loads(payload_text(first, webui_server.base, "first tab"))
+    assert (again["prompt"], again["seed"]) == ("first tab", 101)
+    for page in (first, second):
+        page.console_log.check()
+
+
+def test_paste_fills_script_fields_and_fires_infotext_pasted(page, webui_server):
+    httpx.get(webui_server.base + "/hook-recorder/calls", params={"clear": True}, timeout=30)
+    page.locator("#txt2img_prompt textarea").fill("a fox\nSteps: 6, Sampler: Euler, Seed: 9, Recorder tag: pasted")
+    page.locator("#txt2img_paste").click()
+    tag = page.locator("#script_txt2img_hook_recorder_tag textarea, #script_txt2img_hook_recorder_tag input").first
+    expect(tag).to_have_value("pasted")
+    expect(page.locator("#txt2img_seed input")).to_have_value("9")
+    calls = httpx.get(webui_server.base + "/hook-recorder/calls", timeout=30).json()
+    pasted = [c for c in calls if c["hook"] == "infotext_pasted"]
+    assert pasted and "Recorder tag" in pasted[0]["keys"] and pasted[0]["infotext"].startswith("a fox")
