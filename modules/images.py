@@ -531,6 +531,10 @@ def image_grid(imgs: list[Image.Image], rows: int | None = None, batch_size: int
         rows = grid_rows(len(imgs), batch_size, n_rows, prevent_empty_spots)
     rows = max(1, min(rows, len(imgs)))
     cols = math.ceil(len(imgs) / rows)
+    if callbacks.has("image_grid"):     # extensions may change the layout (A1111's image_grid callback)
+        params = callbacks.ImageGridLoopParams(imgs, cols, rows)
+        callbacks.image_grid_callback(params)
+        imgs, cols, rows = params.imgs, max(1, int(params.cols)), max(1, int(params.rows))
     w, h = map(max, zip(*(img.size for img in imgs)))
     grid = Image.new("RGB", size=(cols * w, rows * h), color=ImageColor.getcolor(background, "RGB"))
     for i, img in enumerate(imgs):

@@ -37,6 +37,21 @@ device = None
 DEFAULT_CHECKPOINT = "tiny-default-sd1.safetensors"
 
 
+class _OptionTemplates(dict):
+    """A1111's `shared.options_templates`: extensions add options at import time with
+    `shared.options_templates.update(shared.options_section((id, label), {key: OptionInfo(...)}))`."""
+
+    def update(self, other=(), **kwargs) -> None:
+        added = dict(other, **kwargs)
+        super().update(added)
+        if opts is not None:
+            for key, info in added.items():
+                opts.add_option(key, info)
+
+
+options_templates = _OptionTemplates()
+
+
 def __getattr__(name: str) -> Any:
     # `shared.sd_model` is the resident model, as in A1111
     if name == "sd_model":
@@ -71,7 +86,7 @@ def initialize(ns: argparse.Namespace) -> None:
     cmd_opts = ns
     paths = paths_mod.from_args(ns)
     paths_mod.ensure_dirs(paths)
-    opts = Options(shared_options.templates(vae_choices=vae_choices), paths.config_file)
+    opts = Options({**shared_options.templates(vae_choices=vae_choices), **options_templates}, paths.config_file)
     opts.load()
     state = State()
     queue = GenerationQueue(state)
@@ -125,11 +140,35 @@ def ensure_default_checkpoint() -> Path | None:
             return None
     if cmd_opts.ckpt and Path(cmd_opts.ckpt).is_file():
         return None
-    from modules.loader.tiny import write_tiny_checkpoint
-
     target = paths.checkpoints / DEFAULT_CHECKPOINT
-    logger.info("No checkpoint found; writing the embedded default model to %s", target)
-    write_tiny_checkpoint(target, "sd1")
+    logger.info("No checkpoint found; copying the embedded default model to %s", target)
+    install_default_checkpoint(target)
+    return target
+
+
+def install_default_checkpoint(target: Path) -> Path:
+    """Copy the shipped trained tiny model (modules/loader/data/default-sd1.safetensors, see
+    docs/default-model.md) to `target`, atomically. Without that file (a stripped install), write
+    the seeded random tiny SD1 model instead, so a first launch still works."""
+    import os
+    import shutil
+    import tempfile
+
+    from modules.loader.tiny import DEFAULT_MODEL_FILE, write_tiny_checkpoint
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not DEFAULT_MODEL_FILE.is_file():
+        logger.warning("%s is missing; writing a random-weight tiny model instead", DEFAULT_MODEL_FILE)
+        return write_tiny_checkpoint(target, "sd1")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(DEFAULT_MODEL_FILE, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -1,6 +1,8 @@
 """A1111's small layout components (`modules.ui_components`), which extensions build their UI with."""
 from __future__ import annotations
 
+import inspect
+
 import gradio as gr
 
 
@@ -81,7 +83,10 @@ class InputAccordion(gr.Checkbox):
     def __init__(self, value: bool = False, **kwargs):
         from gradio.context import get_blocks_context
 
-        if get_blocks_context() is None:   # gradio rebuilding it from an update, outside any UI: the checkbox only
+        if get_blocks_context() is None:
+            # gradio rebuilding it from an update, outside any UI (from the arguments given here):
+            # the hidden checkbox part only
+            kwargs["visible"] = "hidden"
             super().__init__(value, **kwargs)
             return
         self.accordion_id = kwargs.get("elem_id") or f"input-accordion-{InputAccordion.global_index}"
@@ -90,6 +95,9 @@ class InputAccordion(gr.Checkbox):
         checkbox_kwargs = {**kwargs, "elem_id": f"{self.accordion_id}-checkbox", "visible": "hidden",
                            "label": label}
         super().__init__(value, **checkbox_kwargs)
+        # gradio describes (and rebuilds) a component from the arguments its outermost class got:
+        # make those the hidden checkbox's
+        self._constructor_args[0] = {"value": value, **checkbox_kwargs}
         self.accordion = gr.Accordion(label, open=bool(value), elem_id=self.accordion_id,
                                       elem_classes=["input-accordion"])
         self.accordion.expand(lambda: True, [], [self], show_progress="hidden", queue=False)
@@ -111,3 +119,8 @@ class InputAccordion(gr.Checkbox):
 
     def get_block_name(self):
         return "checkbox"
+
+
+# gradio reads a component's properties through its class's __init__ signature: give InputAccordion
+# the checkbox's, so the hidden checkbox's elem_id / visible / label reach the page
+InputAccordion.__init__.__signature__ = inspect.signature(gr.Checkbox.__init__)

@@ -121,7 +121,11 @@ def test_webuiapi_batch_seeds(client):
     assert r.info["all_seeds"] == [100, 101, 102, 103]
     assert len(r.images) == 4 and all(im.size == (64, 64) for im in r.images)
     third = client.txt2img(prompt="cat", seed=102, width=64, height=64).images[0]
-    assert np.array_equal(rgb(r.images[2]), rgb(third))
+    # Same seed, same picture; but a batch of 2 runs the UNet on other tensor shapes than a single
+    # image, and the CPU kernels' float rounding differs with the shape, so the trained default model
+    # (sharp edges) can land a few pixels one level apart. Another seed changes the whole picture.
+    diff = np.abs(rgb(r.images[2]).astype(int) - rgb(third).astype(int))
+    assert diff.max() <= 2 and (diff > 0).mean() < 0.01
 
 
 def test_webuiapi_default_sampler_and_scheduler(client):

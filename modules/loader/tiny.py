@@ -31,6 +31,11 @@ from modules.loader.ldm_export import FAMILIES, components_to_ldm, save_checkpoi
 
 logger = logging.getLogger(__name__)
 
+# The embedded default: a tiny SD1 of the same kind, *trained* on procedural shape scenes by
+# tools/train_default_model.py (docs/default-model.md). modules.shared copies it into an empty
+# models folder on first launch; the random builders below stay for tests and other families.
+DEFAULT_MODEL_FILE: Path = Path(__file__).resolve().parent / "data" / "default-sd1.safetensors"
+
 _M = TypeVar("_M", bound=nn.Module)
 
 PREDICTION_TYPES: tuple[str, ...] = ("epsilon", "v_prediction")

@@ -150,6 +150,7 @@ def head_html() -> str:
     folder = Path(__file__).parent / "javascript"
     own = sorted(folder.glob("*.js"), key=lambda p: (p.name != "a1111_globals.js", p.name))
     parts = [f"<script>\n{js.read_text(encoding='utf-8')}\n</script>\n" for js in own]
+    parts.append(f"<style>\n{(Path(__file__).parent / 'style.css').read_text(encoding='utf-8')}\n</style>\n")
     scripts_js, styles = extensions.web_assets()
     for path in scripts_js:
         parts.append(f"<script>\n// {_asset_name(path)}\n{_read(path)}\n</script>\n")

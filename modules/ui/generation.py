@@ -44,14 +44,20 @@ def token_counter(text: str) -> str:
 def build_prompt_row(tab: str, panel: Panel) -> None:
     with gr.Row(elem_id=f"{tab}_toprow"):
         with gr.Column(scale=6):
-            panel.fields["prompt"] = gr.Textbox(label="Prompt", lines=3, elem_id=f"{tab}_prompt",
-                                                placeholder="Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, "
-                                                            "Esc to interrupt)")
-            panel.ui["token_counter"] = gr.HTML(token_counter(""), elem_id=f"{tab}_token_counter")
-            panel.fields["negative_prompt"] = gr.Textbox(label="Negative prompt", lines=2,
-                                                         elem_id=f"{tab}_neg_prompt",
-                                                         placeholder="Negative prompt")
-            panel.ui["negative_token_counter"] = gr.HTML(token_counter(""), elem_id=f"{tab}_negative_token_counter")
+            # each counter sits in the top-right corner of its prompt box, as in A1111 (style.css)
+            with gr.Column(elem_classes=["prompt-with-counter"]):
+                panel.fields["prompt"] = gr.Textbox(label="Prompt", lines=3, elem_id=f"{tab}_prompt",
+                                                    placeholder="Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to "
+                                                                "skip, Esc to interrupt)")
+                panel.ui["token_counter"] = gr.HTML(token_counter(""), elem_id=f"{tab}_token_counter",
+                                                    elem_classes=["token-counter"], container=False)
+            with gr.Column(elem_classes=["prompt-with-counter"]):
+                panel.fields["negative_prompt"] = gr.Textbox(label="Negative prompt", lines=2,
+                                                             elem_id=f"{tab}_neg_prompt",
+                                                             placeholder="Negative prompt")
+                panel.ui["negative_token_counter"] = gr.HTML(token_counter(""),
+                                                             elem_id=f"{tab}_negative_token_counter",
+                                                             elem_classes=["token-counter"], container=False)
         with gr.Column(scale=1, min_width=180):
             panel.ui["generate"] = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
             with gr.Row():
@@ -204,6 +210,8 @@ async def submit(make_processing: Callable[[dict], Any], request_model, values: 
     try:
         req = request_model(**values)
         args = processing_args(req)
+        if float(args.get("cfg_scale") or 0).is_integer():
+            args["cfg_scale"] = int(args["cfg_scale"])    # A1111's UI writes "CFG scale: 7", not 7.0
         p = make_processing(args)
     except HTTPException as e:
         raise gr.Error(error_message(e.detail)) from None

@@ -241,3 +241,18 @@ def test_send_result_to_img2img(page):
     info = page.locator("#html_info_img2img")
     expect(info).to_contain_text("Denoising strength", timeout=GENERATE_TIMEOUT_MS)
     expect(info).to_contain_text("send me")
+
+
+def test_token_counter_sits_in_the_prompt_box_corner(page):
+    page.locator("#txt2img_prompt textarea").fill("a photo of a cat")
+    counter = page.locator("#txt2img_token_counter")
+    expect(counter).to_contain_text("5/75")
+    box = page.locator("#txt2img_prompt").bounding_box()
+    c = counter.bounding_box()
+    assert box and c, "prompt box and counter are shown"
+    # inside the prompt box, in its top-right corner (A1111's place for it)
+    assert box["x"] + box["width"] / 2 < c["x"] and c["x"] + c["width"] <= box["x"] + box["width"] + 1
+    assert box["y"] <= c["y"] < box["y"] + box["height"] / 2
+    neg = page.locator("#txt2img_neg_prompt").bounding_box()
+    n = page.locator("#txt2img_negative_token_counter").bounding_box()
+    assert neg["y"] <= n["y"] < neg["y"] + neg["height"] / 2 and n["x"] > neg["x"] + neg["width"] / 2

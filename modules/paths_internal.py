@@ -1,0 +1,8 @@
+"""A1111's `modules.paths_internal` names, for extensions that import them from there."""
+from __future__ import annotations
+
+
+def __getattr__(name: str):
+    from modules import paths
+
+    return getattr(paths, name)
