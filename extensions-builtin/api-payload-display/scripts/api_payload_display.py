@@ -136,7 +136,7 @@ class Script(scripts.Script):
     def ui(self, is_img2img):
         tab = "img2img" if is_img2img else "txt2img"
         token = gr.State(lambda: uuid.uuid4().hex)
-        with gr.Accordion(TITLE, open=False, elem_id=f"{tab}_api_payload", elem_classes=["api-payload-display"]):
+        with gr.Accordion(TITLE, open=False, elem_id=f"{tab}_api_payload", elem_classes=["builtin-api-payload"]):
             code = gr.Code(value="", language="json", label=f"POST /sdapi/v1/{tab}", interactive=False,
                            buttons=["copy"], elem_id=f"{tab}_api_payload_json", lines=8)
 
