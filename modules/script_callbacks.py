@@ -22,6 +22,11 @@ from typing import Any, Callable
 logger = logging.getLogger(__name__)
 
 
+def passes_through(exc: BaseException) -> bool:
+    """Errors that are not the extension's fault and keep their own meaning (out of memory: 507)."""
+    return type(exc).__name__ == "OutOfMemoryError"
+
+
 class ExtensionError(RuntimeError):
     """An extension's code raised inside a generation; the job fails with this message."""
 
@@ -228,6 +233,8 @@ def _run(category: str, *args: Any, fail_job: bool = False) -> list[Any]:
         try:
             results.append(item.callback(*args))
         except Exception as e:
+            if fail_job and passes_through(e):
+                raise
             _report(item, category, e)
             if fail_job:
                 raise ExtensionError(f"callback {item.name}", e) from e

@@ -382,6 +382,8 @@ class ScriptRunner:
             try:
                 getattr(script, hook)(p, *before_args, *args[script.args_from:script.args_to], **kwargs)
             except Exception as e:
+                if script_callbacks.passes_through(e):
+                    raise
                 report_script_error(script, hook, e)
                 raise ExtensionError(f"{hook} of script '{_safe_title(script)}'", e) from e
 

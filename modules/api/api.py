@@ -29,6 +29,7 @@ from modules import scripts as scripts_mod
 from modules.api import models
 from modules.loader.single_file import CheckpointLoadError
 from modules.options import OptionError
+from modules.script_callbacks import ExtensionError
 from modules.processing import StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img
 
 logger = logging.getLogger(__name__)
@@ -55,15 +56,39 @@ def _error_from(e: BaseException) -> HTTPException | None:
     if isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)):
         return HTTPException(status_code=507, detail=f"out of memory for this request ({str(e).splitlines()[0][:200]}); "
                                                      "try a smaller size, batch or model; the server keeps running")
+    if isinstance(e, ExtensionError):   # the server's fault, but say exactly which extension failed
+        return HTTPException(status_code=500, detail=str(e))
     if isinstance(e, CheckpointLoadError):
         return field_error("sd_model_checkpoint", f"{e}; the previous model is still loaded")
     return None
 
 
-async def run_job(fn: Callable[[], Any], *, name: str, task_id: str | None = None) -> Any:
+async def _client_gone(request: Request) -> None:
+    """Returns when the client closes its connection. The request body has been read already, so
+    the next ASGI message can only be http.disconnect (sent when the client goes away, or after
+    the response)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def run_job(fn: Callable[[], Any], *, name: str, task_id: str | None = None,
+                  request: Request | None = None) -> Any:
     job = shared.queue.submit(fn, task_id=task_id, name=name)
+    waiter = asyncio.wrap_future(job.future)
     try:
-        return await asyncio.wrap_future(job.future)
+        if request is not None:
+            # uvicorn does not cancel a handler whose client disconnected, so the CancelledError
+            # below never came for a real client that gave up (a timed-out script or bot): its
+            # job stayed queued and ran for nobody. Watch the connection while the job waits.
+            watcher = asyncio.ensure_future(_client_gone(request))
+            try:
+                await asyncio.wait({waiter, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watcher.cancel()
+            if not waiter.done() and shared.queue.cancel(job.task_id):
+                logger.info("client left before %s started; job dropped from the queue", job.task_id)
+                raise HTTPException(status_code=499, detail="the client closed the request")
+        return await waiter   # a job already running when its client left finishes normally
     except asyncio.CancelledError:
         shared.queue.cancel(job.task_id)  # the client left before the job started
         raise
@@ -235,10 +260,12 @@ class Api:
             r("/sdapi/v1/server-stop", self.server_stop, methods=["POST"])
 
     # generation --------------------------------------------------------------------------
-    async def _generate(self, p, req: models.StableDiffusionProcessingAPI, name: str) -> Any:
+    async def _generate(self, p, req: models.StableDiffusionProcessingAPI, name: str,
+                        request: Request | None = None) -> Any:
         p.do_not_save_samples = p.do_not_save_grid = not req.save_images
         p.is_api = True
-        return await run_job(lambda: scripts_mod.run_processing(p), name=name, task_id=req.force_task_id)
+        return await run_job(lambda: scripts_mod.run_processing(p), name=name, task_id=req.force_task_id,
+                             request=request)
 
     async def _images(self, req: models.StableDiffusionProcessingAPI, processed) -> list[str]:
         if not req.send_images:
@@ -246,13 +273,15 @@ class Api:
         return await run_in_threadpool(
             lambda: [encode_for_response(im, txt) for im, txt in zip(processed.images, processed.infotexts)])
 
-    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
+    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI,
+                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
         p = StableDiffusionProcessingTxt2Img(**processing_args(req))
         p.outpath_samples = shared.opts.outdir_txt2img_samples
-        processed = await self._generate(p, req, "txt2img")
+        processed = await self._generate(p, req, "txt2img", request)
         return {"images": await self._images(req, processed), "parameters": req.model_dump(), "info": processed.js()}
 
-    async def img2img(self, req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
+    async def img2img(self, req: models.StableDiffusionImg2ImgProcessingAPI,
+                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
         if not req.init_images:
             raise field_error("init_images", "img2img needs at least one image in init_images (base64 or data: URL)")
         args = processing_args(req, {"init_images", "mask", "latent_mask", "include_init_images"})
@@ -261,7 +290,7 @@ class Api:
         latent_mask = decode_base64_image(req.latent_mask, "latent_mask") if req.latent_mask else None
         p = StableDiffusionProcessingImg2Img(init_images=images, mask=mask, latent_mask=latent_mask, **args)
         p.outpath_samples = shared.opts.outdir_img2img_samples
-        processed = await self._generate(p, req, "img2img")
+        processed = await self._generate(p, req, "img2img", request)
         params = req.model_dump()
         if not req.include_init_images:
             params["init_images"] = None
