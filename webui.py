@@ -41,12 +41,15 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     from modules.api.api import Api, install_middleware
 
     install_middleware(app)
-    if ns.cors_allow_origins or ns.cors_allow_origins_regex:
-        from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=(ns.cors_allow_origins or "").split(",") if ns.cors_allow_origins else [],
-                           allow_origin_regex=ns.cors_allow_origins_regex, allow_methods=["*"],
-                           allow_credentials=True, allow_headers=["*"])
+    # Always installed, with no origin at all unless --cors-allow-origins(-regex) names some: the
+    # mounted Gradio app otherwise adds its own CORS middleware, which answers ANY Origin (with
+    # credentials) whenever the Host header is not localhost - e.g. every request under --listen.
+    # Gradio steps aside when the parent app has a CORSMiddleware, so CORS stays closed by default.
+    app.add_middleware(CORSMiddleware, allow_origins=ns.cors_allow_origins.split(",") if ns.cors_allow_origins else [],
+                       allow_origin_regex=ns.cors_allow_origins_regex or None, allow_methods=["*"],
+                       allow_credentials=True, allow_headers=["*"])
     # without --api only the UI's /internal/* routes are served, as in A1111
     Api(app, sdapi=ns.api or ns.nowebui, internal=not ns.nowebui)
 

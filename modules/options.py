@@ -133,6 +133,9 @@ class Options:
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_onchange", {})
+        # keys a running job's override_settings replace -> their value outside the job: what
+        # config.json keeps and what comes back when the job ends
+        object.__setattr__(self, "_scoped", {})
 
     # attribute access -----------------------------------------------------------------
     def __getattr__(self, item: str) -> Any:
@@ -201,8 +204,12 @@ class Options:
             value = self.validate(key, value)
         with self._lock:
             old = self.data.get(key)
-            if old == value:
+            scoped = key in self._scoped
+            old_outside = self._scoped.get(key, old)
+            if old == value and old_outside == value:
                 return False
+            if scoped:   # written while a job overrides it: the new value also outlives the job
+                self._scoped[key] = value
             self.data[key] = value
         if run_callbacks:
             try:
@@ -214,6 +221,8 @@ class Options:
             except BaseException:
                 with self._lock:
                     self.data[key] = old
+                    if scoped:
+                        self._scoped[key] = old_outside
                 raise
         return True
 
@@ -225,20 +234,27 @@ class Options:
         """Apply `override_settings` for the duration of one job (the queue runs one job
         at a time, so this is scoped to the job), then put the old values back."""
         values = self.validate_many(values or {})
-        old = {k: self.data.get(k) for k in values}
         with self._lock:
+            old = {k: self.data.get(k) for k in values}
+            # a save during the job must write the values outside it, not the job's (issue 8: an
+            # options write while such a job ran persisted its temporary overrides to config.json)
+            first = [k for k in values if k not in self._scoped]   # (not already under an outer override)
+            for k in first:
+                self._scoped[k] = self.data.get(k)
             self.data.update(values)
         try:
             yield
         finally:
-            if restore:
-                with self._lock:
-                    self.data.update(old)
+            with self._lock:
+                for k in values:
+                    outside = self._scoped.pop(k) if k in first else old[k]
+                    if restore:
+                        self.data[k] = outside   # including a value written while the job ran
 
     # persistence ----------------------------------------------------------------------
     def dumps(self) -> str:
         with self._lock:
-            return json.dumps(self.data, indent=4, ensure_ascii=False, default=str)
+            return json.dumps({**self.data, **self._scoped}, indent=4, ensure_ascii=False, default=str)
 
     def save(self, path: Path | None = None) -> None:
         target = path or self.path

@@ -77,3 +77,7 @@ def tiny_vae_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("vae") / "tiny-vae.safetensors"
     save_file({k: v.to(torch.float16) for k, v in sd.items()}, str(path))
     return path
+
+
+# one real server (launch.py --api) shared by the reliability tests, load and faults
+from tests.reliability_support import reliability_server  # noqa: E402,F401

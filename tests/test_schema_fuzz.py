@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 
 import httpx
@@ -27,6 +28,7 @@ from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.core.failures import FailureGroup  # noqa: E402
 
+from modules.api.models import MAX_PROMPT_CHARS  # noqa: E402
 from tests.server_process import running_server  # noqa: E402
 
 MAX_PIXELS = 64 * 128
@@ -397,6 +399,7 @@ def test_options_fuzz_never_breaks_the_server(server):
 
 T2I = {"prompt": "cat", "width": 64, "height": 64, "steps": 2}
 I2I = {**T2I, "init_images": [RGB]}
+HR = {**T2I, "enable_hr": True, "hr_scale": 1}   # a hires pass within this server's pixel limit
 PATH_LIKE = "../../etc/passwd"
 
 BAD = [
@@ -435,8 +438,8 @@ BAD = [
     ("scheduler-unknown", "txt2img", {**T2I, "scheduler": "nope"}, {422}, "scheduler"),
     ("prompt-number", "txt2img", {**T2I, "prompt": 123}, {422}, "prompt"),
     ("prompt-list", "txt2img", {**T2I, "prompt": ["a", "b"]}, {422}, "prompt"),
-    ("prompt-100k", "txt2img", {**T2I, "prompt": "a red cat, " * 10_000}, {200, 413, 422}, None),
-    ("negative-prompt-100k", "txt2img", {**T2I, "negative_prompt": "blurry " * 15_000}, {200, 413, 422}, None),
+    ("prompt-100k", "txt2img", {**T2I, "prompt": "a red cat, " * 10_000}, {422}, "prompt"),
+    ("negative-prompt-100k", "txt2img", {**T2I, "negative_prompt": "blurry " * 15_000}, {422}, "negative_prompt"),
     ("styles-string", "txt2img", {**T2I, "styles": "nope"}, {422}, "styles"),
     ("styles-path", "txt2img", {**T2I, "styles": [PATH_LIKE]}, {422}, "styles"),
     ("override-not-dict", "txt2img", {**T2I, "override_settings": "x"}, {422}, "override_settings"),
@@ -446,10 +449,10 @@ BAD = [
      "CLIP_stop_at_last_layers"),
     ("override-vae-path", "txt2img", {**T2I, "override_settings": {"sd_vae": PATH_LIKE}}, {404, 422}, "sd_vae"),
     ("refiner-path", "txt2img", {**T2I, "refiner_checkpoint": PATH_LIKE, "refiner_switch_at": 0.5},
-     {200, 404, 422}, None),
-    ("hr-checkpoint-path", "txt2img", {**T2I, "enable_hr": True, "hr_checkpoint_name": PATH_LIKE},
-     {200, 404, 422}, None),
-    ("hr-huge-target", "txt2img", {**T2I, "enable_hr": True, "hr_resize_x": 16384, "hr_resize_y": 16384},
+     {404, 422}, "refiner_checkpoint"),
+    ("hr-checkpoint-path", "txt2img", {**HR, "hr_checkpoint_name": PATH_LIKE},
+     {404, 422}, "hr_checkpoint_name"),
+    ("hr-huge-target", "txt2img", {**HR, "hr_resize_x": 16384, "hr_resize_y": 16384},
      {200, 422}, None),
     ("body-not-json", "txt2img", b"{{{ not json", {422}, None),
     ("body-list", "txt2img", [1, 2, 3], {422}, None),
@@ -509,6 +512,54 @@ BAD = [
     ("extras-batch-not-list", "extra-batch-images", {"imageList": "x"}, {422}, "imageList"),
     ("interrogate-unknown-model", "interrogate", {"image": RGB, "model": PATH_LIKE}, {422}, "model"),
     ("interrogate-broken-image", "interrogate", {"image": "garbage", "model": "clip"}, {422}, "image"),
+    # gigantic prompts: a limit of MAX_PROMPT_CHARS characters per prompt field
+    ("prompt-1MB", "txt2img", {**T2I, "prompt": "a" * 2 ** 20}, {422}, "prompt"),
+    ("prompt-over-limit", "txt2img", {**T2I, "prompt": "x" * (MAX_PROMPT_CHARS + 1)}, {422}, "prompt"),
+    ("negative-prompt-1MB", "txt2img", {**T2I, "negative_prompt": "b " * 2 ** 19}, {422}, "negative_prompt"),
+    ("hr-prompt-1MB", "txt2img", {**HR, "hr_prompt": "c" * 2 ** 20}, {422}, "hr_prompt"),
+    ("hr-negative-prompt-1MB", "txt2img", {**HR, "hr_negative_prompt": "d" * 2 ** 20}, {422},
+     "hr_negative_prompt"),
+    ("img2img-prompt-1MB", "img2img", {**I2I, "prompt": "e" * 2 ** 20}, {422}, "prompt"),
+    ("infotext-1MB", "txt2img", {**T2I, "infotext": "Steps: 2, " * 2 ** 17}, {422}, "infotext"),
+    # step counts and more numbers
+    ("hr-steps-huge", "txt2img", {**HR, "hr_second_pass_steps": 10 ** 9}, {422},
+     "hr_second_pass_steps"),
+    ("hr-steps-negative", "txt2img", {**HR, "hr_second_pass_steps": -1}, {422},
+     "hr_second_pass_steps"),
+    ("steps-1e400", "txt2img", b'{"width": 64, "height": 64, "steps": 1e400}', {422}, "steps"),
+    ("steps-null-byte", "txt2img", {**T2I, "steps": "2\u0000"}, {422}, "steps"),
+    ("n-iter-huge", "txt2img", {**T2I, "n_iter": 10 ** 6}, {422}, "n_iter"),
+    ("hr-scale-negative", "txt2img", {**HR, "hr_scale": -2}, {422}, "hr_scale"),
+    ("img2img-steps-zero", "img2img", {**I2I, "steps": 0}, {422}, "steps"),
+    ("img2img-size-huge", "img2img", {**I2I, "width": 16384, "height": 16384}, {422}, "width"),
+    # path-like and absolute names: never a file outside the model dirs
+    ("override-ckpt-absolute", "txt2img", {**T2I, "override_settings": {"sd_model_checkpoint": "/etc/passwd"}},
+     {404, 422}, "sd_model_checkpoint"),
+    ("override-vae-absolute", "txt2img", {**T2I, "override_settings": {"sd_vae": "/etc/passwd"}}, {404, 422},
+     "sd_vae"),
+    ("refiner-absolute", "txt2img", {**T2I, "refiner_checkpoint": "/etc/passwd", "refiner_switch_at": 0.5},
+     {404, 422}, "refiner_checkpoint"),
+    ("hr-checkpoint-absolute", "txt2img", {**HR, "hr_checkpoint_name": "/etc/passwd"},
+     {404, 422}, "hr_checkpoint_name"),
+    ("hr-checkpoint-encoded", "txt2img", {**HR, "hr_checkpoint_name": "..%2f..%2fetc%2fpasswd"},
+     {404, 422}, "hr_checkpoint_name"),
+    ("hr-upscaler-path", "txt2img", {**HR, "hr_upscaler": PATH_LIKE}, {404, 422}, "hr_upscaler"),
+    ("hr-sampler-path", "txt2img", {**HR, "hr_sampler_name": PATH_LIKE}, {422},
+     "hr_sampler_name"),
+    ("script-name-path", "txt2img", {**T2I, "script_name": PATH_LIKE}, {404, 422}, "script_name"),
+    ("script-name-absolute", "img2img", {**I2I, "script_name": "/etc/passwd"}, {404, 422}, "script_name"),
+    ("alwayson-script-path", "txt2img", {**T2I, "alwayson_scripts": {PATH_LIKE: {"args": []}}}, {404, 422},
+     "alwayson_scripts"),
+    ("lora-path-in-prompt", "txt2img", {**T2I, "prompt": f"cat <lora:{PATH_LIKE}:1>"}, {404, 422}, "prompt"),
+    ("lora-absolute-in-prompt", "txt2img", {**T2I, "prompt": "cat <lora:/etc/passwd:1>"}, {404, 422}, "prompt"),
+    ("lora-backslash-in-prompt", "txt2img", {**T2I, "prompt": "cat <lora:..\\..\\config:1>"}, {404, 422},
+     "prompt"),
+    ("options-ckpt-absolute", "options", {"sd_model_checkpoint": "/etc/passwd"}, {404, 422}, "sd_model_checkpoint"),
+    ("options-vae-absolute", "options", {"sd_vae": "/etc/passwd"}, {404, 422}, "sd_vae"),
+    ("extras-upscaler-absolute", "extra-single-image", {"image": RGB, "upscaler_1": "/etc/passwd"}, {404, 422},
+     "upscaler_1"),
+    ("extras-upscaler2-path", "extra-single-image", {"image": RGB, "upscaler_1": "Lanczos", "upscaler_2": PATH_LIKE,
+                                                     "extras_upscaler_2_visibility": 0.5}, {404, 422}, "upscaler_2"),
 ]
 
 
@@ -539,6 +590,33 @@ def test_bad_input_is_a_4xx_naming_the_field(server, path, body, allowed, field)
         if field is not None:
             assert field in named_fields(err["detail"]), f"the error does not name {field!r}: {err}"
     assert server.alive(), server.log_tail()
+
+
+def test_model_files_outside_the_model_dirs_are_never_loaded(server, tmp_path):
+    """A real, loadable checkpoint (and VAE) by absolute path, outside every model dir: refused
+    everywhere a model name is taken, and the loaded model does not change."""
+    ckpt = next((server.data / "models" / "Stable-diffusion").glob("*.safetensors"))
+    outside = tmp_path / "outside" / "outside.safetensors"
+    outside.parent.mkdir()
+    outside.write_bytes(ckpt.read_bytes())
+    before = httpx.get(server.base + "/sdapi/v1/options").json()["sd_model_checkpoint"]
+    names = [str(outside), str(outside.with_suffix("")),
+             str(ckpt.parent) + "/" + os.path.relpath(outside, ckpt.parent),   # models/Stable-diffusion/../../..
+             "../" * 10 + str(outside).lstrip("/")]
+    cases = []
+    for name in names:
+        cases += [("options", {"sd_model_checkpoint": name}, "sd_model_checkpoint"),
+                  ("options", {"sd_vae": name}, "sd_vae"),
+                  ("txt2img", {**T2I, "override_settings": {"sd_model_checkpoint": name}}, "sd_model_checkpoint"),
+                  ("txt2img", {**T2I, "override_settings": {"sd_vae": name}}, "sd_vae"),
+                  ("txt2img", {**HR, "hr_checkpoint_name": name}, "hr_checkpoint_name"),
+                  ("txt2img", {**T2I, "refiner_checkpoint": name, "refiner_switch_at": 0.5}, "refiner_checkpoint")]
+    for path, body, field in cases:
+        r = _post(server, path, body)
+        assert 400 <= r.status_code < 500 and field in named_fields(r.json()["detail"]), (path, body, r.text[:300])
+    assert httpx.get(server.base + "/sdapi/v1/options").json()["sd_model_checkpoint"] == before
+    assert not any("outside" in m["filename"] for m in httpx.get(server.base + "/sdapi/v1/sd-models").json())
+    assert server.alive()
 
 
 ODD_IMAGES = {

@@ -11,6 +11,7 @@ import base64
 import binascii
 import io
 import logging
+import re
 import secrets
 import time
 from typing import Any, Callable
@@ -159,17 +160,46 @@ def processing_args(req: models.StableDiffusionProcessingAPI, exclude: set[str] 
     return args
 
 
+def _credentials_match(username: str, password: str, credentials: dict[str, str]) -> bool:
+    return username in credentials and secrets.compare_digest(password.encode(), credentials[username].encode())
+
+
 def _auth_dependency(credentials: dict[str, str]):
     security = HTTPBasic(auto_error=False)
 
     def check(creds: HTTPBasicCredentials | None = Depends(security)) -> None:
-        if creds is not None and creds.username in credentials and secrets.compare_digest(
-                creds.password.encode(), credentials[creds.username].encode()):
+        if creds is not None and _credentials_match(creds.username, creds.password, credentials):
             return
         raise HTTPException(status_code=401, detail="Incorrect username or password",
                             headers={"WWW-Authenticate": "Basic"})
 
     return check
+
+
+AUTH_PREFIXES = ("/sdapi/", "/internal/")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def needs_api_auth(scope) -> bool:
+    """Whether --api-auth applies to this request: every path under /sdapi and /internal, whoever
+    added the route (built-in, or an extension in on_app_started), and even when no route exists."""
+    path = scope.get("path", "")
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):   # behind --subpath the path carries the root path
+        path = path[len(root):]
+    return path.startswith(AUTH_PREFIXES) or path in ("/sdapi", "/internal")
+
+
+def basic_auth_ok(header: str | None, credentials: dict[str, str]) -> bool:
+    """An `Authorization: Basic ...` header that matches one of the credentials."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return False
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, ValueError):
+        return False
+    return bool(sep) and _credentials_match(user, password, credentials)
 
 
 def parse_credentials(value: str | None) -> dict[str, str]:
@@ -598,11 +628,28 @@ def install_middleware(app: FastAPI) -> None:
                 "errors": f"{e.status_code}: {error_message(e.detail)}"}
         return JSONResponse(status_code=e.status_code, content=body, headers=getattr(e, "headers", None))
 
+    # --api-auth is also checked here, by path, and not only by the API router's dependency: routes
+    # that extensions add under /sdapi or /internal (app.add_api_route in on_app_started) never get
+    # that dependency, and would otherwise be open to anyone.
+    api_credentials = parse_credentials(shared.cmd_opts.api_auth)
+
     @app.middleware("http")
     async def log_and_time(request: Request, call_next):
         start = time.perf_counter()
         try:
-            response = await call_next(request)
+            if _CONTROL_CHARS.search(request.scope.get("path", "")):
+                # a %00 or other control character in a path is never a real URL; some of Gradio's
+                # routes (/gradio_api/proxy=) answer one with an unhandled 500
+                response = JSONResponse(status_code=400, content={
+                    "error": "InvalidURL", "detail": "control characters in the URL path", "body": "",
+                    "errors": "400: control characters in the URL path"})
+            elif api_credentials and needs_api_auth(request.scope) and \
+                    not basic_auth_ok(request.headers.get("authorization"), api_credentials):
+                message = "Incorrect username or password"
+                response = JSONResponse(status_code=401, headers={"WWW-Authenticate": "Basic"}, content={
+                    "error": "HTTPException", "detail": message, "body": "", "errors": f"401: {message}"})
+            else:
+                response = await call_next(request)
         except Exception as e:  # the last line of defence: a clear 500, the server keeps serving
             logger.exception("unhandled error in %s %s", request.method, request.url.path)
             response = JSONResponse(status_code=500, content={

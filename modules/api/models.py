@@ -15,6 +15,9 @@ MAX_STEPS = 1000
 MAX_BATCH = 64
 MAX_ITER = 1000
 MAX_SIDE = 16384
+# A prompt of 1 MB keeps the one generation worker busy for minutes (parsing and tokenizing every
+# 75-token chunk) before a single step runs; 64 Ki characters is far beyond any real prompt.
+MAX_PROMPT_CHARS = 65536
 
 
 class _Request(BaseModel):
@@ -37,8 +40,8 @@ def _multiple_of_8(value: int, field: str) -> int:
 
 
 class StableDiffusionProcessingAPI(_Request):
-    prompt: str = ""
-    negative_prompt: str = ""
+    prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
+    negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
     styles: list[str] | None = None
     seed: int = Field(-1, ge=-1)
     subseed: int = Field(-1, ge=-1)
@@ -79,7 +82,7 @@ class StableDiffusionProcessingAPI(_Request):
     save_images: bool = False
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
     force_task_id: str | None = None
-    infotext: str | None = None
+    infotext: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
 
     @field_validator("width")
     @classmethod
@@ -105,8 +108,8 @@ class StableDiffusionTxt2ImgProcessingAPI(StableDiffusionProcessingAPI):
     hr_checkpoint_name: str | None = None
     hr_sampler_name: str | None = None
     hr_scheduler: str | None = None
-    hr_prompt: str = ""
-    hr_negative_prompt: str = ""
+    hr_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
+    hr_negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
 
 
 class StableDiffusionImg2ImgProcessingAPI(StableDiffusionProcessingAPI):

@@ -1,10 +1,11 @@
 """Deterministic tiny random-weight Stable Diffusion models (SD1, SD2, SDXL).
 
-Tests, CI and the out-of-the-box default need a checkpoint that loads
-through exactly the same code as a user's full-size A1111 file, without a
-download. These builders make architecturally faithful miniatures (same
-block types, 4-level VAE so latents are 1/8 of the image, the real 49,408
-token vocabulary and 77 positions) and ``write_tiny_checkpoint`` exports them
+Tests and CI need checkpoints that load through exactly the same code as a
+user's full-size A1111 file, without a download. (The out-of-the-box default
+is a trained model of the same kind, ``DEFAULT_MODEL_FILE``; this module's
+random SD1 model is only its fallback.) These builders make architecturally
+faithful miniatures (same block types, 4-level VAE so latents are 1/8 of the
+image, the real 49,408 token vocabulary and 77 positions) and ``write_tiny_checkpoint`` exports them
 to the A1111/LDM single-file layout. The architecture travels in the file's
 safetensors metadata (``sd_webui_config``), because tiny files cannot be
 matched to the shipped full-size configs by key shapes.

@@ -28,7 +28,7 @@ DISABLE_ALL_CHOICES = [("Load all enabled extensions", "none"), ("Built-in exten
 RELOAD_JS = """(message) => {
   if (!message || !message.includes('Restarting')) return;
   let tries = 0;
-  const poll = () => fetch('./internal/ping', {cache: 'no-store'})
+  const poll = () => fetch('./config', {cache: 'no-store', credentials: 'same-origin'})
     .then((r) => { if (r.ok) location.reload(); else throw new Error(); })
     .catch(() => { if (++tries < 120) setTimeout(poll, 1000); });
   setTimeout(poll, 3000);
