@@ -85,3 +85,20 @@ def test_red_circle_on_blue(model, seed):
     # and the prompt matters: a yellow triangle on white is a different picture
     other = _nearest(_generate(model, "a yellow triangle on a white background", seed).reshape(-1, 3), palette)
     assert (other == "white").mean() > 0.5 and (other == "yellow").mean() > 0.02
+
+
+def test_ui_starts_at_the_models_native_size(tmp_path):
+    """The header tells the native size without loading weights; the UI's Width/Height start there
+    (64 for the embedded default), and at A1111's 512 for a checkpoint that declares nothing."""
+    from safetensors.torch import save_file
+    import torch
+
+    from modules.loader.single_file import embedded_default_size
+    from modules.loader.tiny import DEFAULT_MODEL_FILE
+
+    assert embedded_default_size(DEFAULT_MODEL_FILE) == 64
+    plain = tmp_path / "plain.safetensors"
+    save_file({"x": torch.zeros(1)}, str(plain))
+    assert embedded_default_size(plain) is None
+    assert embedded_default_size(tmp_path / "missing.safetensors") is None
+    assert embedded_default_size(tmp_path / "model.ckpt") is None

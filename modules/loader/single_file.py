@@ -30,6 +30,22 @@ META_PREDICTION = "sd_webui_prediction_type"
 META_CONFIG = "sd_webui_config"
 
 
+def embedded_default_size(path: str | Path) -> int | None:
+    """The native size a checkpoint declares in its metadata (models of their own architecture, such
+    as the embedded default), read from the safetensors header without loading any weights."""
+    if not str(path).lower().endswith(".safetensors"):
+        return None
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        size = json.loads(meta[META_CONFIG]).get("default_size") if META_CONFIG in meta else None
+        return int(size) if size else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class CheckpointLoadError(Exception):
     """The file could not be turned into a model; the message says why in user terms."""
 

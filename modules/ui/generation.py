@@ -85,11 +85,22 @@ def build_sampling(tab: str, panel: Panel) -> None:
         panel.fields["steps"] = gr.Slider(1, 150, value=20, step=1, label="Sampling steps", elem_id=f"{tab}_steps")
 
 
+def start_size() -> int:
+    """Width/height the UI starts with: 512 as in A1111, unless the checkpoint that loads at start
+    declares another native size (the embedded default model draws at 64x64)."""
+    from modules.loader.single_file import embedded_default_size
+
+    info = shared.select_checkpoint() if shared.registry is not None else None
+    size = embedded_default_size(info.filename) if info is not None else None
+    return size or 512
+
+
 def build_size_and_batch(tab: str, panel: Panel) -> None:
+    size = start_size()
     with gr.Row():
         with gr.Column(scale=4):
-            panel.fields["width"] = gr.Slider(64, 2048, value=512, step=8, label="Width", elem_id=f"{tab}_width")
-            panel.fields["height"] = gr.Slider(64, 2048, value=512, step=8, label="Height", elem_id=f"{tab}_height")
+            panel.fields["width"] = gr.Slider(64, 2048, value=size, step=8, label="Width", elem_id=f"{tab}_width")
+            panel.fields["height"] = gr.Slider(64, 2048, value=size, step=8, label="Height", elem_id=f"{tab}_height")
         panel.ui["swap"] = gr.Button("⇅", elem_id=f"{tab}_res_switch_btn", min_width=40, scale=0)
         with gr.Column(scale=2):
             panel.fields["n_iter"] = gr.Slider(1, 100, value=1, step=1, label="Batch count",

@@ -256,3 +256,9 @@ def test_token_counter_sits_in_the_prompt_box_corner(page):
     neg = page.locator("#txt2img_neg_prompt").bounding_box()
     n = page.locator("#txt2img_negative_token_counter").bounding_box()
     assert neg["y"] <= n["y"] < neg["y"] + neg["height"] / 2 and n["x"] > neg["x"] + neg["width"] / 2
+
+
+def test_first_launch_starts_at_the_default_models_size(page):
+    # the embedded default model draws at 64x64: a first-time user's first image is at its size
+    for elem_id in ("txt2img_width", "txt2img_height"):
+        expect(page.locator(f"#{elem_id} input[type=number]")).to_have_value("64")
