@@ -192,6 +192,18 @@ def quick(runs: int) -> None:
             gc.collect()
             emit("switch_s", statistics.median(times[1:]), target=2.0, note="POST /options sd_model_checkpoint, tiny SD1")
             emit("switch_rss_growth_mb", rss_mb() - rss_start, note="RSS after 20 switches minus after the first")
+
+            # the same with sd_checkpoint_cache=1: switching back is a move from RAM, not a file load
+            assert server.client.post("/sdapi/v1/options", json={"sd_checkpoint_cache": 1}).status_code == 200
+            cached = []
+            for i in range(21):
+                t = time.perf_counter()
+                r = server.client.post("/sdapi/v1/options", json={"sd_model_checkpoint": names[i % 2]})
+                assert r.status_code == 200, r.text
+                cached.append(time.perf_counter() - t)
+            emit("switch_cached_s", statistics.median(cached[2:]), note="same, sd_checkpoint_cache=1")
+            emit("switch_cached_ratio", statistics.median(cached[2:]) / statistics.median(times[1:]),
+                 note="cached switch / file switch, same run")
         finally:
             server.stop()
         shutil.rmtree(data, ignore_errors=True)

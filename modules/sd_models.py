@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -132,7 +133,7 @@ class ModelManager:
     """Owns the one resident model. load() must run on the queue worker (it uses the device)."""
 
     def __init__(self, registry: CheckpointRegistry, device: torch.device, dtype: torch.dtype,
-                 vae_dtype: torch.dtype, *, hashing: bool = True):
+                 vae_dtype: torch.dtype, *, hashing: bool = True, cache_size: Callable[[], int] = lambda: 0):
         self.registry = registry
         self.device = device
         self.dtype = dtype
@@ -142,6 +143,10 @@ class ModelManager:
         self.checkpoint_info: CheckpointInfo | None = None
         self.on_loaded: list[Callable[[SDModel], None]] = []
         self.last_load_seconds: float | None = None
+        # recently used models kept in RAM (on the CPU), newest last: switching back to one is a
+        # copy to the device, not a disk load (options sd_checkpoint_cache / sd_checkpoints_limit)
+        self.cache_size = cache_size
+        self.ram_cache: OrderedDict[str, SDModel] = OrderedDict()
 
     def load(self, info: CheckpointInfo) -> SDModel:
         """Load `info`; on failure the previous model stays resident and the error propagates."""
@@ -149,9 +154,13 @@ class ModelManager:
                 and self.checkpoint_info.filename == info.filename:
             return self.sd_model
         start = time.perf_counter()
-        logger.info("Loading weights [%s] from %s", info.shorthash or info.hash, info.filename)
-        # build on the CPU first: a failing file never disturbs the model on the device
-        new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype)
+        new = self.ram_cache.pop(info.filename, None)
+        source = "RAM cache"
+        if new is None:
+            logger.info("Loading weights [%s] from %s", info.shorthash or info.hash, info.filename)
+            # build on the CPU first: a failing file never disturbs the model on the device
+            new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype)
+            source = "file"
         if self.hashing:
             self.registry.ensure_hash(info)
         self.unload()
@@ -163,7 +172,7 @@ class ModelManager:
         new.sd_model_hash = info.shorthash
         self.sd_model, self.checkpoint_info = new, info
         self.last_load_seconds = time.perf_counter() - start
-        logger.info("Model %s loaded in %.1fs (%s, %s, %s)", info.title, self.last_load_seconds,
+        logger.info("Model %s loaded from %s in %.1fs (%s, %s, %s)", info.title, source, self.last_load_seconds,
                     new.family, self.device, str(self.dtype).removeprefix("torch."))
         for cb in list(self.on_loaded):
             try:
@@ -193,17 +202,35 @@ class ModelManager:
         devices.torch_gc()
 
     def unload(self) -> None:
-        if self.sd_model is None:
+        """Take the resident model off the device: into the RAM cache when it has room, else freed."""
+        model, info = self.sd_model, self.checkpoint_info
+        if model is None:
             return
         self.sd_model = None
         self.checkpoint_info = None
+        keep = max(0, int(self.cache_size()))
+        if keep and info is not None:
+            if self.device.type != "cpu":
+                for m in model.components():
+                    m.to("cpu")
+                model.device = torch.device("cpu")
+            self.ram_cache[info.filename] = model
+        while len(self.ram_cache) > keep:
+            self.ram_cache.popitem(last=False)     # the least recently used goes
+        del model
+        devices.torch_gc()
+
+    def clear_cache(self) -> None:
+        self.ram_cache.clear()
         devices.torch_gc()
 
     def reload(self) -> SDModel | None:
+        """Load the resident checkpoint again from its file (a cached copy is not reused)."""
         info = self.checkpoint_info
         if info is None:
             return None
         self.unload()
+        self.ram_cache.pop(info.filename, None)
         return self.load(info)
 
 

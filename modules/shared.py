@@ -96,7 +96,8 @@ def initialize(ns: argparse.Namespace) -> None:
     registry = CheckpointRegistry(dirs, hash_cache, extra_files=extra)
     device = devices.select_device(ns)
     dtype, vae_dtype = devices.select_dtypes(ns, device)
-    model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing)
+    model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing,
+                                 cache_size=_checkpoints_kept_in_ram)
     model_manager.on_loaded.append(_record_loaded)
     model_manager.on_loaded.append(_model_loaded_callbacks)
     vae_dirs = [paths.vae] + ([Path(ns.vae_path).parent] if ns.vae_path else [])
@@ -124,6 +125,12 @@ def _record_loaded(model) -> None:
     info = model.sd_checkpoint_info
     opts.data["sd_model_checkpoint"] = info.title
     opts.data["sd_checkpoint_hash"] = info.sha256 or ""
+
+
+def _checkpoints_kept_in_ram() -> int:
+    """Models kept in RAM besides the resident one: A1111's `sd_checkpoint_cache`, or
+    `sd_checkpoints_limit` - 1 (here one model is on the device, the others wait in RAM)."""
+    return max(int(opts.sd_checkpoint_cache), int(opts.sd_checkpoints_limit) - 1)
 
 
 def _model_loaded_callbacks(model) -> None:

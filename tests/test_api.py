@@ -319,6 +319,30 @@ def test_switching_frees_the_old_model(api):
     assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"
 
 
+def test_checkpoint_cache_keeps_recent_models_in_ram(api, monkeypatch):
+    """sd_checkpoint_cache: switching back to a recently used checkpoint reuses the model kept in
+    RAM (no file load) and gives the same pixels; setting it back to 0 frees them."""
+    from modules import sd_models, shared
+
+    loads = []
+    real = sd_models.load_checkpoint
+    monkeypatch.setattr(sd_models, "load_checkpoint", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha", "sd_checkpoint_cache": 1}
+                    ).status_code == 200
+    before = txt2img(api, prompt="cache", seed=12)["images"][0]
+    alpha = shared.model_manager.sd_model
+    loads.clear()
+    for name in ("beta", "alpha", "beta", "alpha"):
+        assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": name}).status_code == 200
+    assert len(loads) == 1, "only the first switch to beta reads a file"
+    assert shared.model_manager.sd_model is alpha
+    assert txt2img(api, prompt="cache", seed=12)["images"][0] == before
+    assert api.post("/sdapi/v1/options", json={"sd_checkpoint_cache": 0}).status_code == 200
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "beta"}).status_code == 200
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+    assert not shared.model_manager.ram_cache and shared.model_manager.sd_model is not alpha
+
+
 def test_unload_and_reload(api):
     from modules import shared
 
