@@ -142,6 +142,24 @@ def step_seed(data_seed: int, phase: str, step: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{data_seed}/{phase}/{step}".encode()).digest()[:8], "little")
 
 
+def size_phase(st: dict, phase: str, minutes: float, calibrate: int, step: int, total: int, bar) -> int:
+    """A time-boxed phase (`minutes` > 0) times its steps `calibrate`..2*`calibrate`, then fixes its
+    step count so it ends in time; the count goes into the state (`<phase>_total`), so a resumed run
+    keeps the same learning-rate schedule. Returns the phase's step count."""
+    key = f"{phase}_total"
+    if not minutes or key in st:
+        return total
+    if step == calibrate:
+        st[f"_{phase}_timed_from"] = time.time()
+    elif step == 2 * calibrate and f"_{phase}_timed_from" in st:
+        rate = (time.time() - st.pop(f"_{phase}_timed_from")) / calibrate
+        total = min(total, max(step + 1, int(minutes * 60 / rate)))
+        st[key] = total
+        bar.total = total
+        bar.refresh()
+    return total
+
+
 def lr_at(step: int, total: int, base: float, warmup: int, floor: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -213,19 +231,12 @@ def train_vae(vae, args, recipe, st, device, log, deadline_fn):
     if st.get("vae_opt"):
         opt.load_state_dict(st["vae_opt"])
     step, total = st.get("vae_step", 0), st.get("vae_total", recipe["vae_steps"])
-    t0, timed_from = time.time(), None
+    t0 = time.time()
     bar = tqdm(total=total, initial=step, desc="VAE", dynamic_ncols=True)
     last_save = time.time()
     ema_loss = None
     while step < total:
-        if args.vae_minutes and "vae_total" not in st and step == args.calibrate:
-            timed_from = time.time()
-        if args.vae_minutes and "vae_total" not in st and step == 2 * args.calibrate:
-            rate = (time.time() - timed_from) / args.calibrate
-            total = min(total, max(step + 1, int(args.vae_minutes * 60 / rate)))
-            st["vae_total"] = total
-            bar.total = total
-            bar.refresh()
+        total = size_phase(st, "vae", args.vae_minutes, args.calibrate, step, total, bar)
         lr = lr_at(step, total, recipe["vae_lr"], recipe["warmup"], recipe["lr_floor"])
         for g in opt.param_groups:
             g["lr"] = lr
@@ -249,7 +260,7 @@ def train_vae(vae, args, recipe, st, device, log, deadline_fn):
         ema_loss = lv if ema_loss is None else 0.98 * ema_loss + 0.02 * lv
         log.log("vae", step, f"{lv:.5f}", f"{lr:.3e}", f"{time.time() - t0:.1f}")
         bar.update(1)
-        bar.set_postfix(loss=f"{ema_loss:.4f}", l1=f"{float(l1):.4f}")
+        bar.set_postfix(loss=f"{ema_loss:.4f}", l1=f"{float(l1.detach()):.4f}")
         st["vae_step"] = step
         if time.time() - last_save > args.save_every or step == total or deadline_fn():
             st["vae"] = vae.state_dict()
@@ -313,7 +324,7 @@ def train_unet(unet, te, vae, args, recipe, st, device, log, deadline_fn):
         opt.load_state_dict(st["unet_opt"])
     alphas = make_schedule(recipe, device)
     step, total = st.get("unet_step", 0), st.get("unet_total", recipe["unet_steps"])
-    t0, timed_from = time.time(), None
+    t0 = time.time()
     bar = tqdm(total=total, initial=step, desc="UNet+TE", dynamic_ncols=True)
     last_save = time.time()
     ema_loss = None
@@ -338,14 +349,7 @@ def train_unet(unet, te, vae, args, recipe, st, device, log, deadline_fn):
         log.flush()
 
     while step < total:
-        if args.unet_minutes and "unet_total" not in st and step == args.calibrate:
-            timed_from = time.time()
-        if args.unet_minutes and "unet_total" not in st and step == 2 * args.calibrate:
-            rate = (time.time() - timed_from) / args.calibrate
-            total = min(total, max(step + 1, int(args.unet_minutes * 60 / rate)))
-            st["unet_total"] = total
-            bar.total = total
-            bar.refresh()
+        total = size_phase(st, "unet", args.unet_minutes, args.calibrate, step, total, bar)
         lr = lr_at(step, total, recipe["unet_lr"], recipe["warmup"], recipe["lr_floor"])
         for g in opt.param_groups:
             g["lr"] = lr
