@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from modules import devices
+from modules import devices, offload
 from modules.hashes import HashCache, model_hash
 from modules.loader.single_file import CheckpointLoadError, SDModel, load_checkpoint
 
@@ -133,7 +133,8 @@ class ModelManager:
     """Owns the one resident model. load() must run on the queue worker (it uses the device)."""
 
     def __init__(self, registry: CheckpointRegistry, device: torch.device, dtype: torch.dtype,
-                 vae_dtype: torch.dtype, *, hashing: bool = True, cache_size: Callable[[], int] = lambda: 0):
+                 vae_dtype: torch.dtype, *, hashing: bool = True, cache_size: Callable[[], int] = lambda: 0,
+                 offload_mode: Callable[[SDModel], str | None] = lambda model: None):
         self.registry = registry
         self.device = device
         self.dtype = dtype
@@ -147,6 +148,7 @@ class ModelManager:
         # copy to the device, not a disk load (options sd_checkpoint_cache / sd_checkpoints_limit)
         self.cache_size = cache_size
         self.ram_cache: OrderedDict[str, SDModel] = OrderedDict()
+        self.offload_mode = offload_mode     # --medvram / --lowvram (modules.offload)
 
     def load(self, info: CheckpointInfo) -> SDModel:
         """Load `info`; on failure the previous model stays resident and the error propagates."""
@@ -164,7 +166,10 @@ class ModelManager:
         if self.hashing:
             self.registry.ensure_hash(info)
         self.unload()
-        if self.device.type != "cpu":
+        mode = self.offload_mode(new)
+        if mode:
+            offload.enable(new, self.device, mode)
+        elif self.device.type != "cpu":
             for m in new.components():
                 m.to(self.device)
             new.device = self.device
@@ -209,7 +214,9 @@ class ModelManager:
         self.sd_model = None
         self.checkpoint_info = None
         keep = max(0, int(self.cache_size()))
-        if keep and info is not None:
+        # a --lowvram model keeps its weights in accelerate's offload map, not in the modules: not cached
+        if keep and info is not None and getattr(model, "offload", None) != "sequential":
+            offload.disable(model)
             if self.device.type != "cpu":
                 for m in model.components():
                     m.to("cpu")

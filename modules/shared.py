@@ -76,7 +76,7 @@ def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
     global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
     global prompt_styles, upscalers, loras, embeddings
-    from modules import devices, shared_options
+    from modules import devices, offload, shared_options
     from modules.hashes import HashCache
     from modules.queue import GenerationQueue
     from modules.sd_models import CheckpointRegistry, ModelManager
@@ -97,7 +97,10 @@ def initialize(ns: argparse.Namespace) -> None:
     device = devices.select_device(ns)
     dtype, vae_dtype = devices.select_dtypes(ns, device)
     model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing,
-                                 cache_size=_checkpoints_kept_in_ram)
+                                 cache_size=_checkpoints_kept_in_ram,
+                                 offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device))
+    if device.type == "cpu" and (ns.medvram or ns.medvram_sdxl or ns.lowvram):
+        logger.info("--medvram / --lowvram have no effect on the CPU (the model is already in RAM)")
     model_manager.on_loaded.append(_record_loaded)
     model_manager.on_loaded.append(_model_loaded_callbacks)
     vae_dirs = [paths.vae] + ([Path(ns.vae_path).parent] if ns.vae_path else [])
