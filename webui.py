@@ -84,8 +84,10 @@ def _load_extensions() -> None:
     gradio_compat.install()
     extensions.list_extensions()
     scripts.load_scripts()
-    script_callbacks.ui_settings_callback()
+    # the Script instances first: some extensions register their callbacks in Script.__init__
+    # (sd-dynamic-prompts registers its settings there)
     scripts.initialize_runners()
+    script_callbacks.ui_settings_callback()
 
 
 def _initial_load() -> None:

@@ -581,7 +581,7 @@ def installer_env() -> dict[str, str]:
     env = dict(os.environ)
     root = launch_utils.script_path
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    constraint = launch_utils.torch_constraint_file()
+    constraint = launch_utils.constraints_file()
     if constraint is not None:
         env["PIP_CONSTRAINT"] = str(constraint)
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")

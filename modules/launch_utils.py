@@ -1,8 +1,12 @@
 """Helpers that extensions' install.py files call as `launch.<name>` (A1111's launch_utils names):
 is_installed, run, run_pip, git_tag, commit_hash. launch.py re-exports them.
 
-pip never replaces the installed torch: every pip run gets a constraint pinning its version
-(also passed to install.py as PIP_CONSTRAINT, so a direct `pip install` obeys it too).
+pip never changes a package that is already installed: every pip run gets a constraints file
+pinning each installed distribution at its version (also passed to install.py as PIP_CONSTRAINT, so
+a direct `pip install` obeys it too). An extension may add packages, but one that asks for another
+version of torch, transformers, gradio ... fails to install, with pip's reason, instead of breaking
+the app (sd-dynamic-prompts' install.py once replaced transformers 5 with 4 and the app no longer
+started).
 """
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ logger = logging.getLogger(__name__)
 python = sys.executable
 script_path = str(Path(__file__).resolve().parent.parent)
 index_url = os.environ.get("INDEX_URL", "")
-PIN_PACKAGES = ("torch",)
 
 
 def is_installed(package: str) -> bool:
@@ -58,14 +61,10 @@ def run(command: str | list[str], desc: str | None = None, errdesc: str | None =
     return result.stdout or ""
 
 
-def torch_constraint_file() -> Path | None:
-    """A pip constraints file pinning the installed torch (None if torch is not installed)."""
-    pins = []
-    for name in PIN_PACKAGES:
-        try:
-            pins.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            continue
+def constraints_file() -> Path | None:
+    """A pip constraints file pinning every installed distribution at its installed version."""
+    pins = sorted({f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+                   if d.metadata and d.metadata["Name"]})
     if not pins:
         return None
     path = Path(tempfile.gettempdir()) / f"sd-webui-constraints-{os.getuid() if hasattr(os, 'getuid') else 0}.txt"
@@ -80,9 +79,9 @@ def torch_constraint_file() -> Path | None:
 
 
 def run_pip(command: str, desc: str | None = None, live: bool = False) -> str:
-    """`python -m pip <command> --prefer-binary`, with the installed torch pinned."""
+    """`python -m pip <command> --prefer-binary`, with every installed package pinned."""
     args = [python, "-m", "pip", *shlex.split(command), "--prefer-binary"]
-    constraint = torch_constraint_file()
+    constraint = constraints_file()
     if constraint is not None and args[3:4] == ["install"]:
         args += ["-c", str(constraint)]
     if index_url:

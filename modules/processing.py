@@ -43,6 +43,19 @@ def random_seed() -> int:
     return random.randrange(MAX_SEED)
 
 
+def get_fixed_seed(seed: int | str | None) -> int:
+    """A1111: an empty or -1 seed becomes a random one (extensions call it before a job)."""
+    if seed in (None, "", -1, "-1"):
+        return random_seed()
+    return int(seed)
+
+
+def fix_seed(p: "StableDiffusionProcessing") -> None:
+    """Resolve p.seed and p.subseed now, as A1111's fix_seed does (Dynamic Prompts calls it)."""
+    p.seed = get_fixed_seed(p.seed)
+    p.subseed = get_fixed_seed(p.subseed)
+
+
 class StableDiffusionProcessing:
     """Common fields of A1111's processing objects (API defaults)."""
 

@@ -177,13 +177,19 @@ def load_scripts() -> None:
         sys.path.insert(0, sf.basedir)   # extensions import their own packages by name
         try:
             module = _load_module(sf.path)
+            # as A1111: every Script subclass in the module's namespace, also one it imports from its
+            # own package (sd-dynamic-prompts' entry file re-exports its Script); not the host's classes
             for obj in list(vars(module).values()):
-                if not isinstance(obj, type) or obj.__module__ != module.__name__:
+                if not isinstance(obj, type) or obj.__module__.startswith("modules."):
                     continue
-                if issubclass(obj, Script) and obj is not Script:
-                    scripts_data.append(ScriptClassData(obj, sf.path, sf.basedir, module))
+                if issubclass(obj, Script):
+                    target = scripts_data
                 elif issubclass(obj, scripts_postprocessing.ScriptPostprocessing):
-                    postprocessing_scripts_data.append(ScriptClassData(obj, sf.path, sf.basedir, module))
+                    target = postprocessing_scripts_data
+                else:
+                    continue
+                if all(d.script_class is not obj for d in target):
+                    target.append(ScriptClassData(obj, sf.path, sf.basedir, module))
         except BaseException as e:  # a SystemExit in a broken extension must not stop the server either
             logger.exception("error loading script %s", sf.path)
             if sf.extension is not None:

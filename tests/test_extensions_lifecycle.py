@@ -195,11 +195,16 @@ def test_run_installers_success_failure_and_launch_helpers(ext_env):
     assert errors and "install.py failed" in errors[0] and "cannot install this" in errors[0]
 
 
-def test_installer_env_pins_torch():
+def test_installer_env_pins_every_installed_package():
+    """install.py may add packages but never replace one the app runs on (torch, transformers ...)."""
+    import importlib.metadata
+
     env = extensions.installer_env()
     assert env["PYTHONPATH"].split(":")[0] == str(Path(__file__).resolve().parent.parent)
-    if "PIP_CONSTRAINT" in env:
-        assert Path(env["PIP_CONSTRAINT"]).read_text().startswith("torch==")
+    pins = set(Path(env["PIP_CONSTRAINT"]).read_text().split())
+    for name in ("torch", "transformers", "diffusers", "gradio", "huggingface_hub", "numpy", "pydantic"):
+        dist = importlib.metadata.distribution(name)
+        assert f"{dist.metadata['Name']}=={dist.version}" in pins, name
 
 
 def test_launch_runs_installers_unless_skip_install(ext_env):

@@ -200,3 +200,38 @@ def test_script_args_json_safe():
     assert scripts.json_safe([Mode.A, Unit(), (1, 2), {"k": float("nan")}]) == [
         "a", {"enabled": True, "weight": None}, [1, 2], {"k": None}]
     assert json.dumps(scripts.json_safe(object())).startswith('"<object')
+
+
+PACKAGED = {
+    "mypkg/__init__.py": """
+from modules import script_callbacks, scripts, shared
+
+class Packaged(scripts.Script):
+    instances = 0
+
+    def __init__(self):
+        Packaged.instances += 1
+        if Packaged.instances == 1:     # as sd-dynamic-prompts: callbacks registered by the first instance
+            script_callbacks.on_ui_settings(lambda: shared.opts.add_option(
+                "packaged_flag", shared.OptionInfo(5, "Packaged flag", section=("packaged", "Packaged"))))
+
+    def title(self):
+        return "Packaged"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+""",
+    "scripts/entry.py": "from mypkg import Packaged\n\n__all__ = ['Packaged']\n",
+}
+
+
+def test_script_class_from_the_extensions_package_and_settings_registered_in_init(ext_env, isolated_scripts):  # noqa: F811
+    """sd-dynamic-prompts' layout: scripts/ re-exports a Script from the extension's own package, and
+    the Script's __init__ registers the on_ui_settings callback that adds its options."""
+    import webui
+    from modules import shared
+
+    make_ext(ext_env.user, "packaged", PACKAGED)
+    webui._load_extensions()
+    assert "Packaged" in [s.title() for s in scripts.scripts_txt2img.alwayson_scripts]
+    assert shared.opts.packaged_flag == 5

@@ -6,10 +6,15 @@
 function gradioApp() {
     const app = document.getElementsByTagName("gradio-app");
     const root = app.length === 0 ? document : app[0];
+    if (root !== document && !root.getElementById) {
+        // extensions call gradioApp().getElementById(...), which an element does not have
+        root.getElementById = (id) => document.getElementById(id);
+    }
     return root.shadowRoot ? root.shadowRoot : root;
 }
 
 var opts = {};
+var titles = {};          // A1111 hints.js: element text -> tooltip; extensions add theirs
 var uiUpdateCallbacks = [];
 var uiAfterUpdateCallbacks = [];
 var uiLoadedCallbacks = [];
