@@ -476,20 +476,35 @@ def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
     return infotext_mod.build(p.all_prompts[index], p.all_negative_prompts[index], params)
 
 
-def _apply_checkpoint_override(p: StableDiffusionProcessing) -> Any:
-    """`override_settings.sd_model_checkpoint`: switch for this job. Returns the info to restore."""
+def _apply_checkpoint_override(p: StableDiffusionProcessing, stack: ExitStack) -> None:
+    """`override_settings.sd_model_checkpoint`: switch for this job (and back after it, unless
+    `override_settings_restore_afterwards` is false)."""
     name = p.override_settings.pop("sd_model_checkpoint", None)
     if not name:
-        return None
+        return
     info = shared.registry.match(name)
     if info is None:
         raise ProcessingError("override_settings.sd_model_checkpoint",
                               f"checkpoint {name!r} not found; available: {[c.title for c in shared.registry.list()]}",
                               status_code=404)
     previous = shared.model_manager.checkpoint_info
-    shared.model_manager.load(info)
-    shared.opts.set("sd_model_checkpoint", info.title, run_callbacks=False)
-    return previous
+    if p.override_settings_restore_afterwards and previous is not None:
+        stack.callback(_restore_checkpoint, previous)      # runs after the override below has ended
+        # while the job runs, config.json keeps the checkpoint outside it: a save meanwhile must not
+        # store the job's temporary one (the option's value itself is set by the model load)
+        stack.enter_context(shared.opts.override({"sd_model_checkpoint": info.title}))
+        shared.model_manager.load(info)
+    else:
+        shared.model_manager.load(info)
+        shared.opts.set("sd_model_checkpoint", info.title, run_callbacks=False)
+
+
+def _restore_checkpoint(info) -> None:
+    try:
+        shared.model_manager.load(info)
+        shared.opts.set("sd_model_checkpoint", info.title, run_callbacks=False)
+    except Exception:
+        logger.exception("could not restore checkpoint %s", info.title)
 
 
 def _preview_callback(p: StableDiffusionProcessing, model, steps_total: int):
@@ -522,15 +537,7 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
     if p.scripts is not None:
         p.scripts.before_process(p)
     with ExitStack() as stack:
-        previous_ckpt = _apply_checkpoint_override(p)
-        if previous_ckpt is not None and p.override_settings_restore_afterwards:
-            def restore_checkpoint() -> None:
-                try:
-                    shared.model_manager.load(previous_ckpt)
-                    shared.opts.set("sd_model_checkpoint", previous_ckpt.title, run_callbacks=False)
-                except Exception:
-                    logger.exception("could not restore checkpoint %s", previous_ckpt.title)
-            stack.callback(restore_checkpoint)
+        _apply_checkpoint_override(p, stack)
         stack.enter_context(opts.override(p.override_settings, restore=p.override_settings_restore_afterwards))
         model = shared.ensure_model_loaded()
         shared.apply_vae_setting()

@@ -319,6 +319,34 @@ def test_switching_frees_the_old_model(api):
     assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"
 
 
+def test_a_save_during_a_checkpoint_override_keeps_the_users_checkpoint(api, data_dir):
+    """override_settings.sd_model_checkpoint lasts one job: config.json written while that job runs
+    (another client's options write) still names the user's checkpoint."""
+    from modules import script_callbacks, shared
+
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+    alpha_title = shared.opts.sd_model_checkpoint
+    seen = []
+
+    def save_meanwhile(params):
+        if not seen:
+            shared.opts.save()
+            seen.append((shared.opts.sd_model_checkpoint,
+                         json.loads((data_dir / "config.json").read_text())["sd_model_checkpoint"]))
+
+    script_callbacks.on_cfg_denoiser(save_meanwhile)
+    try:
+        out = txt2img(api, prompt="x", seed=3, override_settings={"sd_model_checkpoint": "beta"})
+    finally:
+        script_callbacks.remove_callbacks_for_function(save_meanwhile)
+    assert "Model: beta" in json.loads(out["info"])["infotexts"][0]
+    during, saved = seen[0]
+    assert during.startswith("sub/beta") or "beta" in during     # the job sees its own checkpoint
+    assert saved == alpha_title                                   # config.json keeps the user's
+    assert shared.opts.sd_model_checkpoint == alpha_title
+    assert shared.model_manager.checkpoint_info.title == alpha_title
+
+
 def test_checkpoint_cache_keeps_recent_models_in_ram(api, monkeypatch):
     """sd_checkpoint_cache: switching back to a recently used checkpoint reuses the model kept in
     RAM (no file load) and gives the same pixels; setting it back to 0 frees them."""
