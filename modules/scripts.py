@@ -205,14 +205,17 @@ def load_scripts() -> None:
     logger.info("loaded %d script(s) from %d extension(s)", len(scripts_data), len(extensions.active()))
 
 
-def report_script_error(script: Script, where: str, exc: BaseException) -> None:
-    logger.exception("error in %s of script %s (%s)", where, _safe_title(script), script.filename)
+def report_script_error(script: Script | type, where: str, exc: BaseException, filename: str | None = None) -> None:
+    """Log a script's failure and list it on its extension (the Extensions tab shows it)."""
+    title = _safe_title(script) if isinstance(script, Script) else script.__name__
+    filename = filename or getattr(script, "filename", None) or ""
+    logger.exception("error in %s of script %s (%s)", where, title, filename)
     try:
         from modules import extensions
 
-        ext = extensions.extension_for_path(script.filename or "")
+        ext = extensions.extension_for_path(filename)
         if ext is not None:
-            ext.report_error(f"{where} of '{_safe_title(script)}': {type(exc).__name__}: {exc}")
+            ext.report_error(f"{where} of '{title}': {type(exc).__name__}: {exc}")
     except Exception:
         pass
 
@@ -257,7 +260,7 @@ class ScriptRunner:
                 visibility = script.show(is_img2img)
                 title = script.title()
             except Exception as e:
-                report_script_error(data.script_class.__new__(data.script_class), "show/title", e)
+                report_script_error(data.script_class, "show/title", e, data.path)
                 continue
             if visibility is AlwaysVisible:
                 script.alwayson = True
