@@ -21,7 +21,8 @@ from modules import rng as rng_mod
 from modules import lora as lora_mod
 from modules import samplers, shared
 from modules import scripts as scripts_mod
-from modules.sampling import Interrupted, StepInfo, approximate_rgb, decode, sample, txt2img_image_conditioning
+from modules.sampling import (Interrupted, StepInfo, approximate_rgb, decode, sample, txt2img_image_conditioning,
+                              vae_tiles)
 from modules.text_encoding import PromptEncoder, ScheduledConditioning
 from modules.version import INFOTEXT_VERSION
 
@@ -310,7 +311,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         if hires_fix.is_latent(self.hr_upscaler):
             init = hires_fix.upscale_latents(latents, self.hr_upscaler, w, h, model.vae_scale_factor)
         else:
-            images = hires_fix.upscale_images(to_pil(decode(model, latents)), self.hr_upscaler, w, h, shared.upscalers)
+            images = hires_fix.upscale_images(to_pil(decode(model, latents, vae_tile_above())), self.hr_upscaler, w, h,
+                                              shared.upscalers)
         if self.hr_checkpoint_info is not None and shared.model_manager.checkpoint_info != self.hr_checkpoint_info:
             model = shared.model_manager.load(self.hr_checkpoint_info)
         if not hires_fix.is_latent(self.hr_upscaler):
@@ -371,11 +373,17 @@ def inpainting_conditioning(model, images: list[Image.Image], mask: Image.Image 
 
 
 @torch.inference_mode()
+def vae_tile_above() -> int:
+    """Option vae_tiled_min_size: images larger than this (px per side) pass the VAE in tiles."""
+    return int(shared.opts.vae_tiled_min_size or 0) if shared.opts is not None else 0
+
+
 def encode_images_tensor(model, x: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] -> scaled latents (the distribution's mean, so the same image always gives
     the same latents; A1111 samples it with the global RNG)."""
     x = x.to(device=model.device, dtype=model.vae_dtype)
-    out = [model.vae.encode(x[i:i + 1]).latent_dist.mode() for i in range(x.shape[0])]
+    with vae_tiles(model, x.shape[2], x.shape[3], vae_tile_above()):
+        out = [model.vae.encode(x[i:i + 1]).latent_dist.mode() for i in range(x.shape[0])]
     shift = getattr(model.vae.config, "shift_factor", None) or 0.0
     return ((torch.cat(out) - shift) * model.vae.config.scaling_factor).float()
 
@@ -675,7 +683,7 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
             ps = scripts_mod.PostSampleArgs(latents)
             p.scripts.post_sample(p, ps)
             latents = ps.samples
-        decoded = decode(shared.model_manager.sd_model or model, latents)
+        decoded = decode(shared.model_manager.sd_model or model, latents, vae_tile_above())
         if p.scripts is not None:
             decoded = _postprocess_batch(p, decoded, n)
         batch_images = to_pil(decoded)

@@ -3,6 +3,7 @@ can report progress, show a preview, honour interrupt/skip and (later) switch co
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -170,19 +171,37 @@ def _before_unet(x_in, context, image_cond, scheduler, t, step: int, total: int,
     return params.x, context
 
 
+@contextmanager
+def vae_tiles(model: SDModel, height: int, width: int, tile_above: int):
+    """Within: an image this large goes through the VAE in overlapping tiles (`tile_above` px per
+    side; 0 = never). The VAE's memory grows with the image area; tiles keep it at one tile's."""
+    vae = model.vae
+    on = bool(tile_above) and max(height, width) > tile_above and hasattr(vae, "use_tiling")
+    before = getattr(vae, "use_tiling", False)
+    if on:
+        vae.use_tiling = True
+    try:
+        yield on
+    finally:
+        if on:
+            vae.use_tiling = before
+
+
 @torch.inference_mode()
-def decode(model: SDModel, latents: torch.Tensor) -> torch.Tensor:
+def decode(model: SDModel, latents: torch.Tensor, tile_above: int = 0) -> torch.Tensor:
     """Latents -> images in [0, 1], (B, 3, H, W) float32 on the CPU."""
     vae = model.vae
     scaling = vae.config.scaling_factor
     shift = getattr(vae.config, "shift_factor", None) or 0.0
+    f = model.vae_scale_factor
     images = []
-    for i in range(latents.shape[0]):  # one at a time keeps peak memory at one image
-        z = (latents[i:i + 1] / scaling + shift).to(device=model.device, dtype=model.vae_dtype)
-        image = vae.decode(z, return_dict=False)[0].float()
-        if not bool(torch.isfinite(image).all()):
-            image = _decode_without_nan(model, z)
-        images.append(image)
+    with vae_tiles(model, latents.shape[2] * f, latents.shape[3] * f, tile_above):
+        for i in range(latents.shape[0]):  # one at a time keeps peak memory at one image
+            z = (latents[i:i + 1] / scaling + shift).to(device=model.device, dtype=model.vae_dtype)
+            image = vae.decode(z, return_dict=False)[0].float()
+            if not bool(torch.isfinite(image).all()):
+                image = _decode_without_nan(model, z)
+            images.append(image)
     x = torch.cat(images)
     return ((x + 1) / 2).clamp(0, 1).cpu()
 

@@ -80,6 +80,9 @@ def templates(vae_choices=None) -> dict[str, OptionInfo]:
         "auto_vae_precision": OptionInfo(True, "Automatically revert VAE to 32-bit floats", "checkbox"),
         "sd_vae_encode_method": OptionInfo("Full", "VAE type for encode", "radio", choices=("Full", "TAESD"), infotext="VAE Encoder"),
         "sd_vae_decode_method": OptionInfo("Full", "VAE type for decode", "radio", choices=("Full", "TAESD"), infotext="VAE Decoder"),
+        # not in A1111 (an extension there): big images pass the VAE in overlapping tiles so memory stays bounded
+        "vae_tiled_min_size": OptionInfo(2048, "Encode/decode images larger than this in tiles (pixels per side; 0 = never)",
+                                         "number", minimum=0, maximum=65536),
     }))
 
     t.update(options_section(("img2img", "img2img", "sd"), {

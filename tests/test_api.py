@@ -552,3 +552,25 @@ def test_jpeg_and_webp_carry_the_infotext(api, data_dir):
         assert saved
         from modules.images import read_infotext
         assert read_infotext(Image.open(saved[-1])) == written
+
+
+def test_large_images_pass_the_vae_in_tiles(api, monkeypatch):
+    """vae_tiled_min_size: above it (px per side) the VAE decodes and encodes in overlapping tiles, so
+    its memory stays at one tile's; below it (default 2048) nothing changes."""
+    from diffusers import AutoencoderKL
+
+    calls = []
+    real_decode, real_encode = AutoencoderKL.tiled_decode, AutoencoderKL._tiled_encode
+    monkeypatch.setattr(AutoencoderKL, "tiled_decode", lambda self, *a, **k: calls.append("decode") or real_decode(self, *a, **k))
+    monkeypatch.setattr(AutoencoderKL, "_tiled_encode", lambda self, *a, **k: calls.append("encode") or real_encode(self, *a, **k))
+    body = {"prompt": "tiles", "seed": 9, "steps": 2, "width": 256, "height": 256}
+    plain = api.post("/sdapi/v1/txt2img", json=body)
+    assert plain.status_code == 200 and calls == []
+    tiled = api.post("/sdapi/v1/txt2img", json={**body, "override_settings": {"vae_tiled_min_size": 128}})
+    assert tiled.status_code == 200 and calls == ["decode"]
+    image = Image.open(io.BytesIO(base64.b64decode(tiled.json()["images"][0])))
+    assert image.size == (256, 256)
+    calls.clear()
+    i2i = api.post("/sdapi/v1/img2img", json={**body, "denoising_strength": 0.5, "init_images": [tiled.json()["images"][0]],
+                                              "override_settings": {"vae_tiled_min_size": 128}})
+    assert i2i.status_code == 200 and calls == ["encode", "decode"]
