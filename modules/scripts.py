@@ -376,12 +376,12 @@ class ScriptRunner:
             script = self.find(str(title), alwayson=True)
             if script is None:
                 kind = " (a selectable script: use script_name)" if self.find(str(title), alwayson=False) else ""
-                raise ScriptArgsError(f"alwayson_scripts.{title}",
+                raise ScriptArgsError(("alwayson_scripts", str(title)),
                                       f"always on script {title} not found{kind}; available: "
                                       f"{[s.title() for s in self.alwayson_scripts]}")
             if not isinstance(value, dict) or not isinstance(value.get("args", []), (list, tuple)):
-                raise ScriptArgsError(f"alwayson_scripts.{title}", 'expected {"args": [ ... ]}')
-            _fill(flat, script, list(value.get("args", [])), f"alwayson_scripts.{title}.args")
+                raise ScriptArgsError(("alwayson_scripts", str(title)), 'expected {"args": [ ... ]}')
+            _fill(flat, script, list(value.get("args", [])), ("alwayson_scripts", str(title), "args"))
         return flat
 
     # hooks ------------------------------------------------------------------------------------
@@ -418,7 +418,7 @@ class ScriptRunner:
         except ExtensionError:
             raise
         except Exception as e:
-            if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), str):
+            if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), (str, tuple)):
                 raise   # a request problem the script found: the caller answers 4xx
             report_script_error(script, "run", e)
             raise ExtensionError(f"run of script '{_safe_title(script)}'", e) from e
@@ -464,15 +464,16 @@ class OnComponent:
 
 
 class ScriptArgsError(ValueError):
-    """Unknown script or bad script args in a request; `field` names the request field."""
+    """Unknown script or bad script args in a request; `field` names the request field ("a.b" or
+    a tuple of parts, since script titles may hold dots)."""
 
-    def __init__(self, field: str, message: str, status_code: int = 422):
+    def __init__(self, field: str | tuple[str, ...], message: str, status_code: int = 422):
         super().__init__(message)
         self.field = field
         self.status_code = status_code
 
 
-def _fill(flat: list, script: Script, args: list, field: str) -> None:
+def _fill(flat: list, script: Script, args: list, field: str | tuple[str, ...]) -> None:
     span = script.args_to - script.args_from
     if len(args) > span:
         raise ScriptArgsError(field, f"'{script.title()}' takes {span} argument(s), got {len(args)}")

@@ -208,3 +208,9 @@ def test_extension_options_are_registered_and_persist(server):
     assert json.loads((server.data / "config.json").read_text())["hook_recorder_flag"] == 7
     r = server.client.post("/sdapi/v1/options", json={"hook_recorder_flag": 70})
     assert r.status_code == 422
+
+
+def test_a_script_title_with_dots_is_one_part_of_the_error_location(server):
+    r = server.client.post("/sdapi/v1/txt2img", json={**SMALL, "alwayson_scripts": {"Dynamic Prompts v2.17.1": {"args": []}}})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "alwayson_scripts", "Dynamic Prompts v2.17.1"]

@@ -41,9 +41,10 @@ API_ONLY_FIELDS = {"sampler_index", "script_name", "script_args", "send_images",
                    "force_task_id", "infotext", "override_settings"}
 
 
-def field_error(field: str, message: str, status_code: int = 422) -> HTTPException:
-    """A 4xx in FastAPI's validation-error shape, naming the field."""
-    loc = ["body", *field.split(".")]
+def field_error(field: str | tuple[str, ...], message: str, status_code: int = 422) -> HTTPException:
+    """A 4xx in FastAPI's validation-error shape, naming the field: "a.b.c", or a tuple of parts
+    when a part may hold dots itself (a script title)."""
+    loc = ["body", *(field if isinstance(field, tuple) else field.split("."))]
     return HTTPException(status_code=status_code, detail=[{"loc": loc, "msg": message, "type": "value_error"}])
 
 
@@ -52,7 +53,7 @@ def _error_from(e: BaseException) -> HTTPException | None:
     request field they are about (SamplerError, ProcessingError, LoraError, UpscalerError ...)."""
     if isinstance(e, OptionError):
         return field_error(e.key, str(e), e.status_code)
-    if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), str):
+    if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), (str, tuple)):
         return field_error(e.field, str(e), getattr(e, "status_code", 422))
     if isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)):
         return HTTPException(status_code=507, detail=f"out of memory for this request ({str(e).splitlines()[0][:200]}); "
