@@ -715,8 +715,11 @@ def _postprocess_batch(p: StableDiffusionProcessing, decoded: torch.Tensor, n: i
     """Scripts' postprocess_batch (the batch tensor, in place) and postprocess_batch_list (may
     replace or add images)."""
     p.scripts.postprocess_batch(p, decoded, batch_number=n)
-    pp = scripts_mod.PostprocessBatchListArgs(list(decoded))
+    images = list(decoded)
+    pp = scripts_mod.PostprocessBatchListArgs(list(images))
     p.scripts.postprocess_batch_list(p, pp, batch_number=n)
+    if len(pp.images) == len(images) and all(a is b for a, b in zip(pp.images, images)):
+        return decoded      # the usual case: no script touched the list, so no copy of the batch
     return torch.stack([x.float().clamp(0, 1).cpu() for x in pp.images]) if pp.images else decoded[:0]
 
 

@@ -289,13 +289,12 @@ class ScriptRunner:
         for c in controls:
             c.custom_script_source = os.path.basename(script.filename or "")
         self.inputs.extend(controls)
-        self.defaults.extend(_component_default(c) for c in controls)
+        defaults = [_component_default(c) for c in controls]
+        self.defaults.extend(defaults)
         script.args_to = len(self.inputs)
-        api = []
-        for c in controls:
-            api.append({"label": getattr(c, "label", None), "value": _component_default(c),
-                        "minimum": getattr(c, "minimum", None), "maximum": getattr(c, "maximum", None),
-                        "step": getattr(c, "step", None), "choices": _choices(c)})
+        api = [{"label": getattr(c, "label", None), "value": value, "minimum": getattr(c, "minimum", None),
+                "maximum": getattr(c, "maximum", None), "step": getattr(c, "step", None), "choices": _choices(c)}
+               for c, value in zip(controls, defaults)]
         script.api_info = {"name": script.name, "is_img2img": script.is_img2img, "is_alwayson": script.alwayson,
                            "args": api}
 
