@@ -2,7 +2,10 @@
 
     python bench/run.py --quick     # CPU, tiny models: API overhead, ready time, model switch
     python bench/run.py             # CUDA: full-size random-weight SD1.5 512² and SDXL 1024², 20 steps,
-                                    # our server over HTTP, our engine direct, plain diffusers, same weights
+                                    # batch 1 and 4: our server over HTTP, our engine direct, plain
+                                    # diffusers on the same weights; then our server with --compile
+                                    # (compile + warm-up time), and again after a restart (disk cache)
+    python bench/run.py --tiny      # the same code path with tiny models (runs on a CPU)
 
 Every comparison is made in one process and one run, so the ratios hold on a shared machine
 where absolute times do not.
@@ -259,7 +262,82 @@ def plain_diffusers_pipeline(model):
                                    requires_safety_checker=False)
 
 
-def full(runs: int, tiny: bool) -> None:
+def count_host_syncs(payload: dict) -> int:
+    """CUDA's sync debug mode warns at every call that waits for the GPU: count them over one job
+    (live previews off, so only the loop's own syncs and the final read-back remain)."""
+    import warnings
+
+    import torch
+
+    from modules import shared
+
+    with shared.opts.override({"live_previews_enable": False}), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            direct_txt2img(payload, encode=False)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
+def measure_case(server: InProcessServer, model, pipe, family: str, size: int, batch: int, runs: int, sync,
+                 variant: str) -> dict:
+    """One (family, size, batch) through our server, our engine and (with `pipe`) plain diffusers."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    payload = {"prompt": "a photo of a cat", "width": size, "height": size, "steps": 20,
+               "cfg_scale": 7, "batch_size": batch, "sampler_name": "Euler", "seed": 1}
+    tags = {"family": family, "size": size, "batch": batch, "steps": 20, "variant": variant}
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter()
+    r = server.client.post("/sdapi/v1/txt2img", json=payload)
+    assert r.status_code == 200, r.text
+    first_s = time.perf_counter() - t
+    emit("first_request_s", first_s, **tags,
+         note="first request of this shape (a new shape compiles here under --compile)")
+    res = compare_http_direct(server, payload, runs)
+    ours_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
+    emit("engine_s_per_image", res["engine_s"] / batch, **tags)
+    emit("http_s_per_image", res["http_s"] / batch, **tags, note="includes PNG + base64 encoding of the response")
+    emit("engine_it_per_s", 20 / res["engine_s"], **tags, note="sampling steps per second of the batch")
+    emit("api_overhead_ratio", res["http_s"] / res["direct_s"], **tags)
+    emit("peak_vram_gib_ours", ours_peak, **tags)
+    if cuda and batch == 1:
+        emit("host_syncs_per_job", count_host_syncs(payload), **tags,
+             note="synchronising CUDA calls in one engine job (20 steps); the step loop itself should add none")
+    out = {"engine_s": res["engine_s"], "http_s": res["http_s"], "first_s": first_s}
+    if pipe is None:
+        return out
+
+    def run_plain():
+        g = torch.Generator(model.device).manual_seed(1)
+        pipe(prompt=["a photo of a cat"] * batch, width=size, height=size, num_inference_steps=20,
+             guidance_scale=7, generator=g, output_type="pil")
+        sync()
+
+    t = time.perf_counter()
+    run_plain()
+    out["plain_first_s"] = time.perf_counter() - t
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    plain = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        run_plain()
+        plain.append(time.perf_counter() - t)
+    plain_s = out["plain_s"] = statistics.median(plain)
+    tags = {**tags, "variant": "plain diffusers, eager"}
+    emit("plain_diffusers_s_per_image", plain_s / batch, **tags)
+    emit("peak_vram_gib_plain", torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0, **tags)
+    return out
+
+
+def full(runs: int, tiny: bool, compile_too: bool) -> None:
+    """Per family: our server eager (+ plain diffusers on the same weights), then with --compile,
+    then --compile again after a restart on the same data dir (inductor's disk cache)."""
     import torch
 
     cuda = torch.cuda.is_available()
@@ -268,6 +346,9 @@ def full(runs: int, tiny: bool) -> None:
         return
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     cases = [("sd1", 512), ("sdxl", 1024)] if not tiny else [("sd1", 64), ("sdxl", 64)]
+    variants = [("eager", [])]
+    if compile_too:
+        variants += [("compiled", ["--compile"]), ("compiled, restarted", ["--compile"])]
     with tempfile.TemporaryDirectory() as tmp:
         for family, size in cases:
             data = Path(tmp) / family
@@ -276,57 +357,39 @@ def full(runs: int, tiny: bool) -> None:
             t = time.perf_counter()
             write_random_checkpoint(ckpts / f"random-{family}.safetensors", family, tiny=tiny)
             emit("write_checkpoint_s", time.perf_counter() - t, family=family)
-            server = InProcessServer(["--nowebui", "--data-dir", str(data)])
-            try:
-                from modules import shared
+            plain: dict[int, float] = {}
+            for variant, flags in variants:
+                if variant == "compiled, restarted":
+                    torch._dynamo.reset()    # a new process would start with no compiled code in memory
+                server = InProcessServer(["--nowebui", "--data-dir", str(data), "--skip-load-model-at-start", *flags])
+                try:
+                    from modules import shared
 
-                t = time.perf_counter()
-                model = shared.queue.run(shared.ensure_model_loaded)
-                sync()
-                emit("load_s", time.perf_counter() - t, family=family)
-                pipe = plain_diffusers_pipeline(model)
-                for batch in (1, 4):
-                    payload = {"prompt": "a photo of a cat", "width": size, "height": size, "steps": 20,
-                               "cfg_scale": 7, "batch_size": batch, "sampler_name": "Euler", "seed": 1}
+                    t = time.perf_counter()
+                    model = shared.queue.run(shared.ensure_model_loaded)
+                    sync()
+                    emit("load_s", time.perf_counter() - t, family=family, variant=variant,
+                         note="checkpoint load" + (" + compile and warm-up at the native size" if flags else ""))
+                    pipe = plain_diffusers_pipeline(model) if variant == "eager" else None
+                    for batch in (1, 4):
+                        res = measure_case(server, model, pipe, family, size, batch, runs, sync, variant)
+                        tags = {"family": family, "size": size, "batch": batch, "variant": variant}
+                        if pipe is not None:
+                            plain[batch] = res["plain_s"]
+                            emit("first_image_after_load_vs_plain_ratio", res["first_s"] / res["plain_s"], **tags,
+                                 target=1.2 if batch == 1 else None,
+                                 note="our first request after the load, without compile, over plain diffusers' median")
+                        emit("engine_vs_plain_ratio", res["engine_s"] / plain[batch], **tags)
+                        emit("http_vs_plain_ratio", res["http_s"] / plain[batch], **tags)
+                    pipe = model = None  # free before the next variant
+                finally:
+                    server.stop()
+                    from modules import shared
+
+                    shared.model_manager.unload()
+                    gc.collect()
                     if cuda:
-                        torch.cuda.reset_peak_memory_stats()
-                    res = compare_http_direct(server, payload, runs)
-                    ours_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
-
-                    def run_plain():
-                        g = torch.Generator(model.device).manual_seed(1)
-                        pipe(prompt=["a photo of a cat"] * batch, width=size, height=size, num_inference_steps=20,
-                             guidance_scale=7, generator=g, output_type="pil")
-                        sync()
-
-                    run_plain()
-                    if cuda:
-                        torch.cuda.reset_peak_memory_stats()
-                    plain = []
-                    for _ in range(runs):
-                        t = time.perf_counter()
-                        run_plain()
-                        plain.append(time.perf_counter() - t)
-                    plain_s = statistics.median(plain)
-                    plain_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
-                    tags = {"family": family, "size": size, "batch": batch, "steps": 20}
-                    emit("plain_diffusers_s_per_image", plain_s / batch, **tags)
-                    emit("engine_s_per_image", res["engine_s"] / batch, **tags)
-                    emit("http_s_per_image", res["http_s"] / batch, **tags,
-                         note="includes PNG + base64 encoding of the response")
-                    emit("engine_it_per_s", 20 / res["engine_s"], **tags, note="sampling steps per second of the batch")
-                    emit("engine_vs_plain_ratio", res["engine_s"] / plain_s, **tags)
-                    emit("http_vs_plain_ratio", res["http_s"] / plain_s, **tags)
-                    emit("api_overhead_ratio", res["http_s"] / res["direct_s"], **tags)
-                    emit("peak_vram_gib_ours", ours_peak, **tags)
-                    emit("peak_vram_gib_plain", plain_peak, **tags)
-                pipe = model = None  # free before the next family
-            finally:
-                server.stop()
-                from modules import shared
-
-                shared.model_manager.unload()
-                gc.collect()
+                        torch.cuda.empty_cache()
 
 
 def main() -> None:
@@ -334,6 +397,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="CPU tiny-model subset")
     ap.add_argument("--tiny", action="store_true", help="run the full benchmark's code path with tiny models")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-compile", action="store_true", help="skip the --compile variants of the full benchmark")
     args = ap.parse_args()
     import torch
 
@@ -341,7 +405,7 @@ def main() -> None:
     if args.quick:
         quick(args.runs)
     else:
-        full(args.runs, args.tiny)
+        full(args.runs, args.tiny, compile_too=not args.no_compile)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,12 @@ def build_parser(prog: str = "launch.py") -> argparse.ArgumentParser:
     add("--medvram", action="store_true", help="offload model parts to the CPU between uses")
     add("--medvram-sdxl", action="store_true", help="--medvram for SDXL models only")
     add("--lowvram", action="store_true", help="sequential CPU offload (slowest, least VRAM)")
-    add("--opt-channelslast", action="store_true", help="channels-last memory format for the UNet")
+    add("--opt-channelslast", action="store_true", help="channels-last memory format for the UNet and VAE")
+    add("--compile", action="store_true",
+        help="torch.compile the UNet and VAE decoder when a model loads (CUDA graphs on a GPU); not an A1111 flag")
+    add("--compile-mode", type=str, default="auto", choices=["auto", "default", "reduce-overhead", "max-autotune",
+                                                           "max-autotune-no-cudagraphs"],
+        help="torch.compile mode for --compile; auto = reduce-overhead (CUDA graphs) on a GPU, default on the CPU")
 
     # launcher
     add("--skip-install", action="store_true", help="do not run extensions' install.py")

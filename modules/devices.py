@@ -31,6 +31,14 @@ def select_dtypes(cmd_opts: argparse.Namespace, device: torch.device) -> tuple[t
     return dtype, vae
 
 
+def vae_upcast_dtype(cmd_opts: argparse.Namespace, device: torch.device) -> torch.dtype:
+    """The dtype for a VAE that overflows in fp16 (SDXL's): bf16 where the GPU computes in it (the
+    range of fp32, so no overflow, at half the cost), else fp32; --no-half-vae always fp32."""
+    if device.type == "cuda" and not cmd_opts.no_half_vae and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
 def torch_gc() -> None:
     gc.collect()
     if torch.cuda.is_available():

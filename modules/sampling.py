@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from modules import script_callbacks as callbacks
 from modules.loader.single_file import SDModel
+from modules.speedups import runs_as_cuda_graphs
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +97,13 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     rows_key, rows = None, None
     # extensions' cfg callbacks; checked once so the loop pays nothing when none is registered
     hooks = callbacks.has("cfg_denoiser") or callbacks.has("cfg_denoised") or callbacks.has("cfg_after_cfg")
+    compiled, graphs = bool(model.compiled), runs_as_cuda_graphs(model)
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
             if on_switch is not None and i == switch_at:
                 model, conditioning = on_switch()
                 device = model.device
+                compiled, graphs = bool(model.compiled), runs_as_cuda_graphs(model)
                 rows_key = None
             batch = conditioning.at(i)
             use_cfg = batch.n_uncond > 0 and cfg_scale != 1.0
@@ -126,7 +129,12 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                                          images if use_cfg else 0, model)
             if image_cond is not None:
                 x_in = torch.cat([x_in, image_cond.index_select(0, row_index)], dim=1)
-            out = model.unet(x_in, t, encoder_hidden_states=ctx, added_cond_kwargs=added,
+            if graphs:   # the previous step's graph outputs are consumed: CUDA graphs may reuse them
+                torch.compiler.cudagraph_mark_step_begin()
+            # a compiled UNet guards on the timestep's dtype: one dtype whatever the scheduler uses (the
+            # UNet's time embedding casts to float anyway, so the result is the same)
+            t_in = t.to(torch.float32) if compiled else t
+            out = model.unet(x_in, t_in, encoder_hidden_states=ctx, added_cond_kwargs=added,
                              return_dict=False)[0].float()
             if hooks:
                 params = callbacks.CFGDenoisedParams(out, i, len(timesteps), model.unet)
@@ -187,6 +195,29 @@ def vae_tiles(model: SDModel, height: int, width: int, tile_above: int):
             vae.use_tiling = before
 
 
+# The VAE decoder's peak memory is about this many copies of its first level's full-resolution
+# activation, channels x height x width (measured with diffusers decoding batches of 1 and 4: SD1.5
+# 512² fp16 and SDXL 1024² fp32 both need ~7.4 per image).
+_DECODE_ACTIVATION_COPIES = 8
+
+
+def decode_chunk_size(model: SDModel, height: int, width: int, n: int) -> int:
+    """How many images to decode at once: the whole batch when its activations fit in half the free
+    memory (one decoder call per image is slower on a GPU), else fewer, at least one."""
+    if n <= 1:
+        return 1
+    element = torch.finfo(model.vae_dtype).bits // 8
+    per_image = height * width * model.vae.config.block_out_channels[0] * element * _DECODE_ACTIVATION_COPIES
+    if model.device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(model.device)
+        free += torch.cuda.memory_reserved(model.device) - torch.cuda.memory_allocated(model.device)
+    else:
+        import psutil
+
+        free = psutil.virtual_memory().available
+    return max(1, min(n, int(free * 0.5 // per_image)))
+
+
 @torch.inference_mode()
 def decode(model: SDModel, latents: torch.Tensor, tile_above: int = 0) -> torch.Tensor:
     """Latents -> images in [0, 1], (B, 3, H, W) float32 on the CPU."""
@@ -195,12 +226,14 @@ def decode(model: SDModel, latents: torch.Tensor, tile_above: int = 0) -> torch.
     shift = getattr(vae.config, "shift_factor", None) or 0.0
     f = model.vae_scale_factor
     images = []
-    with vae_tiles(model, latents.shape[2] * f, latents.shape[3] * f, tile_above):
-        for i in range(latents.shape[0]):  # one at a time keeps peak memory at one image
-            z = (latents[i:i + 1] / scaling + shift).to(device=model.device, dtype=model.vae_dtype)
+    height, width = latents.shape[2] * f, latents.shape[3] * f
+    with vae_tiles(model, height, width, tile_above) as tiled:
+        chunk = 1 if tiled else decode_chunk_size(model, height, width, latents.shape[0])
+        for i in range(0, latents.shape[0], chunk):
+            z = (latents[i:i + chunk] / scaling + shift).to(device=model.device, dtype=model.vae_dtype)
             image = vae.decode(z, return_dict=False)[0].float()
             if not bool(torch.isfinite(image).all()):
-                image = _decode_without_nan(model, z)
+                image = torch.cat([_decode_without_nan(model, z[j:j + 1]) for j in range(z.shape[0])])
             images.append(image)
     x = torch.cat(images)
     return ((x + 1) / 2).clamp(0, 1).cpu()

@@ -134,11 +134,13 @@ class ModelManager:
 
     def __init__(self, registry: CheckpointRegistry, device: torch.device, dtype: torch.dtype,
                  vae_dtype: torch.dtype, *, hashing: bool = True, cache_size: Callable[[], int] = lambda: 0,
-                 offload_mode: Callable[[SDModel], str | None] = lambda model: None):
+                 offload_mode: Callable[[SDModel], str | None] = lambda model: None,
+                 prepare: Callable[[SDModel], None] = lambda model: None):
         self.registry = registry
         self.device = device
         self.dtype = dtype
         self.vae_dtype = vae_dtype
+        self.vae_upcast_dtype = torch.float32   # for VAEs that overflow in fp16 (devices.vae_upcast_dtype)
         self.hashing = hashing
         self.sd_model: SDModel | None = None
         self.checkpoint_info: CheckpointInfo | None = None
@@ -149,6 +151,7 @@ class ModelManager:
         self.cache_size = cache_size
         self.ram_cache: OrderedDict[str, SDModel] = OrderedDict()
         self.offload_mode = offload_mode     # --medvram / --lowvram (modules.offload)
+        self.prepare = prepare               # fast paths + compile warm-up (modules.speedups), on the device
 
     def load(self, info: CheckpointInfo) -> SDModel:
         """Load `info`; on failure the previous model stays resident and the error propagates."""
@@ -161,7 +164,8 @@ class ModelManager:
         if new is None:
             logger.info("Loading weights [%s] from %s", info.shorthash or info.hash, info.filename)
             # build on the CPU first: a failing file never disturbs the model on the device
-            new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype)
+            new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype,
+                                  vae_upcast_dtype=self.vae_upcast_dtype)
             source = "file"
         if self.hashing:
             self.registry.ensure_hash(info)
@@ -175,6 +179,7 @@ class ModelManager:
             new.device = self.device
         new.sd_checkpoint_info = info
         new.sd_model_hash = info.shorthash
+        self.prepare(new)
         self.sd_model, self.checkpoint_info = new, info
         self.last_load_seconds = time.perf_counter() - start
         logger.info("Model %s loaded from %s in %.1fs (%s, %s, %s)", info.title, source, self.last_load_seconds,

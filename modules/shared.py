@@ -76,7 +76,7 @@ def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
     global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
     global prompt_styles, upscalers, loras, embeddings
-    from modules import devices, offload, shared_options
+    from modules import devices, offload, shared_options, speedups
     from modules.hashes import HashCache
     from modules.queue import GenerationQueue
     from modules.sd_models import CheckpointRegistry, ModelManager
@@ -98,7 +98,11 @@ def initialize(ns: argparse.Namespace) -> None:
     dtype, vae_dtype = devices.select_dtypes(ns, device)
     model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing,
                                  cache_size=_checkpoints_kept_in_ram,
-                                 offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device))
+                                 offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device),
+                                 prepare=_prepare_model)
+    model_manager.vae_upcast_dtype = devices.vae_upcast_dtype(ns, device)
+    if speedups.compile_mode(ns, device):
+        speedups.configure_compile_cache(paths.data / "cache" / "torch-compile")
     if device.type == "cpu" and (ns.medvram or ns.medvram_sdxl or ns.lowvram):
         logger.info("--medvram / --lowvram have no effect on the CPU (the model is already in RAM)")
     model_manager.on_loaded.append(_record_loaded)
@@ -128,6 +132,20 @@ def _record_loaded(model) -> None:
     info = model.sd_checkpoint_info
     opts.data["sd_model_checkpoint"] = info.title
     opts.data["sd_checkpoint_hash"] = info.sha256 or ""
+
+
+def _prepare_model(model) -> None:
+    """The fast paths the flags ask for; with --compile, compile now (at load) for the native size."""
+    from modules import speedups
+
+    mode = speedups.compile_mode(cmd_opts, model.device)
+    speedups.apply(model, channels_last=bool(cmd_opts.opt_channelslast), mode=mode)
+    if model.compiled:
+        try:
+            speedups.warm_up(model)
+        except Exception:   # no compiler toolchain, an unsupported op ...: the model still works eagerly
+            logger.exception("--compile failed for %s; running it uncompiled", model.filename)
+            speedups.uncompile(model)
 
 
 def _checkpoints_kept_in_ram() -> int:

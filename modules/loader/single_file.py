@@ -74,6 +74,7 @@ class SDModel:
     sd_model_hash: str | None = None
     base_vae: Any = None        # the checkpoint's own VAE, kept while a separate VAE file is in use
     loaded_vae: Any = None      # modules.sd_vae.VaeInfo of the separate VAE in use, or None
+    compiled: str | None = None  # the torch.compile mode the UNet and VAE decoder run in (modules.speedups)
 
     def __post_init__(self) -> None:
         if self.base_vae is None:
@@ -268,10 +269,12 @@ def _text_encoder(class_name: str, config: dict, sd: dict, family: str, which: i
 def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cpu",
                     dtype: torch.dtype = torch.float32, vae_dtype: torch.dtype | None = None,
                     family: str | None = None, prediction_type: str | None = None,
-                    configs: dict[str, dict] | None = None) -> SDModel:
+                    configs: dict[str, dict] | None = None, vae_upcast_dtype: torch.dtype = torch.float32) -> SDModel:
     """Build an SDModel from a single-file checkpoint. Raises CheckpointLoadError with a
     clear message on anything it cannot load. `configs` (unet/vae/text_encoder[_2] dicts)
-    overrides the architecture, as the metadata of the project's own files does."""
+    overrides the architecture, as the metadata of the project's own files does. A VAE that
+    overflows in fp16 (SDXL's) runs in `vae_upcast_dtype` instead: fp32, or bf16 where the GPU
+    has it (fp32's range, so no overflow, at half the memory and time)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint, convert_ldm_vae_checkpoint
 
@@ -326,8 +329,8 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
     del sd
 
     if vae_dtype == torch.float16 and te2_cfg and vae_cfg.get("force_upcast", False):
-        # the SDXL VAE overflows in fp16 (black images); keep it in fp32 as diffusers and A1111 do
-        vae_dtype = torch.float32
+        # the SDXL VAE overflows in fp16 (black images): fp32 as diffusers and A1111 do, or bf16
+        vae_dtype = vae_upcast_dtype
     with _quiet_diffusers():
         unet.to(device=device, dtype=dtype).eval()
         vae.to(device=device, dtype=vae_dtype).eval()
