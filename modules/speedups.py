@@ -44,14 +44,21 @@ def configure_compile_cache(cache_dir: Path) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir))
     os.environ.setdefault("TRITON_CACHE_DIR", str(cache_dir / "triton"))
-    import torch._dynamo
     import torch._inductor.config as inductor
 
     inductor.fx_graph_cache = True
     if hasattr(inductor, "autotune_local_cache"):
         inductor.autotune_local_cache = True
-    limit_name = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
-    setattr(torch._dynamo.config, limit_name, max(getattr(torch._dynamo.config, limit_name), RECOMPILE_LIMIT))
+    raise_recompile_limit()
+
+
+def raise_recompile_limit() -> None:
+    """Let dynamo keep `RECOMPILE_LIMIT` compiled shapes per function (its default is 8)."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
 
 
 def is_compiled(module: torch.nn.Module | None) -> bool:

@@ -102,14 +102,14 @@ def test_vae_upcast_dtype_on_this_machine():
 
 
 @pytest.fixture(scope="module")
-def compiled_model(tiny_files, tmp_path_factory):
+def compiled_model(tiny_files):
     """The tiny SD1 model compiled and warmed up as the model manager does at load. Which shapes get
     traced and when a call recompiles is decided by dynamo's guards, whatever the backend: these tests
     use the "eager" backend to skip inductor's minutes of kernel building on a 2-core CPU (the server
     test below compiles for real)."""
     import torch._dynamo
 
-    speedups.configure_compile_cache(tmp_path_factory.mktemp("compile-cache"))
+    speedups.raise_recompile_limit()   # (not the cache dirs: environment variables would leak into servers)
     torch._dynamo.reset()
     eager = load_checkpoint(tiny_files["sd1"])
     model = load_checkpoint(tiny_files["sd1"])
@@ -179,7 +179,7 @@ def test_a_failing_compile_leaves_a_working_eager_model(tiny_files, monkeypatch)
     assert torch.equal(_generate(model), reference)
 
 
-def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path):
+def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path, monkeypatch):
     """As a user: `launch.py --api --compile` on the embedded default model. The model is compiled and
     warmed up while it loads (the log says so before any request), the image matches an uncompiled
     server's, and a restart on the same data dir finds the compiled graphs in the disk cache (that a
@@ -195,6 +195,8 @@ def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path
     from tests.server_process import running_server
 
     payload = {"prompt": "a red circle on a blue background", "width": 64, "height": 64, "steps": 20, "seed": 3}
+    for var in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):   # a user's own setting would win
+        monkeypatch.delenv(var, raising=False)
 
     def image(server) -> np.ndarray:
         r = httpx.post(server.base + "/sdapi/v1/txt2img", json=payload, timeout=600)
