@@ -133,14 +133,15 @@ class ModelManager:
     """Owns the one resident model. load() must run on the queue worker (it uses the device)."""
 
     def __init__(self, registry: CheckpointRegistry, device: torch.device, dtype: torch.dtype,
-                 vae_dtype: torch.dtype, *, hashing: bool = True, cache_size: Callable[[], int] = lambda: 0,
+                 vae_dtype: torch.dtype, *, vae_upcast_dtype: torch.dtype = torch.float32,
+                 hashing: bool = True, cache_size: Callable[[], int] = lambda: 0,
                  offload_mode: Callable[[SDModel], str | None] = lambda model: None,
                  prepare: Callable[[SDModel], None] = lambda model: None):
         self.registry = registry
         self.device = device
         self.dtype = dtype
         self.vae_dtype = vae_dtype
-        self.vae_upcast_dtype = torch.float32   # for VAEs that overflow in fp16 (devices.vae_upcast_dtype)
+        self.vae_upcast_dtype = vae_upcast_dtype   # for VAEs that overflow in fp16 (devices.vae_upcast_dtype)
         self.hashing = hashing
         self.sd_model: SDModel | None = None
         self.checkpoint_info: CheckpointInfo | None = None

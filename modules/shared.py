@@ -96,11 +96,11 @@ def initialize(ns: argparse.Namespace) -> None:
     registry = CheckpointRegistry(dirs, hash_cache, extra_files=extra)
     device = devices.select_device(ns)
     dtype, vae_dtype = devices.select_dtypes(ns, device)
-    model_manager = ModelManager(registry, device, dtype, vae_dtype, hashing=not ns.no_hashing,
+    model_manager = ModelManager(registry, device, dtype, vae_dtype,
+                                 vae_upcast_dtype=devices.vae_upcast_dtype(ns, device), hashing=not ns.no_hashing,
                                  cache_size=_checkpoints_kept_in_ram,
                                  offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device),
                                  prepare=_prepare_model)
-    model_manager.vae_upcast_dtype = devices.vae_upcast_dtype(ns, device)
     if speedups.compile_mode(ns, device):
         speedups.configure_compile_cache(paths.data / "cache" / "torch-compile")
     if device.type == "cpu" and (ns.medvram or ns.medvram_sdxl or ns.lowvram):
