@@ -281,6 +281,16 @@ def count_host_syncs(payload: dict) -> int:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
+def wait_for_background_compile(model) -> float:
+    """Seconds until the queue has compiled every shape `model` was asked for (see --compile)."""
+    from modules import speedups
+
+    start = time.perf_counter()
+    while speedups.pending_shapes(model):
+        time.sleep(0.05)
+    return time.perf_counter() - start
+
+
 def measure_case(server: InProcessServer, model, pipe, family: str, size: int, batch: int, runs: int, sync,
                  variant: str) -> dict:
     """One (family, size, batch) through our server, our engine and (with `pipe`) plain diffusers."""
@@ -297,7 +307,10 @@ def measure_case(server: InProcessServer, model, pipe, family: str, size: int, b
     assert r.status_code == 200, r.text
     first_s = time.perf_counter() - t
     emit("first_request_s", first_s, **tags,
-         note="first request of this shape (a new shape compiles here under --compile)")
+         note="first request of this shape (under --compile a new shape runs eagerly, then compiles when idle)")
+    if model.compiled:
+        emit("background_compile_s", wait_for_background_compile(model), **tags,
+             note="after the first request: compiling its new shapes while the queue is idle")
     res = compare_http_direct(server, payload, runs)
     ours_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
     emit("engine_s_per_image", res["engine_s"] / batch, **tags)
@@ -370,6 +383,9 @@ def full(runs: int, tiny: bool, compile_too: bool) -> None:
                     sync()
                     emit("load_s", time.perf_counter() - t, family=family, variant=variant,
                          note="checkpoint load" + (" + compile and warm-up at the native size" if flags else ""))
+                    if model.compiled:
+                        emit("background_compile_after_load_s", wait_for_background_compile(model), family=family,
+                             variant=variant, note="the shapes remembered from earlier runs, compiled when idle")
                     pipe = plain_diffusers_pipeline(model) if variant == "eager" else None
                     for batch in (1, 4):
                         res = measure_case(server, model, pipe, family, size, batch, runs, sync, variant)

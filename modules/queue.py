@@ -2,6 +2,10 @@
 
 Every job that touches the model (API and UI generation, model switches, refreshes)
 is a callable submitted here, so they never overlap and run in arrival order.
+
+When no job has come for `idle_delay` seconds, the worker asks `idle_work` for a unit of background
+work (compiling a shape for --compile) and runs it; a job that arrives meanwhile runs right after that
+unit.
 """
 from __future__ import annotations
 
@@ -38,8 +42,13 @@ class Job:
 
 
 class GenerationQueue:
-    def __init__(self, state: State):
+    def __init__(self, state: State, *, idle_work: Callable[[], Callable[[], Any] | None] | None = None,
+                 idle_delay: float = 1.0):
         self.state = state
+        # the next unit of background work, or None when there is none
+        self.idle_work = idle_work
+        self.idle_delay = idle_delay
+        self._idle_due = False
         self._cv = threading.Condition()
         self._pending: "OrderedDict[str, Job]" = OrderedDict()
         self._seq = itertools.count()
@@ -61,6 +70,12 @@ class GenerationQueue:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    def poke(self) -> None:
+        """There may be idle work now (e.g. shapes to compile for a model loaded outside a job)."""
+        with self._cv:
+            self._idle_due = True
+            self._cv.notify_all()
 
     @property
     def worker_thread(self) -> threading.Thread | None:
@@ -120,11 +135,23 @@ class GenerationQueue:
         while True:
             with self._cv:
                 while not self._pending and not self._stop:
-                    self._cv.wait()
+                    if self._idle_due and self.idle_work is not None:
+                        if not self._cv.wait(timeout=self.idle_delay) and not self._pending:
+                            break       # idle long enough: do a unit of idle work
+                    else:
+                        self._idle_due = False
+                        self._cv.wait()
                 if self._stop and not self._pending:
                     return
-                _, job = self._pending.popitem(last=False)
-                self._current = job
+                if not self._pending:
+                    self._idle_due = False
+                    job = None
+                else:
+                    _, job = self._pending.popitem(last=False)
+                    self._current = job
+            if job is None:
+                self._run_idle_work()
+                continue
             if not job.future.set_running_or_notify_cancel():
                 self._current = None
                 continue
@@ -139,7 +166,25 @@ class GenerationQueue:
                 job.future.set_result(result)
             finally:
                 self.state.end()
-                self._current = None
                 self._finished[job.task_id] = time.time()
                 while len(self._finished) > 64:
                     self._finished.popitem(last=False)
+                with self._cv:
+                    self._current = None
+                    self._idle_due = True       # a job may leave idle work behind (a new shape to compile)
+
+    def _run_idle_work(self) -> None:
+        try:
+            unit = self.idle_work()
+            if unit is None:
+                return
+            self.state.begin(job="background", task_id=None)
+            try:
+                unit()
+            finally:
+                self.state.end()
+        except Exception:       # background work never stops the worker either
+            logger.exception("background work failed")
+            return
+        with self._cv:
+            self._idle_due = True      # there may be more

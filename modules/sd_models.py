@@ -136,7 +136,8 @@ class ModelManager:
                  vae_dtype: torch.dtype, *, vae_upcast_dtype: torch.dtype = torch.float32,
                  hashing: bool = True, cache_size: Callable[[], int] = lambda: 0,
                  offload_mode: Callable[[SDModel], str | None] = lambda model: None,
-                 prepare: Callable[[SDModel], None] = lambda model: None):
+                 prepare: Callable[[SDModel], None] = lambda model: None,
+                 prepare_vae: Callable[[SDModel], None] = lambda model: None):
         self.registry = registry
         self.device = device
         self.dtype = dtype
@@ -153,6 +154,7 @@ class ModelManager:
         self.ram_cache: OrderedDict[str, SDModel] = OrderedDict()
         self.offload_mode = offload_mode     # --medvram / --lowvram (modules.offload)
         self.prepare = prepare               # fast paths + compile warm-up (modules.speedups), on the device
+        self.prepare_vae = prepare_vae       # the same for a VAE swapped in
 
     def load(self, info: CheckpointInfo) -> SDModel:
         """Load `info`; on failure the previous model stays resident and the error propagates."""
@@ -210,6 +212,7 @@ class ModelManager:
             logger.info("Loading VAE weights from %s", info.filename)
             model.vae = load_vae_weights(model, info)
         model.loaded_vae = info
+        self.prepare_vae(model)
         devices.torch_gc()
 
     def unload(self) -> None:

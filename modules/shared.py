@@ -89,7 +89,7 @@ def initialize(ns: argparse.Namespace) -> None:
     opts = Options({**shared_options.templates(vae_choices=vae_choices), **options_templates}, paths.config_file)
     opts.load()
     state = State()
-    queue = GenerationQueue(state)
+    queue = GenerationQueue(state, idle_work=_background_work)
     hash_cache = HashCache(paths.cache_file)
     dirs = [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
     extra = [Path(ns.ckpt)] if ns.ckpt else []
@@ -100,7 +100,7 @@ def initialize(ns: argparse.Namespace) -> None:
                                  vae_upcast_dtype=devices.vae_upcast_dtype(ns, device), hashing=not ns.no_hashing,
                                  cache_size=_checkpoints_kept_in_ram,
                                  offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device),
-                                 prepare=_prepare_model)
+                                 prepare=_prepare_model, prepare_vae=_prepare_vae)
     if speedups.compile_mode(ns, device):
         speedups.configure_compile_cache(paths.data / "cache" / "torch-compile")
     if device.type == "cpu" and (ns.medvram or ns.medvram_sdxl or ns.lowvram):
@@ -146,6 +146,28 @@ def _prepare_model(model) -> None:
         except Exception:   # no compiler toolchain, an unsupported op ...: the model still works eagerly
             logger.exception("--compile failed for %s; running it uncompiled", model.filename)
             speedups.uncompile(model)
+    if speedups.pending_shapes(model):   # shapes remembered from earlier runs: compile them when idle
+        queue.poke()
+
+
+def _prepare_vae(model) -> None:
+    """A separate VAE replaced the model's: the same fast paths for it (its decoder compiles in the
+    background, for the shapes the previous one was compiled for)."""
+    from modules import speedups
+
+    speedups.apply(model, channels_last=bool(cmd_opts.opt_channelslast), mode=model.compiled)
+    if speedups.pending_shapes(model):
+        queue.poke()
+
+
+def _background_work():
+    """The queue's idle work: compile a shape the resident model was asked for (--compile)."""
+    from modules import speedups
+
+    model = model_manager.sd_model
+    if not speedups.pending_shapes(model):
+        return None
+    return lambda: speedups.compile_next(model)
 
 
 def _checkpoints_kept_in_ram() -> int:

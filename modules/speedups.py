@@ -6,8 +6,11 @@ Why each piece:
 * compile fuses the UNet's many small kernels; with CUDA graphs ("reduce-overhead") the per-kernel
   launch cost disappears too, which is most of an SD1.5 step at 512 px on a large GPU.
 * shapes are static (`dynamic=False`): each (batch, size, prompt length) compiles once and is kept,
-  up to `RECOMPILE_LIMIT` shapes per model; a shape beyond that runs eagerly, never slower than
+  up to `RECOMPILE_LIMIT` shapes per model part; a shape beyond that runs eagerly, never slower than
   without --compile. Dynamic shapes would recompile less but rule out CUDA graphs.
+* a request never compiles: a shape not compiled yet runs eagerly and is compiled afterwards while
+  the queue is idle (modules.compiled_shapes), and the shapes seen are remembered on disk, so after
+  a restart they are compiled again before they are asked for.
 * inductor's caches live under `<data-dir>/cache/torch-compile`, so a restart re-traces (seconds)
   instead of re-generating and re-building kernels.
 * the warm-up runs a 2-step generation at the checkpoint's native size through the same sampling
@@ -23,9 +26,14 @@ from pathlib import Path
 
 import torch
 
+from modules.compiled_shapes import ShapeBook, ShapeRecorder, ShapeStore, fx_cache_counts
+from modules.compiled_shapes import compile_next as _compile_next
+
 logger = logging.getLogger(__name__)
 
 RECOMPILE_LIMIT = 16      # compiled shapes kept per model part before new shapes run eagerly
+
+_shape_store: ShapeStore | None = None     # the shapes seen, remembered across restarts (set with the cache dir)
 
 
 def compile_mode(cmd_opts: argparse.Namespace, device: torch.device) -> str | None:
@@ -40,8 +48,11 @@ def compile_mode(cmd_opts: argparse.Namespace, device: torch.device) -> str | No
 
 
 def configure_compile_cache(cache_dir: Path) -> None:
-    """Point inductor's on-disk caches at the data dir unless the user set them already."""
+    """Point inductor's on-disk caches at the data dir unless the user set them already; the shapes
+    seen are remembered there too."""
+    global _shape_store
     cache_dir.mkdir(parents=True, exist_ok=True)
+    _shape_store = ShapeStore(cache_dir / "shapes.json")
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir))
     os.environ.setdefault("TRITON_CACHE_DIR", str(cache_dir / "triton"))
     import torch._inductor.config as inductor
@@ -70,17 +81,37 @@ def runs_as_cuda_graphs(model) -> bool:
     return model.device.type == "cuda" and model.compiled in ("reduce-overhead", "max-autotune")
 
 
+def compiled_parts(model) -> dict[str, torch.nn.Module]:
+    """The modules --compile compiles, by the names the shape book uses."""
+    return {"unet": model.unet, "decoder": model.vae.decoder}
+
+
 def uncompile(model) -> None:
     """Back to eager execution (after a failed compile): the modules run as if never compiled."""
-    for module in (model.unet, model.vae.decoder):
+    for module in compiled_parts(model).values():
         module._compiled_call_impl = None
     model.compiled = None
+    model.compiled_shapes = None
+
+
+def compile_next(model) -> bool:
+    """Compile one shape `model` has been asked for but not compiled yet (run by the queue when it is
+    idle); False when there is none."""
+    if model is None or not getattr(model, "compiled", None):
+        return False
+    return _compile_next(model, compiled_parts(model), cuda_graphs=runs_as_cuda_graphs(model))
+
+
+def pending_shapes(model) -> int:
+    book = getattr(model, "compiled_shapes", None)
+    return len(book.pending()) if book is not None and model.compiled else 0
 
 
 def apply(model, *, channels_last: bool, mode: str | None, backend: str = "inductor") -> None:
     """Apply the chosen fast paths to `model` (an SDModel already on its device), in place: the
-    module objects stay the same, so LoRA patching and extensions keep working on them. (`backend`
-    other than inductor is for tests of the tracing and guards, which do not depend on it.)"""
+    module objects stay the same, so LoRA patching and extensions keep working on them. Calling it
+    again after a part was replaced (another VAE) compiles the new part. (`backend` other than
+    inductor is for tests of the tracing and guards, which do not depend on it.)"""
     if getattr(model, "offload", None):
         if mode:
             logger.warning("--compile is not used with --medvram / --lowvram (offload hooks move weights per call)")
@@ -88,20 +119,42 @@ def apply(model, *, channels_last: bool, mode: str | None, backend: str = "induc
     if channels_last:
         model.unet.to(memory_format=torch.channels_last)
         model.vae.to(memory_format=torch.channels_last)
-    if mode and not is_compiled(model.unet):
-        options = {"mode": mode} if backend == "inductor" else {}
-        model.unet.compile(backend=backend, dynamic=False, fullgraph=False, **options)
-        model.vae.decoder.compile(backend=backend, dynamic=False, fullgraph=False, **options)
-        model.compiled = mode
+    if not mode:
+        return
+    book = getattr(model, "compiled_shapes", None)
+    if book is None:
+        kind = "/".join([model.family, str(model.dtype), str(model.vae_dtype), model.device.type]).replace("torch.", "")
+        book = model.compiled_shapes = ShapeBook(kind, limit=RECOMPILE_LIMIT, store=_shape_store)
+        book.restore()
+    options = {"mode": mode} if backend == "inductor" else {}
+    for part, module in compiled_parts(model).items():
+        if not is_compiled(module):
+            module.compile(backend=backend, dynamic=False, fullgraph=False, **options)
+            module._compiled_call_impl = ShapeRecorder(module, part, book, module._compiled_call_impl)
+        book.use_module(part, module)
+    model.compiled = mode
 
 
 def warm_up(model, *, batch_size: int = 1, steps: int = 2) -> float:
     """Run a short generation at the model's native size so compiling happens now, at load time,
     not in the first request. Returns the seconds it took."""
+    start = time.perf_counter()
+    with model.compiled_shapes.compiling_now():
+        _warm_up_run(model, batch_size, steps)
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
+    seconds = time.perf_counter() - start
+    hits, misses = fx_cache_counts()
+    size = int(model.default_size)
+    logger.info("Compiled %s for %dx%d, batch %d (mode %s) in %.1fs; compiler cache: %d hits, %d misses so far",
+                model.family, size, size, batch_size, model.compiled, seconds, hits, misses)
+    return seconds
+
+
+def _warm_up_run(model, batch_size: int, steps: int) -> None:
     from modules import samplers, sampling
     from modules.text_encoding import PromptEncoder, ScheduledConditioning
 
-    start = time.perf_counter()
     graphs = runs_as_cuda_graphs(model)
     runs = 2 if graphs else 1     # CUDA graphs record on the second call of a shape, replay from the third
     steps = steps + 1 if graphs else steps
@@ -119,17 +172,3 @@ def warm_up(model, *, batch_size: int = 1, steps: int = 2) -> float:
                                  height=size, generators=None, desc="Warm-up", image_cond=image_cond)
     for _ in range(runs):
         sampling.decode(model, latents)
-    if model.device.type == "cuda":
-        torch.cuda.synchronize(model.device)
-    seconds = time.perf_counter() - start
-    hits, misses = _fx_cache_counts()
-    logger.info("Compiled %s for %dx%d, batch %d (mode %s) in %.1fs; compiler cache: %d hits, %d misses so far",
-                model.family, size, size, batch_size, model.compiled, seconds, hits, misses)
-    return seconds
-
-
-def _fx_cache_counts() -> tuple[int, int]:
-    """inductor's on-disk graph cache hits and misses in this process."""
-    from torch._dynamo.utils import counters
-
-    return int(counters["inductor"]["fxgraph_cache_hit"]), int(counters["inductor"]["fxgraph_cache_miss"])

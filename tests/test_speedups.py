@@ -101,12 +101,33 @@ def test_vae_upcast_dtype_on_this_machine():
     assert devices.vae_upcast_dtype(_opts(no_half_vae=True), torch.device("cuda")) == torch.float32
 
 
+class CountingBackend:
+    """A torch.compile backend that runs each traced graph as it is and counts graphs and runs, so a
+    test can tell compiled code from eager code."""
+
+    def __init__(self):
+        self.graphs = 0
+        self.runs = 0
+
+    def __call__(self, gm, example_inputs):
+        self.graphs += 1
+
+        def run(*args):
+            self.runs += 1
+            return gm.forward(*args)
+        return run
+
+
+def _compiled(model, backend) -> None:
+    speedups.apply(model, channels_last=False, mode="default", backend=backend)
+
+
 @pytest.fixture(scope="module")
 def compiled_model(tiny_files):
     """The tiny SD1 model compiled and warmed up as the model manager does at load. Which shapes get
     traced and when a call recompiles is decided by dynamo's guards, whatever the backend: these tests
-    use the "eager" backend to skip inductor's minutes of kernel building on a 2-core CPU (the server
-    test below compiles for real)."""
+    use a backend that runs the traced graphs as they are, to skip inductor's minutes of kernel
+    building on a 2-core CPU (the server test below compiles for real)."""
     import torch._dynamo
 
     speedups.raise_recompile_limit()   # (not the cache dirs: environment variables would leak into servers)
@@ -114,43 +135,99 @@ def compiled_model(tiny_files):
     eager = load_checkpoint(tiny_files["sd1"])
     model = load_checkpoint(tiny_files["sd1"])
     eager.default_size = model.default_size = 64   # the tiny test model's "native" size: quick to run
-    before = _compiles()
-    speedups.apply(model, channels_last=False, mode="default", backend="eager")
-    seconds = speedups.warm_up(model)
-    assert _compiles() > before, "the warm-up traced the UNet and the VAE decoder"
-    yield model, eager, seconds
+    backend = CountingBackend()
+    _compiled(model, backend)
+    speedups.warm_up(model)
+    assert backend.graphs > 0, "the warm-up traced the UNet and the VAE decoder"
+    yield model, eager, backend
     torch._dynamo.reset()
 
 
-def _compiles() -> int:
-    from torch._dynamo.utils import counters
-
-    return int(counters["stats"]["unique_graphs"])
-
-
 def test_compiled_model_matches_eager_and_first_request_compiles_nothing(compiled_model):
-    model, eager, _ = compiled_model
+    model, eager, backend = compiled_model
     assert model.compiled == "default" and speedups.is_compiled(model.unet)
     assert speedups.is_compiled(model.vae.decoder)
-    before = _compiles()
+    graphs, runs = backend.graphs, backend.runs
     for sampler in ("Euler", "DPM++ 2M", "DDIM"):      # float and integer timesteps alike
         out = _generate(model, sampler=sampler)
         ref = _generate(eager, sampler=sampler)
         assert torch.allclose(out, ref, atol=1e-5), (sampler, float((out - ref).abs().max()))
-    assert _compiles() == before, "the warm-up compiled the native size; a request there compiles nothing"
+    assert backend.graphs == graphs, "the warm-up compiled the native size; a request there compiles nothing"
+    assert backend.runs >= runs + 3 * 5, "... and runs the compiled code (4 UNet steps and a decode per image)"
+    assert speedups.pending_shapes(model) == 0
 
 
-def test_compiled_model_new_shape_compiles_once(compiled_model):
-    model, eager, _ = compiled_model
-    before = _compiles()
-    out = _generate(model, size=model.default_size * 2, batch=2)
-    after_first = _compiles()
-    assert after_first > before
-    again = _generate(model, size=model.default_size * 2, batch=2)
-    assert _compiles() == after_first
-    assert torch.equal(out, again)
-    ref = _generate(eager, size=model.default_size * 2, batch=2)
-    assert torch.allclose(out, ref, atol=2e-3)
+def test_a_new_shape_runs_eagerly_and_compiles_when_the_queue_is_idle(compiled_model):
+    model, eager, backend = compiled_model
+    size = model.default_size * 2
+    graphs, runs = backend.graphs, backend.runs
+    out = _generate(model, size=size, batch=2)
+    assert (backend.graphs, backend.runs) == (graphs, runs), "a request never compiles; the new shape ran eagerly"
+    assert speedups.pending_shapes(model) == 2               # the UNet's and the decoder's input
+    ref = _generate(eager, size=size, batch=2)
+    assert torch.allclose(out, ref, atol=1e-5)
+
+    assert speedups.compile_next(model) and speedups.compile_next(model)   # what the idle queue does
+    assert not speedups.compile_next(model) and speedups.pending_shapes(model) == 0
+    assert backend.graphs > graphs
+    graphs, runs = backend.graphs, backend.runs
+    again = _generate(model, size=size, batch=2)
+    assert backend.graphs == graphs and backend.runs >= runs + 5, "now it runs compiled, compiling nothing"
+    assert torch.allclose(again, out, atol=1e-5)
+
+
+def test_a_swapped_in_vae_gets_its_decoder_compiled_in_the_background(compiled_model, tiny_files):
+    model, _, backend = compiled_model
+    own = model.vae
+    other = load_checkpoint(tiny_files["sd1"]).vae
+    try:
+        model.vae = other
+        speedups.apply(model, channels_last=False, mode=model.compiled)     # what the model manager does
+        assert speedups.is_compiled(other.decoder)
+        assert speedups.pending_shapes(model) >= 1, "the decoder shapes compiled for the previous VAE"
+        while speedups.compile_next(model):
+            pass
+        graphs = backend.graphs
+        _generate(model)
+        assert backend.graphs == graphs
+    finally:
+        model.vae = own
+        speedups.apply(model, channels_last=False, mode=model.compiled)
+        while speedups.compile_next(model):     # its shapes are compiled already: cache hits, no new graphs
+            pass
+
+
+def test_the_shapes_seen_are_remembered_across_restarts(tiny_files, tmp_path, monkeypatch):
+    """A restart (here: a new model object, compiled afresh) finds the shapes the last run was asked
+    for and compiles them in the idle queue before they are asked for again."""
+    from modules.compiled_shapes import ShapeStore
+
+    monkeypatch.setattr(speedups, "_shape_store", ShapeStore(tmp_path / "shapes.json"))
+    first = load_checkpoint(tiny_files["sd1"])
+    first.default_size = 64
+    _compiled(first, CountingBackend())
+    speedups.warm_up(first)
+    _generate(first, size=96)
+    assert speedups.pending_shapes(first) == 2
+    assert "sd1/float32/float32/cpu" in (tmp_path / "shapes.json").read_text()
+
+    backend = CountingBackend()
+    second = load_checkpoint(tiny_files["sd1"])
+    second.default_size = 64
+    _compiled(second, backend)
+    assert speedups.pending_shapes(second) == 4        # native size and 96 px, UNet and decoder
+    speedups.warm_up(second)
+    assert speedups.pending_shapes(second) == 2
+    while speedups.compile_next(second):
+        pass
+    graphs, runs = backend.graphs, backend.runs
+    _generate(second, size=96)
+    assert backend.graphs == graphs and backend.runs > runs
+
+    (tmp_path / "shapes.json").write_text("{not json")       # a damaged file costs the memory, nothing else
+    third = load_checkpoint(tiny_files["sd1"])
+    _compiled(third, CountingBackend())
+    assert speedups.pending_shapes(third) == 0
 
 
 def test_offloaded_model_is_not_compiled(tiny_files):
@@ -182,8 +259,10 @@ def test_a_failing_compile_leaves_a_working_eager_model(tiny_files, monkeypatch)
 def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path, monkeypatch):
     """As a user: `launch.py --api --compile` on the embedded default model. The model is compiled and
     warmed up while it loads (the log says so before any request), the image matches an uncompiled
-    server's, and a restart on the same data dir finds the compiled graphs in the disk cache (that a
-    request at the native size compiles nothing is checked in-process above)."""
+    server's; a request of another shape (batch 2) is answered first and its shape compiled after it,
+    while the queue is idle. A restart on the same data dir finds the compiled graphs in the disk cache
+    and compiles the remembered batch-2 shape again before it is asked for. (That a request of a
+    compiled shape compiles nothing and runs the compiled code is checked in-process above.)"""
     import base64
     import io
     import re
@@ -198,33 +277,46 @@ def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path
     for var in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):   # a user's own setting would win
         monkeypatch.delenv(var, raising=False)
 
-    def image(server) -> np.ndarray:
-        r = httpx.post(server.base + "/sdapi/v1/txt2img", json=payload, timeout=600)
+    def images(server, batch: int = 1) -> list[np.ndarray]:
+        r = httpx.post(server.base + "/sdapi/v1/txt2img", json={**payload, "batch_size": batch}, timeout=600)
         assert r.status_code == 200, r.text
-        return np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))), dtype=np.int16)
+        return [np.asarray(Image.open(io.BytesIO(base64.b64decode(b))), dtype=np.int16) for b in r.json()["images"]]
 
-    def compiled_line(server) -> re.Match:
+    def wait_for(server, pattern: str) -> re.Match:
         deadline = time.time() + 600
         while time.time() < deadline:
-            m = re.search(r"Compiled sd1 for 64x64, batch 1 \(mode default\) in [\d.]+s; "
-                          r"compiler cache: (\d+) hits, (\d+) misses", server.log_tail(100_000))
+            m = re.search(pattern, server.log_tail(100_000))
             if m:
                 return m
             assert server.proc.poll() is None, server.log_tail()
             time.sleep(0.5)
         raise AssertionError(server.log_tail())
 
+    warm_up = r"Compiled sd1 for 64x64, batch 1 \(mode default\) in [\d.]+s; compiler cache: (\d+) hits, (\d+) misses"
+    batch2 = [rf"Compiled sd1 {part} for input {shape} while the queue was idle in [\d.]+s; "
+              r"compiler cache: (\d+) hits, (\d+) misses"
+              for part, shape in (("unet", "4x4x8x8"), ("decoder", "2x4x8x8"))]
     data = tmp_path / "data"
     data.mkdir()
     with running_server(data, ["--api", "--nowebui"]) as server:
-        eager = image(server)
+        eager, eager2 = images(server), images(server, 2)
     with running_server(data, ["--api", "--nowebui", "--compile"]) as server:
-        first = compiled_line(server)
+        first = wait_for(server, warm_up)
         assert int(first.group(2)) > 0                  # a fresh cache: graphs were built
-        compiled = image(server)
+        compiled = images(server)
+        compiled2 = images(server, 2)
+        answered = wait_for(server, r"txt2img: 2 image\(s\) in")
+        for pattern in batch2:
+            assert wait_for(server, pattern).start() > answered.start(), "compiled after the answer, not in it"
+        now_compiled2 = images(server, 2)
+        assert all(np.abs(a - b).max() <= 3 for a, b in zip(now_compiled2, compiled2))
     assert any((data / "cache" / "torch-compile").rglob("*")), "inductor's cache lives in the data dir"
-    assert np.abs(compiled - eager).max() <= 3
+    assert np.abs(compiled[0] - eager[0]).max() <= 3
+    assert all(np.abs(a - b).max() <= 3 for a, b in zip(compiled2, eager2))
     with running_server(data, ["--api", "--nowebui", "--compile"]) as server:
-        again = compiled_line(server)
+        again = wait_for(server, warm_up)
         assert int(again.group(1)) > 0 and int(again.group(2)) == 0, again.group(0)   # all from the disk cache
-        assert np.array_equal(image(server), compiled)
+        for pattern in batch2:       # remembered from the last run, compiled before anyone asks
+            assert int(wait_for(server, pattern).group(2)) == 0, "from the disk cache"
+        assert np.array_equal(images(server)[0], compiled[0])
+        assert all(np.array_equal(a, b) for a, b in zip(images(server, 2), now_compiled2))

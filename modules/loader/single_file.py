@@ -75,6 +75,7 @@ class SDModel:
     base_vae: Any = None        # the checkpoint's own VAE, kept while a separate VAE file is in use
     loaded_vae: Any = None      # modules.sd_vae.VaeInfo of the separate VAE in use, or None
     compiled: str | None = None  # the torch.compile mode the UNet and VAE decoder run in (modules.speedups)
+    compiled_shapes: Any = None  # their compiled and pending input shapes (modules.compiled_shapes.ShapeBook)
 
     def __post_init__(self) -> None:
         if self.base_vae is None:
