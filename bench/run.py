@@ -6,6 +6,8 @@
                                     # diffusers on the same weights; then our server with --compile
                                     # (compile + warm-up time), and again after a restart (disk cache)
     python bench/run.py --tiny      # the same code path with tiny models (runs on a CPU)
+    bench/gpu.sh [--family sd1]     # on a CUDA machine without internet: installs the wheels in .whl/
+                                    # first, writes the JSON lines to $OUT/bench-<families>.jsonl
 
 Every comparison is made in one process and one run, so the ratios hold on a shared machine
 where absolute times do not.
@@ -348,7 +350,7 @@ def measure_case(server: InProcessServer, model, pipe, family: str, size: int, b
     return out
 
 
-def full(runs: int, tiny: bool, compile_too: bool) -> None:
+def full(runs: int, tiny: bool, compile_too: bool, families: list[str]) -> None:
     """Per family: our server eager (+ plain diffusers on the same weights), then with --compile,
     then --compile again after a restart on the same data dir (inductor's disk cache)."""
     import torch
@@ -359,6 +361,7 @@ def full(runs: int, tiny: bool, compile_too: bool) -> None:
         return
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     cases = [("sd1", 512), ("sdxl", 1024)] if not tiny else [("sd1", 64), ("sdxl", 64)]
+    cases = [(family, size) for family, size in cases if family in families]
     variants = [("eager", [])]
     if compile_too:
         variants += [("compiled", ["--compile"]), ("compiled, restarted", ["--compile"])]
@@ -414,6 +417,8 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="run the full benchmark's code path with tiny models")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true", help="skip the --compile variants of the full benchmark")
+    ap.add_argument("--family", choices=["sd1", "sdxl"], action="append",
+                    help="only this model family in the full benchmark (repeatable; default both)")
     args = ap.parse_args()
     import torch
 
@@ -421,7 +426,7 @@ def main() -> None:
     if args.quick:
         quick(args.runs)
     else:
-        full(args.runs, args.tiny, compile_too=not args.no_compile)
+        full(args.runs, args.tiny, compile_too=not args.no_compile, families=args.family or ["sd1", "sdxl"])
 
 
 if __name__ == "__main__":

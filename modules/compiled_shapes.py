@@ -89,7 +89,7 @@ class ShapeBook:
     and those compiled in this process. The queue worker writes it; others may count what is pending."""
 
     def __init__(self, key: str, *, limit: int, store: "ShapeStore | None" = None):
-        self.key = key                      # family, dtype and device type: whose shapes fit this model
+        self.key = key                      # family, dtypes and device: whose shapes fit this model
         self.limit = limit
         self.store = store
         self._lock = threading.Lock()

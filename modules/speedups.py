@@ -123,7 +123,7 @@ def apply(model, *, channels_last: bool, mode: str | None, backend: str = "induc
         return
     book = getattr(model, "compiled_shapes", None)
     if book is None:
-        kind = "/".join([model.family, str(model.dtype), str(model.vae_dtype), model.device.type]).replace("torch.", "")
+        kind = "/".join([model.family, str(model.dtype), str(model.vae_dtype), str(model.device)]).replace("torch.", "")
         book = model.compiled_shapes = ShapeBook(kind, limit=RECOMPILE_LIMIT, store=_shape_store)
         book.restore()
     options = {"mode": mode} if backend == "inductor" else {}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The GPU benchmark as one command on a CUDA machine that has torch but no internet (the device
+# machine): installs the wheels carried in .whl/ (what that machine lacks: diffusers, fastapi, ...,
+# fetched beforehand with `pip download --no-deps -d .whl ...`; ignored by git, so name .whl in the
+# device run's carry), checks that CUDA is there, then runs bench/run.py with the given arguments.
+# JSON lines go to stdout and to $OUT/bench-<args>.jsonl (stderr's tail beside it).
+#
+#   bench/gpu.sh --runs 3 --family sd1      # estimated 4 minutes on an H200 (eager, compiled, restarted)
+#   bench/gpu.sh --runs 3 --family sdxl     # estimated 8 minutes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python -m pip install -q --no-deps --no-index .whl/*.whl
+fi
+python - <<'PY'
+import torch
+assert torch.cuda.is_available(), "no CUDA device"
+print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}", flush=True)
+PY
+out="${OUT:-bench-out}"
+mkdir -p "$out"
+name="bench$(printf -- '-%s' "$@" | tr -c 'A-Za-z0-9_.-' '_')"
+export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
+python bench/run.py "$@" 2> >(tail -c 200000 >"$out/$name.err") | tee "$out/$name.jsonl"
