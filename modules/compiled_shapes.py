@@ -205,7 +205,7 @@ class ShapeStore:
         data = self._read()
         data[book.key] = {part: [list(s) for s in seen] for part, seen in book.seen.items()}
         try:
-            atomic_write_text(self.path, json.dumps(data, indent=1))
+            atomic_write_text(self.path, json.dumps(data, separators=(",", ":")))
         except OSError as e:     # a read-only data dir costs the memory across restarts, nothing else
             logger.warning("Could not write %s: %s", self.path, e)
 
