@@ -76,6 +76,14 @@ def _tuplify(value: Any) -> Any:
     return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
 
 
+def _well_formed(sig: Any) -> bool:
+    try:
+        hash(sig)
+    except TypeError:       # a JSON object (dict) somewhere inside
+        return False
+    return isinstance(sig, tuple) and len(sig) == 2 and sig[0][:1] == ("L",) and sig[1][:1] == ("D",)
+
+
 def describe_input(sig: Signature) -> str:
     """The first tensor argument's shape, for log lines: "2x4x64x64"."""
     for desc in sig[0][1]:
@@ -193,10 +201,13 @@ class ShapeStore:
             return {}
 
     def load(self, key: str) -> dict[str, list[Signature]]:
+        """The remembered signatures for `key`; entries that cannot be signatures (a hand-edited or
+        damaged file) are left out. One that is well-formed but wrong fails its compile, logged."""
         entry = self._read().get(key, {})
         out = {}
         for part, sigs in entry.items() if isinstance(entry, dict) else ():
-            out[part] = [_tuplify(s) for s in sigs if isinstance(s, list) and len(s) == 2]
+            if isinstance(sigs, list):
+                out[part] = [sig for sig in map(_tuplify, sigs) if _well_formed(sig)]
         return out
 
     def save(self, book: ShapeBook) -> None:
