@@ -9,16 +9,17 @@
 #   bench/gpu.sh --runs 3 --family sdxl     # estimated 8 minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
+py="${PYTHON:-python3}"     # the device machine's python3 is the one with CUDA torch
 if compgen -G ".whl/*.whl" >/dev/null; then
-    python -m pip install -q --no-deps --no-index .whl/*.whl
+    "$py" -m pip install -q --no-deps --no-index .whl/*.whl
 fi
-python - <<'PY'
+"$py" - <<'PY'
 import torch
 assert torch.cuda.is_available(), "no CUDA device"
 print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}", flush=True)
 PY
-out="${OUT:-bench-out}"
+out="${OUT:-/tmp/bench-out}"
 mkdir -p "$out"
 name="bench$(printf -- '-%s' "$@" | tr -c 'A-Za-z0-9_.-' '_')"
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
-python bench/run.py "$@" 2> >(tail -c 200000 >"$out/$name.err") | tee "$out/$name.jsonl"
+"$py" bench/run.py "$@" 2> >(tail -c 200000 >"$out/$name.err") | tee "$out/$name.jsonl"

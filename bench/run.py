@@ -18,6 +18,7 @@ import argparse
 import copy
 import gc
 import json
+import logging
 import os
 import socket
 import statistics
@@ -420,6 +421,8 @@ def main() -> None:
     ap.add_argument("--family", choices=["sd1", "sdxl"], action="append",
                     help="only this model family in the full benchmark (repeatable; default both)")
     args = ap.parse_args()
+    # our modules' log lines (model loads, compiles) on stderr; the JSON lines stay alone on stdout
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
     import torch
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
