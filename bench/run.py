@@ -423,6 +423,7 @@ def main() -> None:
     args = ap.parse_args()
     # our modules' log lines (model loads, compiles) on stderr; the JSON lines stay alone on stdout
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)     # not a line per benchmark request
     import torch
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
