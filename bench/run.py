@@ -6,6 +6,7 @@
                                     # diffusers on the same weights; then our server with --compile
                                     # (compile + warm-up time), and again after a restart (disk cache)
     python bench/run.py --tiny      # the same code path with tiny models (runs on a CPU)
+    python bench/run.py --cpu-precision   # full-size SD1.5 on the CPU: fp32 against --precision half (bf16)
     bench/gpu.sh [--family sd1]     # on a CUDA machine without internet: installs the wheels in .whl/
                                     # first, writes the JSON lines to $OUT/bench-<families>.jsonl
 
@@ -412,10 +413,46 @@ def full(runs: int, tiny: bool, compile_too: bool, families: list[str]) -> None:
                         torch.cuda.empty_cache()
 
 
+def cpu_precision(runs: int) -> None:
+    """Full-size SD1.5 (random weights) on the CPU, 512², 4 steps, our engine end to end: fp32 (the
+    default) against `--precision half` (bf16 on a CPU with bf16 instructions)."""
+    from modules import devices
+
+    payload = {"prompt": "a photo of a cat", "width": 512, "height": 512, "steps": 4, "cfg_scale": 7,
+               "sampler_name": "Euler", "seed": 1}
+    emit("cpu_has_bf16", float(devices.cpu_computes_bf16()), note="AVX512-BF16 or AMX: --precision half uses bf16")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        ckpts = data / "models" / "Stable-diffusion"
+        ckpts.mkdir(parents=True)
+        write_random_checkpoint(ckpts / "random-sd1.safetensors", "sd1", tiny=False)
+        seconds = {}
+        for name, flags in (("fp32", []), ("--precision half", ["--precision", "half"])):
+            server = InProcessServer(["--nowebui", "--data-dir", str(data), "--use-cpu", "all", *flags])
+            try:
+                direct_txt2img(payload, encode=False)      # loads the model
+                times = []
+                for _ in range(runs):
+                    t = time.perf_counter()
+                    direct_txt2img(payload, encode=False)
+                    times.append(time.perf_counter() - t)
+                seconds[name] = statistics.median(times)
+                emit("cpu_sd15_512px_4steps_s", seconds[name], variant=name)
+            finally:
+                server.stop()
+                from modules import shared
+
+                shared.model_manager.unload()
+                gc.collect()
+        emit("cpu_half_vs_full_ratio", seconds["--precision half"] / seconds["fp32"],
+             note="time with --precision half over fp32, same run")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="CPU tiny-model subset")
     ap.add_argument("--tiny", action="store_true", help="run the full benchmark's code path with tiny models")
+    ap.add_argument("--cpu-precision", action="store_true", help="full-size SD1.5 on the CPU: fp32 vs bf16")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true", help="skip the --compile variants of the full benchmark")
     ap.add_argument("--family", choices=["sd1", "sdxl"], action="append",
@@ -429,6 +466,8 @@ def main() -> None:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     if args.quick:
         quick(args.runs)
+    elif args.cpu_precision:
+        cpu_precision(args.runs)
     else:
         full(args.runs, args.tiny, compile_too=not args.no_compile, families=args.family or ["sd1", "sdxl"])
 

@@ -122,7 +122,8 @@ def build_parser(prog: str = "launch.py") -> argparse.ArgumentParser:
     add("--no-half", action="store_true", help="use fp32 weights on the GPU")
     add("--no-half-vae", action="store_true", help="keep the VAE in fp32")
     add("--precision", type=str, choices=["full", "half", "autocast"], default="autocast",
-        help="full = fp32; half/autocast = fp16 (bf16 where the GPU prefers it)")
+        help="full = fp32; half/autocast = fp16 on a GPU; on the CPU fp32, or bf16 with half on a CPU with "
+             "bf16 instructions")
     add("--medvram", action="store_true", help="offload model parts to the CPU between uses")
     add("--medvram-sdxl", action="store_true", help="--medvram for SDXL models only")
     add("--lowvram", action="store_true", help="sequential CPU offload (slowest, least VRAM)")

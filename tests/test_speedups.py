@@ -94,6 +94,43 @@ def test_sdxl_vae_upcasts_to_the_dtype_asked_for(tiny_files):
     assert torch.isfinite(a).all() and float((a - b).abs().max()) < 0.05
 
 
+def test_precision_flags_choose_the_dtypes(monkeypatch):
+    """fp16 on a GPU unless --no-half / --precision full; fp32 on the CPU (as A1111), but bf16 with
+    --precision half on a CPU with bf16 instructions (fp16 has no fast CPU kernels)."""
+    from modules import devices
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    f32, f16, bf16 = torch.float32, torch.float16, torch.bfloat16
+
+    def dtypes(device, **kw):
+        return devices.select_dtypes(_opts(**{"no_half": False, "precision": "autocast", **kw}), device)
+
+    assert dtypes(cuda) == (f16, f16)
+    assert dtypes(cuda, no_half_vae=True) == (f16, f32)
+    assert dtypes(cuda, no_half=True) == dtypes(cuda, precision="full") == (f32, f32)
+    for has_bf16 in (True, False):
+        monkeypatch.setattr(devices, "cpu_computes_bf16", lambda: has_bf16)
+        assert dtypes(cpu) == (f32, f32)
+        assert dtypes(cpu, precision="half") == ((bf16, bf16) if has_bf16 else (f32, f32))
+        assert dtypes(cpu, precision="half", no_half_vae=True) == ((bf16, f32) if has_bf16 else (f32, f32))
+        assert dtypes(cpu, precision="half", no_half=True) == (f32, f32)
+
+
+def test_bf16_on_the_cpu_draws_the_same_picture():
+    """The embedded default model in bf16 (what --precision half gives on a CPU with bf16
+    instructions; bf16 works, slowly, on any CPU, so this runs everywhere) against fp32."""
+    from modules.loader.tiny import DEFAULT_MODEL_FILE
+
+    full = load_checkpoint(DEFAULT_MODEL_FILE)
+    half = load_checkpoint(DEFAULT_MODEL_FILE, dtype=torch.bfloat16, vae_dtype=torch.bfloat16)
+    assert next(half.unet.parameters()).dtype == torch.bfloat16 and half.vae_dtype == torch.bfloat16
+    a = _generate(full, steps=12, size=64)
+    b = _generate(half, steps=12, size=64)
+    assert torch.isfinite(b).all()
+    diff = (a - b).abs()
+    assert float(diff.mean()) < 0.01, float(diff.mean())     # another seed differs by 0.04
+
+
 def test_vae_upcast_dtype_on_this_machine():
     from modules import devices
 
