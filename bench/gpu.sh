@@ -5,8 +5,11 @@
 # device run's carry), checks that CUDA is there, then runs bench/run.py with the given arguments.
 # JSON lines go to stdout and to $OUT/bench-<args>.jsonl (stderr's tail beside it).
 #
-#   bench/gpu.sh --runs 3 --family sd1      # estimated 4 minutes on an H200 (eager, compiled, restarted)
-#   bench/gpu.sh --runs 3 --family sdxl     # estimated 8 minutes
+# Estimates for an H200 (not measured yet; the device allows 10 minutes per command, 15 per session):
+#   bench/gpu.sh --runs 3 --family sd1                       # every variant, about 5 minutes
+#   bench/gpu.sh --runs 3 --family sdxl --variant eager --variant compiled --variant "compiled, restarted"
+#                                                            # the SDXL targets, about 7 minutes
+#   bench/gpu.sh --runs 2 --family sdxl --variant eager --variant medvram --variant lowvram
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py="${PYTHON:-python3}"     # the device machine's python3 is the one with CUDA torch
