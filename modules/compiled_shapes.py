@@ -105,6 +105,7 @@ class ShapeBook:
         self.ready: dict[str, set[Signature]] = {}
         self.failed: set[tuple[str, Signature]] = set()
         self.compiling = False
+        self.bypass = False             # within eager_only(): calls run eagerly and are not booked
         self._modules: dict[str, weakref.ref] = {}
 
     def use_module(self, part: str, module: torch.nn.Module) -> None:
@@ -173,6 +174,17 @@ class ShapeBook:
                         seen.move_to_end(sig, last=False)   # older than anything seen in this process
 
     @contextmanager
+    def eager_only(self) -> Iterator[None]:
+        """Within: calls run eagerly and their shapes are not booked, for rare one-off shapes not worth
+        a compiled slot (VAE tiles of a huge image, the fp32 retry of a VAE that overflowed)."""
+        before = self.bypass
+        self.bypass = True
+        try:
+            yield
+        finally:
+            self.bypass = before
+
+    @contextmanager
     def compiling_now(self) -> Iterator[None]:
         """Within: calls compile their shapes (torch.compile's default stance) and count as compiled."""
         before = self.compiling
@@ -232,6 +244,8 @@ class ShapeRecorder:
         self.eager = module._call_impl
 
     def __call__(self, *args, **kwargs):
+        if self.book.bypass:
+            return self.eager(*args, **kwargs)
         try:
             sig = signature(args, kwargs)
         except Unrepresentable:

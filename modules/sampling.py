@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from modules import script_callbacks as callbacks
 from modules.loader.single_file import SDModel
-from modules.speedups import runs_as_cuda_graphs
+from modules.speedups import eager_only, runs_as_cuda_graphs
 
 logger = logging.getLogger(__name__)
 
@@ -185,14 +185,16 @@ def vae_tiles(model: SDModel, height: int, width: int, tile_above: int):
     side; 0 = never). The VAE's memory grows with the image area; tiles keep it at one tile's."""
     vae = model.vae
     on = bool(tile_above) and max(height, width) > tile_above and hasattr(vae, "use_tiling")
+    if not on:
+        yield False
+        return
     before = getattr(vae, "use_tiling", False)
-    if on:
-        vae.use_tiling = True
+    vae.use_tiling = True
     try:
-        yield on
+        with eager_only(model):     # tiles of every odd size: not worth compiled slots
+            yield True
     finally:
-        if on:
-            vae.use_tiling = before
+        vae.use_tiling = before
 
 
 # The VAE decoder's peak memory is about this many copies of its first level's full-resolution
@@ -263,7 +265,8 @@ def _decode_without_nan(model: SDModel, z: torch.Tensor) -> torch.Tensor:
                        "so)", str(model.vae_dtype).removeprefix("torch."))
         model.vae.to(torch.float32)
         try:
-            image = model.vae.decode(z.float(), return_dict=False)[0].float()
+            with eager_only(model):     # a one-off in fp32: compiling it would be wasted
+                image = model.vae.decode(z.float(), return_dict=False)[0].float()
         finally:
             model.vae.to(model.vae_dtype)
         if bool(torch.isfinite(image).all()):

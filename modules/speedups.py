@@ -19,6 +19,7 @@ Why each piece:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import time
@@ -100,6 +101,13 @@ def compile_next(model) -> bool:
     if model is None or not getattr(model, "compiled", None):
         return False
     return _compile_next(model, compiled_parts(model), cuda_graphs=runs_as_cuda_graphs(model))
+
+
+def eager_only(model):
+    """A context within which `model`'s compiled parts run eagerly and book no shapes (see
+    ShapeBook.eager_only); a no-op for a model that is not compiled."""
+    book = getattr(model, "compiled_shapes", None)
+    return book.eager_only() if book is not None and model.compiled else contextlib.nullcontext()
 
 
 def pending_shapes(model) -> int:

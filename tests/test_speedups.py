@@ -213,6 +213,19 @@ def test_a_new_shape_runs_eagerly_and_compiles_when_the_queue_is_idle(compiled_m
     assert torch.allclose(again, out, atol=1e-5)
 
 
+def test_one_off_shapes_run_eagerly_without_booking_a_compiled_slot(compiled_model):
+    """VAE tiles of a huge image and the fp32 retry of an overflowing VAE are not worth compiling."""
+    model, eager, backend = compiled_model
+    graphs, runs = backend.graphs, backend.runs
+    latents = torch.randn((1, 4, 12, 12), generator=torch.Generator().manual_seed(2))
+    tiled = sampling.decode(model, latents, tile_above=64)          # 96 px > 64: the tiled path
+    assert (backend.graphs, backend.runs) == (graphs, runs) and speedups.pending_shapes(model) == 0
+    assert torch.allclose(tiled, sampling.decode(eager, latents, tile_above=64), atol=1e-5)
+    with speedups.eager_only(model):
+        _generate(model, size=96)
+    assert (backend.graphs, backend.runs) == (graphs, runs) and speedups.pending_shapes(model) == 0
+
+
 def test_a_swapped_in_vae_gets_its_decoder_compiled_in_the_background(compiled_model, tiny_files):
     model, _, backend = compiled_model
     own = model.vae
