@@ -24,6 +24,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -115,7 +116,7 @@ def pending_shapes(model) -> int:
     return len(book.pending()) if book is not None and model.compiled else 0
 
 
-def apply(model, *, channels_last: bool, mode: str | None, backend: str = "inductor") -> None:
+def apply(model, *, channels_last: bool, mode: str | None, backend: str | Callable = "inductor") -> None:
     """Apply the chosen fast paths to `model` (an SDModel already on its device), in place: the
     module objects stay the same, so LoRA patching and extensions keep working on them. Calling it
     again after a part was replaced (another VAE) compiles the new part. (`backend` other than
