@@ -147,12 +147,11 @@ class ShapeBook:
                 out += [(part, s) for s in reversed(seen) if s not in ready and (part, s) not in self.failed]
         return out
 
-    def mark(self, part: str, sig: Signature, *, compiled: bool) -> None:
+    def mark_failed(self, part: str, sig: Signature) -> None:
+        """Its compile raised: not compiled (the call booked it as such when it began), not retried."""
         with self._lock:
-            if compiled:
-                self.ready.setdefault(part, set()).add(sig)
-            else:
-                self.failed.add((part, sig))
+            self.ready.get(part, set()).discard(sig)
+            self.failed.add((part, sig))
 
     def forget_compiled(self, part: str) -> None:
         """The part's module was replaced (another VAE): its shapes must be compiled again."""
@@ -284,11 +283,10 @@ def compile_next(model, modules: dict[str, torch.nn.Module], *, cuda_graphs: boo
             if model.device.type == "cuda":
                 torch.cuda.synchronize(model.device)
     except Exception:
-        book.mark(part, sig, compiled=False)
+        book.mark_failed(part, sig)
         logger.exception("Compiling %s %s for input %s failed; that shape keeps running eagerly",
                          model.family, part, describe_input(sig))
         return True
-    book.mark(part, sig, compiled=True)
     hits, misses = fx_cache_counts()
     logger.info("Compiled %s %s for input %s while the queue was idle in %.1fs; compiler cache: %d hits, %d misses "
                 "so far (%d shapes left)", model.family, part, describe_input(sig), time.perf_counter() - start,
