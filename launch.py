@@ -9,8 +9,7 @@ import os
 import sys
 
 # A1111's helpers that extensions' install.py files call as `launch.<name>`
-from modules.launch_utils import (commit_hash, git_tag, index_url, is_installed, python, run,  # noqa: F401
-                                  run_pip, script_path)
+from sdwebui.services.extensions.launch_utils import commit_hash, git_tag, index_url, is_installed, python, run, run_pip, script_path
 
 
 def setup_logging(level: str | None) -> None:
@@ -22,7 +21,7 @@ def setup_logging(level: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from modules import cmd_args
+    from sdwebui.interfaces.cli import flags as cmd_args
 
     # logging first (from the flags known before extensions add theirs), so that install.py
     # and preload.py failures are shown; then install.py, preload.py and the full parse
@@ -34,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     if ns.exit:
         log.info("--exit: environment prepared, exiting")
         return
-    import webui
+    from sdwebui.interfaces import app as webui
 
     webui.serve(ns)
 

@@ -61,8 +61,8 @@ class InProcessServer:
     def __init__(self, args: list[str]):
         import uvicorn
 
-        import webui
-        from modules import cmd_args
+        from sdwebui.interfaces import app as webui
+        from sdwebui.interfaces.cli import flags as cmd_args
 
         self.port = free_port()
         ns = cmd_args.parse_args([*args, "--port", str(self.port)], use_env=False)
@@ -82,7 +82,7 @@ class InProcessServer:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        from modules import shared
+        from sdwebui.services import runtime as shared
 
         self.server.should_exit = True
         self.thread.join(10)
@@ -92,9 +92,9 @@ class InProcessServer:
 def direct_txt2img(payload: dict, *, encode: bool = True) -> list:
     """The same generation without HTTP: processing on the queue worker, then (with `encode`)
     the same PNG + base64 encoding the API does."""
-    from modules import shared
-    from modules.api.api import encode_for_response
-    from modules.processing import StableDiffusionProcessingTxt2Img, process_images
+    from sdwebui.services import runtime as shared
+    from sdwebui.interfaces.api.routes import encode_for_response
+    from sdwebui.engine.processing.txt2img import StableDiffusionProcessingTxt2Img, process_images
 
     p = StableDiffusionProcessingTxt2Img(**payload)
     p.do_not_save_samples = True
@@ -160,7 +160,7 @@ def measure_ready(data_dir: Path) -> tuple[float, float]:
 def quick(runs: int) -> None:
     import shutil
 
-    from modules.loader.tiny import write_tiny_checkpoint
+    from sdwebui.engine.models.tiny import write_tiny_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -223,17 +223,17 @@ def write_random_checkpoint(path: Path, family: str, *, tiny: bool) -> None:
     exercise this code path on a CPU)."""
     import torch
 
-    from modules.loader.ldm_export import components_to_ldm, save_checkpoint
+    from sdwebui.engine.models.ldm_export import components_to_ldm, save_checkpoint
 
     if tiny:
-        from modules.loader.tiny import write_tiny_checkpoint
+        from sdwebui.engine.models.tiny import write_tiny_checkpoint
 
         write_tiny_checkpoint(path, family)
         return
     import transformers
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from modules.loader.configs import load_family_config
+    from sdwebui.engine.models.configs import load_family_config
 
     fam = load_family_config(family)
     torch.manual_seed(0)
@@ -273,7 +273,7 @@ def count_host_syncs(payload: dict) -> int:
 
     import torch
 
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     with shared.opts.override({"live_previews_enable": False}), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -292,7 +292,7 @@ def payload_for(size: int, batch: int, steps: int = 20) -> dict:
 
 def wait_for_background_compile(model) -> float:
     """Seconds until the queue has compiled every shape `model` was asked for (see --compile)."""
-    from modules import speedups
+    from sdwebui.services.models import speedups
 
     start = time.perf_counter()
     while speedups.pending_shapes(model):
@@ -418,7 +418,7 @@ def full(runs: int, tiny: bool, variants: list[str], families: list[str]) -> Non
                     torch._dynamo.reset()    # a new process would start with no compiled code in memory
                 server = InProcessServer(["--nowebui", "--data-dir", str(data), "--skip-load-model-at-start", *flags])
                 try:
-                    from modules import shared
+                    from sdwebui.services import runtime as shared
 
                     t = time.perf_counter()
                     model = shared.queue.run(shared.ensure_model_loaded)
@@ -450,7 +450,7 @@ def full(runs: int, tiny: bool, variants: list[str], families: list[str]) -> Non
                     pipe = model = None  # free before the next variant
                 finally:
                     server.stop()
-                    from modules import shared
+                    from sdwebui.services import runtime as shared
 
                     shared.model_manager.unload()
                     gc.collect()
@@ -461,7 +461,7 @@ def full(runs: int, tiny: bool, variants: list[str], families: list[str]) -> Non
 def cpu_precision(runs: int) -> None:
     """Full-size SD1.5 (random weights) on the CPU, 512², 4 steps, our engine end to end: fp32 (the
     default) against `--precision half` (bf16 on a CPU with bf16 instructions)."""
-    from modules import devices
+    from sdwebui.services.models import devices
 
     payload = payload_for(512, 1, steps=4)
     emit("cpu_has_bf16", float(devices.cpu_computes_bf16()), note="AVX512-BF16 or AMX: --precision half uses bf16")
@@ -484,7 +484,7 @@ def cpu_precision(runs: int) -> None:
                 emit("cpu_sd15_512px_4steps_s", seconds[name], variant=name)
             finally:
                 server.stop()
-                from modules import shared
+                from sdwebui.services import runtime as shared
 
                 shared.model_manager.unload()
                 gc.collect()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules import infotext, script_callbacks
+from sdwebui.engine.images import infotext
+from sdwebui.services.extensions import callbacks as script_callbacks
 
 
 def parse_generation_parameters(x: str, skip_fields: list[str] | None = None) -> dict[str, Any]:
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     opts = shared.opts
     if skip_fields is None and opts is not None:

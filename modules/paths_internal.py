@@ -3,6 +3,6 @@ from __future__ import annotations
 
 
 def __getattr__(name: str):
-    from modules import paths
+    from sdwebui.services import paths
 
     return getattr(paths, name)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from modules import samplers as _samplers
+from sdwebui.engine.sampling import samplers as _samplers
 
 
 class SamplerData(NamedTuple):

@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from modules.loader.tiny import write_tiny_checkpoint  # noqa: E402
+from sdwebui.engine.models.tiny import write_tiny_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +52,9 @@ def api(data_dir):
     """The real app (API only) in-process, with the shared queue and model manager."""
     from fastapi.testclient import TestClient
 
-    import webui
-    from modules import cmd_args, shared
+    from sdwebui.interfaces import app as webui
+    from sdwebui.interfaces.cli import flags as cmd_args
+    from sdwebui.services import runtime as shared
 
     ns = cmd_args.parse_args(["--nowebui", "--data-dir", str(data_dir), "--ckpt-dir", str(data_dir / "extra")],
                              use_env=False)
@@ -69,8 +70,8 @@ def tiny_vae_file(tmp_path_factory):
     import torch
     from safetensors.torch import save_file
 
-    from modules.loader.ldm_export import vae_to_ldm
-    from modules.loader.tiny import build_tiny_components
+    from sdwebui.engine.models.ldm_export import vae_to_ldm
+    from sdwebui.engine.models.tiny import build_tiny_components
 
     vae = build_tiny_components("sd1", seed=42).vae
     sd = {k: v.contiguous() for k, v in vae_to_ldm(vae.state_dict(), vae.config).items()}

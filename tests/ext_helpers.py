@@ -55,9 +55,12 @@ def commit(repo: Path, files: dict[str, str], message: str) -> str:
 def ext_env(tmp_path, monkeypatch):
     """`configure(*flags, opts_loaded=True)` points shared.cmd_opts/paths/opts at a fresh data dir
     whose built-in dir is `root/extensions-builtin`; everything is restored afterwards."""
-    from modules import cmd_args, extensions, shared, shared_options
-    from modules import paths as paths_mod
-    from modules.options import Options
+    from sdwebui.interfaces.cli import flags as cmd_args
+    from sdwebui.services.extensions import discovery as extensions
+    from sdwebui.services import runtime as shared
+    from sdwebui.services.options import registry as shared_options
+    from sdwebui.services import paths as paths_mod
+    from sdwebui.services.options.store import Options
 
     for key, value in GIT_IDENTITY.items():
         monkeypatch.setenv(key, value)

@@ -291,7 +291,7 @@ def test_pixel_limit(api):
 @pytest.mark.parametrize("name,family", [("tiny-sd2v", "sd2-v"), ("tiny-sdxl", "sdxl"),
                                          ("tiny-sd1-inpainting", "sd1")])
 def test_other_families_generate(api, name, family):
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     a = txt2img(api, prompt="a cat", seed=8, batch_size=2, override_settings={"sd_model_checkpoint": name})
     b = txt2img(api, prompt="a cat", seed=8, override_settings={"sd_model_checkpoint": name})
@@ -308,7 +308,7 @@ def test_switching_frees_the_old_model(api):
     import gc
     import weakref
 
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
     old = weakref.ref(shared.model_manager.sd_model.unet)
@@ -322,7 +322,8 @@ def test_switching_frees_the_old_model(api):
 def test_a_save_during_a_checkpoint_override_keeps_the_users_checkpoint(api, data_dir):
     """override_settings.sd_model_checkpoint lasts one job: config.json written while that job runs
     (another client's options write) still names the user's checkpoint."""
-    from modules import script_callbacks, shared
+    from sdwebui.services.extensions import callbacks as script_callbacks
+    from sdwebui.services import runtime as shared
 
     assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
     alpha_title = shared.opts.sd_model_checkpoint
@@ -350,7 +351,8 @@ def test_a_save_during_a_checkpoint_override_keeps_the_users_checkpoint(api, dat
 def test_checkpoint_cache_keeps_recent_models_in_ram(api, monkeypatch):
     """sd_checkpoint_cache: switching back to a recently used checkpoint reuses the model kept in
     RAM (no file load) and gives the same pixels; setting it back to 0 frees them."""
-    from modules import sd_models, shared
+    from sdwebui.services.models import checkpoints as sd_models
+    from sdwebui.services import runtime as shared
 
     loads = []
     real = sd_models.load_checkpoint
@@ -378,7 +380,8 @@ def test_offload_hooks_give_the_same_image(api, mode):
     through the hooks unchanged: same pixels, and the hooks come off again."""
     import torch
 
-    from modules import offload, shared
+    from sdwebui.services.models import offload
+    from sdwebui.services import runtime as shared
 
     assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
     before = txt2img(api, prompt="offload", seed=21)["images"][0]
@@ -394,7 +397,7 @@ def test_offload_hooks_give_the_same_image(api, mode):
 
 
 def test_unload_and_reload(api):
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     assert api.post("/sdapi/v1/unload-checkpoint").json() == {}
     assert shared.model_manager.sd_model is None
@@ -486,7 +489,7 @@ def test_embeddings_loaded_used_and_skipped(api, data_dir):
 
 
 def test_styles_listed_and_applied(api, data_dir):
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     (data_dir / "styles.csv").write_text('name,prompt,negative_prompt\n'
                                          'wrap,"best, {prompt}, art",ugly\nplain,oil painting,\n', encoding="utf-8")
@@ -550,7 +553,7 @@ def test_jpeg_and_webp_carry_the_infotext(api, data_dir):
         assert api.post("/sdapi/v1/png-info", json={"image": out["images"][0]}).json()["info"] == written
         saved = sorted((data_dir / "outputs" / "txt2img-images").rglob(f"*-5.{fmt}"))
         assert saved
-        from modules.images import read_infotext
+        from sdwebui.engine.images.save import read_infotext
         assert read_infotext(Image.open(saved[-1])) == written
 
 

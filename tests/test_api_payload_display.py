@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules import scripts
+from sdwebui.services.extensions import scripts
 
 
 @pytest.fixture(scope="module")

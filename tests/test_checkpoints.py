@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from modules.hashes import HashCache
-from modules.sd_models import CheckpointRegistry
+from sdwebui.engine.models.hashes import HashCache
+from sdwebui.services.models.checkpoints import CheckpointRegistry
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modules import cmd_args, paths
+from sdwebui.interfaces.cli import flags as cmd_args
+from sdwebui.services import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,7 @@ def test_unknown_flag_exits_2_with_message():
 
 
 def test_bind_host():
-    import webui
+    from sdwebui.interfaces import app as webui
 
     assert webui.bind_host(parse()) == "127.0.0.1"
     assert webui.bind_host(parse("--listen")) == "0.0.0.0"

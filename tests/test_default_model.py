@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from modules.loader.single_file import load_checkpoint
-from modules.loader.tiny import DEFAULT_MODEL_FILE
+from sdwebui.engine.models.single_file import load_checkpoint
+from sdwebui.engine.models.tiny import DEFAULT_MODEL_FILE
 
 RED, BLUE = np.array([215, 35, 35]), np.array([35, 70, 215])
 
@@ -34,7 +34,7 @@ def test_file_size_layout_and_metadata(model):
 
 
 def test_install_copies_the_shipped_file(tmp_path):
-    from modules.shared import install_default_checkpoint
+    from sdwebui.services.runtime import install_default_checkpoint
 
     target = install_default_checkpoint(tmp_path / "models" / "tiny-default-sd1.safetensors")
     assert target.read_bytes() == DEFAULT_MODEL_FILE.read_bytes()
@@ -93,8 +93,8 @@ def test_ui_starts_at_the_models_native_size(tmp_path):
     from safetensors.torch import save_file
     import torch
 
-    from modules.loader.single_file import embedded_default_size
-    from modules.loader.tiny import DEFAULT_MODEL_FILE
+    from sdwebui.engine.models.single_file import embedded_default_size
+    from sdwebui.engine.models.tiny import DEFAULT_MODEL_FILE
 
     assert embedded_default_size(DEFAULT_MODEL_FILE) == 64
     plain = tmp_path / "plain.safetensors"

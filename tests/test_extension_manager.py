@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from modules import extension_manager as mgr
-from modules import extensions, shared
+from sdwebui.services.extensions import manager as mgr
+from sdwebui.services.extensions import discovery as extensions
+from sdwebui.services import runtime as shared
 from tests.ext_helpers import commit, ext_env, make_ext, make_repo  # noqa: F401
 
 
@@ -240,7 +241,7 @@ def _request(host: str | None, username: str | None = None):
 def test_tab_builds_with_a1111_ids(ext_env):
     import gradio as gr
 
-    from modules.ui.extensions_tab import create_extensions_tab
+    from sdwebui.interfaces.ui.extensions_tab import create_extensions_tab
 
     make_ext(ext_env.user, "one")
     with gr.Blocks() as demo:
@@ -253,7 +254,7 @@ def test_tab_builds_with_a1111_ids(ext_env):
 
 
 def test_tab_install_refused_for_remote_client_without_login(ext_env, repo):
-    from modules.ui import extensions_tab as tab
+    from sdwebui.interfaces.ui import extensions_tab as tab
 
     out = tab.install(repo[1], "", "", _request("192.168.1.5"))
     assert "extensions-error" in out[0] and "--gradio-auth" in out[0]
@@ -265,7 +266,7 @@ def test_tab_install_refused_for_remote_client_without_login(ext_env, repo):
 
 
 def test_tab_install_list_and_uninstall(ext_env, repo):
-    from modules.ui import extensions_tab as tab
+    from sdwebui.interfaces.ui import extensions_tab as tab
 
     local = _request("127.0.0.1")
     out = tab.install(repo[1], "", "", local)
@@ -283,7 +284,7 @@ def test_tab_install_list_and_uninstall(ext_env, repo):
 
 
 def test_tab_apply_persists_enabled_state(ext_env, monkeypatch):
-    from modules.ui import extensions_tab as tab
+    from sdwebui.interfaces.ui import extensions_tab as tab
 
     make_ext(ext_env.user, "one")
     make_ext(ext_env.user, "two")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from modules import cmd_args, extensions
+from sdwebui.interfaces.cli import flags as cmd_args
+from sdwebui.services.extensions import discovery as extensions
 from tests.ext_helpers import ext_env, make_ext, make_repo, git  # noqa: F401
 
 
@@ -267,4 +268,4 @@ def test_unknown_flag_still_exits_2(ext_env):
         cmd_args.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install", "--apii"],
                                             use_env=False)
     assert exc.value.code == 2
-    assert sys.modules.get("modules.extensions") is extensions
+    assert sys.modules.get("sdwebui.services.extensions.discovery") is extensions

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from modules.hires_fix import target_size
+from sdwebui.engine.processing.hires import target_size
 from tests.test_api import decode, pixels, txt2img
 
 BASE = {"prompt": "a cat", "seed": 3, "steps": 4, "width": 64, "height": 64, "sampler_name": "Euler"}
@@ -56,7 +56,7 @@ def test_second_pass_options(api):
                  "Hires prompt: a dog", "Hires negative prompt: blurry", "Hires checkpoint: beta"):
         assert part in text
     assert not np.array_equal(pixels(plain["images"][0]), pixels(other["images"][0]))
-    from modules import shared
+    from sdwebui.services import runtime as shared
     assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"   # switched back
 
 
@@ -78,7 +78,7 @@ def test_bad_hires_fields_are_422(api, body, field):
 
 
 def test_refiner_switches_model_part_way(api):
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     base = txt2img(api, **BASE)
     refined = txt2img(api, **BASE, refiner_checkpoint="beta", refiner_switch_at=0.5)

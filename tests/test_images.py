@@ -11,7 +11,7 @@ import threading
 import pytest
 from PIL import Image, PngImagePlugin
 
-from modules import images, infotext
+from sdwebui.engine.images import save as images, infotext
 
 LONG = ("masterpiece, 猫の写真, 😀 emoji, Ünïcödé, \"quotes\" and \\backslash\\ " * 150).strip()
 TEXT = infotext.build(LONG, "低品質, 😡", {"Steps": 20, "Sampler": "Euler a", "Seed": 1, "Size": "64x64",

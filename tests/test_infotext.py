@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from modules import infotext
+from sdwebui.engine.images import infotext
 
 # The defaults A1111 adds to every parsed infotext that lacks the keys (in A1111's order).
 DEFAULTS = {
@@ -181,7 +181,7 @@ def test_with_version():
 
 
 def test_styles_are_extracted_from_the_prompt():
-    from modules.styles import PromptStyle, StyleDatabase
+    from sdwebui.services.styles import PromptStyle, StyleDatabase
 
     db = StyleDatabase([])
     db.styles = {"Wrap": PromptStyle("Wrap", "masterpiece, {prompt}, 4k", "blurry"),

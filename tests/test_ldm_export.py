@@ -40,8 +40,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from modules.loader.ldm_export import components_to_ldm, save_checkpoint
-from modules.loader.tiny import build_tiny_components, write_tiny_checkpoint
+from sdwebui.engine.models.ldm_export import components_to_ldm, save_checkpoint
+from sdwebui.engine.models.tiny import build_tiny_components, write_tiny_checkpoint
 
 FAMILIES = ("sd1", "sd2", "sdxl")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -208,7 +208,7 @@ def test_same_bytes_across_processes(tmp_path: Path) -> None:
     here = write_tiny_checkpoint(tmp_path / "here.safetensors", "sdxl", prediction_type="v_prediction")
     there = tmp_path / "there.safetensors"
     code = (
-        "import sys; from modules.loader.tiny import write_tiny_checkpoint; "
+        "import sys; from sdwebui.engine.models.tiny import write_tiny_checkpoint; "
         "write_tiny_checkpoint(sys.argv[1], 'sdxl', prediction_type='v_prediction')"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -409,7 +409,7 @@ def test_full_size_layout_matches_a1111(family: str) -> None:
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from modules.loader.ldm_export import unet_to_ldm, vae_to_ldm
+    from sdwebui.engine.models.ldm_export import unet_to_ldm, vae_to_ldm
 
     unet_kw, te_kw, te2_kw, model_type = _FULL_SIZE[family]
     with torch.device("meta"):

@@ -6,8 +6,8 @@ import torch
 import pytest
 from safetensors.torch import save_file
 
-from modules.loader.single_file import CheckpointLoadError, load_checkpoint, read_state_dict
-from modules.loader.tiny import build_tiny_components, write_tiny_checkpoint
+from sdwebui.engine.models.single_file import CheckpointLoadError, load_checkpoint, read_state_dict
+from sdwebui.engine.models.tiny import build_tiny_components, write_tiny_checkpoint
 
 
 def _assert_same(built, loaded):
@@ -80,7 +80,7 @@ def test_missing_weights_are_detected(tmp_path, tiny_files):
 
 
 def test_sd2_prediction_from_yaml_beside_the_file(tmp_path):
-    from modules.loader.single_file import META_PREDICTION
+    from sdwebui.engine.models.single_file import META_PREDICTION
 
     path = write_tiny_checkpoint(tmp_path / "src.safetensors", "sd2", seed=1, prediction_type="epsilon")
     sd, meta = read_state_dict(path)

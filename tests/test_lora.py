@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from modules.loader.single_file import load_checkpoint
+from sdwebui.engine.models.single_file import load_checkpoint
 from tests.test_api import pixels, txt2img
 
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from modules import shared_options
-from modules.options import OptionError, Options
+from sdwebui.services.options import registry as shared_options
+from sdwebui.services.options.store import OptionError, Options
 
 
 @pytest.fixture

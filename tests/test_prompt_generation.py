@@ -36,8 +36,8 @@ def test_emphasis_option(api):
 def test_emphasis_weights_and_mean_restoration(tiny_files):
     import torch
 
-    from modules.loader.single_file import load_checkpoint
-    from modules.text_encoding import PromptEncoder
+    from sdwebui.engine.models.single_file import load_checkpoint
+    from sdwebui.engine.prompt.encoding import PromptEncoder
 
     model = load_checkpoint(tiny_files["sd1"])
     # the tiny encoder's final layer norm has a zero bias, so every output has mean 0; give it one

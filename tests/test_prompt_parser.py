@@ -11,17 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.prompt_parser import (
-    BREAK_WEIGHT,
-    ScheduledPrompt,
-    WeightedText,
-    get_learned_conditioning_prompt_schedules,
-    get_multicond_prompt_list,
-    is_break,
-    parse_prompt_attention,
-    prompt_at_step,
-    strip_extra_networks,
-)
+from sdwebui.engine.prompt.parser import BREAK_WEIGHT, ScheduledPrompt, WeightedText, get_learned_conditioning_prompt_schedules, get_multicond_prompt_list, is_break, parse_prompt_attention, prompt_at_step, strip_extra_networks
 
 R = 1.1        # one round bracket
 S = 1 / 1.1    # one square bracket
@@ -445,5 +435,5 @@ def test_strip_extra_networks(text, clean, nets):
 
 def test_module_imports_without_torch():
     root = Path(__file__).resolve().parent.parent
-    code = "import sys, modules.prompt_parser; sys.exit('torch' in sys.modules)"
+    code = "import sys, sdwebui.engine.prompt.parser; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0

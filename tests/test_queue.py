@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from modules.queue import GenerationQueue
-from modules.shared_state import State
+from sdwebui.services.queue import GenerationQueue
+from sdwebui.services.job_state import State
 
 
 @pytest.fixture

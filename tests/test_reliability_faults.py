@@ -119,7 +119,7 @@ def test_interrupt_at_random_steps_many_times(api):
         assert len(r.json()["images"]) == 1 and pixels(r.json()["images"][0]).shape == (64, 64, 3)
     FIGURES.add("interrupts injected", 10)
     FIGURES.add("interrupts that landed mid-sampling", interrupted_mid_run)
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     assert shared.queue.pending_ids() == []   # (--nowebui serves no /internal routes)
     after = pixels(txt2img(api, prompt="after interrupts", seed=3, steps=steps)["images"][0])
@@ -136,7 +136,7 @@ def test_disk_full_while_saving_still_returns_the_image(api, data_dir, monkeypat
     """The file system answers ENOSPC in the middle of writing the image (after the data went to
     the temp file, at fsync): the response still carries the image and says it was not saved;
     no partial or temp file is left."""
-    from modules import images as images_mod
+    from sdwebui.engine.images import save as images_mod
 
     real_os = os
 
@@ -183,8 +183,8 @@ def test_a_jobs_overrides_are_never_saved_and_writes_during_it_are_kept(tmp_path
     """The store-level rule behind the last server test below: while a job's override_settings
     are in force, a save writes the values outside the job, and a value written meanwhile is
     the one that stays after the job."""
-    from modules import shared_options
-    from modules.options import Options
+    from sdwebui.services.options import registry as shared_options
+    from sdwebui.services.options.store import Options
 
     opts = Options(shared_options.templates(vae_choices=lambda: ["Automatic", "None"]), tmp_path / "config.json")
     with opts.override({"jpeg_quality": 42, "samples_format": "webp"}):
@@ -204,7 +204,7 @@ def test_a_jobs_overrides_are_never_saved_and_writes_during_it_are_kept(tmp_path
 SAVER = """
 import sys
 from pathlib import Path
-from modules.options import Options
+from sdwebui.services.options.store import Options
 
 opts = Options({}, Path(sys.argv[1]))
 contents = [{f"key{i}": c * 100 for i in range(4000)} for c in "ab"]   # ~0.5 MB each

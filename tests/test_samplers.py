@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 import torch
 
-from modules import samplers as S
+from sdwebui.engine.sampling import samplers as S
 
 # torchsde notes float32 rounding at the ends of its Brownian interval; harmless (A1111 shows it too)
 pytestmark = pytest.mark.filterwarnings("ignore:Should have t:UserWarning")

@@ -28,7 +28,7 @@ from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.core.failures import FailureGroup  # noqa: E402
 
-from modules.api.models import MAX_PROMPT_CHARS  # noqa: E402
+from sdwebui.interfaces.api.models import MAX_PROMPT_CHARS  # noqa: E402
 from tests.server_process import running_server  # noqa: E402
 
 MAX_PIXELS = 64 * 128

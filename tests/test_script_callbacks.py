@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules import script_callbacks, scripts
+from sdwebui.services.extensions import callbacks as script_callbacks, scripts
 from tests.ext_helpers import ext_env, make_ext  # noqa: F401  (fixture)
 
 SMALL = {"steps": 3, "width": 64, "height": 64, "seed": 11, "prompt": "a tree"}
@@ -128,7 +128,7 @@ script_callbacks.on_script_unloaded(lambda: builtins.ORDER_LOG.append("unloaded 
 def test_metadata_callback_rules_order_callbacks_and_reload_unloads(ext_env, isolated_scripts):  # noqa: F811
     import builtins
 
-    from modules import extensions
+    from sdwebui.services.extensions import discovery as extensions
 
     make_ext(ext_env.user, "aaa", {"scripts/first.py": ORDER_SCRIPT.format(name="aaa")})
     # "zzz" loads last alphabetically, but asks for its callback to run before aaa's
@@ -148,7 +148,7 @@ def test_metadata_callback_rules_order_callbacks_and_reload_unloads(ext_env, iso
 
 
 def test_broken_script_reported_on_its_extension(ext_env, isolated_scripts):  # noqa: F811
-    from modules import extensions
+    from sdwebui.services.extensions import discovery as extensions
 
     make_ext(ext_env.user, "bad", {"scripts/bad.py": "raise SystemExit('nope')\n"})
     make_ext(ext_env.user, "good", {"scripts/good.py": (
@@ -228,8 +228,8 @@ class Packaged(scripts.Script):
 def test_script_class_from_the_extensions_package_and_settings_registered_in_init(ext_env, isolated_scripts):  # noqa: F811
     """sd-dynamic-prompts' layout: scripts/ re-exports a Script from the extension's own package, and
     the Script's __init__ registers the on_ui_settings callback that adds its options."""
-    import webui
-    from modules import shared
+    from sdwebui.interfaces import app as webui
+    from sdwebui.services import runtime as shared
 
     make_ext(ext_env.user, "packaged", PACKAGED)
     webui._load_extensions()

@@ -378,8 +378,8 @@ def test_binds_to_loopback_only(server):
     (["--api-auth", "u:p", "--gradio-auth", "a:b"], "127.0.0.1"),
 ])
 def test_bind_host_is_loopback_unless_listen(flags, host):
-    import webui
-    from modules import cmd_args
+    from sdwebui.interfaces import app as webui
+    from sdwebui.interfaces.cli import flags as cmd_args
 
     assert webui.bind_host(cmd_args.parse_args(flags, use_env=False)) == host
 
@@ -421,11 +421,11 @@ def test_the_payload_is_live(tmp_path):
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_loaders_never_run_pickles(tmp_path, legacy):
-    from modules.loader.single_file import CheckpointLoadError, load_checkpoint
-    from modules.loader.single_file import read_state_dict as read_checkpoint
-    from modules.lora import load_network
-    from modules.textual_inversion import read_embedding
-    from modules.upscalers import _load_descriptor
+    from sdwebui.engine.models.single_file import CheckpointLoadError, load_checkpoint
+    from sdwebui.engine.models.single_file import read_state_dict as read_checkpoint
+    from sdwebui.engine.models.lora import load_network
+    from sdwebui.engine.models.textual_inversion import read_embedding
+    from sdwebui.engine.upscalers import _load_descriptor
 
     marker = tmp_path / "ran"
     for name in ("model.ckpt", "model.pt", "model.pth", "model.bin"):
@@ -496,9 +496,9 @@ ACCESS_CASES = [
 
 @pytest.mark.parametrize("flags,host,user,allowed", ACCESS_CASES)
 def test_extension_tab_handlers_follow_the_access_rule(ext_env, tmp_path, monkeypatch, flags, host, user, allowed):
-    from modules import extension_manager as mgr
-    from modules import extensions
-    from modules.ui import extensions_tab as tab
+    from sdwebui.services.extensions import manager as mgr
+    from sdwebui.services.extensions import discovery as extensions
+    from sdwebui.interfaces.ui import extensions_tab as tab
 
     url = make_repo(tmp_path / "repo", {"scripts/demo.py": "# demo\n"})
     ext_env.configure(*flags)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import torch
 
-from modules.rng import ImageRNG
+from sdwebui.engine.sampling.rng import ImageRNG
 from tests.test_api import pixels, txt2img
 
 BASE = {"prompt": "a cat", "seed": 11, "steps": 5, "sampler_name": "Euler"}

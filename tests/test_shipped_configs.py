@@ -11,8 +11,8 @@ import transformers
 from accelerate import init_empty_weights
 from diffusers import AutoencoderKL, DDIMScheduler, EulerDiscreteScheduler, PNDMScheduler, UNet2DConditionModel
 
-from modules.loader.configs import CONFIG_ROOT, FAMILIES, FamilyConfig, load_family_config
-from modules.loader.tokenizer import get_tokenizer
+from sdwebui.engine.models.configs import CONFIG_ROOT, FAMILIES, FamilyConfig, load_family_config
+from sdwebui.engine.models.tokenizer import get_tokenizer
 
 SD_VAE = 83_653_863
 CLIP_L = 123_060_480

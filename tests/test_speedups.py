@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from modules import sampling, speedups
-from modules.loader.single_file import load_checkpoint
+from sdwebui.engine.sampling import loop as sampling
+from sdwebui.services.models import speedups
+from sdwebui.engine.models.single_file import load_checkpoint
 
 
 def _opts(**kw) -> argparse.Namespace:
@@ -22,8 +23,8 @@ def _opts(**kw) -> argparse.Namespace:
 def _generate(model, *, sampler: str = "Euler", size: int | None = None, batch: int = 1, seed: int = 5,
               steps: int = 4) -> torch.Tensor:
     """A txt2img through the engine's own pieces (no app): images in [0, 1]."""
-    from modules import samplers
-    from modules.text_encoding import PromptEncoder, ScheduledConditioning
+    from sdwebui.engine.sampling import samplers
+    from sdwebui.engine.prompt.encoding import PromptEncoder, ScheduledConditioning
 
     size = size or 64   # small enough to run quickly; the tiny test models draw at any size
     f = model.vae_scale_factor
@@ -97,7 +98,7 @@ def test_sdxl_vae_upcasts_to_the_dtype_asked_for(tiny_files):
 def test_precision_flags_choose_the_dtypes(monkeypatch):
     """fp16 on a GPU unless --no-half / --precision full; fp32 on the CPU (as A1111), but bf16 with
     --precision half on a CPU with bf16 instructions (fp16 has no fast CPU kernels)."""
-    from modules import devices
+    from sdwebui.services.models import devices
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     f32, f16, bf16 = torch.float32, torch.float16, torch.bfloat16
@@ -119,7 +120,7 @@ def test_precision_flags_choose_the_dtypes(monkeypatch):
 def test_bf16_on_the_cpu_draws_the_same_picture():
     """The embedded default model in bf16 (what --precision half gives on a CPU with bf16
     instructions; bf16 works, slowly, on any CPU, so this runs everywhere) against fp32."""
-    from modules.loader.tiny import DEFAULT_MODEL_FILE
+    from sdwebui.engine.models.tiny import DEFAULT_MODEL_FILE
 
     full = load_checkpoint(DEFAULT_MODEL_FILE)
     half = load_checkpoint(DEFAULT_MODEL_FILE, dtype=torch.bfloat16, vae_dtype=torch.bfloat16)
@@ -132,7 +133,7 @@ def test_bf16_on_the_cpu_draws_the_same_picture():
 
 
 def test_vae_upcast_dtype_on_this_machine():
-    from modules import devices
+    from sdwebui.services.models import devices
 
     assert devices.vae_upcast_dtype(_opts(), torch.device("cpu")) == torch.float32
     assert devices.vae_upcast_dtype(_opts(no_half_vae=True), torch.device("cuda")) == torch.float32
@@ -250,7 +251,7 @@ def test_a_swapped_in_vae_gets_its_decoder_compiled_in_the_background(compiled_m
 def test_the_shapes_seen_are_remembered_across_restarts(tiny_files, tmp_path, monkeypatch):
     """A restart (here: a new model object, compiled afresh) finds the shapes the last run was asked
     for and compiles them in the idle queue before they are asked for again."""
-    from modules.compiled_shapes import ShapeStore
+    from sdwebui.services.models.compiled_shapes import ShapeStore
 
     monkeypatch.setattr(speedups, "_shape_store", ShapeStore(tmp_path / "shapes.json"))
     first = load_checkpoint(tiny_files["sd1"])
@@ -297,7 +298,7 @@ def test_offloaded_model_is_not_compiled(tiny_files):
 
 def test_a_failing_compile_leaves_a_working_eager_model(tiny_files, monkeypatch):
     """No compiler toolchain, an op inductor cannot handle ...: the load still succeeds, uncompiled."""
-    from modules import shared
+    from sdwebui.services import runtime as shared
 
     monkeypatch.setattr(shared, "cmd_opts", _opts(compile=True))
 

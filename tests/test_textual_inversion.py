@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 from safetensors.torch import save_file
 
-from modules.hashes import HashCache
-from modules.loader.single_file import load_checkpoint
-from modules.loader.tokenizer import get_tokenizer
-from modules.text_encoding import CHUNK, PromptEncoder, tokenize_weighted
-from modules.textual_inversion import EmbeddingDatabase, read_embedding
+from sdwebui.engine.models.hashes import HashCache
+from sdwebui.engine.models.single_file import load_checkpoint
+from sdwebui.engine.models.tokenizer import get_tokenizer
+from sdwebui.engine.prompt.encoding import CHUNK, PromptEncoder, tokenize_weighted
+from sdwebui.engine.models.textual_inversion import EmbeddingDatabase, read_embedding
 
 
 def test_layouts(tmp_path):

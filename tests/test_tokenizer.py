@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from modules.loader import tokenizer as tokmod
-from modules.loader.tokenizer import get_tokenizer
+from sdwebui.engine.models import tokenizer as tokmod
+from sdwebui.engine.models.tokenizer import get_tokenizer
 
 BPE_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
 

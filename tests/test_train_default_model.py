@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from modules.loader.single_file import load_checkpoint, read_state_dict
+from sdwebui.engine.models.single_file import load_checkpoint, read_state_dict
 from tools import train_default_model as T
 
 ARGS = ["--preset", "cpu", "--vae-steps", "4", "--unet-steps", "5", "--vae-batch", "4", "--unet-batch", "4",

@@ -15,10 +15,10 @@ from typing import Any, Iterator
 import gradio as gr
 import pytest
 
-from modules import shared
-from modules.shared_options import IMAGE_FORMATS
-from modules.ui import settings as ui_settings
-from modules.ui.settings import FROZEN_MESSAGE, apply_settings
+from sdwebui.services import runtime as shared
+from sdwebui.services.options.registry import IMAGE_FORMATS
+from sdwebui.interfaces.ui import settings as ui_settings
+from sdwebui.interfaces.ui.settings import FROZEN_MESSAGE, apply_settings
 
 
 def run(coro):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from modules.ui import extras as extras_ui
-from modules.ui import pnginfo as pnginfo_ui
+from sdwebui.interfaces.ui import extras as extras_ui
+from sdwebui.interfaces.ui import pnginfo as pnginfo_ui
 
 SMALL = {"width": 64, "height": 64, "steps": 4, "cfg_scale": 7}
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from modules.postprocessing import ExtrasParams, run_extras, run_extras_detailed
-from modules.upscalers import UpscalerError, UpscalerRegistry, import_spandrel
+from sdwebui.engine.processing.extras import ExtrasParams, run_extras, run_extras_detailed
+from sdwebui.engine.upscalers import UpscalerError, UpscalerRegistry, import_spandrel
 
 CPU = torch.device("cpu")
 TORCHVISION_INSTALLED = importlib.util.find_spec("torchvision") is not None

@@ -94,9 +94,10 @@ def main(argv=None) -> int:
 
     from fastapi.testclient import TestClient
 
-    import webui
-    from modules import cmd_args, shared
-    from modules.loader.single_file import read_state_dict
+    from sdwebui.interfaces import app as webui
+    from sdwebui.interfaces.cli import flags as cmd_args
+    from sdwebui.services import runtime as shared
+    from sdwebui.engine.models.single_file import read_state_dict
 
     _, meta = read_state_dict(args.model)
     size = int(json.loads(meta["sd_webui_config"]).get("default_size", 64))

@@ -144,7 +144,7 @@ def build_models(seed: int, vae_channels: list[int] | None = None):
 
 
 def configs_for_metadata(unet, vae, te) -> dict:
-    from modules.loader.tiny import _diffusers_config, _transformers_config
+    from sdwebui.engine.models.tiny import _diffusers_config, _transformers_config
 
     return {"unet": _diffusers_config(unet), "vae": _diffusers_config(vae),
             "text_encoder": _transformers_config(te), "text_encoder_2": None, "default_size": NATIVE_SIZE}
@@ -188,7 +188,7 @@ def batch_scenes(data_seed: int, phase: str, step: int, n: int) -> list[S.Scene]
 
 class Tokens:
     def __init__(self):
-        from modules.loader.tokenizer import get_tokenizer
+        from sdwebui.engine.models.tokenizer import get_tokenizer
 
         self.tok = get_tokenizer("<|endoftext|>")
         self.cache: dict[str, list[int]] = {}
@@ -427,7 +427,7 @@ def train_unet(unet, te, vae, args, recipe, st, device, log, deadline_fn):
 # --- export ------------------------------------------------------------------------------------
 
 def export(unet, vae, te, path: Path, recipe: dict, st: dict, args) -> Path:
-    from modules.loader.ldm_export import components_to_ldm, save_checkpoint
+    from sdwebui.engine.models.ldm_export import components_to_ldm, save_checkpoint
 
     unet, vae, te = (m.to("cpu").float().eval() for m in (unet, vae, te))
     training = {

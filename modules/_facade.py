@@ -1,0 +1,70 @@
+"""How each file of `modules/` stands for A1111's module of the same name.
+
+A facade module holds no object of its own: reading `modules.shared.opts` reads the implementation's
+current `opts` (so a value the implementation replaces later, at start-up, is what extensions see),
+and assigning `modules.processing.process_images = wrapper` assigns it in the implementation module
+that owns the name, whose callers look the name up there at call time. That is how extensions'
+run-time monkeypatches keep working although the implementation never imports `modules`.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any, Iterable
+
+# names every implementation module has that are not part of what it offers
+_NOT_EXPORTED = {"annotations", "logger", "log"}
+
+
+class FacadeModule(types.ModuleType):
+    """A module whose public names live in implementation modules (see module docstring)."""
+
+    def _owner(self, name: str) -> str | None:
+        return self.__dict__.get("_facade_owners", {}).get(name)
+
+    def __getattr__(self, name: str) -> Any:
+        owner = self._owner(name)
+        if owner is None:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(owner), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        owner = self._owner(name)
+        if owner is None:
+            super().__setattr__(name, value)
+        else:
+            setattr(importlib.import_module(owner), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        owner = self._owner(name)
+        if owner is None:
+            super().__delattr__(name)
+        else:
+            delattr(importlib.import_module(owner), name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("_facade_owners", {})))
+
+
+def _public_names(module: types.ModuleType) -> list[str]:
+    declared = getattr(module, "__all__", None)
+    if declared is not None:
+        return list(declared)
+    return [n for n, v in vars(module).items()
+            if not n.startswith("_") and n not in _NOT_EXPORTED and not isinstance(v, types.ModuleType)]
+
+
+def expose(facade: str, *implementations: str, extra: Iterable[tuple[str, str]] = ()) -> None:
+    """Make module `facade` stand for the public names of `implementations` (the first one that
+    has a name owns it). `extra`: (name, module) pairs for names a module serves lazily through its
+    own `__getattr__` (`shared.sd_model`)."""
+    owners: dict[str, str] = {}
+    for impl in implementations:
+        for name in _public_names(importlib.import_module(impl)):
+            owners.setdefault(name, impl)
+    owners.update(dict(extra))
+    module = sys.modules[facade]
+    module.__class__ = FacadeModule
+    module.__dict__["_facade_owners"] = owners
+    module.__dict__["__all__"] = sorted(owners)

@@ -1,0 +1,36 @@
+"""The one object through which a job reaches the rest of the process.
+
+The engine reads no process-wide state. The services layer builds a `GenerationContext` for each
+job (`services.generation.make_context`) and the processing object carries it as `p.ctx`; the
+sampling loop, the image writer and the upscalers get the parts they need as arguments. What it
+holds are the services' own objects (the options store with the job's `override_settings` applied,
+the job state, the model manager, the registries), seen only through the few methods the engine
+calls on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from sdwebui.engine.hooks import NO_HOOKS, Hooks
+
+
+@dataclass
+class GenerationContext:
+    opts: Any                   # settings: attribute reads (opts.eta_ddim ...), override(dict), set(key, value)
+    state: Any                  # job state: sampling_step(s), job_count, interrupted, skipped, nextjob() ...
+    model_manager: Any          # sd_model, checkpoint_info, load(info), apply_vae(info)
+    registry: Any               # checkpoints: match(name) -> info | None, list()
+    ensure_model_loaded: Callable[[], Any]      # the resident model, loading the selected checkpoint first
+    apply_vae_setting: Callable[[], None]       # make the resident model use the VAE `sd_vae` names
+    vae_registry: Any = None    # shorthash(vae)
+    upscalers: Any = None       # names(), upscale(...)
+    loras: Any = None           # LoRA files by name
+    embeddings: Any = None      # textual-inversion database: refresh(model), loaded, shorthash(...)
+    prompt_styles: Any = None   # styles: check(names), apply(prompt, negative, names)
+    resolve_output: Callable[[str], Path] = Path    # an output folder option -> an absolute folder
+    max_image_pixels: int = 0   # --max-image-pixels (0: no limit)
+    filenames_max_length: int = 128                 # --filenames-max-length
+    unix_filenames_sanitization: bool = False       # --unix-filenames-sanitization
+    hooks: Hooks = field(default=NO_HOOKS)          # the extensions' callbacks

@@ -1,0 +1,307 @@
+"""LoRA / LyCORIS networks from `models/Lora`, applied by `<lora:name:weight>` in the prompt.
+
+The deltas are merged into the model's weights for one job and the original weights are put
+back afterwards. Files in kohya's layout (`lora_unet_*`, `lora_te_*`, `lora_te1_*`/`lora_te2_*`,
+with diffusers or LDM module names) and diffusers/PEFT layout (`unet.*.lora_A/B`,
+`text_encoder.*`) are understood, with LoRA/LoCon (`lora_down`/`lora_up`/`alpha`), LoHa
+(`hada_*`), LoKr (`lokr_*`) and full `diff` modules.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sdwebui.engine.models.hashes import HashCache
+
+logger = logging.getLogger(__name__)
+
+LORA_EXTENSIONS = (".safetensors", ".pt", ".ckpt")
+
+
+class LoraError(ValueError):
+    def __init__(self, message: str, field: str = "prompt"):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class LoraFile:
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def alias(self) -> str:
+        return str(self.metadata.get("ss_output_name") or self.name)
+
+    def api_dict(self) -> dict:
+        return {"name": self.name, "alias": self.alias, "path": str(self.path), "metadata": self.metadata}
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    if path.suffix != ".safetensors":
+        return {}
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except Exception as e:
+        logger.warning("unreadable LoRA %s: %s", path.name, e)
+        return {}
+    for k, v in list(meta.items()):   # kohya stores some values as JSON strings; A1111 returns them decoded
+        if isinstance(v, str) and v[:1] in "{[":
+            try:
+                meta[k] = json.loads(v)
+            except json.JSONDecodeError:
+                pass
+    return meta
+
+
+class LoraRegistry:
+    def __init__(self, dirs: list[Path], hash_cache: HashCache):
+        self.dirs = [Path(d) for d in dirs]
+        self.cache = hash_cache
+        self._files: list[LoraFile] = []
+
+    def refresh(self) -> list[LoraFile]:
+        found: list[LoraFile] = []
+        seen: set[Path] = set()
+        for d in self.dirs:
+            if d.is_dir():
+                for p in sorted(d.rglob("*")):
+                    if p.is_file() and p.suffix.lower() in LORA_EXTENSIONS and p.resolve() not in seen:
+                        seen.add(p.resolve())
+                        found.append(LoraFile(p.resolve(), _read_metadata(p)))
+        self._files = found
+        return found
+
+    def list(self) -> list[LoraFile]:
+        return list(self._files)
+
+    def match(self, name: str) -> LoraFile | None:
+        for f in self._files:
+            if name in (f.name, f.alias):
+                return f
+        lowered = name.lower()
+        for f in self._files:
+            if lowered in (f.name.lower(), f.alias.lower()):
+                return f
+        return None
+
+    def shorthash(self, f: LoraFile) -> str:
+        return self.cache.sha256(f.path, f"lora/{f.name}")[:12]
+
+
+@dataclass
+class LoraUse:
+    file: LoraFile
+    te: float
+    unet: float
+
+
+def parse_lora_args(args: list[str]) -> tuple[str, float, float]:
+    """`<lora:name:te[:unet]>` with A1111's named forms `te=`, `unet=`; unet defaults to te."""
+    name = args[0]
+    positional, named = [], {}
+    for a in args[1:]:
+        if "=" in a:
+            k, v = a.split("=", 1)
+            named[k.strip()] = v.strip()
+        else:
+            positional.append(a.strip())
+    try:
+        te = float(named.get("te", positional[0] if positional else 1.0))
+        unet = float(named.get("unet", positional[1] if len(positional) > 1 else te))
+    except ValueError:
+        raise LoraError(f"<lora:{':'.join(args)}>: the weights must be numbers") from None
+    return name, te, unet
+
+
+# --- mapping file keys to the model's modules ----------------------------------------------
+
+def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
+    """Every name a network file may use for a module -> (component, module)."""
+    from sdwebui.engine.models.ldm_export import unet_to_ldm
+
+    out: dict[str, tuple[str, torch.nn.Module]] = {}
+    unet_modules = dict(model.unet.named_modules())
+    for name, module in unet_modules.items():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            out["lora_unet_" + name.replace(".", "_")] = ("unet", module)
+            out["unet." + name] = ("unet", module)
+            out[name] = ("unet", module)
+    # kohya's SDXL files (and some SD1 ones) name UNet modules by their LDM (A1111) names
+    weights = {k: v for k, v in model.unet.state_dict().items() if k.endswith(".weight")}
+    try:
+        ldm = unet_to_ldm(weights, model.unet.config)
+        ldm_by_tensor = {id(v): k for k, v in ldm.items()}
+        for k, v in weights.items():
+            ldm_key = ldm_by_tensor.get(id(v))
+            module = unet_modules.get(k.removesuffix(".weight"))
+            if ldm_key and isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+                out["lora_unet_" + ldm_key.removesuffix(".weight").replace(".", "_")] = ("unet", module)
+    except (KeyError, ValueError) as e:
+        logger.debug("no LDM names for this UNet: %s", e)
+    encoders = [("te", model.text_encoder, "text_encoder"), ("te2", model.text_encoder_2, "text_encoder_2")]
+    for short, encoder, diffusers_prefix in encoders:
+        if encoder is None:
+            continue
+        for name, module in encoder.named_modules():
+            if not isinstance(module, torch.nn.Linear):
+                continue
+            full = name if name.startswith("text_model.") else "text_model." + name
+            kohya = full.replace(".", "_")
+            if model.is_sdxl:
+                out[f"lora_{'te1' if short == 'te' else 'te2'}_{kohya}"] = (short, module)
+            else:
+                out[f"lora_te_{kohya}"] = (short, module)
+            out[f"{diffusers_prefix}.{full}"] = (short, module)
+            out[f"{diffusers_prefix}.{name}"] = (short, module)
+    return out
+
+
+_SUFFIXES = ("lora_down.weight", "lora_up.weight", "lora_mid.weight", "alpha", "lora_A.weight", "lora_B.weight",
+             "lora.down.weight", "lora.up.weight", "hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b",
+             "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b", "diff", "diff_b", "scale",
+             "dora_scale")
+
+
+def _group(sd: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in sd.items():
+        for suffix in _SUFFIXES:
+            if key.endswith("." + suffix):
+                groups.setdefault(key[: -len(suffix) - 1], {})[suffix] = value
+                break
+    return groups
+
+
+def _delta(parts: dict[str, torch.Tensor], weight_shape: torch.Size) -> torch.Tensor:
+    """The weight difference one module of a network file describes (before the multiplier)."""
+    def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a.flatten(1).float() @ b.flatten(1).float()
+
+    up = parts.get("lora_up.weight", parts.get("lora_B.weight", parts.get("lora.up.weight")))
+    down = parts.get("lora_down.weight", parts.get("lora_A.weight", parts.get("lora.down.weight")))
+    if up is not None and down is not None:
+        if "lora_mid.weight" in parts:
+            raise LoraError("LoCon files with a Tucker 'lora_mid' are not supported")
+        rank = down.shape[0]
+        scale = float(parts["alpha"]) / rank if "alpha" in parts else 1.0
+        return (mm(up, down) * scale).reshape(weight_shape)
+    if "hada_w1_a" in parts:
+        rank = parts["hada_w1_b"].shape[0]
+        scale = float(parts["alpha"]) / rank if "alpha" in parts else 1.0
+        d = mm(parts["hada_w1_a"], parts["hada_w1_b"]) * mm(parts["hada_w2_a"], parts["hada_w2_b"])
+        return (d * scale).reshape(weight_shape)
+    if any(k.startswith("lokr_") for k in parts):
+        decomposed = "lokr_w1_a" in parts or "lokr_w2_a" in parts
+        w1 = parts["lokr_w1"].float() if "lokr_w1" in parts else mm(parts["lokr_w1_a"], parts["lokr_w1_b"])
+        if "lokr_w2" in parts:
+            w2 = parts["lokr_w2"].float()
+        else:
+            w2 = mm(parts["lokr_w2_a"], parts["lokr_w2_b"])
+        rank = (parts.get("lokr_w1_b", parts.get("lokr_w2_b"))).shape[0] if decomposed else 1
+        scale = float(parts["alpha"]) / rank if decomposed and "alpha" in parts else 1.0
+        if w2.ndim == 4 or len(weight_shape) == 4 and w2.ndim == 2 and w2.numel() * w1.numel() != weight_shape.numel():
+            w2 = w2.reshape(w2.shape[0], w2.shape[1], *(weight_shape[2:] if w2.ndim == 2 else w2.shape[2:]))
+            w1 = w1.reshape(*w1.shape, 1, 1)
+        return (torch.kron(w1, w2) * scale).reshape(weight_shape)
+    if "diff" in parts:
+        return parts["diff"].float().reshape(weight_shape)
+    raise LoraError(f"unknown network module layout: {sorted(parts)}")
+
+
+def load_network(path: Path) -> dict[str, torch.Tensor]:
+    from sdwebui.engine.models.single_file import read_state_dict
+
+    sd, _ = read_state_dict(path)
+    return sd
+
+
+class LoraApplier:
+    """Merges networks into one model's weights and restores the originals."""
+
+    def __init__(self, model):
+        self.model = model
+        self._map: dict[str, tuple[str, torch.nn.Module]] | None = None
+        self._backup: dict[int, tuple[torch.nn.Module, torch.Tensor]] = {}
+
+    def _modules(self) -> dict[str, tuple[str, torch.nn.Module]]:
+        if self._map is None:
+            self._map = _module_map(self.model)
+        return self._map
+
+    @torch.no_grad()
+    def apply(self, uses: list[LoraUse]) -> None:
+        modules = self._modules()
+        for use in uses:
+            groups = _group(load_network(use.file.path))
+            matched, unmatched = 0, []
+            for key, parts in groups.items():
+                target = modules.get(key)
+                if target is None:
+                    unmatched.append(key)
+                    continue
+                component, module = target
+                multiplier = use.unet if component == "unet" else use.te
+                if multiplier == 0:
+                    matched += 1
+                    continue
+                weight = module.weight
+                try:
+                    delta = _delta(parts, weight.shape) * multiplier
+                except RuntimeError:   # the product does not have the module's shape
+                    self.restore()
+                    raise LoraError(f"LoRA {use.file.name!r} does not fit this model: its module {key} does not "
+                                    f"match the weight of shape {tuple(weight.shape)} (made for another model "
+                                    f"family?)") from None
+                if id(module) not in self._backup:
+                    self._backup[id(module)] = (module, weight.detach().clone())
+                if "scale" in parts:
+                    delta = delta * float(parts["scale"])
+                weight.add_(delta.to(device=weight.device, dtype=weight.dtype))
+                matched += 1
+            if matched == 0:
+                self.restore()
+                raise LoraError(f"LoRA {use.file.name!r} does not fit this model (none of its {len(groups)} "
+                                f"modules match; made for another model family?)")
+            if unmatched:
+                logger.warning("LoRA %s: %d of %d modules do not match this model (first: %s)",
+                               use.file.name, len(unmatched), len(groups), unmatched[0])
+            logger.info("LoRA %s applied (te %.2f, unet %.2f, %d modules)", use.file.name, use.te, use.unet, matched)
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for module, original in self._backup.values():
+            module.weight.copy_(original)
+        self._backup.clear()
+
+
+_TAG_RE = re.compile(r"<(\w+):([^>]+)>")
+
+
+def requested(prompts: list[str], registry: LoraRegistry) -> list[LoraUse]:
+    """The LoRAs the prompts ask for (first occurrence of each name wins)."""
+    uses: dict[str, LoraUse] = {}
+    for prompt in prompts:
+        for kind, args in _TAG_RE.findall(prompt):
+            if kind not in ("lora", "lyco"):
+                continue
+            name, te, unet = parse_lora_args(args.split(":"))
+            f = registry.match(name)
+            if f is None:
+                raise LoraError(f"LoRA {name!r} not found in {[str(d) for d in registry.dirs]}; available: "
+                                f"{[x.name for x in registry.list()]}")
+            uses.setdefault(f.name, LoraUse(f, te, unet))
+    return list(uses.values())

@@ -1,0 +1,377 @@
+"""Load an A1111 single-file checkpoint (SD1.x, SD2.x, SDXL) into diffusers components, offline.
+
+The architecture comes from configs shipped in the repository (or, for the project's own
+tiny files, from the file's metadata), never from the hub. Models are built on the meta
+device and the converted tensors are assigned in place, so a checkpoint is never held
+twice in memory; every parameter must come from the file, so a truncated or foreign file
+fails loudly instead of running with random weights.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sdwebui.engine.models.configs import FamilyConfig, load_family_config
+from sdwebui.engine.models.tokenizer import get_tokenizer
+
+logger = logging.getLogger(__name__)
+
+META_FAMILY = "sd_webui_family"
+META_PREDICTION = "sd_webui_prediction_type"
+META_CONFIG = "sd_webui_config"
+
+
+def embedded_default_size(path: str | Path) -> int | None:
+    """The native size a checkpoint declares in its metadata (models of their own architecture, such
+    as the embedded default), read from the safetensors header without loading any weights."""
+    if not str(path).lower().endswith(".safetensors"):
+        return None
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        size = json.loads(meta[META_CONFIG]).get("default_size") if META_CONFIG in meta else None
+        return int(size) if size else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class CheckpointLoadError(Exception):
+    """The file could not be turned into a model; the message says why in user terms."""
+
+
+@dataclass
+class SDModel:
+    """A loaded checkpoint: diffusers components plus what generation needs to know."""
+
+    family: str
+    prediction_type: str
+    unet: Any
+    vae: Any
+    text_encoder: Any | None
+    text_encoder_2: Any | None
+    tokenizer: Any | None
+    tokenizer_2: Any | None
+    scheduler_config: dict
+    device: torch.device
+    dtype: torch.dtype
+    vae_dtype: torch.dtype
+    default_size: int
+    filename: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    # set by the model manager (A1111 names that extensions read)
+    sd_checkpoint_info: Any = None
+    sd_model_hash: str | None = None
+    base_vae: Any = None        # the checkpoint's own VAE, kept while a separate VAE file is in use
+    loaded_vae: Any = None      # modules.sd_vae.VaeInfo of the separate VAE in use, or None
+    compiled: str | None = None  # the torch.compile mode the UNet and VAE decoder run in (modules.speedups)
+    compiled_shapes: Any = None  # their compiled and pending input shapes (modules.compiled_shapes.ShapeBook)
+
+    def __post_init__(self) -> None:
+        if self.base_vae is None:
+            self.base_vae = self.vae
+
+    @property
+    def is_sdxl(self) -> bool:
+        return self.text_encoder_2 is not None
+
+    @property
+    def is_sd2(self) -> bool:
+        return self.family.startswith("sd2")
+
+    @property
+    def is_sd1(self) -> bool:
+        return self.family.startswith("sd1")
+
+    @property
+    def is_inpainting(self) -> bool:
+        return self.unet.config.in_channels == 9
+
+    @property
+    def latent_channels(self) -> int:
+        return self.vae.config.latent_channels
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def components(self) -> list[torch.nn.Module]:
+        return [m for m in (self.unet, self.vae, self.text_encoder, self.text_encoder_2) if m is not None]
+
+
+# --- reading the file --------------------------------------------------------------------
+
+def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a .safetensors or .ckpt/.pt file. Pickles are opened with
+    weights_only=True, so a checkpoint can never run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointLoadError(f"checkpoint file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                metadata = dict(f.metadata() or {})
+                sd = {k: f.get_tensor(k) for k in f.keys()}
+            return sd, metadata
+        obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    except CheckpointLoadError:
+        raise
+    except Exception as e:  # safetensors / pickle errors have many types
+        raise CheckpointLoadError(f"could not read {path.name}: {type(e).__name__}: {e}".strip()) from e
+    while isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise CheckpointLoadError(f"{path.name} does not contain a state dict")
+    sd = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    return sd, {}
+
+
+# --- working out what it is --------------------------------------------------------------
+
+_SD1_TE = "cond_stage_model.transformer."
+_SD2_TE = "cond_stage_model.model."
+_XL_TE1 = "conditioner.embedders.0.transformer."
+_XL_TE2 = "conditioner.embedders.1.model."
+_XL_REFINER_TE = "conditioner.embedders.0.model."
+_UNET = "model.diffusion_model."
+
+
+def _fix_legacy_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Old SD1 files keep CLIP keys without `text_model.`; A1111 rewrites them, so do we."""
+    if any(k.startswith(_SD1_TE + "text_model.") for k in sd):
+        return sd
+    out = {}
+    for k, v in sd.items():
+        if k.startswith(_SD1_TE) and not k.startswith(_SD1_TE + "text_model."):
+            k = _SD1_TE + "text_model." + k[len(_SD1_TE):]
+        out[k] = v
+    return out
+
+
+def detect_family(sd: dict[str, torch.Tensor]) -> str:
+    """The base family from the key layout (tiny and full-size files alike)."""
+    keys = sd.keys()
+    has = lambda prefix: any(k.startswith(prefix) for k in keys)  # noqa: E731
+    if not any(k.startswith(_UNET) for k in keys):
+        raise CheckpointLoadError("not a Stable Diffusion checkpoint: it has no UNet weights "
+                                  "(model.diffusion_model.*); is it a LoRA, VAE or embedding?")
+    if has(_XL_TE2):
+        return "sdxl"
+    if has(_XL_REFINER_TE):
+        return "sdxl-refiner"
+    if has(_SD2_TE):
+        return "sd2"
+    if has(_SD1_TE):
+        return "sd1"
+    raise CheckpointLoadError("unknown checkpoint architecture: no SD1 (CLIP-L), SD2 (OpenCLIP) or "
+                              "SDXL text encoder keys were found")
+
+
+def _yaml_prediction_type(path: Path) -> str | None:
+    """A1111 lets users put `<checkpoint>.yaml` beside a file; `parameterization: v` marks v-models."""
+    yaml_path = path.with_suffix(".yaml")
+    if not yaml_path.is_file():
+        return None
+    try:
+        import yaml
+
+        cfg = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
+        param = (cfg.get("model", {}).get("params", {}) or {}).get("parameterization", "eps")
+    except Exception as e:
+        logger.warning("ignoring unreadable %s: %s", yaml_path.name, e)
+        return None
+    return "v_prediction" if param == "v" else "epsilon"
+
+
+@torch.no_grad()
+def _looks_like_v_prediction(unet: torch.nn.Module, context_dim: int, dtype: torch.dtype) -> bool:
+    """Tell SD2 768-v from 512-base with one tiny forward pass (A1111 does the same kind of test):
+    at the last timestep the input is almost pure noise, so an epsilon model predicts
+    something close to its input while a v model predicts roughly -x0, unrelated to it."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn((1, unet.config.in_channels, 8, 8), generator=g).to(unet.device, dtype)
+    ctx = torch.zeros((1, 77, context_dim), device=unet.device, dtype=dtype)
+    out = unet(x, torch.tensor([999], device=unet.device), encoder_hidden_states=ctx).sample.float()
+    sim = torch.nn.functional.cosine_similarity(out.flatten(), x[:, :out.shape[1]].float().flatten(), dim=0)
+    return bool(sim < 0.5)
+
+
+# --- building components -----------------------------------------------------------------
+
+def _assign(model: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load converted tensors into a meta-initialised model; every parameter must be present."""
+    expected = model.state_dict()
+    state = {k: v for k, v in state.items() if k in expected}
+    missing = [k for k in expected if k not in state and not k.endswith("position_ids")]
+    if missing:
+        raise CheckpointLoadError(f"{what}: {len(missing)} weights missing from the checkpoint "
+                                  f"(first: {missing[0]}); the file is truncated or of another architecture")
+    for k, v in state.items():
+        if expected[k].shape != v.shape:
+            raise CheckpointLoadError(f"{what}: weight {k} has shape {tuple(v.shape)}, the architecture "
+                                      f"expects {tuple(expected[k].shape)}")
+    model.load_state_dict(state, strict=False, assign=True)
+    meta = [n for n, p in model.named_parameters() if p.is_meta]
+    if meta:
+        raise CheckpointLoadError(f"{what}: parameter {meta[0]} was not loaded")
+
+
+@contextmanager
+def empty_weights():
+    """accelerate's init_empty_weights patches nn.Module globally while it is active, so two threads
+    building models at once would put each other's parameters on the meta device; serialise it."""
+    from accelerate import init_empty_weights
+
+    with _META_LOCK, init_empty_weights():
+        yield
+
+
+_META_LOCK = threading.Lock()
+
+
+def _empty(cls: Any, config: Any) -> torch.nn.Module:
+    with empty_weights():
+        return cls.from_config(config)
+
+
+def _text_encoder(class_name: str, config: dict, sd: dict, family: str, which: int) -> torch.nn.Module:
+    import transformers
+    from diffusers.loaders.single_file_utils import convert_ldm_clip_checkpoint, convert_open_clip_checkpoint
+
+    cls = getattr(transformers, class_name)
+    cfg = transformers.CLIPTextConfig.from_dict(config)
+    with empty_weights():
+        model = cls(cfg)
+    if family in ("sd1", "sd1-inpaint") or (family == "sdxl" and which == 1):
+        converted = convert_ldm_clip_checkpoint(sd)
+    else:
+        prefix = {"sd2": _SD2_TE, "sd2-v": _SD2_TE, "sdxl": _XL_TE2, "sdxl-refiner": _XL_REFINER_TE}[family]
+        converted = convert_open_clip_checkpoint(model, sd, prefix=prefix)
+    # transformers >= 5.6 flattened CLIPTextModel (no `text_model.` level); the projection model kept it
+    if not hasattr(model, "text_model"):
+        converted = {k.removeprefix("text_model."): v for k, v in converted.items()}
+    _assign(model, converted, f"text encoder {which}")
+    return model.eval()
+
+
+def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cpu",
+                    dtype: torch.dtype = torch.float32, vae_dtype: torch.dtype | None = None,
+                    family: str | None = None, prediction_type: str | None = None,
+                    configs: dict[str, dict] | None = None, vae_upcast_dtype: torch.dtype = torch.float32) -> SDModel:
+    """Build an SDModel from a single-file checkpoint. Raises CheckpointLoadError with a
+    clear message on anything it cannot load. `configs` (unet/vae/text_encoder[_2] dicts)
+    overrides the architecture, as the metadata of the project's own files does. A VAE that
+    overflows in fp16 (SDXL's) runs in `vae_upcast_dtype` instead: fp32, or bf16 where the GPU
+    has it (fp32's range, so no overflow, at half the memory and time)."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint, convert_ldm_vae_checkpoint
+
+    path = Path(path)
+    device = torch.device(device)
+    vae_dtype = vae_dtype or dtype
+    sd, metadata = read_state_dict(path)
+    sd = _fix_legacy_keys(sd)
+
+    base = family or metadata.get(META_FAMILY) or detect_family(sd)
+    embedded = configs
+    if embedded is None and META_CONFIG in metadata:
+        try:
+            embedded = json.loads(metadata[META_CONFIG])
+        except json.JSONDecodeError as e:
+            raise CheckpointLoadError(f"{path.name}: unreadable architecture metadata: {e}") from e
+
+    prediction = prediction_type or metadata.get(META_PREDICTION) or _yaml_prediction_type(path)
+    shipped_family = base
+    if base == "sd2" and prediction == "v_prediction":
+        shipped_family = "sd2-v"
+    try:
+        fam: FamilyConfig = load_family_config(shipped_family)
+    except ValueError as e:
+        raise CheckpointLoadError(f"{path.name}: {e}") from None
+
+    unet_cfg = copy.deepcopy(embedded["unet"] if embedded else fam.unet)
+    vae_cfg = copy.deepcopy(embedded["vae"] if embedded else fam.vae)
+    te_cfg = embedded.get("text_encoder") if embedded else fam.text_encoder
+    te2_cfg = embedded.get("text_encoder_2") if embedded else fam.text_encoder_2
+
+    conv_in = sd.get(_UNET + "input_blocks.0.0.weight")
+    if conv_in is None:
+        raise CheckpointLoadError(f"{path.name}: the UNet input convolution is missing; the file is truncated")
+    if conv_in.shape[1] != unet_cfg.get("in_channels", 4):
+        unet_cfg["in_channels"] = int(conv_in.shape[1])  # inpainting (9) / instruct-pix2pix (8) UNets
+
+    try:
+        with _quiet_diffusers():
+            unet = _empty(UNet2DConditionModel, unet_cfg)
+            _assign(unet, convert_ldm_unet_checkpoint(sd, unet_cfg), "UNet")
+            vae = _empty(AutoencoderKL, vae_cfg)
+            _assign(vae, convert_ldm_vae_checkpoint(sd, vae_cfg), "VAE")
+            te = _text_encoder(fam.text_encoder_class or "CLIPTextModel", te_cfg, sd, base, 1) if te_cfg else None
+            te2 = (_text_encoder(fam.text_encoder_2_class or "CLIPTextModelWithProjection", te2_cfg, sd, base, 2)
+                   if te2_cfg else None)
+    except CheckpointLoadError as e:
+        raise CheckpointLoadError(f"{path.name}: {e}") from None
+    except (KeyError, IndexError, RuntimeError, ValueError) as e:
+        raise CheckpointLoadError(f"{path.name}: does not match the {base} architecture "
+                                  f"({type(e).__name__}: {e})") from e
+    del sd
+
+    if vae_dtype == torch.float16 and te2_cfg and vae_cfg.get("force_upcast", False):
+        # the SDXL VAE overflows in fp16 (black images): fp32 as diffusers and A1111 do, or bf16
+        vae_dtype = vae_upcast_dtype
+    with _quiet_diffusers():
+        unet.to(device=device, dtype=dtype).eval()
+        vae.to(device=device, dtype=vae_dtype).eval()
+    for m in (te, te2):
+        if m is not None:
+            m.to(device=device, dtype=dtype)
+
+    if prediction is None and base == "sd2":
+        prediction = "v_prediction" if _looks_like_v_prediction(unet, unet_cfg["cross_attention_dim"], dtype) else "epsilon"
+        if prediction == "v_prediction":
+            fam = load_family_config("sd2-v")
+        logger.info("%s: detected %s (put a .yaml beside the file to override)", path.name, prediction)
+    prediction = prediction or fam.prediction_type
+
+    scheduler_config = dict(fam.scheduler)
+    scheduler_config["prediction_type"] = prediction
+    return SDModel(
+        family=shipped_family if base != "sd2" else ("sd2-v" if prediction == "v_prediction" else "sd2"),
+        prediction_type=prediction,
+        unet=unet, vae=vae, text_encoder=te, text_encoder_2=te2,
+        tokenizer=get_tokenizer(fam.pad_token) if te is not None else None,
+        tokenizer_2=get_tokenizer(fam.pad_token_2) if te2 is not None else None,
+        scheduler_config=scheduler_config,
+        device=device, dtype=dtype, vae_dtype=vae_dtype,
+        default_size=int(embedded.get("default_size", fam.default_size)) if embedded else fam.default_size,
+        filename=str(path), metadata=metadata,
+    )
+
+
+class _quiet_diffusers:
+    """diffusers logs a warning per converted model about unexpected keys; they are expected here."""
+
+    def __enter__(self):
+        from diffusers.utils import logging as dlog
+
+        self._level = dlog.get_verbosity()
+        dlog.set_verbosity_error()
+
+    def __exit__(self, *exc):
+        from diffusers.utils import logging as dlog
+
+        dlog.set_verbosity(self._level)
+        return False

@@ -1,0 +1,286 @@
+"""The denoising loop: our own loop over a diffusers scheduler and UNet, so that every step
+can report progress, show a preview, honour interrupt/skip and (later) switch conditioning."""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from sdwebui.services.extensions import callbacks
+from sdwebui.engine.models.single_file import SDModel
+from sdwebui.services.models.speedups import eager_only, runs_as_cuda_graphs
+
+logger = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """Raised by the step callback to stop the loop; the loop returns the latent so far."""
+
+
+@dataclass
+class StepInfo:
+    step: int           # 1-based number of model evaluations done
+    total: int
+    latents: torch.Tensor
+
+
+def _time_ids(model: SDModel, width: int, height: int, aesthetic_score: float) -> list[float]:
+    if model.family == "sdxl-refiner":
+        return [height, width, 0, 0, aesthetic_score]      # refiner: size, crop, aesthetic score
+    return [height, width, 0, 0, height, width]            # base: original size, crop, target size
+
+
+def _combine(out: torch.Tensor, batch, images: int, cfg_scale: float, use_cfg: bool) -> torch.Tensor:
+    """Classifier-free guidance over the batch rows; with AND, each image sums its weighted
+    sub-prompts' differences from its uncond (composable diffusion, as A1111)."""
+    if use_cfg:
+        u, c = out[:images], out[images:]
+        if batch.simple:
+            return u + cfg_scale * (c - u)
+        res = u.clone()
+        for i, group in enumerate(batch.groups):
+            for row, weight in group:
+                res[i] += cfg_scale * weight * (c[row] - u[i])
+        return res
+    c = out[batch.n_uncond:]
+    if batch.simple:
+        return c
+    res = torch.zeros_like(out[:images])
+    for i, group in enumerate(batch.groups):
+        total = sum(w for _, w in group) or 1.0
+        for row, weight in group:
+            res[i] += weight / total * c[row]
+    return res
+
+
+@torch.inference_mode()
+def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
+           steps: int, cfg_scale: float, width: int, height: int, generators: list[torch.Generator] | None,
+           callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling",
+           image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
+           denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None,
+           switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None
+           ) -> tuple[torch.Tensor, bool]:
+    """Run the scheduler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
+    conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
+    image to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111
+    does. `keep_mask` (1 = keep the original) re-imposes the original, noised to the current level,
+    after every step and at the end. `image_cond` (mask + masked-image latents) is appended to the
+    UNet input of inpainting models. At step index `switch_at`, `on_switch()` gives another model and
+    its conditioning (the SDXL refiner) and the same schedule goes on with them. Returns (latents,
+    finished): finished is False when the callback stopped the loop early (interrupt / skip)."""
+    device = model.device
+    scheduler.set_timesteps(steps, device=device)
+    timesteps = scheduler.timesteps
+    noise = noise.to(device=device, dtype=torch.float32)
+    if init_latents is None:
+        latents = noise * scheduler.init_noise_sigma
+    else:
+        init_latents = init_latents.to(device=device, dtype=torch.float32)
+        t_enc = steps if denoise_steps is None else max(0, min(int(denoise_steps), steps))
+        start = (steps - t_enc) * getattr(scheduler, "order", 1)
+        timesteps = timesteps[start:]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start)
+        latents = scheduler.add_noise(init_latents, noise, timesteps[:1]) if len(timesteps) else init_latents.clone()
+    if keep_mask is not None:
+        keep_mask = keep_mask.to(device=device, dtype=torch.float32)
+    if image_cond is not None:
+        image_cond = image_cond.to(device=device, dtype=model.dtype)
+    images = latents.shape[0]
+
+    finished = True
+    rows_key, rows = None, None
+    # extensions' cfg callbacks; checked once so the loop pays nothing when none is registered
+    hooks = callbacks.has("cfg_denoiser") or callbacks.has("cfg_denoised") or callbacks.has("cfg_after_cfg")
+    compiled, graphs = bool(model.compiled), runs_as_cuda_graphs(model)
+    with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
+        for i, t in enumerate(timesteps):
+            if on_switch is not None and i == switch_at:
+                model, conditioning = on_switch()
+                device = model.device
+                compiled, graphs = bool(model.compiled), runs_as_cuda_graphs(model)
+                rows_key = None
+            batch = conditioning.at(i)
+            use_cfg = batch.n_uncond > 0 and cfg_scale != 1.0
+            if rows_key is not batch:   # which image each UNet row belongs to; changes only with the texts
+                cond_rows = list(range(images)) if batch.simple else batch.cond_image_index
+                rows = (list(range(images)) if use_cfg else []) + cond_rows
+                rows_key = batch
+                context = batch.context if use_cfg else batch.context[batch.n_uncond:]
+                added = None
+                if model.is_sdxl:
+                    pooled = batch.pooled if use_cfg else batch.pooled[batch.n_uncond:]
+                    n_u = images if use_cfg else 0
+                    ids = [_time_ids(model, width, height, 2.5 if r < n_u else 6.0) for r in range(len(rows))]
+                    added = {"text_embeds": pooled,
+                             "time_ids": torch.tensor(ids, device=device, dtype=model.dtype)}
+                row_index = torch.tensor(rows, device=device)
+                identity = rows == list(range(images))
+            x_in = latents if identity else latents.index_select(0, row_index)
+            x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
+            ctx = context
+            if hooks:
+                x_in, ctx = _before_unet(x_in, ctx, image_cond, scheduler, t, i, len(timesteps),
+                                         images if use_cfg else 0, model)
+            if image_cond is not None:
+                x_in = torch.cat([x_in, image_cond.index_select(0, row_index)], dim=1)
+            if graphs:   # the previous step's graph outputs are consumed: CUDA graphs may reuse them
+                torch.compiler.cudagraph_mark_step_begin()
+            # a compiled UNet guards on the timestep's dtype: one dtype whatever the scheduler uses (the
+            # UNet's time embedding casts to float anyway, so the result is the same)
+            t_in = t.to(torch.float32) if compiled else t
+            out = model.unet(x_in, t_in, encoder_hidden_states=ctx, added_cond_kwargs=added,
+                             return_dict=False)[0].float()
+            if hooks:
+                params = callbacks.CFGDenoisedParams(out, i, len(timesteps), model.unet)
+                callbacks.cfg_denoised_callback(params)
+                out = params.x
+            out = _combine(out, batch, images, cfg_scale, use_cfg)
+            if hooks:
+                params = callbacks.AfterCFGCallbackParams(out, i, len(timesteps))
+                callbacks.cfg_after_cfg_callback(params)
+                out = params.x
+            latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
+            if keep_mask is not None and i + 1 < len(timesteps):
+                original = scheduler.add_noise(init_latents, noise, timesteps[i + 1:i + 2])
+                latents = original * keep_mask + latents * (1 - keep_mask)
+            bar.update(1)
+            if callback is not None:
+                try:
+                    callback(StepInfo(step=i + 1, total=len(timesteps), latents=latents))
+                except Interrupted:
+                    finished = False
+                    break
+    if keep_mask is not None:
+        latents = init_latents * keep_mask + latents * (1 - keep_mask)
+    return latents, finished
+
+
+def _before_unet(x_in, context, image_cond, scheduler, t, step: int, total: int, n_uncond: int, model):
+    """The cfg_denoiser callbacks: they see (and may replace) the UNet input and the text
+    conditioning of this step."""
+    sigma = t
+    sigmas = getattr(scheduler, "sigmas", None)
+    index = getattr(scheduler, "step_index", None)
+    if index is None:
+        index = getattr(scheduler, "begin_index", None) or 0
+    if sigmas is not None and index < len(sigmas):
+        sigma = sigmas[index]
+    cond, uncond = context[n_uncond:], context[:n_uncond]
+    params = callbacks.CFGDenoiserParams(x_in, image_cond, sigma, step, total, cond, uncond, model.unet)
+    callbacks.cfg_denoiser_callback(params)
+    if params.text_cond is not cond or params.text_uncond is not uncond:
+        context = torch.cat([params.text_uncond, params.text_cond]) if n_uncond else params.text_cond
+    return params.x, context
+
+
+@contextmanager
+def vae_tiles(model: SDModel, height: int, width: int, tile_above: int):
+    """Within: an image this large goes through the VAE in overlapping tiles (`tile_above` px per
+    side; 0 = never). The VAE's memory grows with the image area; tiles keep it at one tile's."""
+    vae = model.vae
+    on = bool(tile_above) and max(height, width) > tile_above and hasattr(vae, "use_tiling")
+    if not on:
+        yield False
+        return
+    before = getattr(vae, "use_tiling", False)
+    vae.use_tiling = True
+    try:
+        with eager_only(model):     # tiles of every odd size: not worth compiled slots
+            yield True
+    finally:
+        vae.use_tiling = before
+
+
+# The VAE decoder's peak memory is about this many copies of its first level's full-resolution
+# activation, channels x height x width (measured with diffusers decoding batches of 1 and 4: SD1.5
+# 512² fp16 and SDXL 1024² fp32 both need ~7.4 per image).
+_DECODE_ACTIVATION_COPIES = 8
+
+
+def decode_chunk_size(model: SDModel, height: int, width: int, n: int) -> int:
+    """How many images to decode at once: the whole batch when its activations fit in half the free
+    memory (one decoder call per image is slower on a GPU), else fewer, at least one."""
+    if n <= 1:
+        return 1
+    element = torch.finfo(model.vae_dtype).bits // 8
+    per_image = height * width * model.vae.config.block_out_channels[0] * element * _DECODE_ACTIVATION_COPIES
+    if model.device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(model.device)
+        free += torch.cuda.memory_reserved(model.device) - torch.cuda.memory_allocated(model.device)
+    else:
+        import psutil
+
+        free = psutil.virtual_memory().available
+    return max(1, min(n, int(free * 0.5 // per_image)))
+
+
+@torch.inference_mode()
+def decode(model: SDModel, latents: torch.Tensor, tile_above: int = 0) -> torch.Tensor:
+    """Latents -> images in [0, 1], (B, 3, H, W) float32 on the CPU."""
+    vae = model.vae
+    scaling = vae.config.scaling_factor
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    f = model.vae_scale_factor
+    images = []
+    height, width = latents.shape[2] * f, latents.shape[3] * f
+    with vae_tiles(model, height, width, tile_above) as tiled:
+        chunk = 1 if tiled else decode_chunk_size(model, height, width, latents.shape[0])
+        for i in range(0, latents.shape[0], chunk):
+            z = (latents[i:i + chunk] / scaling + shift).to(device=model.device, dtype=model.vae_dtype)
+            image = vae.decode(z, return_dict=False)[0].float()
+            if not bool(torch.isfinite(image).all()):
+                image = torch.cat([_decode_without_nan(model, z[j:j + 1]) for j in range(z.shape[0])])
+            images.append(image)
+    x = torch.cat(images)
+    return ((x + 1) / 2).clamp(0, 1).cpu()
+
+
+@torch.inference_mode()
+def txt2img_image_conditioning(model: SDModel, batch: int, width: int, height: int) -> torch.Tensor:
+    """What an inpainting UNet sees in txt2img (as A1111): a full mask and the latents of a
+    mid-grey image, i.e. "repaint everything"."""
+    grey = torch.zeros((1, 3, height, width), device=model.device, dtype=model.vae_dtype)
+    latents = model.vae.encode(grey).latent_dist.mode() * model.vae.config.scaling_factor
+    mask = torch.ones((1, 1, *latents.shape[2:]), device=model.device, dtype=latents.dtype)
+    return torch.cat([mask, latents], dim=1).repeat(batch, 1, 1, 1)
+
+
+class NanImageError(RuntimeError):
+    """The model produced NaN/inf values: the image would be black. Never returned silently."""
+
+
+def _decode_without_nan(model: SDModel, z: torch.Tensor) -> torch.Tensor:
+    """A half-precision VAE can overflow (A1111's auto_vae_precision): retry in fp32 and say so."""
+    if not bool(torch.isfinite(z).all()):
+        raise NanImageError("the UNet produced NaN values, the image would be black; try --no-half "
+                            "(or another sampler / fewer steps)")
+    if model.vae_dtype != torch.float32:
+        logger.warning("VAE produced NaN in %s; decoding this image again in fp32 (use --no-half-vae to always do "
+                       "so)", str(model.vae_dtype).removeprefix("torch."))
+        model.vae.to(torch.float32)
+        try:
+            with eager_only(model):     # a one-off in fp32: compiling it would be wasted
+                image = model.vae.decode(z.float(), return_dict=False)[0].float()
+        finally:
+            model.vae.to(model.vae_dtype)
+        if bool(torch.isfinite(image).all()):
+            return image
+    raise NanImageError("the VAE produced NaN values, the image would be black; try --no-half-vae")
+
+
+# Linear latent -> RGB maps for cheap live previews (no VAE decode on the hot path).
+_SD1_RGB = [[0.298, 0.207, 0.208], [0.187, 0.286, 0.173], [-0.158, 0.189, 0.264], [-0.184, -0.271, -0.473]]
+_SDXL_RGB = [[0.3448, 0.4168, 0.4395], [-0.1953, -0.0290, 0.0250], [0.1074, 0.0886, -0.0163], [-0.3730, -0.2499, -0.2088]]
+
+
+def approximate_rgb(model: SDModel, latents: torch.Tensor) -> torch.Tensor:
+    """A cheap preview of the first latent: (3, H/8, W/8) in [0, 1]."""
+    coeffs = torch.tensor(_SDXL_RGB if model.is_sdxl else _SD1_RGB, device=latents.device, dtype=torch.float32)
+    x = torch.einsum("chw,cr->rhw", latents[0, :4].float(), coeffs)
+    return ((x + 1) / 2).clamp(0, 1)

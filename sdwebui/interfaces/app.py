@@ -1,0 +1,125 @@
+"""App assembly: one FastAPI app with the /sdapi/v1 API and the Gradio UI, served by uvicorn."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DIFFUSERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from fastapi import FastAPI  # noqa: E402
+
+from sdwebui.services.extensions import callbacks as script_callbacks, scripts
+from sdwebui.services import runtime as shared  # noqa: E402
+
+logger = logging.getLogger("webui")
+
+
+def _gradio_credentials(ns: argparse.Namespace) -> list[tuple[str, str]] | None:
+    from sdwebui.interfaces.api.routes import parse_credentials
+
+    text = ns.gradio_auth or ""
+    if ns.gradio_auth_path:
+        with open(ns.gradio_auth_path, encoding="utf-8") as f:
+            text += "," + ",".join(line.strip() for line in f if line.strip())
+    creds = parse_credentials(text)
+    return list(creds.items()) or None
+
+
+def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
+    """Initialise the shared services and build the app. The checkpoint load is queued as the
+    first job, so the server answers at once and generation requests wait their turn."""
+    shared.initialize(ns)
+    _load_extensions()
+    app = FastAPI(title="Stable Diffusion API", version="1.10.1", docs_url="/docs", redoc_url="/redoc")
+
+    from sdwebui.interfaces.api.routes import Api, install_middleware
+
+    install_middleware(app)
+    from fastapi.middleware.cors import CORSMiddleware
+
+    # Always installed, with no origin at all unless --cors-allow-origins(-regex) names some: the
+    # mounted Gradio app otherwise adds its own CORS middleware, which answers ANY Origin (with
+    # credentials) whenever the Host header is not localhost - e.g. every request under --listen.
+    # Gradio steps aside when the parent app has a CORSMiddleware, so CORS stays closed by default.
+    app.add_middleware(CORSMiddleware, allow_origins=ns.cors_allow_origins.split(",") if ns.cors_allow_origins else [],
+                       allow_origin_regex=ns.cors_allow_origins_regex or None, allow_methods=["*"],
+                       allow_credentials=True, allow_headers=["*"])
+    # without --api only the UI's /internal/* routes are served, as in A1111
+    Api(app, sdapi=ns.api or ns.nowebui, internal=not ns.nowebui)
+
+    if load_model and not ns.skip_load_model_at_start and not ns.ui_debug_mode:
+        shared.queue.submit(_initial_load, name="load-checkpoint")
+
+    demo = None
+    if ns.nowebui:
+        for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
+            runner.ensure_ui()   # the scripts' argument spans and defaults, for script_args / alwayson_scripts
+    else:
+        import gradio as gr
+
+        from sdwebui.interfaces.ui.app import create_ui, head_html
+
+        demo = create_ui()
+        # before the UI is mounted at "/": routes added after the mount would never be reached
+        script_callbacks.app_started_callback(demo, app)
+        demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
+        allowed = [str(shared.paths.resolve_output("outputs"))] + list(ns.gradio_allowed_path or [])
+        app = gr.mount_gradio_app(app, demo, path="/", auth=_gradio_credentials(ns), ssr_mode=False, head=head_html(),
+                                  allowed_paths=allowed, root_path=ns.subpath or None)
+    if demo is None:
+        script_callbacks.app_started_callback(None, app)
+    return app
+
+
+def _load_extensions() -> None:
+    """Extensions' scripts and the options they add (before the UI and the API read the options)."""
+    from sdwebui.services.extensions import discovery as extensions
+    from sdwebui.interfaces.ui import gradio_compat
+
+    gradio_compat.install()
+    extensions.list_extensions()
+    scripts.load_scripts()
+    # the Script instances first: some extensions register their callbacks in Script.__init__
+    # (sd-dynamic-prompts registers its settings there)
+    scripts.initialize_runners()
+    script_callbacks.ui_settings_callback()
+
+
+def _initial_load() -> None:
+    try:
+        shared.ensure_model_loaded()
+    except Exception as e:  # the server keeps running; the next request retries and reports the error
+        logger.error("could not load the checkpoint at start: %s", e)
+
+
+def bind_host(ns: argparse.Namespace) -> str:
+    """Loopback unless the user asked for the network (A1111: --listen or --server-name)."""
+    return ns.server_name or ("0.0.0.0" if ns.listen else "127.0.0.1")
+
+
+def serve(ns: argparse.Namespace) -> None:
+    import uvicorn
+
+    started = time.perf_counter()
+    app = create_app(ns)
+    host = bind_host(ns)
+    config = uvicorn.Config(app, host=host, port=ns.port, log_level="warning",
+                            timeout_keep_alive=ns.timeout_keep_alive,
+                            ssl_keyfile=ns.tls_keyfile, ssl_certfile=ns.tls_certfile,
+                            root_path=ns.subpath or "")
+    server = uvicorn.Server(config)
+    shared._server_stop_callbacks.append(lambda: setattr(server, "should_exit", True))
+    scheme = "https" if ns.tls_certfile else "http"
+    logger.info("Startup time: %.1fs", time.perf_counter() - started)
+    print(f"Running on local URL:  {scheme}://{host}:{ns.port}{ns.subpath or ''}", flush=True)
+    try:
+        server.run()
+    finally:
+        shared.queue.stop()

@@ -1,0 +1,173 @@
+"""The whole Gradio UI: quicksettings bar and the tabs, mounted on the same FastAPI app as the API."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from sdwebui.services.extensions import callbacks as script_callbacks, scripts
+from sdwebui.services import runtime as shared  # noqa: E402
+
+
+logger = logging.getLogger(__name__)
+
+
+def create_ui() -> gr.Blocks:
+    from sdwebui.interfaces.ui.extras import create_extras_tab
+    from sdwebui.interfaces.ui.img2img import create_img2img_tab
+    from sdwebui.interfaces.ui.pnginfo import create_pnginfo_tab
+    from sdwebui.interfaces.ui.settings import create_quicksettings, create_settings_tab
+    from sdwebui.interfaces.ui.txt2img import create_txt2img_tab
+
+    from sdwebui.interfaces.ui.extensions_tab import create_extensions_tab
+
+    script_callbacks.before_ui_callback()
+    extension_tabs = _extension_tabs()
+    with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
+        # quicksettings first: the Settings tab leaves out the keys shown here (one element id each)
+        with gr.Row(elem_id="quicksettings"):
+            create_quicksettings()
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
+                with _current_runner(scripts.scripts_txt2img):
+                    txt2img = create_txt2img_tab()
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
+                with _current_runner(scripts.scripts_img2img):
+                    img2img = create_img2img_tab()
+            with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
+                ext = create_extras_tab()
+            with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
+                png = create_pnginfo_tab()
+            for blocks, title, elem_id in extension_tabs:
+                with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
+                    blocks.render()
+            with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
+                create_settings_tab()
+            create_extensions_tab()
+        # the options, for extensions' JavaScript (the global `opts`, as in A1111)
+        gr.Textbox(value=_options_json, visible="hidden", elem_id="settings_json")
+        _wire_send_to(png, tabs, txt2img, img2img, ext)
+        for panel in (txt2img, img2img):
+            _wire_gallery_send_to(panel, tabs, img2img, ext)
+    return demo
+
+
+def _wire_gallery_send_to(panel, tabs, img2img, ext: dict) -> None:
+    """The buttons under a gallery: the selected image (and its parameters) to img2img, inpaint or extras."""
+    from sdwebui.interfaces.ui.generation import field_updates, selected_image
+    from sdwebui.interfaces.ui.pnginfo import paste_fields
+
+    source = [panel.ui["gallery"], panel.ui["selected_index"], panel.ui["generation_info"]]
+
+    def params(text: str) -> list:
+        values = {k: v for k, v in paste_fields(text).items() if not k.startswith("hr_") and k != "enable_hr"}
+        return field_updates(img2img, values)
+
+    def to_img2img(gallery, index, info):
+        image, text = selected_image(gallery, index, info)
+        return [*params(text), image, gr.Tabs(selected="img2img_img2img_tab"), "img2img", gr.Tabs(selected="img2img")]
+
+    def to_inpaint(gallery, index, info):
+        image, text = selected_image(gallery, index, info)
+        return [*params(text), {"background": image, "layers": [], "composite": image},
+                gr.Tabs(selected="img2img_inpaint_tab"), "inpaint", gr.Tabs(selected="img2img")]
+
+    mode_tabs = img2img.ui["mode_tabs"]
+    panel.ui["send_to_img2img"].click(to_img2img, source, [*img2img.fields.values(), img2img.ui["image"], mode_tabs,
+                                                           img2img.ui["mode"], tabs], queue=False)
+    panel.ui["send_to_inpaint"].click(to_inpaint, source, [*img2img.fields.values(), img2img.ui["inpaint"], mode_tabs,
+                                                           img2img.ui["mode"], tabs], queue=False)
+    panel.ui["send_to_extras"].click(
+        lambda gallery, index, info: (selected_image(gallery, index, info)[0], 0, gr.Tabs(selected="single_image"),
+                                      gr.Tabs(selected="extras")),
+        source, [ext["image"], ext["tab_index"], ext["input_tabs"], tabs], queue=False)
+
+
+def _wire_send_to(png: dict, tabs, txt2img, img2img, ext: dict) -> None:
+    """PNG Info's "Send to" buttons: the parameters into a tab's fields (and the image where it goes)."""
+    from sdwebui.interfaces.ui.generation import field_updates
+    from sdwebui.interfaces.ui.pnginfo import paste_fields
+
+    def to_txt2img(info: str):
+        return [*field_updates(txt2img, paste_fields(info or "")), gr.Tabs(selected="txt2img")]
+
+    png["send_to_txt2img"].click(to_txt2img, [png["generation_info"]], [*txt2img.fields.values(), tabs], queue=False)
+
+    def to_img2img(info: str, image):
+        values = {k: v for k, v in paste_fields(info or "").items() if not k.startswith("hr_") and k != "enable_hr"}
+        return [*field_updates(img2img, values), image, gr.Tabs(selected="img2img")]
+
+    png["send_to_img2img"].click(to_img2img, [png["generation_info"], png["image"]],
+                                 [*img2img.fields.values(), img2img.ui["image"], tabs], queue=False)
+    png["send_to_extras"].click(lambda image: (image, 0, gr.Tabs(selected="single_image"), gr.Tabs(selected="extras")),
+                                [png["image"]], [ext["image"], ext["tab_index"], ext["input_tabs"], tabs], queue=False)
+
+
+@contextlib.contextmanager
+def _current_runner(runner):
+    """While a tab is built, its ScriptRunner sees every component created (A1111's scripts_current)."""
+    scripts.scripts_current = runner
+    try:
+        yield
+    finally:
+        scripts.scripts_current = None
+
+
+def _extension_tabs() -> list[tuple]:
+    """The tabs extensions add with on_ui_tabs: [(gr.Blocks, title, elem_id)]; a broken one is left out."""
+    from sdwebui.interfaces.ui import gradio_compat
+
+    with gradio_compat.extension_ui():
+        found = script_callbacks.ui_tabs_callback()
+    tabs = []
+    for item in found:
+        try:
+            blocks, title, elem_id = item[0], str(item[1]), str(item[2])
+        except (TypeError, IndexError):
+            logger.error("an on_ui_tabs callback returned %r, not (blocks, title, elem_id)", item)
+            continue
+        tabs.append((blocks, title, elem_id))
+    return tabs
+
+
+def _options_json() -> str:
+    from sdwebui.services.extensions import scripts as scripts_mod
+
+    return json.dumps(scripts_mod.json_safe(shared.opts.as_dict()))
+
+
+def head_html() -> str:
+    """Into the page's <head>: the UI's own scripts (modules/ui/javascript/*.js, A1111's JavaScript
+    globals first), then each active extension's javascript/*.js and style.css, inline, in load
+    order (no file route is needed, so nothing else on disk becomes reachable)."""
+    from sdwebui.services.extensions import discovery as extensions
+
+    folder = Path(__file__).parent / "javascript"
+    own = sorted(folder.glob("*.js"), key=lambda p: (p.name != "a1111_globals.js", p.name))
+    parts = [f"<script>\n{js.read_text(encoding='utf-8')}\n</script>\n" for js in own]
+    parts.append(f"<style>\n{(Path(__file__).parent / 'style.css').read_text(encoding='utf-8')}\n</style>\n")
+    scripts_js, styles = extensions.web_assets()
+    for path in scripts_js:
+        parts.append(f"<script>\n// {_asset_name(path)}\n{_read(path)}\n</script>\n")
+    for path in styles:
+        parts.append(f"<style>\n/* {_asset_name(path)} */\n{_read(path)}\n</style>\n")
+    return "".join(parts)
+
+
+def _asset_name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}".replace("*/", "*_/")
+
+
+def _read(path: Path) -> str:
+    try:
+        # a literal </script> inside would end the tag early
+        return path.read_text(encoding="utf-8", errors="replace").replace("</script", "<\\/script")
+    except OSError as e:
+        logger.error("could not read %s: %s", path, e)
+        return ""

@@ -1,0 +1,344 @@
+"""The generation panel shared by the txt2img and img2img tabs, laid out as in A1111 and with
+A1111's element ids, and the submit path: the panel's values become the same request model the
+API accepts, checked by the same code, and the job goes on the same queue."""
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gradio as gr
+from fastapi import HTTPException
+
+from sdwebui.engine.sampling import samplers
+from sdwebui.services import runtime as shared
+from sdwebui.services.extensions import scripts as scripts_mod
+from sdwebui.interfaces.api.routes import error_message, processing_args
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Panel:
+    """The components of one tab's panel, by request field name (and a few UI-only ones)."""
+    tab: str
+    fields: dict[str, gr.components.Component] = field(default_factory=dict)
+    ui: dict[str, gr.components.Component] = field(default_factory=dict)
+
+
+def token_counter(text: str) -> str:
+    from sdwebui.engine.prompt.encoding import count_tokens
+
+    model = shared.model_manager.sd_model if shared.model_manager else None
+    tokenizer = getattr(model, "tokenizer", None) or getattr(model, "tokenizer_2", None)
+    if tokenizer is None:
+        from sdwebui.engine.models.tokenizer import get_tokenizer
+
+        tokenizer = get_tokenizer()
+    used, limit = count_tokens(tokenizer, text or "")
+    return f"<span class='gr-box gr-text-input'>{used}/{limit}</span>"
+
+
+def build_prompt_row(tab: str, panel: Panel) -> None:
+    with gr.Row(elem_id=f"{tab}_toprow"):
+        with gr.Column(scale=6):
+            # each counter sits in the top-right corner of its prompt box, as in A1111 (style.css)
+            with gr.Column(elem_classes=["prompt-with-counter"]):
+                panel.fields["prompt"] = gr.Textbox(label="Prompt", lines=3, elem_id=f"{tab}_prompt",
+                                                    placeholder="Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to "
+                                                                "skip, Esc to interrupt)")
+                panel.ui["token_counter"] = gr.HTML(token_counter(""), elem_id=f"{tab}_token_counter",
+                                                    elem_classes=["token-counter"], container=False)
+            with gr.Column(elem_classes=["prompt-with-counter"]):
+                panel.fields["negative_prompt"] = gr.Textbox(label="Negative prompt", lines=2,
+                                                             elem_id=f"{tab}_neg_prompt",
+                                                             placeholder="Negative prompt")
+                panel.ui["negative_token_counter"] = gr.HTML(token_counter(""),
+                                                             elem_id=f"{tab}_negative_token_counter",
+                                                             elem_classes=["token-counter"], container=False)
+        with gr.Column(scale=1, min_width=180):
+            panel.ui["generate"] = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
+            with gr.Row():
+                panel.ui["interrupt"] = gr.Button("Interrupt", elem_id=f"{tab}_interrupt", min_width=60)
+                panel.ui["skip"] = gr.Button("Skip", elem_id=f"{tab}_skip", min_width=60)
+            with gr.Row():
+                panel.ui["paste"] = gr.Button("↙️", elem_id=f"{tab}_paste", min_width=40)
+            style_names = list(shared.prompt_styles.styles) if shared.prompt_styles else []
+            panel.fields["styles"] = gr.Dropdown(label="Styles", choices=style_names, value=[], multiselect=True,
+                                                 elem_id=f"{tab}_styles", allow_custom_value=False)
+    panel.fields["prompt"].change(token_counter, [panel.fields["prompt"]], [panel.ui["token_counter"]],
+                                  show_progress="hidden", queue=False)
+    panel.fields["negative_prompt"].change(token_counter, [panel.fields["negative_prompt"]],
+                                           [panel.ui["negative_token_counter"]], show_progress="hidden", queue=False)
+
+
+def build_sampling(tab: str, panel: Panel) -> None:
+    sampler_names = [s.name for s in samplers.SAMPLERS]
+    schedule_labels = [s.label for s in samplers.SCHEDULERS]
+    with gr.Row(elem_id=f"{tab}_sampling_row"):
+        panel.fields["sampler_name"] = gr.Dropdown(label="Sampling method", choices=sampler_names,
+                                                   value=sampler_names[0], elem_id=f"{tab}_sampling")
+        panel.fields["scheduler"] = gr.Dropdown(label="Schedule type", choices=schedule_labels,
+                                                value=schedule_labels[0], elem_id=f"{tab}_scheduler")
+        panel.fields["steps"] = gr.Slider(1, 150, value=20, step=1, label="Sampling steps", elem_id=f"{tab}_steps")
+
+
+def start_size() -> int:
+    """Width/height the UI starts with: 512 as in A1111, unless the checkpoint that loads at start
+    declares another native size (the embedded default model draws at 64x64)."""
+    from sdwebui.engine.models.single_file import embedded_default_size
+
+    info = shared.select_checkpoint() if shared.registry is not None else None
+    size = embedded_default_size(info.filename) if info is not None else None
+    return size or 512
+
+
+def build_size_and_batch(tab: str, panel: Panel) -> None:
+    size = start_size()
+    with gr.Row():
+        with gr.Column(scale=4):
+            panel.fields["width"] = gr.Slider(64, 2048, value=size, step=8, label="Width", elem_id=f"{tab}_width")
+            panel.fields["height"] = gr.Slider(64, 2048, value=size, step=8, label="Height", elem_id=f"{tab}_height")
+        panel.ui["swap"] = gr.Button("⇅", elem_id=f"{tab}_res_switch_btn", min_width=40, scale=0)
+        with gr.Column(scale=2):
+            panel.fields["n_iter"] = gr.Slider(1, 100, value=1, step=1, label="Batch count",
+                                               elem_id=f"{tab}_batch_count")
+            panel.fields["batch_size"] = gr.Slider(1, 8, value=1, step=1, label="Batch size",
+                                                   elem_id=f"{tab}_batch_size")
+    panel.ui["swap"].click(lambda w, h: (h, w), [panel.fields["width"], panel.fields["height"]],
+                           [panel.fields["width"], panel.fields["height"]], show_progress="hidden", queue=False)
+    panel.fields["cfg_scale"] = gr.Slider(1, 30, value=7, step=0.5, label="CFG Scale", elem_id=f"{tab}_cfg_scale")
+
+
+def build_seed(tab: str, panel: Panel) -> None:
+    with gr.Row(elem_id=f"{tab}_seed_row"):
+        panel.fields["seed"] = gr.Number(label="Seed", value=-1, precision=0, elem_id=f"{tab}_seed", scale=4)
+        panel.ui["random_seed"] = gr.Button("🎲️", elem_id=f"{tab}_random_seed", min_width=40, scale=0)
+        panel.ui["reuse_seed"] = gr.Button("♻️", elem_id=f"{tab}_reuse_seed", min_width=40, scale=0)
+        panel.ui["subseed_show"] = gr.Checkbox(label="Extra", value=False, elem_id=f"{tab}_subseed_show", scale=1)
+    with gr.Group(visible=False, elem_id=f"{tab}_seed_extras") as extras:
+        with gr.Row():
+            panel.fields["subseed"] = gr.Number(label="Variation seed", value=-1, precision=0, elem_id=f"{tab}_subseed")
+            panel.fields["subseed_strength"] = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength",
+                                                         elem_id=f"{tab}_subseed_strength")
+        with gr.Row():
+            panel.fields["seed_resize_from_w"] = gr.Slider(0, 2048, value=0, step=8, label="Resize seed from width",
+                                                           elem_id=f"{tab}_seed_resize_from_w")
+            panel.fields["seed_resize_from_h"] = gr.Slider(0, 2048, value=0, step=8, label="Resize seed from height",
+                                                           elem_id=f"{tab}_seed_resize_from_h")
+    panel.ui["subseed_show"].change(lambda show: gr.update(visible=show), [panel.ui["subseed_show"]], [extras],
+                                    show_progress="hidden", queue=False)
+    panel.ui["random_seed"].click(lambda: -1, [], [panel.fields["seed"]], show_progress="hidden", queue=False)
+
+
+def build_output(tab: str, panel: Panel) -> None:
+    panel.ui["gallery"] = gr.Gallery(label="Output", columns=2, format="png", elem_id=f"{tab}_gallery",
+                                     buttons=["download", "fullscreen"], height=480)
+    with gr.Row(elem_id=f"image_buttons_{tab}"):
+        panel.ui["send_to_img2img"] = gr.Button("Send to img2img", elem_id=f"{tab}_send_to_img2img", size="sm")
+        panel.ui["send_to_inpaint"] = gr.Button("Send to inpaint", elem_id=f"{tab}_send_to_inpaint", size="sm")
+        panel.ui["send_to_extras"] = gr.Button("Send to extras", elem_id=f"{tab}_send_to_extras", size="sm")
+    panel.ui["selected_index"] = gr.State(0)
+    panel.ui["gallery"].select(_selected_index, [], [panel.ui["selected_index"]], show_progress="hidden",
+                               queue=False)
+    panel.ui["generation_info"] = gr.Textbox(visible=False, elem_id=f"generation_info_{tab}")
+    panel.ui["html_info"] = gr.HTML(elem_id=f"html_info_{tab}")
+    panel.ui["html_log"] = gr.HTML(elem_id=f"html_log_{tab}")
+    panel.ui["reuse_seed"].click(_seed_from_info, [panel.ui["generation_info"]], [panel.fields["seed"]],
+                                 show_progress="hidden", queue=False)
+
+
+def _selected_index(evt: gr.SelectData) -> int:
+    return int(evt.index or 0)
+
+
+def selected_image(gallery: list | None, index: int, info: str):
+    """(PIL image, its infotext) of the gallery item the user selected (the first one by default)."""
+    from PIL import Image
+
+    if not gallery:
+        raise gr.Error("Generate an image first")
+    index = index if 0 <= index < len(gallery) else 0
+    item = gallery[index]
+    path = item[0] if isinstance(item, (list, tuple)) else item
+    if isinstance(path, dict):
+        path = path.get("path") or path.get("name")
+    image = path if isinstance(path, Image.Image) else Image.open(path)
+    texts = []
+    try:
+        data = json.loads(info) if info else {}
+        texts = data.get("infotexts") or []
+        index -= int(data.get("index_of_first_image") or 0)
+    except (ValueError, TypeError, AttributeError):
+        pass
+    text = texts[index] if 0 <= index < len(texts) else (texts[0] if texts else "")
+    return image, text
+
+
+def _seed_from_info(info: str) -> int:
+    try:
+        return int(json.loads(info)["seed"])
+    except (ValueError, KeyError, TypeError):
+        return -1
+
+
+def format_infotext_html(infotexts: list[str], warnings: list[str] | None = None) -> str:
+    if not infotexts:
+        return ""
+    body = html.escape(infotexts[0]).replace("\n", "<br>")
+    notes = "".join(f"<p class='warning'>{html.escape(w)}</p>" for w in warnings or [])
+    return f"<div class='infotext'><p>{body}</p>{notes}</div>"
+
+
+async def wait_with_progress(job, progress: gr.Progress):
+    """Await a queued job, feeding gradio's progress bar from the shared state while it runs, and
+    yielding each new live preview of this job (never another job's) as it appears."""
+    fut = asyncio.wrap_future(job.future)
+    shown = -1
+    while True:
+        done, _ = await asyncio.wait({fut}, timeout=0.25)
+        if done:
+            return
+        state = shared.state
+        if shared.queue.current_task == job.task_id:
+            value, eta = state.progress()
+            progress(value, desc=f"Step {state.sampling_step}/{state.sampling_steps}, ETA {eta:.0f}s")
+            image = state.current_image
+            if image is not None and state.id_live_preview != shown and state.task_id == job.task_id:
+                shown = state.id_live_preview
+                yield image
+        else:
+            pos = shared.queue.position(job.task_id)
+            progress(0, desc="Waiting..." if pos is None else f"In queue: {pos + 1}")
+
+
+async def submit(make_processing: Callable[[dict], Any], request_model, values: dict[str, Any], name: str,
+                 progress: gr.Progress, user: str | None = None):
+    """Build the API request model from the panel, check it as the API does, queue it, wait;
+    yields (gallery, info, html): live previews while the job runs, then the results."""
+    try:
+        req = request_model(**values)
+        args = processing_args(req)
+        if float(args.get("cfg_scale") or 0).is_integer():
+            args["cfg_scale"] = int(args["cfg_scale"])    # A1111's UI writes "CFG scale: 7", not 7.0
+        p = make_processing(args)
+    except HTTPException as e:
+        raise gr.Error(error_message(e.detail)) from None
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    p.do_not_save_samples = not req.save_images
+    p.user = user
+    job = shared.queue.submit(lambda: scripts_mod.run_processing(p), name=name)
+    try:
+        async for preview in wait_with_progress(job, progress):
+            yield [(preview, "preview")], gr.skip(), gr.skip()
+        processed = job.future.result()
+    except asyncio.CancelledError:
+        shared.queue.cancel(job.task_id)
+        raise
+    except Exception as e:
+        raise gr.Error(str(e)) from None
+    gallery = [(im, None) for im in processed.images]
+    yield gallery, processed.js(), format_infotext_html(processed.infotexts, processed.warnings)
+
+
+
+def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
+    """Generate (the button; Ctrl+Enter in a prompt box clicks it, see javascript/shortcuts.js): every
+    field component's value under its request field name, the UI-only inputs (images, ...) by their
+    panel name, passed to `run`."""
+    by_component = {comp: key for key, comp in panel.fields.items()}
+    extras = {comp: key for key, comp in panel.ui.items() if getattr(comp, "_panel_input", False)}
+    outputs = [panel.ui["gallery"], panel.ui["generation_info"], panel.ui["html_info"]]
+    runner = scripts_mod.runner_for(panel.tab)
+    script_inputs = [c for c in runner.inputs if isinstance(c, gr.components.Component)]
+
+    async def generate(data: dict, request: gr.Request, progress=gr.Progress()):
+        values = {by_component[c]: v for c, v in data.items() if c in by_component}
+        values["save_images"] = True            # the UI saves like A1111 (samples_save decides)
+        for key in ("seed_resize_from_w", "seed_resize_from_h"):
+            if values.get(key) == 0:
+                values[key] = -1
+        if runner.ui_built:
+            # the scripts' controls become script_name / script_args / alwayson_scripts, as an API client sends them
+            flat = [data[c] if c in data else d for c, d in zip(runner.inputs, runner.defaults)]
+            values.update(runner.request_fields(flat))
+        extra = {extras[c]: v for c, v in data.items() if c in extras}
+        user = getattr(request, "username", None) if request is not None else None
+        async for out in run(values, extra, progress, user):
+            yield out
+
+    inputs = set(panel.fields.values()) | set(extras) | set(script_inputs)
+    panel.ui["generate"].click(generate, inputs, outputs, concurrency_limit=None, api_name=name)
+    panel.ui["interrupt"].click(lambda: shared.state.interrupt(), [], [], queue=False)
+    panel.ui["skip"].click(lambda: shared.state.skip(), [], [], queue=False)
+
+
+def panel_input(component: gr.components.Component) -> gr.components.Component:
+    """Mark a UI-only component (an image editor, ...) as an input of Generate."""
+    component._panel_input = True
+    return component
+
+
+def field_updates(panel: Panel, values: dict[str, Any]) -> list:
+    """One update per field component: the pasted value where there is one, else unchanged."""
+    known_styles = set(shared.prompt_styles.styles) if shared.prompt_styles else set()
+    out = []
+    for key, comp in panel.fields.items():
+        value = values.get(key)
+        if key == "styles" and value is not None:
+            value = [s for s in value if s in known_styles]
+        out.append(gr.update(value=value) if value is not None else gr.skip())
+    return out
+
+
+def wire_paste(panel: Panel) -> None:
+    """↙: read an A1111 infotext pasted in the prompt box into every field, as A1111's paste button
+    does, and into the scripts' controls that declare `infotext_fields`."""
+    from sdwebui.interfaces.ui.pnginfo import parse_for_paste, paste_fields
+
+    script_fields = _script_infotext_fields(scripts_mod.runner_for(panel.tab))
+
+    def paste(prompt: str) -> list:
+        if not prompt or not prompt.strip():
+            return [gr.skip()] * (len(panel.fields) + len(script_fields))
+        params = parse_for_paste(prompt) if script_fields else {}
+        return [*field_updates(panel, paste_fields(prompt)), *(_script_value(c, key, params) for c, key in script_fields)]
+
+    panel.ui["paste"].click(paste, [panel.fields["prompt"]],
+                            [*panel.fields.values(), *(c for c, _ in script_fields)], queue=False)
+
+
+def _script_infotext_fields(runner) -> list[tuple]:
+    fields = []
+    for script in runner.scripts:
+        for item in script.infotext_fields or []:
+            try:
+                component, key = item
+            except (TypeError, ValueError):
+                continue
+            if isinstance(component, gr.components.Component):
+                fields.append((component, key))
+    return fields
+
+
+def _script_value(component, key, params: dict):
+    """One script control's pasted value: `key` names an infotext key, or is fn(params) -> value."""
+    try:
+        value = key(params) if callable(key) else params.get(key)
+    except Exception:
+        logger.exception("infotext_fields function of a script failed")
+        return gr.skip()
+    if value is None:
+        return gr.skip()
+    if isinstance(component, gr.Checkbox) and isinstance(value, str):
+        value = value.strip().lower() in ("true", "1", "yes", "on")
+    elif isinstance(component, (gr.Slider, gr.Number)) and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return gr.skip()
+    return gr.update(value=value)

@@ -1,0 +1,155 @@
+"""Gradio-3 idioms that A1111 extensions still use, made to work on gradio 6, and the component
+hooks A1111 extensions rely on (`on_before_component` / `on_after_component`).
+
+install() patches gradio once, before any UI is built:
+* `gr.Textbox.update(...)` and friends (removed in gradio 4) return `gr.update(...)`;
+* `_js=` on event listeners means `js=`; `.style(...)` is accepted and ignored;
+* `gr.Box` is `gr.Group`; `source="upload"` becomes `sources=["upload"]`, `tool=` is dropped;
+  other keyword arguments a component no longer takes are dropped with a warning instead of
+  raising, so an extension written for gradio 3 builds;
+* while an extension's UI is built (`extension_ui()`), `visible=False` means `visible="hidden"`:
+  gradio >= 5.36 leaves invisible components out of the page, and extensions look their hidden
+  buttons and textboxes up in the DOM;
+* every component constructed calls the before/after-component callbacks with its keyword
+  arguments, as A1111 does (ADetailer finds `txt2img_generate` that way).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+import threading
+from typing import Iterator
+
+import gradio as gr
+from gradio.blocks import Block
+
+logger = logging.getLogger(__name__)
+
+_installed = False
+_local = threading.local()
+_SOURCE_CLASSES = ("Image", "ImageEditor", "Audio", "Video", "Sketchpad", "Paint")
+
+
+@contextlib.contextmanager
+def extension_ui() -> Iterator[None]:
+    """Components created inside belong to an extension: the compatibility mapping applies."""
+    depth = getattr(_local, "extension_depth", 0)
+    _local.extension_depth = depth + 1
+    try:
+        yield
+    finally:
+        _local.extension_depth = depth
+
+
+def _in_extension_ui() -> bool:
+    return getattr(_local, "extension_depth", 0) > 0
+
+
+def _all_block_classes() -> list[type]:
+    seen, todo = [], [Block]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen and sub.__module__.startswith("gradio"):
+                seen.append(sub)
+                todo.append(sub)
+    return seen
+
+
+def _translate(cls: type, kwargs: dict, accepted: set[str] | None) -> dict:
+    if "source" in kwargs and cls.__name__ in _SOURCE_CLASSES and (accepted is None or "source" not in accepted):
+        source = kwargs.pop("source")
+        if accepted is None or "sources" in accepted:
+            kwargs.setdefault("sources", [source] if isinstance(source, str) else source)
+    if _in_extension_ui() and kwargs.get("visible") is False:
+        kwargs["visible"] = "hidden"
+    if accepted is not None:
+        dropped = [k for k in kwargs if k not in accepted]
+        for k in dropped:
+            kwargs.pop(k)
+        if dropped:
+            logger.warning("gradio %s does not take %s; ignored (a gradio-3 argument?)", cls.__name__,
+                           ", ".join(dropped))
+    return kwargs
+
+
+def _wrap_init(cls: type) -> None:
+    original = cls.__dict__.get("__init__")
+    if original is None or getattr(original, "_compat_wrapped", False):
+        return
+    params = inspect.signature(original).parameters
+    has_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    accepted = None if has_var_kw else set(params) - {"self"}
+    is_component = issubclass(cls, gr.components.Component)
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        kwargs = _translate(type(self), kwargs, accepted)
+        outermost = is_component and not getattr(self, "_compat_constructing", False) and not in_event()
+        if not outermost:
+            return original(self, *args, **kwargs)
+        object.__setattr__(self, "_compat_constructing", True)
+        try:
+            _component_callbacks("before", self, kwargs)
+            original(self, *args, **kwargs)
+            _component_callbacks("after", self, kwargs)
+        finally:
+            object.__setattr__(self, "_compat_constructing", False)
+
+    __init__._compat_wrapped = True
+    cls.__init__ = __init__
+
+
+def in_event() -> bool:
+    """Components made inside an event handler are updates, not new parts of the page."""
+    from gradio.context import LocalContext
+
+    return bool(LocalContext.in_event_listener.get(False))
+
+
+def _component_callbacks(when: str, component, kwargs: dict) -> None:
+    from sdwebui.services.extensions import callbacks as script_callbacks, scripts
+
+    if when == "before":
+        script_callbacks.before_component_callback(component, **kwargs)
+    else:
+        script_callbacks.after_component_callback(component, **kwargs)
+    runner = scripts.scripts_current
+    if runner is not None:
+        getattr(runner, f"{when}_component")(component, **kwargs)
+
+
+def _wrap_event(cls: type, name: str) -> None:
+    listener = cls.__dict__.get(name)
+    if listener is None or getattr(listener, "_compat_wrapped", False) or not callable(listener):
+        return
+
+    @functools.wraps(listener)
+    def event(self, *args, **kwargs):
+        if "_js" in kwargs:
+            kwargs["js"] = kwargs.pop("_js")
+        return listener(self, *args, **kwargs)
+
+    event._compat_wrapped = True
+    setattr(cls, name, event)
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    if not hasattr(gr, "Box"):
+        gr.Box = gr.Group
+    if not hasattr(Block, "style"):
+        Block.style = lambda self, *args, **kwargs: self
+    for cls in _all_block_classes():
+        _wrap_init(cls)
+        if issubclass(cls, gr.components.Component) and "update" not in cls.__dict__:
+            cls.update = staticmethod(gr.update)
+        for event in getattr(cls, "EVENTS", []) or []:
+            name = event if isinstance(event, str) else getattr(event, "event_name", None)
+            if name:
+                _wrap_event(cls, name)

@@ -1,0 +1,155 @@
+"""The img2img tab: sub-tabs img2img, Inpaint (draw the mask), Inpaint upload and Batch."""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from sdwebui.services.extensions import scripts as scripts_mod
+from sdwebui.interfaces.api.routes import decode_base64_image
+from sdwebui.interfaces.api.models import StableDiffusionImg2ImgProcessingAPI
+from sdwebui.engine.processing.txt2img import StableDiffusionProcessingImg2Img
+from sdwebui.interfaces.ui import generation as g
+
+logger = logging.getLogger(__name__)
+
+MODES = ("img2img", "inpaint", "inpaint upload", "batch")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def _b64(image: Image.Image) -> str:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def mask_from_editor(value: dict | None) -> tuple[Image.Image | None, Image.Image | None]:
+    """(background image, mask) from gradio's ImageMask value: white where the user painted."""
+    if not value or value.get("background") is None:
+        return None, None
+    background = value["background"]
+    mask = Image.new("L", background.size, 0)
+    for layer in value.get("layers") or []:
+        if layer is not None:
+            alpha = layer.convert("RGBA").getchannel("A").point(lambda a: 255 if a > 0 else 0)
+            mask.paste(255, mask=alpha)
+    return background.convert("RGB"), mask
+
+
+def _make_processing(args: dict[str, Any]) -> StableDiffusionProcessingImg2Img:
+    """As the API does it: images arrive in the request as base64 and are decoded the same way."""
+    images = [decode_base64_image(b, f"init_images.{i}") for i, b in enumerate(args.pop("init_images") or [])]
+    mask = args.pop("mask", None)
+    args.pop("latent_mask", None)
+    args.pop("include_init_images", None)
+    return StableDiffusionProcessingImg2Img(init_images=images, mask=decode_base64_image(mask, "mask") if mask else None,
+                                            **args)
+
+
+def create_img2img_tab() -> g.Panel:
+    panel = g.Panel("img2img")
+    g.build_prompt_row("img2img", panel)
+    with gr.Row():
+        with gr.Column(elem_id="img2img_settings"):
+            mode = g.panel_input(gr.State("img2img"))
+            panel.ui["mode"] = mode
+            with gr.Tabs(elem_id="mode_img2img") as mode_tabs:
+                with gr.Tab("img2img", id="img2img_img2img_tab", elem_id="img2img_img2img_tab") as t0:
+                    panel.ui["image"] = g.panel_input(gr.Image(label="Image for img2img", type="pil",
+                                                               sources=["upload", "clipboard"],
+                                                               elem_id="img2img_image", height=360))
+                with gr.Tab("Inpaint", id="img2img_inpaint_tab", elem_id="img2img_inpaint_tab") as t1:
+                    panel.ui["inpaint"] = g.panel_input(gr.ImageMask(label="Image for inpainting with mask",
+                                                                     type="pil", elem_id="img2maskimg", height=360))
+                with gr.Tab("Inpaint upload", id="img2img_inpaint_upload_tab",
+                            elem_id="img2img_inpaint_upload_tab") as t2:
+                    panel.ui["inpaint_base"] = g.panel_input(gr.Image(label="Image", type="pil",
+                                                                      elem_id="img_inpaint_base", height=300))
+                    panel.ui["inpaint_mask"] = g.panel_input(gr.Image(label="Mask", type="pil",
+                                                                      elem_id="img_inpaint_mask", height=300))
+                with gr.Tab("Batch", id="img2img_batch_tab", elem_id="img2img_batch_tab") as t3:
+                    panel.ui["batch_input"] = g.panel_input(gr.Textbox(label="Input directory",
+                                                                       elem_id="img2img_batch_input_dir"))
+                    panel.ui["batch_mask"] = g.panel_input(gr.Textbox(label="Inpaint batch mask directory (optional)",
+                                                                      elem_id="img2img_batch_inpaint_mask_dir"))
+            panel.ui["mode_tabs"] = mode_tabs
+            for tab, name in zip((t0, t1, t2, t3), MODES):
+                tab.select(lambda n=name: n, [], [mode], show_progress="hidden", queue=False)
+            panel.fields["resize_mode"] = gr.Radio(["Just resize", "Crop and resize", "Resize and fill",
+                                                    "Just resize (latent upscale)"], value="Just resize",
+                                                   type="index", label="Resize mode", elem_id="resize_mode")
+            g.build_sampling("img2img", panel)
+            g.build_size_and_batch("img2img", panel)
+            panel.fields["denoising_strength"] = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
+                                                           elem_id="img2img_denoising_strength")
+            with gr.Accordion("Inpainting", open=True, elem_id="img2img_inpaint_controls"):
+                panel.fields["mask_blur"] = gr.Slider(0, 64, value=4, step=1, label="Mask blur",
+                                                      elem_id="img2img_mask_blur")
+                panel.fields["inpainting_mask_invert"] = gr.Radio(["Inpaint masked", "Inpaint not masked"],
+                                                                  value="Inpaint masked", type="index",
+                                                                  label="Mask mode", elem_id="img2img_mask_mode")
+                panel.fields["inpainting_fill"] = gr.Radio(["fill", "original", "latent noise", "latent nothing"],
+                                                           value="original", type="index", label="Masked content",
+                                                           elem_id="img2img_inpainting_fill")
+                panel.fields["inpaint_full_res"] = gr.Radio(["Whole picture", "Only masked"], value="Whole picture",
+                                                            type="index", label="Inpaint area",
+                                                            elem_id="img2img_inpaint_full_res")
+                panel.fields["inpaint_full_res_padding"] = gr.Slider(0, 256, value=32, step=4,
+                                                                     label="Only masked padding, pixels",
+                                                                     elem_id="img2img_inpaint_full_res_padding")
+            g.build_seed("img2img", panel)
+            scripts_mod.scripts_img2img.setup_ui()
+        with gr.Column(elem_id="img2img_results"):
+            g.build_output("img2img", panel)
+
+    async def run(values: dict, extra: dict, progress: gr.Progress, user: str | None = None):
+        values["inpaint_full_res"] = bool(values.get("inpaint_full_res"))
+        current = extra.get("mode") or "img2img"
+        if current == "batch":
+            async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), progress, user):
+                yield out
+            return
+        if current == "img2img":
+            image, mask = extra.get("image"), None
+        elif current == "inpaint":
+            image, mask = mask_from_editor(extra.get("inpaint"))
+        else:
+            image, mask = extra.get("inpaint_base"), extra.get("inpaint_mask")
+        if image is None:
+            raise gr.Error(f"Upload an image in the {current} tab first")
+        values["init_images"] = [_b64(image)]
+        if mask is not None:
+            values["mask"] = _b64(mask)
+        async for out in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress,
+                                  user):
+            yield out
+
+    g.wire_generate(panel, "img2img", run)
+    g.wire_paste(panel)
+    return panel
+
+
+async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, progress: gr.Progress,
+                    user: str | None = None):
+    """Batch: one queued job per image file of the input directory (masks by the same file name)."""
+    folder = Path(input_dir) if input_dir else None
+    if folder is None or not folder.is_dir():
+        raise gr.Error("Batch: enter an existing input directory")
+    masks = Path(mask_dir) if mask_dir else None
+    gallery: list = []
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        item = dict(values, init_images=[_b64(Image.open(path))])
+        if masks is not None and (masks / path.name).is_file():
+            item["mask"] = _b64(Image.open(masks / path.name))
+        async for images, info, html in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, item,
+                                                 "img2img", progress, user):
+            if isinstance(info, str):        # the finished job (previews carry gr.skip() updates)
+                gallery += images
+                yield gallery, info, html
+            else:
+                yield gallery + images, info, html

@@ -1,0 +1,271 @@
+"""Process-wide singletons under the names A1111 extensions import:
+`shared.opts`, `shared.cmd_opts`, `shared.state`, `shared.sd_model`.
+
+Nothing else in the project is global. initialize() builds them from the flags; before it
+runs, `cmd_opts` holds the defaults so that importing extensions never fails.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from sdwebui.interfaces.cli import flags as cmd_args
+from sdwebui.services import paths as paths_mod
+from sdwebui.services.options.store import OptionInfo, Options, options_section  # noqa: F401  (A1111 re-exports)
+from sdwebui.services.job_state import State
+
+logger = logging.getLogger(__name__)
+
+cmd_opts: argparse.Namespace = cmd_args.build_parser().parse_args([])
+cmd_args.finalize(cmd_opts)
+paths: paths_mod.Paths = paths_mod.from_args(cmd_opts)
+opts: Options = None  # type: ignore[assignment]
+state: State = State()
+queue = None            # modules.queue.GenerationQueue
+registry = None         # modules.sd_models.CheckpointRegistry
+vae_registry = None     # modules.sd_vae.VaeRegistry
+prompt_styles = None    # modules.styles.StyleDatabase
+upscalers = None        # modules.upscalers.UpscalerRegistry
+loras = None            # modules.lora.LoraRegistry
+embeddings = None       # modules.textual_inversion.EmbeddingDatabase
+model_manager = None    # modules.sd_models.ModelManager
+hash_cache = None
+device = None
+
+DEFAULT_CHECKPOINT = "tiny-default-sd1.safetensors"
+
+
+class _OptionTemplates(dict):
+    """A1111's `shared.options_templates`: extensions add options at import time with
+    `shared.options_templates.update(shared.options_section((id, label), {key: OptionInfo(...)}))`."""
+
+    def update(self, other=(), **kwargs) -> None:
+        added = dict(other, **kwargs)
+        super().update(added)
+        if opts is not None:
+            for key, info in added.items():
+                opts.add_option(key, info)
+
+
+options_templates = _OptionTemplates()
+
+
+def __getattr__(name: str) -> Any:
+    # `shared.sd_model` is the resident model, as in A1111
+    if name == "sd_model":
+        return model_manager.sd_model if model_manager is not None else None
+    raise AttributeError(name)
+
+
+_server_stop_callbacks: list = []
+
+
+def request_server_stop() -> None:
+    """Ask the running server to shut down (the /server-stop and /server-restart routes)."""
+    for cb in list(_server_stop_callbacks):
+        cb()
+
+
+def vae_choices() -> list[str]:
+    return vae_registry.choices() if vae_registry is not None else ["Automatic", "None"]
+
+
+def initialize(ns: argparse.Namespace) -> None:
+    """Build every singleton from the flags. Loads no model (see load_initial_model)."""
+    global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
+    global prompt_styles, upscalers, loras, embeddings
+    from sdwebui.services.models import devices, offload, speedups
+    from sdwebui.services.options import registry as shared_options
+    from sdwebui.engine.models.hashes import HashCache
+    from sdwebui.services.queue import GenerationQueue
+    from sdwebui.services.models.checkpoints import CheckpointRegistry, ModelManager
+    from sdwebui.services.models.vae_registry import VaeRegistry
+    from sdwebui.services.styles import StyleDatabase
+
+    cmd_opts = ns
+    paths = paths_mod.from_args(ns)
+    paths_mod.ensure_dirs(paths)
+    opts = Options({**shared_options.templates(vae_choices=vae_choices), **options_templates}, paths.config_file)
+    opts.load()
+    state = State()
+    queue = GenerationQueue(state, idle_work=_background_work)
+    hash_cache = HashCache(paths.cache_file)
+    dirs = [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
+    extra = [Path(ns.ckpt)] if ns.ckpt else []
+    registry = CheckpointRegistry(dirs, hash_cache, extra_files=extra)
+    device = devices.select_device(ns)
+    dtype, vae_dtype = devices.select_dtypes(ns, device)
+    model_manager = ModelManager(registry, device, dtype, vae_dtype,
+                                 vae_upcast_dtype=devices.vae_upcast_dtype(ns, device), hashing=not ns.no_hashing,
+                                 cache_size=_checkpoints_kept_in_ram,
+                                 offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device),
+                                 prepare=_prepare_model, prepare_vae=_prepare_vae)
+    if speedups.compile_mode(ns, device):
+        speedups.configure_compile_cache(paths.data / "cache" / "torch-compile")
+    if device.type == "cpu" and (ns.medvram or ns.medvram_sdxl or ns.lowvram):
+        logger.info("--medvram / --lowvram have no effect on the CPU (the model is already in RAM)")
+    model_manager.on_loaded.append(_record_loaded)
+    model_manager.on_loaded.append(_model_loaded_callbacks)
+    vae_dirs = [paths.vae] + ([Path(ns.vae_path).parent] if ns.vae_path else [])
+    vae_registry = VaeRegistry(vae_dirs, dirs, hash_cache)
+    ensure_default_checkpoint()
+    registry.refresh()
+    vae_registry.refresh()
+    prompt_styles = StyleDatabase([Path(f) for f in ns.styles_file] if ns.styles_file else [paths.data / "styles.csv"])
+    prompt_styles.reload()
+    from sdwebui.engine.upscalers import UpscalerRegistry
+
+    upscalers = UpscalerRegistry(paths.models, device, dtype)
+    upscalers.refresh()
+    from sdwebui.engine.models.lora import LoraRegistry
+
+    loras = LoraRegistry([paths.lora, paths.models / "LyCORIS"], hash_cache)
+    loras.refresh()
+    from sdwebui.engine.models.textual_inversion import EmbeddingDatabase
+
+    embeddings = EmbeddingDatabase(paths.embeddings, hash_cache)
+    queue.start()
+
+
+def _record_loaded(model) -> None:
+    info = model.sd_checkpoint_info
+    opts.data["sd_model_checkpoint"] = info.title
+    opts.data["sd_checkpoint_hash"] = info.sha256 or ""
+
+
+def _prepare_model(model) -> None:
+    """The fast paths the flags ask for; with --compile, compile now (at load) for the native size."""
+    from sdwebui.services.models import speedups
+
+    mode = speedups.compile_mode(cmd_opts, model.device)
+    speedups.apply(model, channels_last=bool(cmd_opts.opt_channelslast), mode=mode)
+    if model.compiled:
+        try:
+            speedups.warm_up(model)
+        except Exception:   # no compiler toolchain, an unsupported op ...: the model still works eagerly
+            logger.exception("--compile failed for %s; running it uncompiled", model.filename)
+            speedups.uncompile(model)
+    if speedups.pending_shapes(model):   # shapes remembered from earlier runs: compile them when idle
+        queue.poke()
+
+
+def _prepare_vae(model) -> None:
+    """A separate VAE replaced the model's: the same fast paths for it (its decoder compiles in the
+    background, for the shapes the previous one was compiled for)."""
+    from sdwebui.services.models import speedups
+
+    speedups.apply(model, channels_last=bool(cmd_opts.opt_channelslast), mode=model.compiled)
+    if speedups.pending_shapes(model):
+        queue.poke()
+
+
+def _background_work():
+    """The queue's idle work: compile a shape the resident model was asked for (--compile)."""
+    from sdwebui.services.models import speedups
+
+    model = model_manager.sd_model
+    if not speedups.pending_shapes(model):
+        return None
+    return lambda: speedups.compile_next(model)
+
+
+def _checkpoints_kept_in_ram() -> int:
+    """Models kept in RAM besides the resident one: A1111's `sd_checkpoint_cache`, or
+    `sd_checkpoints_limit` - 1 (here one model is on the device, the others wait in RAM)."""
+    return max(int(opts.sd_checkpoint_cache), int(opts.sd_checkpoints_limit) - 1)
+
+
+def _model_loaded_callbacks(model) -> None:
+    from sdwebui.services.extensions import callbacks as script_callbacks
+
+    script_callbacks.model_loaded_callback(model)
+
+
+def ensure_default_checkpoint() -> Path | None:
+    """With no checkpoint anywhere, write the embedded tiny default so a first launch works offline."""
+    dirs = [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
+    for d in dirs:
+        if d.is_dir() and any(p.suffix.lower() in (".safetensors", ".ckpt") for p in d.rglob("*")):
+            return None
+    if cmd_opts.ckpt and Path(cmd_opts.ckpt).is_file():
+        return None
+    target = paths.checkpoints / DEFAULT_CHECKPOINT
+    logger.info("No checkpoint found; copying the embedded default model to %s", target)
+    install_default_checkpoint(target)
+    return target
+
+
+def install_default_checkpoint(target: Path) -> Path:
+    """Copy the shipped trained tiny model (modules/loader/data/default-sd1.safetensors, see
+    docs/default-model.md) to `target`, atomically. Without that file (a stripped install), write
+    the seeded random tiny SD1 model instead, so a first launch still works."""
+    import os
+    import shutil
+    import tempfile
+
+    from sdwebui.engine.models.tiny import DEFAULT_MODEL_FILE, write_tiny_checkpoint
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not DEFAULT_MODEL_FILE.is_file():
+        logger.warning("%s is missing; writing a random-weight tiny model instead", DEFAULT_MODEL_FILE)
+        return write_tiny_checkpoint(target, "sd1")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(DEFAULT_MODEL_FILE, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def select_checkpoint():
+    """The checkpoint to load: --ckpt, else the one in settings, else the first listed."""
+    if cmd_opts.ckpt:
+        info = registry.match(cmd_opts.ckpt) or registry.match(Path(cmd_opts.ckpt).name)
+        if info is not None:
+            return info
+        logger.warning("--ckpt %s not found; using the settings' checkpoint", cmd_opts.ckpt)
+    info = registry.match(opts.sd_model_checkpoint)
+    if info is None:
+        items = registry.list()
+        if not items:
+            return None
+        if opts.sd_model_checkpoint:
+            logger.warning("checkpoint %s not found; loading %s instead", opts.sd_model_checkpoint, items[0].title)
+        info = items[0]
+    return info
+
+
+def ensure_model_loaded():
+    """The resident model, loading the selected checkpoint on first use. Queue worker only."""
+    if model_manager.sd_model is not None:
+        return model_manager.sd_model
+    info = select_checkpoint()
+    if info is None:
+        from sdwebui.engine.errors import ProcessingError
+
+        raise ProcessingError("sd_model_checkpoint", f"no checkpoint found in {paths.checkpoints}", status_code=503)
+    return model_manager.load(info)
+
+
+def apply_vae_setting(choice: str | None = None) -> None:
+    """Make the resident model use the VAE that `sd_vae` (or `choice`) names. Queue worker only."""
+    from sdwebui.engine.errors import ProcessingError
+    from sdwebui.services.models.vae_registry import resolve_choice
+
+    model = model_manager.sd_model
+    if model is None:
+        return
+    choice = opts.sd_vae if choice is None else choice
+    if cmd_opts.vae_path and choice == "Automatic":
+        choice = str(Path(cmd_opts.vae_path).resolve())
+    try:
+        info = resolve_choice(vae_registry, choice, model.sd_checkpoint_info.filename)
+    except ValueError as e:
+        raise ProcessingError("sd_vae", str(e)) from None
+    model_manager.apply_vae(info)
