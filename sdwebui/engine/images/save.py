@@ -28,8 +28,8 @@ from typing import Any, Callable
 
 from PIL import Image, ImageColor, PngImagePlugin
 
-from sdwebui.services.extensions import callbacks
 from sdwebui.engine.atomic_write import atomic_write_text
+from sdwebui.engine.hooks import NO_HOOKS, Hooks, ImageGridLoopParams, ImageSaveParams
 
 logger = logging.getLogger(__name__)
 
@@ -522,18 +522,19 @@ def grid_rows(count: int, batch_size: int = 1, n_rows: int = -1, prevent_empty_s
 
 
 def image_grid(imgs: list[Image.Image], rows: int | None = None, batch_size: int = 1, n_rows: int = -1, *,
-               prevent_empty_spots: bool = False, background: str = "#ffffff") -> Image.Image:
+               prevent_empty_spots: bool = False, background: str = "#ffffff", hooks: Hooks = NO_HOOKS) -> Image.Image:
     """Images laid out row by row in cells the size of the largest image; smaller images are centred.
-    `rows` None uses A1111's rule (:func:`grid_rows`); columns = ceil(count / rows)."""
+    `rows` None uses A1111's rule (:func:`grid_rows`); columns = ceil(count / rows). `hooks`' image_grid
+    callbacks may change the images and the layout."""
     if not imgs:
         raise ValueError("image_grid needs at least one image")
     if rows is None:
         rows = grid_rows(len(imgs), batch_size, n_rows, prevent_empty_spots)
     rows = max(1, min(rows, len(imgs)))
     cols = math.ceil(len(imgs) / rows)
-    if callbacks.has("image_grid"):     # extensions may change the layout (A1111's image_grid callback)
-        params = callbacks.ImageGridLoopParams(imgs, cols, rows)
-        callbacks.image_grid_callback(params)
+    if hooks.has("image_grid"):     # extensions may change the layout (A1111's image_grid callback)
+        params = ImageGridLoopParams(imgs, cols, rows)
+        hooks.call("image_grid", params)
         imgs, cols, rows = params.imgs, max(1, int(params.cols)), max(1, int(params.rows))
     w, h = map(max, zip(*(img.size for img in imgs)))
     grid = Image.new("RGB", size=(cols * w, rows * h), color=ImageColor.getcolor(background, "RGB"))
@@ -625,7 +626,7 @@ def write_image(image: Image.Image, folder: Path, *, values: dict[str, Any], inf
                max_length: int = 128, save_txt: bool = False, basename: str = "", short_filename: bool = False,
                forced_filename: str | None = None, suffix: str = "", unix_only: bool = False,
                max_prompt_words: int = 8, replace_action: str = "Replace",
-               existing_pnginfo: dict[str, Any] | None = None, p: Any = None) -> Path:
+               existing_pnginfo: dict[str, Any] | None = None, p: Any = None, hooks: Hooks = NO_HOOKS) -> Path:
     """Save as A1111 does and return the file's path.
 
     * Folder: `folder/<dir_pattern>` when `save_to_dirs` (an empty dir_pattern means `[prompt_words]`).
@@ -638,8 +639,8 @@ def write_image(image: Image.Image, folder: Path, *, values: dict[str, Any], inf
     * The file appears atomically (hidden temp file, fsync, then link/rename); no temp file is left.
     * JPEG beyond 65535 px or WebP beyond 16383 px is saved as PNG (those formats cannot hold it).
     * `save_txt` writes the infotext to `<same name>.txt` (A1111 option save_txt).
-    * Extensions' before_image_saved callbacks may change the image, the text chunks or the file
-      name (`p` is passed to them); image_saved callbacks see the final file.
+    * `hooks`' before_image_saved callbacks (the extensions') may change the image, the text chunks or
+      the file name (`p` is passed to them); image_saved callbacks see the final file.
     """
     folder = Path(folder)
     fmt = fmt.lower()
@@ -676,11 +677,11 @@ def write_image(image: Image.Image, folder: Path, *, values: dict[str, Any], inf
     decoration = decoration[:max(room, 0)]
 
     forced_path = None
-    hooked = callbacks.has("before_image_saved") or callbacks.has("image_saved")
+    hooked = hooks.has("before_image_saved") or hooks.has("image_saved")
     if hooked:
         planned = folder / (f"{_planned_stem(folder, basename)}{decoration}{ext}" if numbered else f"{decoration}{ext}")
-        params = callbacks.ImageSaveParams(image, p, str(planned), {**(existing_pnginfo or {}), "parameters": infotext})
-        callbacks.before_image_saved_callback(params)
+        params = ImageSaveParams(image, p, str(planned), {**(existing_pnginfo or {}), "parameters": infotext})
+        hooks.call("before_image_saved", params)
         image = params.image
         chunks = dict(params.pnginfo or {})
         infotext = chunks.pop("parameters", None)
@@ -723,7 +724,7 @@ def write_image(image: Image.Image, folder: Path, *, values: dict[str, Any], inf
     logger.debug("saved %s", path)
     if hooked:
         params.image, params.filename = image, str(path)
-        callbacks.image_saved_callback(params)
+        hooks.call("image_saved", params)
     return path
 
 
@@ -741,6 +742,7 @@ def save_image(image: Image.Image, path: str | Path, basename: str = "", seed: A
     options (`samples_filename_pattern`, `save_to_dirs`, ...) and `p`'s values; returns
     (file path, txt path or None)."""
     from sdwebui.services import runtime as shared
+    from sdwebui.services.extensions import callbacks
 
     opts = shared.opts
     if p is not None:
@@ -769,16 +771,16 @@ def save_image(image: Image.Image, path: str | Path, basename: str = "", seed: A
         max_length=getattr(shared.cmd_opts, "filenames_max_length", 128),
         unix_only=bool(getattr(shared.cmd_opts, "unix_filenames_sanitization", False)),
         max_prompt_words=int(opts.directories_max_prompt_words), replace_action=opts.save_images_replace_action,
-        existing_pnginfo=chunks or None, p=p)
+        existing_pnginfo=chunks or None, p=p, hooks=callbacks)
     txt = saved.with_suffix(".txt")
     return str(saved), str(txt) if opts.save_txt and info is not None else None
 
 
 def save_grid(grid: Image.Image, folder: Path, *, values: dict[str, Any], infotext: str | None,
               fmt: str = "png", save_to_dirs: bool = True, dir_pattern: str = "[date]",
-              extended_filename: bool = False, pattern: str = "", **kwargs: Any) -> Path:
+              extended_filename: bool = False, pattern: str = "", hooks: Hooks = NO_HOOKS, **kwargs: Any) -> Path:
     """Save a grid as A1111 does: `grid-NNNN.<fmt>`, or `grid-NNNN-<pattern>` with `extended_filename`
     (option grid_extended_filename). `save_to_dirs` is A1111's grid_save_to_dirs."""
     return write_image(grid, folder, values=values, infotext=infotext, fmt=fmt, pattern=pattern,
                       save_to_dirs=save_to_dirs, dir_pattern=dir_pattern, basename="grid",
-                      short_filename=not extended_filename, **kwargs)
+                      short_filename=not extended_filename, hooks=hooks, **kwargs)

@@ -20,6 +20,7 @@ from PIL import Image  # noqa: E402
 
 from sdwebui.engine.images import save as images_mod  # noqa: E402
 from sdwebui.services import runtime as shared  # noqa: E402
+from sdwebui.services.extensions import callbacks  # noqa: E402
 from sdwebui.engine.atomic_write import atomic_write_text  # noqa: E402
 from sdwebui.engine.processing.extras import ExtrasParams, run_extras  # noqa: E402
 from sdwebui.engine.upscalers import MAX_OUTPUT_SIDE  # noqa: E402
@@ -85,7 +86,7 @@ def save_extras_image(image: Image.Image, original_name: str | None = None) -> P
         short_filename=True, forced_filename=forced, replace_action=opts.save_images_replace_action,
         existing_pnginfo=existing, jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless,
         max_length=int(getattr(shared.cmd_opts, "filenames_max_length", 128)),
-        unix_only=bool(getattr(shared.cmd_opts, "unix_filenames_sanitization", False)))
+        unix_only=bool(getattr(shared.cmd_opts, "unix_filenames_sanitization", False)), hooks=callbacks)
     # save_image's save_txt would write the source `parameters`; A1111 writes the text it saved
     # the image with, i.e. the postprocessing text.
     if opts.save_txt and pp_text:
