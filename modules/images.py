@@ -1,4 +1,6 @@
-"""A1111's `modules.images`: `sdwebui.engine.images.save`."""
+"""A1111's `modules.images`: the engine's image modules (metadata, file names, grids, writing) and
+`save_image`, which reads the settings (`sdwebui.services.image_saving`)."""
 from modules._facade import expose
 
-expose(__name__, 'sdwebui.engine.images.save')
+expose(__name__, 'sdwebui.engine.images.metadata', 'sdwebui.engine.images.filenames',
+       'sdwebui.engine.images.grids', 'sdwebui.engine.images.writing', 'sdwebui.services.image_saving')

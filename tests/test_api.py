@@ -553,7 +553,7 @@ def test_jpeg_and_webp_carry_the_infotext(api, data_dir):
         assert api.post("/sdapi/v1/png-info", json={"image": out["images"][0]}).json()["info"] == written
         saved = sorted((data_dir / "outputs" / "txt2img-images").rglob(f"*-5.{fmt}"))
         assert saved
-        from sdwebui.engine.images.save import read_infotext
+        from sdwebui.engine.images.metadata import read_infotext
         assert read_infotext(Image.open(saved[-1])) == written
 
 

@@ -11,7 +11,7 @@ import threading
 import pytest
 from PIL import Image, PngImagePlugin
 
-from sdwebui.engine.images import save as images, infotext
+from sdwebui.engine.images import filenames, grids, infotext, metadata, writing
 
 LONG = ("masterpiece, 猫の写真, 😀 emoji, Ünïcödé, \"quotes\" and \\backslash\\ " * 150).strip()
 TEXT = infotext.build(LONG, "低品質, 😡", {"Steps": 20, "Sampler": "Euler a", "Seed": 1, "Size": "64x64",
@@ -33,36 +33,36 @@ def _reopen(data: bytes) -> Image.Image:
 def test_round_trip_non_latin1_long_text(fmt):
     if fmt == "avif" and ".avif" not in Image.registered_extensions():
         pytest.skip("no AVIF support in this Pillow")
-    data = images.encode_image(_img(), fmt, infotext=TEXT)
+    data = metadata.encode_image(_img(), fmt, infotext=TEXT)
     im = _reopen(data)
-    assert images.read_infotext(im) == TEXT
-    text, items = images.read_info(im)
+    assert metadata.read_infotext(im) == TEXT
+    text, items = metadata.read_info(im)
     assert text == TEXT and "exif" not in items and "parameters" not in items
     json.dumps(items)  # /png-info returns them as JSON
     assert infotext.parse(text)["Prompt"] == LONG
 
 
 def test_png_latin1_uses_text_chunk_and_unicode_uses_itxt():
-    raw = images.encode_image(_img(), "png", infotext="plain é text")
+    raw = metadata.encode_image(_img(), "png", infotext="plain é text")
     assert b"tEXtparameters" in raw and b"iTXt" not in raw
-    raw = images.encode_image(_img(), "png", infotext="猫")
+    raw = metadata.encode_image(_img(), "png", infotext="猫")
     assert b"iTXtparameters" in raw
-    assert images.read_infotext(_reopen(raw)) == "猫"
+    assert metadata.read_infotext(_reopen(raw)) == "猫"
 
 
 def test_rgba_to_jpeg_and_webp():
     for fmt in ("jpg", "webp"):
-        im = _reopen(images.encode_image(_img(mode="RGBA"), fmt, infotext="x"))
-        assert im.mode == "RGB" and images.read_infotext(im) == "x"
+        im = _reopen(metadata.encode_image(_img(mode="RGBA"), fmt, infotext="x"))
+        assert im.mode == "RGB" and metadata.read_infotext(im) == "x"
 
 
 def test_exif_user_comment_layout_matches_piexif():
     """Stored in the Exif sub-IFD as b"UNICODE\\0" + UTF-16BE, which is what piexif writes and reads."""
-    im = _reopen(images.encode_image(_img(), "jpg", infotext="héllo 猫"))
+    im = _reopen(metadata.encode_image(_img(), "jpg", infotext="héllo 猫"))
     exif = Image.Exif()
     exif.load(im.info["exif"])
     raw = exif.get_ifd(0x8769)[0x9286]
-    assert raw == b"UNICODE\0" + "héllo 猫".encode("utf-16-be") == images.user_comment_bytes("héllo 猫")
+    assert raw == b"UNICODE\0" + "héllo 猫".encode("utf-16-be") == metadata.user_comment_bytes("héllo 猫")
 
 
 def _jpeg_with_comment(raw_comment: bytes, *, in_ifd0: bool = False) -> Image.Image:
@@ -85,17 +85,17 @@ def _jpeg_with_comment(raw_comment: bytes, *, in_ifd0: bool = False) -> Image.Im
     (b"\0" * 8 + b"Steps: 1", "Steps: 1"),  # "undefined" charset: read as UTF-8
 ])
 def test_user_comment_encodings(raw, text):
-    assert images.read_infotext(_jpeg_with_comment(raw)) == text
-    assert images.decode_user_comment(raw) == text
+    assert metadata.read_infotext(_jpeg_with_comment(raw)) == text
+    assert metadata.decode_user_comment(raw) == text
 
 
 def test_reads_comment_from_ifd0_of_older_files():
-    assert images.read_infotext(_jpeg_with_comment(b"UNICODE\0" + "old".encode("utf-16-be"), in_ifd0=True)) == "old"
+    assert metadata.read_infotext(_jpeg_with_comment(b"UNICODE\0" + "old".encode("utf-16-be"), in_ifd0=True)) == "old"
 
 
 def test_no_metadata_and_items():
-    assert images.read_info(_reopen(images.encode_image(_img(), "png"))) == (None, {})
-    text, items = images.read_info(_reopen(images.encode_image(_img(), "jpg")))
+    assert metadata.read_info(_reopen(metadata.encode_image(_img(), "png"))) == (None, {})
+    text, items = metadata.read_info(_reopen(metadata.encode_image(_img(), "jpg")))
     assert text is None and items == {}  # jfif/dpi container details are left out
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", "p")
@@ -103,7 +103,7 @@ def test_no_metadata_and_items():
     info.add_itxt("Title", "タイトル")
     buf = io.BytesIO()
     _img().save(buf, "PNG", pnginfo=info, dpi=(72, 72))
-    text, items = images.read_info(_reopen(buf.getvalue()))
+    text, items = metadata.read_info(_reopen(buf.getvalue()))
     assert text == "p" and items == {"Software": "tool", "Title": "タイトル"}
     assert type(items["Title"]) is str
 
@@ -112,7 +112,7 @@ def test_items_drop_binary_and_keep_json_safe():
     im = _img()
     im.info = {"parameters": "p", "blob": b"\x00\x01\xff", "text_bytes": b"GIF89a", "pair": (1, 2),
                "nested": {"a": b"\xff", "b": 1}}
-    text, items = images.read_info(im)
+    text, items = metadata.read_info(im)
     assert text == "p" and items == {"text_bytes": "GIF89a", "pair": [1, 2], "nested": {"b": 1}}
 
 
@@ -124,7 +124,7 @@ def test_novelai_png():
                                          "scale": 11, "seed": 42}))
     buf = io.BytesIO()
     _img().save(buf, "PNG", pnginfo=info)
-    text, _ = images.read_info(_reopen(buf.getvalue()))
+    text, _ = metadata.read_info(_reopen(buf.getvalue()))
     assert text == ("1girl\nNegative prompt: bad\nSteps: 28, Sampler: Euler a, CFG scale: 11, Seed: 42, "
                     "Size: 16x16, Clip skip: 2, ENSD: 31337")
 
@@ -132,9 +132,9 @@ def test_novelai_png():
 def test_encode_b64():
     import base64
 
-    assert images.read_infotext(_reopen(base64.b64decode(images.encode_b64(_img(), "webp", infotext="w")))) == "w"
+    assert metadata.read_infotext(_reopen(base64.b64decode(metadata.encode_b64(_img(), "webp", infotext="w")))) == "w"
     with pytest.raises(ValueError):
-        images.encode_image(_img(), "bmp")
+        metadata.encode_image(_img(), "bmp")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,12 +143,12 @@ def test_encode_b64():
 NOW = datetime.datetime(2024, 7, 27, 13, 5, 9, tzinfo=datetime.timezone.utc)
 
 
-def _gen(**values) -> images.FilenameGenerator:
-    return images.FilenameGenerator(values, now=lambda: NOW)
+def _gen(**values) -> filenames.FilenameGenerator:
+    return filenames.FilenameGenerator(values, now=lambda: NOW)
 
 
 def test_sanitize_filename_part():
-    s = images.sanitize_filename_part
+    s = filenames.sanitize_filename_part
     assert s('a b#<>:"/\\|?*\n\r\tc') == "a_b" + "_" * 13 + "c"
     assert s("a b", replace_spaces=False) == "a b"
     assert s("  lead and trail. . ") == "__lead_and_trail._._"  # spaces become "_" before the stripping
@@ -190,11 +190,11 @@ def test_unknown_missing_and_skip_tokens():
 def test_prompt_tokens():
     prompt = "A cat, (best:1.2) quality/photo?\nsecond line with many more words here"
     g = _gen(prompt=prompt, negative_prompt="blurry")
-    assert g.apply("[prompt]") == images.sanitize_filename_part(prompt)
+    assert g.apply("[prompt]") == filenames.sanitize_filename_part(prompt)
     assert g.apply("[prompt]").startswith("A_cat,_(best_1.2)_quality_photo_")
     assert g.apply("[prompt_spaces]").startswith("A cat, (best_1.2) quality_photo_")
     assert g.apply("[prompt_words]") == "A cat best 1 2 quality photo second"  # first 8 words
-    assert images.FilenameGenerator({"prompt": prompt}, max_prompt_words=2).apply("[prompt_words]") == "A cat"
+    assert filenames.FilenameGenerator({"prompt": prompt}, max_prompt_words=2).apply("[prompt_words]") == "A cat"
     assert _gen(prompt="!!!").apply("[prompt_words]") == "empty"
     assert g.apply("[prompt_no_styles]") == g.apply("[prompt_spaces]")  # no styles: the whole prompt
     styled = _gen(prompt="a cat, masterpiece, best quality", style_prompts=["{prompt}, masterpiece", "best quality"])
@@ -242,7 +242,7 @@ def test_vae_filename_and_basename():
 def _save(tmp_path, **kw):
     kw.setdefault("values", {"seed": 77, "prompt": "a cat"})
     kw.setdefault("infotext", "a cat\nSteps: 1, Seed: 77, Sampler: Euler")
-    return images.write_image(_img(), tmp_path, **kw)
+    return writing.write_image(_img(), tmp_path, **kw)
 
 
 def _no_temp_files(root) -> bool:
@@ -253,7 +253,7 @@ def test_default_names_and_dirs(tmp_path):
     today = datetime.datetime.now().strftime("%Y-%m-%d")
     p = _save(tmp_path)
     assert p == tmp_path / today / "00000-77.png"
-    assert images.read_infotext(Image.open(p)).startswith("a cat")
+    assert metadata.read_infotext(Image.open(p)).startswith("a cat")
     p = _save(tmp_path, save_to_dirs=False)
     assert p == tmp_path / "00000-77-a cat.png"  # [seed]-[prompt_spaces] without dirs
     p = _save(tmp_path, save_to_dirs=True, dir_pattern="", values={"seed": 1, "prompt": "Red cat, (x) sits"})
@@ -270,7 +270,7 @@ def test_numbering_increments_and_never_overwrites(tmp_path, monkeypatch):
     (tmp_path / "notanumber-5.png").write_bytes(b"x")
     assert _save(tmp_path, save_to_dirs=False, pattern="[seed]").name == "00042-77.png"
     # another writer took the number between the scan and the write: the next free number is used
-    monkeypatch.setattr(images, "next_sequence_number", lambda folder, basename="": 0)
+    monkeypatch.setattr(writing, "next_sequence_number", lambda folder, basename="": 0)
     p = _save(tmp_path, save_to_dirs=False, pattern="[seed]")
     assert p.name == "00003-77.png" and (tmp_path / "00000-77.png").stat().st_size > 10
     assert _no_temp_files(tmp_path)
@@ -311,19 +311,19 @@ def test_save_txt_sidecar(tmp_path):
 
 
 def test_oversized_webp_falls_back_to_png(tmp_path):
-    p = images.write_image(Image.new("RGB", (16384, 1)), tmp_path, values={"seed": 1}, infotext="x",
+    p = writing.write_image(Image.new("RGB", (16384, 1)), tmp_path, values={"seed": 1}, infotext="x",
                           fmt="webp", save_to_dirs=False)
-    assert p.suffix == ".png" and images.read_infotext(Image.open(p)) == "x"
+    assert p.suffix == ".png" and metadata.read_infotext(Image.open(p)) == "x"
 
 
 def test_grid_names(tmp_path):
-    grid = images.image_grid([_img()] * 4)
-    p1 = images.save_grid(grid, tmp_path, values={"seed": 5, "prompt": "x"}, infotext="g", save_to_dirs=False)
-    p2 = images.save_grid(grid, tmp_path, values={"seed": 5, "prompt": "x"}, infotext="g", save_to_dirs=False)
+    grid = grids.image_grid([_img()] * 4)
+    p1 = writing.save_grid(grid, tmp_path, values={"seed": 5, "prompt": "x"}, infotext="g", save_to_dirs=False)
+    p2 = writing.save_grid(grid, tmp_path, values={"seed": 5, "prompt": "x"}, infotext="g", save_to_dirs=False)
     assert (p1.name, p2.name) == ("grid-0000.png", "grid-0001.png")
     _save(tmp_path, save_to_dirs=False)  # sample numbering ignores grid files and vice versa
     assert sorted(f.name for f in tmp_path.iterdir())[0] == "00000-77-a cat.png"
-    p3 = images.save_grid(grid, tmp_path, values={"seed": 5, "prompt": "x"}, infotext="g", save_to_dirs=False,
+    p3 = writing.save_grid(grid, tmp_path, values={"seed": 5, "prompt": "x"}, infotext="g", save_to_dirs=False,
                           extended_filename=True, pattern="[seed]")
     assert p3.name == "grid-0002-5.png"
 
@@ -332,26 +332,26 @@ def test_grid_names(tmp_path):
     (1, 1, 1), (2, 1, 2), (3, 2, 2), (4, 2, 2), (5, 2, 3), (6, 2, 3), (7, 3, 3), (8, 3, 3), (9, 3, 3),
 ])
 def test_grid_layout(count, rows, cols):
-    grid = images.image_grid([_img(size=(10, 6))] * count)
+    grid = grids.image_grid([_img(size=(10, 6))] * count)
     assert grid.size == (cols * 10, rows * 6)
-    assert images.grid_rows(count) == rows
+    assert grids.grid_rows(count) == rows
 
 
 def test_grid_options_and_centering():
     imgs = [_img(size=(10, 10))] * 6
-    assert images.image_grid(imgs, n_rows=3).size == (20, 30)
-    assert images.image_grid(imgs, batch_size=6, n_rows=0).size == (10, 60)
-    assert images.image_grid(imgs, rows=10).size == (10, 60)  # rows never exceed the count
-    assert images.grid_rows(7, prevent_empty_spots=True) == 1 and images.grid_rows(8, prevent_empty_spots=True) == 2
-    grid = images.image_grid([_img((255, 0, 0), (10, 10)), _img((0, 0, 255), (4, 4))], rows=1)
+    assert grids.image_grid(imgs, n_rows=3).size == (20, 30)
+    assert grids.image_grid(imgs, batch_size=6, n_rows=0).size == (10, 60)
+    assert grids.image_grid(imgs, rows=10).size == (10, 60)  # rows never exceed the count
+    assert grids.grid_rows(7, prevent_empty_spots=True) == 1 and grids.grid_rows(8, prevent_empty_spots=True) == 2
+    grid = grids.image_grid([_img((255, 0, 0), (10, 10)), _img((0, 0, 255), (4, 4))], rows=1)
     assert grid.size == (20, 10)
     assert grid.getpixel((15, 5)) == (0, 0, 255) and grid.getpixel((11, 1)) == (255, 255, 255)
     with pytest.raises(ValueError):
-        images.image_grid([])
+        grids.image_grid([])
 
 
 def test_jpeg_too_long_infotext_is_left_out(caplog):
     text = "x" * 33000  # UTF-16 does not fit one 64 KiB JPEG segment
-    im = _reopen(images.encode_image(_img(), "jpg", infotext=text))
-    assert images.read_infotext(im) is None and "too long" in caplog.text
-    assert images.read_infotext(_reopen(images.encode_image(_img(), "webp", infotext=text))) == text
+    im = _reopen(metadata.encode_image(_img(), "jpg", infotext=text))
+    assert metadata.read_infotext(im) is None and "too long" in caplog.text
+    assert metadata.read_infotext(_reopen(metadata.encode_image(_img(), "webp", infotext=text))) == text

@@ -136,7 +136,7 @@ def test_disk_full_while_saving_still_returns_the_image(api, data_dir, monkeypat
     """The file system answers ENOSPC in the middle of writing the image (after the data went to
     the temp file, at fsync): the response still carries the image and says it was not saved;
     no partial or temp file is left."""
-    from sdwebui.engine.images import save as images_mod
+    from sdwebui.engine.images import writing as images_mod
 
     real_os = os
 

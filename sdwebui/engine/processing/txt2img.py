@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from sdwebui.engine.images import infotext as infotext_mod
-from sdwebui.engine.images import save as images_mod
+from sdwebui.engine.images import grids, writing
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.models import lora as lora_mod
 from sdwebui.engine.sampling import samplers
@@ -745,7 +745,7 @@ def _save(p: StableDiffusionProcessing, image: Image.Image, index: int, text: st
     folder = p.outpath_samples or opts.outdir_samples or (
         opts.outdir_txt2img_samples if p.is_txt2img else opts.outdir_img2img_samples)
     try:
-        images_mod.write_image(
+        writing.write_image(
             image, shared.paths.resolve_output(folder), values=save_values(p, index, image),
             infotext=text if opts.enable_pnginfo else None, pattern=opts.samples_filename_pattern,
             save_to_dirs=opts.save_to_dirs, dir_pattern=opts.directories_filename_pattern,
@@ -765,18 +765,18 @@ def _make_grid(p: StableDiffusionProcessing, images: list[Image.Image], infotext
         return None
     if not (opts.return_grid or opts.grid_save):
         return None
-    grid = images_mod.image_grid(images, batch_size=p.batch_size, n_rows=int(opts.n_rows),
-                                 prevent_empty_spots=opts.grid_prevent_empty_spots)
+    grid = grids.image_grid(images, batch_size=p.batch_size, n_rows=int(opts.n_rows),
+                            prevent_empty_spots=opts.grid_prevent_empty_spots)
     if opts.grid_save:
         folder = p.outpath_grids or opts.outdir_grids or (
             opts.outdir_txt2img_grids if p.is_txt2img else opts.outdir_img2img_grids)
         try:
             kwargs = _save_kwargs()
             kwargs["fmt"] = opts.grid_format
-            images_mod.save_grid(grid, shared.paths.resolve_output(folder), values=save_values(p, 0, grid),
-                                 infotext=infotexts[0] if opts.enable_pnginfo else None,
-                                 save_to_dirs=opts.grid_save_to_dirs, dir_pattern=opts.directories_filename_pattern,
-                                 extended_filename=opts.grid_extended_filename, **kwargs)
+            writing.save_grid(grid, shared.paths.resolve_output(folder), values=save_values(p, 0, grid),
+                              infotext=infotexts[0] if opts.enable_pnginfo else None,
+                              save_to_dirs=opts.grid_save_to_dirs, dir_pattern=opts.directories_filename_pattern,
+                              extended_filename=opts.grid_extended_filename, **kwargs)
         except OSError as e:
             logger.error("could not save grid to %s: %s", folder, e)
             p.warnings.append(f"grid not saved: {e}")

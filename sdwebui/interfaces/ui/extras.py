@@ -18,7 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from sdwebui.engine.images import save as images_mod  # noqa: E402
+from sdwebui.engine.images import writing as images_mod  # noqa: E402
 from sdwebui.services import runtime as shared  # noqa: E402
 from sdwebui.services.extensions import callbacks  # noqa: E402
 from sdwebui.engine.atomic_write import atomic_write_text  # noqa: E402

@@ -17,7 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from sdwebui.engine.images import save as images_mod  # noqa: E402
+from sdwebui.engine.images import metadata as images_mod  # noqa: E402
 from sdwebui.engine.images import infotext as infotext_mod  # noqa: E402
 from sdwebui.engine.sampling import samplers
 from sdwebui.services.extensions import callbacks as script_callbacks
