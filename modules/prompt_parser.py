@@ -1,4 +1,5 @@
-"""A1111's `modules.prompt_parser`: `sdwebui.engine.prompt.parser`."""
+"""A1111's `modules.prompt_parser`: the prompt language's stages (`sdwebui.engine.prompt`)."""
 from modules._facade import expose
 
-expose(__name__, 'sdwebui.engine.prompt.parser')
+expose(__name__, 'sdwebui.engine.prompt.attention', 'sdwebui.engine.prompt.scheduling',
+       'sdwebui.engine.prompt.composable', 'sdwebui.engine.prompt.extra_networks')

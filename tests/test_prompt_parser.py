@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from sdwebui.engine.prompt.parser import BREAK_WEIGHT, ScheduledPrompt, WeightedText, get_learned_conditioning_prompt_schedules, get_multicond_prompt_list, is_break, parse_prompt_attention, prompt_at_step, strip_extra_networks
+from sdwebui.engine.prompt.attention import BREAK_WEIGHT, WeightedText, is_break, parse_prompt_attention
+from sdwebui.engine.prompt.composable import get_multicond_prompt_list
+from sdwebui.engine.prompt.extra_networks import strip_extra_networks
+from sdwebui.engine.prompt.scheduling import ScheduledPrompt, get_learned_conditioning_prompt_schedules, prompt_at_step
 
 R = 1.1        # one round bracket
 S = 1 / 1.1    # one square bracket
@@ -435,5 +438,6 @@ def test_strip_extra_networks(text, clean, nets):
 
 def test_module_imports_without_torch():
     root = Path(__file__).resolve().parent.parent
-    code = "import sys, sdwebui.engine.prompt.parser; sys.exit('torch' in sys.modules)"
+    code = ("import sys, sdwebui.engine.prompt.attention, sdwebui.engine.prompt.scheduling, "
+            "sdwebui.engine.prompt.composable, sdwebui.engine.prompt.extra_networks; sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0

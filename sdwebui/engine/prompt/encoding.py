@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from sdwebui.engine.prompt import parser as prompt_parser
+from sdwebui.engine.prompt import attention, composable, extra_networks, scheduling
 from sdwebui.engine.models.single_file import SDModel
 
 logger = logging.getLogger(__name__)
@@ -42,11 +42,11 @@ def tokenize_weighted(tokenizer, text: str, *, emphasis: str = "Original", comma
     chunk gets placeholders and a fix that puts the vectors there (moved whole to the next chunk
     when they do not fit, as A1111 does)."""
     if emphasis == "None":
-        parsed = [prompt_parser.WeightedText(text, 1.0)]
+        parsed = [attention.WeightedText(text, 1.0)]
     else:
-        parsed = prompt_parser.parse_prompt_attention(text)
+        parsed = attention.parse_prompt_attention(text)
         if emphasis == "Ignore":
-            parsed = [p if prompt_parser.is_break(p) else prompt_parser.WeightedText(p[0], 1.0) for p in parsed]
+            parsed = [p if attention.is_break(p) else attention.WeightedText(p[0], 1.0) for p in parsed]
     comma = _comma_token(tokenizer)
     chunks: list[Chunk] = []
     tokens: list[int] = []
@@ -67,7 +67,7 @@ def tokenize_weighted(tokenizer, text: str, *, emphasis: str = "Original", comma
         return None
 
     for part in parsed:
-        if prompt_parser.is_break(part):
+        if attention.is_break(part):
             close_chunk()
             continue
         piece, weight = part
@@ -108,7 +108,7 @@ def tokenize_weighted(tokenizer, text: str, *, emphasis: str = "Original", comma
 
 def count_tokens(tokenizer, text: str) -> tuple[int, int]:
     """(tokens used, token limit rounded up to whole chunks), as the UI counter shows."""
-    chunks = tokenize_weighted(tokenizer, prompt_parser.strip_extra_networks(text)[0])
+    chunks = tokenize_weighted(tokenizer, extra_networks.strip_extra_networks(text)[0])
     used = sum(sum(1 for t in c.tokens if t != tokenizer.eos_token_id) for c in chunks)
     return used, len(chunks) * CHUNK
 
@@ -249,14 +249,14 @@ class ScheduledConditioning:
     def __init__(self, encoder: PromptEncoder, prompts: list[str], negatives: list[str] | None, steps: int,
                  *, hires_steps: int | None = None):
         self.encoder = encoder
-        prompts = [prompt_parser.strip_extra_networks(p)[0] for p in prompts]
-        per_image, flat, _ = prompt_parser.get_multicond_prompt_list(prompts)
-        schedules = prompt_parser.get_learned_conditioning_prompt_schedules(flat, steps, hires_steps)
+        prompts = [extra_networks.strip_extra_networks(p)[0] for p in prompts]
+        per_image, flat, _ = composable.get_multicond_prompt_list(prompts)
+        schedules = scheduling.get_learned_conditioning_prompt_schedules(flat, steps, hires_steps)
         self.groups = [[(schedules[index], weight) for index, weight in image] for image in per_image]
         self.negative = None
         if negatives is not None:
-            negatives = [prompt_parser.strip_extra_networks(p)[0] for p in negatives]
-            self.negative = prompt_parser.get_learned_conditioning_prompt_schedules(negatives, steps, hires_steps)
+            negatives = [extra_networks.strip_extra_networks(p)[0] for p in negatives]
+            self.negative = scheduling.get_learned_conditioning_prompt_schedules(negatives, steps, hires_steps)
         self._last_key = None
         self._last: StepBatch | None = None
 
