@@ -425,7 +425,7 @@ def test_loaders_never_run_pickles(tmp_path, legacy):
     from sdwebui.engine.models.single_file import read_state_dict as read_checkpoint
     from sdwebui.engine.models.lora import load_network
     from sdwebui.engine.models.textual_inversion import read_embedding
-    from sdwebui.engine.upscalers import _load_descriptor
+    from sdwebui.engine.upscaler_models import load_descriptor as _load_descriptor
 
     marker = tmp_path / "ran"
     for name in ("model.ckpt", "model.pt", "model.pth", "model.bin"):

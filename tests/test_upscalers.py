@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from sdwebui.engine.processing.extras import ExtrasParams, run_extras, run_extras_detailed
-from sdwebui.engine.upscalers import UpscalerError, UpscalerRegistry, import_spandrel
+from sdwebui.engine.upscaler_models import import_spandrel
+from sdwebui.engine.upscalers import UpscalerError, UpscalerRegistry
 
 CPU = torch.device("cpu")
 TORCHVISION_INSTALLED = importlib.util.find_spec("torchvision") is not None

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import logging
 import re
 from pathlib import Path
 
 import torch
+
+from sdwebui.engine.devices import torch_gc  # noqa: F401  (A1111's devices.torch_gc; the engine owns it)
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +63,6 @@ def vae_upcast_dtype(cmd_opts: argparse.Namespace, device: torch.device) -> torc
     if device.type == "cuda" and not cmd_opts.no_half_vae and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
-
-
-def torch_gc() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.ipc_collect()
 
 
 cpu = torch.device("cpu")
