@@ -1,7 +1,5 @@
-"""A1111's `modules.sd_schedulers` names that extensions read."""
-from __future__ import annotations
+"""A1111's `modules.sd_schedulers` names that extensions read: `sdwebui.engine.sampling.samplers.extension_tables`."""
+from modules._facade import expose
 
-from sdwebui.engine.sampling import samplers as _samplers
-
-schedulers = list(_samplers.SCHEDULERS)
-schedulers_map = {**{s.name: s for s in schedulers}, **{s.label: s for s in schedulers}}
+_TABLES = 'sdwebui.engine.sampling.samplers.extension_tables'
+expose(__name__, extra=[("schedulers", _TABLES), ("schedulers_map", _TABLES)])
