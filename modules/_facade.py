@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 # names every implementation module has that are not part of what it offers
 _NOT_EXPORTED = {"annotations", "logger", "log"}
@@ -24,6 +24,9 @@ class FacadeModule(types.ModuleType):
         return self.__dict__.get("_facade_owners", {}).get(name)
 
     def __getattr__(self, name: str) -> Any:
+        computed = self.__dict__.get("_facade_computed", {}).get(name)
+        if computed is not None:
+            return computed()
         owner = self._owner(name)
         if owner is None:
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
@@ -44,7 +47,8 @@ class FacadeModule(types.ModuleType):
             delattr(importlib.import_module(owner), name)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.__dict__.get("_facade_owners", {})))
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("_facade_owners", {}))
+                      | set(self.__dict__.get("_facade_computed", {})))
 
 
 def _public_names(module: types.ModuleType) -> list[str]:
@@ -55,10 +59,13 @@ def _public_names(module: types.ModuleType) -> list[str]:
             if not n.startswith("_") and n not in _NOT_EXPORTED and not isinstance(v, types.ModuleType)]
 
 
-def expose(facade: str, *implementations: str, extra: Iterable[tuple[str, str]] = ()) -> None:
+def expose(facade: str, *implementations: str, extra: Iterable[tuple[str, str]] = (),
+           computed: Mapping[str, Callable[[], Any]] | None = None) -> None:
     """Make module `facade` stand for the public names of `implementations` (the first one that
     has a name owns it). `extra`: (name, module) pairs for names a module serves lazily through its
-    own `__getattr__` (`shared.sd_model`)."""
+    own `__getattr__` (`shared.sd_model`). `computed`: names whose value the facade derives from the
+    running app at each read (`devices.device`, `paths.models_path`); assigning one of them still
+    assigns it in its owner, if it has one."""
     owners: dict[str, str] = {}
     for impl in implementations:
         for name in _public_names(importlib.import_module(impl)):
@@ -67,4 +74,5 @@ def expose(facade: str, *implementations: str, extra: Iterable[tuple[str, str]] 
     module = sys.modules[facade]
     module.__class__ = FacadeModule
     module.__dict__["_facade_owners"] = owners
-    module.__dict__["__all__"] = sorted(owners)
+    module.__dict__["_facade_computed"] = dict(computed or {})
+    module.__dict__["__all__"] = sorted(set(owners) | set(computed or {}))

@@ -1,8 +1,6 @@
-"""A1111's `modules.paths_internal` names, for extensions that import them from there."""
-from __future__ import annotations
+"""A1111's `modules.paths_internal` names, for extensions that import them from there: the same as
+`modules.paths`."""
+from modules._facade import expose
+from modules.paths import A1111_PATH_NAMES
 
-
-def __getattr__(name: str):
-    from sdwebui.services import paths
-
-    return getattr(paths, name)
+expose(__name__, 'sdwebui.services.paths', computed=A1111_PATH_NAMES)

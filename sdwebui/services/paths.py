@@ -53,16 +53,3 @@ def ensure_dirs(paths: Paths) -> None:
     for d in (paths.checkpoints, paths.vae, paths.lora, paths.embeddings, paths.extensions):
         d.mkdir(parents=True, exist_ok=True)
 
-
-def __getattr__(name: str):
-    """A1111's module-level path names (`modules.paths.models_path` ...), which extensions read;
-    they follow the flags of the running app."""
-    from sdwebui.services import runtime as shared
-
-    p = shared.paths
-    names = {"script_path": SCRIPT_PATH, "data_path": p.data, "models_path": p.models,
-             "extensions_dir": p.extensions, "extensions_builtin_dir": p.extensions_builtin,
-             "sd_model_file": p.checkpoints, "default_sd_model_file": p.checkpoints}
-    if name in names:
-        return str(names[name])
-    raise AttributeError(f"module 'modules.paths' has no attribute {name!r}")

@@ -1,26 +1,29 @@
 """Process-wide singletons under the names A1111 extensions import:
 `shared.opts`, `shared.cmd_opts`, `shared.state`, `shared.sd_model`.
 
-Nothing else in the project is global. initialize() builds them from the flags; before it
-runs, `cmd_opts` holds the defaults so that importing extensions never fails.
+Nothing else in the project is global. initialize() builds them from the flags. Before it runs
+there are no flags (`cmd_opts` and `paths` are None): the command line belongs to the interfaces,
+which this layer does not import; A1111's facade (modules/shared.py) gives an extension that reads
+`shared.cmd_opts` that early the default flags, through set_flags().
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
-from sdwebui.interfaces.cli import flags as cmd_args
 from sdwebui.services import paths as paths_mod
-from sdwebui.services.options.store import OptionInfo, Options, options_section  # noqa: F401  (A1111 re-exports)
+from sdwebui.services.extensions import callbacks as script_callbacks, discovery, manager as extension_manager
 from sdwebui.services.job_state import State
+from sdwebui.services.options import apply as settings_apply
+from sdwebui.services.options.store import OptionInfo, Options, options_section  # noqa: F401  (A1111 re-exports)
 
 logger = logging.getLogger(__name__)
 
-cmd_opts: argparse.Namespace = cmd_args.build_parser().parse_args([])
-cmd_args.finalize(cmd_opts)
-paths: paths_mod.Paths = paths_mod.from_args(cmd_opts)
+cmd_opts: argparse.Namespace | None = None
+paths: paths_mod.Paths | None = None
 opts: Options = None  # type: ignore[assignment]
 state: State = State()
 queue = None            # modules.queue.GenerationQueue
@@ -68,13 +71,25 @@ def request_server_stop() -> None:
         cb()
 
 
+def server_running() -> bool:
+    """Whether a running server registered how to stop it (request_server_stop() would)."""
+    return bool(_server_stop_callbacks)
+
+
 def vae_choices() -> list[str]:
     return vae_registry.choices() if vae_registry is not None else ["Automatic", "None"]
 
 
+def set_flags(ns: argparse.Namespace) -> None:
+    """Take the flags, and the paths they name, without building anything else (initialize() does)."""
+    global cmd_opts, paths
+    cmd_opts = ns
+    paths = paths_mod.from_args(ns)
+
+
 def initialize(ns: argparse.Namespace) -> None:
     """Build every singleton from the flags. Loads no model (see load_initial_model)."""
-    global cmd_opts, paths, opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
+    global opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
     global prompt_styles, upscalers, loras, embeddings
     from sdwebui.services.models import devices, offload, speedups
     from sdwebui.services.options import registry as shared_options
@@ -84,8 +99,7 @@ def initialize(ns: argparse.Namespace) -> None:
     from sdwebui.services.models.vae_registry import VaeRegistry
     from sdwebui.services.styles import StyleDatabase
 
-    cmd_opts = ns
-    paths = paths_mod.from_args(ns)
+    set_flags(ns)
     paths_mod.ensure_dirs(paths)
     opts = Options({**shared_options.templates(vae_choices=vae_choices), **options_templates}, paths.config_file)
     opts.load()
@@ -178,8 +192,6 @@ def _checkpoints_kept_in_ram() -> int:
 
 
 def _model_loaded_callbacks(model) -> None:
-    from sdwebui.services.extensions import callbacks as script_callbacks
-
     script_callbacks.model_loaded_callback(model)
 
 
@@ -269,3 +281,19 @@ def apply_vae_setting(choice: str | None = None) -> None:
     except ValueError as e:
         raise ProcessingError("sd_vae", str(e)) from None
     model_manager.apply_vae(info)
+
+
+def _wire_services() -> None:
+    """Hand this module to the services that read the app's flags, paths and options (they cannot
+    import it: it imports them), and give the extension callbacks discovery's ordering rules and
+    error reporting. Done once, at import rather than in initialize(): the services read the values
+    at each use, and extensions and tests use them before the app has started."""
+    this = sys.modules[__name__]
+    discovery.configure(this)
+    extension_manager.configure(this)
+    settings_apply.configure(this)
+    script_callbacks.configure(this, order_rules=discovery.callback_order_rules,
+                               extension_for_path=discovery.extension_for_path)
+
+
+_wire_services()

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from sdwebui.engine.hooks import (AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams,  # noqa: F401
                                  ExtraNoiseParams, ImageGridLoopParams, ImageSaveParams)
+from sdwebui.services.app_settings import AppSettings
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,27 @@ class _Loading:
 loading = _Loading()
 
 
+@dataclass
+class _Wiring:
+    """What the callbacks read from the rest of the app, given at start by configure()."""
+    app: AppSettings | None = None                                   # its options: prioritized_callbacks_*
+    order_rules: Callable[[], dict[str, dict[str, tuple[str, ...]]]] | None = None   # metadata.ini rules
+    extension_for_path: Callable[[str], Any] | None = None           # the extension a file belongs to
+
+
+_wiring = _Wiring()
+
+
+def configure(app: AppSettings, *, order_rules: Callable[[], dict[str, dict[str, tuple[str, ...]]]],
+              extension_for_path: Callable[[str], Any]) -> None:
+    """Set up ordering and error reporting (the runtime, at start): `app` gives the options
+    (`prioritized_callbacks_<category>`), `order_rules` the extensions' metadata.ini
+    `[callbacks/...]` rules (discovery.callback_order_rules), `extension_for_path` the extension
+    a callback's file belongs to, on which its errors are reported."""
+    _wiring.app, _wiring.order_rules, _wiring.extension_for_path = app, order_rules, extension_for_path
+    _ordered_cache.clear()
+
+
 def _registering_file() -> str:
     if loading.filename:
         return loading.filename
@@ -115,12 +137,8 @@ def _order(category: str) -> list[CallbackItem]:
         return _ordered_cache[category]
     items = list(callback_map[f"callbacks_{category}"])
     items = _apply_rules(items)
-    try:
-        from sdwebui.services import runtime as shared
-
-        wanted = list(getattr(shared.opts, f"prioritized_callbacks_{category}", []) or []) if shared.opts else []
-    except AttributeError:
-        wanted = []
+    opts = _wiring.app.opts if _wiring.app is not None else None
+    wanted = list(getattr(opts, f"prioritized_callbacks_{category}", []) or []) if opts else []
     if wanted:
         first = [i for n in wanted for i in items if i.name == n]
         items = first + [i for i in items if i not in first]
@@ -129,11 +147,12 @@ def _order(category: str) -> list[CallbackItem]:
 
 
 def _apply_rules(items: list[CallbackItem]) -> list[CallbackItem]:
+    if _wiring.order_rules is None:   # no extension system wired (tests of the engine alone)
+        return items
     try:
-        from sdwebui.services.extensions import discovery as extensions
-
-        rules = extensions.callback_order_rules()
-    except Exception:  # no extension system loaded (tests of the engine alone)
+        rules = _wiring.order_rules()
+    except Exception:
+        logger.exception("could not read the extensions' callback order rules")
         return items
     if not rules:
         return items
@@ -166,10 +185,10 @@ def _apply_rules(items: list[CallbackItem]) -> list[CallbackItem]:
 
 def _report(item: CallbackItem, category: str, exc: BaseException) -> None:
     logger.exception("error in callback %s (%s)", item.name, category)
+    if _wiring.extension_for_path is None:
+        return
     try:
-        from sdwebui.services.extensions import discovery as extensions
-
-        ext = extensions.extension_for_path(item.script)
+        ext = _wiring.extension_for_path(item.script)
         if ext is not None:
             ext.report_error(f"{category} callback {item.name}: {type(exc).__name__}: {exc}")
     except Exception:

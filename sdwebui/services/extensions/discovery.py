@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from sdwebui.services import paths as paths_mod
+from sdwebui.services.app_settings import AppSettings, AppSlot
+from sdwebui.services.options.store import Options
 
 logger = logging.getLogger(__name__)
 
@@ -302,12 +304,23 @@ _by_path: dict[Path, Extension] = {}
 _disable_mode = "none"      # the effective disable_all_extensions at the last listing
 
 
-def _context(ns: argparse.Namespace | None) -> tuple[argparse.Namespace, paths_mod.Paths, object | None]:
-    """(flags, paths, opts or None): the shared ones, or those derived from `ns` (preload time)."""
-    from sdwebui.services import runtime as shared
+_app: AppSlot[AppSettings] = AppSlot("extension discovery")
 
-    if ns is None or ns is shared.cmd_opts:
-        return shared.cmd_opts, shared.paths, shared.opts
+
+def configure(app: AppSettings) -> None:
+    """Where list_extensions() reads the app's flags, paths and options when it is given no flags
+    (the runtime, at start)."""
+    _app.set(app)
+
+
+def _context(ns: argparse.Namespace | None) -> tuple[argparse.Namespace, paths_mod.Paths, Options | None]:
+    """(flags, paths, opts or None): the app's, or those derived from `ns` (preload time)."""
+    app = _app.get_or_none()
+    if ns is None or (app is not None and ns is app.cmd_opts):
+        app = _app.get()
+        if app.cmd_opts is None or app.paths is None:
+            raise RuntimeError("the app has no flags yet: pass the flags to list the extensions with")
+        return app.cmd_opts, app.paths, app.opts
     return ns, paths_mod.from_args(ns), None
 
 
@@ -328,7 +341,7 @@ def read_enabled_settings(config_file: Path) -> tuple[list[str], str]:
             mode if mode in DISABLE_MODES else "none")
 
 
-def _enabled_settings(ns: argparse.Namespace, paths: paths_mod.Paths, opts) -> tuple[set[str], str]:
+def _enabled_settings(ns: argparse.Namespace, paths: paths_mod.Paths, opts: Options | None) -> tuple[set[str], str]:
     if opts is not None:
         disabled, mode = list(opts.disabled_extensions or []), opts.disable_all_extensions or "none"
     else:
@@ -342,8 +355,8 @@ def _enabled_settings(ns: argparse.Namespace, paths: paths_mod.Paths, opts) -> t
 
 def list_extensions(ns: argparse.Namespace | None = None) -> list[Extension]:
     """Re-scan `extensions-builtin/` then `<data-dir>/extensions/` (each alphabetically) and
-    rebuild the module-level `extensions` list in place. `ns`: flags to use instead of
-    `shared.cmd_opts` (then enabled state comes from that data dir's config.json)."""
+    rebuild the module-level `extensions` list in place. `ns`: flags to use instead of the app's
+    (then enabled state comes from that data dir's config.json)."""
     global _disable_mode
     ns, paths, opts = _context(ns)
     disabled, mode = _enabled_settings(ns, paths, opts)

@@ -21,10 +21,12 @@ import shutil
 import stat
 import threading
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlparse
 
-from sdwebui.services.extensions import discovery as extensions
 from sdwebui.engine.atomic_write import atomic_write_text
+from sdwebui.services.app_settings import AppSettings, AppSlot
+from sdwebui.services.extensions import discovery as extensions
 from sdwebui.services.extensions.discovery import GitError, run_git
 
 logger = logging.getLogger(__name__)
@@ -45,10 +47,22 @@ class ExtensionError(ValueError):
 # ---------------------------------------------------------------------------------------
 # access
 # ---------------------------------------------------------------------------------------
-def _shared():
-    from sdwebui.services import runtime as shared
+class ManagedApp(AppSettings, Protocol):
+    """The running app as extension management needs it: its flags, paths and options, and
+    stopping the server (for "Apply and restart")."""
 
-    return shared
+    def server_running(self) -> bool:
+        """Whether a server is running that request_server_stop() would stop."""
+
+    def request_server_stop(self) -> None: ...
+
+
+_app: AppSlot[ManagedApp] = AppSlot("extension management")
+
+
+def configure(app: ManagedApp) -> None:
+    """The app the management functions act on (the runtime, at start)."""
+    _app.set(app)
 
 
 def _exposing_flags(ns) -> list[str]:
@@ -73,7 +87,7 @@ def is_loopback(host: str | None) -> bool:
 
 def flag_access_error() -> str | None:
     """A1111's rule alone: refused while the server is exposed without the insecure flag."""
-    ns = _shared().cmd_opts
+    ns = _app.get().cmd_opts
     if getattr(ns, "disable_extension_access", False):
         return (f"Extension management is disabled because the server is reachable from other machines "
                 f"({', '.join(_exposing_flags(ns)) or '--listen'}). "
@@ -89,7 +103,7 @@ def access_error(client_host: str | None, authenticated: bool) -> str | None:
         return message
     if is_loopback(client_host):
         return None
-    ns = _shared().cmd_opts
+    ns = _app.get().cmd_opts
     if not (ns.api_auth or ns.gradio_auth or getattr(ns, "gradio_auth_path", None)):
         return (f"Extension management is only allowed from this machine: the request comes from "
                 f"{client_host or 'an unknown address'} and no login is configured "
@@ -187,7 +201,7 @@ def install_from_url(url: str, branch: str | None = None, dirname: str | None = 
     if url.startswith("-") or (branch or "").startswith("-"):
         raise ExtensionError("url" if url.startswith("-") else "branch", "a URL or branch may not start with '-'")
     name = _validate_dirname(dirname if dirname and dirname.strip() else dirname_from_url(url))
-    paths = _shared().paths
+    paths = _app.get().paths
     with _lock:
         target = paths.extensions / name
         if target.exists():
@@ -214,7 +228,7 @@ def install_from_url(url: str, branch: str | None = None, dirname: str | None = 
         extensions.list_extensions()
         ext = extensions.extension_for_path(target)
         note = ""
-        if ext is not None and not _shared().cmd_opts.skip_install:
+        if ext is not None and not _app.get().cmd_opts.skip_install:
             if not extensions.run_installer(ext):
                 note = f" Its install.py failed: {ext.errors[-1]}"
         return f"Installed into {target}.{note} Use \"Apply and restart UI\" in the Installed tab to load it."
@@ -257,7 +271,7 @@ def update(name: str) -> str:
 def uninstall(name: str) -> str:
     """Delete a user extension's folder (never a built-in; nothing outside `extensions/`)."""
     _check_flags()
-    paths = _shared().paths
+    paths = _app.get().paths
     with _lock:
         ext = _find(name)
         if ext.is_builtin:
@@ -281,7 +295,7 @@ def uninstall(name: str) -> str:
 # ---------------------------------------------------------------------------------------
 def set_enabled(disabled: list[str], disable_all: str = "none") -> None:
     """Persist A1111's `disabled_extensions` (folder names, as A1111 stores them) and
-    `disable_all_extensions` through shared.opts and an atomic config.json save (or straight
+    `disable_all_extensions` through the app's options and an atomic config.json save (or straight
     into config.json before the options are loaded), then re-list. Takes effect for scripts at
     the next restart."""
     if disable_all not in extensions.DISABLE_MODES:
@@ -295,14 +309,14 @@ def set_enabled(disabled: list[str], disable_all: str = "none") -> None:
         folder = ext.dirname if ext is not None else item
         if folder not in names:
             names.append(folder)
-    shared = _shared()
+    app = _app.get()
     with _lock:
-        if shared.opts is not None:
-            shared.opts.set("disabled_extensions", names)
-            shared.opts.set("disable_all_extensions", disable_all)
-            shared.opts.save()
+        if app.opts is not None:
+            app.opts.set("disabled_extensions", names)
+            app.opts.set("disable_all_extensions", disable_all)
+            app.opts.save()
         else:
-            _write_config(shared.paths.config_file,
+            _write_config(app.paths.config_file,
                           {"disabled_extensions": names, "disable_all_extensions": disable_all})
         logger.info("extensions: disabled %s, disable_all_extensions=%s", names, disable_all)
         extensions.list_extensions()
@@ -329,19 +343,19 @@ def restart_server(force_after_s: float | None = 15.0) -> str:
     (A1111: without a launcher loop it just stops). The stop is asked for shortly after this
     returns, so the caller's response still goes out; if the server has not exited after
     `force_after_s` (an open connection keeps it), the process exits anyway."""
-    shared = _shared()
-    if not getattr(shared, "_server_stop_callbacks", None):
+    app = _app.get()
+    if not app.server_running():
         logger.warning("no running server registered a stop callback; nothing to stop")
         return "Settings saved; no running server to restart here."
     restart = is_restartable()
     if restart:
-        marker = shared.paths.tmp / "restart"
+        marker = app.paths.tmp / "restart"
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
     logger.info("%s the server", "restarting" if restart else "stopping (no launcher loop to restart it)")
 
     def stop() -> None:
-        shared.request_server_stop()
+        app.request_server_stop()
         if force_after_s is not None:
             timer = threading.Timer(force_after_s, os._exit, args=(0,))
             timer.daemon = True

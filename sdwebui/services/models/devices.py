@@ -67,18 +67,3 @@ def vae_upcast_dtype(cmd_opts: argparse.Namespace, device: torch.device) -> torc
 
 cpu = torch.device("cpu")
 
-
-def __getattr__(name: str):
-    """A1111's `devices.device`, `devices.dtype`, `devices.dtype_vae` ... of the running app."""
-    from sdwebui.services import runtime as shared
-
-    manager = shared.model_manager
-    values = {"device": shared.device or cpu,
-              "dtype": manager.dtype if manager else torch.float32,
-              "dtype_unet": manager.dtype if manager else torch.float32,
-              "dtype_vae": manager.vae_dtype if manager else torch.float32,
-              "device_interrogate": shared.device or cpu, "device_gfpgan": shared.device or cpu,
-              "device_esrgan": shared.device or cpu, "device_codeformer": shared.device or cpu}
-    if name in values:
-        return values[name]
-    raise AttributeError(f"module 'modules.devices' has no attribute {name!r}")

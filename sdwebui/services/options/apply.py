@@ -5,23 +5,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from sdwebui.services import runtime as shared
+from sdwebui.services.app_settings import AppSettings, AppSlot
 from sdwebui.services.options.store import OptionError
+
+if TYPE_CHECKING:
+    from sdwebui.services.models.checkpoints import CheckpointRegistry, ModelManager
+    from sdwebui.services.queue import GenerationQueue
 
 logger = logging.getLogger(__name__)
 
 FROZEN_MESSAGE = "settings are frozen (--freeze-settings)"
 
 
+class SettingsHost(AppSettings, Protocol):
+    """The running app as applying settings needs it: the options, the queue that switches models,
+    the checkpoints, and the VAE setting."""
+    queue: GenerationQueue | None
+    registry: CheckpointRegistry | None
+    model_manager: ModelManager | None
+
+    def ensure_model_loaded(self) -> Any:
+        """The resident model, loading the selected checkpoint first (queue worker only)."""
+
+    def apply_vae_setting(self, choice: str | None = None) -> None:
+        """Make the resident model use the VAE `choice` names (queue worker only)."""
+
+
+_app: AppSlot[SettingsHost] = AppSlot("applying settings")
+
+
+def configure(app: SettingsHost) -> None:
+    """The app whose settings apply_settings() changes (the runtime, at start)."""
+    _app.set(app)
+
+
 async def run_on_queue(fn: Callable[[], Any], name: str) -> Any:
     """Run `fn` on the generation queue and wait for it without blocking the event loop."""
-    job = shared.queue.submit(fn, name=name)
+    queue = _app.get().queue
+    job = queue.submit(fn, name=name)
     try:
         return await asyncio.wrap_future(job.future)
     except asyncio.CancelledError:
-        shared.queue.cancel(job.task_id)  # the page went away before the job started
+        queue.cancel(job.task_id)  # the page went away before the job started
         raise
 
 
@@ -31,7 +58,7 @@ def _keyed(key: str, message: str) -> str:
 
 
 def current_value(key: str) -> Any:
-    opts = shared.opts
+    opts = _app.get().opts
     info = opts.data_labels.get(key)
     return opts.data.get(key, info.default if info is not None else None)
 
@@ -43,9 +70,10 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
     `from_api=True` drops restrict_api options silently, as A1111's API does; the UI may set
     them. A VAE failure after a successful checkpoint switch leaves the new model in place
     (the switch is reported as changed together with the error)."""
-    if shared.cmd_opts.freeze_settings:
+    app = _app.get()
+    if app.cmd_opts.freeze_settings:
         return [], FROZEN_MESSAGE
-    opts = shared.opts
+    opts = app.opts
     values = dict(values)
     if from_api:
         values = {k: v for k, v in values.items()
@@ -58,9 +86,9 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
         return [], _keyed(e.key, str(e))
     info = None
     if ckpt is not None:
-        info = shared.registry.match(str(ckpt))
+        info = app.registry.match(str(ckpt))
         if info is None:
-            titles = [c.title for c in shared.registry.list()]
+            titles = [c.title for c in app.registry.list()]
             return [], f"sd_model_checkpoint: checkpoint {ckpt!r} not found; available: {titles}"
 
     changed: list[str] = []
@@ -69,7 +97,7 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
         try:
             # ModelManager.load is a no-op for the resident file; on success its on_loaded
             # callback records the title (and hash) in opts
-            await run_on_queue(lambda: shared.model_manager.load(info), "load-checkpoint")
+            await run_on_queue(lambda: app.model_manager.load(info), "load-checkpoint")
         except Exception as e:
             logger.warning("could not switch to checkpoint %s: %s", info.title, e)
             return [], f"sd_model_checkpoint: could not load {info.title}: {e}; the previous model is still loaded"
@@ -80,8 +108,8 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
         vae = values["sd_vae"]
 
         def apply_vae() -> None:
-            shared.ensure_model_loaded()
-            shared.apply_vae_setting(vae)
+            app.ensure_model_loaded()
+            app.apply_vae_setting(vae)
 
         try:
             await run_on_queue(apply_vae, "load-vae")
@@ -117,4 +145,4 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
 
 async def _save_if(changed: list[str]) -> None:
     if changed:
-        await asyncio.to_thread(shared.opts.save)  # atomic write; keep file I/O off the event loop
+        await asyncio.to_thread(_app.get().opts.save)  # atomic write; keep file I/O off the event loop
