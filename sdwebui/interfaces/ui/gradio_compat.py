@@ -7,7 +7,8 @@ install() patches gradio once, before any UI is built:
 * `gr.Box` is `gr.Group`; `source="upload"` becomes `sources=["upload"]`, `tool=` is dropped;
   other keyword arguments a component no longer takes are dropped with a warning instead of
   raising, so an extension written for gradio 3 builds;
-* while an extension's UI is built (`extension_ui()`), `visible=False` means `visible="hidden"`:
+* while an extension's UI is built (`extension_ui()`, which install() registers with the scripts'
+  runner), `visible=False` means `visible="hidden"`:
   gradio >= 5.36 leaves invisible components out of the page, and extensions look their hidden
   buttons and textboxes up in the DOM;
 * every component constructed calls the before/after-component callbacks with its keyword
@@ -24,6 +25,8 @@ from typing import Iterator
 
 import gradio as gr
 from gradio.blocks import Block
+
+from sdwebui.services.extensions import script_controls
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +144,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    script_controls.set_extension_ui(extension_ui)   # extensions' script controls are built under it
     if not hasattr(gr, "Box"):
         gr.Box = gr.Group
     if not hasattr(Block, "style"):

@@ -1,10 +1,6 @@
-"""A1111's script system: `Script` classes from extensions' `scripts/*.py`, one `ScriptRunner` per
-tab (txt2img, img2img) that builds their UI and calls their hooks during a generation.
-
-The runner keeps A1111's flat argument list: `inputs[0]` is the "Script" dropdown (0 = None,
-i = the i-th selectable script) and every script owns `inputs[args_from:args_to]`. The UI and the
-API fill that list the same way (`script_args_for`): the UI's Generate turns its values into the
-request fields `script_name` / `script_args` / `alwayson_scripts`, exactly what an API client sends.
+"""A1111's script system: `Script` classes from extensions' `scripts/*.py` (script_class.py), one
+`ScriptRunner` per tab (txt2img, img2img) that builds their UI (script_controls.py) and calls their
+hooks during a generation, and running a job with them.
 """
 from __future__ import annotations
 
@@ -17,93 +13,19 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from sdwebui.services.extensions import callbacks as script_callbacks
+from sdwebui.services import paths
+from sdwebui.services.extensions import callbacks as script_callbacks, discovery as extensions
+from sdwebui.services.extensions import postprocessing_scripts as scripts_postprocessing
 from sdwebui.services.extensions.callbacks import ExtensionError
-
-from sdwebui.engine.hooks import (MaskBlendArgs, PostProcessMaskOverlayArgs,  # noqa: F401 (A1111 names)
-                                 PostprocessBatchListArgs, PostprocessImageArgs, PostSampleArgs)
+from sdwebui.services.extensions.script_class import AlwaysVisible, OnComponent, Script, report_script_error, safe_title
+from sdwebui.services.extensions.script_controls import ScriptControls
 
 logger = logging.getLogger(__name__)
-
-AlwaysVisible = object()    # Script.show() returns this for scripts whose UI is always shown
-
-
-class Script:
-    """Base class of an extension's script. Override `title`, `show`, `ui` and the hooks you need."""
-    name: str | None = None
-    section: str | None = None
-    filename: str | None = None
-    args_from: int | None = None
-    args_to: int | None = None
-    alwayson = False
-    is_txt2img = False
-    is_img2img = False
-    tabname: str | None = None
-    group = None
-    create_group = True
-    infotext_fields = None       # [(component, "Infotext key" | fn(params) -> value)]
-    paste_field_names = None
-    api_info = None
-    setup_for_ui_only = False
-    controls = None
-    on_before_component_elem_id = None
-    on_after_component_elem_id = None
-
-    def title(self) -> str:
-        raise NotImplementedError(f"{type(self).__name__} must define title()")
-
-    def ui(self, is_img2img: bool):
-        """Build the script's components (inside the tab's layout); their values become *args."""
-
-    def show(self, is_img2img: bool):
-        """False: hidden on this tab; True: in the Script dropdown; AlwaysVisible: always on."""
-        return True
-
-    def run(self, p, *args):
-        """Selectable scripts: do the whole job (usually via processing.process_images) and return Processed."""
-
-    def setup(self, p, *args): ...
-    def before_process(self, p, *args): ...
-    def process(self, p, *args): ...
-    def before_process_batch(self, p, *args, **kwargs): ...
-    def after_extra_networks_activate(self, p, *args, **kwargs): ...
-    def process_before_every_sampling(self, p, *args, **kwargs): ...
-    def process_batch(self, p, *args, **kwargs): ...
-    def postprocess_batch(self, p, *args, **kwargs): ...
-    def postprocess_batch_list(self, p, pp: PostprocessBatchListArgs, *args, **kwargs): ...
-    def on_mask_blend(self, p, mba: MaskBlendArgs, *args): ...
-    def post_sample(self, p, ps: PostSampleArgs, *args): ...
-    def postprocess_image(self, p, pp: PostprocessImageArgs, *args): ...
-    def postprocess_maskoverlay(self, p, ppmo: PostProcessMaskOverlayArgs, *args): ...
-    def postprocess_image_after_composite(self, p, pp: PostprocessImageArgs, *args): ...
-    def postprocess(self, p, processed, *args): ...
-    def before_hr(self, p, *args): ...
-    def before_component(self, component, **kwargs): ...
-    def after_component(self, component, **kwargs): ...
-
-    def on_before_component(self, callback, *, elem_id: str) -> None:
-        if self.on_before_component_elem_id is None:
-            self.on_before_component_elem_id = []
-        self.on_before_component_elem_id.append((elem_id, callback))
-
-    def on_after_component(self, callback, *, elem_id: str) -> None:
-        if self.on_after_component_elem_id is None:
-            self.on_after_component_elem_id = []
-        self.on_after_component_elem_id.append((elem_id, callback))
-
-    def describe(self) -> str:
-        return ""
-
-    def elem_id(self, item_id: str) -> str:
-        """`script_[txt2img_|img2img_]<title>_<item_id>`: the tab name only when the script shows on both tabs."""
-        both = self.show(True) == self.show(False)
-        tab = f"{'img2img' if self.is_img2img else 'txt2img'}_" if both else ""
-        title = re.sub(r"[^a-z_0-9]", "", re.sub(r"\s", "_", self.title().lower()))
-        return f"script_{tab}{title}_{item_id}"
 
 
 @dataclass
 class ScriptClassData:
+    """A Script (or ScriptPostprocessing) class loaded from an extension's file."""
     script_class: type
     path: str
     basedir: str
@@ -117,8 +39,6 @@ _current_basedir: str | None = None
 
 def basedir() -> str:
     """The folder of the extension whose script is being loaded (A1111's `scripts.basedir()`)."""
-    from sdwebui.services import paths
-
     return _current_basedir or str(paths.SCRIPT_PATH)
 
 
@@ -135,8 +55,6 @@ def load_scripts() -> None:
     """Import every active extension's scripts/*.py (in metadata.ini order) and collect their Script
     classes. A script that fails to import is logged and reported on its extension; the rest load."""
     global _current_basedir
-    from sdwebui.services.extensions import discovery as extensions, postprocessing_scripts as scripts_postprocessing
-
     script_callbacks.script_unloaded_callback()
     script_callbacks.clear_callbacks()
     scripts_data.clear()
@@ -176,45 +94,8 @@ def load_scripts() -> None:
     logger.info("loaded %d script(s) from %d extension(s)", len(scripts_data), len(extensions.active()))
 
 
-def report_script_error(script: Script | type, where: str, exc: BaseException, filename: str | None = None) -> None:
-    """Log a script's failure and list it on its extension (the Extensions tab shows it)."""
-    title = _safe_title(script) if isinstance(script, Script) else script.__name__
-    filename = filename or getattr(script, "filename", None) or ""
-    logger.exception("error in %s of script %s (%s)", where, title, filename)
-    try:
-        from sdwebui.services.extensions import discovery as extensions
-
-        ext = extensions.extension_for_path(filename)
-        if ext is not None:
-            ext.report_error(f"{where} of '{title}': {type(exc).__name__}: {exc}")
-    except Exception:
-        pass
-
-
-def _safe_title(script: Script) -> str:
-    try:
-        return script.title()
-    except Exception:
-        return type(script).__name__
-
-
-class ScriptRunner:
-    """The scripts of one tab and the flat argument list of their controls."""
-
-    def __init__(self, tabname: str):
-        self.tabname = tabname
-        self.scripts: list[Script] = []
-        self.selectable_scripts: list[Script] = []
-        self.alwayson_scripts: list[Script] = []
-        self.titles: list[str] = []
-        self.inputs: list = [None]
-        self.defaults: list = [0]
-        self.ui_built = False
-        self.dropdown = None
-
-    @property
-    def is_img2img(self) -> bool:
-        return self.tabname == "img2img"
+class ScriptRunner(ScriptControls):
+    """The scripts of one tab: their controls (ScriptControls) and their hooks during a generation."""
 
     def initialize_scripts(self, is_img2img: bool | None = None) -> None:
         """A fresh instance of every loaded Script class that shows on this tab."""
@@ -244,116 +125,6 @@ class ScriptRunner:
             self.scripts.append(script)
         self.titles = [s.title() for s in self.selectable_scripts]
 
-    # UI ---------------------------------------------------------------------------------------
-    def _create_script_ui(self, script: Script) -> None:
-        from sdwebui.interfaces.ui import gradio_compat
-
-        script.args_from = script.args_to = len(self.inputs)
-        try:
-            with gradio_compat.extension_ui():
-                controls = script.ui(script.is_img2img)
-        except Exception as e:
-            report_script_error(script, "ui()", e)
-            controls = None
-        controls = [c for c in (controls or []) if c is not None]
-        script.controls = controls
-        for c in controls:
-            c.custom_script_source = os.path.basename(script.filename or "")
-        self.inputs.extend(controls)
-        defaults = [_component_default(c) for c in controls]
-        self.defaults.extend(defaults)
-        script.args_to = len(self.inputs)
-        api = [{"label": getattr(c, "label", None), "value": value, "minimum": getattr(c, "minimum", None),
-                "maximum": getattr(c, "maximum", None), "step": getattr(c, "step", None), "choices": _choices(c)}
-               for c, value in zip(controls, defaults)]
-        script.api_info = {"name": script.name, "is_img2img": script.is_img2img, "is_alwayson": script.alwayson,
-                           "args": api}
-
-    def setup_ui(self) -> None:
-        """Inside the tab's settings column: the always-on scripts' sections, then the Script
-        dropdown and the selectable scripts' groups (each shown when picked)."""
-        import gradio as gr
-
-        self.inputs, self.defaults = [None], [0]
-        for script in self.alwayson_scripts:
-            with gr.Group(elem_id=f"{self.tabname}_script_{_slug(script.title())}") as group:
-                self._create_script_ui(script)
-            script.group = group
-        with gr.Column(elem_id=f"{self.tabname}_script_container"):
-            self.dropdown = gr.Dropdown(label="Script", choices=["None", *self.titles], value="None", type="index",
-                                        elem_id=f"{self.tabname}_script_list")
-            self.inputs[0] = self.dropdown
-            groups = []
-            for script in self.selectable_scripts:
-                with gr.Group(visible=False, elem_id=f"{self.tabname}_script_{_slug(script.title())}") as group:
-                    self._create_script_ui(script)
-                script.group = group
-                groups.append(group)
-        if groups:
-            def select(index):
-                index = index or 0
-                return [gr.update(visible=index == i + 1) for i in range(len(groups))]
-
-            self.dropdown.change(select, [self.dropdown], groups, show_progress="hidden", queue=False)
-        self.ui_built = True
-
-    def ensure_ui(self) -> None:
-        """Without the web UI (--nowebui) the script controls are still built, off-screen, to learn
-        each script's argument span and defaults (A1111 builds the whole UI for that)."""
-        if self.ui_built:
-            return
-        import gradio as gr
-
-        with gr.Blocks(analytics_enabled=False):
-            self.setup_ui()
-
-    # request <-> flat args --------------------------------------------------------------------
-    def find(self, title: str, *, alwayson: bool) -> Script | None:
-        pool = self.alwayson_scripts if alwayson else self.selectable_scripts
-        low = title.lower()
-        return next((s for s in pool if s.title().lower() == low), None)
-
-    def request_fields(self, flat: list) -> dict[str, Any]:
-        """The UI's flat values as the API request fields (what an API client would send)."""
-        index = flat[0] or 0
-        out: dict[str, Any] = {"script_name": None, "script_args": [], "alwayson_scripts": {}}
-        if 0 < index <= len(self.selectable_scripts):
-            s = self.selectable_scripts[index - 1]
-            out["script_name"] = s.title()
-            out["script_args"] = list(flat[s.args_from:s.args_to])
-        for s in self.alwayson_scripts:
-            out["alwayson_scripts"][s.title()] = {"args": list(flat[s.args_from:s.args_to])}
-        return out
-
-    def script_args_for(self, script_name: str | None, script_args: list | None,
-                        alwayson: dict[str, Any] | None) -> list:
-        """A1111's flat script_args from the request fields: every control's default, the
-        selectable script's index and args, each always-on script's args. Raises ScriptArgsError
-        (a 4xx naming the field and the valid choices) for an unknown script or bad args."""
-        self.ensure_ui()
-        flat = list(self.defaults)
-        if script_name:
-            script = self.find(script_name, alwayson=False)
-            if script is None:
-                if self.find(script_name, alwayson=True) is not None:
-                    raise ScriptArgsError("script_name", f"Script '{script_name}' is an always-on script; "
-                                                         "pass its args in alwayson_scripts")
-                raise ScriptArgsError("script_name", f"Script '{script_name}' not found; available: "
-                                                     f"{[t.lower() for t in self.titles]}")
-            _fill(flat, script, list(script_args or []), "script_args")
-            flat[0] = self.selectable_scripts.index(script) + 1
-        for title, value in (alwayson or {}).items():
-            script = self.find(str(title), alwayson=True)
-            if script is None:
-                kind = " (a selectable script: use script_name)" if self.find(str(title), alwayson=False) else ""
-                raise ScriptArgsError(("alwayson_scripts", str(title)),
-                                      f"always on script {title} not found{kind}; available: "
-                                      f"{[s.title() for s in self.alwayson_scripts]}")
-            if not isinstance(value, dict) or not isinstance(value.get("args", []), (list, tuple)):
-                raise ScriptArgsError(("alwayson_scripts", str(title)), 'expected {"args": [ ... ]}')
-            _fill(flat, script, list(value.get("args", [])), ("alwayson_scripts", str(title), "args"))
-        return flat
-
     # hooks ------------------------------------------------------------------------------------
     def _each(self, hook: str, p, *before_args, **kwargs) -> None:
         args = list(getattr(p, "script_args", None) or [])
@@ -364,7 +135,7 @@ class ScriptRunner:
                 if script_callbacks.passes_through(e):
                     raise
                 report_script_error(script, hook, e)
-                raise ExtensionError(f"{hook} of script '{_safe_title(script)}'", e) from e
+                raise ExtensionError(f"{hook} of script '{safe_title(script)}'", e) from e
 
     def setup_scripts(self, p, *, is_ui: bool = True) -> None:
         args = list(p.script_args or [])
@@ -375,7 +146,7 @@ class ScriptRunner:
                 script.setup(p, *args[script.args_from:script.args_to])
             except Exception as e:
                 report_script_error(script, "setup", e)
-                raise ExtensionError(f"setup of script '{_safe_title(script)}'", e) from e
+                raise ExtensionError(f"setup of script '{safe_title(script)}'", e) from e
 
     def run(self, p, *args):
         """The selected script's run(); None when no script is selected (process normally)."""
@@ -391,7 +162,7 @@ class ScriptRunner:
             if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), (str, tuple)):
                 raise   # a request problem the script found: the caller answers 4xx
             report_script_error(script, "run", e)
-            raise ExtensionError(f"run of script '{_safe_title(script)}'", e) from e
+            raise ExtensionError(f"run of script '{safe_title(script)}'", e) from e
 
     def before_process(self, p) -> None: self._each("before_process", p)
     def process(self, p) -> None: self._each("process", p)
@@ -426,49 +197,6 @@ class ScriptRunner:
                         callback(OnComponent(component))
             except Exception as e:
                 report_script_error(script, f"{when}_component", e)
-
-
-class OnComponent:
-    def __init__(self, component):
-        self.component = component
-
-
-class ScriptArgsError(ValueError):
-    """Unknown script or bad script args in a request; `field` names the request field ("a.b" or
-    a tuple of parts, since script titles may hold dots)."""
-
-    def __init__(self, field: str | tuple[str, ...], message: str, status_code: int = 422):
-        super().__init__(message)
-        self.field = field
-        self.status_code = status_code
-
-
-def _fill(flat: list, script: Script, args: list, field: str | tuple[str, ...]) -> None:
-    span = script.args_to - script.args_from
-    if len(args) > span:
-        raise ScriptArgsError(field, f"'{script.title()}' takes {span} argument(s), got {len(args)}")
-    flat[script.args_from:script.args_from + len(args)] = args
-
-
-def _component_default(component) -> Any:
-    value = getattr(component, "value", None)
-    if callable(value):
-        try:
-            value = value()
-        except Exception:
-            value = None
-    return value
-
-
-def _choices(component) -> list | None:
-    choices = getattr(component, "choices", None)
-    if not choices:
-        return None
-    return [c[1] if isinstance(c, (list, tuple)) and len(c) == 2 else c for c in choices]
-
-
-def _slug(title: str) -> str:
-    return re.sub(r"[^a-z_0-9]", "", re.sub(r"\s", "_", title.lower()))
 
 
 scripts_txt2img = ScriptRunner("txt2img")
