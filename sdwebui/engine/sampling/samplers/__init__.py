@@ -56,7 +56,8 @@ Anything that still differs from A1111 is listed in :data:`KNOWN_DIFFERENCES`.
 The package: ``catalog`` (the samplers and schedule types, and what each is built from), ``names``
 (request names, infotext labels, API lists), ``factory`` (:func:`create_scheduler`), one module per
 sampler family for its A1111 behaviour (``dpm_solver``, ``euler_ancestral``, ``ddim``, ``lcm``),
-``mixins`` for what the families share, ``schedules`` and ``noise`` for A1111's formulas.
+``mixins`` for what the families share, ``schedules`` and ``noise`` for A1111's formulas, and
+``extension_tables`` for the tables extensions read through ``modules.sd_samplers`` / ``sd_schedulers``.
 """
 from __future__ import annotations
 
