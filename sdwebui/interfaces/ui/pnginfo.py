@@ -18,9 +18,8 @@ import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from sdwebui.engine.images import metadata as images_mod  # noqa: E402
-from sdwebui.engine.images import infotext as infotext_mod  # noqa: E402
 from sdwebui.engine.sampling import samplers
-from sdwebui.services.extensions import callbacks as script_callbacks
+from sdwebui.services import infotext_paste
 from sdwebui.services import runtime as shared  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -92,15 +91,7 @@ def _to_int(value: Any) -> int:
 
 def _parse(infotext: str) -> dict[str, Any]:
     """The infotext parsed with the same options as /sdapi/v1/png-info and A1111's paste."""
-    opts = shared.opts
-    styles = list(shared.prompt_styles.styles.values()) if shared.prompt_styles is not None else None
-    kwargs: dict[str, Any] = {"styles": styles}
-    if opts is not None:
-        kwargs["infotext_styles"] = opts.infotext_styles
-        kwargs["skip_fields"] = list(opts.infotext_skip_pasting or [])
-    params = infotext_mod.parse(infotext, **kwargs)
-    script_callbacks.infotext_pasted_callback(infotext, params)   # extensions may add or change keys
-    return params
+    return infotext_paste.parse_pasted(infotext, shared.opts, shared.prompt_styles)
 
 
 def parse_for_paste(infotext: str) -> dict[str, Any]:
