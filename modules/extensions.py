@@ -1,4 +1,7 @@
-"""A1111's `modules.extensions`: `sdwebui.services.extensions.discovery`."""
+"""A1111's `modules.extensions`: the extension list (`sdwebui.services.extensions.discovery`), the
+`Extension` folder, metadata.ini, git, and running install.py / preload.py."""
 from modules._facade import expose
 
-expose(__name__, 'sdwebui.services.extensions.discovery')
+expose(__name__, 'sdwebui.services.extensions.discovery', 'sdwebui.services.extensions.extension',
+       'sdwebui.services.extensions.metadata', 'sdwebui.services.extensions.git',
+       'sdwebui.services.extensions.installers')

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sdwebui.interfaces.cli import flags as cmd_args
-from sdwebui.services.extensions import discovery as extensions
+from sdwebui.services.extensions import discovery as extensions, installers
 from tests.ext_helpers import ext_env, make_ext, make_repo, git  # noqa: F401
 
 
@@ -188,7 +188,7 @@ def test_run_installers_success_failure_and_launch_helpers(ext_env):
     ext_env.config.write_text(json.dumps({"disabled_extensions": ["off"]}))
     ext_env.configure()
     extensions.list_extensions()
-    extensions.run_installers()                       # never raises
+    installers.run_installers()                       # never raises
     assert (ext_env.user / "good" / "installed.marker").is_file()
     assert not extensions.find("good").errors
     assert not (ext_env.user / "off" / "ran.marker").exists()
@@ -200,7 +200,7 @@ def test_installer_env_pins_every_installed_package():
     """install.py may add packages but never replace one the app runs on (torch, transformers ...)."""
     import importlib.metadata
 
-    env = extensions.installer_env()
+    env = installers.installer_env()
     assert env["PYTHONPATH"].split(":")[0] == str(Path(__file__).resolve().parent.parent)
     pins = set(Path(env["PIP_CONSTRAINT"]).read_text().split())
     for name in ("torch", "transformers", "diffusers", "gradio", "huggingface_hub", "numpy", "pydantic"):
@@ -242,7 +242,7 @@ def test_preload_with_data_dir_argument(ext_env):
     make_ext(ext_env.user, "pre",
              {"preload.py": "def preload(parser):\n    parser.add_argument('--pre-x', type=int)\n"})
     parser = cmd_args.build_parser()
-    active = extensions.preload_extensions(parser, ext_env.data)
+    active = installers.preload_extensions(parser, ext_env.data)
     assert names(active) == ["pre"]
     assert parser.parse_args(["--pre-x", "3"]).pre_x == 3
 

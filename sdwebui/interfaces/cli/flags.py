@@ -198,15 +198,15 @@ def parse_args_with_extensions(argv: Sequence[str] | None = None, *, use_env: bo
     """A1111's launch order: the known flags first; then each active extension's install.py
     (unless --skip-install or `run_installers=False`) and preload.py, whose `preload(parser)`
     may add flags; then the whole command line is parsed, so an unknown flag still exits 2."""
-    from sdwebui.services.extensions import discovery as extensions
+    from sdwebui.services.extensions import discovery as extensions, installers
 
     parser = build_parser()
     args = collect_args(argv, use_env=use_env)
     early = parse_early(args, parser)
     if run_installers and not early.skip_install:
         extensions.list_extensions(early)
-        extensions.run_installers()
-    extensions.preload_extensions(parser, ns=early)
+        installers.run_installers()
+    installers.preload_extensions(parser, ns=early)
     ns = parser.parse_args(args)
     finalize(ns)
     return ns

@@ -1,17 +1,19 @@
-"""Extension discovery and lifecycle, under the names A1111 extensions and the host use.
+"""Extension discovery, under the names A1111 extensions and the host use: which extension folders
+there are, which of them are active, and what they load in which order.
 
 An extension is a folder in `extensions-builtin/` (shipped) or `<data-dir>/extensions/` (user
 installs), usually a git checkout. What is read from it:
 
-- `metadata.ini`: `[Extension] Name=` (the canonical name; the folder name otherwise) and
-  `Requires=`; per script `[scripts/<file>.py]` (or a whole `[scripts]`) `Requires/Before/After`;
-  `[callbacks/<ext>/<file>/<category>] Before/After` (see callback_order_rules()).
-- `install.py` (run_installers), `preload.py` (preload_extensions), `scripts/*.py`
-  (list_script_files), `javascript/*.js` and `style.css` (web_assets).
+- `metadata.ini` (metadata.py): its name, what it requires, and the order of its scripts and
+  callbacks (list_script_files(), callback_order_rules());
+- `scripts/*.py` (list_script_files), `javascript/*.js` and `style.css` (web_assets);
+- `install.py` and `preload.py`, run at launch (installers.py).
+
+Each folder is an `Extension` (extension.py).
 
 Enabled state is A1111's: `disabled_extensions` (a list) and `disable_all_extensions`
 ("none", "extra" = built-ins only, "all") in config.json, and the flags --disable-all-extensions /
---disable-extra-extensions. Before `shared.initialize` has loaded the options, config.json is read
+--disable-extra-extensions. Before the runtime has loaded the options, config.json is read
 directly (the preload step runs then).
 
 A broken extension never stops the app: errors go to the log and to `Extension.errors`, which the
@@ -20,280 +22,22 @@ Extensions tab shows.
 from __future__ import annotations
 
 import argparse
-import configparser
-import importlib.util
 import json
 import logging
 import os
-import re
-import subprocess
-import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from sdwebui.services import paths as paths_mod
 from sdwebui.services.app_settings import AppSettings, AppSlot
+from sdwebui.services.extensions.extension import Extension
+from sdwebui.services.extensions.metadata import resolve_requirement
 from sdwebui.services.options.store import Options
 
 logger = logging.getLogger(__name__)
 
-METADATA_FILE = "metadata.ini"
-GIT_TIMEOUT_S = 30
-INSTALL_TIMEOUT_S = float(os.environ.get("SD_WEBUI_INSTALL_TIMEOUT", "600"))
 DISABLE_MODES = ("none", "extra", "all")
-
-
-# ---------------------------------------------------------------------------------------
-# git (subprocess only; no GitPython)
-# ---------------------------------------------------------------------------------------
-class GitError(RuntimeError):
-    """A git command failed or timed out; the message carries git's own error text."""
-
-
-def git_env() -> dict[str, str]:
-    """Environment for git: never prompt for credentials (a prompt would hang the server)."""
-    env = dict(os.environ)
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="echo", GCM_INTERACTIVE="never")
-    return env
-
-
-def run_git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT_S) -> str:
-    """Run `git <args>`; returns stripped stdout, raises GitError with git's message on failure."""
-    cmd = ["git", *args]
-    try:
-        out = subprocess.run(cmd, cwd=str(cwd) if cwd else None, capture_output=True, text=True,
-                             timeout=timeout, env=git_env(), stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise GitError("git is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from None
-    if out.returncode != 0:
-        detail = (out.stderr or out.stdout).strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {detail[-1] if detail else f'exit code {out.returncode}'}")
-    return out.stdout.strip()
-
-
-# ---------------------------------------------------------------------------------------
-# metadata.ini
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CallbackOrderRule:
-    """One `[callbacks/<name>]` section: callback `name` must run before the callbacks in
-    `before` and after those in `after` (all names as `<ext canonical name>/<file>/<category>`)."""
-    name: str
-    before: tuple[str, ...]
-    after: tuple[str, ...]
-    extension: str
-
-
-def parse_list(text: str) -> list[str]:
-    """`"ext1 ext2, ext3 "` -> `["ext1", "ext2", "ext3"]` (commas and blanks both separate)."""
-    return [x for x in re.split(r"[,\s]+", text.strip()) if x] if text else []
-
-
-class ExtensionMetadata:
-    """The parsed metadata.ini of one extension (empty when there is none)."""
-
-    def __init__(self, path: Path, folder_name: str):
-        self.config = configparser.ConfigParser()
-        self.error: str | None = None
-        try:
-            self.config.read(path / METADATA_FILE, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError) as e:
-            self.error = f"could not read {METADATA_FILE}: {e}"
-            self.config = configparser.ConfigParser()
-        self.name = self.config.get("Extension", "Name", fallback="").strip() or folder_name
-        self.canonical_name = self.name.lower().strip()
-
-    @property
-    def requires(self) -> list[str]:
-        """Canonical names the whole extension needs (`[Extension] Requires`); `a|b` = either."""
-        return self.requirements("Requires", "Extension")
-
-    def requirements(self, field: str, section: str, extra_section: str | None = None) -> list[str]:
-        """A Requires/Before/After list from `[section]`, plus `[extra_section]` if given (lower case)."""
-        text = self.config.get(section, field, fallback="")
-        if extra_section:
-            text += ", " + self.config.get(extra_section, field, fallback="")
-        return parse_list(text.lower())
-
-    def callback_rules(self) -> tuple[list[CallbackOrderRule], list[str]]:
-        """The `[callbacks/...]` sections, and errors for sections naming another extension."""
-        rules, errors = [], []
-        for section in self.config.sections():
-            if not section.startswith("callbacks/"):
-                continue
-            name = section[len("callbacks/"):]
-            if not name.lower().startswith(self.canonical_name + "/"):
-                errors.append(f"{METADATA_FILE}: section [{section}] names another extension's callback")
-                continue
-            rules.append(CallbackOrderRule(
-                name, tuple(parse_list(self.config.get(section, "Before", fallback=""))),
-                tuple(parse_list(self.config.get(section, "After", fallback=""))), self.canonical_name))
-        return rules, errors
-
-
-def resolve_requirement(requirement: str, known: Iterable[str]) -> str:
-    """`a|b` -> the first alternative that is known, else the text unchanged."""
-    known = set(known)
-    return next((alt for alt in requirement.split("|") if alt in known), requirement)
-
-
-# ---------------------------------------------------------------------------------------
-# Extension
-# ---------------------------------------------------------------------------------------
-class _GitInfo(NamedTuple):
-    remote: str | None
-    branch: str | None
-    commit_hash: str
-    commit_date: int | None
-
-
-class Extension:
-    """One extension folder. `name` is metadata.ini's `[Extension] Name` or the folder name;
-    `dirname` is always the folder name. Git fields are read on first use and cached
-    (refresh_git_info() forgets them); built-ins and folders without `.git` have none."""
-
-    def __init__(self, path: Path, *, is_builtin: bool = False, enabled: bool = True):
-        self.path = Path(path)
-        self.dirname = self.path.name
-        self.is_builtin = is_builtin
-        self.enabled = enabled
-        self.metadata = ExtensionMetadata(self.path, self.dirname)
-        self.name = self.metadata.name
-        self.canonical_name = self.metadata.canonical_name
-        self.errors: list[str] = []          # everything reported about it, discovery included
-        self._reported: list[str] = []       # errors reported after discovery (kept across re-listing)
-        self.status = ""                     # update status: "", "unknown", "latest", "new commits", ...
-        self.can_update = False
-        self._git: _GitInfo | None = None
-        self._lock = threading.Lock()
-        if self.metadata.error:
-            self._discovery_error(self.metadata.error)
-
-    def __repr__(self) -> str:
-        return f"Extension({self.name!r}, {str(self.path)!r}, builtin={self.is_builtin}, enabled={self.enabled})"
-
-    # errors ---------------------------------------------------------------------------
-    def report_error(self, message: str) -> None:
-        """Record a failure of this extension (a script import, a hook, install.py); logged and
-        shown in the Extensions tab. Never raises."""
-        logger.error("extension %s: %s", self.name, message)
-        self.errors.append(message)
-        self._reported.append(message)
-
-    def _discovery_error(self, message: str) -> None:
-        logger.error("extension %s: %s", self.name, message)
-        self.errors.append(message)
-
-    # files ----------------------------------------------------------------------------
-    def list_files(self, subdir: str, suffix: str) -> list[Path]:
-        """Files `<subdir>/*<suffix>` (suffix compared case-insensitively), sorted by name."""
-        folder = self.path / subdir
-        if not folder.is_dir():
-            return []
-        return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == suffix.lower()),
-                      key=lambda p: p.name)
-
-    # git ------------------------------------------------------------------------------
-    @property
-    def is_git(self) -> bool:
-        return not self.is_builtin and (self.path / ".git").exists()
-
-    def _git_info(self) -> _GitInfo:
-        with self._lock:
-            if self._git is None:
-                self._git = self._read_git_info()
-                if self._git.remote is not None and not self.status:
-                    self.status = "unknown"
-            return self._git
-
-    def _read_git_info(self) -> _GitInfo:
-        # `.git` must be in the folder itself: a plain folder inside another checkout (the
-        # project's own, by default) must not report that checkout's state
-        if not self.is_git:
-            return _GitInfo(None, None, "", None)
-        try:
-            head = run_git(["log", "-1", "--format=%H %ct"], cwd=self.path).split()
-            remotes = run_git(["remote"], cwd=self.path).split()
-            remote = None
-            if remotes:
-                name = "origin" if "origin" in remotes else remotes[0]
-                remote = run_git(["remote", "get-url", name], cwd=self.path) or None
-            branch = run_git(["rev-parse", "--abbrev-ref", "HEAD"], cwd=self.path)
-        except GitError as e:
-            self._discovery_error(f"could not read its git repository: {e}")
-            return _GitInfo(None, None, "", None)
-        return _GitInfo(remote, None if branch == "HEAD" else branch,
-                        head[0] if head else "", int(head[1]) if len(head) > 1 else None)
-
-    def refresh_git_info(self) -> None:
-        with self._lock:
-            self._git = None
-
-    @property
-    def remote(self) -> str | None:
-        return self._git_info().remote
-
-    @property
-    def branch(self) -> str | None:
-        return self._git_info().branch
-
-    @property
-    def commit_hash(self) -> str:
-        return self._git_info().commit_hash
-
-    @property
-    def commit_date(self) -> int | None:
-        return self._git_info().commit_date
-
-    @property
-    def version(self) -> str:
-        return self.commit_hash[:8]
-
-    def remote_name(self) -> str:
-        remotes = run_git(["remote"], cwd=self.path).split()
-        if not remotes:
-            raise GitError("the repository has no remote")
-        return "origin" if "origin" in remotes else remotes[0]
-
-    def check_updates(self) -> str:
-        """Fetch the remote branch and compare: sets and returns `status` ("latest", "new commits",
-        or "unknown (...)" when the remote cannot be reached), and `can_update`."""
-        self.can_update = False
-        if not self.is_git or self.remote is None:
-            self.status = "" if not self.is_git else "unknown (no remote)"
-            return self.status
-        if self.branch is None:
-            self.status = "unknown (detached HEAD)"
-            return self.status
-        try:
-            remote = self.remote_name()
-            run_git(["fetch", "--quiet", remote, self.branch], cwd=self.path, timeout=120)
-            theirs = run_git(["rev-parse", "FETCH_HEAD"], cwd=self.path)
-            mine = run_git(["rev-parse", "HEAD"], cwd=self.path)
-        except GitError as e:
-            logger.warning("extension %s: update check failed: %s", self.name, e)
-            self.status = f"unknown (remote error: {e})"
-            return self.status
-        self.can_update = theirs != mine
-        self.status = "new commits" if self.can_update else "latest"
-        return self.status
-
-    def fetch_and_reset_hard(self) -> None:
-        """Update to the remote branch's head (A1111: fetch, then `reset --hard <remote>/<branch>`)."""
-        if not self.is_git:
-            raise GitError("not a git checkout")
-        if self.branch is None:
-            raise GitError("the checkout is on a detached HEAD; no branch to update to")
-        remote = self.remote_name()
-        run_git(["fetch", "--quiet", remote, self.branch], cwd=self.path, timeout=300)
-        run_git(["reset", "--hard", "FETCH_HEAD"], cwd=self.path)
-        self.refresh_git_info()
-        self.can_update = False
-        self.status = "latest"
 
 
 # ---------------------------------------------------------------------------------------
@@ -378,11 +122,10 @@ def list_extensions(ns: argparse.Namespace | None = None) -> list[Extension]:
             ext.enabled = ext.name not in disabled and ext.dirname not in disabled
             old = previous.get(ext.path)
             if old is not None:       # errors reported at run time outlive a re-scan
-                ext._reported = list(old._reported)
-                ext.errors.extend(old._reported)
+                ext.keep_reported_errors(old)
             other = by_name.get(ext.canonical_name)
             if other is not None:
-                other._discovery_error(f'another extension in {ext.path} has the same name "{ext.name}"; '
+                other.report_discovery_error(f'another extension in {ext.path} has the same name "{ext.name}"; '
                                        "it is ignored")
                 continue
             by_name[ext.canonical_name] = ext
@@ -406,7 +149,7 @@ def _check_requirements() -> None:
             name = resolve_requirement(req, act)
             if name in act:
                 continue
-            ext._discovery_error(f'requires extension "{name}", which is '
+            ext.report_discovery_error(f'requires extension "{name}", which is '
                                  f'{"disabled" if name in known else "not installed"}')
 
 
@@ -519,7 +262,7 @@ def list_script_files(subdir: str = "scripts", suffix: str = ".py", *,
             message = (f'{subdir}/{node.file.filename} requires "{missing[0]}", which is not loaded; '
                        "the script is skipped")
             if ext is not None and message not in ext.errors:
-                ext._discovery_error(message)
+                ext.report_discovery_error(message)
             del nodes[key]
             if ext is not None:
                 by_ext[ext.canonical_name].remove(node)
@@ -560,7 +303,7 @@ def callback_order_rules() -> dict[str, dict[str, tuple[str, ...]]]:
         found, errors = ext.metadata.callback_rules()
         for message in errors:
             if message not in ext.errors:
-                ext._discovery_error(message)
+                ext.report_discovery_error(message)
         for rule in found:
             entry = rules.setdefault(rule.name, {"before": (), "after": ()})
             entry["before"] += rule.before
@@ -582,83 +325,6 @@ def order_callbacks(names: list[str]) -> list[str]:
             if b in deps:
                 deps[b].append(n)
     return topological_sort(deps)
-
-
-# ---------------------------------------------------------------------------------------
-# install.py and preload.py
-# ---------------------------------------------------------------------------------------
-def installer_env() -> dict[str, str]:
-    """Environment for install.py: `import launch` works, and pip may never replace torch."""
-    from sdwebui.services.extensions import launch_utils
-
-    env = dict(os.environ)
-    root = launch_utils.script_path
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    constraint = launch_utils.constraints_file()
-    if constraint is not None:
-        env["PIP_CONSTRAINT"] = str(constraint)
-    env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    return env
-
-
-def run_installer(ext: Extension, timeout: float | None = None) -> bool:
-    """Run `<ext>/install.py` in a subprocess; returns success. A failure is reported, never raised."""
-    script = ext.path / "install.py"
-    if not script.is_file():
-        return True
-    timeout = INSTALL_TIMEOUT_S if timeout is None else timeout
-    logger.info("running install.py of extension %s", ext.name)
-    try:
-        out = subprocess.run([sys.executable, str(script)], cwd=str(ext.path), env=installer_env(),
-                             capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        ext.report_error(f"install.py did not finish within {timeout:.0f}s and was stopped")
-        return False
-    except OSError as e:
-        ext.report_error(f"install.py could not be started: {e}")
-        return False
-    for line in (out.stdout or "").splitlines():
-        logger.info("[%s install.py] %s", ext.name, line)
-    if out.returncode != 0:
-        tail = (out.stderr or out.stdout or "").strip().splitlines()[-5:]
-        ext.report_error(f"install.py failed (exit code {out.returncode})" + (": " + " / ".join(tail) if tail else ""))
-        return False
-    return True
-
-
-def run_installers(exts: list[Extension] | None = None) -> None:
-    """install.py of each given (default: active) extension, one after the other."""
-    for ext in (active() if exts is None else exts):
-        run_installer(ext)
-
-
-def preload_extensions(parser: argparse.ArgumentParser, data_dir: str | os.PathLike | None = None, *,
-                       ns: argparse.Namespace | None = None) -> list[Extension]:
-    """List the extensions of `ns` (or of `data_dir` with default flags) and call each active
-    one's `preload.py: preload(parser)`, which may add flags before the command line is parsed.
-    Errors are reported on the extension, never raised. Returns the active extensions."""
-    if ns is None:
-        ns, _ = parser.parse_known_args([])
-        if data_dir is not None:
-            ns.data_dir = str(data_dir)
-    list_extensions(ns)
-    for ext in active():
-        script = ext.path / "preload.py"
-        if not script.is_file():
-            continue
-        try:
-            module_name = "preload_" + re.sub(r"\W", "_", ext.dirname)
-            spec = importlib.util.spec_from_file_location(module_name, script)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            preload = getattr(module, "preload", None)
-            if callable(preload):
-                preload(parser)
-        except Exception as e:   # noqa: BLE001 - an extension's bug must not stop the launch
-            logger.debug("preload.py of %s failed", ext.name, exc_info=True)
-            ext.report_error(f"preload.py failed: {type(e).__name__}: {e}")
-    return active()
 
 
 # ---------------------------------------------------------------------------------------

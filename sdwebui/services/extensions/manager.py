@@ -26,8 +26,9 @@ from urllib.parse import urlparse
 
 from sdwebui.engine.atomic_write import atomic_write_text
 from sdwebui.services.app_settings import AppSettings, AppSlot
-from sdwebui.services.extensions import discovery as extensions
-from sdwebui.services.extensions.discovery import GitError, run_git
+from sdwebui.services.extensions import discovery as extensions, installers
+from sdwebui.services.extensions.extension import Extension
+from sdwebui.services.extensions.git import GitError, run_git
 
 logger = logging.getLogger(__name__)
 
@@ -143,11 +144,11 @@ def _validate_dirname(dirname: str) -> str:
     return name
 
 
-def _listed() -> list[extensions.Extension]:
+def _listed() -> list[Extension]:
     return extensions.extensions or extensions.list_extensions()
 
 
-def _find(name: str) -> extensions.Extension:
+def _find(name: str) -> Extension:
     ext = extensions.find(name)
     if ext is None:
         extensions.list_extensions()
@@ -229,7 +230,7 @@ def install_from_url(url: str, branch: str | None = None, dirname: str | None = 
         ext = extensions.extension_for_path(target)
         note = ""
         if ext is not None and not _app.get().cmd_opts.skip_install:
-            if not extensions.run_installer(ext):
+            if not installers.run_installer(ext):
                 note = f" Its install.py failed: {ext.errors[-1]}"
         return f"Installed into {target}.{note} Use \"Apply and restart UI\" in the Installed tab to load it."
 
