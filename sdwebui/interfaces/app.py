@@ -22,7 +22,7 @@ logger = logging.getLogger("webui")
 
 
 def _gradio_credentials(ns: argparse.Namespace) -> list[tuple[str, str]] | None:
-    from sdwebui.interfaces.api.routes import parse_credentials
+    from sdwebui.interfaces.api.auth import parse_credentials
 
     text = ns.gradio_auth or ""
     if ns.gradio_auth_path:
@@ -39,7 +39,8 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     _load_extensions()
     app = FastAPI(title="Stable Diffusion API", version="1.10.1", docs_url="/docs", redoc_url="/redoc")
 
-    from sdwebui.interfaces.api.routes import Api, install_middleware
+    from sdwebui.interfaces.api.middleware import install_middleware
+    from sdwebui.interfaces.api.routes import Api
 
     install_middleware(app)
     from fastapi.middleware.cors import CORSMiddleware

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gradio as gr
-from fastapi import HTTPException
 
 from sdwebui.engine.sampling import samplers
 from sdwebui.services import runtime as shared
 from sdwebui.services.extensions import scripts as scripts_mod
-from sdwebui.interfaces.api.routes import error_message, processing_args
+from sdwebui.services.generation_requests import processing_args
+from sdwebui.services.request_errors import RequestError, error_message
 
 logger = logging.getLogger(__name__)
 
@@ -215,17 +215,18 @@ async def wait_with_progress(job, progress: gr.Progress):
             progress(0, desc="Waiting..." if pos is None else f"In queue: {pos + 1}")
 
 
-async def submit(make_processing: Callable[[dict], Any], request_model, values: dict[str, Any], name: str,
+async def submit(make_processing: Callable[[Any, dict], Any], request_model, values: dict[str, Any], name: str,
                  progress: gr.Progress, user: str | None = None):
     """Build the API request model from the panel, check it as the API does, queue it, wait;
-    yields (gallery, info, html): live previews while the job runs, then the results."""
+    yields (gallery, info, html): live previews while the job runs, then the results.
+    `make_processing(request, processing_args)` makes the processing object."""
     try:
         req = request_model(**values)
-        args = processing_args(req)
+        args = processing_args(req, name)
         if float(args.get("cfg_scale") or 0).is_integer():
             args["cfg_scale"] = int(args["cfg_scale"])    # A1111's UI writes "CFG scale: 7", not 7.0
-        p = make_processing(args)
-    except HTTPException as e:
+        p = make_processing(req, args)
+    except RequestError as e:
         raise gr.Error(error_message(e.detail)) from None
     except ValueError as e:
         raise gr.Error(str(e)) from None

@@ -5,15 +5,13 @@ import base64
 import io
 import logging
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 from PIL import Image
 
 from sdwebui.services.extensions import scripts as scripts_mod
-from sdwebui.interfaces.api.routes import decode_base64_image
 from sdwebui.interfaces.api.models import StableDiffusionImg2ImgProcessingAPI
-from sdwebui.engine.processing.txt2img import StableDiffusionProcessingImg2Img
+from sdwebui.services.generation_requests import img2img_processing
 from sdwebui.interfaces.ui import generation as g
 
 logger = logging.getLogger(__name__)
@@ -39,16 +37,6 @@ def mask_from_editor(value: dict | None) -> tuple[Image.Image | None, Image.Imag
             alpha = layer.convert("RGBA").getchannel("A").point(lambda a: 255 if a > 0 else 0)
             mask.paste(255, mask=alpha)
     return background.convert("RGB"), mask
-
-
-def _make_processing(args: dict[str, Any]) -> StableDiffusionProcessingImg2Img:
-    """As the API does it: images arrive in the request as base64 and are decoded the same way."""
-    images = [decode_base64_image(b, f"init_images.{i}") for i, b in enumerate(args.pop("init_images") or [])]
-    mask = args.pop("mask", None)
-    args.pop("latent_mask", None)
-    args.pop("include_init_images", None)
-    return StableDiffusionProcessingImg2Img(init_images=images, mask=decode_base64_image(mask, "mask") if mask else None,
-                                            **args)
 
 
 def create_img2img_tab() -> g.Panel:
@@ -125,7 +113,8 @@ def create_img2img_tab() -> g.Panel:
         values["init_images"] = [_b64(image)]
         if mask is not None:
             values["mask"] = _b64(mask)
-        async for out in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress,
+        # as the API does it: the images go in the request as base64 and are decoded the same way
+        async for out in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress,
                                   user):
             yield out
 
@@ -146,7 +135,7 @@ async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, p
         item = dict(values, init_images=[_b64(Image.open(path))])
         if masks is not None and (masks / path.name).is_file():
             item["mask"] = _b64(Image.open(masks / path.name))
-        async for images, info, html in g.submit(_make_processing, StableDiffusionImg2ImgProcessingAPI, item,
+        async for images, info, html in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, item,
                                                  "img2img", progress, user):
             if isinstance(info, str):        # the finished job (previews carry gr.skip() updates)
                 gallery += images

@@ -41,7 +41,7 @@ def create_txt2img_tab() -> g.Panel:
         with gr.Column(elem_id="txt2img_results"):
             g.build_output("txt2img", panel)
     def run(values: dict, _extra: dict, progress: gr.Progress, user: str | None = None):
-        return g.submit(lambda args: StableDiffusionProcessingTxt2Img(**args),
+        return g.submit(lambda _req, args: StableDiffusionProcessingTxt2Img(**args),
                         StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", progress, user)
 
     g.wire_generate(panel, "txt2img", run)

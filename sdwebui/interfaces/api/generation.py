@@ -1,0 +1,93 @@
+"""The routes that queue image work: txt2img, img2img and extras (extra-single-image,
+extra-batch-images), and how their images are encoded into the response."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+
+from sdwebui.engine.images import metadata as images_mod
+from sdwebui.engine.processing.extras import ExtrasParams, run_extras
+from sdwebui.engine.processing.txt2img import StableDiffusionProcessingTxt2Img
+from sdwebui.interfaces.api import models
+from sdwebui.interfaces.api.jobs import run_job
+from sdwebui.services import runtime as shared
+from sdwebui.services.extensions import scripts as scripts_mod
+from sdwebui.services.generation_requests import decode_base64_image, img2img_processing, processing_args
+from sdwebui.services.request_errors import field_error
+
+logger = logging.getLogger(__name__)
+
+
+def encode_for_response(image: Image.Image, infotext: str) -> str:
+    """A generated image in base64, in the samples format, with its infotext when enable_pnginfo is on."""
+    opts = shared.opts
+    return images_mod.encode_b64(image, opts.samples_format, infotext=infotext if opts.enable_pnginfo else None,
+                                 jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless)
+
+
+def _encode_with_info(image: Image.Image) -> str:
+    """Extras results keep the source's text chunks (its `parameters` and the `postprocessing` info)."""
+    opts = shared.opts
+    texts = {k: v for k, v in image.info.items() if isinstance(k, str) and isinstance(v, str)}
+    infotext = texts.pop("parameters", None)
+    return images_mod.encode_b64(image, opts.samples_format, infotext=infotext, jpeg_quality=opts.jpeg_quality,
+                                 webp_lossless=opts.webp_lossless, existing_pnginfo=texts)
+
+
+class GenerationRoutes:
+    """Api's handlers for /sdapi/v1/txt2img, img2img and the extra-* routes."""
+
+    async def _generate(self, p, req: models.StableDiffusionProcessingAPI, name: str,
+                        request: Request | None = None) -> Any:
+        p.do_not_save_samples = p.do_not_save_grid = not req.save_images
+        p.is_api = True
+        return await run_job(lambda: scripts_mod.run_processing(p), name=name, task_id=req.force_task_id,
+                             request=request)
+
+    async def _images(self, req: models.StableDiffusionProcessingAPI, processed) -> list[str]:
+        if not req.send_images:
+            return []
+        return await run_in_threadpool(
+            lambda: [encode_for_response(im, txt) for im, txt in zip(processed.images, processed.infotexts)])
+
+    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI,
+                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
+        p = StableDiffusionProcessingTxt2Img(**processing_args(req, "txt2img"))
+        p.outpath_samples = shared.opts.outdir_txt2img_samples
+        processed = await self._generate(p, req, "txt2img", request)
+        return {"images": await self._images(req, processed), "parameters": req.model_dump(), "info": processed.js()}
+
+    async def img2img(self, req: models.StableDiffusionImg2ImgProcessingAPI,
+                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
+        if not req.init_images:
+            raise field_error("init_images", "img2img needs at least one image in init_images (base64 or data: URL)")
+        p = img2img_processing(req, processing_args(req, "img2img"))
+        p.outpath_samples = shared.opts.outdir_img2img_samples
+        processed = await self._generate(p, req, "img2img", request)
+        params = req.model_dump()
+        if not req.include_init_images:
+            params["init_images"] = None
+            params["mask"] = None
+        return {"images": await self._images(req, processed), "parameters": params, "info": processed.js()}
+
+    async def _extras(self, req: models.ExtrasBaseRequest, images: list[Image.Image]) -> tuple[list[str], str]:
+        params = ExtrasParams(**req.model_dump(include=set(ExtrasParams.__dataclass_fields__)))
+        out, html = await run_job(lambda: run_extras(images, params, shared.upscalers), name="extras")
+        encoded = await run_in_threadpool(lambda: [_encode_with_info(im) for im in out])
+        return encoded, html
+
+    async def extras_single(self, req: models.ExtrasSingleImageRequest) -> dict:
+        image = decode_base64_image(req.image, "image")
+        encoded, html = await self._extras(req, [image])
+        return {"html_info": html, "image": encoded[0] if encoded else None}
+
+    async def extras_batch(self, req: models.ExtrasBatchImagesRequest) -> dict:
+        if not req.imageList:
+            raise field_error("imageList", "send at least one image")
+        images = [decode_base64_image(f.data, f"imageList.{i}.data") for i, f in enumerate(req.imageList)]
+        encoded, html = await self._extras(req, images)
+        return {"html_info": html, "images": encoded}

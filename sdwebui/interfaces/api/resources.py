@@ -1,0 +1,76 @@
+"""What the server has to work with: checkpoints, VAEs, LoRAs, upscalers, samplers and schedulers,
+styles and embeddings (their lists and refreshes), and loading or unloading the checkpoint."""
+from __future__ import annotations
+
+import logging
+
+from sdwebui.engine.processing.latent_upscale import LATENT_UPSCALE_MODES
+from sdwebui.engine.sampling import samplers
+from sdwebui.interfaces.api.jobs import run_job
+from sdwebui.services import runtime as shared
+
+logger = logging.getLogger(__name__)
+
+
+class ResourceRoutes:
+    """Api's handlers for the lists of models and the like, their refreshes, and checkpoint load/unload."""
+
+    async def get_samplers(self) -> list[dict]:
+        return samplers.sampler_api_list()
+
+    async def get_schedulers(self) -> list[dict]:
+        return samplers.scheduler_api_list()
+
+    async def get_sd_models(self) -> list[dict]:
+        return [c.api_dict() for c in shared.registry.list()]
+
+    async def refresh_checkpoints(self) -> None:
+        await run_job(shared.registry.refresh, name="refresh-checkpoints")
+
+    async def get_sd_vaes(self) -> list[dict]:
+        return [v.api_dict() for v in shared.vae_registry.list()]
+
+    async def refresh_vae(self) -> None:
+        await run_job(shared.vae_registry.refresh, name="refresh-vae")
+
+    async def unload_checkpoint(self) -> dict:
+        await run_job(shared.model_manager.unload, name="unload-checkpoint")
+        return {}
+
+    async def reload_checkpoint(self) -> dict:
+        await run_job(shared.ensure_model_loaded, name="reload-checkpoint")
+        return {}
+
+    async def get_loras(self) -> list[dict]:
+        return [f.api_dict() for f in shared.loras.list()]
+
+    async def refresh_loras(self) -> None:
+        await run_job(shared.loras.refresh, name="refresh-loras")
+
+    async def get_upscalers(self) -> list[dict]:
+        return [{"name": u.name, "model_name": u.model_name, "model_path": u.model_path, "model_url": None,
+                 "scale": u.scale} for u in shared.upscalers.list()]
+
+    async def get_realesrgan(self) -> list[dict]:
+        return [{"name": u.name, "path": u.model_path, "scale": int(u.scale)} for u in shared.upscalers.list()
+                if u.model_name and "realesrgan" in u.model_name.lower().replace("-", "").replace(" ", "")]
+
+    async def latent_upscale_modes(self) -> list[dict]:
+        return [{"name": name} for name in LATENT_UPSCALE_MODES]
+
+    async def empty_list(self) -> list:
+        """Features with nothing installed (face restorers, hypernetworks, UNet modules, scripts)."""
+        return []
+
+    async def prompt_styles(self) -> list[dict]:
+        return shared.prompt_styles.api_list()
+
+    async def embeddings(self) -> dict:
+        def listing() -> dict:
+            shared.embeddings.refresh(shared.model_manager.sd_model)
+            return shared.embeddings.api_dict()
+        return await run_job(listing, name="embeddings")
+
+    async def refresh_embeddings(self) -> None:
+        await run_job(lambda: shared.embeddings.refresh(shared.model_manager.sd_model, force=True),
+                      name="refresh-embeddings")
