@@ -21,12 +21,12 @@ def setup_logging(level: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sdwebui.interfaces.cli import flags as cmd_args
+    from sdwebui.interfaces.cli import flags as cmd_args, launcher
 
     # logging first (from the flags known before extensions add theirs), so that install.py
     # and preload.py failures are shown; then install.py, preload.py and the full parse
     setup_logging(cmd_args.parse_early(cmd_args.collect_args(argv)).loglevel)
-    ns = cmd_args.parse_args_with_extensions(argv)
+    ns = launcher.parse_args_with_extensions(argv)
     log = logging.getLogger("launch")
     for flag in cmd_args.used_noop_flags(ns):
         log.info("%s has no effect here: %s", flag, cmd_args.NOOP_FLAGS[flag])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sdwebui.interfaces.cli import flags as cmd_args
+from sdwebui.interfaces.cli import flags as cmd_args, launcher
 from sdwebui.services.extensions import discovery as extensions, installers
 from tests.ext_helpers import ext_env, make_ext, make_repo, git  # noqa: F401
 
@@ -211,9 +211,9 @@ def test_installer_env_pins_every_installed_package():
 def test_launch_runs_installers_unless_skip_install(ext_env):
     make_ext(ext_env.user, "inst", {"install.py": "open('ran.marker', 'a').write('x')\n"})
     marker = ext_env.user / "inst" / "ran.marker"
-    cmd_args.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install"], use_env=False)
+    launcher.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install"], use_env=False)
     assert not marker.exists()
-    cmd_args.parse_args_with_extensions(["--data-dir", str(ext_env.data)], use_env=False)
+    launcher.parse_args_with_extensions(["--data-dir", str(ext_env.data)], use_env=False)
     assert marker.read_text() == "x"
 
 
@@ -228,12 +228,12 @@ def test_preload_adds_a_flag_that_then_parses(ext_env):
             parser.add_argument("--off-flag", action="store_true")
     """})
     ext_env.config.write_text(json.dumps({"disabled_extensions": ["offpre"]}))
-    ns = cmd_args.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install", "--pre-dir", "/x"],
+    ns = launcher.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install", "--pre-dir", "/x"],
                                              use_env=False)
     assert ns.pre_dir == "/x"
     assert any("preload bug" in e for e in extensions.find("badpre").errors)
     with pytest.raises(SystemExit) as exc:            # a disabled extension's flag is unknown
-        cmd_args.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install", "--off-flag"],
+        launcher.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install", "--off-flag"],
                                             use_env=False)
     assert exc.value.code == 2
 
@@ -265,7 +265,7 @@ def test_api_list_shape(ext_env):
 
 def test_unknown_flag_still_exits_2(ext_env):
     with pytest.raises(SystemExit) as exc:
-        cmd_args.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install", "--apii"],
+        launcher.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install", "--apii"],
                                             use_env=False)
     assert exc.value.code == 2
     assert sys.modules.get("sdwebui.services.extensions.discovery") is extensions

@@ -11,7 +11,7 @@ import difflib
 import os
 import shlex
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 # Flags accepted for compatibility that change nothing here (name -> why).
 NOOP_FLAGS: dict[str, str] = {
@@ -193,20 +193,21 @@ def parse_early(args: Sequence[str], parser: argparse.ArgumentParser | None = No
     return ns
 
 
-def parse_args_with_extensions(argv: Sequence[str] | None = None, *, use_env: bool = True,
-                               run_installers: bool = True) -> argparse.Namespace:
-    """A1111's launch order: the known flags first; then each active extension's install.py
-    (unless --skip-install or `run_installers=False`) and preload.py, whose `preload(parser)`
-    may add flags; then the whole command line is parsed, so an unknown flag still exits 2."""
-    from sdwebui.services.extensions import discovery as extensions, installers
+# one step between the early and the full parse: (parser, early flags) -> None; it may add flags
+ParseHook = Callable[[argparse.ArgumentParser, argparse.Namespace], None]
 
+
+def parse_args_in_stages(argv: Sequence[str] | None = None, *, use_env: bool = True,
+                         hooks: Sequence[ParseHook] = ()) -> argparse.Namespace:
+    """A1111's launch order: the known flags first; then each hook, in order, with the parser and
+    those early flags (the launcher's hooks run extensions' install.py and preload.py, whose
+    `preload(parser)` may add flags); then the whole command line is parsed, so an unknown flag
+    still exits 2."""
     parser = build_parser()
     args = collect_args(argv, use_env=use_env)
     early = parse_early(args, parser)
-    if run_installers and not early.skip_install:
-        extensions.list_extensions(early)
-        installers.run_installers()
-    installers.preload_extensions(parser, ns=early)
+    for hook in hooks:
+        hook(parser, early)
     ns = parser.parse_args(args)
     finalize(ns)
     return ns
