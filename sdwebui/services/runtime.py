@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sdwebui.services import paths as paths_mod
 from sdwebui.services.extensions import callbacks as script_callbacks, discovery, manager as extension_manager
@@ -20,22 +20,35 @@ from sdwebui.services.job_state import State
 from sdwebui.services.options import apply as settings_apply
 from sdwebui.services.options.store import OptionInfo, Options, options_section  # noqa: F401  (A1111 re-exports)
 
+if TYPE_CHECKING:   # the classes are imported when initialize() builds them: importing this module stays light
+    import torch
+
+    from sdwebui.engine.models.hashes import HashCache
+    from sdwebui.engine.models.lora import LoraRegistry
+    from sdwebui.engine.models.textual_inversion import EmbeddingDatabase
+    from sdwebui.engine.upscalers import UpscalerRegistry
+    from sdwebui.services.models.checkpoints import CheckpointRegistry, ModelManager
+    from sdwebui.services.models.vae_registry import VaeRegistry
+    from sdwebui.services.queue import GenerationQueue
+    from sdwebui.services.styles import StyleDatabase
+
 logger = logging.getLogger(__name__)
 
+# None until initialize() builds them (cmd_opts and paths: until set_flags())
 cmd_opts: argparse.Namespace | None = None
 paths: paths_mod.Paths | None = None
 opts: Options = None  # type: ignore[assignment]
 state: State = State()
-queue = None            # modules.queue.GenerationQueue
-registry = None         # modules.sd_models.CheckpointRegistry
-vae_registry = None     # modules.sd_vae.VaeRegistry
-prompt_styles = None    # modules.styles.StyleDatabase
-upscalers = None        # modules.upscalers.UpscalerRegistry
-loras = None            # modules.lora.LoraRegistry
-embeddings = None       # modules.textual_inversion.EmbeddingDatabase
-model_manager = None    # modules.sd_models.ModelManager
-hash_cache = None
-device = None
+queue: GenerationQueue | None = None
+registry: CheckpointRegistry | None = None
+vae_registry: VaeRegistry | None = None
+prompt_styles: StyleDatabase | None = None
+upscalers: UpscalerRegistry | None = None
+loras: LoraRegistry | None = None
+embeddings: EmbeddingDatabase | None = None
+model_manager: ModelManager | None = None
+hash_cache: HashCache | None = None
+device: torch.device | None = None
 
 DEFAULT_CHECKPOINT = "tiny-default-sd1.safetensors"
 
@@ -88,16 +101,12 @@ def set_flags(ns: argparse.Namespace) -> None:
 
 
 def initialize(ns: argparse.Namespace) -> None:
-    """Build every singleton from the flags. Loads no model (see load_initial_model)."""
-    global opts, state, queue, registry, vae_registry, model_manager, hash_cache, device
-    global prompt_styles, upscalers, loras, embeddings
-    from sdwebui.services.models import devices, offload, speedups
-    from sdwebui.services.options import registry as shared_options
+    """Build every singleton from the flags and start the queue. Loads no model: the first
+    ensure_model_loaded() does, on the queue."""
+    global opts, state, queue, hash_cache
     from sdwebui.engine.models.hashes import HashCache
+    from sdwebui.services.options import registry as shared_options
     from sdwebui.services.queue import GenerationQueue
-    from sdwebui.services.models.checkpoints import CheckpointRegistry, ModelManager
-    from sdwebui.services.models.vae_registry import VaeRegistry
-    from sdwebui.services.styles import StyleDatabase
 
     set_flags(ns)
     paths_mod.ensure_dirs(paths)
@@ -106,7 +115,23 @@ def initialize(ns: argparse.Namespace) -> None:
     state = State()
     queue = GenerationQueue(state, idle_work=_background_work)
     hash_cache = HashCache(paths.cache_file)
-    dirs = [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
+    _build_models(ns)
+    _build_resources(ns)
+    queue.start()
+
+
+def _checkpoint_dirs() -> list[Path]:
+    return [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
+
+
+def _build_models(ns: argparse.Namespace) -> None:
+    """The checkpoint and VAE lists, the device and precisions, and the model manager."""
+    global registry, vae_registry, model_manager, device
+    from sdwebui.services.models import devices, offload, speedups
+    from sdwebui.services.models.checkpoints import CheckpointRegistry, ModelManager
+    from sdwebui.services.models.vae_registry import VaeRegistry
+
+    dirs = _checkpoint_dirs()
     extra = [Path(ns.ckpt)] if ns.ckpt else []
     registry = CheckpointRegistry(dirs, hash_cache, extra_files=extra)
     device = devices.select_device(ns)
@@ -127,20 +152,23 @@ def initialize(ns: argparse.Namespace) -> None:
     ensure_default_checkpoint()
     registry.refresh()
     vae_registry.refresh()
+
+
+def _build_resources(ns: argparse.Namespace) -> None:
+    """Prompt styles, upscalers, LoRAs and embeddings."""
+    global prompt_styles, upscalers, loras, embeddings
+    from sdwebui.engine.models.lora import LoraRegistry
+    from sdwebui.engine.models.textual_inversion import EmbeddingDatabase
+    from sdwebui.engine.upscalers import UpscalerRegistry
+    from sdwebui.services.styles import StyleDatabase
+
     prompt_styles = StyleDatabase([Path(f) for f in ns.styles_file] if ns.styles_file else [paths.data / "styles.csv"])
     prompt_styles.reload()
-    from sdwebui.engine.upscalers import UpscalerRegistry
-
-    upscalers = UpscalerRegistry(paths.models, device, dtype)
+    upscalers = UpscalerRegistry(paths.models, device, model_manager.dtype)
     upscalers.refresh()
-    from sdwebui.engine.models.lora import LoraRegistry
-
     loras = LoraRegistry([paths.lora, paths.models / "LyCORIS"], hash_cache)
     loras.refresh()
-    from sdwebui.engine.models.textual_inversion import EmbeddingDatabase
-
     embeddings = EmbeddingDatabase(paths.embeddings, hash_cache)
-    queue.start()
 
 
 def _record_loaded(model) -> None:
@@ -197,8 +225,7 @@ def _model_loaded_callbacks(model) -> None:
 
 def ensure_default_checkpoint() -> Path | None:
     """With no checkpoint anywhere, write the embedded tiny default so a first launch works offline."""
-    dirs = [paths.checkpoints] + ([paths.extra_checkpoint_dir] if paths.extra_checkpoint_dir else [])
-    for d in dirs:
+    for d in _checkpoint_dirs():
         if d.is_dir() and any(p.suffix.lower() in (".safetensors", ".ckpt") for p in d.rglob("*")):
             return None
     if cmd_opts.ckpt and Path(cmd_opts.ckpt).is_file():
