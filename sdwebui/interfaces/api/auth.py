@@ -6,7 +6,7 @@ import base64
 import binascii
 import logging
 import secrets
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -44,7 +44,7 @@ def auth_dependency(credentials: dict[str, str]) -> Callable[..., None]:
     return check
 
 
-def needs_api_auth(scope) -> bool:
+def needs_api_auth(scope: Mapping[str, Any]) -> bool:
     """Whether --api-auth applies to this request: every path under /sdapi and /internal, whoever
     added the route (built-in, or an extension in on_app_started), and even when no route exists."""
     path = scope.get("path", "")

@@ -67,7 +67,7 @@ class ControlRoutes:
     async def server_kill(self) -> None:
         os._exit(0)
 
-    async def server_restart(self):
+    async def server_restart(self) -> None:
         if os.environ.get("SD_WEBUI_RESTART") != "1":
             raise HTTPException(status_code=501, detail="restart needs the server started by webui.sh")
         marker = shared.paths.tmp / "restart"
@@ -76,6 +76,6 @@ class ControlRoutes:
         shared.request_server_stop()
         return None
 
-    async def server_stop(self):
+    async def server_stop(self) -> PlainTextResponse:
         shared.request_server_stop()
         return PlainTextResponse("Stopping.")
