@@ -93,7 +93,7 @@ def direct_txt2img(payload: dict, *, encode: bool = True) -> list:
     """The same generation without HTTP: processing on the queue worker, then (with `encode`)
     the same PNG + base64 encoding the API does."""
     from sdwebui.services import runtime as shared
-    from sdwebui.interfaces.api.routes import encode_for_response
+    from sdwebui.interfaces.api.generation import encode_for_response
     from sdwebui.engine.processing.txt2img import StableDiffusionProcessingTxt2Img, process_images
 
     p = StableDiffusionProcessingTxt2Img(**payload)
