@@ -26,7 +26,7 @@ from typing import Iterator
 import gradio as gr
 from gradio.blocks import Block
 
-from sdwebui.services.extensions import script_controls
+from sdwebui.services.extensions import callbacks as script_callbacks, script_controls, scripts
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +113,6 @@ def in_event() -> bool:
 
 
 def _component_callbacks(when: str, component, kwargs: dict) -> None:
-    from sdwebui.services.extensions import callbacks as script_callbacks, scripts
-
     if when == "before":
         script_callbacks.before_component_callback(component, **kwargs)
     else:
