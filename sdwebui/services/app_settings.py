@@ -15,6 +15,7 @@ from sdwebui.services.paths import Paths
 
 
 class AppSettings(Protocol):
+    """The running app's flags, paths and options (the runtime module is one)."""
     cmd_opts: argparse.Namespace | None     # the flags; None until the app (or A1111's facade) sets them
     paths: Paths | None                     # derived from the flags
     opts: Options | None                    # the settings; None until initialize() has loaded config.json
