@@ -8,6 +8,7 @@ fails loudly instead of running with random weights.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -74,8 +75,9 @@ class SDModel:
     sd_model_hash: str | None = None
     base_vae: Any = None        # the checkpoint's own VAE, kept while a separate VAE file is in use
     loaded_vae: Any = None      # modules.sd_vae.VaeInfo of the separate VAE in use, or None
-    compiled: str | None = None  # the torch.compile mode the UNet and VAE decoder run in (modules.speedups)
-    compiled_shapes: Any = None  # their compiled and pending input shapes (modules.compiled_shapes.ShapeBook)
+    # set by the speed-ups (services.models.speedups), read by the sampling loop through the methods below
+    compiled: str | None = None  # the torch.compile mode the UNet and VAE decoder run in
+    compiled_shapes: Any = None  # their compiled and pending input shapes (a ShapeBook: eager_only())
 
     def __post_init__(self) -> None:
         if self.base_vae is None:
@@ -107,6 +109,16 @@ class SDModel:
 
     def components(self) -> list[torch.nn.Module]:
         return [m for m in (self.unet, self.vae, self.text_encoder, self.text_encoder_2) if m is not None]
+
+    def runs_as_cuda_graphs(self) -> bool:
+        """Whether the compiled UNet replays CUDA graphs (their outputs are reused each call)."""
+        return self.device.type == "cuda" and self.compiled in ("reduce-overhead", "max-autotune")
+
+    def eager_only(self) -> contextlib.AbstractContextManager:
+        """A context within which the compiled parts run eagerly and book no shapes (calls of odd
+        sizes or dtypes not worth compiled slots); a no-op for a model that is not compiled."""
+        book = self.compiled_shapes
+        return book.eager_only() if book is not None and self.compiled else contextlib.nullcontext()
 
 
 # --- reading the file --------------------------------------------------------------------

@@ -19,7 +19,6 @@ Why each piece:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import time
@@ -79,8 +78,8 @@ def is_compiled(module: torch.nn.Module | None) -> bool:
 
 
 def runs_as_cuda_graphs(model) -> bool:
-    """Whether the model's compiled UNet replays CUDA graphs (their outputs are reused each call)."""
-    return model.device.type == "cuda" and model.compiled in ("reduce-overhead", "max-autotune")
+    """Whether the model's compiled UNet replays CUDA graphs (SDModel.runs_as_cuda_graphs)."""
+    return model.runs_as_cuda_graphs()
 
 
 def compiled_parts(model) -> dict[str, torch.nn.Module]:
@@ -106,9 +105,8 @@ def compile_next(model) -> bool:
 
 def eager_only(model):
     """A context within which `model`'s compiled parts run eagerly and book no shapes (see
-    ShapeBook.eager_only); a no-op for a model that is not compiled."""
-    book = getattr(model, "compiled_shapes", None)
-    return book.eager_only() if book is not None and model.compiled else contextlib.nullcontext()
+    ShapeBook.eager_only); a no-op for a model that is not compiled (SDModel.eager_only)."""
+    return model.eager_only()
 
 
 def pending_shapes(model) -> int:
