@@ -94,7 +94,8 @@ def direct_txt2img(payload: dict, *, encode: bool = True) -> list:
     the same PNG + base64 encoding the API does."""
     from sdwebui.services import runtime as shared
     from sdwebui.interfaces.api.generation import encode_for_response
-    from sdwebui.engine.processing.txt2img import StableDiffusionProcessingTxt2Img, process_images
+    from sdwebui.engine.processing.txt2img import StableDiffusionProcessingTxt2Img
+    from sdwebui.services.generation import process_images
 
     p = StableDiffusionProcessingTxt2Img(**payload)
     p.do_not_save_samples = True

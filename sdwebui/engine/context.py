@@ -16,6 +16,10 @@ from typing import Any, Callable
 from sdwebui.engine.hooks import NO_HOOKS, Hooks
 
 
+def _not_saving(*args: Any, **kwargs: Any) -> tuple[str, str | None]:
+    raise RuntimeError("this job's context has no save_image: it cannot save samples")
+
+
 @dataclass
 class GenerationContext:
     opts: Any                   # settings: attribute reads (opts.eta_ddim ...), override(dict), set(key, value)
@@ -25,12 +29,15 @@ class GenerationContext:
     ensure_model_loaded: Callable[[], Any]      # the resident model, loading the selected checkpoint first
     apply_vae_setting: Callable[[], None]       # make the resident model use the VAE `sd_vae` names
     vae_registry: Any = None    # shorthash(vae)
-    upscalers: Any = None       # names(), upscale(...)
+    upscalers: Any = None       # names(), upscale_to_size(...)
     loras: Any = None           # LoRA files by name
     embeddings: Any = None      # textual-inversion database: refresh(model), loaded, shorthash(...)
     prompt_styles: Any = None   # styles: check(names), apply(prompt, negative, names)
     resolve_output: Callable[[str], Path] = Path    # an output folder option -> an absolute folder
-    max_image_pixels: int = 0   # --max-image-pixels (0: no limit)
+    max_image_pixels: int = 4096 * 4096             # --max-image-pixels: the largest hires size allowed
     filenames_max_length: int = 128                 # --filenames-max-length
     unix_filenames_sanitization: bool = False       # --unix-filenames-sanitization
     hooks: Hooks = field(default=NO_HOOKS)          # the extensions' callbacks
+    # saves one sample with A1111's `modules.images.save_image` signature plus `index=` (which image
+    # of the job, for the file name's values); extensions that wrap that function see every sample
+    save_image: Callable[..., tuple[str, str | None]] = _not_saving

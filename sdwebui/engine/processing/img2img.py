@@ -7,9 +7,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from sdwebui.engine.errors import ProcessingError
+from sdwebui.engine.processing import img2img_prep as prep
+from sdwebui.engine.processing.base import StableDiffusionProcessing
+from sdwebui.engine.processing.image_latents import encode_images, inpainting_conditioning, vae_tile_above
 from sdwebui.engine.sampling import rng as rng_mod
-from sdwebui.services import runtime as shared
-from sdwebui.engine.processing.txt2img import ProcessingError, StableDiffusionProcessing, encode_images, inpainting_conditioning
 from sdwebui.engine.sampling.loop import sample
 
 
@@ -53,9 +55,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         return self.mask_blur_x if self.mask_blur_x == self.mask_blur_y else None
 
     def init(self, model) -> None:
-        from sdwebui.engine.processing import img2img_prep as prep
-
-        opts = shared.opts
+        opts = self.ctx.opts
+        tile_above = vae_tile_above(opts)
         if not self.init_images:
             raise ProcessingError("init_images", "img2img needs at least one image in init_images")
         if self.resize_mode not in prep.RESIZE_MODES:
@@ -120,7 +121,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         else:
             raise ProcessingError("init_images", f"{len(prepared)} init images for batch_size {self.batch_size}: "
                                                  "send one image, or at most batch_size images")
-        self.init_latent = encode_images(model, prepared)
+        self.init_latent = encode_images(model, prepared, tile_above)
         if self.resize_mode == 3:
             f = model.vae_scale_factor
             self.init_latent = torch.nn.functional.interpolate(self.init_latent, size=(h // f, w // f), mode="bilinear")
@@ -139,29 +140,29 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             elif self.inpainting_fill == 3:
                 self.init_latent = self.init_latent * self.keep_mask
         if model.is_inpainting:
-            self.image_conditioning = inpainting_conditioning(model, prepared, mask, opts.inpainting_mask_weight)
+            self.image_conditioning = inpainting_conditioning(model, prepared, mask, opts.inpainting_mask_weight,
+                                                              tile_above)
 
     def denoise_steps(self) -> tuple[int, int]:
         """(schedule length, steps actually run) for the denoising strength, as A1111 counts them."""
         strength = min(float(self.denoising_strength), 0.999)
-        if shared.opts.img2img_fix_steps:
+        if self.ctx.opts.img2img_fix_steps:
             return (int(self.steps / strength) if strength > 0 else 0), (self.steps if strength > 0 else 0)
         return self.steps, int(strength * self.steps)
 
     def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
         total, t_enc = self.denoise_steps()
-        shared.state.sampling_steps = t_enc
+        self.ctx.state.sampling_steps = t_enc
         if total == 0:
             return self.init_latent, True
         return sample(model, scheduler, noise * float(self.initial_noise_multiplier), conditioning,
                       steps=total, cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
                       generators=noise_rng.generators, callback=self.callback(model),
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
-                      image_cond=self.image_conditioning, **self.refiner_for("first", t_enc, lo, hi))
+                      image_cond=self.image_conditioning, hooks=self.ctx.hooks,
+                      **self.refiner_for("first", t_enc, lo, hi))
 
     def postprocess_image(self, index: int, image: Image.Image) -> Image.Image:
-        from sdwebui.engine.processing import img2img_prep as prep
-
         if self.mask_for_overlay is None:
             return image
         original = self.originals[index % len(self.originals)]

@@ -10,9 +10,8 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from sdwebui.services.extensions import callbacks
+from sdwebui.engine.hooks import NO_HOOKS, AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
-from sdwebui.services.models.speedups import eager_only, runs_as_cuda_graphs
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +62,17 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
            callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling",
            image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
            denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None,
-           switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None
-           ) -> tuple[torch.Tensor, bool]:
+           switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None,
+           hooks: Hooks = NO_HOOKS) -> tuple[torch.Tensor, bool]:
     """Run the scheduler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
     conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
     image to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111
     does. `keep_mask` (1 = keep the original) re-imposes the original, noised to the current level,
     after every step and at the end. `image_cond` (mask + masked-image latents) is appended to the
     UNet input of inpainting models. At step index `switch_at`, `on_switch()` gives another model and
-    its conditioning (the SDXL refiner) and the same schedule goes on with them. Returns (latents,
-    finished): finished is False when the callback stopped the loop early (interrupt / skip)."""
+    its conditioning (the SDXL refiner) and the same schedule goes on with them. `hooks` (the job's
+    extensions) get A1111's cfg_denoiser / cfg_denoised / cfg_after_cfg calls at each step. Returns
+    (latents, finished): finished is False when the callback stopped the loop early (interrupt / skip)."""
     device = model.device
     scheduler.set_timesteps(steps, device=device)
     timesteps = scheduler.timesteps
@@ -96,14 +96,14 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     finished = True
     rows_key, rows = None, None
     # extensions' cfg callbacks; checked once so the loop pays nothing when none is registered
-    hooks = callbacks.has("cfg_denoiser") or callbacks.has("cfg_denoised") or callbacks.has("cfg_after_cfg")
-    compiled, graphs = bool(model.compiled), runs_as_cuda_graphs(model)
+    hooked = hooks.has("cfg_denoiser") or hooks.has("cfg_denoised") or hooks.has("cfg_after_cfg")
+    compiled, graphs = bool(model.compiled), model.runs_as_cuda_graphs()
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
             if on_switch is not None and i == switch_at:
                 model, conditioning = on_switch()
                 device = model.device
-                compiled, graphs = bool(model.compiled), runs_as_cuda_graphs(model)
+                compiled, graphs = bool(model.compiled), model.runs_as_cuda_graphs()
                 rows_key = None
             batch = conditioning.at(i)
             use_cfg = batch.n_uncond > 0 and cfg_scale != 1.0
@@ -123,10 +123,10 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                 identity = rows == list(range(images))
             x_in = latents if identity else latents.index_select(0, row_index)
             x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
-            ctx = context
-            if hooks:
-                x_in, ctx = _before_unet(x_in, ctx, image_cond, scheduler, t, i, len(timesteps),
-                                         images if use_cfg else 0, model)
+            text_states = context
+            if hooked:
+                x_in, text_states = _before_unet(hooks, x_in, text_states, image_cond, scheduler, t, i,
+                                                 len(timesteps), images if use_cfg else 0, model)
             if image_cond is not None:
                 x_in = torch.cat([x_in, image_cond.index_select(0, row_index)], dim=1)
             if graphs:   # the previous step's graph outputs are consumed: CUDA graphs may reuse them
@@ -134,16 +134,16 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
             # a compiled UNet guards on the timestep's dtype: one dtype whatever the scheduler uses (the
             # UNet's time embedding casts to float anyway, so the result is the same)
             t_in = t.to(torch.float32) if compiled else t
-            out = model.unet(x_in, t_in, encoder_hidden_states=ctx, added_cond_kwargs=added,
+            out = model.unet(x_in, t_in, encoder_hidden_states=text_states, added_cond_kwargs=added,
                              return_dict=False)[0].float()
-            if hooks:
-                params = callbacks.CFGDenoisedParams(out, i, len(timesteps), model.unet)
-                callbacks.cfg_denoised_callback(params)
+            if hooked:
+                params = CFGDenoisedParams(out, i, len(timesteps), model.unet)
+                hooks.call("cfg_denoised", params)
                 out = params.x
             out = _combine(out, batch, images, cfg_scale, use_cfg)
-            if hooks:
-                params = callbacks.AfterCFGCallbackParams(out, i, len(timesteps))
-                callbacks.cfg_after_cfg_callback(params)
+            if hooked:
+                params = AfterCFGCallbackParams(out, i, len(timesteps))
+                hooks.call("cfg_after_cfg", params)
                 out = params.x
             latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
             if keep_mask is not None and i + 1 < len(timesteps):
@@ -161,7 +161,8 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     return latents, finished
 
 
-def _before_unet(x_in, context, image_cond, scheduler, t, step: int, total: int, n_uncond: int, model):
+def _before_unet(hooks: Hooks, x_in, context, image_cond, scheduler, t, step: int, total: int, n_uncond: int,
+                 model):
     """The cfg_denoiser callbacks: they see (and may replace) the UNet input and the text
     conditioning of this step."""
     sigma = t
@@ -172,8 +173,8 @@ def _before_unet(x_in, context, image_cond, scheduler, t, step: int, total: int,
     if sigmas is not None and index < len(sigmas):
         sigma = sigmas[index]
     cond, uncond = context[n_uncond:], context[:n_uncond]
-    params = callbacks.CFGDenoiserParams(x_in, image_cond, sigma, step, total, cond, uncond, model.unet)
-    callbacks.cfg_denoiser_callback(params)
+    params = CFGDenoiserParams(x_in, image_cond, sigma, step, total, cond, uncond, model.unet)
+    hooks.call("cfg_denoiser", params)
     if params.text_cond is not cond or params.text_uncond is not uncond:
         context = torch.cat([params.text_uncond, params.text_cond]) if n_uncond else params.text_cond
     return params.x, context
@@ -191,7 +192,7 @@ def vae_tiles(model: SDModel, height: int, width: int, tile_above: int):
     before = getattr(vae, "use_tiling", False)
     vae.use_tiling = True
     try:
-        with eager_only(model):     # tiles of every odd size: not worth compiled slots
+        with model.eager_only():     # tiles of every odd size: not worth compiled slots
             yield True
     finally:
         vae.use_tiling = before
@@ -265,7 +266,7 @@ def _decode_without_nan(model: SDModel, z: torch.Tensor) -> torch.Tensor:
                        "so)", str(model.vae_dtype).removeprefix("torch."))
         model.vae.to(torch.float32)
         try:
-            with eager_only(model):     # a one-off in fp32: compiling it would be wasted
+            with model.eager_only():     # a one-off in fp32: compiling it would be wasted
                 image = model.vae.decode(z.float(), return_dict=False)[0].float()
         finally:
             model.vae.to(model.vae_dtype)

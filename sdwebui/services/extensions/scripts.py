@@ -216,15 +216,18 @@ def initialize_runners() -> None:
 def run_processing(p):
     """Run a job the way A1111's txt2img/img2img do: scripts' setup, the selected script's run()
     if one is selected, else process_images. Call it on the queue worker."""
-    from sdwebui.engine.processing.txt2img import process_images
+    from sdwebui.services import generation
 
+    if getattr(p, "ctx", None) is None:     # the scripts may read p.sd_model before process_images
+        p.ctx = generation.make_context()
     runner = p.scripts
     if runner is not None:
         runner.setup_scripts(p, is_ui=not getattr(p, "is_api", False))
         processed = runner.run(p, *(p.script_args or [0]))
         if processed is not None:
             return processed
-    return process_images(p)
+    # through the module at call time: an extension may have replaced modules.processing.process_images
+    return generation.process_images(p)
 
 
 def json_safe(value: Any) -> Any:

@@ -1,0 +1,74 @@
+"""The result of a job (A1111's `Processed`): its images, infotexts and the fields of the request
+that made them, serialisable as A1111's `info` JSON."""
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from sdwebui.engine.processing.base import StableDiffusionProcessing
+from sdwebui.engine.sampling import samplers
+from sdwebui.version import INFOTEXT_VERSION
+
+
+class Processed:
+    """The result of a job, serialisable as A1111's `info` JSON (js())."""
+
+    def __init__(self, p: StableDiffusionProcessing, images: list[Image.Image], infotexts: list[str],
+                 *, index_of_first_image: int = 0):
+        self.images = images
+        self.infotexts = infotexts
+        self.info = infotexts[0] if infotexts else ""
+        self.prompt = p.prompt
+        self.negative_prompt = p.negative_prompt
+        self.seed = p.all_seeds[0] if p.all_seeds else p.seed
+        self.subseed = p.all_subseeds[0] if p.all_subseeds else p.subseed
+        self.subseed_strength = p.subseed_strength
+        self.all_prompts = p.all_prompts
+        self.all_negative_prompts = p.all_negative_prompts
+        self.all_seeds = p.all_seeds
+        self.all_subseeds = p.all_subseeds
+        self.width = p.width
+        self.height = p.height
+        self.sampler_name = p.sampler.name if p.sampler else p.sampler_name
+        self.scheduler = samplers.schedule_type_label(p.sampler, p.schedule) if p.sampler and p.schedule else p.scheduler
+        self.cfg_scale = p.cfg_scale
+        self.steps = p.steps
+        self.batch_size = p.batch_size
+        self.restore_faces = p.restore_faces
+        self.clip_skip = p.clip_skip
+        self.seed_resize_from_w = p.seed_resize_from_w
+        self.seed_resize_from_h = p.seed_resize_from_h
+        self.denoising_strength = p.denoising_strength
+        self.extra_generation_params = p.extra_generation_params
+        self.index_of_first_image = index_of_first_image
+        self.warnings = list(p.warnings)   # not in A1111: what the job could not do as asked
+        self.styles = p.styles
+        self.job_timestamp = p.job_timestamp
+        model = p.sd_model      # None without a context: then there is no model (or VAE) to describe
+        info = model.sd_checkpoint_info if model is not None else None
+        self.sd_model_name = info.name_for_extra if info else None
+        self.sd_model_hash = info.shorthash if info else None
+        self.is_using_inpainting_conditioning = bool(model is not None and model.is_inpainting)
+        vae = model.loaded_vae if model is not None else None
+        self.sd_vae_name = vae.stem if vae else None
+        self.sd_vae_hash = p.ctx.vae_registry.shorthash(vae) if vae else None
+
+    def js(self) -> str:
+        return json.dumps({
+            "prompt": self.prompt, "all_prompts": self.all_prompts,
+            "negative_prompt": self.negative_prompt, "all_negative_prompts": self.all_negative_prompts,
+            "seed": self.seed, "all_seeds": self.all_seeds, "subseed": self.subseed, "all_subseeds": self.all_subseeds,
+            "subseed_strength": self.subseed_strength, "width": self.width, "height": self.height,
+            "sampler_name": self.sampler_name, "cfg_scale": self.cfg_scale, "steps": self.steps,
+            "batch_size": self.batch_size, "restore_faces": self.restore_faces, "face_restoration_model": None,
+            "sd_model_name": self.sd_model_name, "sd_model_hash": self.sd_model_hash,
+            "sd_vae_name": self.sd_vae_name, "sd_vae_hash": self.sd_vae_hash,
+            "seed_resize_from_w": self.seed_resize_from_w, "seed_resize_from_h": self.seed_resize_from_h,
+            "denoising_strength": self.denoising_strength,
+            "extra_generation_params": self.extra_generation_params,
+            "index_of_first_image": self.index_of_first_image, "infotexts": self.infotexts,
+            "styles": self.styles, "job_timestamp": self.job_timestamp, "clip_skip": self.clip_skip,
+            "is_using_inpainting_conditioning": self.is_using_inpainting_conditioning, "version": INFOTEXT_VERSION,
+            **({"warnings": self.warnings} if self.warnings else {}),
+        }, ensure_ascii=False)
