@@ -41,3 +41,8 @@ class GenerationContext:
     # saves one sample with A1111's `modules.images.save_image` signature plus `index=` (which image
     # of the job, for the file name's values); extensions that wrap that function see every sample
     save_image: Callable[..., tuple[str, str | None]] = _not_saving
+
+    def __deepcopy__(self, memo: dict) -> GenerationContext:
+        # extensions deep-copy processing objects (`copy.deepcopy(p)`); the copy is the same job and
+        # must share its services (settings, job state, resident model), never duplicate them
+        return self

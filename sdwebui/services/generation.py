@@ -26,14 +26,15 @@ def _save_image(*args: Any, **kwargs: Any) -> tuple[str, str | None]:
 
 def make_context() -> GenerationContext:
     """A job's context: the current settings, job state, models and registries, the extensions'
-    callbacks and A1111's save_image."""
+    callbacks and A1111's save_image. The runtime must be initialised (runtime.initialize)."""
     cmd_opts = runtime.cmd_opts
     return GenerationContext(
         opts=runtime.opts, state=runtime.state, model_manager=runtime.model_manager, registry=runtime.registry,
         ensure_model_loaded=runtime.ensure_model_loaded, apply_vae_setting=runtime.apply_vae_setting,
         vae_registry=runtime.vae_registry, upscalers=runtime.upscalers, loras=runtime.loras,
         embeddings=runtime.embeddings, prompt_styles=runtime.prompt_styles,
-        resolve_output=runtime.paths.resolve_output, max_image_pixels=cmd_opts.max_image_pixels,
+        resolve_output=lambda folder: runtime.paths.resolve_output(folder),
+        max_image_pixels=cmd_opts.max_image_pixels,
         filenames_max_length=getattr(cmd_opts, "filenames_max_length", 128),
         unix_filenames_sanitization=bool(getattr(cmd_opts, "unix_filenames_sanitization", False)),
         hooks=callbacks, save_image=_save_image)
