@@ -15,23 +15,13 @@ from typing import Any
 from PIL import Image
 
 from sdwebui.engine.images import writing
-from sdwebui.engine.processing.txt2img import save_values
+from sdwebui.engine.processing.outputs import samples_folder, save_values
 from sdwebui.services import runtime as shared
 from sdwebui.services.extensions import callbacks
 
 __all__ = ["save_image"]
 
 logger = logging.getLogger(__name__)
-
-
-def _samples_folder(p: Any) -> str:
-    """Where samples go when the caller names no folder: the job's own, else the options' (A1111's
-    outdir_samples, else the txt2img / img2img one)."""
-    opts = shared.opts
-    if p is not None and getattr(p, "outpath_samples", None):
-        return p.outpath_samples
-    is_txt2img = getattr(p, "is_txt2img", True)
-    return opts.outdir_samples or (opts.outdir_txt2img_samples if is_txt2img else opts.outdir_img2img_samples)
 
 
 def save_image(image: Image.Image, path: str | Path | None, basename: str = "", seed: Any = None,
@@ -45,7 +35,8 @@ def save_image(image: Image.Image, path: str | Path | None, basename: str = "", 
 
     The file name comes from the options (`samples_filename_pattern`, `save_to_dirs`, ...) filled with
     the values of `p`'s image number `index`; `seed` and `prompt` override those. With the option
-    enable_pnginfo off the file gets no metadata and no txt, as A1111 writes it.
+    enable_pnginfo off the file gets no metadata, as in A1111, and no txt either (A1111 still writes
+    the txt; generation here never did, and saving every sample through this keeps that).
     """
     opts = shared.opts
     values = save_values(p, index, image) if p is not None else {}
@@ -63,7 +54,7 @@ def save_image(image: Image.Image, path: str | Path | None, basename: str = "", 
     if info is not None and pnginfo_section_name != "parameters":
         chunks[pnginfo_section_name] = info
         info = None
-    folder = shared.paths.resolve_output(str(path) if path else _samples_folder(p))
+    folder = shared.paths.resolve_output(str(path) if path else samples_folder(p, opts))
     saved = writing.write_image(
         image, folder, values=values, infotext=info, fmt=extension, pattern=pattern, save_to_dirs=save_to_dirs,
         dir_pattern=opts.directories_filename_pattern, add_number=opts.save_images_add_number, basename=basename,
