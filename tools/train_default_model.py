@@ -8,7 +8,7 @@ The model uses the real SD1 classes and layout (diffusers ``UNet2DConditionModel
 ``AutoencoderKL``, transformers ``CLIPTextModel`` over the 49,408-token CLIP vocabulary), the SD1
 noise schedule (scaled-linear betas 0.00085-0.012, 1000 steps, epsilon prediction), and is exported
 in A1111's LDM key layout as fp16 safetensors, with its architecture, the recipe and the data seed
-in the file's metadata, so it loads through ``modules.loader.single_file.load_checkpoint`` like any
+in the file's metadata, so it loads through ``sdwebui.engine.models.single_file.load_checkpoint`` like any
 user checkpoint.
 
 Two phases, one script:
