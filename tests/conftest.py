@@ -16,6 +16,32 @@ import pytest  # noqa: E402
 from sdwebui.engine.models.tiny import write_tiny_checkpoint  # noqa: E402
 
 
+def _reuse_httpx_default_ssl_context() -> None:
+    """`httpx.get(...)` and friends build a client per call, and every client builds an SSL context
+    that loads the whole CA bundle (~30 ms); the tests send thousands of plain-http requests to
+    loopback servers, where no context is ever used. The default context is built once here and
+    shared; any other `verify`/`cert` still gets its own. Only this test process is affected."""
+    try:
+        from httpx._transports import default as transport
+    except ImportError:         # another httpx layout: keep its own behaviour
+        return
+    build = transport.create_ssl_context
+    built: dict[tuple, object] = {}
+
+    def create_ssl_context(verify=True, cert=None, trust_env=True):
+        if verify is not True or cert is not None:
+            return build(verify=verify, cert=cert, trust_env=trust_env)
+        key = (trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")) if trust_env else ()
+        if key not in built:
+            built[key] = build(verify=True, trust_env=trust_env)
+        return built[key]
+
+    transport.create_ssl_context = create_ssl_context
+
+
+_reuse_httpx_default_ssl_context()
+
+
 @pytest.fixture(scope="session")
 def tiny_files(tmp_path_factory) -> dict[str, Path]:
     """Tiny fp16 checkpoints in A1111 layout: two different SD1 models, an SD2-v and an SDXL one."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from tests.server_process import running_server
 
+BROWSER_DIR = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("SD_WEBUI_CHROMIUM", "/usr/bin/chromium")
 # as root on a machine whose network is closed: no sandbox, no GPU, no background connections
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -27,9 +29,12 @@ TIMEOUT_MS = 30_000          # default for every Playwright action and expect()
 HARMLESS = ("favicon", "fonts.googleapis.com", "fonts.gstatic.com", ".woff", ".ttf")
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "browser: real-browser UI test (Playwright driving /usr/bin/chromium against launch.py)")
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser carries the `browser` marker (registered in pyproject.toml),
+    also one whose module forgets `pytestmark`, so `-m "not browser"` never starts a browser."""
+    for item in items:
+        if BROWSER_DIR in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def _skip_reason() -> str | None:
@@ -43,18 +48,38 @@ def _skip_reason() -> str | None:
     return None
 
 
-# Module scope, not session: while Playwright's sync API is started, its event loop counts as
-# running in this thread, and later tests' asyncio.run() would fail ("cannot be called from a
-# running event loop"). Each browser test module gets its own server and browser.
-@pytest.fixture(scope="module")
-def webui_server(tmp_path_factory):
-    """`launch.py --api` on a fresh data dir (the embedded default model is written on first launch)."""
+@pytest.fixture(scope="session")
+def _plain_webui_server(tmp_path_factory):
+    """`launch.py --api` on a fresh data dir (the embedded default model is written on first launch),
+    started once for every browser module that uses it (a start costs seconds of the suite's time);
+    pytest_runtest_teardown stops it as soon as the run leaves tests/browser."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
     with running_server(tmp_path_factory.mktemp("browser-server-data"), ["--api"],
                         ready_path="/internal/ping") as srv:
+        _started_servers.append(srv)
         yield srv
+
+
+_started_servers: list = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    # after the item's own teardown (its pages and the module's browser are closed by then)
+    result = yield
+    if _started_servers and (nextitem is None or BROWSER_DIR not in nextitem.path.parents):
+        for srv in _started_servers:
+            srv.stop()          # idempotent: the fixture's own teardown finds it stopped
+        _started_servers.clear()
+    return result
+
+
+@pytest.fixture(scope="module")
+def webui_server(_plain_webui_server):
+    """The server the module's browser talks to; a module may override it (with its own extensions)."""
+    return _plain_webui_server
 
 
 @pytest.fixture(scope="module")
