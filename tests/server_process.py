@@ -14,6 +14,7 @@ from typing import Iterator
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+GRACE_S = 5     # a server with no client left open stops in 1-2 s after Ctrl+C
 
 
 def free_port() -> int:
@@ -44,7 +45,8 @@ class ServerProcess:
                 if httpx.get(self.base + self.ready_path, auth=self.auth, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         self.stop()
         raise AssertionError(f"server did not start: {self.log_tail()}")
 
@@ -60,12 +62,20 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")[-n:]
 
     def stop(self) -> None:
+        """Ctrl+C, as a user stops it. uvicorn then waits for every open connection to close, and a
+        client that keeps one open (gradio_client's stream) holds it for as long as the client lives;
+        so after GRACE_S a second Ctrl+C (uvicorn: "CTRL+C to force quit") ends that wait. Idempotent."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(30)
+                self.proc.wait(GRACE_S)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self.proc.send_signal(signal.SIGINT)
+                try:
+                    self.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
         self._log.close()
 
 
