@@ -27,8 +27,14 @@ def _same(a, b) -> bool:
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
-def test_seeded_run_reproduces_and_loads(tmp_path):
-    a, b = _train(tmp_path, "a"), _train(tmp_path, "b")
+@pytest.fixture(scope="module")
+def seeded_run(tmp_path_factory):
+    """One run with the default seeds, trained once: both tests compare other runs with it."""
+    return _train(tmp_path_factory.mktemp("train"), "a")
+
+
+def test_seeded_run_reproduces_and_loads(tmp_path, seeded_run):
+    a, b = seeded_run, _train(tmp_path, "b")
     assert _same(a, b)
     model = load_checkpoint(a)
     assert model.default_size == T.NATIVE_SIZE and list(model.vae.config.block_out_channels) == [16, 32, 64, 64]
@@ -39,8 +45,8 @@ def test_seeded_run_reproduces_and_loads(tmp_path):
     assert _same(a, _train(tmp_path, "c", "--seed", "1")) is False
 
 
-def test_resume_continues_exactly(tmp_path, monkeypatch):
-    straight = _train(tmp_path, "straight")
+def test_resume_continues_exactly(tmp_path, monkeypatch, seeded_run):
+    straight = seeded_run          # uninterrupted, the same arguments as the resumed run
     real_lr = T.lr_at
 
     def crash_at_unet_step_3(step, total, base, warmup, floor):
