@@ -9,11 +9,19 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.pop("COMMANDLINE_ARGS", None)
 
 import shutil  # noqa: E402
+import threading  # noqa: E402
+from concurrent.futures import Future  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any, Callable  # noqa: E402
 
 import pytest  # noqa: E402
 
 from sdwebui.engine.models.tiny import write_tiny_checkpoint  # noqa: E402
+from tests import server_process  # noqa: E402
+
+# the environment before any test changed it (monkeypatch.setenv): what an early scenario's servers get
+ENV_BEFORE_TESTS = dict(os.environ)
+EARLY_TIMEOUT_S = 3600      # an upper bound only; a scenario's own waits are bounded well below it
 
 
 def _reuse_httpx_default_ssl_context() -> None:
@@ -104,6 +112,48 @@ def tiny_vae_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("vae") / "tiny-vae.safetensors"
     save_file({k: v.to(torch.float16) for k, v in sd.items()}, str(path))
     return path
+
+
+# --- early scenarios ---------------------------------------------------------------------------
+# A test marked `@pytest.mark.early(scenario=fn)` has `fn(tmp_dir, env)` run in a thread started at the
+# first test of the session; at its own turn the test waits for it (the `early_result` fixture) and
+# gets what it returned, or what it raised, its failed asserts included. For the slowest scenarios
+# whose work is done by subprocesses (launch.py servers compiling with inductor, bench/run.py): this
+# process only waits on them, so the other tests run meanwhile on the CPU time they leave (the suite
+# alone keeps about one of two cores busy). `env` is ENV_BEFORE_TESTS, so no test's monkeypatched
+# variable reaches them.
+
+def _run_early(future: Future, scenario: Callable[[Path, dict[str, str]], Any], tmp: Path) -> None:
+    try:
+        future.set_result(scenario(tmp, dict(ENV_BEFORE_TESTS)))
+    except BaseException as e:  # noqa: BLE001  (re-raised in the test)
+        future.set_exception(e)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _early_scenarios(request, tmp_path_factory) -> dict[str, Future]:
+    started: dict[str, Future] = {}
+    for item in request.session.items:
+        marker = item.get_closest_marker("early")
+        if marker is None:
+            continue
+        future: Future = Future()
+        tmp = tmp_path_factory.mktemp(f"early-{item.originalname}"[:40])
+        threading.Thread(target=_run_early, args=(future, marker.kwargs["scenario"], tmp), daemon=True,
+                         name=f"early {item.nodeid}").start()
+        started[item.nodeid] = future
+    return started
+
+
+@pytest.fixture
+def early_result(request, _early_scenarios):
+    """What this test's early scenario returned; re-raises what it raised."""
+    return _early_scenarios[request.node.nodeid].result(timeout=EARLY_TIMEOUT_S)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # a run cut short (-x, Ctrl+C) may leave an early scenario's server running
+    server_process.stop_all()
 
 
 # one real server (launch.py --api) shared by the reliability tests, load and faults

@@ -9,7 +9,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import httpx
 
@@ -24,16 +24,21 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data: Path, args: list[str], *, ready_path: str, auth: tuple[str, str] | None = None):
+    """`python launch.py --data-dir DATA --port FREE ARGS`, its output in DATA/server.log. `env` is the
+    environment to start from (default: this process's), without COMMANDLINE_ARGS."""
+
+    def __init__(self, data: Path, args: list[str], *, ready_path: str, auth: tuple[str, str] | None = None,
+                 env: Mapping[str, str] | None = None):
         self.data, self.port, self.auth, self.ready_path = data, free_port(), auth, ready_path
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = data / "server.log"
-        env = {k: v for k, v in os.environ.items() if k != "COMMANDLINE_ARGS"}
+        env = {k: v for k, v in (os.environ if env is None else env).items() if k != "COMMANDLINE_ARGS"}
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
                    GRADIO_TEMP_DIR=str(data / "gradio-tmp"))
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([sys.executable, "launch.py", "--data-dir", str(data), "--port", str(self.port),
                                       *args], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        _running.add(self)
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.time() + timeout
@@ -77,12 +82,22 @@ class ServerProcess:
                     self.proc.kill()
                     self.proc.wait()
         self._log.close()
+        _running.discard(self)
+
+
+_running: set[ServerProcess] = set()
+
+
+def stop_all() -> None:
+    """Stop every server still running (a run cut short: tests/conftest.py calls this at the end)."""
+    for server in list(_running):
+        server.stop()
 
 
 @contextmanager
 def running_server(data: Path, args: list[str], *, ready_path: str = "/sdapi/v1/progress",
-                   auth: tuple[str, str] | None = None) -> Iterator[ServerProcess]:
-    server = ServerProcess(data, args, ready_path=ready_path, auth=auth)
+                   auth: tuple[str, str] | None = None, env: Mapping[str, str] | None = None) -> Iterator[ServerProcess]:
+    server = ServerProcess(data, args, ready_path=ready_path, auth=auth, env=env)
     server.wait_ready()
     try:
         yield server

@@ -6,20 +6,27 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_full_benchmark_path_runs_and_reports_every_figure(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "COMMANDLINE_ARGS"}
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "bench/run.py", "--tiny", "--runs", "1", "--family", "sd1",
+def _run_bench(tmp: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """bench/run.py in its own process: started early, it runs while the other tests do (tests/conftest.py)."""
+    env = {k: v for k, v in env.items() if k != "COMMANDLINE_ARGS"}
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp))
+    return subprocess.run([sys.executable, "bench/run.py", "--tiny", "--runs", "1", "--family", "sd1",
                            "--variant", "eager", "--variant", "medvram"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.early(scenario=_run_bench)
+def test_full_benchmark_path_runs_and_reports_every_figure(early_result):
+    proc = early_result
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     got = {(d["metric"], d.get("variant"), d.get("batch")) for d in lines}

@@ -5,6 +5,7 @@ speed is measured by bench/run.py, not here."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -314,13 +315,9 @@ def test_a_failing_compile_leaves_a_working_eager_model(tiny_files, monkeypatch)
     assert torch.equal(_generate(model), reference)
 
 
-def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path, monkeypatch):
-    """As a user: `launch.py --api --compile` on the embedded default model. The model is compiled and
-    warmed up while it loads (the log says so before any request), the image matches an uncompiled
-    server's; a request of another shape (batch 2) is answered first and its shape compiled after it,
-    while the queue is idle. A restart on the same data dir finds the compiled graphs in the disk cache
-    and compiles the remembered batch-2 shape again before it is asked for. (That a request of a
-    compiled shape compiles nothing and runs the compiled code is checked in-process above.)"""
+def _server_with_compile(tmp: Path, env: dict[str, str]) -> None:
+    """The scenario of the test below, run early (see tests/conftest.py): three servers, one after the
+    other, on one data dir; the asserts fail the test."""
     import base64
     import io
     import re
@@ -333,7 +330,7 @@ def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path
 
     payload = {"prompt": "a red circle on a blue background", "width": 64, "height": 64, "steps": 20, "seed": 3}
     for var in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):   # a user's own setting would win
-        monkeypatch.delenv(var, raising=False)
+        env.pop(var, None)
 
     def images(server, batch: int = 1) -> list[np.ndarray]:
         r = httpx.post(server.base + "/sdapi/v1/txt2img", json={**payload, "batch_size": batch}, timeout=600)
@@ -354,11 +351,11 @@ def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path
     batch2 = [rf"Compiled sd1 {part} for input {shape} while the queue was idle in [\d.]+s; "
               r"compiler cache: (\d+) hits, (\d+) misses"
               for part, shape in (("unet", "4x4x8x8"), ("decoder", "2x4x8x8"))]
-    data = tmp_path / "data"
+    data = tmp / "data"
     data.mkdir()
-    with running_server(data, ["--api", "--nowebui"]) as server:
+    with running_server(data, ["--api", "--nowebui"], env=env) as server:
         eager, eager2 = images(server), images(server, 2)
-    with running_server(data, ["--api", "--nowebui", "--compile"]) as server:
+    with running_server(data, ["--api", "--nowebui", "--compile"], env=env) as server:
         first = wait_for(server, warm_up)
         assert int(first.group(2)) > 0                  # a fresh cache: graphs were built
         compiled = images(server)
@@ -371,10 +368,22 @@ def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(tmp_path
     assert any((data / "cache" / "torch-compile").rglob("*")), "inductor's cache lives in the data dir"
     assert np.abs(compiled[0] - eager[0]).max() <= 3
     assert all(np.abs(a - b).max() <= 3 for a, b in zip(compiled2, eager2))
-    with running_server(data, ["--api", "--nowebui", "--compile"]) as server:
+    with running_server(data, ["--api", "--nowebui", "--compile"], env=env) as server:
         again = wait_for(server, warm_up)
         assert int(again.group(1)) > 0 and int(again.group(2)) == 0, again.group(0)   # all from the disk cache
         for pattern in batch2:       # remembered from the last run, compiled before anyone asks
             assert int(wait_for(server, pattern).group(2)) == 0, "from the disk cache"
         assert np.array_equal(images(server)[0], compiled[0])
         assert all(np.array_equal(a, b) for a, b in zip(images(server, 2), now_compiled2))
+
+
+@pytest.mark.early(scenario=_server_with_compile)
+def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(early_result):
+    """As a user: `launch.py --api --compile` on the embedded default model. The model is compiled and
+    warmed up while it loads (the log says so before any request), the image matches an uncompiled
+    server's; a request of another shape (batch 2) is answered first and its shape compiled after it,
+    while the queue is idle. A restart on the same data dir finds the compiled graphs in the disk cache
+    and compiles the remembered batch-2 shape again before it is asked for. (That a request of a
+    compiled shape compiles nothing and runs the compiled code is checked in-process above.)
+    Compiling into a fresh cache takes minutes on 2 CPU cores, mostly in the compiler's own processes:
+    the scenario starts early and runs while the other tests do."""
