@@ -9,6 +9,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.pop("COMMANDLINE_ARGS", None)
 
 import shutil  # noqa: E402
+import sys  # noqa: E402
 import threading  # noqa: E402
 from concurrent.futures import Future  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -116,21 +117,29 @@ def tiny_vae_file(tmp_path_factory):
 
 # --- early scenarios ---------------------------------------------------------------------------
 # A test marked `@pytest.mark.early(scenario=fn)` has `fn(tmp_dir, env)` run in a thread started at the
-# first test of the session; at its own turn the test waits for it (the `early_result` fixture) and
-# gets what it returned, or what it raised, its failed asserts included. For the slowest scenarios
+# first test outside tests/browser; at its own turn the test waits for it (the `early_result` fixture)
+# and gets what it returned, or what it raised, its failed asserts included. For the slowest scenarios
 # whose work is done by subprocesses (launch.py servers compiling with inductor, bench/run.py): this
 # process only waits on them, so the other tests run meanwhile on the CPU time they leave (the suite
-# alone keeps about one of two cores busy). `env` is ENV_BEFORE_TESTS, so no test's monkeypatched
-# variable reaches them.
+# alone keeps about one of two cores busy). Not beside the browser tests: Chromium slows down by half
+# next to anything else. `env` is ENV_BEFORE_TESTS, so no test's monkeypatched variable reaches them.
+
+EARLY_NICE = 10    # the scenario's processes give way to the tests' own (see _run_early)
+
 
 def _run_early(future: Future, scenario: Callable[[Path, dict[str, str]], Any], tmp: Path) -> None:
+    if sys.platform == "linux":
+        # On Linux the nice value belongs to the thread, and a process started from this thread
+        # inherits it: the scenario's servers and compilers run at a lower priority and take the CPU
+        # the other tests leave, instead of slowing them down (and their torch threads with them).
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), EARLY_NICE)
     try:
         future.set_result(scenario(tmp, dict(ENV_BEFORE_TESTS)))
     except BaseException as e:  # noqa: BLE001  (re-raised in the test)
         future.set_exception(e)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def _early_scenarios(request, tmp_path_factory) -> dict[str, Future]:
     started: dict[str, Future] = {}
     for item in request.session.items:
@@ -143,6 +152,12 @@ def _early_scenarios(request, tmp_path_factory) -> dict[str, Future]:
                          name=f"early {item.nodeid}").start()
         started[item.nodeid] = future
     return started
+
+
+@pytest.fixture(autouse=True)
+def _start_early_scenarios(request):
+    if request.node.get_closest_marker("browser") is None:
+        request.getfixturevalue("_early_scenarios")
 
 
 @pytest.fixture
