@@ -203,16 +203,23 @@ def test_same_seed_same_bytes_size_and_mode(tmp_path: Path) -> None:
     print(f"sd1 build+export+save: {elapsed:.2f}s, {size} bytes")
 
 
-def test_same_bytes_across_processes(tmp_path: Path) -> None:
-    """A fresh interpreter (new torch RNG state, new Rust hash seed) writes the same file."""
-    here = write_tiny_checkpoint(tmp_path / "here.safetensors", "sdxl", prediction_type="v_prediction")
-    there = tmp_path / "there.safetensors"
+def _write_in_another_process(tmp: Path, env: dict[str, str]) -> Path:
+    """The file a fresh interpreter writes (started early, while other tests run: tests/conftest.py)."""
+    there = tmp / "there.safetensors"
     code = (
         "import sys; from sdwebui.engine.models.tiny import write_tiny_checkpoint; "
         "write_tiny_checkpoint(sys.argv[1], 'sdxl', prediction_type='v_prediction')"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**env, "HF_HUB_OFFLINE": "1"}
     subprocess.run([sys.executable, "-c", code, str(there)], cwd=REPO_ROOT, env=env, check=True, timeout=120)
+    return there
+
+
+@pytest.mark.early(scenario=_write_in_another_process)
+def test_same_bytes_across_processes(tmp_path: Path, early_result: Path) -> None:
+    """A fresh interpreter (new torch RNG state, new Rust hash seed) writes the same file."""
+    here = write_tiny_checkpoint(tmp_path / "here.safetensors", "sdxl", prediction_type="v_prediction")
+    there = early_result
     assert here.read_bytes() == there.read_bytes()
 
 
