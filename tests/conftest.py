@@ -117,8 +117,8 @@ def tiny_vae_file(tmp_path_factory):
 
 # --- early scenarios ---------------------------------------------------------------------------
 # A test marked `@pytest.mark.early(scenario=fn)` has `fn(tmp_dir, env)` run in a thread started at the
-# first test outside tests/browser; at its own turn the test waits for it (the `early_result` fixture)
-# and gets what it returned, or what it raised, its failed asserts included. For the slowest scenarios
+# first test outside tests/browser; at its own turn the test waits for it (`early_result()`, a
+# fixture) and gets what it returned, or what it raised, its failed asserts included. For the slowest scenarios
 # whose work is done by subprocesses (launch.py servers compiling with inductor, bench/run.py): this
 # process only waits on them, so the other tests run meanwhile on the CPU time they leave (the suite
 # alone keeps about one of two cores busy). Not beside the browser tests: Chromium slows down by half
@@ -161,9 +161,11 @@ def _start_early_scenarios(request):
 
 
 @pytest.fixture
-def early_result(request, _early_scenarios):
-    """What this test's early scenario returned; re-raises what it raised."""
-    return _early_scenarios[request.node.nodeid].result(timeout=EARLY_TIMEOUT_S)
+def early_result(request, _early_scenarios) -> Callable[[], Any]:
+    """`early_result()` waits for this test's early scenario and returns what it returned, or raises
+    what it raised (called in the test body, so that a failure there is the test's failure)."""
+    future = _early_scenarios[request.node.nodeid]
+    return lambda: future.result(timeout=EARLY_TIMEOUT_S)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -26,7 +26,7 @@ def _run_bench(tmp: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 @pytest.mark.early(scenario=_run_bench)
 def test_full_benchmark_path_runs_and_reports_every_figure(early_result):
-    proc = early_result
+    proc = early_result()
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     got = {(d["metric"], d.get("variant"), d.get("batch")) for d in lines}

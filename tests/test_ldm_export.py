@@ -216,10 +216,10 @@ def _write_in_another_process(tmp: Path, env: dict[str, str]) -> Path:
 
 
 @pytest.mark.early(scenario=_write_in_another_process)
-def test_same_bytes_across_processes(tmp_path: Path, early_result: Path) -> None:
+def test_same_bytes_across_processes(tmp_path: Path, early_result) -> None:
     """A fresh interpreter (new torch RNG state, new Rust hash seed) writes the same file."""
     here = write_tiny_checkpoint(tmp_path / "here.safetensors", "sdxl", prediction_type="v_prediction")
-    there = early_result
+    there = early_result()
     assert here.read_bytes() == there.read_bytes()
 
 

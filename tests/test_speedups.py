@@ -387,3 +387,4 @@ def test_server_with_compile_warms_up_at_load_and_reuses_the_disk_cache(early_re
     compiled shape compiles nothing and runs the compiled code is checked in-process above.)
     Compiling into a fresh cache takes minutes on 2 CPU cores, mostly in the compiler's own processes:
     the scenario starts early and runs while the other tests do."""
+    early_result()
