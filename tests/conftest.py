@@ -154,6 +154,12 @@ def _early_scenarios(request, tmp_path_factory) -> dict[str, Future]:
     return started
 
 
+def pytest_collection_modifyitems(config, items):
+    # A test with an early scenario goes last (the others keep their order): by its turn the
+    # scenario has had the whole run to finish, so the test rarely has to wait for it.
+    items.sort(key=lambda item: item.get_closest_marker("early") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _start_early_scenarios(request):
     if request.node.get_closest_marker("browser") is None:
