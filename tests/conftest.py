@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny checkpoints written through the real exporter, and one in-process app."""
+"""Shared fixtures: tiny checkpoints written through the real exporter, one in-process app, the
+reliability tests' server; early scenarios (slow subprocess work started ahead, see below); one
+SSL context for httpx's per-call clients."""
 from __future__ import annotations
 
 import os
