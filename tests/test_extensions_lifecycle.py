@@ -257,7 +257,7 @@ def test_api_list_shape(ext_env):
     items = {i["name"]: i for i in extensions.api_list()}
     assert set(items) == {"core", "plain", "gitext"}
     assert items["plain"] == {"name": "plain", "remote": "", "branch": "", "commit_hash": "", "version": "",
-                              "commit_date": 0, "enabled": False}
+                              "commit_date": 0, "enabled": False, "errors": []}
     g = items["gitext"]
     assert g["remote"] == url and g["branch"] == "main" and len(g["commit_hash"]) == 40
     assert g["version"] == g["commit_hash"][:8] and g["commit_date"] > 0 and g["enabled"]

@@ -314,6 +314,7 @@ class ExtensionItem(BaseModel):
     version: str
     commit_date: int | str
     enabled: bool
+    errors: list[str] = Field(default_factory=list, description="why it failed to load (empty: it did not)")
 
 
 class InterrogateRequest(BaseModel):

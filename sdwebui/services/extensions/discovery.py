@@ -332,9 +332,11 @@ def order_callbacks(names: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------------------
 def api_list() -> list[dict]:
     """GET /sdapi/v1/extensions: every extension (built-ins and non-git folders too, with empty
-    git fields), re-scanned, in A1111's item shape."""
+    git fields), re-scanned, in A1111's item shape plus `errors`: what went wrong loading it
+    (a script's import, a callback, install.py), empty when nothing did. A1111's clients read
+    the fields they know and ignore the extra one."""
     list_extensions()
     return [{
         "name": e.name, "remote": e.remote or "", "branch": e.branch or "", "commit_hash": e.commit_hash,
-        "version": e.version, "commit_date": e.commit_date or 0, "enabled": e.enabled,
+        "version": e.version, "commit_date": e.commit_date or 0, "enabled": e.enabled, "errors": list(e.errors),
     } for e in extensions]

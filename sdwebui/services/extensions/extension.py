@@ -6,19 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import NamedTuple
 
-from sdwebui.services.extensions.git import GitError, run_git
+from sdwebui.services.extensions import git
+from sdwebui.services.extensions.git import GitError, RepoInfo, run_git
 from sdwebui.services.extensions.metadata import ExtensionMetadata
 
 logger = logging.getLogger(__name__)
-
-
-class _GitInfo(NamedTuple):
-    remote: str | None
-    branch: str | None
-    commit_hash: str
-    commit_date: int | None
 
 
 class Extension:
@@ -38,7 +31,7 @@ class Extension:
         self._reported: list[str] = []       # errors reported after discovery (kept across re-listing)
         self.status = ""                     # update status: "", "unknown", "latest", "new commits", ...
         self.can_update = False
-        self._git: _GitInfo | None = None
+        self._git: RepoInfo | None = None
         self._lock = threading.Lock()
         if self.metadata.error:
             self.report_discovery_error(self.metadata.error)
@@ -78,7 +71,7 @@ class Extension:
     def is_git(self) -> bool:
         return not self.is_builtin and (self.path / ".git").exists()
 
-    def _git_info(self) -> _GitInfo:
+    def _git_info(self) -> RepoInfo:
         with self._lock:
             if self._git is None:
                 self._git = self._read_git_info()
@@ -86,24 +79,16 @@ class Extension:
                     self.status = "unknown"
             return self._git
 
-    def _read_git_info(self) -> _GitInfo:
+    def _read_git_info(self) -> RepoInfo:
         # `.git` must be in the folder itself: a plain folder inside another checkout (the
         # project's own, by default) must not report that checkout's state
         if not self.is_git:
-            return _GitInfo(None, None, "", None)
+            return RepoInfo(None, None, "", None)
         try:
-            head = run_git(["log", "-1", "--format=%H %ct"], cwd=self.path).split()
-            remotes = run_git(["remote"], cwd=self.path).split()
-            remote = None
-            if remotes:
-                name = "origin" if "origin" in remotes else remotes[0]
-                remote = run_git(["remote", "get-url", name], cwd=self.path) or None
-            branch = run_git(["rev-parse", "--abbrev-ref", "HEAD"], cwd=self.path)
+            return git.repo_info(self.path)
         except GitError as e:
             self.report_discovery_error(f"could not read its git repository: {e}")
-            return _GitInfo(None, None, "", None)
-        return _GitInfo(remote, None if branch == "HEAD" else branch,
-                        head[0] if head else "", int(head[1]) if len(head) > 1 else None)
+            return RepoInfo(None, None, "", None)
 
     def refresh_git_info(self) -> None:
         with self._lock:
@@ -130,14 +115,13 @@ class Extension:
         return self.commit_hash[:8]
 
     def remote_name(self) -> str:
-        remotes = run_git(["remote"], cwd=self.path).split()
-        if not remotes:
-            raise GitError("the repository has no remote")
-        return "origin" if "origin" in remotes else remotes[0]
+        return git.remote_name(self.path)
 
     def check_updates(self) -> str:
-        """Fetch the remote branch and compare: sets and returns `status` ("latest", "new commits",
-        or "unknown (...)" when the remote cannot be reached), and `can_update`."""
+        """Ask the remote for its branch head without fetching anything (`git ls-remote`, a dry
+        run: neither the checkout nor its refs change) and compare with HEAD. Sets and returns
+        `status` ("latest", "new commits", or "unknown (...)" when the remote cannot be asked),
+        and `can_update`."""
         self.can_update = False
         if not self.is_git or self.remote is None:
             self.status = "" if not self.is_git else "unknown (no remote)"
@@ -147,27 +131,43 @@ class Extension:
             return self.status
         try:
             remote = self.remote_name()
-            run_git(["fetch", "--quiet", remote, self.branch], cwd=self.path, timeout=120)
-            theirs = run_git(["rev-parse", "FETCH_HEAD"], cwd=self.path)
+            listed = run_git(["ls-remote", "--heads", remote, f"refs/heads/{self.branch}"], cwd=self.path,
+                             timeout=120).split()
             mine = run_git(["rev-parse", "HEAD"], cwd=self.path)
         except GitError as e:
             logger.warning("extension %s: update check failed: %s", self.name, e)
             self.status = f"unknown (remote error: {e})"
             return self.status
-        self.can_update = theirs != mine
+        if not listed:
+            self.status = f"unknown (the remote has no branch {self.branch})"
+            return self.status
+        theirs = listed[0]
+        # a local checkout ahead of the remote (commits of one's own) has nothing to update to
+        ahead = theirs != mine and git.has_commit(self.path, theirs) and self._is_ancestor(theirs, mine)
+        self.can_update = theirs != mine and not ahead
         self.status = "new commits" if self.can_update else "latest"
         return self.status
 
-    def fetch_and_reset_hard(self) -> None:
-        """Update to the remote branch's head (A1111: fetch, then `reset --hard <remote>/<branch>`)."""
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        try:
+            run_git(["merge-base", "--is-ancestor", older, newer], cwd=self.path)
+        except GitError:
+            return False
+        return True
+
+    def fetch_and_reset_hard(self, commit: str | None = None) -> None:
+        """Update to the remote branch's head (A1111: fetch, then `reset --hard <remote>/<branch>`),
+        or, given `commit`, check that commit out (restoring a saved state)."""
         if not self.is_git:
             raise GitError("not a git checkout")
-        if self.branch is None:
-            raise GitError("the checkout is on a detached HEAD; no branch to update to")
-        remote = self.remote_name()
-        run_git(["fetch", "--quiet", remote, self.branch], cwd=self.path, timeout=300)
-        run_git(["reset", "--hard", "FETCH_HEAD"], cwd=self.path)
+        if commit is not None:
+            git.reset_hard(self.path, commit)
+        else:
+            if self.branch is None:
+                raise GitError("the checkout is on a detached HEAD; no branch to update to")
+            remote = self.remote_name()
+            run_git(["fetch", "--quiet", remote, self.branch], cwd=self.path, timeout=300)
+            run_git(["reset", "--hard", "--quiet", "FETCH_HEAD"], cwd=self.path)
         self.refresh_git_info()
         self.can_update = False
-        self.status = "latest"
-
+        self.status = "latest" if commit is None else "unknown"

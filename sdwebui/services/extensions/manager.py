@@ -22,13 +22,13 @@ import stat
 import threading
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
 
 from sdwebui.engine.atomic_write import atomic_write_text
 from sdwebui.services.app_settings import AppSettings, AppSlot
-from sdwebui.services.extensions import discovery as extensions, installers
+from sdwebui.services.extensions import config_states, discovery as extensions, installers
 from sdwebui.services.extensions.extension import Extension
 from sdwebui.services.extensions.git import GitError, run_git
+from sdwebui.services.extensions.index import dirname_from_url, normalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -123,20 +123,6 @@ def _check_flags() -> None:
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
-def normalize_url(url: str) -> str:
-    """For comparing remotes: no trailing slash or `.git`, case-insensitive host part."""
-    u = url.strip().rstrip("/")
-    if u.endswith(".git"):
-        u = u[:-4]
-    return u.lower()
-
-
-def dirname_from_url(url: str) -> str:
-    path = urlparse(url).path if "://" in url else url.split(":")[-1]
-    name = path.rstrip("/").split("/")[-1]
-    return name[:-4] if name.endswith(".git") else name
-
-
 def _validate_dirname(dirname: str) -> str:
     name = dirname.strip()
     if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
@@ -206,11 +192,12 @@ def install_from_url(url: str, branch: str | None = None, dirname: str | None = 
     with _lock:
         target = paths.extensions / name
         if target.exists():
-            raise ExtensionError("dirname", f"extension folder {target} already exists", status_code=409)
+            raise ExtensionError("dirname", f"Extension directory already exists: {target}", status_code=409)
         wanted = normalize_url(url)
         for ext in extensions.list_extensions():
             if ext.remote and normalize_url(ext.remote) == wanted:
-                raise ExtensionError("url", f"{url} is already installed as {ext.name} ({ext.path})", status_code=409)
+                raise ExtensionError("url", f"Extension with this URL is already installed: {url} (as {ext.name}, "
+                                           f"in {ext.path})", status_code=409)
         tmp = paths.tmp / name
         if tmp.exists():
             _rmtree(tmp)
@@ -232,7 +219,7 @@ def install_from_url(url: str, branch: str | None = None, dirname: str | None = 
         if ext is not None and not _app.get().cmd_opts.skip_install:
             if not installers.run_installer(ext):
                 note = f" Its install.py failed: {ext.errors[-1]}"
-        return f"Installed into {target}.{note} Use \"Apply and restart UI\" in the Installed tab to load it."
+        return f"Installed into {target}.{note} Use Installed tab to restart."
 
 
 def check_for_updates(names: list[str] | None = None) -> dict[str, str]:
@@ -323,6 +310,15 @@ def set_enabled(disabled: list[str], disable_all: str = "none") -> None:
         extensions.list_extensions()
 
 
+def configured_disable_mode() -> str:
+    """disable_all_extensions as saved (not as the flags override it for this run)."""
+    app = _app.get()
+    if app.opts is not None:
+        mode = app.opts.disable_all_extensions or "none"
+        return mode if mode in extensions.DISABLE_MODES else "none"
+    return extensions.read_enabled_settings(app.paths.config_file)[1]
+
+
 def _write_config(path: Path, values: dict) -> None:
     try:
         data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -373,6 +369,8 @@ def apply_and_restart(disabled: list[str], disable_all: str = "none", update_nam
     extensions (failures are reported, the rest goes on), then restart_server()."""
     _check_flags()
     set_enabled(disabled, disable_all)
+    if update_names:        # A1111 keeps a state to go back to before updating anything
+        save_config_state("Backup (pre-update)")
     problems = []
     for name in update_names or []:
         try:
@@ -381,3 +379,50 @@ def apply_and_restart(disabled: list[str], disable_all: str = "none", update_nam
             problems.append(str(e))
     message = restart_server() if restart else "Settings saved."
     return " ".join([*problems, message])
+
+
+# ---------------------------------------------------------------------------------------
+# config states (Backup/Restore)
+# ---------------------------------------------------------------------------------------
+def config_states_dir() -> Path:
+    return config_states.folder_for(_app.get().paths.data)
+
+
+def list_config_states() -> dict[str, dict]:
+    """The saved states, newest first, keyed by their display name ("<name>: <date time>")."""
+    return config_states.list_states(config_states_dir())
+
+
+def save_config_state(name: str) -> Path:
+    """Save which extensions are enabled at which commits (and the web UI's commit) now."""
+    with _lock:
+        return config_states.save_state(config_states_dir(), name, _listed())
+
+
+def restore_config_state(key: str, restore_type: str = "extensions") -> str:
+    """Restore a saved state as A1111 does: "extensions" checks each recorded commit out and sets
+    the recorded enabled states, "webui" checks the web UI's commit out, "both" does both.
+    Returns the results, one line each; a restart loads the restored code."""
+    _check_flags()
+    if restore_type not in config_states.RESTORE_TYPES:
+        raise ExtensionError("restore_type", f"restore_type must be one of {list(config_states.RESTORE_TYPES)}, "
+                                             f"not {restore_type!r}")
+    states = list_config_states()
+    state = states.get(key)
+    if state is None:
+        raise ExtensionError("config_state", f"no saved config state named {key!r}; saved: {list(states) or 'none'}",
+                             status_code=404)
+    lines = []
+    with _lock:
+        if restore_type in ("extensions", "both"):
+            try:
+                results, disabled = config_states.restore_extensions(state, _listed())
+            except ValueError as e:
+                raise ExtensionError("config_state", f"{key}: {e}") from None
+            lines += [r.line() for r in results]
+        if restore_type in ("webui", "both"):
+            lines.append(config_states.restore_webui(state).line())
+    if restore_type in ("extensions", "both"):
+        set_enabled(disabled, configured_disable_mode())
+    logger.info("restored config state %s (%s)", key, restore_type)
+    return "\n".join([f"Restored {restore_type} from {key}.", *lines])
