@@ -28,8 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(cmd_args.parse_early(cmd_args.collect_args(argv)).loglevel)
     ns = launcher.parse_args_with_extensions(argv)
     log = logging.getLogger("launch")
-    for flag in cmd_args.used_noop_flags(ns):
-        log.info("%s has no effect here: %s", flag, cmd_args.NOOP_FLAGS[flag])
+    launcher.warn_inert_flags(argv)   # one line for each given flag that cannot act here
     if ns.exit:
         log.info("--exit: environment prepared, exiting")
         return

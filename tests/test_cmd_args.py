@@ -33,9 +33,12 @@ def test_required_flags_exist():
     assert parse("--listen").disable_extension_access
 
 
-def test_noop_flags_accepted():
-    ns = parse("--xformers", "--opt-sdp-attention", "--theme", "dark", "--no-download-sd-model")
-    assert set(cmd_args.used_noop_flags(ns)) >= {"--xformers", "--opt-sdp-attention", "--no-download-sd-model"}
+def test_inert_flags_accepted():
+    argv = ["--xformers", "--opt-sdp-attention", "--theme", "dark", "--no-download-sd-model"]
+    ns = parse(*argv)
+    assert ns.xformers and ns.theme == "dark"
+    assert [flag for flag, _why in cmd_args.inert_flags_given(argv)] == [
+        "--xformers", "--opt-sdp-attention", "--theme", "--no-download-sd-model"]
 
 
 def test_commandline_args_env(monkeypatch):

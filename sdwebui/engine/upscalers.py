@@ -14,7 +14,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -142,8 +142,11 @@ class UpscalerRegistry:
     """The upscalers available to Extras: built-ins plus model files. One model is resident at a
     time, loaded on first use; `unload()` frees it."""
 
-    def __init__(self, models_dir: Path, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, models_dir: Path, device: torch.device, dtype: torch.dtype,
+                 dirs: Mapping[str, Path] | None = None) -> None:
         self.models_dir = Path(models_dir)
+        # MODEL_DIRS name -> folder, where a flag moved it (--esrgan-models-path ...)
+        self.dirs = {name: Path(d) for name, d in (dirs or {}).items()}
         self.device = torch.device(device)
         self.dtype = dtype
         self.tile_size = DEFAULT_TILE
@@ -160,7 +163,7 @@ class UpscalerRegistry:
 
     def _model_files(self) -> Iterator[Path]:
         for sub in MODEL_DIRS:
-            folder = self.models_dir / sub
+            folder = self.dirs.get(sub, self.models_dir / sub)
             if not folder.is_dir():
                 continue
             files = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MODEL_EXTENSIONS]

@@ -15,6 +15,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from fastapi import FastAPI  # noqa: E402
 
+from sdwebui.interfaces.cli import flags
 from sdwebui.services.extensions import callbacks as script_callbacks, scripts
 from sdwebui.services import runtime as shared  # noqa: E402
 
@@ -71,7 +72,7 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
         # before the UI is mounted at "/": routes added after the mount would never be reached
         script_callbacks.app_started_callback(demo, app)
         demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
-        allowed = [str(shared.paths.resolve_output("outputs"))] + list(ns.gradio_allowed_path or [])
+        allowed = [str(shared.paths.resolve_output("outputs"))] + flags.user_allowed_paths(ns)
         app = gr.mount_gradio_app(app, demo, path="/", auth=_gradio_credentials(ns), ssr_mode=False, head=head_html(),
                                   allowed_paths=allowed, root_path=ns.subpath or None)
     if demo is None:

@@ -164,9 +164,9 @@ def _build_resources(ns: argparse.Namespace) -> None:
 
     prompt_styles = StyleDatabase([Path(f) for f in ns.styles_file] if ns.styles_file else [paths.data / "styles.csv"])
     prompt_styles.reload()
-    upscalers = UpscalerRegistry(paths.models, device, model_manager.dtype)
+    upscalers = UpscalerRegistry(paths.models, device, model_manager.dtype, dirs=paths.upscalers)
     upscalers.refresh()
-    loras = LoraRegistry([paths.lora, paths.models / "LyCORIS"], hash_cache)
+    loras = LoraRegistry([paths.lora, paths.lyco or paths.models / "LyCORIS"], hash_cache)
     loras.refresh()
     embeddings = EmbeddingDatabase(paths.embeddings, hash_cache)
 
@@ -264,7 +264,8 @@ def install_default_checkpoint(target: Path) -> Path:
 
 def select_checkpoint():
     """The checkpoint to load: --ckpt, else the one in settings, else the first listed."""
-    if cmd_opts.ckpt:
+    # A1111's default --ckpt (<webui>/model.ckpt) counts only when that file is there
+    if cmd_opts.ckpt and (Path(cmd_opts.ckpt) != paths_mod.DEFAULT_CKPT or Path(cmd_opts.ckpt).is_file()):
         info = registry.match(cmd_opts.ckpt) or registry.match(Path(cmd_opts.ckpt).name)
         if info is not None:
             return info

@@ -68,10 +68,8 @@ def preload_extensions(parser: argparse.ArgumentParser, data_dir: str | os.PathL
     """List the extensions of `ns` (or of `data_dir` with default flags) and call each active
     one's `preload.py: preload(parser)`, which may add flags before the command line is parsed.
     Errors are reported on the extension, never raised. Returns the active extensions."""
-    if ns is None:
-        ns, _ = parser.parse_known_args([])
-        if data_dir is not None:
-            ns.data_dir = str(data_dir)
+    if ns is None:   # parsed with the data dir, so the path defaults that follow it (config.json ...) do
+        ns, _ = parser.parse_known_args([] if data_dir is None else ["--data-dir", str(data_dir)])
     discovery.list_extensions(ns)
     for ext in discovery.active():
         script = ext.path / "preload.py"
