@@ -280,3 +280,15 @@ def test_preload_sees_the_data_dir_of_the_command_line(ext_env, monkeypatch):
     monkeypatch.setattr(runtime, "paths", None)
     ns = launcher.parse_args_with_extensions(["--data-dir", str(ext_env.data), "--skip-install"], use_env=False)
     assert ns.pre_models == str(ext_env.data / "models" / "Pre")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ngrok-options", "notjson"], "argument --ngrok-options: invalid json value: 'notjson'"),
+    (["--port", "x"], "argument --port: invalid int value: 'x'"),
+    (["--precision", "fp8"], "argument --precision: invalid choice: 'fp8'"),
+])
+def test_a_bad_value_exits_2_naming_the_flag(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse(*argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and "usage:" not in err

@@ -107,6 +107,14 @@ INERT_FLAGS: dict[str, str] = {
 }
 
 
+def json_value(text: str) -> object:
+    """A1111's json.loads type (--ngrok-options), named so that argparse's error says "invalid json value"."""
+    return json.loads(text)
+
+
+json_value.__name__ = "json"
+
+
 def normalized_filepath(filepath: str) -> str:
     """A1111's type for path flags: absolute against the working directory (symlinks kept)."""
     return str(Path(filepath).absolute())
@@ -259,7 +267,7 @@ def _serving(add) -> None:
     add("--share", action='store_true', help="use share=True for gradio and make the UI accessible through their site")
     add("--ngrok", type=str, help="ngrok authtoken, alternative to gradio --share", default=None)
     add("--ngrok-region", type=str, help="does not do anything.", default="")
-    add("--ngrok-options", type=json.loads, help='The options to pass to ngrok in JSON format, e.g.: \'{"authtoken_from_env":true, "basic_auth":"user:password", "oauth_provider":"google", "oauth_allow_emails":"user@asdf.com"}\'', default=dict())
+    add("--ngrok-options", type=json_value, help='The options to pass to ngrok in JSON format, e.g.: \'{"authtoken_from_env":true, "basic_auth":"user:password", "oauth_provider":"google", "oauth_allow_emails":"user@asdf.com"}\'', default=dict())
     add("--listen", action='store_true', help="launch gradio with 0.0.0.0 as server name, allowing to respond to network requests")
     add("--port", type=int, help="launch gradio with given server port, you need root/admin rights for ports < 1024, defaults to 7860 if available", default=None)
     add("--server-name", type=str, help="Sets hostname of server", default=None)

@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
                 close = difflib.get_close_matches(flag, known, n=1)
                 if close:
                     hint += f"\n  did you mean {close[0]} instead of {flag}?"
-        self.print_usage(sys.stderr)
+        # no usage text: with A1111's ~130 flags it would bury the one line that matters
         self.exit(2, f"{self.prog}: error: {message}{hint}\n"
                      f"Run `{self.prog} --help` for the list of flags.\n")
 
