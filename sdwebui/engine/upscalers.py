@@ -14,7 +14,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -42,6 +42,10 @@ MAX_PASSES = 3
 DEFAULT_TILE = 192      # input pixels per tile side; A1111's ESRGAN default
 DEFAULT_TILE_PAD = 16   # context pixels around each tile, cut off the output, so seams do not show
 MIN_TILE = 32           # tile side below which an out-of-memory error is given up on
+
+
+# an upscaler from outside the model folders: (image, target size) -> image
+ExternalUpscale = Callable[[Image.Image, tuple[int, int]], Image.Image]
 
 
 @dataclass
@@ -155,6 +159,7 @@ class UpscalerRegistry:
         self._entries: dict[str, _ModelEntry] = {}        # lower-cased name -> entry
         self._skipped: dict[str, SkippedUpscaler] = {}    # lower-cased name -> why it is unusable
         self._infos: list[UpscalerInfo] | None = None
+        self._external: dict[str, tuple[UpscalerInfo, ExternalUpscale]] = {}
         # Detection results, so a refresh does not load unchanged files again.
         self._meta_cache: dict[tuple[str, int, int], ModelMeta | str] = {}
         self._loaded: _LoadedModel | None = None
@@ -227,9 +232,16 @@ class UpscalerRegistry:
 
     def list(self) -> list[UpscalerInfo]:
         with self._lock:
-            if self._infos is None:
-                return self.refresh()
-            return list(self._infos)
+            infos = self.refresh() if self._infos is None else list(self._infos)
+            taken = {i.name.lower() for i in infos}
+            return infos + [info for info, _fn in self._external.values() if info.name.lower() not in taken]
+
+    def set_external(self, upscalers: list[tuple[UpscalerInfo, ExternalUpscale]]) -> None:
+        """Upscalers that live outside the model folders (an extension's A1111 `Upscaler` subclass):
+        each an info and a function (image, size) -> image. Listed after the built-in and file ones;
+        a name those already use is skipped."""
+        with self._lock:
+            self._external = {info.name.lower(): (info, fn) for info, fn in upscalers}
 
     def skipped(self) -> list[SkippedUpscaler]:
         """Model files found but not usable, with the reason (unreadable, unsupported, duplicate...)."""
@@ -388,6 +400,10 @@ class UpscalerRegistry:
         elif key in ("lanczos", "none"):
             # "None" does nothing itself; A1111 then brings the result to the target with Lanczos.
             result = _pil_resize(img, size, Image.Resampling.LANCZOS)
+        elif key not in self._entries and key in self._external:
+            result = self._external[key][1](img, size)
+            if result.size != size:     # an extension's upscaler lands near the size; the rest by Lanczos
+                result = _pil_resize(result, size, Image.Resampling.LANCZOS)
         else:
             with self._lock:
                 entry = self._entries.get(key)

@@ -9,15 +9,22 @@ import datetime
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
 
 class State:
+    """A1111's `shared_state.State`: the same fields and methods, plus `task_id` (the queue's job)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.server_start = time.time()
+        self._server_command: str | None = None
+        self._server_command_signal = threading.Event()
+        # latent -> PIL image for previews an extension asks for (set_current_image() with no image);
+        # the runtime gives it the resident model's approximation, see runtime.initialize()
+        self.latent_to_image: Callable[[Any], Any] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -70,7 +77,59 @@ class State:
     def stop_generating(self) -> None:
         self.stopping_generation = True
 
-    def set_current_image(self, image: Any) -> None:
+    def request_restart(self) -> None:
+        self.interrupt()
+        self.server_command = "restart"
+        logger.info("Received restart request")
+
+    # A1111's server command: what the launcher's main loop waits for (restart, stop)
+    @property
+    def server_command(self) -> str | None:
+        return self._server_command
+
+    @server_command.setter
+    def server_command(self, value: str | None) -> None:
+        self._server_command = value
+        self._server_command_signal.set()
+
+    def wait_for_server_command(self, timeout: float | None = None) -> str | None:
+        """The server command once one is set (then cleared), or None after `timeout` seconds."""
+        if not self._server_command_signal.wait(timeout):
+            return None
+        self._server_command_signal.clear()
+        command, self._server_command = self._server_command, None
+        return command
+
+    @property
+    def need_restart(self) -> bool:
+        return self.server_command == "restart"
+
+    @need_restart.setter
+    def need_restart(self, value: bool) -> None:
+        if value:
+            self.server_command = "restart"
+
+    # live previews ---------------------------------------------------------------------------
+    def set_current_image(self, image: Any = None) -> None:
+        """With an image (this project's sampling loop), show it as the live preview. Without one
+        (A1111's form, called by extensions that set `current_latent`), make the preview from
+        `current_latent`."""
+        if image is not None:
+            self.assign_current_image(image)
+            self.current_image_sampling_step = self.sampling_step
+        else:
+            self.do_set_current_image()
+
+    def do_set_current_image(self) -> None:
+        if self.current_latent is None or self.latent_to_image is None:
+            return
+        try:
+            self.assign_current_image(self.latent_to_image(self.current_latent))
+            self.current_image_sampling_step = self.sampling_step
+        except Exception:   # a preview is never worth failing the job (the VAE may be moving devices)
+            logger.debug("live preview failed", exc_info=True)
+
+    def assign_current_image(self, image: Any) -> None:
         self.current_image = image
         self.id_live_preview += 1
 
@@ -100,3 +159,39 @@ class State:
         elapsed = time.time() - self.time_start
         eta = elapsed / progress - elapsed
         return progress, eta
+
+
+class TotalTQDM:
+    """A1111's `shared.total_tqdm`: a console bar over all the steps of a job, which extensions that
+    run their own sampling loops advance (`update()`, `updateTotal(n)`, `clear()`)."""
+
+    def __init__(self, state: State, enabled: Callable[[], bool] = lambda: True) -> None:
+        self.state = state
+        self.enabled = enabled      # the settings' multiple_tqdm, and no --disable-console-progressbars
+        self._tqdm: Any = None
+
+    def reset(self) -> None:
+        import tqdm
+
+        self._tqdm = tqdm.tqdm(desc="Total progress", total=max(self.state.job_count, 0) * self.state.sampling_steps,
+                               position=1, leave=False)
+
+    def update(self) -> None:
+        if not self.enabled():
+            return
+        if self._tqdm is None:
+            self.reset()
+        self._tqdm.update()
+
+    def updateTotal(self, new_total: int) -> None:  # noqa: N802  (A1111's name)
+        if not self.enabled():
+            return
+        if self._tqdm is None:
+            self.reset()
+        self._tqdm.total = new_total
+
+    def clear(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.refresh()
+            self._tqdm.close()
+            self._tqdm = None

@@ -9,6 +9,7 @@ unit.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import random
@@ -23,6 +24,67 @@ from typing import Any, Callable
 from sdwebui.services.job_state import State
 
 logger = logging.getLogger(__name__)
+
+
+class FIFOLock:
+    """A re-entrant lock granted in the order it was asked for (A1111's `fifo_lock.FIFOLock` is FIFO
+    too, so a UI click that waits for the GPU is served before later ones). Re-entrant because a job
+    running on the worker may call an extension function wrapped with `wrap_queued_call`, which
+    takes the same lock."""
+
+    def __init__(self) -> None:
+        self._inner = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting: collections.deque[tuple[int, threading.Event]] = collections.deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = threading.get_ident()
+        with self._inner:
+            if self._owner == me or (self._owner is None and not self._waiting):
+                self._owner, self._depth = me, self._depth + 1
+                return True
+            if not blocking:
+                return False
+            entry = (me, threading.Event())
+            self._waiting.append(entry)
+        if entry[1].wait(None if timeout < 0 else timeout):
+            return True         # release() handed the lock to this thread
+        with self._inner:
+            if entry[1].is_set():   # handed over just as the wait timed out
+                return True
+            self._waiting.remove(entry)
+            return False
+
+    def release(self) -> None:
+        with self._inner:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a FIFOLock this thread does not hold")
+            self._depth -= 1
+            if self._depth:
+                return
+            self._owner = None
+            if self._waiting:   # handed to the longest waiter directly, so no newcomer overtakes it
+                thread, turn = self._waiting.popleft()
+                self._owner, self._depth = thread, 1
+                turn.set()
+
+    def locked(self) -> bool:
+        return self._owner is not None
+
+    def held_by_current_thread(self) -> bool:
+        return self._owner == threading.get_ident()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+# A1111's `call_queue.queue_lock`: the worker holds it while it runs a job, so an extension's own
+# GPU work (`with queue_lock:` or `wrap_queued_call`) never overlaps a generation.
+queue_lock = FIFOLock()
 
 
 def new_task_id(kind: str) -> str:
@@ -54,6 +116,10 @@ class GenerationQueue:
         self._seq = itertools.count()
         self._current: Job | None = None
         self._finished: "OrderedDict[str, float]" = OrderedDict()
+        # tasks an extension runs itself and reports with A1111's progress.add_task_to_queue / start_task /
+        # finish_task, so /internal/progress answers for them as for the queue's own jobs
+        self._outside_pending: "OrderedDict[str, float]" = OrderedDict()
+        self._outside_current: str | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
 
@@ -96,8 +162,9 @@ class GenerationQueue:
         return job
 
     def run(self, fn: Callable[[], Any], *, name: str = "job", timeout: float | None = None) -> Any:
-        """Submit and wait; calling it from the worker itself runs inline (no deadlock)."""
-        if threading.current_thread() is self._thread:
+        """Submit and wait; calling it from the worker itself, or from a thread that holds queue_lock
+        (an extension's `with queue_lock:`, during which the worker cannot run), runs inline (no deadlock)."""
+        if threading.current_thread() is self._thread or queue_lock.held_by_current_thread():
             return fn()
         return self.submit(fn, name=name).future.result(timeout=timeout)
 
@@ -113,19 +180,40 @@ class GenerationQueue:
     # introspection ---------------------------------------------------------------------
     def pending_ids(self) -> list[str]:
         with self._cv:
-            return list(self._pending)
+            return list(self._pending) + [t for t in self._outside_pending if t not in self._pending]
 
     def position(self, task_id: str) -> int | None:
-        with self._cv:
-            for i, tid in enumerate(self._pending):
-                if tid == task_id:
-                    return i
-        return None
+        ids = self.pending_ids()
+        return ids.index(task_id) if task_id in ids else None
 
     @property
     def current_task(self) -> str | None:
         job = self._current
-        return job.task_id if job else None
+        return job.task_id if job else self._outside_current
+
+    # tasks run outside the queue (A1111's modules.progress) ------------------------------
+    def note_pending(self, task_id: str) -> None:
+        with self._cv:
+            self._outside_pending[task_id] = time.time()
+
+    def note_started(self, task_id: str | None) -> None:
+        with self._cv:
+            self._outside_current = task_id
+            if task_id is not None:
+                self._outside_pending.pop(task_id, None)
+
+    def note_finished(self, task_id: str | None) -> None:
+        with self._cv:
+            if self._outside_current == task_id:
+                self._outside_current = None
+            if task_id is not None:
+                self._outside_pending.pop(task_id, None)
+                self._remember_finished(task_id)
+
+    def _remember_finished(self, task_id: str) -> None:
+        self._finished[task_id] = time.time()
+        while len(self._finished) > 64:
+            self._finished.popitem(last=False)
 
     def is_finished(self, task_id: str) -> bool:
         return task_id in self._finished
@@ -157,7 +245,8 @@ class GenerationQueue:
                 continue
             self.state.begin(job=job.name, task_id=job.task_id)
             try:
-                result = job.fn()
+                with queue_lock:
+                    result = job.fn()
             except BaseException as e:  # one failing job never stops the worker
                 if not isinstance(e, Exception):
                     logger.error("job %s aborted: %r", job.task_id, e)
@@ -166,10 +255,8 @@ class GenerationQueue:
                 job.future.set_result(result)
             finally:
                 self.state.end()
-                self._finished[job.task_id] = time.time()
-                while len(self._finished) > 64:
-                    self._finished.popitem(last=False)
                 with self._cv:
+                    self._remember_finished(job.task_id)
                     self._current = None
                     self._idle_due = True       # a job may leave idle work behind (a new shape to compile)
 
@@ -180,7 +267,8 @@ class GenerationQueue:
                 return
             self.state.begin(job="background", task_id=None)
             try:
-                unit()
+                with queue_lock:
+                    unit()
             finally:
                 self.state.end()
         except Exception:       # background work never stops the worker either

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -36,6 +37,38 @@ class HashCache:
                 logger.warning("ignoring unreadable %s: %s", self.path, e)
                 self._data = {}
         return self._data
+
+    def section(self, name: str) -> dict:
+        """One named table of the cache file (A1111's `cache.cache(subsection)`); save() writes it."""
+        with self._lock:
+            return self._load().setdefault(name, {})
+
+    def save(self) -> None:
+        with self._lock:
+            data = self._load()
+            try:
+                atomic_write_text(self.path, json.dumps(data, indent=4))
+            except OSError as e:
+                logger.warning("could not write %s: %s", self.path, e)
+
+    def cached_data_for_file(self, subsection: str, title: str, filename: str | Path, func) -> Any:
+        """A1111's `cache.cached_data_for_file`: `func()`'s value for `filename`, computed again only
+        when the file changed since it was stored under `title`."""
+        try:
+            mtime = os.path.getmtime(filename)
+        except OSError:
+            return None
+        table = self.section(subsection)
+        entry = table.get(title)
+        if entry and entry.get("mtime", 0) >= mtime and "value" in entry:
+            return entry["value"]
+        value = func()
+        if value is None:
+            return None
+        with self._lock:
+            table[title] = {"mtime": mtime, "value": value}
+        self.save()
+        return value
 
     def cached_sha256(self, filename: Path, title: str) -> str | None:
         """The cached hash if the file has not changed since it was computed."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -88,6 +89,22 @@ class EmbeddingDatabase:
         self.loaded: dict[str, Embedding] = {}
         self.skipped: dict[str, Embedding] = {}
         self._signature: tuple | None = None
+        # the model of the last refresh (A1111's load_textual_inversion_embeddings()); weak, so an
+        # unloaded model is not kept alive by this
+        self._model_ref: Callable[[], Any] = lambda: None
+
+    # A1111's names for the two tables (extensions such as tag autocomplete read them)
+    @property
+    def word_embeddings(self) -> dict[str, Embedding]:
+        return self.loaded
+
+    @property
+    def skipped_embeddings(self) -> dict[str, Embedding]:
+        return self.skipped
+
+    def load_textual_inversion_embeddings(self, force_reload: bool = False, sync_with_sd_model: bool = True) -> None:
+        """A1111's reload: the folder again, for the model of the last refresh."""
+        self.refresh(self._model_ref(), force=force_reload)
 
     def _files(self) -> list[Path]:
         if not self.folder.is_dir():
@@ -96,6 +113,7 @@ class EmbeddingDatabase:
 
     def refresh(self, model, *, force: bool = False) -> None:
         """Load the folder for `model` when the files or the model changed (A1111 checks every job)."""
+        self._model_ref = weakref.ref(model) if model is not None else (lambda: None)
         files = self._files()
         signature = (id(model), tuple((str(p), os.path.getmtime(p)) for p in files))
         if signature == self._signature and not force:

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from sdwebui.engine.hooks import NO_HOOKS, AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
+from sdwebui.engine.sampling.denoiser import CFGDenoiser
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     rows_key, rows = None, None
     # extensions' cfg callbacks; checked once so the loop pays nothing when none is registered
     hooked = hooks.has("cfg_denoiser") or hooks.has("cfg_denoised") or hooks.has("cfg_after_cfg")
+    denoiser = CFGDenoiser(model, len(timesteps), init_latent=init_latents, mask=keep_mask,
+                           nmask=None if keep_mask is None else 1 - keep_mask) if hooked else None
     compiled, graphs = bool(model.compiled), model.runs_as_cuda_graphs()
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
@@ -125,8 +128,9 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
             x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
             text_states = context
             if hooked:
+                denoiser.step, denoiser.model, denoiser.inner_model = i, model, model.unet
                 x_in, text_states = _before_unet(hooks, x_in, text_states, image_cond, scheduler, t, i,
-                                                 len(timesteps), images if use_cfg else 0, model)
+                                                 len(timesteps), images if use_cfg else 0, denoiser)
             if image_cond is not None:
                 x_in = torch.cat([x_in, image_cond.index_select(0, row_index)], dim=1)
             if graphs:   # the previous step's graph outputs are consumed: CUDA graphs may reuse them
@@ -162,7 +166,7 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
 
 
 def _before_unet(hooks: Hooks, x_in, context, image_cond, scheduler, t, step: int, total: int, n_uncond: int,
-                 model):
+                 denoiser: CFGDenoiser):
     """The cfg_denoiser callbacks: they see (and may replace) the UNet input and the text
     conditioning of this step."""
     sigma = t
@@ -173,7 +177,7 @@ def _before_unet(hooks: Hooks, x_in, context, image_cond, scheduler, t, step: in
     if sigmas is not None and index < len(sigmas):
         sigma = sigmas[index]
     cond, uncond = context[n_uncond:], context[:n_uncond]
-    params = CFGDenoiserParams(x_in, image_cond, sigma, step, total, cond, uncond, model.unet)
+    params = CFGDenoiserParams(x_in, image_cond, sigma, step, total, cond, uncond, denoiser)
     hooks.call("cfg_denoiser", params)
     if params.text_cond is not cond or params.text_uncond is not uncond:
         context = torch.cat([params.text_uncond, params.text_cond]) if n_uncond else params.text_cond

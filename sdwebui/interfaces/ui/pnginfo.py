@@ -81,6 +81,14 @@ def run_pnginfo(image: Image.Image | None) -> tuple[str, str]:
     return pnginfo_html(infotext, items), infotext or ""
 
 
+def run_pnginfo_parts(image: Image.Image | None) -> tuple[str, str | None, str]:
+    """A1111's `extras.run_pnginfo`: ("", infotext or None, HTML listing), the shape extensions unpack."""
+    if image is None:
+        return "", None, ""
+    listing, infotext = run_pnginfo(image)
+    return "", infotext or None, listing
+
+
 # ------------------------------------------------------------------------------------------------
 # Pasting
 # ------------------------------------------------------------------------------------------------

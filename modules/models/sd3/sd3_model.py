@@ -1,0 +1,5 @@
+"""A1111's `modules.models.sd3.sd3_model`: SD3 checkpoints are not supported by this backend."""
+from modules._facade import expose
+
+expose(__name__, extra=[
+       ('SD3Inferencer', 'sdwebui.services.legacy.stubs')])

@@ -1,0 +1,1 @@
+"""A1111's built-in processing scripts (seed, sampler, refiner, comments)."""

@@ -1,0 +1,4 @@
+"""A1111's `modules.sd_hijack`: `model_hijack` and what it carries here (`sdwebui.services.legacy.hijack`)."""
+from modules._facade import expose
+
+expose(__name__, extra=[('model_hijack', 'sdwebui.services.legacy.hijack'), ('StableDiffusionModelHijack', 'sdwebui.services.legacy.hijack'), ('EmbeddingsWithFixes', 'sdwebui.services.legacy.hijack'), ('TextualInversionEmbeddings', 'sdwebui.services.legacy.hijack'), ('apply_optimizations', 'sdwebui.services.legacy.hijack'), ('undo_optimizations', 'sdwebui.services.legacy.hijack'), ('list_optimizers', 'sdwebui.services.legacy.hijack'), ('optimizers', 'sdwebui.services.legacy.hijack'), ('current_optimizer', 'sdwebui.services.legacy.hijack'), ('add_circular_option_to_conv_2d', 'sdwebui.services.legacy.hijack'), ('fix_checkpoint', 'sdwebui.services.legacy.hijack'), ('weighted_forward', 'sdwebui.services.legacy.hijack')])

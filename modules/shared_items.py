@@ -1,0 +1,5 @@
+"""A1111's `modules.shared_items`: the settings' dropdown choices and refreshers
+(`sdwebui.services.shared_items`)."""
+from modules._facade import expose
+
+expose(__name__, extra=[('sd_vae_items', 'sdwebui.services.shared_items'), ('refresh_vae_list', 'sdwebui.services.shared_items'), ('cross_attention_optimizations', 'sdwebui.services.shared_items'), ('sd_unet_items', 'sdwebui.services.shared_items'), ('refresh_unet_list', 'sdwebui.services.shared_items'), ('list_checkpoint_tiles', 'sdwebui.services.shared_items'), ('refresh_checkpoints', 'sdwebui.services.shared_items'), ('list_samplers', 'sdwebui.services.shared_items'), ('reload_hypernetworks', 'sdwebui.services.shared_items'), ('realesrgan_models_names', 'sdwebui.services.shared_items'), ('dat_models_names', 'sdwebui.services.shared_items'), ('postprocessing_scripts', 'sdwebui.services.shared_items'), ('get_infotext_names', 'sdwebui.services.shared_items'), ('ui_reorder_categories', 'sdwebui.services.shared_items'), ('ui_reorder_categories_builtin_items', 'sdwebui.services.shared_items')])
