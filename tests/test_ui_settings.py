@@ -82,8 +82,9 @@ def test_every_option_has_one_component(api):
     shared.queue.run(shared.ensure_model_loaded, name="test-wait-load")
     demo = build()
     ids = [b.elem_id for b in demo.blocks.values() if getattr(b, "elem_id", None)]
-    for key in shared.opts.data_labels:
-        assert ids.count(f"setting_{key}") == 1, key
+    for key, info in shared.opts.data_labels.items():
+        hidden = bool(info.section) and info.section[0] is None   # A1111's "Hidden options": not in the tab
+        assert ids.count(f"setting_{key}") == (0 if hidden else 1), key
     for elem_id in ("settings_search", "settings_submit", "settings_result", "settings_reload_values",
                     "refresh_sd_model_checkpoint"):
         assert elem_id in ids
@@ -110,7 +111,9 @@ def test_every_option_has_one_component(api):
     assert isinstance(quick, gr.Dropdown) and quick.multiselect and quick.value == ["sd_model_checkpoint"]
     assert isinstance(c["setting_sigma_min"], gr.Number)
     assert isinstance(c["setting_outdir_samples"], gr.Textbox)
-    assert c["setting_sd_checkpoint_hash"].interactive is False
+    assert "setting_sd_checkpoint_hash" not in c   # derived state, in A1111's hidden section
+    assert isinstance(c["setting_img2img_background_color"], gr.ColorPicker)
+    assert isinstance(c["setting_sd_vae_explanation"], gr.HTML) and "VAE" in c["setting_sd_vae_explanation"].value
     assert c["setting_samples_save"].interactive is True
     assert c["setting_CLIP_stop_at_last_layers"].label == "Clip skip"
     # sections in registration order, by label

@@ -15,11 +15,14 @@ from sdwebui.services.styles import StyleDatabase
 def parse_pasted(text: str, opts: Options | None, styles: StyleDatabase | None,
                  skip_fields: list[str] | None = None) -> dict[str, Any]:
     """`text` parsed as A1111 parses a pasted infotext. `skip_fields` (default: the
-    `infotext_skip_pasting` setting) are left out; without options, infotext.parse's defaults apply."""
+    `infotext_skip_pasting` setting) are left out; the settings `infotext_styles`, `auto_backcompat`
+    and `use_old_hires_fix_width_height` apply; without options, infotext.parse's defaults apply."""
     if skip_fields is None and opts is not None:
         skip_fields = list(opts.infotext_skip_pasting or [])
     params = infotext.parse(text, skip_fields=skip_fields,
                             styles=list(styles.styles.values()) if styles is not None else None,
-                            infotext_styles=opts.infotext_styles if opts is not None else "Apply if any")
+                            infotext_styles=opts.infotext_styles if opts is not None else "Apply if any",
+                            auto_backcompat=opts.auto_backcompat if opts is not None else True,
+                            use_old_hires_fix_width_height=bool(opts.use_old_hires_fix_width_height) if opts is not None else False)
     script_callbacks.infotext_pasted_callback(text, params)   # looked up at call time: extensions may replace it
     return params

@@ -18,7 +18,7 @@ from sdwebui.services import paths as paths_mod
 from sdwebui.services.extensions import callbacks as script_callbacks, discovery, manager as extension_manager
 from sdwebui.services.job_state import State
 from sdwebui.services.options import apply as settings_apply
-from sdwebui.services.options.store import OptionInfo, Options, options_section  # noqa: F401  (A1111 re-exports)
+from sdwebui.services.options.store import OptionHTML, OptionInfo, Options, options_section  # noqa: F401  (A1111 re-exports)
 
 if TYPE_CHECKING:   # the classes are imported when initialize() builds them: importing this module stays light
     import torch

@@ -96,16 +96,18 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
     model.lora_applier = applier
     try:
         applier.apply(uses)
-        p.extra_generation_params["Lora hashes"] = ", ".join(f"{u.file.alias}: {loras.shorthash(u.file)}" for u in uses)
+        if getattr(ctx.opts, "lora_add_hashes_to_infotext", True):
+            p.extra_generation_params["Lora hashes"] = ", ".join(f"{u.file.alias}: {loras.shorthash(u.file)}" for u in uses)
         return _generate(p, model)
     finally:
         applier.restore()   # the networks last for this job only
 
 
 def _record_embeddings(p: StableDiffusionProcessing) -> None:
-    """A1111's "TI hashes" infotext field for the embeddings the prompts used."""
+    """A1111's "TI hashes" infotext field for the embeddings the prompts used (unless the setting
+    textual_inversion_add_hashes_to_infotext is off)."""
     used = sorted(set().union(*(e.used_embeddings for e in getattr(p, "encoders", []))))
-    if used:
+    if used and getattr(p.ctx.opts, "textual_inversion_add_hashes_to_infotext", True):
         db = p.ctx.embeddings
         p.extra_generation_params["TI hashes"] = ", ".join(
             f"{name}: {db.shorthash(db.loaded[name])}" for name in used if name in db.loaded)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Body, HTTPException
 
 from sdwebui.services import runtime as shared
-from sdwebui.services.options.apply import FROZEN_MESSAGE, apply_settings
+from sdwebui.services.options.apply import apply_settings
 from sdwebui.services.request_errors import field_error
 
 logger = logging.getLogger(__name__)
@@ -24,12 +24,12 @@ class OptionRoutes:
     async def set_options(self, body: dict[str, Any] = Body(..., description="option keys and their new values "
                                                                            "(the dict GET returns is accepted)")) -> None:
         _changed, error = await apply_settings(body, from_api=True)
-        if error == FROZEN_MESSAGE:
-            raise HTTPException(status_code=403, detail=error)
-        if error is not None:
-            key = error.split(":", 1)[0] if ":" in error.split(" ", 1)[0] else "body"
-            raise field_error(key, error)
-        return None
+        if error is None:
+            return None
+        if error.key is None:   # about no single option: frozen settings, a failed save
+            raise HTTPException(status_code=error.status_code, detail=str(error))
+        # loc ["body", "<key>"]: the option is a key of the body (a key with dots stays one part)
+        raise field_error((error.key,), str(error), error.status_code)
 
     async def cmd_flags(self) -> dict:
         out = {}

@@ -93,6 +93,8 @@ def _is_list(info: OptionInfo) -> bool:
 def _kind(key: str, info: OptionInfo, choices: list | None) -> str:
     """Which widget an option gets: the declared component where it fits the value's type."""
     comp = info.component
+    if comp in ("html", "colorpicker"):   # an explanation row (OptionHTML); a "#rrggbb" color
+        return comp
     if info.type is bool:
         return "checkbox"
     if info.type in (int, float):
@@ -193,8 +195,12 @@ def setting_component(key: str, info: OptionInfo, *, elem_id: str | None = None)
     interactive = not shared.cmd_opts.freeze_settings and key not in READONLY_KEYS
     kw: dict[str, Any] = dict(label=info.label or key, value=value, info=_info_text(info),
                               elem_id=elem_id or f"setting_{key}", interactive=interactive)
+    if kind == "html":   # text, not a value: nothing to edit, label or apply
+        return gr.HTML(value=value, elem_id=elem_id or f"setting_{key}", elem_classes="settings-info")
     if kind == "checkbox":
         cls: type[gr.Component] = gr.Checkbox
+    elif kind == "colorpicker":
+        cls = gr.ColorPicker
     elif kind == "slider":
         cls = gr.Slider
         integer = info.type is int
@@ -274,7 +280,9 @@ def create_settings_tab() -> None:
     frozen = bool(shared.cmd_opts.freeze_settings)
     root = gr.context.Context.root_block
     skip = _quick_keys.get(root, set()) if root is not None else set()
-    keys = [k for k in opts.data_labels if k not in skip]
+    # A1111 leaves the hidden section (id None: state such as the disabled extensions) out of the tab
+    keys = [k for k, info in opts.data_labels.items()
+            if k not in skip and not (info.section and info.section[0] is None)]
 
     with gr.Row(elem_id="settings_top"):
         search = gr.Textbox(label="Search", show_label=False, placeholder="Search settings by name or label",

@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from sdwebui.services.app_settings import AppSettings, AppSlot
+from sdwebui.services.options.registry import restricted_opts
 from sdwebui.services.options.store import OptionError
 
 if TYPE_CHECKING:
@@ -17,6 +18,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FROZEN_MESSAGE = "settings are frozen (--freeze-settings)"
+
+
+class SettingsError(str):
+    """An apply_settings() error: the message (a str, as the UI shows it) and the option it is
+    about (`key`, None when it is about no single option), so the API can name it in `loc`.
+    `status_code` is 403 for a setting the flags make read-only, else 422."""
+    key: str | None
+    status_code: int
+
+    def __new__(cls, message: str, key: str | None = None, status_code: int = 422) -> SettingsError:
+        self = super().__new__(cls, message)
+        self.key = key
+        self.status_code = status_code
+        return self
 
 
 class SettingsHost(AppSettings, Protocol):
@@ -52,9 +67,31 @@ async def run_on_queue(fn: Callable[[], Any], name: str) -> Any:
         raise
 
 
-def _keyed(key: str, message: str) -> str:
+def _keyed(key: str, message: str, status_code: int = 422) -> SettingsError:
     """An error text that names the option, so the user knows which field to fix."""
-    return message if key in message else f"{key}: {message}"
+    return SettingsError(message if key in message else f"{key}: {message}", key, status_code)
+
+
+def _split(values: list[str] | str | None) -> set[str]:
+    if not values:
+        return set()
+    items = values if isinstance(values, list) else str(values).split(",")
+    return {v.strip() for v in items if v.strip()}
+
+
+def _read_only(app: SettingsHost, key: str) -> str | None:
+    """Why the flags make `key` read-only (A1111's --freeze-settings-in-sections,
+    --freeze-specific-settings and --hide-ui-dir-config), or None."""
+    flags = app.cmd_opts
+    info = app.opts.data_labels.get(key)
+    frozen_sections = _split(getattr(flags, "freeze_settings_in_sections", None))
+    if info is not None and info.section and info.section[0] in frozen_sections:
+        return f"settings in section {info.section[1]!r} ({info.section[0]}) are frozen with --freeze-settings-in-sections"
+    if key in _split(getattr(flags, "freeze_specific_settings", None)):
+        return "this setting is frozen with --freeze-specific-settings"
+    if getattr(flags, "hide_ui_dir_config", False) and key in restricted_opts:
+        return "this setting is read-only with --hide-ui-dir-config"
+    return None
 
 
 def current_value(key: str) -> Any:
@@ -63,21 +100,25 @@ def current_value(key: str) -> Any:
     return opts.data.get(key, info.default if info is not None else None)
 
 
-async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> tuple[list[str], str | None]:
+async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> tuple[list[str], SettingsError | None]:
     """Validate and apply option values; returns (changed keys, error message or None).
 
     Nothing changes when any value is invalid or the checkpoint cannot be found or loaded.
     `from_api=True` drops restrict_api options silently, as A1111's API does; the UI may set
     them. A VAE failure after a successful checkpoint switch leaves the new model in place
-    (the switch is reported as changed together with the error)."""
+    (the switch is reported as changed together with the error). Explanation rows (OptionHTML)
+    hold no value and are dropped silently, as A1111 does."""
     app = _app.get()
     if app.cmd_opts.freeze_settings:
-        return [], FROZEN_MESSAGE
+        return [], SettingsError(FROZEN_MESSAGE, None, 403)
     opts = app.opts
-    values = dict(values)
-    if from_api:
-        values = {k: v for k, v in values.items()
-                  if not (k in opts.data_labels and opts.data_labels[k].restrict_api)}
+    labels = opts.data_labels
+    values = {k: v for k, v in values.items()
+              if not (k in labels and (labels[k].do_not_save or (from_api and labels[k].restrict_api)))}
+    for key in values:
+        why = _read_only(app, key)
+        if why is not None and values[key] != current_value(key):
+            return [], _keyed(key, f"{key}: {why}", 403)
     # the checkpoint is matched against the registry (title, name, hash ...), not validated as text
     ckpt = values.pop("sd_model_checkpoint", None)
     try:
@@ -89,7 +130,7 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
         info = app.registry.match(str(ckpt))
         if info is None:
             titles = [c.title for c in app.registry.list()]
-            return [], f"sd_model_checkpoint: checkpoint {ckpt!r} not found; available: {titles}"
+            return [], _keyed("sd_model_checkpoint", f"checkpoint {ckpt!r} not found; available: {titles}")
 
     changed: list[str] = []
     if info is not None:
@@ -100,7 +141,8 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
             await run_on_queue(lambda: app.model_manager.load(info), "load-checkpoint")
         except Exception as e:
             logger.warning("could not switch to checkpoint %s: %s", info.title, e)
-            return [], f"sd_model_checkpoint: could not load {info.title}: {e}; the previous model is still loaded"
+            return [], _keyed("sd_model_checkpoint",
+                              f"could not load {info.title}: {e}; the previous model is still loaded")
         if current_value("sd_model_checkpoint") != before:
             changed.append("sd_model_checkpoint")
 
@@ -137,7 +179,7 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
     try:
         await _save_if(changed)
     except OSError as e:
-        return changed, f"settings changed but could not be saved to {opts.path}: {e}"
+        return changed, SettingsError(f"settings changed but could not be saved to {opts.path}: {e}", None, 500)
     if changed:
         logger.info("settings changed: %s", ", ".join(changed))
     return changed, None

@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterator
 from pydantic import TypeAdapter, ValidationError
 
 from sdwebui.engine.atomic_write import atomic_write_text
+from sdwebui.services.options.info import (  # noqa: F401  (A1111's modules.options names)
+    OptionHTML, OptionInfo, OptionsCategories, OptionsCategory, categories, options_section)
 
 logger = logging.getLogger(__name__)
 
@@ -28,86 +30,6 @@ class OptionError(ValueError):
         super().__init__(message)
         self.key = key
         self.status_code = status_code
-
-
-@dataclass
-class OptionInfo:
-    default: Any = None
-    label: str = ""
-    component: str | None = None          # UI hint: "textbox", "slider", "dropdown", "checkbox", "radio"
-    component_args: dict | Callable[[], dict] | None = None
-    onchange: Callable[[], None] | None = None
-    section: tuple[str, str] | tuple[str, str, str] | None = None
-    refresh: Callable[[], None] | None = None
-    type: Any = None                      # python type for validation; derived from default when None
-    choices: tuple | Callable[[], list] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    restrict_api: bool = False            # A1111: silently ignored when set through the API
-    infotext: str | None = None           # infotext key this option is written as / pasted from
-    comment_after: str = ""
-    category_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.component, type):
-            # A1111 extensions pass the gradio class (gr.Slider, gr.Radio ...) and its arguments
-            self.component = self.component.__name__.lower()
-        args = self.component_args if isinstance(self.component_args, dict) else {}
-        if self.minimum is None and isinstance(args.get("minimum"), (int, float)):
-            self.minimum = args["minimum"]
-        if self.maximum is None and isinstance(args.get("maximum"), (int, float)):
-            self.maximum = args["maximum"]
-        if self.choices is None and isinstance(args.get("choices"), (list, tuple)):
-            self.choices = tuple(args["choices"])
-        if self.type is None:
-            d = self.default
-            if isinstance(d, bool):
-                self.type = bool
-            elif isinstance(d, int):
-                self.type = int
-            elif isinstance(d, float):
-                self.type = float
-            elif isinstance(d, str):
-                self.type = str
-            elif isinstance(d, list):
-                self.type = list
-            elif isinstance(d, dict):
-                self.type = dict
-            else:
-                self.type = Any
-
-    # A1111's OptionInfo is chained like `OptionInfo(...).info("...").needs_reload_ui()`.
-    def info(self, text: str) -> "OptionInfo":
-        self.comment_after += f" ({text})"
-        return self
-
-    def html(self, text: str) -> "OptionInfo":
-        self.comment_after += text
-        return self
-
-    def link(self, label: str, url: str) -> "OptionInfo":
-        return self
-
-    def needs_restart(self) -> "OptionInfo":
-        self.comment_after += " (requires restart)"
-        return self
-
-    def needs_reload_ui(self) -> "OptionInfo":
-        self.comment_after += " (requires Reload UI)"
-        return self
-
-    def get_choices(self) -> list | None:
-        if self.choices is None:
-            return None
-        return list(self.choices()) if callable(self.choices) else list(self.choices)
-
-
-def options_section(section: tuple, options: dict[str, OptionInfo]) -> dict[str, OptionInfo]:
-    for info in options.values():
-        info.section = section
-        if len(section) > 2:
-            info.category_id = section[2]
-    return options
 
 
 @dataclass
@@ -127,9 +49,12 @@ _adapters = _Adapters()
 class Options:
     """`shared.opts`: attribute access to values, `data` for the raw dict, `add_option` for extensions."""
 
+    # A1111: an int and a float count as the same type when a value is checked (same_type)
+    typemap = {int: float}
+
     def __init__(self, templates: dict[str, OptionInfo], path: Path | None = None):
         object.__setattr__(self, "data_labels", dict(templates))
-        object.__setattr__(self, "data", {k: v.default for k, v in templates.items()})
+        object.__setattr__(self, "data", {k: v.default for k, v in templates.items() if not v.do_not_save})
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_onchange", {})
@@ -160,7 +85,7 @@ class Options:
     def add_option(self, key: str, info: OptionInfo) -> None:
         with self._lock:
             self.data_labels[key] = info
-            if key not in self.data:
+            if key not in self.data and not info.do_not_save:
                 self.data[key] = info.default
 
     def get_default(self, key: str) -> Any:
@@ -168,9 +93,71 @@ class Options:
         return None if info is None else info.default
 
     def onchange(self, key: str, func: Callable[[], None], call: bool = True) -> None:
+        """Run `func` whenever `key` changes (and now, when `call`). Unlike A1111, which keeps one
+        function per key, every registered function runs: two extensions may watch one key."""
         self._onchange.setdefault(key, []).append(func)
         if call:
             func()
+
+    def same_type(self, x: Any, y: Any) -> bool:
+        """A1111's loose check that a value fits a setting: None fits anything, int fits float."""
+        if x is None or y is None:
+            return True
+        return self.typemap.get(type(x), type(x)) == self.typemap.get(type(y), type(y))
+
+    def cast_value(self, key: str, value: Any) -> Any:
+        """`value` (often text from an infotext) as the type of `key`'s default, as A1111 does:
+        cast_value("eta_noise_seed_delta", "12") == 12; "False" is False for a checkbox."""
+        if value is None:
+            return None
+        default = self.data_labels[key].default
+        if default is None:
+            default = getattr(self, key, None)
+        if default is None:
+            return None
+        expected = type(default)
+        if expected is bool and value == "False":
+            return False
+        return expected(value)
+
+    def reorder(self) -> None:
+        """Order the options as A1111's Settings tab does: by category (in registration order),
+        then by section label, keeping each section together; every option of a section gets
+        the category of the section's first option."""
+        with self._lock:
+            section_category = self._section_categories()
+            for info in self.data_labels.values():
+                info.category_id = section_category.get(info.section)
+            order = {cid: i for i, cid in enumerate(categories.mapping)}
+
+            def sort_key(item: tuple[str, OptionInfo]) -> tuple[int, str]:
+                info = item[1]
+                return order.get(info.category_id, len(order)), (info.section or ("", ""))[1] or ""
+
+            object.__setattr__(self, "data_labels", dict(sorted(self.data_labels.items(), key=sort_key)))
+
+    def _section_categories(self) -> dict[Any, str | None]:
+        out: dict[Any, str | None] = {}
+        for info in self.data_labels.values():
+            out.setdefault(info.section, info.category_id)
+        return out
+
+    def dumpjson(self) -> str:
+        """The settings as A1111's page script reads them: every value, the comments shown
+        before and after each label, and which category heading goes above each section."""
+        with self._lock:
+            d: dict[str, Any] = {k: self.data.get(k, v.default) for k, v in self.data_labels.items()}
+            d["_comments_before"] = {k: v.comment_before for k, v in self.data_labels.items()}
+            d["_comments_after"] = {k: v.comment_after for k, v in self.data_labels.items()}
+            section_category = self._section_categories()
+            headings: dict[str, str] = {}
+            for info in self.data_labels.values():
+                if not info.section or info.section[0] is None:
+                    continue
+                category = categories.mapping.get(section_category.get(info.section) or "")
+                headings.setdefault(category.label if category else "Uncategorized", info.section[1])
+        d["_categories"] = [[section, category] for category, section in headings.items()] + [["Defaults", "Other"]]
+        return json.dumps(d, ensure_ascii=False, default=str)
 
     # validation -----------------------------------------------------------------------
     def validate(self, key: str, value: Any) -> Any:
@@ -197,9 +184,15 @@ class Options:
         return value
 
     # mutation -------------------------------------------------------------------------
-    def set(self, key: str, value: Any, *, run_callbacks: bool = True, validate: bool = True) -> bool:
-        """Set one option; returns whether the value changed. Callbacks may raise: the
-        old value is then restored and the error propagates."""
+    def set(self, key: str, value: Any, is_api: bool = False, run_callbacks: bool = True, *,
+            validate: bool = True) -> bool:
+        """Set one option; returns whether the value changed. As in A1111, an explanation row
+        (do_not_save) and, from the API, a restrict_api option are left alone (False). A bad
+        value raises OptionError; callbacks may raise: the old value is then restored and the
+        error propagates."""
+        info = self.data_labels.get(key)
+        if info is not None and (info.do_not_save or (is_api and info.restrict_api)):
+            return False
         if validate:
             value = self.validate(key, value)
         with self._lock:
@@ -277,8 +270,11 @@ class Options:
         if not isinstance(loaded, dict):
             logger.error("settings file %s does not hold a JSON object; using defaults", target)
             return
+        _migrate(loaded)
         with self._lock:
             for key, value in loaded.items():
+                if key in self.data_labels and self.data_labels[key].do_not_save:
+                    continue
                 if key in self.data_labels:
                     try:
                         value = self.validate(key, value)
@@ -290,4 +286,14 @@ class Options:
     def as_dict(self) -> dict[str, Any]:
         """Every registered key with its current value (GET /sdapi/v1/options)."""
         with self._lock:
-            return {k: self.data.get(k, info.default) for k, info in self.data_labels.items()}
+            return {k: self.data.get(k, info.default) for k, info in self.data_labels.items() if not info.do_not_save}
+
+
+def _migrate(loaded: dict[str, Any]) -> None:
+    """Settings files written by older A1111 versions keep their meaning (A1111 does the same)."""
+    if loaded.get("sd_vae_as_default") is not None and loaded.get("sd_vae_overrides_per_model_preferences") is None:
+        loaded["sd_vae_overrides_per_model_preferences"] = not loaded["sd_vae_as_default"]   # 1.6.0
+    if isinstance(loaded.get("quicksettings"), str) and loaded.get("quicksettings_list") is None:
+        loaded["quicksettings_list"] = [k.strip() for k in loaded["quicksettings"].split(",") if k.strip()]   # 1.1.1
+    if isinstance(loaded.get("ui_reorder"), str) and loaded["ui_reorder"] and "ui_reorder_list" not in loaded:
+        loaded["ui_reorder_list"] = [k.strip() for k in loaded["ui_reorder"].split(",")]   # 1.4.0
