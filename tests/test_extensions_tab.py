@@ -211,7 +211,7 @@ def test_apply_from_page_disables_and_updates(ext_env, installed, monkeypatch):
     assert extensions.find("sd-webui-demo").commit_hash == new
     backups = mgr.list_config_states()             # A1111 saves a state before updating
     assert [s["name"] for s in backups.values()] == ["Backup (pre-update)"]
-    assert "--disable" not in tab.disabled_note() and "change it to" in tab.disabled_note()
+    assert "--disable" not in tab.disabled_note() and "apply to load every enabled" in tab.disabled_note()
     assert "update_list must be a JSON list" in tab.apply_from_page("[]", "{}", "none", _request())
 
 
@@ -277,13 +277,13 @@ def test_backup_tab_handlers(ext_env, installed, monkeypatch):
     monkeypatch.setattr(mgr, "restart_server", lambda: "Restarting the server...")
     dropdown, info = tab.save("nightly", _request())
     key = dropdown["value"]
-    assert key.startswith("nightly: ") and dropdown["choices"][0] == "Current" and "Saved current" in info
+    assert key.startswith("nightly: ") and dropdown["choices"][0] == "Current" and "Saved the state" in info
     table = tab.state_table_html(key)
     assert 'id="config_state_webui"' in table and 'id="config_state_extensions"' in table
     assert "sd-webui-demo" in table and "Config Backup: nightly" in table
     assert "Config Backup: Config" in tab.state_table_html("Current")
-    assert "Select a config" in tab.restore(True, "Current", "extensions", _request())
-    assert "Cancelled" in tab.restore(False, key, "extensions", _request())
+    assert "Choose a saved state" in tab.restore(True, "Current", "extensions", _request())
+    assert "cancelled" in tab.restore(False, key, "extensions", _request())
     message = tab.restore(True, key, "extensions", _request())
     assert "Restored extensions" in message and "Restarting" in message
     assert "login" in tab.restore(True, key, "extensions", _request("10.1.2.3"))

@@ -75,7 +75,8 @@ def load(source: str, tags: list[str] | None, showing: str, filtering: str, sort
         logger.warning("extension index: %s", e)
         return [gr.skip(), source, gr.skip(), gr.skip(), gr.skip(), message_html(str(e), True)]
     count = len(index["extensions"])
-    return [index, source, available_table_html(selection), gr.update(choices=list(dict.fromkeys([*ext_index.INITIAL_TAGS, *selection.tags]))), "",
+    tag_choices = list(dict.fromkeys([*ext_index.INITIAL_TAGS, *selection.tags]))
+    return [index, source, available_table_html(selection), gr.update(choices=tag_choices), "",
             message_html(f"Loaded {count} extensions from {source}.")]
 
 
@@ -139,6 +140,6 @@ def create_available_tab(installed_listing: list) -> None:
     load_button.click(load, [source, *filters], [index, source, table, tags, search, result], **EVENT_ARGS)
     for control in filters:
         control.change(refilter, [index, *filters, search], [table, result], show_progress="hidden", **EVENT_ARGS)
-    search.input(refilter, [index, *filters, search], [table, result], show_progress="hidden", **EVENT_ARGS)
+    search.change(refilter, [index, *filters, search], [table, result], show_progress="hidden", **EVENT_ARGS)
     install_button.click(install_from_index, [to_install, index, *filters, search],
                          [table, result, to_install, *installed_listing], **EVENT_ARGS)

@@ -102,15 +102,15 @@ def save(name: str, request: gr.Request | None = None) -> list:
     path = mgr.save_config_state(name)
     choices = state_choices()
     return [gr.update(choices=choices, value=choices[1] if len(choices) > 1 else config_states.CURRENT),
-            message_html(f'Saved current webui/extension state to "{path}"')]
+            message_html(f"Saved the state of the web UI and its extensions to {path}.")]
 
 
 def restore(confirmed: bool, key: str, restore_type: str, request: gr.Request | None = None) -> str:
     """"Restore Selected Config" (after the browser's confirmation): restores, then restarts."""
     if not key or key == config_states.CURRENT:
-        return message_html("Select a config to restore from.")
+        return message_html("Choose a saved state to restore first.")
     if not confirmed:
-        return message_html("Cancelled.")
+        return message_html("Restore cancelled.")
     denied = request_access_error(request)
     if denied:
         return message_html(denied, True)

@@ -59,13 +59,14 @@ def installed_table_html() -> str:
             f"<td>{_date(e.commit_date)}</td><td{status_class if e.remote else ''}>{status}</td></tr>")
     if not rows:
         rows.append('<tr><td colspan="6">No extensions installed.</td></tr>')
+    toggle_all = ('<input class="gr-check-radio gr-checkbox all_extensions_toggle" type="checkbox"'
+                  f'{" checked" if all_on else ""}>')
     return (
-        '<table id="extensions"><thead><tr><th><input class="gr-check-radio gr-checkbox all_extensions_toggle" '
-        f'type="checkbox"{" checked" if all_on else ""}>'
-        '<abbr title="Use checkbox to enable the extension; it will be enabled or disabled when you click apply '
-        'button">Extension</abbr></th><th>URL</th><th>Branch</th><th>Version</th><th>Date</th>'
-        '<th><abbr title="Use checkbox to mark the extension for update; it will be updated when you click apply '
-        'button">Update</abbr></th></tr></thead>'
+        f'<table id="extensions" data-render="{time.time_ns()}"><thead><tr><th>{toggle_all}'
+        '<abbr title="Ticked: loaded after the next Apply and restart; unticked: not loaded">Extension</abbr></th>'
+        "<th>URL</th><th>Branch</th><th>Version</th><th>Date</th>"
+        '<th><abbr title="Ticked: updated to the newest commit at the next Apply and restart">Update</abbr></th>'
+        "</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -73,11 +74,12 @@ def disabled_note() -> str:
     """A1111's line above the table when disable-all is on, saying how to turn it off."""
     ns = shared.cmd_opts
     if getattr(ns, "disable_all_extensions", False):
-        text = '"--disable-all-extensions" was used, remove it to load all extensions again'
+        text = "No extension is loaded: the server was started with --disable-all-extensions."
     elif mgr.configured_disable_mode() != "none":
-        text = '"Disable all extensions" was set, change it to "none" to load all extensions again'
+        text = ('"Disable all extensions" is set: choose "none" and apply to load every enabled extension '
+                'again.')
     elif getattr(ns, "disable_extra_extensions", False):
-        text = '"--disable-extra-extensions" was used, remove it to load all extensions again'
+        text = "Only built-in extensions are loaded: the server was started with --disable-extra-extensions."
     else:
         return ""
     return f'<span style="color: var(--primary-400);">{html.escape(text)}</span>'

@@ -49,10 +49,10 @@ function config_state_confirm_restore(_, config_state_name, config_restore_type)
         return [false, config_state_name, config_restore_type];
     }
     const what = {
-        extensions: "all saved extension versions",
-        webui: "the webui version",
-    }[config_restore_type] || "the webui version and all saved extension versions";
-    const confirmed = confirm("Are you sure you want to restore from this state?\nThis will reset " + what + ".");
+        extensions: "the extensions' commits and enabled states",
+        webui: "the web UI's commit",
+    }[config_restore_type] || "the web UI's commit and the extensions' commits and enabled states";
+    const confirmed = confirm("Restore " + what + " from this saved state? The server restarts afterwards.");
     if (confirmed) {
         gradioApp().querySelectorAll('#extensions .extension_status').forEach(function(cell) {
             cell.textContent = "Loading...";
@@ -72,6 +72,19 @@ function toggle_extension() {
     if (!all) return;
     all.checked = Array.from(gradioApp().querySelectorAll('#extensions .extension_toggle')).every((box) => box.checked);
 }
+
+// Gradio patches a re-rendered HTML value into the elements already there, and a checkbox the user
+// clicked keeps its own state over the new `checked` attribute: each new rendering of the table
+// (a new data-render token) takes the ticks the server sent.
+let extensionsTableRender = null;
+onUiUpdate(function() {
+    const table = gradioApp().querySelector('#extensions');
+    if (!table || table.dataset.render === extensionsTableRender) return;
+    extensionsTableRender = table.dataset.render;
+    table.querySelectorAll('input[type="checkbox"]').forEach(function(box) {
+        box.checked = box.defaultChecked;
+    });
+});
 
 (function() {
     function listen(root) {
