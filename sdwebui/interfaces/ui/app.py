@@ -27,6 +27,11 @@ def create_ui() -> gr.Blocks:
 
     from sdwebui.interfaces.ui.extensions_tab import create_extensions_tab
 
+    from sdwebui.interfaces.ui import extra_networks, extra_networks_default_pages, tempdir
+
+    # A1111's order: its own Extra Networks pages, then the extensions' (registered in on_before_ui)
+    extra_networks.initialize()
+    extra_networks_default_pages.register_default_pages()
     script_callbacks.before_ui_callback()
     extension_tabs = _extension_tabs()
     with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
@@ -55,6 +60,7 @@ def create_ui() -> gr.Blocks:
         _wire_send_to(png, tabs, txt2img, img2img, ext)
         for panel in (txt2img, img2img):
             _wire_gallery_send_to(panel, tabs, img2img, ext)
+    tempdir.demo = demo     # A1111's shared.demo, for registering files the page may serve
     return demo
 
 

@@ -155,3 +155,48 @@ def install() -> None:
             name = event if isinstance(event, str) else getattr(event, "event_name", None)
             if name:
                 _wrap_event(cls, name)
+
+
+# --- A1111's modules.gradio_extensons (its gradio-3 patches) ------------------------------------------
+def add_classes_to_gradio_component(comp) -> None:
+    """`gradio-<kind>` (and `multiselect`) in the component's classes, for A1111's style sheets."""
+    comp.elem_classes = [f"gradio-{comp.get_block_name()}", *(comp.elem_classes or [])]
+    if getattr(comp, "multiselect", False):
+        comp.elem_classes.append("multiselect")
+
+
+_NO_IOCOMPONENT = ("gradio 6 has no IOComponent (A1111 patched gradio 3's IOComponent/BlockContext __init__ to call "
+                   "the before/after component callbacks); here every component's construction already calls them "
+                   "(gradio_compat.install), so there is no init to call or wrap")
+
+
+def IOComponent_init(self, *args, **kwargs):
+    raise RuntimeError(_NO_IOCOMPONENT)
+
+
+def BlockContext_init(self, *args, **kwargs):
+    raise RuntimeError(_NO_IOCOMPONENT)
+
+
+original_IOComponent_init = None        # no such class in gradio 6 (see IOComponent_init)
+original_BlockContext_init = None
+original_Block_get_config = Block.get_config
+original_Blocks_get_config_file = gr.Blocks.get_config_file
+
+
+def Block_get_config(self, *args, **kwargs) -> dict:
+    """A block's config as A1111's patch made it: with `webui_tooltip`, without `example_inputs`."""
+    config = original_Block_get_config(self, *args, **kwargs)
+    tooltip = getattr(self, "webui_tooltip", None)
+    if tooltip:
+        config["webui_tooltip"] = tooltip
+    config.pop("example_inputs", None)
+    return config
+
+
+def Blocks_get_config_file(self, *args, **kwargs) -> dict:
+    config = original_Blocks_get_config_file(self, *args, **kwargs)
+    for component in config.get("components", []):
+        if "example_inputs" in component:
+            component["example_inputs"] = {"serialized": []}
+    return config

@@ -1,0 +1,299 @@
+"""A1111's `modules.ui_extra_networks`: the base class of an Extra Networks page and the list of
+registered pages. Extensions (the Lora built-in, and third-party ones) subclass `ExtraNetworksPage`,
+implement `list_items()` / `create_item()` / `allowed_directories_for_previews()`, and call
+`register_page()` from an `on_before_ui` callback; the page is then kept in `extra_pages`.
+
+The default pages (Checkpoints, Textual Inversion, Hypernetworks) are in
+extra_networks_default_pages.py, with `register_default_pages()`. The cards panel that shows these pages is not built yet: `create_html()`, `create_ui()` and
+`setup_ui()` say so with an error (docs/compatibility.md, "UI module names"). What the pages
+compute - their items, previews, descriptions, sort keys, user metadata - works.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from sdwebui.interfaces.ui.extra_networks_metadata import UserMetadataEditor, path_is_parent
+from sdwebui.services import runtime as shared
+from sdwebui.services.legacy.networks import get_user_metadata
+from sdwebui.services.util import MassFileLister, html
+
+logger = logging.getLogger(__name__)
+
+CARDS_PANEL_MISSING = ("the Extra Networks cards panel is not part of this web UI yet; pages are registered and "
+                       "their items listed (page.list_items()), but no cards HTML is made")
+
+extra_pages: list["ExtraNetworksPage"] = []
+allowed_dirs: set[str] = set()
+default_allowed_preview_extensions = ["png", "jpg", "jpeg", "webp", "gif"]
+
+
+@functools.cache
+def allowed_preview_extensions_with_extra(extra_extensions: tuple[str, ...] | None = None) -> set[str]:
+    return set(default_allowed_preview_extensions) | set(extra_extensions or [])
+
+
+def allowed_preview_extensions() -> set[str]:
+    fmt = shared.opts.samples_format if shared.opts is not None and "samples_format" in shared.opts else "png"
+    return allowed_preview_extensions_with_extra((fmt,))
+
+
+@dataclass
+class ExtraNetworksItem:
+    """One item (a dict from a page's create_item) placed in a directory tree."""
+    item: dict
+
+
+def get_tree(paths: str | list[str], items: dict[str, ExtraNetworksItem]) -> dict:
+    """{root folder name: {relative path: sub tree or ExtraNetworksItem}} for the files in `items`
+    (keyed by file path) under each of `paths`; empty folders are left out below the roots."""
+    roots = [paths] if isinstance(paths, str) else list(paths)
+
+    def walk(path: str, root: str) -> dict:
+        out: dict = {}
+        if os.path.isdir(path):
+            for child in sorted(os.listdir(path)):
+                child_path = os.path.join(path, child)
+                if os.path.isdir(child_path):
+                    sub = walk(child_path, root)
+                    if sub:
+                        out[os.path.relpath(child_path, root)] = sub
+                elif child_path in items:
+                    out[os.path.relpath(child_path, root)] = items[child_path]
+        return out
+
+    return {os.path.basename(os.path.normpath(p)): walk(p, os.path.dirname(os.path.normpath(p))) for p in roots}
+
+
+def register_page(page: "ExtraNetworksPage") -> None:
+    """Register an Extra Networks page (extensions: from an on_before_ui callback). A page with the
+    name of one already registered replaces it, so a UI reload does not list a page twice."""
+    for i, existing in enumerate(extra_pages):
+        if existing.name == page.name and type(existing) is type(page):
+            extra_pages[i] = page
+            break
+    else:
+        extra_pages.append(page)
+    allowed_dirs.clear()
+    for p in extra_pages:
+        try:
+            allowed_dirs.update(str(d) for d in p.allowed_directories_for_previews() if d)
+        except Exception:   # a page's bug must not hide the others' previews
+            logger.exception("extra networks page %r: allowed_directories_for_previews failed", p.name)
+
+
+def fetch_file(filename: str = ""):
+    """A preview image of a registered page (A1111's /sd_extra_networks/thumb): only files inside
+    the pages' preview folders, with a preview image extension."""
+    from fastapi import HTTPException
+    from starlette.responses import FileResponse
+
+    real = os.path.realpath(filename)
+    if not os.path.isfile(real):
+        raise HTTPException(status_code=404, detail="File not found")
+    if not any(path_is_parent(os.path.realpath(d), real) for d in allowed_dirs):
+        raise HTTPException(status_code=403, detail=f"File cannot be fetched: {filename}. Must be in one of "
+                                                    "directories registered by extra pages.")
+    ext = os.path.splitext(real)[1].lower()[1:]
+    if ext not in allowed_preview_extensions():
+        raise HTTPException(status_code=403, detail=f"File cannot be fetched: {filename}. Extensions allowed: "
+                                                    f"{sorted(allowed_preview_extensions())}.")
+    return FileResponse(real, headers={"Accept-Ranges": "bytes"})
+
+
+def get_metadata(page: str = "", item: str = "") -> Any:
+    """A page item's metadata as JSON (A1111's /sd_extra_networks/metadata)."""
+    from starlette.responses import JSONResponse
+
+    found = next((p for p in extra_pages if p.name == page), None)
+    if found is None:
+        return JSONResponse({})
+    metadata = found.metadata.get(item)
+    return JSONResponse({} if metadata is None else {"metadata": json.dumps(metadata, indent=4, ensure_ascii=False)})
+
+
+def get_single_card(page: str = "", tabname: str = "", name: str = "") -> Any:
+    raise NotImplementedError(CARDS_PANEL_MISSING)
+
+
+def fetch_cover_images(page: str = "", item: str = "", index: int = 0) -> Any:
+    raise NotImplementedError(CARDS_PANEL_MISSING)
+
+
+def add_pages_to_demo(app: Any) -> None:
+    """The routes a page's previews and metadata are read from (A1111's paths)."""
+    app.add_api_route("/sd_extra_networks/thumb", fetch_file, methods=["GET", "HEAD"])
+    app.add_api_route("/sd_extra_networks/metadata", get_metadata, methods=["GET"])
+
+
+def quote_js(s: str) -> str:
+    """A JavaScript string literal of `s` (as A1111 writes it into onclick handlers)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ExtraNetworksPage:
+    """A tab of the Extra Networks panel (A1111's base class; see the module docstring)."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.name = title.lower()
+        self.extra_networks_tabname = self.name.replace(" ", "_")
+        self.allow_prompt = True
+        self.allow_negative_prompt = False
+        self.metadata: dict = {}
+        self.items: dict = {}
+        self.lister = MassFileLister()
+        # the cards panel's HTML templates (html/*.html; empty until that panel is built)
+        self.pane_tpl = html("extra-networks-pane.html")
+        self.pane_content_tree_tpl = html("extra-networks-pane-tree.html")
+        self.pane_content_dirs_tpl = html("extra-networks-pane-dirs.html")
+        self.card_tpl = html("extra-networks-card.html")
+        self.btn_tree_tpl = html("extra-networks-tree-button.html")
+        self.btn_copy_path_tpl = html("extra-networks-copy-path-button.html")
+        self.btn_metadata_tpl = html("extra-networks-metadata-button.html")
+        self.btn_edit_item_tpl = html("extra-networks-edit-item-button.html")
+
+    def refresh(self) -> None:
+        pass
+
+    def read_user_metadata(self, item: dict, use_cache: bool = True) -> None:
+        metadata = get_user_metadata(item.get("filename"), lister=self.lister if use_cache else None)
+        if metadata.get("description") is not None:
+            item["description"] = metadata["description"]
+        item["user_metadata"] = metadata
+
+    def link_preview(self, filename: str) -> str:
+        quoted = urllib.parse.quote(filename.replace("\\", "/"))
+        mtime, _ = self.lister.mctime(filename)
+        return f"./sd_extra_networks/thumb?filename={quoted}&mtime={mtime}"
+
+    def search_terms_from_path(self, filename: str, possible_directories: Iterable[str] | None = None) -> str:
+        abspath = os.path.abspath(filename)
+        dirs = self.allowed_directories_for_previews() if possible_directories is None else possible_directories
+        for parent in dirs:
+            parent = os.path.dirname(os.path.abspath(parent))
+            if abspath.startswith(parent):
+                return os.path.relpath(abspath, parent)
+        return ""
+
+    def list_items(self) -> Iterable[dict]:
+        raise NotImplementedError()
+
+    def create_item(self, name: str, index: int | None = None) -> dict | None:
+        raise NotImplementedError()
+
+    def allowed_directories_for_previews(self) -> list[str]:
+        return []
+
+    def refresh_items(self) -> dict:
+        """Fill `items` and `metadata` from list_items() (what A1111's create_html does before it
+        makes the cards), reading each item's user metadata."""
+        self.lister.reset()
+        self.metadata = {}
+        self.items = {x["name"]: x for x in self.list_items()}
+        for item in self.items.values():
+            if item.get("metadata"):
+                self.metadata[item["name"]] = item["metadata"]
+            if "user_metadata" not in item:
+                self.read_user_metadata(item)
+        return self.items
+
+    def create_html(self, tabname: str, *, empty: bool = False) -> str:
+        raise NotImplementedError(CARDS_PANEL_MISSING)
+
+    def create_item_html(self, tabname: str, item: dict, template: str | None = None) -> Any:
+        raise NotImplementedError(CARDS_PANEL_MISSING)
+
+    def get_sort_keys(self, path: str) -> dict:
+        p = Path(path)
+        mtime, ctime = self.lister.mctime(path)
+        return {"date_created": int(mtime), "date_modified": int(ctime), "name": p.name.lower(),
+                "path": str(p).lower()}
+
+    def find_preview(self, path: str) -> str | None:
+        """The preview link of `<path>.<ext>` or `<path>.preview.<ext>`, if one exists."""
+        for ext in sorted(allowed_preview_extensions()):
+            for candidate in (f"{path}.{ext}", f"{path}.preview.{ext}"):
+                if self.lister.exists(candidate):
+                    return self.link_preview(candidate)
+        return None
+
+    def find_embedded_preview(self, path: str, name: str, metadata: dict) -> str | None:
+        covers = (metadata or {}).get("ssmd_cover_images")
+        if not self.lister.exists(f"{path}.safetensors") or not covers:
+            return None
+        try:
+            covers = json.loads(covers) if isinstance(covers, str) else covers
+        except ValueError:
+            return None
+        if any(covers):
+            return f"./sd_extra_networks/cover-images?page={self.extra_networks_tabname}&item={name}"
+        return None
+
+    def find_description(self, path: str) -> str | None:
+        for candidate in (f"{path}.txt", f"{path}.description.txt"):
+            if self.lister.exists(candidate):
+                try:
+                    with open(candidate, encoding="utf-8", errors="replace") as f:
+                        return f.read()
+                except OSError:
+                    pass
+        return None
+
+    def create_user_metadata_editor(self, ui: Any, tabname: str) -> Any:
+        return UserMetadataEditor(ui, tabname, self)
+
+
+def initialize() -> None:
+    extra_pages.clear()
+
+
+intialize = initialize     # A1111 spelled it this way in some versions; extensions call either
+
+
+class ExtraNetworksUi:
+    """What A1111's create_ui returns for one tab (its fields; the panel is not built yet)."""
+
+    def __init__(self) -> None:
+        self.pages = None
+        self.page_contents = None
+        self.stored_extra_pages = None
+        self.button_save_preview = None
+        self.preview_target_filename = None
+        self.tabname = None
+
+
+def pages_in_preferred_order(pages: list[ExtraNetworksPage]) -> list[ExtraNetworksPage]:
+    """Pages ordered by the option ui_extra_networks_tab_reorder (names, comma-separated)."""
+    order_text = ""
+    if shared.opts is not None and "ui_extra_networks_tab_reorder" in shared.opts:
+        order_text = shared.opts.ui_extra_networks_tab_reorder or ""
+    order = [x.lower().strip() for x in order_text.split(",") if x.strip()]
+
+    def score(page: ExtraNetworksPage, index: int) -> tuple[int, int]:
+        name = page.name.lower()
+        return next((i for i, wanted in enumerate(order) if wanted in name), len(pages)), index
+
+    return [p for _, p in sorted(((score(p, i), p) for i, p in enumerate(pages)), key=lambda x: x[0])]
+
+
+def create_ui(interface: Any, unrelated_tabs: Any, tabname: str) -> ExtraNetworksUi:
+    raise NotImplementedError(CARDS_PANEL_MISSING)
+
+
+def setup_ui(ui: Any, gallery: Any) -> None:
+    raise NotImplementedError(CARDS_PANEL_MISSING)
+
+
+__all__ = ["extra_pages", "allowed_dirs", "default_allowed_preview_extensions",
+           "allowed_preview_extensions_with_extra", "allowed_preview_extensions", "ExtraNetworksItem", "get_tree",
+           "register_page", "path_is_parent", "fetch_file", "get_metadata", "get_single_card",
+           "fetch_cover_images", "add_pages_to_demo", "quote_js",
+           "ExtraNetworksPage", "initialize", "intialize", "ExtraNetworksUi",
+           "pages_in_preferred_order", "create_ui", "setup_ui", "CARDS_PANEL_MISSING"]
