@@ -73,7 +73,11 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
         script_callbacks.app_started_callback(demo, app)
         demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
         allowed = [str(shared.paths.resolve_output("outputs"))] + flags.user_allowed_paths(ns)
-        app = gr.mount_gradio_app(app, demo, path="/", auth=_gradio_credentials(ns), ssr_mode=False, head=head_html(),
+        credentials = _gradio_credentials(ns)
+        from sdwebui.interfaces import file_route
+
+        file_route.register(app, ui_credentials=credentials)   # /file=: the page's and extensions' files
+        app = gr.mount_gradio_app(app, demo, path="/", auth=credentials, ssr_mode=False, head=head_html(),
                                   allowed_paths=allowed, root_path=ns.subpath or None)
     if demo is None:
         script_callbacks.app_started_callback(None, app)

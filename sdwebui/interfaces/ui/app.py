@@ -5,7 +5,6 @@ import contextlib
 import json
 import logging
 import os
-from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -56,7 +55,11 @@ def create_ui() -> gr.Blocks:
                 create_settings_tab()
             create_extensions_tab()
         # the options, for extensions' JavaScript (the global `opts`, as in A1111)
-        gr.Textbox(value=_options_json, visible="hidden", elem_id="settings_json")
+        settings_json = gr.Textbox(value=_options_json, visible="hidden", elem_id="settings_json")
+        # A1111's JavaScript re-reads `opts` when this box changes; the page's script presses the
+        # button after a settings change (the Apply button, a quicksetting)
+        gr.Button(visible="hidden", elem_id="settings_json_refresh").click(
+            _options_json, [], [settings_json], queue=False, api_visibility="undocumented")
         _wire_send_to(png, tabs, txt2img, img2img, ext)
         for panel in (txt2img, img2img):
             _wire_gallery_send_to(panel, tabs, img2img, ext)
@@ -149,31 +152,8 @@ def _options_json() -> str:
 
 
 def head_html() -> str:
-    """Into the page's <head>: the UI's own scripts (modules/ui/javascript/*.js, A1111's JavaScript
-    globals first), then each active extension's javascript/*.js and style.css, inline, in load
-    order (no file route is needed, so nothing else on disk becomes reachable)."""
-    from sdwebui.services.extensions import discovery as extensions
+    """Into the page's <head>: the UI's own scripts and style, then the extensions' assets from /file=
+    (sdwebui/interfaces/ui/page_assets.py)."""
+    from sdwebui.interfaces.ui.page_assets import head_html as assets
 
-    folder = Path(__file__).parent / "javascript"
-    own = sorted(folder.glob("*.js"), key=lambda p: (p.name != "a1111_globals.js", p.name))
-    parts = [f"<script>\n{js.read_text(encoding='utf-8')}\n</script>\n" for js in own]
-    parts.append(f"<style>\n{(Path(__file__).parent / 'style.css').read_text(encoding='utf-8')}\n</style>\n")
-    scripts_js, styles = extensions.web_assets()
-    for path in scripts_js:
-        parts.append(f"<script>\n// {_asset_name(path)}\n{_read(path)}\n</script>\n")
-    for path in styles:
-        parts.append(f"<style>\n/* {_asset_name(path)} */\n{_read(path)}\n</style>\n")
-    return "".join(parts)
-
-
-def _asset_name(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}".replace("*/", "*_/")
-
-
-def _read(path: Path) -> str:
-    try:
-        # a literal </script> inside would end the tag early
-        return path.read_text(encoding="utf-8", errors="replace").replace("</script", "<\\/script")
-    except OSError as e:
-        logger.error("could not read %s: %s", path, e)
-        return ""
+    return assets()

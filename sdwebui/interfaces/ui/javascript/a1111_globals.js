@@ -23,10 +23,15 @@ var optionsChangedCallbacks = [];
 var optionsAvailableCallbacks = [];
 var uiAfterUpdateTimeout = null;
 var uiCurrentTab = null;
+var uiLoadedDone = false;
 
 function onUiUpdate(callback) { uiUpdateCallbacks.push(callback); }
 function onAfterUiUpdate(callback) { uiAfterUpdateCallbacks.push(callback); }
-function onUiLoaded(callback) { uiLoadedCallbacks.push(callback); }
+function onUiLoaded(callback) {
+    // a script that comes after the UI started (one an extension adds later) still gets its call
+    if (uiLoadedDone) setTimeout(() => executeCallbacks([callback]), 0);
+    else uiLoadedCallbacks.push(callback);
+}
 function onUiTabChange(callback) { uiTabChangeCallbacks.push(callback); }
 function onOptionsChanged(callback) { optionsChangedCallbacks.push(callback); }
 function onOptionsAvailable(callback) {
@@ -79,12 +84,15 @@ function onEdit(editId, elem, afterMs, func) {
     return edited;
 }
 
+var optionsText = null;   // the settings_json text `opts` was last read from
+
 function readOptionsJson() {
     const box = gradioApp().querySelector("#settings_json textarea, #settings_json input");
-    if (!box || !box.value) return false;
+    if (!box || !box.value || box.value === optionsText) return false;
     try {
         const fresh = JSON.parse(box.value);
         const had = Object.keys(opts).length !== 0;
+        optionsText = box.value;
         opts = fresh;
         if (!had) executeCallbacks(optionsAvailableCallbacks);
         executeCallbacks(optionsChangedCallbacks);
@@ -95,20 +103,74 @@ function readOptionsJson() {
     }
 }
 
+// Gradio sets the box's value as a property, which no MutationObserver sees: the box's own setter
+// tells (as A1111's script.js does)
+function watchOptionsBox() {
+    const box = gradioApp().querySelector("#settings_json textarea, #settings_json input");
+    if (!box || box.dataset.webuiWatched) return;
+    box.dataset.webuiWatched = "1";
+    const native = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(box), "value");
+    Object.defineProperty(box, "value", {
+        configurable: true,
+        get() { return native.get.call(this); },
+        set(value) {
+            native.set.call(this, value);
+            if (uiLoadedDone) readOptionsJson();
+        },
+    });
+}
+
+// The extensions' scripts come from /file= and run after these inline ones (Gradio adds the head's
+// tags in order, scripts with async=false); the UI counts as loaded once each of them (data-webui-asset)
+// has run or failed, so their onUiLoaded callbacks always run.
+function pendingAssetScripts() {
+    return Array.from(document.querySelectorAll("script[data-webui-asset]")).filter((s) => !s.dataset.webuiAssetDone);
+}
+["load", "error"].forEach((type) => document.addEventListener(type, (event) => {
+    const el = event.target;
+    if (el && el.tagName === "SCRIPT" && el.dataset && el.dataset.webuiAsset !== undefined) {
+        el.dataset.webuiAssetDone = type;
+        if (type === "error") console.error("could not load the extension script " + el.src);
+        checkUiLoaded();
+    }
+}, true));   // capture: load and error do not bubble
+
+function checkUiLoaded() {
+    if (uiLoadedDone || !gradioApp().querySelector("#txt2img_prompt") || pendingAssetScripts().length) return;
+    uiLoadedDone = true;
+    readOptionsJson();
+    executeCallbacks(uiLoadedCallbacks);
+}
+
+// `opts` follows the settings: the settings_json box is refreshed from the server after a change in
+// the Settings tab or the quicksettings (A1111 returns it from those events), and a new value in
+// the box fills `opts` and runs the onOptionsChanged callbacks.
+var optionsRefreshTimer = null;
+function refreshOptionsSoon() {
+    clearTimeout(optionsRefreshTimer);
+    optionsRefreshTimer = setTimeout(() => {
+        const button = gradioApp().querySelector("#settings_json_refresh");
+        if (button) button.click();
+    }, 600);
+}
+function inSettingsControls(node) {
+    const el = node && (node.nodeType === 1 ? node : node.parentElement);
+    return !!(el && el.closest && el.closest("#quicksettings, #settings_result"));
+}
+["change", "input", "click"].forEach((type) => document.addEventListener(type, (event) => {
+    const el = event.target;
+    if (!el || !el.closest) return;
+    if ((type === "click" && el.closest("#settings_submit, #settings_reload_values")) ||
+        (type !== "click" && el.closest("#quicksettings"))) refreshOptionsSoon();
+}, true));
+
 (function () {
-    let loaded = false;
-    let lastOptions = null;
     const observer = new MutationObserver((mutations) => {
-        if (!loaded && gradioApp().querySelector("#txt2img_prompt")) {
-            loaded = true;
-            readOptionsJson();
-            executeCallbacks(uiLoadedCallbacks);
-        }
-        const box = gradioApp().querySelector("#settings_json textarea, #settings_json input");
-        if (box && box.value !== lastOptions) {
-            lastOptions = box.value;
-            readOptionsJson();
-        }
+        watchOptionsBox();
+        checkUiLoaded();
+        if (uiLoadedDone) readOptionsJson();   // a no-op unless the box holds new text
+        // a settings event finished (its loading state left the quicksettings or the result changed)
+        if (uiLoadedDone && mutations.some((m) => inSettingsControls(m.target))) refreshOptionsSoon();
         executeCallbacks(uiUpdateCallbacks, mutations);
         clearTimeout(uiAfterUpdateTimeout);
         uiAfterUpdateTimeout = setTimeout(() => executeCallbacks(uiAfterUpdateCallbacks), 200);
@@ -118,7 +180,10 @@ function readOptionsJson() {
             executeCallbacks(uiTabChangeCallbacks);
         }
     });
-    const start = () => observer.observe(gradioApp(), {childList: true, subtree: true});
+    const start = () => {
+        observer.observe(gradioApp(), {childList: true, subtree: true});
+        checkUiLoaded();
+    };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
     else start();
 })();
