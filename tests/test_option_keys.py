@@ -531,3 +531,16 @@ def test_api_new_keys_round_trip_and_survive_a_restart(api, data_dir):
         assert restarted.hypertile_max_tile_vae == 256 and restarted.lora_hide_unknown_for_versions == ["SDXL"]
     finally:
         assert api.post("/sdapi/v1/options", json={k: before[k] for k in list(new)[:3]}).status_code == 200
+
+
+def test_api_frozen_settings_answer_403_naming_the_key(api, monkeypatch):
+    from sdwebui.services import runtime as shared
+
+    monkeypatch.setattr(shared.cmd_opts, "freeze_specific_settings", "canvas_hotkey_zoom, sdxl_crop_top", raising=False)
+    monkeypatch.setattr(shared.cmd_opts, "freeze_settings_in_sections", "hypertile", raising=False)
+    for key, value in (("sdxl_crop_top", 64), ("hypertile_enable_vae", True)):
+        r = api.post("/sdapi/v1/options", json={key: value})
+        assert r.status_code == 403 and r.json()["detail"][0]["loc"] == ["body", key], r.text
+    current = api.get("/sdapi/v1/options").json()
+    # the dict GET returns can still be posted back: the frozen values are unchanged
+    assert api.post("/sdapi/v1/options", json={"sdxl_crop_top": current["sdxl_crop_top"]}).status_code == 200
