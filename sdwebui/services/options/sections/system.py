@@ -12,7 +12,6 @@ INERT: dict[str, str] = {
     "show_warnings": "Python warnings follow the logging setup",
     "show_gradio_deprecation_warnings": "gradio's warnings follow the logging setup",
     "samples_log_stdout": "generation info is logged, not printed",
-    "multiple_tqdm": "the console shows one progress bar per job",
     "enable_upscale_progressbar": "tiled upscaling shows no console progress bar",
     "print_hypernet_extra": "hypernetworks are not supported",
     "list_hidden_files": "model files in hidden folders are always listed",
