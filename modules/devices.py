@@ -1,4 +1,5 @@
-"""A1111's `modules.devices`: `sdwebui.services.models.devices`, plus A1111's `devices.device`,
+"""A1111's `modules.devices`: `sdwebui.services.models.devices` and A1111's helpers
+(`sdwebui.services.legacy.device_helpers`: autocast, test_for_nans, get_optimal_device ...), plus A1111's `devices.device`,
 `devices.dtype`, `devices.dtype_vae` ... of the running app (the CPU and fp32 before it has started)."""
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def _dtype(attr: str) -> torch.dtype:
     return getattr(manager, attr) if manager is not None else torch.float32
 
 
-expose(__name__, 'sdwebui.services.models.devices', computed={
+expose(__name__, 'sdwebui.services.models.devices', 'sdwebui.services.legacy.device_helpers', computed={
     "device": _device, "device_interrogate": _device, "device_gfpgan": _device, "device_esrgan": _device,
     "device_codeformer": _device,
     "dtype": lambda: _dtype("dtype"), "dtype_unet": lambda: _dtype("dtype"), "dtype_vae": lambda: _dtype("vae_dtype"),

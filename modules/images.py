@@ -3,4 +3,7 @@
 from modules._facade import expose
 
 expose(__name__, 'sdwebui.engine.images.metadata', 'sdwebui.engine.images.filenames',
-       'sdwebui.engine.images.grids', 'sdwebui.engine.images.writing', 'sdwebui.services.image_saving')
+       'sdwebui.engine.images.grids', 'sdwebui.engine.images.writing', 'sdwebui.services.image_saving', extra=[
+    (name, 'sdwebui.services.legacy.processing_names') for name in (
+        'read_info_from_image', 'resize_image', 'flatten', 'get_next_sequence_number', 'GridAnnotation',
+        'draw_grid_annotations')])

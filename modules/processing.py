@@ -7,4 +7,7 @@ from modules._facade import expose
 expose(__name__, 'sdwebui.services.generation', 'sdwebui.engine.processing.image_latents',
        'sdwebui.engine.processing.base', 'sdwebui.engine.processing.processed', 'sdwebui.engine.processing.infotext',
        'sdwebui.engine.processing.outputs', 'sdwebui.engine.processing.generate', 'sdwebui.engine.processing.txt2img',
-       'sdwebui.engine.processing.img2img')
+       'sdwebui.engine.processing.img2img', extra=[
+    (name, 'sdwebui.services.legacy.processing_names') for name in (
+        'opt_C', 'opt_f', 'create_binary_mask', 'create_random_tensors', 'apply_overlay',
+        'apply_color_correction', 'setup_color_correction')])

@@ -56,6 +56,19 @@ class StyleDatabase:
             negative = merge(style.negative_prompt, negative)
         return prompt, negative
 
+    # A1111's names, for extensions that apply styles to prompts of their own (unknown names skipped)
+    def apply_styles_to_prompt(self, prompt: str, styles: list[str]) -> str:
+        for name in styles:
+            if name in self.styles:
+                prompt = merge(self.styles[name].prompt, prompt)
+        return prompt
+
+    def apply_negative_styles_to_prompt(self, prompt: str, styles: list[str]) -> str:
+        for name in styles:
+            if name in self.styles:
+                prompt = merge(self.styles[name].negative_prompt, prompt)
+        return prompt
+
     def api_list(self) -> list[dict]:
         return [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt}
                 for s in self.styles.values()]

@@ -95,6 +95,21 @@ class SDModel:
     def is_sd1(self) -> bool:
         return self.family.startswith("sd1")
 
+    # A1111's flags and fields on its model object, which extensions read
+    is_sd3 = False
+    is_ssd = False
+    cond_stage_key = "txt"      # the LDM conditioning key of A1111's text-to-image models
+
+    @property
+    def sd_model_checkpoint(self) -> str:
+        """The checkpoint file's path, as A1111's `sd_model.sd_model_checkpoint`."""
+        return str(getattr(self.sd_checkpoint_info, "filename", "") or self.filename)
+
+    @property
+    def parameterization(self) -> str:
+        """A1111's name of the prediction type: "eps" or "v"."""
+        return "v" if self.prediction_type == "v_prediction" else "eps"
+
     @property
     def is_inpainting(self) -> bool:
         return self.unet.config.in_channels == 9

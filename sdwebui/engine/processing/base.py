@@ -41,6 +41,10 @@ class StableDiffusionProcessing:
 
     is_txt2img = False
     tabname = "txt2img"
+    # A1111's class-level conditioning caches: extensions reset them ([None, None]) to force a
+    # re-encode; the prompt encoder here caches per job, so they hold nothing
+    cached_c: list = [None, None]
+    cached_uc: list = [None, None]
 
     def __init__(self, prompt: str = "", negative_prompt: str = "", styles: list[str] | None = None,
                  seed: int = -1, subseed: int = -1, subseed_strength: float = 0.0,

@@ -182,18 +182,15 @@ class CondFunc:
 
     def __new__(cls, orig_func: Any, sub_func: Callable, cond_func: Callable | None = None) -> Any:
         self = super().__new__(cls)
-        if isinstance(orig_func, str):
-            owner, attr = _resolve_owner(orig_func)
-        else:
-            owner, attr = orig_func
-        self.__init__(getattr(owner, attr), sub_func, cond_func)
+        owner, attr = _resolve_owner(orig_func) if isinstance(orig_func, str) else orig_func
+        self.__orig_func = getattr(owner, attr)
+        self.__sub_func = sub_func
+        self.__cond_func = cond_func
         setattr(owner, attr, lambda *args, **kwargs: self(*args, **kwargs))
         return self
 
-    def __init__(self, orig_func: Callable, sub_func: Callable, cond_func: Callable | None) -> None:
-        self.__orig_func = orig_func
-        self.__sub_func = sub_func
-        self.__cond_func = cond_func
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass    # __new__ did the work (Python calls this again with the path given)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.__cond_func or self.__cond_func(self.__orig_func, *args, **kwargs):

@@ -14,7 +14,8 @@ from sdwebui.services.legacy import unsupported
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cleanup_models", "friendly_name", "load_models", "load_module", "load_spandrel_model", "loaded_scripts",
+__all__ = ["cleanup_models", "friendly_name", "list_scripts", "load_models", "load_module", "load_spandrel_model",
+           "loaded_scripts",
            "move_files", "preload_extensions"]
 
 loaded_scripts: dict[str, types.ModuleType] = {}
@@ -96,3 +97,11 @@ def load_spandrel_model(path: str, *, device: Any = None, prefer_half: bool = Fa
 
 cleanup_models = unsupported("modelloader.cleanup_models", "model folders are not rearranged here")
 move_files = unsupported("modelloader.move_files", "model folders are not rearranged here")
+
+
+def list_scripts(scriptdirname: str, extension: str, *, include_extensions: bool = True) -> list[Any]:
+    """A1111's scripts.list_scripts: the ScriptFile entries (basedir, filename, path) of `scriptdirname`
+    in the webui folder and the enabled extensions, with the given file extension."""
+    from sdwebui.services.extensions import discovery
+
+    return discovery.list_script_files(scriptdirname, extension)

@@ -21,7 +21,8 @@ __all__ = ["SdModelData", "checkpoint_tiles", "checkpoints_list_now", "get_close
            "load_model", "model_data", "model_dir", "model_hash", "read_metadata_from_safetensors",
            "reload_model_weights", "reload_vae_weights", "select_checkpoint", "send_model_to_cpu",
            "send_model_to_device", "unload_model_weights", "vae_dict_now", "refresh_vae_list",
-           "get_loaded_vae_name", "get_loaded_vae_hash", "checkpoint_aliases_now", "model_path_now", "vae_path_now"]
+           "get_loaded_vae_name", "get_loaded_vae_hash", "checkpoint_aliases_now", "model_path_now", "vae_path_now",
+           "load_vae_dict"]
 
 model_dir = "Stable-diffusion"
 _STRIP_CHECKSUM = re.compile(r"\s*\[[^]]+]\s*$")
@@ -199,3 +200,11 @@ def reload_vae_weights(sd_model: Any = None, vae_file: Any = None) -> Any:
     choice = None if vae_file is None else str(vae_file)
     _on_queue(lambda: runtime.apply_vae_setting(choice), "reload-vae")
     return runtime.model_manager.sd_model
+
+
+def load_vae_dict(filename: str, map_location: Any = None) -> dict[str, Any]:
+    """A VAE file's tensors (A1111 keys), read without running code from it."""
+    from sdwebui.engine.models.single_file import read_state_dict
+
+    tensors, _meta = read_state_dict(filename)
+    return {k: v for k, v in tensors.items() if k not in ("model_ema.decay", "model_ema.num_updates")}
