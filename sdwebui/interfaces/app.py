@@ -88,6 +88,7 @@ def _load_extensions() -> None:
     """Extensions' scripts and the options they add (before the UI and the API read the options)."""
     from sdwebui.services.extensions import discovery as extensions
     from sdwebui.interfaces.ui import gradio_compat
+    from sdwebui.services.models import upscalers as upscaler_classes
 
     gradio_compat.install()
     extensions.list_extensions()
@@ -96,6 +97,7 @@ def _load_extensions() -> None:
     # (sd-dynamic-prompts registers its settings there)
     scripts.initialize_runners()
     script_callbacks.ui_settings_callback()
+    upscaler_classes.load_upscalers()      # extensions' Upscaler subclasses join shared.sd_upscalers
 
 
 def _initial_load() -> None:
