@@ -16,9 +16,12 @@ class ToolButton(gr.Button):
 
     def __init__(self, *args, **kwargs):
         classes = kwargs.pop("elem_classes", [])
+        # gradio 6 buttons take no tooltip; kept as A1111's patched gradio 3 kept it
+        tooltip = kwargs.pop("tooltip", None)
         kwargs.setdefault("min_width", 40)
         kwargs.setdefault("scale", 0)
         super().__init__(*args, elem_classes=["tool", *classes], **kwargs)
+        self.webui_tooltip = tooltip
 
     def get_block_name(self):
         return "button"
