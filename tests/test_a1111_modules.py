@@ -383,6 +383,11 @@ def test_sd_model_and_the_model_tables_on_a_loaded_tiny_model(api):
     assert sd_models.get_closet_checkpoint_match(info.name_for_extra) == info
     assert sd_models.model_data.get_sd_model() is model and isinstance(sd_vae.vae_dict, dict)
     assert shared.list_checkpoint_tiles() == sd_models.checkpoint_tiles()
+    state = shared.state            # A1111's set_current_image(): a preview from current_latent
+    before = state.id_live_preview
+    state.current_latent = torch.zeros(1, 4, 8, 8)
+    state.set_current_image()
+    assert state.current_image.size == (64, 64) and state.id_live_preview == before + 1
     image = sd_samplers_common.sample_to_image(torch.zeros(1, 4, 8, 8))
     assert image.size == (64, 64)
     assert sd_samplers_common.sample_to_image(torch.zeros(1, 4, 8, 8), approximation=2).size == (8, 8)

@@ -124,8 +124,10 @@ class State:
         if self.current_latent is None or self.latent_to_image is None:
             return
         try:
-            self.assign_current_image(self.latent_to_image(self.current_latent))
-            self.current_image_sampling_step = self.sampling_step
+            image = self.latent_to_image(self.current_latent)
+            if image is not None:
+                self.assign_current_image(image)
+                self.current_image_sampling_step = self.sampling_step
         except Exception:   # a preview is never worth failing the job (the VAE may be moving devices)
             logger.debug("live preview failed", exc_info=True)
 

@@ -113,6 +113,7 @@ def initialize(ns: argparse.Namespace) -> None:
     opts = Options({**shared_options.templates(vae_choices=vae_choices), **options_templates}, paths.config_file)
     opts.load()
     state = State()
+    state.latent_to_image = _latent_preview
     queue = GenerationQueue(state, idle_work=_background_work)
     hash_cache = HashCache(paths.cache_file)
     _build_models(ns)
@@ -169,6 +170,23 @@ def _build_resources(ns: argparse.Namespace) -> None:
     loras = LoraRegistry([paths.lora, paths.lyco or paths.models / "LyCORIS"], hash_cache)
     loras.refresh()
     embeddings = EmbeddingDatabase(paths.embeddings, hash_cache)
+
+
+def _latent_preview(latent):
+    """A preview of the first latent of `latent` (an extension's `state.set_current_image()`): its
+    cheap colour approximation, at the image's size."""
+    from PIL import Image
+
+    from sdwebui.engine.sampling.loop import approximate_rgb
+
+    model = model_manager.sd_model if model_manager is not None else None
+    if model is None:
+        return None
+    x = latent if latent.dim() == 4 else latent[None]
+    rgb = approximate_rgb(model, x)
+    arr = (rgb.permute(1, 2, 0).cpu().numpy() * 255).astype("uint8")
+    f = model.vae_scale_factor
+    return Image.fromarray(arr).resize((x.shape[-1] * f, x.shape[-2] * f), Image.Resampling.NEAREST)
 
 
 def _record_loaded(model) -> None:
