@@ -98,6 +98,7 @@ def test_an_install_under_a_dot_folder_still_serves(tmp_path, tree):
     ("models/Stable-diffusion/m.safetensors", "preview images"),
     ("extensions/my-ext/models/net.pth", "model files"),
     ("extensions/my-ext/scripts/ext.py", "program files"),
+    ("extensions/my-ext/data.csv\x00.png", "NUL"),
 ])
 def test_refused_with_403_and_the_reason(tree, path, words):
     decision = check_path(path, rules_for(tree))
@@ -215,8 +216,10 @@ def test_current_rules_follow_the_flags_and_folders(tree, monkeypatch):
     monkeypatch.setattr(shared, "cmd_opts", ns)
     monkeypatch.setattr(shared, "paths", paths_mod.from_args(ns))
     monkeypatch.setattr(shared, "opts", argparse.Namespace(outdir_samples="", outdir_save="."))
+    (tree["data"] / "user.css").write_text("body {}")
     rules = file_route.current_rules()
     assert check_path("extensions/my-ext/javascript/a.js", rules).status == 200
+    assert check_path("user.css", rules).status == 200
     assert check_path("outputs/txt2img-images/00001.png", rules).status == 200
     assert check_path("models/Stable-diffusion/m.preview.png", rules).status == 200
     assert check_path("models/Stable-diffusion/m.safetensors", rules).status == 403

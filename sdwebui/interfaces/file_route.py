@@ -93,6 +93,8 @@ def check_path(requested: str, rules: FileRules) -> Decision:
     shown = requested if len(requested) <= 300 else requested[:300] + "..."
     if not requested.strip():
         return Decision(404, "File not found: the path is empty")
+    if "\x00" in requested:      # no file has one; the path functions would raise
+        return Decision(403, f"File not allowed: {shown.replace(chr(0), '?')}: the path holds a NUL character")
     if ".." in _SEPARATORS.split(requested):
         return Decision(403, f"File not allowed: {shown}: '..' is not allowed in a file path")
     if os.path.isabs(requested):
