@@ -433,13 +433,13 @@ def test_list_routes_shapes(api):
     for route in ("sd-modules", "hypernetworks", "face-restorers"):
         r = api.get(f"/sdapi/v1/{route}")
         assert r.status_code == 200 and r.json() == []
-    # the built-in api-payload-display extension is the only one installed here
+    # the built-ins (Lora, which has no Script, and api-payload-display) are the only extensions here
     assert api.get("/sdapi/v1/scripts").json() == {"txt2img": ["api payload"], "img2img": ["api payload"]}
     info = api.get("/sdapi/v1/script-info").json()
     assert [(i["name"], i["is_alwayson"], i["is_img2img"]) for i in info] == [
         ("api payload", True, False), ("api payload", True, True)]
     exts = api.get("/sdapi/v1/extensions").json()
-    assert [(e["name"], e["enabled"]) for e in exts] == [("api-payload-display", True)]
+    assert [(e["name"], e["enabled"]) for e in exts] == [("Lora", True), ("api-payload-display", True)]
     mem = api.get("/sdapi/v1/memory").json()
     assert set(mem["ram"]) == {"free", "used", "total"} and mem["ram"]["used"] > 0
     assert "cuda" in mem
