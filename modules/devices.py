@@ -1,6 +1,7 @@
 """A1111's `modules.devices`: `sdwebui.services.models.devices` and A1111's helpers
-(`sdwebui.services.legacy.device_helpers`: autocast, test_for_nans, get_optimal_device ...), plus A1111's `devices.device`,
-`devices.dtype`, `devices.dtype_vae` ... of the running app (the CPU and fp32 before it has started)."""
+(`sdwebui.services.legacy.device_helpers`: autocast, test_for_nans, get_optimal_device ...), plus
+A1111's `devices.device`, `devices.dtype`, `devices.dtype_vae` ... of the running app (the CPU and
+fp32 before it has started)."""
 from __future__ import annotations
 
 import torch

@@ -30,6 +30,21 @@ def test_shared_names_are_the_runtime_objects(api):
     assert modules.shared.state is runtime.state is runtime.queue.state
 
 
+def test_shared_values_an_extension_assigns_land_where_the_app_reads_them(monkeypatch):
+    from sdwebui.services import queue as queue_mod, shared_items
+
+    import modules.call_queue
+    import modules.face_restoration
+
+    # the lock extensions take is the one the queue's worker holds
+    assert modules.call_queue.queue_lock is queue_mod.queue_lock
+    restorers = [modules.face_restoration.FaceRestoration()]
+    monkeypatch.setattr(modules.shared, "face_restorers", restorers)
+    assert shared_items.face_restorers is restorers
+    monkeypatch.setattr(modules.shared, "tab_names", ["txt2img", "Mine"])
+    assert shared_items.tab_names == ["txt2img", "Mine"]
+
+
 def test_processing_classes_are_the_engine_classes():
     from modules.processing import Processed, StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img
 
