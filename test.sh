@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what is missing (as webui.sh does, plus the test extra) and run the whole test suite.
+# Install what is missing (as webui.sh does: the project, its compat extra, spandrel; plus the test
+# extra) and run the whole test suite.
 # Extra arguments go to pytest, e.g. ./test.sh -k options -x
 #
 # The browser tests (tests/browser) drive Debian's Chromium (/usr/bin/chromium) through Playwright
@@ -50,4 +51,4 @@ install_chromium() {
 }
 
 install_chromium
-SD_WEBUI_EXTRAS=test SD_WEBUI_RUN_TESTS=1 exec ./webui.sh "$@"
+SD_WEBUI_EXTRAS=test,compat SD_WEBUI_RUN_TESTS=1 exec ./webui.sh "$@"

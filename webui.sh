@@ -46,22 +46,20 @@ if ! has_modules torch; then
     fi
 fi
 
-# Install the project (with the test extra when running tests) only when pyproject.toml changed.
-extras="${SD_WEBUI_EXTRAS:-}"
+# Install the project with its extras only when pyproject.toml changed. SD_WEBUI_EXTRAS (default
+# "compat": the packages A1111 ships that extensions import; test.sh adds "test"; "" installs none).
+extras="${SD_WEBUI_EXTRAS-compat}"
 stamp_dir="$("$python_cmd" -c 'import sys; print(sys.prefix)')"
-stamp="$stamp_dir/.sd-webui-installed${extras:+-$extras}"
+stamp="$stamp_dir/.sd-webui-installed${extras:+-${extras//,/-}}"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! has_modules diffusers gradio transformers fastapi; then
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! has_modules diffusers gradio transformers fastapi spandrel; then
     echo "Installing requirements"
     "$python_cmd" -m pip install -q -e ".${extras:+[$extras]}"
+    # The `upscalers` extra (spandrel) goes in without its dependencies: it declares torchvision, which
+    # none of its upscaler architectures use (docs/dependencies.md); the pin comes from pyproject.toml.
+    mapfile -t no_deps < <("$python_cmd" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["upscalers"]))')
+    "$python_cmd" -m pip install -q --no-deps "${no_deps[@]}"
     echo "$want" >"$stamp"
-fi
-
-# spandrel (upscaler models) declares torchvision, which would pull a CUDA torch; it runs without it
-# for every upscaler architecture, so it is installed without its dependencies (einops comes with us).
-if ! has_modules spandrel; then
-    echo "Installing spandrel"
-    "$python_cmd" -m pip install -q --no-deps "spandrel==0.4.2"
 fi
 
 if [[ "${SD_WEBUI_RUN_TESTS:-0}" == "1" ]]; then

@@ -261,3 +261,83 @@ def test_model_rgba_keeps_alpha_and_extras(registry):
     assert (np.asarray(out.getchannel("A")) == np.asarray(alpha)).all()
     assert html == ("<p>Postprocess upscale by: 2.0, Postprocess upscaler: tiny-esrgan, "
                     "Postprocess upscaler 2: tiny-compact</p>")
+
+
+# --- the torchvision stand-in against every architecture the project lists ------------------------
+
+def _tiny_listed_models() -> dict[str, tuple[str, torch.nn.Module]]:
+    """One tiny random-weight model per architecture the model folders are named after
+    (upscalers.MODEL_DIRS): folder -> (architecture name spandrel must detect, model)."""
+    import_spandrel()
+    from spandrel.architectures.Compact import Compact
+    from spandrel.architectures.DAT import DAT
+    from spandrel.architectures.ESRGAN import ESRGAN
+    from spandrel.architectures.HAT import HAT
+    from spandrel.architectures.SCUNet import SCUNet
+    from spandrel.architectures.SwinIR import SwinIR
+
+    torch.manual_seed(1)
+    with warnings.catch_warnings():  # meshgrid indexing warnings from the transformer constructors
+        warnings.simplefilter("ignore", UserWarning)
+        return {
+            "ESRGAN": ("ESRGAN", ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=2)),
+            "RealESRGAN": ("RealESRGAN Compact", Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=2)),
+            "SwinIR": ("SwinIR", SwinIR(img_size=16, embed_dim=12, depths=[1], num_heads=[2], window_size=4,
+                                        upscale=2, upsampler="pixelshuffledirect")),
+            "DAT": ("DAT", DAT(img_size=16, embed_dim=32, split_size=[2, 4], depth=[1], num_heads=[2], upscale=2,
+                               upsampler="pixelshuffledirect")),
+            "HAT": ("HAT", HAT(img_size=16, embed_dim=12, depths=[1], num_heads=[2], window_size=4, compress_ratio=3,
+                               squeeze_factor=4, num_feat=16, upscale=2)),
+            # SCUNet's smallest width is 64 (two 32-wide attention heads); config = blocks per stage
+            "ScuNET": ("SCUNet", SCUNet(in_nc=3, config=[1] * 7, dim=64)),
+        }
+
+
+@pytest.mark.skipif(TORCHVISION_INSTALLED, reason="tests the stand-in, and torchvision is installed here")
+def test_stand_in_serves_every_listed_architecture(tmp_path):
+    """spandrel runs here without torchvision (docs/dependencies.md): each architecture the project lists
+    loads from a file through the stand-in, is detected as itself and upscales."""
+    from sdwebui.engine.upscalers import MODEL_DIRS
+
+    models = _tiny_listed_models()
+    assert set(models) == set(MODEL_DIRS)  # a folder added to MODEL_DIRS needs a model here too
+    for folder, (_, module) in models.items():
+        _save(module, tmp_path / folder / f"tiny-{folder.lower()}.safetensors")
+    registry = UpscalerRegistry(tmp_path, CPU, torch.float32)
+    infos = {i.name: i for i in registry.refresh()}
+    assert not registry.skipped()
+    img = _gradient(40, 24)
+    lanczos = np.asarray(registry.upscale(img, 2, "Lanczos")).astype(int)
+    for folder, (arch, _) in models.items():
+        info = infos[f"tiny-{folder.lower()}"]
+        assert info.model_name == arch, folder
+        out = registry.upscale(img, 2, info.name)
+        assert out.size == (80, 48) and out.mode == "RGB"
+        assert np.abs(np.asarray(out).astype(int) - lanczos).mean() > 5, folder  # the model really ran
+    assert "torchvision" not in sys.modules
+
+
+def test_stand_in_covers_what_spandrel_imports_from_torchvision():
+    """Only the two non-upscaler architectures (LaMa, RestoreFormer) import torchvision, and only names the
+    stand-in provides. A spandrel release that imports more fails here, not at a user's first upscale."""
+    import ast
+
+    from sdwebui.engine import upscaler_models
+
+    spec = importlib.util.find_spec("spandrel")
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(list(spec.submodule_search_locations)[0])
+    stub = upscaler_models._torchvision_stub()
+    users: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torchvision":
+                assert node.module in stub, (path, node.module)
+                for alias in node.names:
+                    assert hasattr(stub[node.module], alias.name), (path, node.module, alias.name)
+                users.setdefault(path.relative_to(root).parts[1], set()).update(a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[0] == "torchvision" for a in node.names), path
+    assert set(users) == {"LaMa", "RestoreFormer"}
+    with pytest.raises(RuntimeError, match="needs torchvision"):
+        stub["torchvision.transforms.functional"].normalize(torch.zeros(1))

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 
 from sdwebui.services.extensions import discovery, launch_utils
 from sdwebui.services.extensions.extension import Extension
@@ -40,7 +39,8 @@ def run_installer(ext: Extension, timeout: float | None = None) -> bool:
     timeout = INSTALL_TIMEOUT_S if timeout is None else timeout
     logger.info("running install.py of extension %s", ext.name)
     try:
-        out = subprocess.run([sys.executable, str(script)], cwd=str(ext.path), env=installer_env(),
+        # launch_utils.python: the interpreter whose packages the constraints pin (this one)
+        out = subprocess.run([launch_utils.python, str(script)], cwd=str(ext.path), env=installer_env(),
                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         ext.report_error(f"install.py did not finish within {timeout:.0f}s and was stopped")

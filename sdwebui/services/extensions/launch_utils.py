@@ -10,6 +10,7 @@ started).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import logging
@@ -62,16 +63,25 @@ def run(command: str | list[str], desc: str | None = None, errdesc: str | None =
 
 
 def constraints_file() -> Path | None:
-    """A pip constraints file pinning every installed distribution at its installed version."""
+    """A pip constraints file pinning every installed distribution at its installed version.
+
+    The file is named after a hash of its content: apps running from different environments at the
+    same time (tests, a second install) never overwrite each other's pins, and an unchanged
+    environment reuses its file."""
     pins = sorted({f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
                    if d.metadata and d.metadata["Name"]})
     if not pins:
         return None
-    path = Path(tempfile.gettempdir()) / f"sd-webui-constraints-{os.getuid() if hasattr(os, 'getuid') else 0}.txt"
     text = "\n".join(pins) + "\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"sd-webui-constraints-{digest}.txt"
     try:
         if not path.is_file() or path.read_text() != text:
-            path.write_text(text)
+            # written aside and renamed, so a concurrent pip never reads a half-written file
+            fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent, text=True)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
     except OSError as e:
         logger.warning("could not write the pip constraints file %s: %s", path, e)
         return None
