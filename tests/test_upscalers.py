@@ -341,3 +341,22 @@ def test_stand_in_covers_what_spandrel_imports_from_torchvision():
     assert set(users) == {"LaMa", "RestoreFormer"}
     with pytest.raises(RuntimeError, match="needs torchvision"):
         stub["torchvision.transforms.functional"].normalize(torch.zeros(1))
+
+
+def test_a_torchvision_that_does_not_import_is_replaced_by_the_stand_in(tmp_path):
+    """PyPI's torchvision next to a CPU torch fails at import (docs/dependencies.md); spandrel must still load."""
+    import os
+    import subprocess
+
+    fake = tmp_path / "torchvision"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('raise RuntimeError("operator torchvision::nms does not exist")\n')
+    code = ("import sys; from sdwebui.engine.upscaler_models import import_spandrel; s = import_spandrel(); "
+            "from spandrel.architectures.ESRGAN import ESRGAN; "
+            "print(sorted(n for n in sys.modules if n.startswith('torchvision')), callable(ESRGAN))")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[] True"
+    assert "torchvision is installed but does not import (RuntimeError: operator torchvision::nms" in out.stderr

@@ -2,9 +2,10 @@
 safely, and what kind of model a file holds.
 
 spandrel declares torchvision as a dependency, but only two of its architectures use it (LaMa, an
-inpainting model, and RestoreFormer, a face restorer; neither is an upscaler). torchvision must not
-be installed here (its wheel drags in a second, CUDA, torch), so when it is missing spandrel is
-imported with a placeholder torchvision in `sys.modules` for the duration of the import only;
+inpainting model, and RestoreFormer, a face restorer; neither is an upscaler). torchvision is not
+installed here (docs/dependencies.md: the build the index offers does not import next to a CPU torch,
+and a newer one drags in a second, CUDA, torch), so when it is missing or does not import, spandrel
+is imported with a placeholder torchvision in `sys.modules` for the duration of the import only;
 calling one of those two architectures then fails with a clear message instead of the whole
 library being unusable.
 """
@@ -52,6 +53,21 @@ def _torchvision_stub() -> dict[str, types.ModuleType]:
     return dict(zip(_TORCHVISION_STUB_NAMES, (root, transforms, functional)))
 
 
+def _torchvision_imports() -> bool:
+    """Whether an installed torchvision imports. One built for another torch (PyPI's CUDA build next to
+    a CPU torch: "operator torchvision::nms does not exist") fails at import, which would take every
+    spandrel architecture down with it; its half-imported modules are dropped and the stand-in used."""
+    try:
+        import torchvision.transforms.functional  # noqa: F401, PLC0415
+        return True
+    except Exception as e:  # noqa: BLE001 - any failure means: not usable
+        logger.warning("torchvision is installed but does not import (%s: %s); upscalers use spandrel without it",
+                       type(e).__name__, _first_line(e))
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
+        return False
+
+
 def import_spandrel() -> types.ModuleType:
     """Import spandrel once, without torchvision if need be; raise RuntimeError with the reason
     when it cannot be used at all."""
@@ -65,7 +81,7 @@ def import_spandrel() -> types.ModuleType:
         try:
             if importlib.util.find_spec("spandrel") is None:
                 raise ImportError("the 'spandrel' package is not installed")
-            if importlib.util.find_spec("torchvision") is None:
+            if importlib.util.find_spec("torchvision") is None or not _torchvision_imports():
                 # The placeholder is visible only while spandrel imports: other libraries probing
                 # for torchvision afterwards (transformers, diffusers) must still see it missing.
                 for name, module in _torchvision_stub().items():
