@@ -9,9 +9,9 @@ from sdwebui.interfaces.ui import page_assets
 
 
 def __getattr__(name: str) -> Any:
-    # A1111's module-level table: {name: file}, as listed now
+    # A1111's module-level table: {name: [files]}, as listed now
     if name == "localizations":
-        return {k: str(v) for k, v in page_assets.list_localizations().items()}
+        return {k: [str(f) for f in v] for k, v in page_assets.list_localizations().items()}
     raise AttributeError(name)
 
 

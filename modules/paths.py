@@ -14,8 +14,8 @@ A1111_PATH_NAMES: dict[str, Callable[[], str]] = {
     "models_path": lambda: str(app_paths().models),
     "extensions_dir": lambda: str(app_paths().extensions),
     "extensions_builtin_dir": lambda: str(app_paths().extensions_builtin),
-    "sd_model_file": lambda: str(app_paths().checkpoints),
-    "default_sd_model_file": lambda: str(app_paths().checkpoints),
+    "sd_model_file": lambda: str(paths_mod.DEFAULT_CKPT),        # A1111's <webui>/model.ckpt
+    "default_sd_model_file": lambda: str(paths_mod.DEFAULT_CKPT),
 }
 
 expose(__name__, 'sdwebui.services.paths', computed=A1111_PATH_NAMES)

@@ -20,9 +20,10 @@ from sdwebui.services.models import upscalers
 
 
 def flags_or_defaults() -> argparse.Namespace:
-    """The app's flags; before the app has set them, A1111's defaults (then kept by the runtime)."""
+    """The app's flags; before the app has set them, this process's command line parsed as A1111
+    does at import (unknown arguments ignored: it may be a test runner's), then kept by the runtime."""
     if runtime.cmd_opts is None:
-        runtime.set_flags(flags.parse_args([], use_env=False))
+        runtime.set_flags(flags.parse_process_args())
     return runtime.cmd_opts
 
 
@@ -74,7 +75,7 @@ expose(__name__, 'sdwebui.services.runtime', extra=[
     ("demo", "sdwebui.interfaces.ui.tempdir"),
     ("gradio_theme", "sdwebui.interfaces.ui.web_assets"), ("reload_gradio_theme", "sdwebui.interfaces.ui.web_assets"),
 ], computed={
-    "cmd_opts": flags_or_defaults, "paths": app_paths,
+    "cmd_opts": flags_or_defaults, "parser": flags.get_parser, "paths": app_paths,
     "sd_upscalers": upscalers.sd_upscalers, "total_tqdm": _total_tqdm, "mem_mon": _mem_mon,
     "styles_filename": lambda: [str(p) for p in runtime.prompt_styles.paths] if runtime.prompt_styles is not None
     else [str(app_paths().data / "styles.csv")],
@@ -82,7 +83,8 @@ expose(__name__, 'sdwebui.services.runtime', extra=[
     "hide_dirs": lambda: {"visible": not getattr(flags_or_defaults(), "hide_ui_dir_config", False)},
     "script_path": lambda: str(paths_mod.SCRIPT_PATH), "data_path": _path("data"), "models_path": _path("models"),
     "extensions_dir": _path("extensions"), "extensions_builtin_dir": _path("extensions_builtin"),
-    "sd_model_file": _path("checkpoints"), "default_sd_model_file": _path("checkpoints"),
+    "sd_model_file": lambda: str(paths_mod.DEFAULT_CKPT),      # A1111's <webui>/model.ckpt
+    "default_sd_model_file": lambda: str(paths_mod.DEFAULT_CKPT),
     "sd_configs_path": lambda: str(paths_mod.SCRIPT_PATH / "configs"),
     "sd_default_config": lambda: str(paths_mod.SCRIPT_PATH / "configs" / "v1-inference.yaml"),
 })

@@ -3,6 +3,7 @@ with A1111's type and default; none exits 2; the inert ones warn once each, at s
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -292,3 +293,54 @@ def test_a_bad_value_exits_2_naming_the_flag(argv, message, capsys):
         parse(*argv)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err and "usage:" not in err
+
+
+def test_settings_and_ui_flags_act_so_none_is_inert():
+    for flag in ("--hide-ui-dir-config", "--freeze-settings", "--freeze-settings-in-sections",
+                 "--freeze-specific-settings", "--localizations-dir", "--ui-config-file"):
+        assert flag not in flag_groups.INERT_FLAGS, flag
+
+
+def test_shared_parser_and_a1111_model_file_names():
+    from modules import cmd_args as a1111_cmd_args, paths as a1111_paths, shared
+
+    assert shared.parser is a1111_cmd_args.parser is cmd_args.get_parser()
+    for module in (shared, a1111_paths):
+        assert module.sd_model_file == module.default_sd_model_file == str(ROOT / "model.ckpt")
+
+
+def test_shared_before_the_app_parses_the_process_command_line(monkeypatch, tmp_path):
+    """As A1111's shared_cmd_options: a script that imports modules.shared gets its own command line;
+    another program's arguments (pytest's) are ignored, never abbreviated, never exit."""
+    from modules import shared
+
+    monkeypatch.setattr(runtime, "cmd_opts", None)
+    monkeypatch.setattr(runtime, "paths", None)
+    monkeypatch.setattr(sys, "argv", ["my_script.py", "-q", "--co", "tests/x.py", "--port", "7999",
+                                      "--hide-ui-dir-config", "--data-dir", str(tmp_path), "--help"])
+    ns = shared.cmd_opts
+    assert (ns.port, ns.hide_ui_dir_config, ns.data_dir) == (7999, True, str(tmp_path))
+    assert shared.hide_dirs == {"visible": False} and shared.data_path == str(tmp_path)
+    monkeypatch.setattr(runtime, "cmd_opts", None)
+    monkeypatch.setattr(sys, "argv", ["my_script.py", "--port", "not-a-number"])
+    assert shared.cmd_opts.port == 7860      # a bad value: the defaults, and the program goes on
+
+
+def test_ui_config_file_gives_the_tabs_their_defaults(api, tmp_path, monkeypatch):
+    """--ui-config-file: saved values fill the fields when the page is built, new fields are
+    written to it, and Settings > Defaults writes the values changed on the page."""
+    from sdwebui.interfaces.ui.app import create_ui
+
+    path = tmp_path / "my-ui-config.json"
+    path.write_text(json.dumps({"txt2img/Sampling steps/value": 33}), encoding="utf-8")
+    monkeypatch.setattr(runtime.cmd_opts, "ui_config_file", str(path))
+    demo = create_ui()
+    comps = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    assert comps["txt2img_steps"].value == 33
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["txt2img/Sampling steps/value"] == 33 and saved["img2img/Sampling steps/value"] == 20
+    loadsave = demo.ui_loadsave
+    values = [c.value for c in loadsave.component_mapping.values()]
+    values[list(loadsave.component_mapping).index("img2img/Sampling steps/value")] = 41
+    assert loadsave.ui_apply(*values) == "Wrote 1 changes."
+    assert json.loads(path.read_text(encoding="utf-8"))["img2img/Sampling steps/value"] == 41

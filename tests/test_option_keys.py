@@ -14,6 +14,7 @@ from sdwebui.services.infotext_paste import parse_pasted
 from sdwebui.services.options import registry
 from sdwebui.services.options.info import OptionHTML, OptionInfo, categories, options_section
 from sdwebui.services.options.store import OptionError, Options
+from tests.ext_helpers import ext_env  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = "HTML"   # an explanation row (OptionHTML): its text is ours, it holds no value
@@ -544,3 +545,122 @@ def test_api_frozen_settings_answer_403_naming_the_key(api, monkeypatch):
     current = api.get("/sdapi/v1/options").json()
     # the dict GET returns can still be posted back: the frozen values are unchanged
     assert api.post("/sdapi/v1/options", json={"sdxl_crop_top": current["sdxl_crop_top"]}).status_code == 200
+
+
+# --- the settings flags ------------------------------------------------------------------------------------
+def _refused(r, key: str, flag: str) -> bool:
+    detail = r.json()["detail"]
+    return r.status_code == 403 and detail[0]["loc"] == ["body", key] and key in detail[0]["msg"] \
+        and flag in detail[0]["msg"]
+
+
+def test_hide_ui_dir_config_refuses_path_settings_with_403(api, monkeypatch):
+    from sdwebui.services import runtime as shared
+    from sdwebui.services.options import apply
+
+    monkeypatch.setattr(shared.cmd_opts, "hide_ui_dir_config", True)
+    before = api.get("/sdapi/v1/options").json()
+    # as in A1111, the values are still read through the API
+    assert {"outdir_samples", "samples_filename_pattern", "temp_dir"} <= set(before)
+    for key, value in (("outdir_samples", "/srv/elsewhere"), ("outdir_txt2img_samples", "/tmp/x"),
+                       ("samples_filename_pattern", "[seed]"), ("directories_max_prompt_words", 3),
+                       ("temp_dir", "/tmp/t"), ("clean_temp_dir_at_start", True)):
+        r = api.post("/sdapi/v1/options", json={key: value})
+        assert _refused(r, key, "--hide-ui-dir-config"), (key, r.text)
+    assert api.get("/sdapi/v1/options").json() == before
+    # GET's dict posted back changes nothing, so it is accepted; other settings still change
+    assert api.post("/sdapi/v1/options", json=before).status_code == 200
+    assert api.post("/sdapi/v1/options", json={"jpeg_quality": before["jpeg_quality"] - 1}).status_code == 200
+    assert api.post("/sdapi/v1/options", json={"jpeg_quality": before["jpeg_quality"]}).status_code == 200
+    # A1111's hide_dirs options are hidden; its other restricted_opts are shown read-only
+    assert apply.hidden("outdir_samples") and apply.hidden("save_images_add_number")
+    assert not apply.hidden("temp_dir") and "--hide-ui-dir-config" in apply.read_only_reason("temp_dir")
+    assert not apply.hidden("samples_save") and apply.read_only_reason("samples_save") is None
+    monkeypatch.setattr(shared.cmd_opts, "hide_ui_dir_config", False)
+    assert not apply.hidden("outdir_samples") and apply.read_only_reason("outdir_samples") is None
+
+
+def test_extension_option_built_with_shared_hide_dirs_is_hidden_and_refused(api, monkeypatch):
+    from modules import shared as a1111_shared
+    from sdwebui.services import runtime as shared
+    from sdwebui.services.options import apply
+
+    monkeypatch.setattr(shared.cmd_opts, "hide_ui_dir_config", True)
+    shared.opts.add_option("my_ext_folder", OptionInfo("", "My extension's folder", "textbox",
+                                                       component_args=a1111_shared.hide_dirs, section=("x", "X")))
+    try:
+        assert apply.hidden("my_ext_folder")
+        assert _refused(api.post("/sdapi/v1/options", json={"my_ext_folder": "/etc"}), "my_ext_folder", "visible=False")
+    finally:
+        del shared.opts.data_labels["my_ext_folder"]
+        shared.opts.data.pop("my_ext_folder", None)
+
+
+def test_settings_tab_leaves_hidden_paths_out_and_greys_frozen_ones(api, monkeypatch):
+    from sdwebui.services import runtime as shared
+    from sdwebui.interfaces.ui import img2img as img2img_ui
+    from tests.test_ui_settings import build, by_id, run
+
+    monkeypatch.setattr(shared.cmd_opts, "hide_ui_dir_config", True)
+    monkeypatch.setattr(shared.cmd_opts, "freeze_specific_settings", "samples_format", raising=False)
+    monkeypatch.setattr(shared.cmd_opts, "freeze_settings_in_sections", "hypertile", raising=False)
+    c = by_id(build())
+    assert not {"setting_outdir_samples", "setting_samples_filename_pattern", "setting_outdir_save"} & set(c)
+    for key in ("temp_dir", "samples_format", "hypertile_enable_unet"):
+        assert c[f"setting_{key}"].interactive is False, key
+    assert c["setting_samples_save"].interactive is True
+    # img2img's Batch from a folder of the server is refused too (A1111 asserts)
+    with pytest.raises(Exception, match="--hide-ui-dir-config"):
+        run(img2img_ui.run_batch({}, str(ROOT), None, None).__anext__())
+
+
+def test_localization_choices_follow_the_folder_and_the_page_uses_the_choice(api, tmp_path, monkeypatch):
+    from modules import localization as a1111_localization
+    from sdwebui.services import runtime as shared
+    from sdwebui.interfaces.ui import page_assets
+
+    (tmp_path / "xx_XX.json").write_text(json.dumps({"Generate": "Erzeugen"}), encoding="utf-8")
+    monkeypatch.setattr(shared.cmd_opts, "localizations_dir", str(tmp_path))
+    info = shared.opts.data_labels["localization"]
+    assert info.get_choices() == ["None", "xx_XX"]
+    (tmp_path / "yy.json").write_text("{}", encoding="utf-8")
+    assert info.get_choices() == ["None", "xx_XX", "yy"]      # listed again at each read
+    assert a1111_localization.localizations["xx_XX"] == [str(tmp_path / "xx_XX.json")]
+    r = api.post("/sdapi/v1/options", json={"localization": "zz"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "localization"]
+    assert "xx_XX" in r.json()["detail"][0]["msg"]
+    assert "Erzeugen" not in page_assets.head_html()
+    try:
+        assert api.post("/sdapi/v1/options", json={"localization": "xx_XX"}).status_code == 200
+        assert 'window.localization = {"Generate": "Erzeugen"};' in page_assets.head_html()
+    finally:
+        assert api.post("/sdapi/v1/options", json={"localization": "None"}).status_code == 200
+
+
+def test_choices_from_disk_keep_their_saved_value_at_start(tmp_path):
+    """The VAEs and localizations are listed after config.json is read: a saved one is kept."""
+    (tmp_path / "config.json").write_text(json.dumps({"sd_vae": "my.safetensors", "localization": "de_DE"}))
+    opts = Options(registry.templates(vae_choices=lambda: ["Automatic", "None"],
+                                      localization_choices=lambda: ["None"]), tmp_path / "config.json")
+    opts.load()
+    assert opts.sd_vae == "my.safetensors" and opts.localization == "de_DE"
+    with pytest.raises(OptionError, match="not one of"):
+        opts.set("localization", "fr_FR")
+
+
+def test_restore_config_state_file_restores_extensions_at_start(ext_env):
+    from sdwebui.services.extensions import manager
+    from sdwebui.services import runtime as shared
+    from tests.ext_helpers import make_ext
+
+    make_ext(ext_env.user, "kept")
+    make_ext(ext_env.user, "unknown")
+    state = ext_env.data / "config_states" / "s.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"webui": {}, "extensions": {"kept": {"enabled": False}}}))
+    assert manager.restore_pending_config_state() == []       # nothing pending
+    shared.opts.set("restore_config_state_file", str(state))
+    lines = manager.restore_pending_config_state()
+    assert any(line.startswith("! unknown: not in the saved state") for line in lines), lines
+    saved = json.loads(ext_env.config.read_text())
+    assert saved["restore_config_state_file"] == "" and set(saved["disabled_extensions"]) == {"kept", "unknown"}

@@ -86,11 +86,12 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
 
 def _load_extensions() -> None:
     """Extensions' scripts and the options they add (before the UI and the API read the options)."""
-    from sdwebui.services.extensions import discovery as extensions
+    from sdwebui.services.extensions import discovery as extensions, manager as extension_manager
     from sdwebui.interfaces.ui import gradio_compat
     from sdwebui.services.models import upscalers as upscaler_classes
 
     gradio_compat.install()
+    extension_manager.restore_pending_config_state()   # A1111's restore_config_state_file, before they load
     extensions.list_extensions()
     scripts.load_scripts()
     # the Script instances first: some extensions register their callbacks in Script.__init__

@@ -93,6 +93,15 @@ def vae_choices() -> list[str]:
     return vae_registry.choices() if vae_registry is not None else ["Automatic", "None"]
 
 
+def localization_choices() -> list[str]:
+    """The `localization` setting's choices: "None" and the files of --localizations-dir and the
+    extensions' localizations/ folders, listed again at each call."""
+    from sdwebui.services import localizations
+
+    folder = getattr(cmd_opts, "localizations_dir", None) or paths_mod.SCRIPT_PATH / "localizations"
+    return localizations.choices(folder)
+
+
 def set_flags(ns: argparse.Namespace) -> None:
     """Take the flags, and the paths they name, without building anything else (initialize() does)."""
     global cmd_opts, paths
@@ -110,7 +119,8 @@ def initialize(ns: argparse.Namespace) -> None:
 
     set_flags(ns)
     paths_mod.ensure_dirs(paths)
-    opts = Options({**shared_options.templates(vae_choices=vae_choices), **options_templates}, paths.config_file)
+    templates = shared_options.templates(vae_choices=vae_choices, localization_choices=localization_choices)
+    opts = Options({**templates, **options_templates}, paths.config_file)
     opts.load()
     state = State()
     state.latent_to_image = _latent_preview

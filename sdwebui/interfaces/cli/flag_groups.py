@@ -72,7 +72,6 @@ INERT_FLAGS: dict[str, str] = {
     "--clip-models-path": "there is no CLIP interrogator here",
     "--hypernetwork-dir": "hypernetworks there are only listed (Extra networks), never applied",
     "--textual-inversion-templates-dir": "there is no textual inversion training here",
-    "--localizations-dir": "UI localizations are not supported",
     "--allow-code": "there is no Custom code script here",
     # serving and UI
     "--share": "no Gradio share tunnel (the app works offline)",
@@ -83,10 +82,6 @@ INERT_FLAGS: dict[str, str] = {
     "--gradio-debug": "Gradio's debug mode is not used",
     "--no-gradio-queue": "the UI always goes through the generation queue",
     "--disable-tls-verify": "the server makes no TLS request to itself, so self-signed certificates already work",
-    "--hide-ui-dir-config": "not implemented yet: directory settings are shown and can be changed",
-    "--freeze-settings-in-sections": "not implemented yet (--freeze-settings is)",
-    "--freeze-specific-settings": "not implemented yet (--freeze-settings is)",
-    "--ui-config-file": "UI defaults from ui-config.json are not read yet",
     "--use-textbox-seed": "the seed field is always a number box",
     "--disable-console-progressbars": "not implemented yet: the console progress bar always shows",
     "--no-prompt-history": "no params.txt prompt history is written",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import shlex
 import sys
@@ -19,9 +20,11 @@ from typing import Callable, Sequence
 
 from sdwebui.interfaces.cli.flag_groups import INERT_FLAGS, SCRIPT_PATH, Roots, add_all, derived_defaults, normalized_filepath
 
+logger = logging.getLogger(__name__)
+
 __all__ = ["INERT_FLAGS", "SCRIPT_PATH", "ParseHook", "build_parser", "collect_args", "finalize", "get_parser",
            "given_flags", "inert_flags_given", "normalized_filepath", "parse_args", "parse_args_in_stages",
-           "parse_early", "split_env_args", "user_allowed_paths"]
+           "parse_early", "parse_process_args", "split_env_args", "user_allowed_paths"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,6 +99,25 @@ def parse_early(args: Sequence[str], parser: argparse.ArgumentParser | None = No
     install flags ...): unknown flags are left for the full parse, --help too."""
     parser = parser or build_parser()
     ns, _unknown = parser.parse_known_args([a for a in args if a not in ("-h", "--help")])
+    finalize(ns)
+    return ns
+
+
+def parse_process_args() -> argparse.Namespace:
+    """This process's command line (sys.argv only, as A1111's `shared_cmd_options` parses it when
+    `modules.shared` is imported before the app has set its flags: a script or a test that uses
+    an extension). The command line may be another program's (pytest's), so unknown arguments are
+    ignored (A1111 with IGNORE_CMD_ARGS_ERRORS), abbreviations are not expanded (pytest's `--co`
+    would be an ambiguous A1111 flag) and --help is left alone; a bad value of one of our flags
+    gives the defaults, with a warning, instead of exiting the other program."""
+    args = [a for a in sys.argv[1:] if a not in ("-h", "--help")]
+    parser = build_parser(args=args)
+    parser.allow_abbrev = False
+    try:
+        ns, _unknown = parser.parse_known_args(args)
+    except SystemExit:
+        logger.warning("the command line %s does not parse as this app's flags; using the defaults", args)
+        ns, _unknown = parser.parse_known_args([])
     finalize(ns)
     return ns
 

@@ -27,33 +27,46 @@ def create_ui() -> gr.Blocks:
     from sdwebui.interfaces.ui.extensions_tab import create_extensions_tab
 
     from sdwebui.interfaces.ui import extra_networks, extra_networks_default_pages, tempdir
+    from sdwebui.interfaces.ui.loadsave import UiLoadsave
 
     # A1111's order: its own Extra Networks pages, then the extensions' (registered in on_before_ui)
     extra_networks.initialize()
     extra_networks_default_pages.register_default_pages()
     script_callbacks.before_ui_callback()
     extension_tabs = _extension_tabs()
+    # A1111's ui-config.json (--ui-config-file): the tabs' fields take the default values saved
+    # there; Settings > Defaults writes the current ones
+    loadsave = UiLoadsave(shared.cmd_opts.ui_config_file or shared.paths.data / "ui-config.json")
+    from_file = dict(loadsave.ui_settings)
     with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
         # quicksettings first: the Settings tab leaves out the keys shown here (one element id each)
         with gr.Row(elem_id="quicksettings"):
             create_quicksettings()
         with gr.Tabs(elem_id="tabs") as tabs:
-            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
+            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img") as tab:
                 with _current_runner(scripts.scripts_txt2img):
                     txt2img = create_txt2img_tab()
-            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
+            loadsave.add_block(tab, "txt2img")
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img") as tab:
                 with _current_runner(scripts.scripts_img2img):
                     img2img = create_img2img_tab()
-            with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
+            loadsave.add_block(tab, "img2img")
+            with gr.Tab("Extras", id="extras", elem_id="tab_extras") as tab:
                 ext = create_extras_tab()
-            with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
+            loadsave.add_block(tab, "extras")
+            with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo") as tab:
                 png = create_pnginfo_tab()
+            loadsave.add_block(tab, "pnginfo")
             for blocks, title, elem_id in extension_tabs:
                 with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
                     blocks.render()
+                loadsave.add_block(blocks, elem_id)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 create_settings_tab()
+                with gr.Accordion("Defaults", open=False, elem_id="settings_tab_defaults"):
+                    loadsave.create_ui()
             create_extensions_tab()
+            loadsave.setup_ui()
         # the options, for extensions' JavaScript (the global `opts`, as in A1111)
         settings_json = gr.Textbox(value=_options_json, visible="hidden", elem_id="settings_json")
         # A1111's JavaScript re-reads `opts` when this box changes; the page's script presses the
@@ -63,6 +76,12 @@ def create_ui() -> gr.Blocks:
         _wire_send_to(png, tabs, txt2img, img2img, ext)
         for panel in (txt2img, img2img):
             _wire_gallery_send_to(panel, tabs, img2img, ext)
+    if from_file != loadsave.ui_settings:     # new fields: written, as A1111 does at each start
+        try:
+            loadsave.dump_defaults()
+        except OSError as e:
+            logger.error("could not write the UI defaults to %s: %s", loadsave.filename, e)
+    demo.ui_loadsave = loadsave
     tempdir.demo = demo     # A1111's shared.demo, for registering files the page may serve
     return demo
 

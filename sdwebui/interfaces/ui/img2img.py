@@ -13,6 +13,7 @@ from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.interfaces.api.models import StableDiffusionImg2ImgProcessingAPI
 from sdwebui.services.generation_requests import img2img_processing
 from sdwebui.interfaces.ui import generation as g
+from sdwebui.services import runtime as shared
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,14 @@ def create_img2img_tab() -> g.Panel:
                     panel.ui["inpaint_mask"] = g.panel_input(gr.Image(label="Mask", type="pil",
                                                                       elem_id="img_inpaint_mask", height=300))
                 with gr.Tab("Batch", id="img2img_batch_tab", elem_id="img2img_batch_tab") as t3:
-                    panel.ui["batch_input"] = g.panel_input(gr.Textbox(label="Input directory",
+                    # the server's folders: not offered with --hide-ui-dir-config (A1111's shared.hide_dirs)
+                    dirs_shown = not _dirs_hidden()
+                    if not dirs_shown:
+                        gr.HTML("<p>Disabled when launched with --hide-ui-dir-config.</p>")
+                    panel.ui["batch_input"] = g.panel_input(gr.Textbox(label="Input directory", visible=dirs_shown,
                                                                        elem_id="img2img_batch_input_dir"))
                     panel.ui["batch_mask"] = g.panel_input(gr.Textbox(label="Inpaint batch mask directory (optional)",
+                                                                      visible=dirs_shown,
                                                                       elem_id="img2img_batch_inpaint_mask_dir"))
             panel.ui["mode_tabs"] = mode_tabs
             for tab, name in zip((t0, t1, t2, t3), MODES):
@@ -123,9 +129,15 @@ def create_img2img_tab() -> g.Panel:
     return panel
 
 
+def _dirs_hidden() -> bool:
+    return bool(getattr(shared.cmd_opts, "hide_ui_dir_config", False))
+
+
 async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, progress: gr.Progress,
                     user: str | None = None):
     """Batch: one queued job per image file of the input directory (masks by the same file name)."""
+    if _dirs_hidden():   # a request made by hand must not read the server's folders either
+        raise gr.Error("Launched with --hide-ui-dir-config, batch img2img disabled")
     folder = Path(input_dir) if input_dir else None
     if folder is None or not folder.is_dir():
         raise gr.Error("Batch: enter an existing input directory")

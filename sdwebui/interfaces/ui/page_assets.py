@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from sdwebui.interfaces.file_route import web_path
-from sdwebui.services import paths as paths_mod
+from sdwebui.services import localizations, paths as paths_mod
 from sdwebui.services import runtime as shared
 
 logger = logging.getLogger(__name__)
@@ -25,32 +25,22 @@ UI_DIR = Path(__file__).parent
 FIRST_SCRIPT = "a1111_globals.js"   # defines what every other script calls
 
 
-def list_localizations() -> dict[str, Path]:
-    """{name: file} of `localizations/*.json` in the webui's folder, then the extensions' (A1111: a
-    later one with the same name wins)."""
-    from sdwebui.services.extensions import discovery
+def localizations_dir() -> Path:
+    """The --localizations-dir folder (A1111's default: the webui's `localizations/`)."""
+    folder = getattr(shared.cmd_opts, "localizations_dir", None) if shared.cmd_opts is not None else None
+    return Path(folder) if folder else paths_mod.SCRIPT_PATH / "localizations"
 
-    found: dict[str, Path] = {}
-    folder = paths_mod.SCRIPT_PATH / "localizations"
-    if folder.is_dir():
-        found.update((p.stem, p) for p in sorted(folder.glob("*.json")))
-    for f in discovery.list_script_files("localizations", ".json"):
-        found[Path(f.path).stem] = Path(f.path)
-    return found
+
+def list_localizations() -> dict[str, list[Path]]:
+    """{name: files} of the --localizations-dir folder, then the extensions' `localizations/`
+    (A1111's `localization.localizations`; files with one name are merged, the later wins)."""
+    return localizations.list_localizations(localizations_dir())
 
 
 def localization_data(name: str | None) -> dict:
     """The strings of the localization `name` (A1111's `localization` setting); {} for "None" or a
     file that cannot be read (reported in the log)."""
-    path = list_localizations().get(name or "None")
-    if path is None:
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        logger.error("could not load the localization %s from %s: %s", name, path, e)
-        return {}
-    return data if isinstance(data, dict) else {}
+    return localizations.load(name, localizations_dir())
 
 
 def _inline_json(value: object) -> str:

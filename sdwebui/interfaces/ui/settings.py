@@ -26,7 +26,8 @@ import gradio as gr  # noqa: E402
 
 from sdwebui.services import runtime as shared  # noqa: E402
 from sdwebui.services.options.store import OptionInfo  # noqa: E402
-from sdwebui.services.options.apply import FROZEN_MESSAGE, apply_settings, current_value, run_on_queue  # noqa: E402
+from sdwebui.services.options.apply import (  # noqa: E402
+    FROZEN_MESSAGE, apply_settings, current_value, hidden, read_only_reason, run_on_queue)
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +193,8 @@ def _ui_state(key: str, info: OptionInfo) -> tuple[str, Any, list | None]:
 def setting_component(key: str, info: OptionInfo, *, elem_id: str | None = None) -> gr.Component:
     """The gradio component for one option, showing its current value."""
     kind, value, choices = _ui_state(key, info)
-    interactive = not shared.cmd_opts.freeze_settings and key not in READONLY_KEYS
+    # greyed out when the flags freeze it (--freeze-settings*, --hide-ui-dir-config's temp_dir ...)
+    interactive = key not in READONLY_KEYS and read_only_reason(key) is None
     kw: dict[str, Any] = dict(label=info.label or key, value=value, info=_info_text(info),
                               elem_id=elem_id or f"setting_{key}", interactive=interactive)
     if kind == "html":   # text, not a value: nothing to edit, label or apply
@@ -280,9 +282,10 @@ def create_settings_tab() -> None:
     frozen = bool(shared.cmd_opts.freeze_settings)
     root = gr.context.Context.root_block
     skip = _quick_keys.get(root, set()) if root is not None else set()
-    # A1111 leaves the hidden section (id None: state such as the disabled extensions) out of the tab
+    # A1111 leaves the hidden section (id None: state such as the disabled extensions) out of the tab,
+    # and the path settings with --hide-ui-dir-config (not even sent to the page)
     keys = [k for k, info in opts.data_labels.items()
-            if k not in skip and not (info.section and info.section[0] is None)]
+            if k not in skip and not (info.section and info.section[0] is None) and not hidden(k)]
 
     with gr.Row(elem_id="settings_top"):
         search = gr.Textbox(label="Search", show_label=False, placeholder="Search settings by name or label",
@@ -361,6 +364,8 @@ def create_quicksettings() -> list[gr.Component]:
     for key in opts.quicksettings_list or []:
         if key not in opts.data_labels:
             logger.warning("quicksettings: no option named %r", key)
+        elif hidden(key):
+            logger.warning("quicksettings: %s is hidden (--hide-ui-dir-config), so it is not shown", key)
         elif key not in keys:
             keys.append(key)
     root = gr.context.Context.root_block

@@ -62,6 +62,10 @@ class UiSettings:
     def run_settings_single(self, value: Any, key: str) -> tuple[Any, str]:
         """Set one option (as a quicksettings edit does) and save the settings."""
         _info(key)
+        why = settings_ui.read_only_reason(key)
+        if why is not None:   # refused as the Settings tab and the API refuse it (A1111: opts.set is False)
+            logger.warning("not setting %s: %s", key, why)
+            return get_value_for_setting(key), shared.opts.dumps()
         if shared.opts.set(key, value):
             shared.opts.save()
         return get_value_for_setting(key), shared.opts.dumps()

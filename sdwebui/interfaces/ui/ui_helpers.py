@@ -96,7 +96,9 @@ def apply_setting(key: str, value: Any) -> Any:
     opts = shared.opts
     if value is None or opts is None or key not in opts.data_labels:
         return gr.update()
-    if getattr(shared.cmd_opts, "freeze_settings", False):
+    from sdwebui.services.options.apply import read_only_reason
+
+    if read_only_reason(key) is not None:   # the flags' rules are the Settings tab's and the API's
         return gr.update()
     if key == "sd_model_checkpoint":
         if getattr(opts, "disable_weights_auto_swap", False) or shared.registry is None:

@@ -426,3 +426,30 @@ def restore_config_state(key: str, restore_type: str = "extensions") -> str:
         set_enabled(disabled, configured_disable_mode())
     logger.info("restored config state %s (%s)", key, restore_type)
     return "\n".join([f"Restored {restore_type} from {key}.", *lines])
+
+
+def restore_pending_config_state() -> list[str]:
+    """A1111's `restore_config_state_file` setting, at start, before the extensions load: when it
+    names a saved state (a path, or a file in config_states/), the setting is cleared (so a failed
+    restore is not retried at every start) and the extensions are restored from it. Returns the
+    result lines ([] when nothing was pending)."""
+    opts = _app.get().opts
+    pending = str(getattr(opts, "restore_config_state_file", "") or "")
+    if not pending:
+        return []
+    opts.set("restore_config_state_file", "")
+    opts.save()
+    path = Path(pending)
+    if not path.is_absolute() and not path.is_file():
+        path = config_states_dir() / pending
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        with _lock:
+            # listed afresh: the folders on disk now, not a list kept from before
+            results, disabled = config_states.restore_extensions(state, extensions.list_extensions())
+    except (OSError, ValueError) as e:
+        logger.error("restore_config_state_file: could not restore extensions from %s: %s", path, e)
+        return [f"! {path}: {e}"]
+    set_enabled(disabled, configured_disable_mode())
+    logger.info("restored the extensions from config state %s", path)
+    return [r.line() for r in results]

@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from sdwebui.services.app_settings import AppSettings, AppSlot
-from sdwebui.services.options.registry import restricted_opts
+from sdwebui.services.options.registry import hide_dirs_opts, restricted_opts
 from sdwebui.services.options.store import OptionError
 
 if TYPE_CHECKING:
@@ -79,6 +79,28 @@ def _split(values: list[str] | str | None) -> set[str]:
     return {v.strip() for v in items if v.strip()}
 
 
+def _component_args(key: str) -> dict:
+    info = _app.get().opts.data_labels.get(key)
+    args = info.component_args if info is not None else None
+    if callable(args):
+        try:
+            args = args()
+        except Exception:
+            logger.exception("component_args of option %s failed", key)
+            args = None
+    return args if isinstance(args, dict) else {}
+
+
+def hidden(key: str) -> bool:
+    """Whether the UI leaves option `key` out: A1111's path settings (those it gives
+    `component_args=shared.hide_dirs`) with --hide-ui-dir-config, and any option whose
+    component_args say `visible=False` (an extension's path setting built with shared.hide_dirs)."""
+    flags = _app.get().cmd_opts
+    if getattr(flags, "hide_ui_dir_config", False) and key in hide_dirs_opts:
+        return True
+    return _component_args(key).get("visible", True) is False
+
+
 def _read_only(app: SettingsHost, key: str) -> str | None:
     """Why the flags make `key` read-only (A1111's --freeze-settings-in-sections,
     --freeze-specific-settings and --hide-ui-dir-config), or None."""
@@ -89,9 +111,21 @@ def _read_only(app: SettingsHost, key: str) -> str | None:
         return f"settings in section {info.section[1]!r} ({info.section[0]}) are frozen with --freeze-settings-in-sections"
     if key in _split(getattr(flags, "freeze_specific_settings", None)):
         return "this setting is frozen with --freeze-specific-settings"
-    if getattr(flags, "hide_ui_dir_config", False) and key in restricted_opts:
+    # A1111 refuses both its restricted_opts and the options it hides (shared.hide_dirs)
+    if getattr(flags, "hide_ui_dir_config", False) and (key in restricted_opts or key in hide_dirs_opts):
         return "this setting is read-only with --hide-ui-dir-config"
+    if _component_args(key).get("visible", True) is False:
+        return "this setting is hidden (its component_args say visible=False), so it cannot be changed"
     return None
+
+
+def read_only_reason(key: str) -> str | None:
+    """Why option `key` cannot be changed from the UI or the API (--freeze-settings and the flags
+    of _read_only), or None: the UI shows such an option greyed out."""
+    app = _app.get()
+    if getattr(app.cmd_opts, "freeze_settings", False):
+        return FROZEN_MESSAGE
+    return _read_only(app, key)
 
 
 def current_value(key: str) -> Any:

@@ -25,6 +25,15 @@ restricted_opts = {
     "outdir_init_images", "temp_dir", "clean_temp_dir_at_start",
 }
 
+# A1111: the options it builds with `component_args=shared.hide_dirs`, which --hide-ui-dir-config
+# leaves out of the Settings tab (and, being invisible, refuses to change)
+hide_dirs_opts = {
+    "samples_filename_pattern", "save_images_add_number", "save_images_replace_action", "grid_zip_filename_pattern",
+    "outdir_samples", "outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples", "outdir_grids",
+    "outdir_txt2img_grids", "outdir_img2img_grids", "outdir_save", "outdir_init_images",
+    "directories_filename_pattern", "directories_max_prompt_words",
+}
+
 # in A1111's category order, which is the order its Settings tab shows them in
 _SECTION_MODULES = (saving, sd, ui, system, postprocessing, training, uncategorized)
 
@@ -32,10 +41,16 @@ _SECTION_MODULES = (saving, sd, ui, system, postprocessing, training, uncategori
 INERT: dict[str, str] = {k: why for m in _SECTION_MODULES for k, why in m.INERT.items()}
 
 
-def templates(vae_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
+def templates(vae_choices: Callable[[], list[str]] | None = None,
+              localization_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
     """A fresh OptionInfo for every key (every call builds new objects: an Options store may
-    change them, e.g. by reorder())."""
+    change them, e.g. by reorder()). The choices callables list files on disk (the runtime's)."""
     t: dict[str, OptionInfo] = {}
     for module in _SECTION_MODULES:
-        t.update(module.options(vae_choices) if module is sd else module.options())
+        if module is sd:
+            t.update(sd.options(vae_choices))
+        elif module is ui:
+            t.update(ui.options(localization_choices))
+        else:
+            t.update(module.options())
     return t

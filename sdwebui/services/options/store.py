@@ -160,7 +160,9 @@ class Options:
         return json.dumps(d, ensure_ascii=False, default=str)
 
     # validation -----------------------------------------------------------------------
-    def validate(self, key: str, value: Any) -> Any:
+    def validate(self, key: str, value: Any, *, check_choices: bool = True) -> Any:
+        """`value` as option `key`'s type; OptionError naming the key when it is not valid.
+        `check_choices=False` skips the choices (a list of files that may not be known yet)."""
         info = self.data_labels.get(key)
         if info is None:
             raise OptionError(key, f"unknown option {key!r}", status_code=422)
@@ -176,7 +178,7 @@ class Options:
                 raise OptionError(key, f"option {key!r}: {value} is below the minimum {info.minimum}")
             if info.maximum is not None and value > info.maximum:
                 raise OptionError(key, f"option {key!r}: {value} is above the maximum {info.maximum}")
-        choices = info.get_choices()
+        choices = info.get_choices() if check_choices else None
         if choices is not None:
             bad = [v for v in (value if isinstance(value, list) else [value]) if v not in choices]
             if bad:
@@ -276,8 +278,10 @@ class Options:
                 if key in self.data_labels and self.data_labels[key].do_not_save:
                     continue
                 if key in self.data_labels:
+                    # choices listed from disk (VAEs, localizations) are not known yet at start
+                    # (registries, extensions): a saved one is kept, and checked when it is set
                     try:
-                        value = self.validate(key, value)
+                        value = self.validate(key, value, check_choices=not callable(self.data_labels[key].choices))
                     except OptionError as e:
                         logger.warning("ignoring setting from %s: %s", target.name, e)
                         continue

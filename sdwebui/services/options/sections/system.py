@@ -27,7 +27,6 @@ INERT: dict[str, str] = {
     "api_enable_requests": "the API takes images as base64 only, never fetches URLs",
     "api_forbid_local_requests": "the API takes images as base64 only, never fetches URLs",
     "api_useragent": "the API takes images as base64 only, never fetches URLs",
-    "restore_config_state_file": "config states (backups of extension versions) are not implemented",
 }
 
 PROFILING_EXPLANATION = """

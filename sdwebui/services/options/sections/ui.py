@@ -1,6 +1,8 @@
 """A1111's settings category "User Interface": the page: quicksettings, infotext, live previews, prompt editing, gallery, UI alternatives."""
 from __future__ import annotations
 
+from typing import Callable
+
 from sdwebui.services.options.info import OptionHTML, OptionInfo, options_section
 
 # keys kept, saved and shown, that nothing here acts on -> why (docs/compatibility.md lists them)
@@ -63,7 +65,8 @@ The settings chosen here also appear in the txt2img and img2img tabs.
 """
 
 
-def options() -> dict[str, OptionInfo]:
+def options(localization_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
+    """`localization_choices` lists the localization files (the runtime's folders) when it exists."""
     t: dict[str, OptionInfo] = {}
 
     t.update(options_section(("ui_prompt_editing", "Prompt editing", "ui"), {
@@ -102,7 +105,9 @@ def options() -> dict[str, OptionInfo]:
     }))
 
     t.update(options_section(("ui", "User interface", "ui"), {
-        "localization": OptionInfo("None", "Localization", "dropdown").needs_reload_ui(),
+        # choices and refresh list the files again (A1111 rescans on the refresh button)
+        "localization": OptionInfo("None", "Localization", "dropdown", choices=localization_choices,
+                                   refresh=localization_choices).needs_reload_ui(),
         "quicksettings_list": OptionInfo(["sd_model_checkpoint"], "Quicksettings list", "dropdown").needs_reload_ui(),
         "ui_tab_order": OptionInfo([], "UI tab order", "dropdown").needs_reload_ui(),
         "hidden_tabs": OptionInfo([], "Hidden UI tabs", "dropdown").needs_reload_ui(),
