@@ -59,7 +59,8 @@ def load_scripts() -> None:
     script_callbacks.clear_callbacks()
     scripts_data.clear()
     postprocessing_scripts_data.clear()
-    for sf in extensions.list_script_files("scripts", ".py"):
+    # as A1111: the host's own scripts/ (X/Y/Z plot, prompt matrix ...) first, then the extensions'
+    for sf in extensions.list_script_files("scripts", ".py", include_root=True):
         _current_basedir = sf.basedir
         script_callbacks.loading.extension = sf.extension.canonical_name if sf.extension else None
         script_callbacks.loading.filename = sf.path
