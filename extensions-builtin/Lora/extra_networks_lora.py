@@ -1,7 +1,12 @@
 """The Lora built-in's `extra_networks_lora`: the `<lora:...>` / `<lyco:...>` prompt tag handler,
-registered with `modules.extra_networks` for extensions that look it up. It fills
-`networks.loaded_networks` and the "Lora hashes" infotext field; the weights are merged by the app
-(see networks.py)."""
+registered with `modules.extra_networks`, which generation activates once per batch as A1111 does.
+
+The engine, not this handler, merges the networks into the weights and writes the "Lora hashes"
+infotext field (sdwebui/engine/processing/generate.py): it reads the tags of the whole job before
+the first batch, works when this extension is disabled or its handler unregistered, and gives the
+same image either way. Applying them here as well would apply each network twice. So activate only
+mirrors the tags into what extensions read: `networks.loaded_networks` (names and multipliers) and
+`p.lora_hashes`."""
 from __future__ import annotations
 
 import networks
@@ -30,11 +35,12 @@ class ExtraNetworkLora(extra_networks.ExtraNetwork):
             dyn.append(int(dyn_dim) if dyn_dim is not None else None)
         networks.load_networks(names, te, unet, dyn)
         if shared.opts is None or getattr(shared.opts, "lora_add_hashes_to_infotext", True):
-            hashes = {net.mentioned_name.translate(self.remove_symbols): net.network_on_disk.shorthash
-                      for net in networks.loaded_networks if net.network_on_disk.shorthash and net.mentioned_name}
-            if hashes:
-                p.lora_hashes = hashes
-                p.extra_generation_params["Lora hashes"] = ", ".join(f"{k}: {v}" for k, v in hashes.items())
+            if not getattr(p, "is_hr_pass", False) or not hasattr(p, "lora_hashes"):
+                p.lora_hashes = {}
+            p.lora_hashes.update({net.mentioned_name.translate(self.remove_symbols): net.network_on_disk.shorthash
+                                  for net in networks.loaded_networks
+                                  if net.network_on_disk.shorthash and net.mentioned_name})
+            # no p.extra_generation_params["Lora hashes"]: the engine writes it (see the docstring)
 
     def deactivate(self, p) -> None:
         if self.errors:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdwebui.engine.hooks import NO_HOOKS, Hooks
+from sdwebui.engine.prompt.extra_networks import NO_EXTRA_NETWORKS, ExtraNetworkHandlers
 
 
 def _not_saving(*args: Any, **kwargs: Any) -> tuple[str, str | None]:
@@ -38,6 +39,8 @@ class GenerationContext:
     filenames_max_length: int = 128                 # --filenames-max-length
     unix_filenames_sanitization: bool = False       # --unix-filenames-sanitization
     hooks: Hooks = field(default=NO_HOOKS)          # the extensions' callbacks
+    # the extensions' `<name:...>` tag handlers (modules.extra_networks), activated once per batch
+    extra_networks: ExtraNetworkHandlers = field(default=NO_EXTRA_NETWORKS)
     # saves one sample with A1111's `modules.images.save_image` signature plus `index=` (which image
     # of the job, for the file name's values); extensions that wrap that function see every sample
     save_image: Callable[..., tuple[str, str | None]] = _not_saving

@@ -15,6 +15,7 @@ from sdwebui.engine.processing.base import StableDiffusionProcessing
 from sdwebui.engine.processing.processed import Processed
 from sdwebui.services import image_saving, runtime
 from sdwebui.services.extensions import callbacks
+from sdwebui.services.legacy import networks as extra_networks
 
 __all__ = ["make_context", "process_images"]
 
@@ -26,7 +27,8 @@ def _save_image(*args: Any, **kwargs: Any) -> tuple[str, str | None]:
 
 def make_context() -> GenerationContext:
     """A job's context: the current settings, job state, models and registries, the extensions'
-    callbacks and A1111's save_image. The runtime must be initialised (runtime.initialize)."""
+    callbacks and extra-network handlers, and A1111's save_image. The runtime must be initialised
+    (runtime.initialize)."""
     cmd_opts = runtime.cmd_opts
     return GenerationContext(
         opts=runtime.opts, state=runtime.state, model_manager=runtime.model_manager, registry=runtime.registry,
@@ -37,7 +39,8 @@ def make_context() -> GenerationContext:
         max_image_pixels=cmd_opts.max_image_pixels,
         filenames_max_length=getattr(cmd_opts, "filenames_max_length", 128),
         unix_filenames_sanitization=bool(getattr(cmd_opts, "unix_filenames_sanitization", False)),
-        hooks=callbacks, save_image=_save_image)
+        # the module itself: an extension that replaces modules.extra_networks.activate is called
+        hooks=callbacks, extra_networks=extra_networks, save_image=_save_image)
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:

@@ -13,6 +13,7 @@ from PIL import Image
 from sdwebui.engine.context import GenerationContext
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.prompt.encoding import PromptEncoder, ScheduledConditioning
+from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import samplers
 from sdwebui.engine.sampling.loop import Interrupted, StepInfo, approximate_rgb
 
@@ -57,6 +58,7 @@ class StableDiffusionProcessing:
                  override_settings_restore_afterwards: bool = True, outpath_samples: str | None = None,
                  outpath_grids: str | None = None, comments: dict | None = None,
                  refiner_checkpoint: str | None = None, refiner_switch_at: float | None = None,
+                 disable_extra_networks: bool = False,
                  scripts: Any = None, script_args: list | None = None, **_: Any):
         self.prompt = prompt or ""
         self.negative_prompt = negative_prompt or ""
@@ -88,6 +90,9 @@ class StableDiffusionProcessing:
         self.refiner_checkpoint = refiner_checkpoint
         self.refiner_switch_at = refiner_switch_at
         self.refiner_checkpoint_info = None
+        # A1111: with it set, no `<name:...>` tag acts (not even LoRA); the tags are still removed
+        self.disable_extra_networks = bool(disable_extra_networks)
+        self.extra_network_data: dict | None = None     # this batch's tags by name (A1111's field)
         self.base_checkpoint_info = None
         self.extra_generation_params: dict[str, Any] = {}
         self.warnings: list[str] = []
@@ -110,6 +115,12 @@ class StableDiffusionProcessing:
         self.schedule: samplers.SchedulerInfo | None = None
         # the job's way to the rest of the process; set by the services layer before the job runs
         self.ctx: GenerationContext | None = None
+
+    def parse_extra_network_prompts(self) -> None:
+        """A1111's: this batch's prompts lose their `<name:...>` tags, which `extra_network_data` keeps
+        by name (the first prompt's, as in A1111)."""
+        self.prompts, data = parse_prompts(self.prompts)
+        self.extra_network_data = data if data is not None else {}
 
     # hooks the generation loop calls; the subclasses fill them in -------------------------------
     def init(self, model) -> None:

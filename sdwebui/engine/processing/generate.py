@@ -89,7 +89,7 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
     if p.scripts is not None:
         p.scripts.process(p)     # extensions may rewrite all_prompts / all_seeds here (as in A1111)
     loras = ctx.loras
-    uses = lora_mod.requested(p.all_prompts, loras) if loras is not None else []
+    uses = lora_mod.requested(p.all_prompts, loras) if loras is not None and not p.disable_extra_networks else []
     if not uses:
         return _generate(p, model)
     applier = getattr(model, "lora_applier", None) or lora_mod.LoraApplier(model)
@@ -177,6 +177,8 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
         if p.scripts is not None:
             p.scripts.before_process_batch(p, batch_number=n, prompts=prompts, seeds=seeds, subseeds=subseeds)
         p.prompts, p.negative_prompts, p.seeds, p.subseeds = prompts, negatives, seeds, subseeds
+        _activate_extra_networks(p)
+        prompts = p.prompts
         if p.scripts is not None:
             p.scripts.process_batch(p, batch_number=n, prompts=prompts, seeds=seeds, subseeds=subseeds)
             p.scripts.process_before_every_sampling(p, batch_number=n, prompts=prompts, seeds=seeds,
@@ -218,6 +220,8 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
         state.nextjob()
     logger.info("%s: %d image(s) in %.2fs", p.tabname, len(images), time.perf_counter() - t0)
     grid = outputs.make_grid(p, images, infotexts)
+    if not p.disable_extra_networks and p.extra_network_data:   # as A1111: only when the prompt had tags
+        ctx.extra_networks.deactivate(p, p.extra_network_data)
     if grid is not None:
         processed = Processed(p, [grid, *images], [infotexts[0], *infotexts], index_of_first_image=1)
     else:
@@ -225,6 +229,16 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
     if p.scripts is not None:
         p.scripts.postprocess(p, processed)
     return processed
+
+
+def _activate_extra_networks(p: StableDiffusionProcessing) -> None:
+    """A1111's parse_extra_network_prompts + extra_networks.activate for this batch: `p.prompts` lose
+    their `<name:...>` tags, which `p.extra_network_data` keeps, and the extensions' handlers get
+    them through the context. LoRA weights are merged for the whole job by _process, so the built-in
+    Lora handler activated here only mirrors them (extensions-builtin/Lora/extra_networks_lora.py)."""
+    p.parse_extra_network_prompts()
+    if not p.disable_extra_networks:
+        p.ctx.extra_networks.activate(p, p.extra_network_data)
 
 
 def _postprocess_batch(p: StableDiffusionProcessing, decoded: torch.Tensor, n: int) -> torch.Tensor:

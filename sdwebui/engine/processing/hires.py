@@ -11,6 +11,7 @@ from sdwebui.engine.processing.base import StableDiffusionProcessing, make_encod
 from sdwebui.engine.processing.image_latents import encode_images, to_pil, vae_tile_above
 from sdwebui.engine.processing.latent_upscale import LATENT_UPSCALE_MODES
 from sdwebui.engine.prompt.encoding import ScheduledConditioning
+from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.sampling import samplers
 from sdwebui.engine.sampling.loop import decode, sample, txt2img_image_conditioning
@@ -150,6 +151,11 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     if model is not p.encoder.model:
         ctx.embeddings.refresh(model)
     encoder = p.encoder if model is p.encoder.model else make_encoder(p, model)
+    # A1111 activates the hires prompts' tags for this pass (its parse_extra_network_prompts)
+    p.hr_prompts, data = parse_prompts(p.all_hr_prompts[lo:hi])
+    p.hr_extra_network_data = data if data is not None else {}
+    if not p.disable_extra_networks:
+        ctx.extra_networks.activate(p, p.hr_extra_network_data)
     conditioning = ScheduledConditioning(encoder, p.all_hr_prompts[lo:hi],
                                          p.all_hr_negative_prompts[lo:hi] if p.cfg_scale != 1.0 else None,
                                          p.steps, hires_steps=p.hr_steps)

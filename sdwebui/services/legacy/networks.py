@@ -1,17 +1,19 @@
 """A1111's `modules.extra_networks` (the `<name:args>` prompt tags and the registry of handlers for
 them) and `modules.sd_emphasis` (the emphasis modes' names and descriptions).
 
-LoRA tags are applied by the engine itself (engine/models/lora.py). An extension's own
-ExtraNetwork registered here is activated by `activate(p, data)` when the extension calls it (as
-A1111's own scripts do), with A1111's arguments; tags no handler claims are logged, not fatal.
+Generation calls `activate(p, data)` once per batch and `deactivate(p, data)` at the end of the job,
+as A1111's processing does: the job's context carries this module as `ctx.extra_networks`
+(services/generation.py). LoRA weights are merged by the engine itself (engine/models/lora.py), so
+`<lora>`/`<lyco>` tags act with or without a registered handler, and the built-in Lora extension's
+handler only mirrors them for extensions. Hypernetworks cannot act on this backend: their tags are
+reported once per job. A handler that raises is logged and skipped, as in A1111: the job goes on.
 """
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from typing import Any
 
-from sdwebui.engine.prompt.extra_networks import strip_extra_networks
+from sdwebui.engine.prompt.extra_networks import ExtraNetworkParams, parse_prompt, parse_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -24,27 +26,19 @@ __all__ = ["ExtraNetwork", "ExtraNetworkParams", "activate", "deactivate", "extr
 extra_network_registry: dict[str, "ExtraNetwork"] = {}
 extra_network_aliases: dict[str, "ExtraNetwork"] = {}
 
-
-class ExtraNetworkParams:
-    """One tag's arguments: `<name:a:b:k=v>` -> items ["a", "b"], named {"k": "v"}."""
-
-    def __init__(self, items: list[str] | None = None) -> None:
-        self.items = items or []
-        self.positional: list[str] = []
-        self.named: dict[str, str] = {}
-        for item in self.items:
-            key, sep, value = item.partition("=") if isinstance(item, str) else ("", "", item)
-            if sep:
-                self.named[key] = value
-            else:
-                self.positional.append(item)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ExtraNetworkParams) and self.items == other.items
+# tags the engine applies itself: without a registered handler they are not "unknown"
+ENGINE_APPLIED = frozenset({"lora", "lyco"})
+# tags this backend cannot apply at all, with what the user is told (once per job)
+NOT_APPLIED = {"hypernet": "hypernetworks are not applied on this backend; use a LoRA (<lora:name:weight>) "
+                           "instead"}
 
 
 class ExtraNetwork:
-    """Base of a handler for `<name:...>` tags; subclasses implement activate and deactivate."""
+    """Base of a handler for `<name:...>` tags; subclasses implement activate and deactivate.
+
+    activate(p, params_list) is called once per batch, with this handler's tags of the batch's
+    first prompt, or with [] when the prompt has none (then it should undo its effect); deactivate(p)
+    once at the end of a job whose prompt had tags."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -70,79 +64,110 @@ def register_extra_network_alias(extra_network: ExtraNetwork, alias: str) -> Non
 
 
 def register_default_extra_networks() -> None:
-    """A1111 registers its hypernetwork handler here; this backend has no hypernetworks and applies
-    LoRA in the engine, so there is nothing to register."""
+    """A1111 registers its hypernetwork handler here; this backend has no hypernetworks (their tags
+    are reported by activate) and applies LoRA in the engine, so there is nothing to register."""
 
 
-def lookup_extra_networks(extra_network_data: dict[str, list[ExtraNetworkParams]]) -> dict[ExtraNetwork, list]:
-    """The handler of each tag name (aliases resolved; an alias never overrides a real name)."""
+def _resolve(extra_network_data: dict[str, list[ExtraNetworkParams]]) -> tuple[dict[ExtraNetwork, list], list[str]]:
+    """The handler of each tag name (aliases resolved; an alias never overrides a real name), and
+    the names no handler claims."""
     res: dict[ExtraNetwork, list] = {}
+    unknown = []
     for name, params in list(extra_network_data.items()):
         handler = extra_network_registry.get(name)
         alias = extra_network_aliases.get(name)
         if alias is not None and handler is None:
             handler = alias
         if handler is None:
-            logger.info("Skipping unknown extra network: %s", name)
+            unknown.append(name)
             continue
         res.setdefault(handler, []).extend(params)
+    return res, unknown
+
+
+def lookup_extra_networks(extra_network_data: dict[str, list[ExtraNetworkParams]]) -> dict[ExtraNetwork, list]:
+    """A1111's: the handlers of the tags and their arguments; unknown names are logged and left out."""
+    res, unknown = _resolve(extra_network_data)
+    for name in unknown:
+        logger.info("Skipping unknown extra network: %s", name)
     return res
 
 
+def _warn_once(p: Any, key: str, message: str, user_visible: bool) -> None:
+    """Log `message` once per job (p), not once per batch; `user_visible` also puts it in the job's
+    warnings (the response's info)."""
+    warned = getattr(p, "_extra_network_warnings", None)
+    if warned is None:
+        warned = set()
+        try:
+            p._extra_network_warnings = warned
+        except AttributeError:      # p is None or not ours: log every time
+            pass
+    if key in warned:
+        return
+    warned.add(key)
+    logger.warning("%s", message)
+    if user_visible and isinstance(getattr(p, "warnings", None), list):
+        p.warnings.append(message)
+
+
 def activate(p: Any, extra_network_data: dict[str, list[ExtraNetworkParams]]) -> None:
-    """Call each registered handler's activate with its tags (and with [] for those not used, as A1111
-    does, so they can undo an earlier job's state). A failing handler is logged and skipped."""
+    """Call each registered handler's activate with its tags, then those with no tags with [] (as
+    A1111 does, so they can undo an earlier batch's state), then the Scripts'
+    after_extra_networks_activate. A failing handler is logged and skipped (A1111 does the same);
+    an exception in a Script hook fails the job, as in every Script hook."""
+    extra_network_data = extra_network_data or {}
+    handlers, unknown = _resolve(extra_network_data)
+    for name in unknown:
+        if name in NOT_APPLIED:
+            _warn_once(p, name, f"<{name}:...>: {NOT_APPLIED[name]}", user_visible=True)
+        elif name not in ENGINE_APPLIED:
+            _warn_once(p, name, f"Skipping unknown extra network: {name} (no extension registered a handler "
+                                f"for <{name}:...>; registered: {sorted(extra_network_registry)})", user_visible=False)
     activated = []
-    for handler, params in lookup_extra_networks(extra_network_data).items():
+    for handler, params in handlers.items():
         try:
             handler.activate(p, params)
             activated.append(handler)
-        except Exception:
-            logger.exception("activating extra network %s with arguments %s", handler.name,
-                             [x.items for x in params])
-    for name, handler in extra_network_registry.items():
+        except Exception as e:
+            _handler_failed(p, f"activating extra network {handler.name} with arguments "
+                               f"{[x.items for x in params]}", e)
+    for name, handler in list(extra_network_registry.items()):
         if handler in activated:
             continue
         try:
             handler.activate(p, [])
-        except Exception:
-            logger.exception("activating extra network %s", name)
+        except Exception as e:
+            _handler_failed(p, f"activating extra network {name}", e)
+    scripts = getattr(p, "scripts", None)
+    if scripts is not None:
+        scripts.after_extra_networks_activate(p, batch_number=p.iteration, prompts=p.prompts, seeds=p.seeds,
+                                              subseeds=p.subseeds, extra_network_data=extra_network_data)
 
 
 def deactivate(p: Any, extra_network_data: dict[str, list[ExtraNetworkParams]]) -> None:
-    data = lookup_extra_networks(extra_network_data)
+    """Each registered handler's deactivate: those with tags first, then the rest (A1111's order)."""
+    data, _unknown = _resolve(extra_network_data or {})
     for handler in data:
         try:
             handler.deactivate(p)
-        except Exception:
-            logger.exception("deactivating extra network %s", handler.name)
-    for name, handler in extra_network_registry.items():
+        except Exception as e:
+            _handler_failed(p, f"deactivating extra network {handler.name}", e)
+    for name, handler in list(extra_network_registry.items()):
         if handler in data:
             continue
         try:
             handler.deactivate(p)
-        except Exception:
-            logger.exception("deactivating unmentioned extra network %s", name)
+        except Exception as e:
+            _handler_failed(p, f"deactivating unmentioned extra network {name}", e)
 
 
-def parse_prompt(prompt: str) -> tuple[str, dict[str, list[ExtraNetworkParams]]]:
-    """The prompt without its `<name:args>` tags, and the tags' arguments by name."""
-    text, found = strip_extra_networks(prompt)
-    res: dict[str, list[ExtraNetworkParams]] = defaultdict(list)
-    for name, args in found:
-        res[name].append(ExtraNetworkParams(items=args))
-    return text, res
-
-
-def parse_prompts(prompts: list[str]) -> tuple[list[str], dict[str, list[ExtraNetworkParams]] | None]:
-    """parse_prompt for each prompt; the tags are those of the first prompt, as in A1111."""
-    res, extra_data = [], None
-    for prompt in prompts:
-        updated, parsed = parse_prompt(prompt)
-        if extra_data is None:
-            extra_data = parsed
-        res.append(updated)
-    return res, extra_data
+def _handler_failed(p: Any, what: str, e: Exception) -> None:
+    # A1111 prints the traceback and goes on; the job's warnings also say it, so an API user sees
+    # why the tag did nothing
+    logger.error("%s", what, exc_info=e)
+    if isinstance(getattr(p, "warnings", None), list):
+        p.warnings.append(f"{what}: {type(e).__name__}: {e}")
 
 
 def get_user_metadata(filename: str | None, lister: Any = None) -> dict[str, Any]:
