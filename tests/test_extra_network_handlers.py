@@ -170,28 +170,28 @@ def probe_lora(api, data_dir, tiny_files):
 
 
 def test_builtin_lora_handler_mirrors_the_tags_and_the_weights_are_merged_once(api, probe_lora):
-    """The engine merges the LoRA; the built-in Lora extension's handler, once registered (A1111
-    registers it before the UI), only fills networks.loaded_networks: the image and the "Lora hashes"
-    field are the same with and without it."""
+    """The engine merges the LoRA; the built-in Lora extension's handler (registered in on_before_ui,
+    which the API-only app calls too, as A1111's does) only fills networks.loaded_networks: the image
+    and the "Lora hashes" field are the same with and without it."""
     lora_ext = sys.modules.get("extra_networks_lora")
     networks = sys.modules.get("networks")
     assert lora_ext is not None and networks is not None, "the built-in Lora extension was not loaded"
+    registry, aliases = extra_networks.extra_network_registry, extra_networks.extra_network_aliases
+    assert isinstance(registry.get("lora"), lora_ext.ExtraNetworkLora) and aliases.get("lyco") is registry["lora"]
     prompt = "a tree <lora:handler-probe:0.9>"
-    without = txt2img(api, prompt=prompt, **SMALL)
-    assert not np.array_equal(image(without), image(txt2img(api, prompt="a tree", **SMALL)))
-    saved = dict(extra_networks.extra_network_registry), dict(extra_networks.extra_network_aliases)
-    handler = lora_ext.ExtraNetworkLora()
-    extra_networks.register_extra_network(handler)
-    extra_networks.register_extra_network_alias(handler, "lyco")
+    saved = dict(registry), dict(aliases)
     try:
-        with_handler = txt2img(api, prompt=prompt, **SMALL)
-        assert [(n.name, n.te_multiplier, n.unet_multiplier) for n in networks.loaded_networks] == [
-            ("handler-probe", 0.9, 0.9)]
+        registry.pop("lora")
+        aliases.pop("lyco")
+        without = txt2img(api, prompt=prompt, **SMALL)
     finally:
-        for registry, before in zip((extra_networks.extra_network_registry, extra_networks.extra_network_aliases),
-                                    saved):
-            registry.clear()
-            registry.update(before)
+        for table, before in zip((registry, aliases), saved):
+            table.clear()
+            table.update(before)
+    assert not np.array_equal(image(without), image(txt2img(api, prompt="a tree", **SMALL)))
+    with_handler = txt2img(api, prompt=prompt, **SMALL)
+    assert [(n.name, n.te_multiplier, n.unet_multiplier) for n in networks.loaded_networks] == [
+        ("handler-probe", 0.9, 0.9)]
     assert np.array_equal(image(with_handler), image(without))
     hashes = [t.split("Lora hashes: ")[1] for t in (info(with_handler)["infotexts"][0], info(without)["infotexts"][0])]
     assert hashes[0] == hashes[1] and "handler-probe" in hashes[0]

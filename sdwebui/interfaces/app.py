@@ -63,6 +63,9 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     if ns.nowebui:
         for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
             runner.ensure_ui()   # the scripts' argument spans and defaults, for script_args / alwayson_scripts
+        # A1111's API-only start calls it too: extensions register their extra-network tag handlers
+        # there (the Lora built-in's <lora>/<lyco>), which generation activates
+        script_callbacks.before_ui_callback()
     else:
         import gradio as gr
 
