@@ -1,5 +1,8 @@
-"""A1111's old `modules.sd_samplers_compvis` (gone from A1111 1.10 too): kept so the extensions
-that still try it load (`sdwebui.services.legacy.samplers`)."""
-from modules._facade import expose
+"""A1111's `modules.sd_samplers_compvis`: in A1111 1.10 the same module object as
+`modules.sd_samplers_timesteps` (an alias set in `sys.modules`), whose `VanillaStableDiffusionSampler`
+is `CompVisSampler`; sd-dynamic-thresholding subclasses it at import."""
+import sys
 
-expose(__name__, extra=[('samplers_timesteps', 'sdwebui.services.legacy.samplers'), ('CompVisSampler', 'sdwebui.services.legacy.samplers')])
+from modules import sd_samplers_timesteps
+
+sys.modules[__name__] = sd_samplers_timesteps

@@ -31,7 +31,7 @@ def test_listing_and_titles(registry):
     assert beta.title == "sub/beta.safetensors"          # no sha256 known yet
     assert beta.model_name == "sub_beta"
     sha = registry.ensure_hash(beta)
-    assert sha == hashlib.sha256(beta.filename.read_bytes()).hexdigest()
+    assert sha == hashlib.sha256(beta.path.read_bytes()).hexdigest()
     assert beta.title == f"sub/beta.safetensors [{sha[:10]}]"
 
 

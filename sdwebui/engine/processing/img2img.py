@@ -159,7 +159,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                       steps=total, cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
                       generators=noise_rng.generators, callback=self.callback(model),
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
-                      image_cond=self.image_conditioning, hooks=self.ctx.hooks,
+                      image_cond=self.image_conditioning, hooks=self.ctx.hooks, sampler=self.sampler,
                       **self.refiner_for("first", t_enc, lo, hi))
 
     def postprocess_image(self, index: int, image: Image.Image) -> Image.Image:

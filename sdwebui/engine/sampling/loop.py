@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
@@ -64,7 +64,7 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
            image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
            denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None,
            switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None,
-           hooks: Hooks = NO_HOOKS) -> tuple[torch.Tensor, bool]:
+           hooks: Hooks = NO_HOOKS, sampler: Any = None) -> tuple[torch.Tensor, bool]:
     """Run the scheduler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
     conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
     image to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111
@@ -72,7 +72,10 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     after every step and at the end. `image_cond` (mask + masked-image latents) is appended to the
     UNet input of inpainting models. At step index `switch_at`, `on_switch()` gives another model and
     its conditioning (the SDXL refiner) and the same schedule goes on with them. `hooks` (the job's
-    extensions) get A1111's cfg_denoiser / cfg_denoised / cfg_after_cfg calls at each step. Returns
+    extensions) get A1111's cfg_denoiser / cfg_denoised / cfg_after_cfg calls at each step. `sampler` is
+    the job's A1111 sampler object (`p.sampler`) when it has one: its `model_wrap_cfg` is the denoiser
+    the callbacks see, and when an extension's subclass overrides `combine_denoised`, that computes
+    the guidance (`_extension_guidance`); otherwise the guidance is `_combine`, as without one. Returns
     (latents, finished): finished is False when the callback stopped the loop early (interrupt / skip)."""
     device = model.device
     scheduler.set_timesteps(steps, device=device)
@@ -98,8 +101,14 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     rows_key, rows = None, None
     # extensions' cfg callbacks; checked once so the loop pays nothing when none is registered
     hooked = hooks.has("cfg_denoiser") or hooks.has("cfg_denoised") or hooks.has("cfg_after_cfg")
-    denoiser = CFGDenoiser(model, len(timesteps), init_latent=init_latents, mask=keep_mask,
-                           nmask=None if keep_mask is None else 1 - keep_mask) if hooked else None
+    denoiser = getattr(sampler, "model_wrap_cfg", None)
+    extension_guidance = denoiser is not None and denoiser.overrides_combine()
+    if denoiser is None and hooked:
+        denoiser = CFGDenoiser()
+    if denoiser is not None:
+        denoiser.model, denoiser.steps, denoiser.total_steps, denoiser.step = model, steps, len(timesteps), 0
+        denoiser.init_latent, denoiser.mask = init_latents, keep_mask
+        denoiser.nmask = None if keep_mask is None else 1 - keep_mask
     compiled, graphs = bool(model.compiled), model.runs_as_cuda_graphs()
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
@@ -127,10 +136,12 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
             x_in = latents if identity else latents.index_select(0, row_index)
             x_in = scheduler.scale_model_input(x_in, t).to(model.dtype)
             text_states = context
+            if denoiser is not None:
+                denoiser.step, denoiser.model = i, model
             if hooked:
-                denoiser.step, denoiser.model, denoiser.inner_model = i, model, model.unet
                 x_in, text_states = _before_unet(hooks, x_in, text_states, image_cond, scheduler, t, i,
                                                  len(timesteps), images if use_cfg else 0, denoiser)
+            x_plain = x_in
             if image_cond is not None:
                 x_in = torch.cat([x_in, image_cond.index_select(0, row_index)], dim=1)
             if graphs:   # the previous step's graph outputs are consumed: CUDA graphs may reuse them
@@ -144,7 +155,14 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                 params = CFGDenoisedParams(out, i, len(timesteps), model.unet)
                 hooks.call("cfg_denoised", params)
                 out = params.x
-            out = _combine(out, batch, images, cfg_scale, use_cfg)
+            if extension_guidance and use_cfg:
+                uncond = text_states[:images]
+                if added is not None:
+                    uncond = {"crossattn": uncond, "vector": added["text_embeds"][:images]}
+                out = _extension_guidance(denoiser, out, x_plain.float(), batch, images, cfg_scale, scheduler, t,
+                                          uncond)
+            else:
+                out = _combine(out, batch, images, cfg_scale, use_cfg)
             if hooked:
                 params = AfterCFGCallbackParams(out, i, len(timesteps))
                 hooks.call("cfg_after_cfg", params)
@@ -163,6 +181,47 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     if keep_mask is not None:
         latents = init_latents * keep_mask + latents * (1 - keep_mask)
     return latents, finished
+
+
+def _alpha(scheduler, t: torch.Tensor) -> float:
+    """alpha_cumprod of the noise level the UNet saw this step. Schedulers with k-diffusion sigmas
+    (Euler, DPM-Solver, UniPC ...) give it as 1 / (1 + sigma^2); DDIM, PLMS and LCM by timestep."""
+    sigmas = getattr(scheduler, "sigmas", None)
+    if sigmas is not None:
+        index = getattr(scheduler, "step_index", None)
+        if index is None:
+            index = getattr(scheduler, "begin_index", None) or 0
+        sigma = float(sigmas[min(index, len(sigmas) - 1)])
+        return 1.0 / (1.0 + sigma * sigma)
+    return float(scheduler.alphas_cumprod[int(t)])
+
+
+def _extension_guidance(denoiser: CFGDenoiser, out: torch.Tensor, x_in: torch.Tensor, batch, images: int,
+                        cfg_scale: float, scheduler, t: torch.Tensor, uncond) -> torch.Tensor:
+    """The guidance of an extension's `combine_denoised`, called as A1111's samplers call it: the
+    denoised (x0) predictions with every cond row first and the uncond rows last, `conds_list` of
+    (row, weight) per image. The UNet's rows here are uncond first, and its output is the model's
+    prediction (epsilon or v) at input `x_in` = sqrt(a)·x0 + sqrt(1-a)·noise (true of every scheduler's
+    scaled input), so it goes to x0 and the result comes back to the prediction the scheduler steps with."""
+    a = _alpha(scheduler, t)
+    sa, sb = a ** 0.5, (1.0 - a) ** 0.5
+    kind = scheduler.config.get("prediction_type", "epsilon")
+    if kind == "epsilon":
+        x0 = (x_in - sb * out) / sa
+    elif kind == "v_prediction":
+        x0 = sa * x_in - sb * out
+    else:
+        x0 = out
+    x_out = torch.cat([x0[images:], x0[:images]])
+    conds_list = ([[(i, 1.0)] for i in range(images)] if batch.simple
+                  else [[(row, float(weight)) for row, weight in group] for group in batch.groups])
+    denoised = denoiser.combine_denoised(x_out, conds_list, uncond, cfg_scale).float()
+    x = x_in[:images]
+    if kind == "epsilon":
+        return (x - sa * denoised) / sb
+    if kind == "v_prediction":
+        return (sa * x - denoised) / sb
+    return denoised
 
 
 def _before_unet(hooks: Hooks, x_in, context, image_cond, scheduler, t, step: int, total: int, n_uncond: int,

@@ -2,10 +2,11 @@
 `sd_samplers_cfg_denoiser` ...) as far as they mean something here.
 
 Sampling here is diffusers schedulers driven by the project's own loop (`engine/sampling/loop.py`),
-chosen by A1111's sampler and schedule names; there is no k-diffusion or CompVis sampler object to
-create or patch. What carries over: the sampler tables (names, aliases, options), the latent <->
-image helpers (on the resident model's VAE), `setup_img2img_steps`, the CFGDenoiser the cfg callbacks
-receive, and the cond helpers. Creating or running an A1111 sampler object raises NotImplementedError.
+chosen by A1111's sampler and schedule names. What carries over: the sampler tables (names, aliases,
+options, constructors), `create_sampler` and the sampler objects with their `model_wrap_cfg` denoiser
+(`engine/sampling/denoiser.py`: an extension's CFGDenoiser subclass computes the guidance), the latent
+<-> image helpers (on the resident model's VAE), `setup_img2img_steps` and the cond helpers. Running
+an A1111 sampler object's own `sample` raises NotImplementedError: the loop samples.
 """
 from __future__ import annotations
 
@@ -14,17 +15,20 @@ from typing import Any
 
 import torch
 
-from sdwebui.engine.sampling.denoiser import CFGDenoiser
+from sdwebui.engine.sampling.denoiser import (CFGDenoiser, CFGDenoiserKDiffusion, CFGDenoiserTimesteps, CompVisSampler,
+                                              InterruptedException, KDiffusionSampler, Sampler,
+                                              TIMESTEP_SAMPLERS)
 from sdwebui.engine.sampling.samplers.catalog import SAMPLERS
-from sdwebui.engine.sampling.samplers.extension_tables import SamplerData
+from sdwebui.engine.sampling.samplers.extension_tables import SamplerData, all_samplers, create_sampler
 from sdwebui.services import runtime
-from sdwebui.services.legacy import BACKEND, unsupported, unsupported_class
+from sdwebui.services.legacy import unsupported, unsupported_class
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CFGDenoiser", "CFGDenoiserKDiffusion", "CFGDenoiserTimesteps", "CompVisSampler",
            "CompVisTimestepsDenoiser", "CompVisTimestepsVDenoiser", "InterruptedException", "KDiffusionSampler",
            "LCMCompVisDenoiser", "NoiseScheduleVP", "Sampler", "SamplerData", "TorchHijack", "UniPC", "UniPCSampler",
+           "VanillaStableDiffusionSampler",
            "apply_refiner", "approximation_indexes", "catenate_conds", "create_sampler", "decode_first_stage",
            "images_tensor_to_samples", "is_sampler_using_eta_noise_seed_delta", "k_diffusion_samplers_map",
            "k_diffusion_scheduler", "pad_cond", "replace_torchsde_browinan", "sample_to_image",
@@ -37,8 +41,7 @@ _NO_SAMPLER_OBJECTS = ("samplers are diffusers schedulers chosen by name here: s
 
 approximation_indexes = {"Full": 0, "Approx NN": 1, "Approx cheap": 2, "TAESD": 3}
 
-# A1111 splits its samplers in two families; the CompVis-timestep ones are these
-_TIMESTEP_SAMPLERS = {"DDIM", "DDIM CFG++", "PLMS", "UniPC"}
+VanillaStableDiffusionSampler = CompVisSampler    # A1111's old name, kept by sd_samplers_timesteps
 
 
 def _funcname(aliases: tuple[str, ...] | list[str]) -> str | None:
@@ -47,14 +50,13 @@ def _funcname(aliases: tuple[str, ...] | list[str]) -> str | None:
 
 
 samplers_k_diffusion: list[tuple[str, str | None, list[str], dict]] = [
-    (s.name, _funcname(s.aliases), list(s.aliases), dict(s.options)) for s in SAMPLERS if s.name not in _TIMESTEP_SAMPLERS]
+    (s.name, _funcname(s.aliases), list(s.aliases), dict(s.options)) for s in SAMPLERS if s.name not in TIMESTEP_SAMPLERS]
 samplers_timesteps: list[tuple[str, None, list[str], dict]] = [
-    (s.name, None, list(s.aliases), dict(s.options)) for s in SAMPLERS if s.name in _TIMESTEP_SAMPLERS]
-samplers_data_k_diffusion = [SamplerData(label, None, aliases, options)
-                             for label, _fn, aliases, options in samplers_k_diffusion]
-samplers_data_timesteps = [SamplerData(label, None, aliases, options) for label, _fn, aliases, options in samplers_timesteps]
-k_diffusion_samplers_map = {label: SamplerData(label, None, aliases, options)
-                            for label, _fn, aliases, options in samplers_k_diffusion}
+    (s.name, None, list(s.aliases), dict(s.options)) for s in SAMPLERS if s.name in TIMESTEP_SAMPLERS]
+# the same entries as sd_samplers.all_samplers (their constructors make the sampler objects)
+samplers_data_k_diffusion = [d for d in all_samplers if d.name not in TIMESTEP_SAMPLERS]
+samplers_data_timesteps = [d for d in all_samplers if d.name in TIMESTEP_SAMPLERS]
+k_diffusion_samplers_map = {d.name: d for d in samplers_data_k_diffusion}
 sampler_extra_params = {"sample_euler": ["s_churn", "s_tmin", "s_tmax", "s_noise"],
                         "sample_heun": ["s_churn", "s_tmin", "s_tmax", "s_noise"],
                         "sample_dpm_2": ["s_churn", "s_tmin", "s_tmax", "s_noise"],
@@ -63,10 +65,6 @@ sampler_extra_params = {"sample_euler": ["s_churn", "s_tmin", "s_tmax", "s_noise
                         "sample_dpmpp_2m_sde": ["s_noise"], "sample_dpmpp_3m_sde": ["s_noise"]}
 k_diffusion_scheduler = {"Automatic": None, "karras": "get_sigmas_karras", "exponential": "get_sigmas_exponential",
                          "polyexponential": "get_sigmas_polyexponential"}
-
-
-class InterruptedException(BaseException):
-    """Raised by A1111 samplers when the job is interrupted."""
 
 
 def setup_img2img_steps(p: Any, steps: int | None = None) -> tuple[int, int]:
@@ -173,77 +171,6 @@ def pad_cond(tensor: Any, repeats: int, empty: torch.Tensor) -> Any:
     return torch.cat([tensor, empty.repeat((tensor.shape[0], repeats, 1))], dim=1)
 
 
-class Sampler:
-    """A1111's base of its sampler objects. Kept so extensions that subclass it or read its fields
-    load; sampling itself never goes through one here (see module docstring)."""
-
-    def __init__(self, funcname: Any) -> None:
-        self.funcname = funcname
-        self.func = funcname
-        self.extra_params: list[str] = []
-        self.sampler_noises = None
-        self.stop_at = None
-        self.eta = None
-        self.config = None
-        self.last_latent = None
-        self.s_min_uncond = None
-        self.s_churn, self.s_tmin, self.s_tmax, self.s_noise = 0.0, 0.0, float("inf"), 1.0
-        self.eta_option_field, self.eta_infotext_field, self.eta_default = "eta_ancestral", "Eta", 1.0
-        self.conditioning_key = "crossattn"
-        self.p = None
-        self.model_wrap = None
-        self.model_wrap_cfg: Any = None
-        self.sampler_extra_args = None
-        self.options: dict[str, Any] = {}
-
-    def callback_state(self, d: dict[str, Any]) -> None:
-        step = d["i"]
-        if self.stop_at is not None and step > self.stop_at:
-            raise InterruptedException
-        runtime.state.sampling_step = step
-
-    def launch_sampling(self, steps: int, func: Any) -> Any:
-        runtime.state.sampling_steps = steps
-        try:
-            return func()
-        except InterruptedException:
-            return self.last_latent
-
-    def number_of_needed_noises(self, p: Any) -> int:
-        return p.steps
-
-    def initialize(self, p: Any) -> dict[str, Any]:
-        self.p = p
-        return {}
-
-    def sample(self, p: Any, x: Any, conditioning: Any, unconditional_conditioning: Any, steps: int | None = None,
-               image_conditioning: Any = None) -> Any:
-        raise NotImplementedError(f"{type(self).__name__}.sample: {BACKEND}; {_NO_SAMPLER_OBJECTS}")
-
-    def sample_img2img(self, p: Any, x: Any, noise: Any, conditioning: Any, unconditional_conditioning: Any,
-                       steps: int | None = None, image_conditioning: Any = None) -> Any:
-        raise NotImplementedError(f"{type(self).__name__}.sample_img2img: {BACKEND}; {_NO_SAMPLER_OBJECTS}")
-
-    def add_infotext(self, p: Any) -> None:
-        pass
-
-
-class KDiffusionSampler(Sampler):
-    pass
-
-
-class CompVisSampler(Sampler):
-    pass
-
-
-class CFGDenoiserKDiffusion(CFGDenoiser):
-    pass
-
-
-class CFGDenoiserTimesteps(CFGDenoiser):
-    pass
-
-
 class TorchHijack:
     """A1111 routes k-diffusion's torch.randn_like through the job's seeded noise with this; here
     the loop draws its own seeded noise. Attribute reads fall through to torch."""
@@ -259,7 +186,6 @@ def replace_torchsde_browinan() -> None:
     """A1111 patches torchsde's Brownian interval for seeded SDE noise; there is no torchsde here."""
 
 
-create_sampler = unsupported("sd_samplers.create_sampler", _NO_SAMPLER_OBJECTS)
 apply_refiner = unsupported("sd_samplers_common.apply_refiner",
                             "the refiner switch is made by the sampling loop (p.refiner_checkpoint, p.refiner_switch_at)")
 CompVisTimestepsDenoiser = unsupported_class("sd_samplers_timesteps.CompVisTimestepsDenoiser", _NO_SAMPLER_OBJECTS)

@@ -28,11 +28,24 @@ def _natural_key(s: str) -> list:
 
 @dataclass
 class CheckpointInfo:
-    filename: Path
+    # the absolute path as a `str`, as A1111's CheckpointInfo.filename (extensions call str methods on
+    # it: model-converter's `.endswith`); `path` is the same as a Path for our own code
+    filename: str
     name: str                      # path relative to the checkpoint dir, e.g. "sub/model.safetensors"
     sha256: str | None = None
     hash: str = ""                 # legacy 8-hex hash
     aliases: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.filename = str(self.filename)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.filename)
+
+    @property
+    def is_safetensors(self) -> bool:
+        return self.path.suffix.lower() == ".safetensors"
 
     @property
     def name_for_extra(self) -> str:
@@ -55,16 +68,16 @@ class CheckpointInfo:
         return f"{self.name_for_extra} [{self.shorthash}]" if self.shorthash else self.name_for_extra
 
     def ids(self) -> list[str]:
-        out = [self.title, self.name, self.name_for_extra, self.model_name, str(self.filename),
-               self.filename.name, str(Path(self.name).with_suffix("")), self.hash, f"{self.name} [{self.hash}]"]
+        out = [self.title, self.name, self.name_for_extra, self.model_name, self.filename,
+               self.path.name, str(Path(self.name).with_suffix("")), self.hash, f"{self.name} [{self.hash}]"]
         if self.sha256:
             out += [self.sha256, self.shorthash, f"{self.name_for_extra} [{self.shorthash}]"]
         return [i for i in out if i]
 
     def api_dict(self) -> dict:
-        yaml = self.filename.with_suffix(".yaml")
+        yaml = self.path.with_suffix(".yaml")
         return {"title": self.title, "model_name": self.model_name, "hash": self.shorthash,
-                "sha256": self.sha256, "filename": str(self.filename),
+                "sha256": self.sha256, "filename": self.filename,
                 "config": str(yaml) if yaml.is_file() else None}
 
 
