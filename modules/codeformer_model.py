@@ -1,7 +1,8 @@
-"""A1111's `modules.codeformer_model`: no face restoration model ships with this backend; an extension may add one to
-`shared.face_restorers` (see `modules.face_restoration`)."""
+"""A1111's `modules.codeformer_model`: the CodeFormer face restorer (`sdwebui.services.face_restorers`),
+its model from models/Codeformer."""
 from modules._facade import expose
 
 expose(__name__, extra=[
-       ('FaceRestorerCodeFormer', 'sdwebui.services.legacy.stubs'),
-       ('setup_model', 'sdwebui.services.legacy.stubs')])
+       ('FaceRestorerCodeFormer', 'sdwebui.services.face_restorers'),
+       ('codeformer', 'sdwebui.services.face_restorers'),
+       ('setup_model', 'sdwebui.services.face_restorers')])

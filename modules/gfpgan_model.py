@@ -1,8 +1,9 @@
-"""A1111's `modules.gfpgan_model`: no face restoration model ships with this backend; an extension may add one to
-`shared.face_restorers` (see `modules.face_restoration`)."""
+"""A1111's `modules.gfpgan_model`: the GFPGAN face restorer (`sdwebui.services.face_restorers`),
+its model from models/GFPGAN."""
 from modules._facade import expose
 
 expose(__name__, extra=[
-       ('FaceRestorerGFPGAN', 'sdwebui.services.legacy.stubs'),
-       ('gfpgan_fix_faces', 'sdwebui.services.legacy.stubs'),
-       ('setup_model', 'sdwebui.services.legacy.stubs')])
+       ('FaceRestorerGFPGAN', 'sdwebui.services.face_restorers'),
+       ('gfpgan_fix_faces', 'sdwebui.services.face_restorers'),
+       ('gfpgan_face_restorer', 'sdwebui.services.face_restorers'),
+       ('setup_model', 'sdwebui.services.face_restorers')])

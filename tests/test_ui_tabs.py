@@ -25,9 +25,18 @@ def _noise(w: int = 40, h: int = 30, seed: int = 0) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
-def _extras(image=None, batch=None, *, tab=extras_ui.TAB_SINGLE, mode=extras_ui.RESIZE_SCALE_BY, scale=2.0,
+SCALE_BY, SCALE_TO = 0, 1   # the Upscale script's upscale_mode
+
+
+def _extras(image=None, batch=None, *, tab=extras_ui.TAB_SINGLE, mode=SCALE_BY, scale=2.0,
             w=512, h=512, crop=True, up1="Nearest", up2="None", vis=0.0):
-    return asyncio.run(extras_ui.run_extras_ui(tab, image, batch, mode, scale, w, h, crop, up1, up2, vis))
+    from sdwebui.services.extensions.postprocessing_runner import scripts_postproc
+
+    args = scripts_postproc.create_args_for_run({"Upscale": {
+        "upscale_enabled": True, "upscale_mode": mode, "upscale_by": scale, "max_side_length": 0,
+        "upscale_to_width": w, "upscale_to_height": h, "upscale_crop": crop, "upscaler_1_name": up1,
+        "upscaler_2_name": up2, "upscaler_2_visibility": vis}})
+    return asyncio.run(extras_ui.run_extras_ui(tab, image, batch, "", "", True, *args))
 
 
 def _files(folder) -> set:
@@ -152,7 +161,7 @@ def test_extras_scale_to_and_batch(api, tmp_path):
     _noise(20, 20, seed=2).save(b)
     folder = extras_ui.extras_output_dir()
     before = _files(folder)
-    gallery, _ = _extras(None, [str(a), str(b)], tab=extras_ui.TAB_BATCH, mode=extras_ui.RESIZE_SCALE_TO,
+    gallery, _ = _extras(None, [str(a), str(b)], tab=extras_ui.TAB_BATCH, mode=SCALE_TO,
                          w=64, h=48, crop=True, up1="Lanczos")
     assert [g[0].size for g in gallery] == [(64, 48), (64, 48)]
     # batch files keep their own names (A1111's use_original_name_batch default)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sdwebui.engine.processing.extras import ExtrasParams, run_extras, run_extras_detailed
+from sdwebui.engine.processing.extras import ExtrasParams, run_extras_detailed, run_upscale as run_extras
 from sdwebui.engine.upscaler_models import import_spandrel
 from sdwebui.engine.upscalers import UpscalerError, UpscalerRegistry
 
@@ -182,12 +182,11 @@ def test_extras_upscaler_2_blend(builtins):
     assert e.value.field == "upscaler_2"
 
 
-def test_extras_batch_rgba_and_face_note(builtins):
+def test_extras_batch_rgba(builtins):
+    # face restoration is a postprocessing script of its own (tests/test_extras_postprocessing.py)
     imgs = [_gradient(8, 6, "RGBA"), _gradient(5, 5), Image.new("L", (3, 2), 100)]
-    res = run_extras_detailed(imgs, ExtrasParams(upscaler_1="Lanczos", gfpgan_visibility=0.5), builtins)
+    res = run_extras_detailed(imgs, ExtrasParams(upscaler_1="Lanczos"), builtins)
     assert [(i.size, i.mode) for i in res.images] == [((16, 12), "RGBA"), ((10, 10), "RGB"), ((6, 4), "L")]
-    assert "GFPGAN face restoration was not applied" in res.html_info
-    assert "GFPGAN" not in res.infotexts[0]
 
 
 # --- model files ---------------------------------------------------------------------------

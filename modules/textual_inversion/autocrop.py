@@ -1,6 +1,7 @@
-"""A1111's `modules.textual_inversion.autocrop`: embeddings are read and used here; training is not part of
-this backend."""
+"""A1111's `modules.textual_inversion.autocrop`: the focal-point crop (`sdwebui.engine.images.autocrop`);
+`download_and_cache_models` finds the YuNet file in models/opencv and downloads nothing
+(`sdwebui.services.face_restorers`)."""
 from modules._facade import expose
 
-expose(__name__, extra=[
-       ('crop_image', 'sdwebui.services.legacy.stubs')])
+expose(__name__, 'sdwebui.engine.images.autocrop',
+       extra=[('download_and_cache_models', 'sdwebui.services.face_restorers')])

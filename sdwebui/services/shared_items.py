@@ -117,10 +117,9 @@ def _upscaler_names(folder: str) -> list[str]:
 
 
 def postprocessing_scripts() -> list[Any]:
-    from sdwebui.services.extensions import scripts
+    from sdwebui.services.extensions.postprocessing_runner import scripts_postproc
 
-    runner = getattr(scripts, "scripts_postproc", None)
-    return list(getattr(runner, "scripts", []) or [])
+    return scripts_postproc.all_scripts()
 
 
 def get_infotext_names() -> list[str]:

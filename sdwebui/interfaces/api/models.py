@@ -145,7 +145,14 @@ class ExtrasBaseRequest(_Request):
     upscaler_1: str = "None"
     upscaler_2: str = "None"
     extras_upscaler_2_visibility: float = Field(0.0, ge=0.0, le=1.0)
-    upscale_first: bool = False
+    upscale_first: bool = Field(False, description="accepted; as in A1111 1.10 the postprocessing_operation_order "
+                                                    "setting decides the order")
+    # not in A1111's request: its Extras API can only reach the three operations above
+    max_side_length: int = Field(0, ge=0, le=MAX_SIDE, description="scale by: the longest side allowed, 0 no limit")
+    scripts: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="other postprocessing scripts' arguments by script name, e.g. "
+        '{"Create flipped copies": {"enable": true, "option": ["Horizontal"]}}; arguments not given take '
+        "their control's default")
 
 
 class ExtrasSingleImageRequest(ExtrasBaseRequest):
