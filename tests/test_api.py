@@ -146,6 +146,25 @@ def test_options_set_persists_and_bad_is_422(api, data_dir):
     assert api.post("/sdapi/v1/options", json={"CLIP_stop_at_last_layers": 1}).status_code == 200
 
 
+def test_a_face_restorer_an_extension_registers_is_a_choice_of_the_setting(api, monkeypatch):
+    """A1111 lists shared.face_restorers' names as face_restoration_model's choices: one appended
+    after the start (an extension's) can be chosen through the API; before, a 422 names the choices."""
+    from modules import face_restoration, shared
+
+    class Mine(face_restoration.FaceRestoration):
+        def name(self):
+            return "Mine"
+
+    r = api.post("/sdapi/v1/options", json={"face_restoration_model": "Mine"})
+    assert r.status_code == 422 and "face_restoration_model" in r.text and "CodeFormer" in r.text
+    monkeypatch.setattr(shared, "face_restorers", [*shared.face_restorers, Mine()])
+    try:
+        assert api.post("/sdapi/v1/options", json={"face_restoration_model": "Mine"}).status_code == 200
+        assert api.get("/sdapi/v1/options").json()["face_restoration_model"] == "Mine"
+    finally:
+        assert api.post("/sdapi/v1/options", json={"face_restoration_model": "CodeFormer"}).status_code == 200
+
+
 def test_switch_model_through_options(api):
     base = txt2img(api, prompt="cat", seed=5)["images"][0]
     r = api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "beta"})
@@ -433,11 +452,13 @@ def test_list_routes_shapes(api):
     for route in ("sd-modules", "hypernetworks", "face-restorers"):
         r = api.get(f"/sdapi/v1/{route}")
         assert r.status_code == 200 and r.json() == []
-    # the built-ins (Lora, which has no Script, and api-payload-display) are the only extensions here
-    assert api.get("/sdapi/v1/scripts").json() == {"txt2img": ["api payload"], "img2img": ["api payload"]}
+    # the built-in extensions (Lora, which has no Script, and api-payload-display) are the only ones here;
+    # A1111's built-in scripts (root scripts/, tests/test_xyz_grid.py ...) are selectable ones
+    listed = api.get("/sdapi/v1/scripts").json()
+    assert "api payload" in listed["txt2img"] and "api payload" in listed["img2img"]
     info = api.get("/sdapi/v1/script-info").json()
-    assert [(i["name"], i["is_alwayson"], i["is_img2img"]) for i in info] == [
-        ("api payload", True, False), ("api payload", True, True)]
+    assert [(i["name"], i["is_img2img"]) for i in info if i["is_alwayson"]] == [
+        ("api payload", False), ("api payload", True)]
     exts = api.get("/sdapi/v1/extensions").json()
     assert [(e["name"], e["enabled"]) for e in exts] == [("Lora", True), ("api-payload-display", True)]
     mem = api.get("/sdapi/v1/memory").json()

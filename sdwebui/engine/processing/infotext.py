@@ -9,8 +9,24 @@ from sdwebui.engine.processing.base import StableDiffusionProcessing
 from sdwebui.engine.sampling import samplers
 
 
-def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
-    """The infotext of the job's image number `index` (0-based over all batches)."""
+def create_infotext(p: StableDiffusionProcessing, all_prompts: list[str] | int | None = None,
+                    all_seeds: list[int] | None = None, all_subseeds: list[int] | None = None, comments: Any = None,
+                    iteration: int = 0, position_in_batch: int = 0, use_main_prompt: bool = False,
+                    index: int | None = None, all_negative_prompts: list[str] | None = None) -> str:
+    """The infotext of the job's image number `index` (0-based over all batches). Called as
+    `create_infotext(p, index)`, or with A1111's arguments (`create_infotext(p, p.all_prompts,
+    p.all_seeds, p.all_subseeds, iteration=..., position_in_batch=...)`, as scripts do): the lists
+    given replace p's, `use_main_prompt` describes the first image (a grid's text)."""
+    if isinstance(all_prompts, int) and not isinstance(all_prompts, bool):
+        index, all_prompts = all_prompts, None
+    if use_main_prompt:
+        index = 0
+    elif index is None:
+        index = position_in_batch + iteration * p.batch_size
+    prompts = p.all_prompts if all_prompts is None else all_prompts
+    negatives = p.all_negative_prompts if all_negative_prompts is None else all_negative_prompts
+    seeds = p.all_seeds if all_seeds is None else all_seeds
+    subseeds = p.all_subseeds if all_subseeds is None else all_subseeds
     opts = p.ctx.opts
     model = p.sd_model
     info = model.sd_checkpoint_info if model is not None else None
@@ -22,13 +38,14 @@ def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
         "Sampler": sampler.name if sampler else p.sampler_name,
         "Schedule type": samplers.schedule_type_label(sampler, schedule) if sampler and schedule else None,
         "CFG scale": p.cfg_scale,
-        "Seed": p.all_seeds[index],
+        "Seed": seeds[index],
+        "Face restoration": opts.face_restoration_model if p.restore_faces else None,
         "Size": f"{p.width}x{p.height}",
         "Model hash": info.shorthash if info and opts.add_model_hash_to_info else None,
         "Model": info.name_for_extra if info and opts.add_model_name_to_info else None,
         "VAE hash": p.ctx.vae_registry.shorthash(vae) if vae and opts.add_vae_hash_to_info else None,
         "VAE": vae.stem if vae and opts.add_vae_name_to_info else None,
-        "Variation seed": p.all_subseeds[index] if p.subseed_strength > 0 else None,
+        "Variation seed": subseeds[index] if p.subseed_strength > 0 else None,
         "Variation seed strength": p.subseed_strength if p.subseed_strength > 0 else None,
         "Seed resize from": (f"{p.seed_resize_from_w}x{p.seed_resize_from_h}"
                              if p.seed_resize_from_w > 0 and p.seed_resize_from_h > 0 else None),
@@ -40,4 +57,4 @@ def create_infotext(p: StableDiffusionProcessing, index: int) -> str:
     }
     params.update(p.extra_generation_params)
     infotext_mod.with_version(params, opts.add_version_to_infotext)
-    return infotext_mod.build(p.all_prompts[index], p.all_negative_prompts[index], params)
+    return infotext_mod.build(prompts[index], negatives[index], params)

@@ -43,10 +43,13 @@ def basedir() -> str:
 
 
 def _load_module(path: str) -> ModuleType:
-    name = "extension_script_" + re.sub(r"\W", "_", os.path.relpath(path))
-    spec = importlib.util.spec_from_file_location(name, path)
+    # the module is named by its file name, as A1111 names it: extensions find the X/Y/Z plot by
+    # `data.script_class.__module__ in ("xyz_grid.py", "xy_grid.py")`; it is also kept in sys.modules
+    # under a name unique to its path
+    key = "extension_script_" + re.sub(r"\W", "_", os.path.relpath(path))
+    spec = importlib.util.spec_from_file_location(os.path.basename(path), path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[key] = module
     spec.loader.exec_module(module)
     return module
 

@@ -8,10 +8,6 @@ IMAGE_FORMATS = ("png", "jpg", "jpeg", "webp", "avif")
 
 # keys kept, saved and shown, that nothing here acts on -> why (docs/compatibility.md lists them)
 INERT: dict[str, str] = {
-    "font": "grids carry no text annotations here (no X/Y/Z plot), so there is no font to choose",
-    "grid_text_active_color": "grids carry no text annotations here",
-    "grid_text_inactive_color": "grids carry no text annotations here",
-    "grid_background_color": "grids carry no text annotations here",
     "save_images_before_face_restoration": "face restoration models are not implemented",
     "save_images_before_highres_fix": "the first pass of hires fix is not saved separately",
     "save_images_before_color_correction": "img2img color correction is not implemented",
@@ -20,7 +16,6 @@ INERT: dict[str, str] = {
     "export_for_4chan": "no extra JPEG copy of large images is written",
     "img_downscale_threshold": "no extra JPEG copy of large images is written",
     "target_side_length": "no extra JPEG copy of large images is written",
-    "img_max_size_mp": "input size limits are set by the API (see Limits on input)",
     "use_upscaler_name_as_suffix": "extras files are named by the filename pattern only",
     "save_init_img": "img2img input images are not saved",
     "clean_temp_dir_at_start": "gradio keeps uploads in its own temporary folder",
