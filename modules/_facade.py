@@ -51,6 +51,31 @@ class FacadeModule(types.ModuleType):
                       | set(self.__dict__.get("_facade_computed", {})))
 
 
+class _Forwarded:
+    """A forwarded name as a data descriptor on its facade's own class. A plain `__getattr__` name
+    looks, to tools that save and restore attributes, like one the module lacks: pytest's monkeypatch
+    (9.x) then "restores" it with delattr, which the facade forwards, deleting the owner's value for
+    every later reader. As a data descriptor it is read back and assigned again, in the owner."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, module: FacadeModule | None, cls: type | None = None) -> Any:
+        if module is None:
+            return self
+        if self.name in module.__dict__:        # a name the facade file itself defines wins, as before
+            return module.__dict__[self.name]
+        return module.__getattr__(self.name)
+
+    def __set__(self, module: FacadeModule, value: Any) -> None:
+        FacadeModule.__setattr__(module, self.name, value)
+
+    def __delete__(self, module: FacadeModule) -> None:
+        FacadeModule.__delattr__(module, self.name)
+
+
 def _public_names(module: types.ModuleType) -> list[str]:
     declared = getattr(module, "__all__", None)
     if declared is not None:
@@ -72,7 +97,9 @@ def expose(facade: str, *implementations: str, extra: Iterable[tuple[str, str]] 
             owners.setdefault(name, impl)
     owners.update(dict(extra))
     module = sys.modules[facade]
-    module.__class__ = FacadeModule
+    # a class of its own per facade, holding its forwarded names (see _Forwarded)
+    forwarded = {name: _Forwarded(name) for name in owners if name not in module.__dict__}
+    module.__class__ = type("FacadeModule", (FacadeModule,), {"__module__": __name__, **forwarded})
     module.__dict__["_facade_owners"] = owners
     module.__dict__["_facade_computed"] = dict(computed or {})
     module.__dict__["__all__"] = sorted(set(owners) | set(computed or {}))

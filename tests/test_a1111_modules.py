@@ -252,8 +252,13 @@ def test_an_extensions_upscaler_joins_sd_upscalers_and_the_registry(tmp_path, mo
         modelloader.load_upscalers()
 
 
-def test_restore_faces_uses_the_restorer_the_settings_choose(monkeypatch):
+def test_restore_faces_uses_the_restorer_the_settings_choose(monkeypatch, tmp_path):
+    import json
+
     from modules import face_restoration, shared
+    from sdwebui.services import runtime, shared_items
+    from sdwebui.services.options import registry
+    from sdwebui.services.options.store import OptionError, Options
 
     class Flip(face_restoration.FaceRestoration):
         def name(self):
@@ -262,9 +267,23 @@ def test_restore_faces_uses_the_restorer_the_settings_choose(monkeypatch):
         def restore(self, np_image):
             return np_image[::-1]
 
+    # settings and restorers of this test's own: once the app has started (an earlier test module),
+    # shared.face_restorers holds A1111's CodeFormer and GFPGAN and the settings choose CodeFormer
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"face_restoration_model": "Saved Earlier"}))
+    opts = Options(registry.templates(face_restorer_choices=shared_items.face_restorer_names), config)
+    opts.load()         # a saved extension's restorer is kept: extensions register theirs after the settings load
+    assert opts.face_restoration_model == "Saved Earlier"
+    monkeypatch.setattr(runtime, "opts", opts)
+    monkeypatch.setattr(shared, "face_restorers", [])
     image = np.arange(6).reshape(3, 2)
     assert face_restoration.restore_faces(image) is image      # none registered: unchanged
+    with pytest.raises(OptionError, match="'Flip' is not one of \\['CodeFormer', 'GFPGAN'\\]"):
+        shared.opts.set("face_restoration_model", "Flip")
     monkeypatch.setattr(shared, "face_restorers", [Flip()])
+    assert face_restoration.restore_faces(image) is image      # registered, but not the one chosen
+    shared.opts.set("face_restoration_model", "Flip")          # a choice once registered, as A1111 lists them
+    assert opts.data_labels["face_restoration_model"].get_choices() == ["CodeFormer", "GFPGAN", "Flip"]
     assert (face_restoration.restore_faces(image) == image[::-1]).all()
 
 

@@ -109,14 +109,23 @@ def test_forward_helpers_run_the_original_forward(lora_env):
     networks.network_apply_weights(layer)      # nothing to do: the app merges weights for the job
 
 
-def test_lora_page_and_tag_handler(lora_env):
+def test_lora_page_and_tag_handler(lora_env, monkeypatch):
+    from types import SimpleNamespace
+
     import extra_networks_lora
     import networks
     import ui_extra_networks_lora
+    from sdwebui.services import runtime
 
     page = ui_extra_networks_lora.ExtraNetworksPageLora()
+    # no model loaded (set here: once the app has started, an earlier test's SD1 model is): every network shown
+    monkeypatch.setattr(runtime, "model_manager", None)
     items = {i["name"]: i for i in page.list_items()}
     assert set(items) == {"alpha", "beta"}
+    # with an SD1 model loaded, A1111 hides the SDXL one; one of unknown version stays
+    sd1 = SimpleNamespace(sd_model=SimpleNamespace(is_sdxl=False, is_sd2=False))
+    monkeypatch.setattr(runtime, "model_manager", sd1)
+    assert [i["name"] for i in page.list_items()] == ["beta"]
     assert items["alpha"]["prompt"] == '"<lora:Alpha Style:" + opts.extra_networks_default_multiplier + ">"'
     assert items["alpha"]["sd_version"] == "SDXL"
 

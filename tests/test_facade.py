@@ -45,6 +45,20 @@ def test_shared_values_an_extension_assigns_land_where_the_app_reads_them(monkey
     assert shared_items.tab_names == ["txt2img", "Mine"]
 
 
+def test_a_monkeypatched_name_gets_its_owners_value_back():
+    """pytest's monkeypatch (9.x) undoes a module attribute that is no data descriptor by deleting it,
+    which the facade would forward to the owner (later tests then lacked shared.face_restorers)."""
+    from sdwebui.services import shared_items
+
+    before = shared_items.face_restorers
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(modules.shared, "face_restorers", [])
+        mp.setattr(modules.shared, "face_restorers", ["twice"])
+        assert shared_items.face_restorers == ["twice"]
+    assert shared_items.face_restorers is before and modules.shared.face_restorers is before
+    assert "face_restorers" not in vars(modules.shared)     # still read from the owner, not a copy
+
+
 def test_processing_classes_are_the_engine_classes():
     from modules.processing import Processed, StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img
 

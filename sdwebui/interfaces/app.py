@@ -17,7 +17,7 @@ from fastapi import FastAPI  # noqa: E402
 
 from sdwebui.interfaces.cli import flags
 from sdwebui.services.extensions import callbacks as script_callbacks, scripts
-from sdwebui.services import runtime as shared  # noqa: E402
+from sdwebui.services import runtime as shared, shared_items  # noqa: E402
 
 logger = logging.getLogger("webui")
 
@@ -36,7 +36,7 @@ def _gradio_credentials(ns: argparse.Namespace) -> list[tuple[str, str]] | None:
 def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     """Initialise the shared services and build the app. The checkpoint load is queued as the
     first job, so the server answers at once and generation requests wait their turn."""
-    shared.initialize(ns)
+    shared.initialize(ns, face_restorer_choices=shared_items.face_restorer_names)
     _load_extensions()
     app = FastAPI(title="Stable Diffusion API", version="1.10.1", docs_url="/docs", redoc_url="/redoc")
 

@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sdwebui.services import paths as paths_mod
 from sdwebui.services.extensions import callbacks as script_callbacks, discovery, manager as extension_manager
@@ -109,9 +109,10 @@ def set_flags(ns: argparse.Namespace) -> None:
     paths = paths_mod.from_args(ns)
 
 
-def initialize(ns: argparse.Namespace) -> None:
+def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], list[str]] | None = None) -> None:
     """Build every singleton from the flags and start the queue. Loads no model: the first
-    ensure_model_loaded() does, on the queue."""
+    ensure_model_loaded() does, on the queue. `face_restorer_choices` lists the registered face
+    restorers (the list lives in shared_items, which imports this module: the app passes it)."""
     global opts, state, queue, hash_cache
     from sdwebui.engine.models.hashes import HashCache
     from sdwebui.services.options import registry as shared_options
@@ -119,7 +120,8 @@ def initialize(ns: argparse.Namespace) -> None:
 
     set_flags(ns)
     paths_mod.ensure_dirs(paths)
-    templates = shared_options.templates(vae_choices=vae_choices, localization_choices=localization_choices)
+    templates = shared_options.templates(vae_choices=vae_choices, localization_choices=localization_choices,
+                                         face_restorer_choices=face_restorer_choices)
     opts = Options({**templates, **options_templates}, paths.config_file)
     opts.load()
     state = State()

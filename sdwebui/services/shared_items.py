@@ -9,6 +9,7 @@ import sys
 from typing import Any, Iterator
 
 from sdwebui.services import runtime
+from sdwebui.services.options.sections.postprocessing import BUILTIN_FACE_RESTORERS
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,13 @@ class FaceRestoration:
 
     def restore(self, np_image: Any) -> Any:
         return np_image
+
+
+def face_restorer_names() -> list[str]:
+    """The `face_restoration_model` setting's choices (A1111 lists `shared.face_restorers`' names, so
+    a restorer an extension appends can be chosen). A1111's two are named even before the app has
+    registered them, so the default stays a valid choice."""
+    return list(dict.fromkeys([*BUILTIN_FACE_RESTORERS, *(r.name() for r in face_restorers)]))
 
 
 def restore_faces(np_image: Any) -> Any:

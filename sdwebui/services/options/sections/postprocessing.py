@@ -1,6 +1,8 @@
 """A1111's settings category "Postprocessing": upscalers, face restoration and the extras operations."""
 from __future__ import annotations
 
+from typing import Callable
+
 from sdwebui.services.options.info import OptionInfo, options_section
 
 # keys kept, saved and shown, that nothing here acts on -> why (docs/compatibility.md lists them)
@@ -28,7 +30,14 @@ INERT: dict[str, str] = {
 }
 
 
-def options() -> dict[str, OptionInfo]:
+# A1111's own restorers, the setting's choices when no list of the registered ones is given
+BUILTIN_FACE_RESTORERS = ("CodeFormer", "GFPGAN")
+
+
+def options(face_restorer_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
+    """`face_restorer_choices` lists the registered face restorers (shared.face_restorers) when the
+    runtime has them: read at each use, as A1111's lambda, so one an extension registers can be chosen
+    and a saved choice of it survives the start (choices that are a callable are not checked at load)."""
     t: dict[str, OptionInfo] = {}
 
     t.update(options_section(("upscaling", "Upscaling", "postprocessing"), {
@@ -44,7 +53,8 @@ def options() -> dict[str, OptionInfo]:
 
     t.update(options_section(("face-restoration", "Face restoration", "postprocessing"), {
         "face_restoration": OptionInfo(False, "Restore faces", "checkbox", infotext="Face restoration"),
-        "face_restoration_model": OptionInfo("CodeFormer", "Face restoration model", "radio", choices=("CodeFormer", "GFPGAN")),
+        "face_restoration_model": OptionInfo("CodeFormer", "Face restoration model", "radio",
+                                             choices=face_restorer_choices or BUILTIN_FACE_RESTORERS),
         "code_former_weight": OptionInfo(0.5, "CodeFormer weight", "slider", component_args={"minimum": 0, "maximum": 1, "step": 0.01}),
         "face_restoration_unload": OptionInfo(False, "Move face restoration model from VRAM into RAM after processing", "checkbox"),
     }))
