@@ -301,3 +301,35 @@ def test_interrupt_returns_the_grid_of_the_cells_made(api):
     assert 3 <= len(made) < 36 and "Seed: 1," in made[0]
     # the cells not made are blank (black)
     assert grid.convert("RGB").getpixel((6 * 64 - 32, 6 * 64 - 32)) == (0, 0, 0)
+
+
+# --- grids: the settings -----------------------------------------------------------------------------
+def test_titles_use_the_colour_settings_and_the_shipped_font(caplog):
+    from sdwebui.engine.images.grid_annotations import DEFAULT_FONT, GridAnnotation, GridStyle, draw_grid_annotations
+
+    assert DEFAULT_FONT.is_file() and (DEFAULT_FONT.parent / "LiberationSans-LICENSE.txt").is_file()
+    cells = Image.new("RGB", (2 * 100, 100), (0, 0, 0))
+    style = GridStyle(font="/no/such/font.ttf", text_active="#ff0000", text_inactive="#00ff00", background="#0000ff")
+    out = draw_grid_annotations(cells, 100, 100, [[GridAnnotation("Steps: 20")], [GridAnnotation("off", False)]],
+                                [[GridAnnotation()]], margin=0, style=style)
+    assert "does not load" in caplog.text      # a bad font setting falls back to the shipped font
+    assert out.width == 200 and out.height > 100 and out.getpixel((0, 0)) == (0, 0, 255)
+    top = np.asarray(out.crop((0, 0, 200, out.height - 100)))
+    r, g, b = (top[..., i].astype(int) for i in range(3))
+    red, green = (r > 150) & (g < 80) & (b < 100), (g > 150) & (r < 80) & (b < 100)   # text is antialiased
+    assert red[:, :100].any() and not red[:, 100:].any()     # the active title over the first column
+    assert green[:, 100:].sum() > 20 and not green[:, :100].any()   # the struck-through one over the second
+
+
+def test_batch_grid_follows_rows_empty_spots_and_background_settings(api):
+    def grid(**overrides):
+        # A1111's API makes the batch's grid only when it saves images
+        out = api.post("/sdapi/v1/txt2img", json={**SMALL, "batch_size": 3, "save_images": True,
+                                                  "override_settings": overrides})
+        assert out.status_code == 200, out.text
+        return decode(out.json()["images"][0])
+
+    sparse = grid(return_grid=True, n_rows=2, grid_background_color="#ff0000")
+    assert sparse.size == (128, 128) and sparse.convert("RGB").getpixel((100, 100)) == (255, 0, 0)
+    assert grid(return_grid=True, n_rows=-1).size == (128, 128)          # round(sqrt(3)) rows
+    assert grid(return_grid=True, n_rows=-1, grid_prevent_empty_spots=True).size == (192, 64)

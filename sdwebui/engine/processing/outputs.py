@@ -63,7 +63,8 @@ def make_grid(p: StableDiffusionProcessing, images: list[Image.Image], infotexts
     if not (opts.return_grid or opts.grid_save):
         return None
     grid = grids.image_grid(images, batch_size=p.batch_size, n_rows=int(opts.n_rows),
-                            prevent_empty_spots=opts.grid_prevent_empty_spots, hooks=ctx.hooks)
+                            prevent_empty_spots=opts.grid_prevent_empty_spots,
+                            background=opts.grid_background_color, hooks=ctx.hooks)
     if opts.grid_save:
         folder = p.outpath_grids or opts.outdir_grids or (
             opts.outdir_txt2img_grids if p.is_txt2img else opts.outdir_img2img_grids)
