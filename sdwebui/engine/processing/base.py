@@ -181,22 +181,34 @@ class StableDiffusionProcessing:
         return ctx.model_manager.sd_model if ctx is not None and ctx.model_manager else None
 
     def setup_seeds(self) -> None:
+        """all_prompts / all_seeds ... for the job. As A1111, p.prompt, p.negative_prompt and p.seed
+        may be lists (one per image: prompt matrix, prompts from file), which then set the count."""
         n = self.n_iter * self.batch_size
-        seed = random_seed() if self.seed == -1 else self.seed
+        if isinstance(self.prompt, list):
+            n = len(self.prompt)
+        elif isinstance(self.negative_prompt, list):
+            n = len(self.negative_prompt)
+        if isinstance(self.seed, list):
+            self.all_seeds = [random_seed() if int(s) == -1 else int(s) for s in self.seed]
+            seed = self.all_seeds[0] if self.all_seeds else random_seed()
+        else:
+            seed = random_seed() if self.seed == -1 else int(self.seed)
+            # A1111: with a variation strength, every image shares the seed and the subseed varies
+            self.all_seeds = [seed] * n if self.subseed_strength > 0 else [seed + i for i in range(n)]
         subseed = random_seed() if self.subseed == -1 else self.subseed
         self.seed, self.subseed = seed, subseed
-        # A1111: with a variation strength, every image shares the seed and the subseed varies
-        self.all_seeds = [seed] * n if self.subseed_strength > 0 else [seed + i for i in range(n)]
         self.all_subseeds = [subseed + i for i in range(n)]
-        prompt, negative = self.prompt, self.negative_prompt
+        prompts = list(self.prompt) if isinstance(self.prompt, list) else [self.prompt] * n
+        negatives = list(self.negative_prompt) if isinstance(self.negative_prompt, list) else [self.negative_prompt] * n
         styles = self.ctx.prompt_styles
         if self.styles and styles is not None:
             missing = styles.check(self.styles)
             if missing:
                 raise ProcessingError("styles", f"style {missing[0]!r} not found; available: {list(styles.styles)}")
-            prompt, negative = styles.apply(prompt, negative, self.styles)
-        self.all_prompts = [prompt] * n
-        self.all_negative_prompts = [negative] * n
+            pairs = [styles.apply(a, b, self.styles) for a, b in zip(prompts, negatives)]
+            prompts, negatives = [a for a, _ in pairs], [b for _, b in pairs]
+        self.all_prompts = prompts
+        self.all_negative_prompts = negatives
 
 
 def make_encoder(p: StableDiffusionProcessing, model) -> PromptEncoder:

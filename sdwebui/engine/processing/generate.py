@@ -174,6 +174,8 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
         lo, hi = n * p.batch_size, (n + 1) * p.batch_size
         prompts, negatives = p.all_prompts[lo:hi], p.all_negative_prompts[lo:hi]
         seeds, subseeds = p.all_seeds[lo:hi], p.all_subseeds[lo:hi]
+        if not prompts:     # as A1111: list prompts (prompt matrix) may end before n_iter batches
+            break
         if p.scripts is not None:
             p.scripts.before_process_batch(p, batch_number=n, prompts=prompts, seeds=seeds, subseeds=subseeds)
         p.prompts, p.negative_prompts, p.seeds, p.subseeds = prompts, negatives, seeds, subseeds
@@ -223,9 +225,9 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
     if not p.disable_extra_networks and p.extra_network_data:   # as A1111: only when the prompt had tags
         ctx.extra_networks.deactivate(p, p.extra_network_data)
     if grid is not None:
-        processed = Processed(p, [grid, *images], [infotexts[0], *infotexts], index_of_first_image=1)
+        processed = Processed(p, [grid, *images], infotexts=[infotexts[0], *infotexts], index_of_first_image=1)
     else:
-        processed = Processed(p, images, infotexts)
+        processed = Processed(p, images, infotexts=infotexts)
     if p.scripts is not None:
         p.scripts.postprocess(p, processed)
     return processed

@@ -54,7 +54,16 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     def mask_blur(self) -> int | None:
         return self.mask_blur_x if self.mask_blur_x == self.mask_blur_y else None
 
+    @mask_blur.setter
+    def mask_blur(self, value: int) -> None:
+        # A1111: assigning mask_blur sets both directions (poor man's outpainting does)
+        self.mask_blur_x = self.mask_blur_y = int(value)
+
     def init(self, model) -> None:
+        # scripts run process_images on the same p again (SD upscale, outpainting, loopback): what the
+        # last run derived from its images and mask must not carry over to this one
+        self.originals, self.overlay_images = [], []
+        self.mask_for_overlay = self.paste_to = self.keep_mask = self.image_conditioning = None
         opts = self.ctx.opts
         tile_above = vae_tile_above(opts)
         if not self.init_images:

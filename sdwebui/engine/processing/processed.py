@@ -3,6 +3,7 @@ that made them, serialisable as A1111's `info` JSON."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from PIL import Image
 
@@ -14,20 +15,32 @@ from sdwebui.version import INFOTEXT_VERSION
 class Processed:
     """The result of a job, serialisable as A1111's `info` JSON (js())."""
 
-    def __init__(self, p: StableDiffusionProcessing, images: list[Image.Image], infotexts: list[str],
-                 *, index_of_first_image: int = 0):
-        self.images = images
-        self.infotexts = infotexts
-        self.info = infotexts[0] if infotexts else ""
-        self.prompt = p.prompt
-        self.negative_prompt = p.negative_prompt
-        self.seed = p.all_seeds[0] if p.all_seeds else p.seed
-        self.subseed = p.all_subseeds[0] if p.all_subseeds else p.subseed
+    def __init__(self, p: StableDiffusionProcessing, images_list: list[Image.Image], seed: Any = -1, info: str = "",
+                 subseed: Any = None, all_prompts: list[str] | None = None,
+                 all_negative_prompts: list[str] | None = None, all_seeds: list[int] | None = None,
+                 all_subseeds: list[int] | None = None, index_of_first_image: int = 0,
+                 infotexts: list[str] | None = None, comments: str = "", extra_images_list: list | None = None):
+        """A1111's signature: scripts build results as `Processed(p, images, seed, info, ...)`. A list
+        as the third argument is taken as the infotexts (this project's earlier form, still used by
+        extensions written against it)."""
+        if isinstance(seed, (list, tuple)) and infotexts is None:
+            seed, infotexts = -1, list(seed)
+        self.images = images_list
+        self.extra_images = list(extra_images_list or [])
+        self.infotexts = list(infotexts) if infotexts is not None else [info] * len(images_list)
+        self.info = info or (self.infotexts[0] if self.infotexts else "")
+        self.comments = comments
+        # A1111 accepts list prompts and seeds on p (prompt matrix, X/Y/Z): the first stands for the job
+        self.prompt = p.prompt[0] if isinstance(p.prompt, list) and p.prompt else p.prompt
+        self.negative_prompt = (p.negative_prompt[0] if isinstance(p.negative_prompt, list) and p.negative_prompt
+                                else p.negative_prompt)
+        self.seed = _first(seed) if seed not in (None, -1) else _first(p.all_seeds or p.seed)
+        self.subseed = _first(subseed) if subseed is not None else _first(p.all_subseeds or p.subseed)
         self.subseed_strength = p.subseed_strength
-        self.all_prompts = p.all_prompts
-        self.all_negative_prompts = p.all_negative_prompts
-        self.all_seeds = p.all_seeds
-        self.all_subseeds = p.all_subseeds
+        self.all_prompts = all_prompts or p.all_prompts or [self.prompt]
+        self.all_negative_prompts = all_negative_prompts or p.all_negative_prompts or [self.negative_prompt]
+        self.all_seeds = all_seeds or p.all_seeds or [self.seed]
+        self.all_subseeds = all_subseeds or p.all_subseeds or [self.subseed]
         self.width = p.width
         self.height = p.height
         self.sampler_name = p.sampler.name if p.sampler else p.sampler_name
@@ -72,3 +85,10 @@ class Processed:
             "is_using_inpainting_conditioning": self.is_using_inpainting_conditioning, "version": INFOTEXT_VERSION,
             **({"warnings": self.warnings} if self.warnings else {}),
         }, ensure_ascii=False)
+
+
+def _first(value: Any) -> int:
+    """A seed given as a list (A1111 allows one per image) stands for its first."""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else -1
+    return int(value) if value is not None else -1

@@ -72,7 +72,6 @@ INERT_FLAGS: dict[str, str] = {
     "--clip-models-path": "there is no CLIP interrogator here",
     "--hypernetwork-dir": "hypernetworks there are only listed (Extra networks), never applied",
     "--textual-inversion-templates-dir": "there is no textual inversion training here",
-    "--allow-code": "there is no Custom code script here",
     # serving and UI
     "--share": "no Gradio share tunnel (the app works offline)",
     "--ngrok": "no ngrok tunnel (the app works offline)",
