@@ -44,6 +44,10 @@ class GenerationContext:
     # saves one sample with A1111's `modules.images.save_image` signature plus `index=` (which image
     # of the job, for the file name's values); extensions that wrap that function see every sample
     save_image: Callable[..., tuple[str, str | None]] = _not_saving
+    # restore_faces: called once per job, reads the face_restoration_model setting's restorer (its
+    # model file is read then, so a missing one fails before sampling) and returns the function that
+    # restores the faces in a uint8 RGB array; None: no face restoration available
+    face_restorer: Callable[[], Callable[[Any], Any]] | None = None
 
     def __deepcopy__(self, memo: dict) -> GenerationContext:
         # extensions deep-copy processing objects (`copy.deepcopy(p)`); the copy is the same job and

@@ -91,13 +91,14 @@ def _load_extensions() -> None:
     """Extensions' scripts and the options they add (before the UI and the API read the options)."""
     from sdwebui.services.extensions import discovery as extensions, manager as extension_manager
     from sdwebui.interfaces.ui import gradio_compat
-    from sdwebui.services import face_restorers
+    from sdwebui.services import face_restorers, generation
     from sdwebui.services.models import upscalers as upscaler_classes
 
     gradio_compat.install()
     extension_manager.restore_pending_config_state()   # A1111's restore_config_state_file, before they load
     extensions.list_extensions()
     face_restorers.setup_face_restorers()   # GFPGAN and CodeFormer in shared.face_restorers, as A1111 at start
+    generation.face_restorer_factory = face_restorers.prepare_restore_faces   # txt2img/img2img's restore_faces
     scripts.load_scripts()
     # the Script instances first: some extensions register their callbacks in Script.__init__
     # (sd-dynamic-prompts registers its settings there)

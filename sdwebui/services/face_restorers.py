@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
@@ -169,3 +169,21 @@ def download_and_cache_models() -> str:
     if found is None:
         raise FileNotFoundError(f"no YuNet face detection model ({detection.YUNET_GLOB}) in {folder}")
     return str(found)
+
+
+def prepare_restore_faces() -> Callable[[np.ndarray], np.ndarray]:
+    """txt2img/img2img's restore_faces: the face_restoration_model setting's restorer, its model
+    read now (a missing file is a 4xx on `restore_faces` naming the file and folder), and the
+    function that restores an image with it: A1111's modules.face_restoration.restore_faces, looked
+    up at each call so an extension that replaces it is used."""
+    from sdwebui.engine.errors import ProcessingError
+    from sdwebui.engine.faces.models import FaceModelMissing
+
+    name = getattr(runtime.opts, "face_restoration_model", None) if runtime.opts is not None else None
+    restorer = restorer_named(name or "CodeFormer", "face_restoration_model")
+    if isinstance(restorer, CommonFaceRestoration):
+        try:
+            restorer.load_net()
+        except FaceModelMissing as e:
+            raise ProcessingError("restore_faces", f"restore_faces: {e}") from e
+    return lambda np_image: shared_items.restore_faces(np_image)

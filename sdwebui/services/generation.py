@@ -7,7 +7,7 @@ at call time.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sdwebui.engine.context import GenerationContext
 from sdwebui.engine.processing import generate as engine_generate
@@ -25,6 +25,11 @@ def _save_image(*args: Any, **kwargs: Any) -> tuple[str, str | None]:
     return image_saving.save_image(*args, **kwargs)
 
 
+# restore_faces' restorer for a job (GenerationContext.face_restorer): the app sets it at start to
+# services.face_restorers.prepare_restore_faces (which imports the shared items that import this module)
+face_restorer_factory: Callable[[], Callable[[Any], Any]] | None = None
+
+
 def make_context() -> GenerationContext:
     """A job's context: the current settings, job state, models and registries, the extensions'
     callbacks and extra-network handlers, and A1111's save_image. The runtime must be initialised
@@ -40,7 +45,8 @@ def make_context() -> GenerationContext:
         filenames_max_length=getattr(cmd_opts, "filenames_max_length", 128),
         unix_filenames_sanitization=bool(getattr(cmd_opts, "unix_filenames_sanitization", False)),
         # the module itself: an extension that replaces modules.extra_networks.activate is called
-        hooks=callbacks, extra_networks=extra_networks, save_image=_save_image)
+        hooks=callbacks, extra_networks=extra_networks, save_image=_save_image,
+        face_restorer=face_restorer_factory)
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack, contextmanager
+from typing import Any, Callable
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -119,10 +121,14 @@ def _generate(p: StableDiffusionProcessing, model) -> Processed:
         p.tiling = bool(opts.tiling)
     if p.restore_faces is None:
         p.restore_faces = bool(opts.face_restoration)
+    restore = None
     if p.restore_faces:
-        p.warnings.append("restore_faces: no face restorer is installed; faces were not restored")
+        if p.ctx.face_restorer is None:
+            p.warnings.append("restore_faces: no face restorer is available; faces were not restored")
+        else:
+            restore = p.ctx.face_restorer()   # reads the model now: a missing file fails before sampling
     with seamless_tiling(model, p.tiling):
-        return _generate_images(p, model)
+        return _generate_images(p, model, restore)
 
 
 @contextmanager
@@ -142,7 +148,8 @@ def seamless_tiling(model, enabled: bool):
             m.padding_mode = mode
 
 
-def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
+def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callable[[Any], Any] | None = None
+                     ) -> Processed:
     ctx = p.ctx
     state, opts = ctx.state, ctx.opts
     p.base_checkpoint_info = model.sd_checkpoint_info
@@ -208,6 +215,8 @@ def _generate_images(p: StableDiffusionProcessing, model) -> Processed:
         batch_images = to_pil(decoded)
         for i, image in enumerate(batch_images):
             index = lo + i
+            if restore_faces is not None:   # as A1111: before the scripts' postprocess_image
+                image = Image.fromarray(restore_faces(np.asarray(image.convert("RGB"))))
             image = p.postprocess_image(index, image)
             if p.scripts is not None:
                 pp = PostprocessImageArgs(image)

@@ -18,8 +18,8 @@ import threading
 from typing import Any, Callable
 
 from sdwebui.services import runtime
-from sdwebui.services.extensions import scripts as scripts_module
-from sdwebui.services.extensions.postprocessing_scripts import PostprocessedImage, ScriptPostprocessing
+from sdwebui.services.extensions.postprocessing_scripts import (PostprocessedImage, ScriptPostprocessing,
+                                                                postprocessing_scripts_data)
 from sdwebui.services.extensions.script_class import report_script_error
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ScriptPostprocessingRunner:
 
     def all_scripts(self) -> list[ScriptPostprocessing]:
         """Every script, hidden ones too, in load order."""
-        data = scripts_module.postprocessing_scripts_data
+        data = postprocessing_scripts_data
         # the scripts were reloaded (extensions changed) since the instances were made: make new ones
         if self.scripts is None or self._loaded_from != tuple(d.script_class for d in data):
             self.initialize_scripts(data)

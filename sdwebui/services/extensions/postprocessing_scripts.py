@@ -13,6 +13,10 @@ from typing import Any
 # A1111 tries up to this many numbered suffixes before it gives up and reuses the plain one
 _MAX_SUFFIX_TRIES = 100
 
+# the ScriptClassData of every loaded ScriptPostprocessing class: load_scripts fills it (it is
+# modules.scripts.postprocessing_scripts_data too), the runner reads it
+postprocessing_scripts_data: list[Any] = []
+
 
 @dataclass
 class PostprocessedImageSharedInfo:

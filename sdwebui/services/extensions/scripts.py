@@ -33,7 +33,8 @@ class ScriptClassData:
 
 
 scripts_data: list[ScriptClassData] = []
-postprocessing_scripts_data: list[ScriptClassData] = []
+# the same list object as postprocessing_scripts.postprocessing_scripts_data, where the Extras runner reads it
+postprocessing_scripts_data: list[ScriptClassData] = scripts_postprocessing.postprocessing_scripts_data
 _current_basedir: str | None = None
 
 
