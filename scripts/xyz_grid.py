@@ -439,7 +439,6 @@ class Script(scripts.Script):
         zs = axis_values(p, z_opt, z_values, z_values_dropdown, csv_mode, 7, ARG_NAMES[7])
         margin_size = int(margin_size or 0)
 
-        Image.MAX_IMAGE_PIXELS = None   # the size check is the one below, on the setting
         grid_mp = round(len(xs) * len(ys) * len(zs) * p.width * p.height / 1000000)
         if grid_mp >= opts.img_max_size_mp:
             raise XYZPlotError(1, f"the grid would be too large ({grid_mp} MPixels); the setting img_max_size_mp "
@@ -512,7 +511,8 @@ class Script(scripts.Script):
                 res.warnings = [f"cell {x_opt.label}={x}, {y_opt.label}={y}, {z_opt.label}={z}: {type(e).__name__}: {e}"]
             else:
                 saving.setdefault("p", pc)
-            for _ in range(pc.steps * p.n_iter):     # the whole plot's console bar, cell by cell
+            hires = (pc.hr_second_pass_steps or pc.steps) if getattr(pc, "enable_hr", False) else 0
+            for _ in range((pc.steps + hires) * p.n_iter):     # the whole plot's console bar, cell by cell
                 bar.update()
             if ix == 0 and iy == 0:
                 pc.extra_generation_params["Script"] = self.title()
