@@ -76,10 +76,14 @@ def test_custom_code_refused_without_allow_code(api):
 
 # --- prompt matrix ------------------------------------------------------------------------------
 
-def test_prompt_matrix_grid_and_cell_prompts(api):
+def test_prompt_matrix_grid_and_cell_prompts(api, data_dir):
     from modules import images
 
+    grids = data_dir / "outputs" / "txt2img-grids"
+    before = set(grids.rglob("*prompt_matrix*")) if grids.exists() else set()
     res = run(api, "txt2img", "prompt matrix", [False, False, "positive", "comma", 0], prompt="a cat|red|blue")
+    saved = set(grids.rglob("*prompt_matrix*")) - before      # grid_save: into the grids folder, as A1111
+    assert len(saved) == 1 and Image.open(saved.pop()).size == image(res["images"][0]).size
     assert len(res["images"]) == 5      # the matrix, then one image per combination
     texts = infotexts(res)
     prompts = [t.split("\n")[0] for t in texts[1:]]

@@ -90,6 +90,8 @@ def processing_args(req: Any, tab: str) -> dict:
     args["override_settings"] = override
     args["scripts"] = runner
     args["script_args"] = script_args
+    # as A1111's txt2img/img2img: the grids folder scripts save their grids in (prompt matrix, loopback ...)
+    args["outpath_grids"] = shared.opts.outdir_grids or getattr(shared.opts, f"outdir_{tab}_grids")
     return args
 
 
