@@ -69,6 +69,25 @@ def test_scripts_listed_per_tab_with_their_args(api):
     assert values("img2img alternative test")[1:] == [True, True, "", "", True, 50, True, 1.0, 0.0, False]
 
 
+def test_script_controls_in_the_ui_with_a1111_element_ids(api, tmp_path, monkeypatch):
+    from sdwebui.interfaces.ui.app import create_ui
+    from sdwebui.services import runtime
+
+    monkeypatch.setattr(runtime.cmd_opts, "ui_config_file", str(tmp_path / "ui-config.json"))
+    demo = create_ui()
+    blocks = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    for elem_id in ("script_txt2img_prompt_matrix_margin_size", "script_img2img_prompt_matrix_prompt_type",
+                    "script_txt2img_prompts_from_file_or_textbox_prompt_txt", "script_sd_upscale_upscaler_index",
+                    "script_loopback_loops", "script_outpainting_mk2_direction", "script_poor_mans_outpainting_pixels",
+                    "script_img2img_alternative_test_sigma_adjustment"):
+        assert elem_id in blocks, elem_id
+    assert "script_txt2img_loopback_loops" not in blocks and not any("custom_code" in i for i in blocks)
+    choices = [c[0] if isinstance(c, (list, tuple)) else c for c in blocks["img2img_script_list"].choices]
+    assert {"Prompt matrix", "SD upscale", "Loopback", "Outpainting mk2", "img2img alternative test"} <= set(choices)
+    # each script's controls sit in a group shown only when it is picked in the Script dropdown
+    assert blocks["img2img_script_sd_upscale"].visible is False
+
+
 def test_custom_code_refused_without_allow_code(api):
     r = api.post("/sdapi/v1/txt2img", json={**SMALL, "script_name": "custom code", "script_args": ["pass", 2]})
     assert r.status_code == 422 and "custom code" in r.text.lower()
