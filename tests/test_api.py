@@ -449,9 +449,11 @@ def test_vae_list_override_and_setting(api):
 def test_list_routes_shapes(api):
     modes = api.get("/sdapi/v1/latent-upscale-modes").json()
     assert modes[0] == {"name": "Latent"} and {"name": "Latent (nearest-exact)"} in modes
-    for route in ("sd-modules", "hypernetworks", "face-restorers"):
+    for route in ("sd-modules", "hypernetworks"):
         r = api.get(f"/sdapi/v1/{route}")
         assert r.status_code == 200 and r.json() == []
+    assert api.get("/sdapi/v1/face-restorers").json() == [{"name": "CodeFormer", "cmd_dir": None},
+                                                          {"name": "GFPGAN", "cmd_dir": None}]
     # the built-in extensions (Lora, which has no Script, and api-payload-display) are the only ones here;
     # A1111's built-in scripts (root scripts/, tests/test_xyz_grid.py ...) are selectable ones
     listed = api.get("/sdapi/v1/scripts").json()
@@ -460,7 +462,8 @@ def test_list_routes_shapes(api):
     assert [(i["name"], i["is_img2img"]) for i in info if i["is_alwayson"]] == [
         ("api payload", False), ("api payload", True)]
     exts = api.get("/sdapi/v1/extensions").json()
-    assert [(e["name"], e["enabled"]) for e in exts] == [("Lora", True), ("api-payload-display", True)]
+    assert [(e["name"], e["enabled"]) for e in exts] == [("Lora", True), ("api-payload-display", True),
+                                                         ("postprocessing-for-training", True)]
     mem = api.get("/sdapi/v1/memory").json()
     assert set(mem["ram"]) == {"free", "used", "total"} and mem["ram"]["used"] > 0
     assert "cuda" in mem

@@ -59,8 +59,15 @@ class ResourceRoutes:
         return [{"name": name} for name in LATENT_UPSCALE_MODES]
 
     async def empty_list(self) -> list:
-        """Features with nothing installed (face restorers, hypernetworks, UNet modules, scripts)."""
+        """Features with nothing installed (hypernetworks, UNet modules, scripts)."""
         return []
+
+    async def face_restorers(self) -> list[dict]:
+        """shared.face_restorers: CodeFormer, GFPGAN and any an extension registered (A1111's shape;
+        cmd_dir is None for the built-in ones there too)."""
+        from sdwebui.services import shared_items
+
+        return [{"name": r.name(), "cmd_dir": getattr(r, "cmd_dir", None)} for r in shared_items.face_restorers]
 
     async def prompt_styles(self) -> list[dict]:
         return shared.prompt_styles.api_list()

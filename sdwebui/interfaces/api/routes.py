@@ -77,7 +77,7 @@ class Api(GenerationRoutes, ControlRoutes, OptionRoutes, ResourceRoutes, InfoRou
           response_model=list[models.LatentUpscalerModeItem])
         r("/sdapi/v1/sd-modules", self.empty_list, methods=["GET"], response_model=list[models.SDModuleItem])
         r("/sdapi/v1/hypernetworks", self.empty_list, methods=["GET"], response_model=list[models.HypernetworkItem])
-        r("/sdapi/v1/face-restorers", self.empty_list, methods=["GET"], response_model=list[models.FaceRestorerItem])
+        r("/sdapi/v1/face-restorers", self.face_restorers, methods=["GET"], response_model=list[models.FaceRestorerItem])
         r("/sdapi/v1/prompt-styles", self.prompt_styles, methods=["GET"], response_model=list[models.PromptStyleItem])
         r("/sdapi/v1/embeddings", self.embeddings, methods=["GET"], response_model=models.EmbeddingsResponse)
         r("/sdapi/v1/refresh-embeddings", self.refresh_embeddings, methods=["POST"])

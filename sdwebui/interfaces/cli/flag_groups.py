@@ -63,10 +63,8 @@ INERT_FLAGS: dict[str, str] = {
     "--opt-sdp-no-mem-attention": _ATTENTION,
     "--disable-opt-split-attention": _ATTENTION,
     # features this backend does not have
-    "--gfpgan-dir": "there is no face restorer here",
-    "--gfpgan-model": "there is no face restorer here",
-    "--gfpgan-models-path": "there is no face restorer here",
-    "--codeformer-models-path": "there is no face restorer here",
+    "--gfpgan-dir": "A1111 1.10 does not read it either; GFPGAN's weights come from --gfpgan-models-path",
+    "--gfpgan-model": "A1111 1.10 does not read it either; GFPGAN's weights come from --gfpgan-models-path",
     "--bsrgan-models-path": "there is no BSRGAN upscaler (" + _NOOP_IN_A1111 + ")",
     "--ldsr-models-path": "the LDSR upscaler is not supported",
     "--clip-models-path": "there is no CLIP interrogator here",

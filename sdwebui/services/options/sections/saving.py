@@ -8,7 +8,7 @@ IMAGE_FORMATS = ("png", "jpg", "jpeg", "webp", "avif")
 
 # keys kept, saved and shown, that nothing here acts on -> why (docs/compatibility.md lists them)
 INERT: dict[str, str] = {
-    "save_images_before_face_restoration": "face restoration models are not implemented",
+    "save_images_before_face_restoration": "the image before face restoration is not saved separately",
     "save_images_before_highres_fix": "the first pass of hires fix is not saved separately",
     "save_images_before_color_correction": "img2img color correction is not implemented",
     "save_mask": "the inpainting mask is not saved separately",
