@@ -132,20 +132,22 @@ def test_compat_extra_gives_what_extensions_import():
     assert importlib.util.find_spec("torchvision") is None
 
 
-def test_spandrel_pin_and_the_one_pip_check_complaint():
+def test_spandrel_pins_and_the_pip_check_complaints():
     """webui.sh installs the `upscalers` extra with --no-deps; pip check then names exactly the one
-    dependency left out on purpose (docs/dependencies.md)."""
-    (req,) = _requirements(EXTRAS["upscalers"]).values()
-    assert req.name == "spandrel" and req.specifier.contains(importlib.metadata.version("spandrel"))
-    assert "spandrel" not in _requirements(PROJECT["dependencies"])  # a plain dependency would pull torchvision
+    dependency left out on purpose (torchvision) for each of its packages (docs/dependencies.md)."""
+    reqs = _requirements(EXTRAS["upscalers"])
+    assert sorted(reqs) == ["spandrel", "spandrel-extra-arches"]
+    for name, req in reqs.items():
+        assert req.specifier.contains(importlib.metadata.version(name)), name
+        assert name not in _requirements(PROJECT["dependencies"])  # a plain dependency would pull torchvision
     webui_sh = (ROOT / "webui.sh").read_text(encoding="utf-8")
     assert '["optional-dependencies"]["upscalers"]' in webui_sh and "--no-deps" in webui_sh
     if importlib.util.find_spec("torchvision") is not None:
         pytest.skip("torchvision is installed here")
     out = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
     complaints = [line for line in out.stdout.splitlines() if line.strip() and "No broken requirements" not in line]
-    assert complaints == [f"spandrel {importlib.metadata.version('spandrel')} requires torchvision, "
-                          "which is not installed."], out.stdout + out.stderr
+    assert sorted(complaints) == [f"{name} {importlib.metadata.version(name)} requires torchvision, which is not "
+                                  "installed." for name in ("spandrel", "spandrel-extra-arches")], out.stdout + out.stderr
 
 
 # --- an extension's install.py cannot replace a package the app runs on -----------------------------

@@ -276,7 +276,8 @@ def test_txt2img_restore_faces_uses_the_same_restorer(api, gfpgan_file, monkeypa
     r = api.post("/sdapi/v1/txt2img", json=body)
     assert r.status_code == 200, r.text
     assert calls == [(64, 64, 3), (64, 64, 3)]
-    assert "Face restoration: GFPGAN" in json.loads(r.json()["info"])["infotexts"][0]
+    info = json.loads(r.json()["info"])
+    assert "Face restoration: GFPGAN" in info["infotexts"][0] and info["face_restoration_model"] == "GFPGAN"
     # CodeFormer chosen and its file missing: a 4xx before anything is generated
     body["override_settings"] = {"face_restoration_model": "CodeFormer"}
     r = api.post("/sdapi/v1/txt2img", json=body)

@@ -165,8 +165,8 @@ def face_restorer_names() -> list[str]:
 
 def restore_faces(np_image: Any) -> Any:
     """Run the face restorer the settings choose (face_restoration_model) over `np_image`; unchanged
-    when there is none. This backend ships no restorer (no GFPGAN or CodeFormer); extensions may
-    register one."""
+    when there is none. GFPGAN and CodeFormer are registered at start (services/face_restorers.py);
+    extensions may register more."""
     wanted = getattr(runtime.opts, "face_restoration_model", None) if runtime.opts is not None else None
     chosen = [r for r in face_restorers if wanted is None or r.name() == wanted]
     return chosen[0].restore(np_image) if chosen else np_image

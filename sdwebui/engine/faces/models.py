@@ -135,7 +135,10 @@ def load_face_model(folder: Path, architecture: str, field_name: str) -> FaceMod
     try:
         sd = import_spandrel().canonicalize_state_dict(read_state_dict(path))
         found = _registry().get(architecture)
-        if found is None or not found.architecture.detect(sd):
+        if found is None:
+            raise ProcessingError(field_name, f"{architecture} models cannot be read here: the "
+                                              "spandrel-extra-arches package (the upscalers extra) is not installed")
+        if not found.architecture.detect(sd):
             raise ValueError(f"it is not a {architecture} model")
         net, size = _build(sd, architecture)
     except (RuntimeError, ValueError, KeyError) as e:

@@ -49,6 +49,10 @@ class Processed:
         self.steps = p.steps
         self.batch_size = p.batch_size
         self.restore_faces = p.restore_faces
+        # as A1111: the setting's restorer when faces were restored
+        ctx = getattr(p, "ctx", None)
+        self.face_restoration_model = (getattr(ctx.opts, "face_restoration_model", None)
+                                       if p.restore_faces and ctx is not None else None)
         self.clip_skip = p.clip_skip
         self.seed_resize_from_w = p.seed_resize_from_w
         self.seed_resize_from_h = p.seed_resize_from_h
@@ -74,7 +78,8 @@ class Processed:
             "seed": self.seed, "all_seeds": self.all_seeds, "subseed": self.subseed, "all_subseeds": self.all_subseeds,
             "subseed_strength": self.subseed_strength, "width": self.width, "height": self.height,
             "sampler_name": self.sampler_name, "cfg_scale": self.cfg_scale, "steps": self.steps,
-            "batch_size": self.batch_size, "restore_faces": self.restore_faces, "face_restoration_model": None,
+            "batch_size": self.batch_size, "restore_faces": self.restore_faces,
+            "face_restoration_model": self.face_restoration_model,
             "sd_model_name": self.sd_model_name, "sd_model_hash": self.sd_model_hash,
             "sd_vae_name": self.sd_vae_name, "sd_vae_hash": self.sd_vae_hash,
             "seed_resize_from_w": self.seed_resize_from_w, "seed_resize_from_h": self.seed_resize_from_h,

@@ -26,10 +26,6 @@ ExtraNetworkHypernet = unsupported_class("extra_networks_hypernet.ExtraNetworkHy
                                          "hypernetworks are not applied; use a LoRA instead")
 # face restoration and captioning models
 setup_model = unsupported("setup_model", _FACES)
-CommonFaceRestoration = unsupported_class("face_restoration_utils.CommonFaceRestoration", _FACES)
-FaceRestorerCodeFormer = unsupported_class("codeformer_model.FaceRestorerCodeFormer", _FACES)
-FaceRestorerGFPGAN = unsupported_class("gfpgan_model.FaceRestorerGFPGAN", _FACES)
-gfpgan_fix_faces = unsupported("gfpgan_model.gfpgan_fix_faces", _FACES)
 DeepDanbooru = unsupported_class("deepbooru.DeepDanbooru", "no DeepBooru model here")
 DeepDanbooruModel = unsupported_class("deepbooru_model.DeepDanbooruModel", "no DeepBooru model here")
 InterrogateModels = unsupported_class("interrogate.InterrogateModels", "no CLIP/BLIP interrogator here")
