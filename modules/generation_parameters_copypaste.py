@@ -1,2 +1,6 @@
-"""A1111's old name for modules.infotext_utils, still imported by extensions."""
-from modules.infotext_utils import parse_generation_parameters  # noqa: F401
+"""A1111's old name for `modules.infotext_utils`: the same module object, as in A1111."""
+import sys
+
+from modules import infotext_utils
+
+sys.modules[__name__] = infotext_utils

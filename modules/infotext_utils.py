@@ -1,12 +1,10 @@
-"""A1111's `modules.infotext_utils` (called `generation_parameters_copypaste` before 1.8): the infotext
-parser extensions call, reading an infotext with the running app's settings and styles
-(`sdwebui.services.infotext_paste`)."""
-from __future__ import annotations
+"""A1111's `modules.infotext_utils` (called `generation_parameters_copypaste` before 1.8; that name is
+the same module object, as in A1111): the infotext parser and override-settings helper
+(`sdwebui.services.legacy.infotext`) and the send-to bindings extensions register
+(`sdwebui.interfaces.ui.paste_bindings`)."""
+import sys
 
-from typing import Any
+from modules._facade import expose
 
-from sdwebui.services import infotext_paste, runtime
-
-
-def parse_generation_parameters(x: str, skip_fields: list[str] | None = None) -> dict[str, Any]:
-    return infotext_paste.parse_pasted(x, runtime.opts, runtime.prompt_styles, skip_fields)
+expose(__name__, "sdwebui.services.legacy.infotext", "sdwebui.interfaces.ui.paste_bindings")
+sys.modules["modules.generation_parameters_copypaste"] = sys.modules[__name__]

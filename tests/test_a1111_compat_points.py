@@ -143,3 +143,167 @@ def test_checkpoint_info_filename_is_a_str_as_in_a1111(api):
     assert isinstance(info.filename, str) and Path(info.filename).is_absolute()
     assert info.filename.endswith(".safetensors") and info.is_safetensors
     assert info.path == Path(info.filename) and sd_models.get_closet_checkpoint_match(info.filename) is info
+
+
+def test_a_default_model_file_without_its_metadata_loads_with_the_default_architecture(tmp_path):
+    """model-converter writes the default model's weights without the metadata declaring its size."""
+    from safetensors.torch import load_file, save_file
+
+    from sdwebui.engine.models.tiny import DEFAULT_MODEL_FILE
+    from sdwebui.services.models.checkpoints import default_architecture_of
+
+    stripped = tmp_path / "converted.safetensors"
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in load_file(DEFAULT_MODEL_FILE).items()},
+              stripped)
+    found = default_architecture_of(stripped)
+    assert found["family"] == "sd1" and "unet" in json.dumps(found["configs"])
+    assert default_architecture_of(DEFAULT_MODEL_FILE) == {}          # it has its metadata
+    other = tmp_path / "other.safetensors"
+    save_file({"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(320, 4, 3, 3)}, other)
+    assert default_architecture_of(other) == {}
+
+
+# --- paste bindings (agent-scheduler, images-browser) -----------------------------------------------
+
+def _click_fns(blocks, button):
+    return [fn for fn in blocks.fns.values() if (button._id, "click") in fn.targets]
+
+
+def test_param_bindings_paste_an_infotext_into_a_tab_as_a1111_does(api):
+    import gradio as gr
+
+    from modules import generation_parameters_copypaste as copypaste, infotext_utils
+    from sdwebui.interfaces.ui import paste_bindings
+
+    assert copypaste is infotext_utils
+    saved = list(copypaste.registered_param_bindings), dict(copypaste.paste_fields)
+    try:
+        with gr.Blocks() as blocks:
+            prompt, steps, cfg = gr.Textbox(), gr.Number(value=20, precision=0), gr.Slider(value=7.0)
+            source, button = gr.Textbox(), gr.Button()
+            buttons = copypaste.create_buttons(["mytab"])
+            paste_bindings.add_paste_fields("mytab", None, [(prompt, "Prompt"), (steps, "Steps"),
+                                                            (cfg, lambda d: float(d["CFG scale"]) * 2)])
+            copypaste.register_paste_params_button(copypaste.ParamBinding(button, "mytab",
+                                                                          source_text_component=source))
+            copypaste.bind_buttons(buttons, None, source)
+            copypaste.register_paste_params_button(copypaste.ParamBinding(gr.Button(), "nowhere"))
+            copypaste.connect_paste_params_buttons()
+        assert buttons["mytab"].elem_id == "mytab_tab" and len(copypaste.registered_param_bindings) == 3
+        (paste,) = _click_fns(blocks, button)
+        assert [c._id for c in paste.inputs] == [source._id]
+        updates = paste.fn("a castle\nNegative prompt: fog\nSteps: 17, Sampler: Euler a, CFG scale: 4.5, Seed: 7")
+        assert [u["value"] for u in updates] == ["a castle", 17.0, 9.0]
+        assert len(_click_fns(blocks, buttons["mytab"])) == 1
+    finally:
+        copypaste.registered_param_bindings[:] = saved[0]
+        copypaste.paste_fields.clear()
+        copypaste.paste_fields.update(saved[1])
+
+
+def test_param_binding_to_txt2img_uses_the_tabs_own_paste_and_brings_the_tab_forward(api):
+    import gradio as gr
+
+    from modules import infotext_utils
+    from sdwebui.interfaces.ui import paste_bindings
+    from sdwebui.interfaces.ui.generation import Panel
+
+    saved = list(infotext_utils.registered_param_bindings), dict(infotext_utils.paste_fields)
+    try:
+        with gr.Blocks() as blocks:
+            with gr.Tabs() as tabs:
+                with gr.Tab("txt2img", id="txt2img"):
+                    panel = Panel("txt2img", {"prompt": gr.Textbox(), "steps": gr.Number(), "width": gr.Number(),
+                                              "sampler_name": gr.Textbox()})
+            source, image, button = gr.Textbox(), gr.Image(type="pil"), gr.Button()
+            paste_bindings.register_tab("txt2img", panel, None, lambda: [gr.Tabs(selected="txt2img")], [tabs])
+            infotext_utils.register_paste_params_button(infotext_utils.ParamBinding(
+                button, "txt2img", source_text_component=source, source_image_component=image))
+            infotext_utils.connect_paste_params_buttons()
+        fills, switch = _click_fns(blocks, button)            # no image target on txt2img: no image event
+        updates = fills.fn("a castle\nSteps: 17, Sampler: k_euler_a, Size: 96x80")
+        # the panel's fields, then the txt2img scripts' infotext_fields (as the tab's own paste button)
+        assert [u.get("value") for u in updates[:4]] == ["a castle", 17, 96, "Euler a"]
+        assert len(updates) == len(fills.outputs) >= 4
+        assert [c._id for c in switch.outputs] == [tabs._id] and switch.fn()[0].selected == "txt2img"
+    finally:
+        infotext_utils.registered_param_bindings[:] = saved[0]
+        infotext_utils.paste_fields.clear()
+        infotext_utils.paste_fields.update(saved[1])
+
+
+def test_create_override_settings_dict_maps_infotext_names_to_settings(api):
+    from modules.generation_parameters_copypaste import create_override_settings_dict
+
+    assert create_override_settings_dict(["Clip skip: 2", "ENSD: 31337", "Unknown: 1"]) == {
+        "CLIP_stop_at_last_layers": 2, "eta_noise_seed_delta": 31337}
+    with pytest.raises(ValueError, match="'Clip skip 2' is not 'Name: value'"):
+        create_override_settings_dict(["Clip skip 2"])
+
+
+# --- A1111's UI handlers and API objects (agent-scheduler) -----------------------------------------
+
+def test_a1111s_ui_handlers_keep_their_signature_and_say_what_differs():
+    import inspect
+
+    from modules import img2img, txt2img
+
+    args = inspect.getfullargspec(txt2img.txt2img_create_processing).args
+    assert args[:3] == ["id_task", "request", "prompt"] and args[-1] == "override_settings_texts"
+    assert inspect.getfullargspec(img2img.img2img).args[:4] == ["id_task", "request", "mode", "prompt"]
+    for call in (lambda: txt2img.txt2img("task(1)", None, "a cat"), lambda: img2img.img2img(*[None] * 40)):
+        with pytest.raises(NotImplementedError, match=r"built-in Sampler/Seed/Refiner scripts.*/sdapi/v1/txt2img"):
+            call()
+
+
+def test_api_object_as_extensions_make_it_generates_synchronously(api):
+    from fastapi import FastAPI
+
+    from modules.api.api import Api
+    from modules.api.models import StableDiffusionTxt2ImgProcessingAPI
+    from modules.call_queue import queue_lock
+
+    result = Api(FastAPI(), queue_lock).text2imgapi(StableDiffusionTxt2ImgProcessingAPI(**SMALL))
+    assert len(result.images) == 1 and json.loads(result.info)["seed"] == SMALL["seed"]
+
+
+def test_pydantic_1_names_for_the_extensions_models(api, tmp_path, monkeypatch):
+    """agent-scheduler's models: a Config subclassing the API model's `__config__`, and Optional fields
+    without a default, which pydantic 1 made optional (only for models defined in an extension)."""
+    import dataclasses
+    import importlib.util
+
+    from sdwebui.services import runtime
+
+    monkeypatch.setattr(runtime, "paths", dataclasses.replace(runtime.paths, extensions=tmp_path / "extensions"))
+    folder = runtime.paths.extensions / "pydantic-probe"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "probe_models.py").write_text(
+        "from typing import Optional\n"
+        "from pydantic import BaseModel, Field\n"
+        "from modules.api.models import StableDiffusionTxt2ImgProcessingAPI as Txt2Img\n"
+        "class Args(Txt2Img):\n"
+        "    checkpoint: Optional[str] = Field(title='Checkpoint')\n"
+        "    class Config(Txt2Img.__config__):\n"
+        "        pass\n"
+        "class Task(BaseModel):\n"
+        "    id: str = Field(title='Id')\n"
+        "    name: Optional[str] = Field(title='Name')\n")
+    spec = importlib.util.spec_from_file_location("probe_models", folder / "probe_models.py")
+    module = importlib.util.module_from_spec(spec)
+    import sys
+    sys.modules["probe_models"] = module
+    try:
+        spec.loader.exec_module(module)
+        assert module.Args(prompt="x", unknown=1).checkpoint is None      # extra ignored, as the parent's config
+        assert module.Task(id="a").name is None
+        with pytest.raises(Exception, match="id"):
+            module.Task()
+    finally:
+        sys.modules.pop("probe_models", None)
+    from pydantic import BaseModel, Field
+
+    class Ours(BaseModel):        # not an extension's: pydantic 2's rule stays
+        name: str | None = Field(title="Name")
+    with pytest.raises(Exception, match="name"):
+        Ours()

@@ -201,6 +201,14 @@ class CompVisSampler(Sampler):
     def make_denoiser(self) -> CFGDenoiser:
         return CFGDenoiserTimesteps(self)
 
+    @property
+    def sampler(self) -> Any:
+        # A1111 before 1.6 kept the LDM sampler object here; sd-dynamic-thresholding's UniPC support
+        # still configures it
+        raise AttributeError(f"{type(self).__name__}.sampler: A1111's LDM sampler object (ldm's DDIM/PLMS/UniPC) "
+                             "does not exist; DDIM, PLMS and UniPC run as diffusers schedulers in the sampling loop, "
+                             "so an extension cannot configure that object (use another sampler)")
+
 
 # A1111's timestep samplers; the rest are k-diffusion ones
 TIMESTEP_SAMPLERS = frozenset({"DDIM", "DDIM CFG++", "PLMS", "UniPC"})

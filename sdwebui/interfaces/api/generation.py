@@ -39,6 +39,20 @@ def _encode_with_info(image: Image.Image) -> str:
                                  webp_lossless=opts.webp_lossless, existing_pnginfo=texts)
 
 
+def _run_from_thread(coroutine: Any, name: str) -> Any:
+    """Run a handler's coroutine to its end from a thread that has no event loop (the job itself
+    runs on the queue's worker, as every job does)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    coroutine.close()
+    raise RuntimeError(f"Api.{name} waits for the generation queue: call it from a thread of your own, not from "
+                       "the server's event loop (or await the async route handler instead)")
+
+
 class GenerationRoutes:
     """Api's handlers for /sdapi/v1/txt2img, img2img and the extra-* routes."""
 
@@ -74,6 +88,14 @@ class GenerationRoutes:
             params["init_images"] = None
             params["mask"] = None
         return {"images": await self._images(req, processed), "parameters": params, "info": processed.js()}
+
+    # A1111's synchronous handlers: extensions call them from their own threads (agent-scheduler runs
+    # the API tasks of its queue so) and read the response model's fields
+    def text2imgapi(self, txt2imgreq: models.StableDiffusionTxt2ImgProcessingAPI) -> models.TextToImageResponse:
+        return models.TextToImageResponse(**_run_from_thread(self.txt2img(txt2imgreq), "text2imgapi"))
+
+    def img2imgapi(self, img2imgreq: models.StableDiffusionImg2ImgProcessingAPI) -> models.ImageToImageResponse:
+        return models.ImageToImageResponse(**_run_from_thread(self.img2img(img2imgreq), "img2imgapi"))
 
     async def _extras(self, req: models.ExtrasBaseRequest, mode: int, image: Any,
                       images: list[Image.Image]) -> tuple[list[str], str]:

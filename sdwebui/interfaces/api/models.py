@@ -11,6 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sdwebui.interfaces.api import pydantic_v1_names
+
+# extensions subclass `StableDiffusionTxt2ImgProcessingAPI.__config__` (pydantic 1's class config)
+pydantic_v1_names.install()
+
 MAX_STEPS = 1000
 MAX_BATCH = 64
 MAX_ITER = 1000

@@ -9,6 +9,7 @@ its job starts takes the job out of the queue.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -29,8 +30,11 @@ logger = logging.getLogger(__name__)
 
 
 class Api(GenerationRoutes, ControlRoutes, OptionRoutes, ResourceRoutes, InfoRoutes):
-    def __init__(self, app: FastAPI, *, sdapi: bool = True, internal: bool = True):
+    def __init__(self, app: FastAPI, queue_lock: Any = None, *, sdapi: bool = True, internal: bool = True):
+        # queue_lock: A1111's second argument (extensions pass call_queue.queue_lock); jobs here are
+        # serialised by the generation queue, whose worker holds that same lock
         self.app = app
+        self.queue_lock = queue_lock
         deps = []
         creds = parse_credentials(shared.cmd_opts.api_auth)
         if creds:

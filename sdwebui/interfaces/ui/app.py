@@ -26,10 +26,11 @@ def create_ui() -> gr.Blocks:
 
     from sdwebui.interfaces.ui.extensions_tab import create_extensions_tab
 
-    from sdwebui.interfaces.ui import extra_networks, extra_networks_default_pages, tempdir
+    from sdwebui.interfaces.ui import extra_networks, extra_networks_default_pages, paste_bindings, tempdir
     from sdwebui.interfaces.ui.loadsave import UiLoadsave
 
     # A1111's order: its own Extra Networks pages, then the extensions' (registered in on_before_ui)
+    paste_bindings.reset()      # the extensions register their send-to buttons again as their tabs are built
     extra_networks.initialize()
     extra_networks_default_pages.register_default_pages()
     script_callbacks.before_ui_callback()
@@ -73,9 +74,10 @@ def create_ui() -> gr.Blocks:
         # button after a settings change (the Apply button, a quicksetting)
         gr.Button(visible="hidden", elem_id="settings_json_refresh").click(
             _options_json, [], [settings_json], queue=False, api_visibility="undocumented")
-        _wire_send_to(png, tabs, txt2img, img2img, ext)
+        _wire_send_to(png)
         for panel in (txt2img, img2img):
             _wire_gallery_send_to(panel, tabs, img2img, ext)
+        paste_bindings.connect_app_tabs(tabs, txt2img, img2img, ext)   # the extensions' send-to buttons
     if from_file != loadsave.ui_settings:     # new fields: written, as A1111 does at each start
         try:
             loadsave.dump_defaults()
@@ -117,24 +119,14 @@ def _wire_gallery_send_to(panel, tabs, img2img, ext: dict) -> None:
         source, [ext["image"], ext["tab_index"], ext["input_tabs"], tabs], queue=False)
 
 
-def _wire_send_to(png: dict, tabs, txt2img, img2img, ext: dict) -> None:
-    """PNG Info's "Send to" buttons: the parameters into a tab's fields (and the image where it goes)."""
-    from sdwebui.interfaces.ui.generation import field_updates
-    from sdwebui.interfaces.ui.pnginfo import paste_fields
+def _wire_send_to(png: dict) -> None:
+    """PNG Info's "Send to" buttons, registered as A1111 registers them (ParamBinding: the infotext and
+    the image), and connected with the extensions' ones by paste_bindings.connect_app_tabs."""
+    from sdwebui.interfaces.ui.paste_bindings import ParamBinding, register_paste_params_button
 
-    def to_txt2img(info: str):
-        return [*field_updates(txt2img, paste_fields(info or "")), gr.Tabs(selected="txt2img")]
-
-    png["send_to_txt2img"].click(to_txt2img, [png["generation_info"]], [*txt2img.fields.values(), tabs], queue=False)
-
-    def to_img2img(info: str, image):
-        values = {k: v for k, v in paste_fields(info or "").items() if not k.startswith("hr_") and k != "enable_hr"}
-        return [*field_updates(img2img, values), image, gr.Tabs(selected="img2img")]
-
-    png["send_to_img2img"].click(to_img2img, [png["generation_info"], png["image"]],
-                                 [*img2img.fields.values(), img2img.ui["image"], tabs], queue=False)
-    png["send_to_extras"].click(lambda image: (image, 0, gr.Tabs(selected="single_image"), gr.Tabs(selected="extras")),
-                                [png["image"]], [ext["image"], ext["tab_index"], ext["input_tabs"], tabs], queue=False)
+    for tab, button in png["buttons"].items():
+        register_paste_params_button(ParamBinding(button, tab, source_text_component=png["generation_info"],
+                                                  source_image_component=png["image"]))
 
 
 @contextlib.contextmanager

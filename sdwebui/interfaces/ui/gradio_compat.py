@@ -155,6 +155,19 @@ def install() -> None:
             name = event if isinstance(event, str) else getattr(event, "event_name", None)
             if name:
                 _wrap_event(cls, name)
+    if not hasattr(gr.Blocks, "dependencies"):
+        gr.Blocks.dependencies = property(_gradio3_dependencies)
+
+
+def _gradio3_dependencies(blocks: gr.Blocks) -> list[dict]:
+    """gradio 3's `Blocks.dependencies`: one dict per event, with component ids (agent-scheduler finds
+    the Generate button's click in it). Built from gradio 6's `fns` at each read."""
+    out = []
+    for fn in blocks.fns.values():
+        for target, trigger in fn.targets:
+            out.append({"id": fn._id, "targets": [target], "trigger": trigger, "js": fn.js,
+                        "inputs": [c._id for c in fn.inputs], "outputs": [c._id for c in fn.outputs]})
+    return out
 
 
 # --- A1111's modules.gradio_extensons (its gradio-3 patches) ------------------------------------------

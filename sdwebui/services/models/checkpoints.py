@@ -2,6 +2,7 @@
 manager (exactly one checkpoint resident on the device)."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -15,7 +16,8 @@ import torch
 
 from sdwebui.services.models import devices, offload
 from sdwebui.engine.models.hashes import HashCache, model_hash
-from sdwebui.engine.models.single_file import CheckpointLoadError, SDModel, load_checkpoint
+from sdwebui.engine.models.single_file import (META_CONFIG, META_FAMILY, META_PREDICTION, CheckpointLoadError, SDModel,
+                                              load_checkpoint)
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +144,37 @@ class CheckpointRegistry:
         return info.sha256
 
 
+def _header(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """(metadata, tensor name -> shape) of a .safetensors file, from its header only."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {}), {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+
+
+def default_architecture_of(path: Path) -> dict:
+    """The architecture of the embedded default model, for a file that has its weights but lost the
+    metadata declaring them (tools such as model-converter write no metadata): the default is of
+    its own size, which no key layout reveals. {} for every other file."""
+    from sdwebui.engine.models.tiny import DEFAULT_MODEL_FILE
+
+    if path.suffix.lower() != ".safetensors" or not DEFAULT_MODEL_FILE.is_file():
+        return {}
+    try:
+        meta, shapes = _header(path)
+        if META_CONFIG in meta:
+            return {}
+        default_meta, default_shapes = _header(DEFAULT_MODEL_FILE)
+    except Exception:          # unreadable: the loader reports it
+        return {}
+    if any(shapes.get(k) != shape for k, shape in default_shapes.items() if not k.startswith("model_ema.")):
+        return {}
+    logger.info("%s has the embedded default model's weights without its architecture metadata; using the "
+                "default's architecture", path.name)
+    return {"configs": json.loads(default_meta[META_CONFIG]), "family": default_meta.get(META_FAMILY),
+            "prediction_type": default_meta.get(META_PREDICTION)}
+
+
 class ModelManager:
     """Owns the one resident model. load() must run on the queue worker (it uses the device)."""
 
@@ -181,7 +214,7 @@ class ModelManager:
             logger.info("Loading weights [%s] from %s", info.shorthash or info.hash, info.filename)
             # build on the CPU first: a failing file never disturbs the model on the device
             new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype,
-                                  vae_upcast_dtype=self.vae_upcast_dtype)
+                                  vae_upcast_dtype=self.vae_upcast_dtype, **default_architecture_of(info.path))
             source = "file"
         if self.hashing:
             self.registry.ensure_hash(info)
