@@ -23,6 +23,10 @@ class ToolButton(gr.Button):
         super().__init__(*args, elem_classes=["tool", *classes], **kwargs)
         self.webui_tooltip = tooltip
 
+    # gradio sends a component's props to the page by the parameter names of its class's __init__:
+    # without gr.Button's, a ToolButton reached the page with no value, elem_id or visibility
+    __init__.__signature__ = inspect.signature(gr.Button.__init__)
+
     def get_block_name(self):
         return "button"
 
