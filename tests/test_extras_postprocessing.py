@@ -196,6 +196,23 @@ def test_extension_script_listed_and_run_with_its_args(api, runner, extension_sc
 
 # --- the Extras tab -----------------------------------------------------------------------------------
 
+def test_tab_builds_every_scripts_controls(api, runner):
+    import gradio as gr
+
+    from sdwebui.interfaces.ui import extras as extras_ui
+
+    with gr.Blocks():
+        ext = extras_ui.create_extras_tab()
+    scripts = runner.scripts_in_preferred_order()
+    assert len(ext["script_inputs"]) == scripts[-1].args_to      # A1111's flat argument list
+    ids = {getattr(c, "elem_id", None) for c in ext["script_inputs"]}
+    assert {"extras_upscaler_1", "extras_gfpgan_visibility", "extras_codeformer_visibility",
+            "extras_codeformer_weight", "postprocess_split_threshold", "postprocess_focal_crop_face_weight",
+            "postprocess_multicrop_objective"} <= ids
+    assert ext["input_dir"].elem_id == "extras_batch_input_dir" and ext["tab_folder"].elem_id == \
+        "extras_batch_directory_tab"
+
+
 def test_tab_batch_from_folder_saves_copies_with_suffixes(api, runner, tmp_path):
     from sdwebui.interfaces.ui import extras as extras_ui
 

@@ -86,7 +86,9 @@ def _lbp_cascade() -> Detector:
 
     def detect(rgb: np.ndarray) -> list[Face]:
         h, w = rgb.shape[:2]
-        smallest = max(24, min(w, h) // 20)
+        # faces under a tenth of the short side are skipped: smaller windows mostly add false faces
+        # (measured on scikit-image's astronaut photo at 512 and 1024 pixels) and triple the time
+        smallest = max(24, min(w, h) // 10)
         with _lbp_lock:   # the cascade object is not thread-safe
             found = cascade.detect_multi_scale(img=rgb, scale_factor=1.2, step_ratio=1,
                                                min_size=(smallest, smallest), max_size=(w, h))
