@@ -225,7 +225,7 @@ def test_param_binding_to_txt2img_uses_the_tabs_own_paste_and_brings_the_tab_for
         # the panel's fields, then the txt2img scripts' infotext_fields (as the tab's own paste button)
         assert [u.get("value") for u in updates[:4]] == ["a castle", 17, 96, "Euler a"]
         assert len(updates) == len(fills.outputs) >= 4
-        assert [c._id for c in switch.outputs] == [tabs._id] and switch.fn()[0].selected == "txt2img"
+        assert [c._id for c in switch.outputs] == [tabs._id] and switch.fn().selected == "txt2img"
     finally:
         infotext_utils.registered_param_bindings[:] = saved[0]
         infotext_utils.paste_fields.clear()
@@ -307,3 +307,15 @@ def test_pydantic_1_names_for_the_extensions_models(api, tmp_path, monkeypatch):
         name: str | None = Field(title="Name")
     with pytest.raises(Exception, match="name"):
         Ours()
+
+
+def test_a_scripts_infotext_field_function_may_return_its_own_update():
+    """sd-dynamic-thresholding's infotext_fields return gr.Dropdown.update(value=...): the paste keeps
+    that update (wrapping it again put the dict in the dropdown, and Generate then failed)."""
+    import gradio as gr
+
+    from sdwebui.interfaces.ui.generation import _script_value
+
+    update = _script_value(gr.Dropdown(choices=["Constant", "Linear Up"]),
+                           lambda d: gr.update(value=d.get("Mimic mode", "Constant")), {"Mimic mode": "Linear Up"})
+    assert update == {"__type__": "update", "value": "Linear Up"}

@@ -335,6 +335,8 @@ def _script_value(component, key, params: dict):
         return gr.skip()
     if value is None:
         return gr.skip()
+    if isinstance(value, dict) and "__type__" in value:
+        return value      # the function made the update itself (gr.Dropdown.update(value=...) in gradio 3 style)
     if isinstance(component, gr.Checkbox) and isinstance(value, str):
         value = value.strip().lower() in ("true", "1", "yes", "on")
     elif isinstance(component, (gr.Slider, gr.Number)) and isinstance(value, str):

@@ -155,7 +155,10 @@ def _connect(binding: ParamBinding) -> None:
                          show_progress="hidden")
     switch = _targets.get(binding.tabname)
     if switch is not None:
-        button.click(switch["switch"], [], switch["outputs"], queue=False, show_progress="hidden")
+        make, outputs = switch["switch"], switch["outputs"]
+        # one output takes the value itself, several a list
+        fn = (lambda: make()[0]) if len(outputs) == 1 else make
+        button.click(fn, [], outputs, queue=False, show_progress="hidden")
 
 
 def _size_components(tabname: str) -> list:
