@@ -319,3 +319,26 @@ def test_a_scripts_infotext_field_function_may_return_its_own_update():
     update = _script_value(gr.Dropdown(choices=["Constant", "Linear Up"]),
                            lambda d: gr.update(value=d.get("Mimic mode", "Constant")), {"Mimic mode": "Linear Up"})
     assert update == {"__type__": "update", "value": "Linear Up"}
+
+
+def test_the_batch_sampler_is_made_through_sd_samplers_create_sampler(api, monkeypatch):
+    """As A1111's processing, each job makes its sampler object with sd_samplers.create_sampler, looked
+    up at call time: an extension's wrapper sees it and may install its own denoiser."""
+    from modules import sd_samplers, sd_samplers_kdiffusion
+
+    made, original = [], sd_samplers.create_sampler
+
+    class Halved(sd_samplers_kdiffusion.CFGDenoiserKDiffusion):
+        def combine_denoised(self, x_out, conds_list, uncond, cond_scale):
+            return super().combine_denoised(x_out, conds_list, uncond, cond_scale) * 0.5
+
+    def wrapper(name, model):
+        sampler = original(name, model)
+        made.append((name, type(sampler).__name__))
+        sampler.model_wrap_cfg = Halved(sampler)
+        return sampler
+
+    plain = pixels(api.post("/sdapi/v1/txt2img", json={**SMALL, "sampler_name": "DPM++ 2M"}))
+    monkeypatch.setattr(sd_samplers, "create_sampler", wrapper)
+    halved = pixels(api.post("/sdapi/v1/txt2img", json={**SMALL, "sampler_name": "DPM++ 2M"}))
+    assert made == [("DPM++ 2M", "KDiffusionSampler")] and np.abs(halved - plain).mean() > 5

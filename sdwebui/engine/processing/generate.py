@@ -25,6 +25,7 @@ from sdwebui.engine.processing.processed import Processed
 from sdwebui.engine.prompt.encoding import ScheduledConditioning
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.sampling import samplers
+from sdwebui.engine.sampling.samplers import extension_tables
 from sdwebui.engine.sampling.loop import decode
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,10 @@ def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callabl
                                      factor=factor, device=model.device, randn_source=opts.randn_source)
         noise = noise_rng.first()
         noise_rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))   # A1111 reseeds for every sampler
+        if isinstance(p.sampler, samplers.SamplerInfo):
+            # A1111's sampler object for the batch, made through sd_samplers.create_sampler (looked up at
+            # call time: an extension may wrap it); an extension's process_batch may have made its own
+            p.sampler = extension_tables.create_sampler(p.sampler_name, model)
         eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
         latents, _finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
