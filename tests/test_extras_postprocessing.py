@@ -128,9 +128,12 @@ def test_caption_without_models_is_422(api):
     assert "Deepbooru" in r.text and "Caption" in r.text
 
 
-@pytest.mark.parametrize("scripts,needle", [({"Nope": {}}, "Create flipped copies"),
-                                            ({"GFPGAN": {"strength": 1}}, "gfpgan_visibility")])
-def test_unknown_script_or_argument_is_422(api, scripts, needle):
+@pytest.mark.parametrize("scripts,needle", [
+    ({"Nope": {}}, "Create flipped copies"), ({"GFPGAN": {"strength": 1}}, "gfpgan_visibility"),
+    ({"GFPGAN": {"gfpgan_visibility": "high"}}, "scripts.GFPGAN.gfpgan_visibility"),
+    ({"Split oversized images": {"overlap_ratio": 2}}, "0.9"),
+    ({"Create flipped copies": {"enable": True, "option": ["Sideways"]}}, "Horizontal")])
+def test_unknown_script_argument_or_value_is_422(api, scripts, needle):
     r = api.post("/sdapi/v1/extra-single-image", json={"image": b64(noise_image()), "scripts": scripts})
     assert r.status_code == 422, r.text
     assert needle in r.text and "scripts" in r.text

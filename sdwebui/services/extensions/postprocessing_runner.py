@@ -37,6 +37,43 @@ class PostprocessingArgsError(ValueError):
         self.field = field
 
 
+def _choices(control: Any) -> list[Any] | None:
+    """The fixed choices of a Radio or CheckboxGroup (gradio gives (label, value) pairs). Dropdowns
+    are left out: their lists (upscalers ...) can grow after the controls were built."""
+    if type(control).__name__ not in ("Radio", "CheckboxGroup"):
+        return None
+    choices = getattr(control, "choices", None) or []
+    return [c[1] if isinstance(c, (tuple, list)) and len(c) == 2 else c for c in choices]
+
+
+def _check_value(control: Any, value: Any, field: str) -> None:
+    """A value given by name must have the type of its control's default (and be in its range or
+    choices): a 422 naming the argument, instead of a failure inside the script."""
+    default = getattr(control, "value", None)
+    if value is None or default is None:
+        return
+    if isinstance(default, bool):
+        ok, wanted = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        ok, wanted = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        low, high = getattr(control, "minimum", None), getattr(control, "maximum", None)
+        if ok and ((low is not None and value < low) or (high is not None and value > high)):
+            raise PostprocessingArgsError(f"{field}: {value!r} is outside {low}..{high}", field)
+    elif isinstance(default, str):
+        ok, wanted = isinstance(value, str), "a string"
+    elif isinstance(default, list):
+        ok, wanted = isinstance(value, list), "a list"
+    else:
+        return
+    if not ok:
+        raise PostprocessingArgsError(f"{field}: expected {wanted}, got {value!r}", field)
+    choices = _choices(control)
+    if choices:
+        bad = [v for v in (value if isinstance(value, list) else [value]) if v not in choices]
+        if bad:
+            raise PostprocessingArgsError(f"{field}: {bad[0]!r} is not one of {', '.join(map(str, choices))}", field)
+
+
 def _opt(name: str, default: Any) -> Any:
     opts = runtime.opts
     return default if opts is None or name not in opts else getattr(opts, name)
@@ -166,6 +203,8 @@ class ScriptPostprocessingRunner:
                 raise PostprocessingArgsError(
                     f"{field}.{name}: unknown argument {unknown[0]!r}; {script.name} takes "
                     f"{', '.join(script.controls or {})}", f"{field}.{name}.{unknown[0]}")
+            for arg, value in values.items():
+                _check_value(script.controls[arg], value, f"{field}.{script.name}.{arg}")
             out[script.name] = values
         return out
 
