@@ -53,8 +53,18 @@ def find_yunet(folder: Path | None) -> Path | None:
     return found[0] if found else None
 
 
+def require_cv2() -> Any:
+    """OpenCV, which the compat extra installs (face alignment, YuNet, the focal crop's corners)."""
+    try:
+        import cv2  # noqa: PLC0415
+    except ImportError as e:
+        raise RuntimeError("face restoration and the focal-point crop need OpenCV: install "
+                           "opencv-python-headless (the compat extra)") from e
+    return cv2
+
+
 def _yunet(path: Path) -> Detector:
-    import cv2  # noqa: PLC0415 (optional: the compat extra installs it)
+    cv2 = require_cv2()
 
     def detect(rgb: np.ndarray) -> list[Face]:
         h, w = rgb.shape[:2]
@@ -75,8 +85,12 @@ _lbp: Any = None
 
 
 def _lbp_cascade() -> Detector:
-    from skimage import data as skdata  # noqa: PLC0415 (optional: the compat extra installs it)
-    from skimage.feature import Cascade  # noqa: PLC0415
+    try:   # optional: the compat extra installs it
+        from skimage import data as skdata  # noqa: PLC0415
+        from skimage.feature import Cascade  # noqa: PLC0415
+    except ImportError as e:
+        raise RuntimeError("no face detector: install scikit-image (the compat extra) or put a YuNet "
+                           f"model ({YUNET_GLOB}) in models/opencv") from e
 
     global _lbp
     with _lbp_lock:
@@ -107,13 +121,9 @@ def make_detector(opencv_models: Path | None) -> tuple[Detector, str]:
     if yunet is not None:
         try:
             return _yunet(yunet), f"YuNet ({yunet.name})"
-        except ImportError:
-            logger.warning("%s found but OpenCV (cv2) is not installed; using the LBP cascade", yunet)
-    try:
-        return _lbp_cascade(), "LBP cascade"
-    except ImportError as e:
-        raise RuntimeError("no face detector: install scikit-image (the compat extra) or put a YuNet "
-                           f"model ({YUNET_GLOB}) in {opencv_models}") from e
+        except RuntimeError as e:
+            logger.warning("%s found but unusable (%s); using the LBP cascade", yunet, e)
+    return _lbp_cascade(), "LBP cascade"
 
 
 def rgb_array(image: Any) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sdwebui.engine.faces.detection import Detector, rgb_array
+from sdwebui.engine.faces.detection import Detector, require_cv2, rgb_array
 from sdwebui.engine.faces.models import FaceModel
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,7 @@ def _to_image(t: torch.Tensor) -> np.ndarray:
 
 def _soft_mask(inverse: np.ndarray, face_size: int, out_w: int, out_h: int) -> np.ndarray:
     """Where the warped-back face covers the image, 1 inside fading to 0 at its edge (H x W x 1)."""
-    import cv2  # noqa: PLC0415
-
+    cv2 = require_cv2()
     mask = cv2.warpAffine(np.ones((face_size, face_size), np.float32), inverse, (out_w, out_h))
     mask = cv2.erode(mask, np.ones((2, 2), np.uint8))
     edge = max(1, int(float(mask.sum()) ** 0.5) // 20)
@@ -50,8 +49,7 @@ def restore_faces(image: Any, model: FaceModel, detector: Detector, *, device: A
                   weight: float | None = None) -> tuple[np.ndarray, int]:
     """(the image as uint8 RGB with every face found restored, how many faces were restored). An
     image with no face comes back unchanged, as in A1111."""
-    import cv2  # noqa: PLC0415 (optional: the compat extra installs it)
-
+    cv2 = require_cv2()
     rgb = rgb_array(image)
     h, w = rgb.shape[:2]
     faces = detector(rgb)

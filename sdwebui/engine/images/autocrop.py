@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from sdwebui.engine.faces.detection import make_detector
+from sdwebui.engine.faces.detection import make_detector, require_cv2
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,7 @@ def face_points(im: Image.Image, s: Settings, opencv_models: Path | None = None)
 
 
 def corner_points(im: Image.Image) -> list[PointOfInterest]:
-    import cv2  # noqa: PLC0415 (optional: the compat extra installs it)
-
+    cv2 = require_cv2()
     grey = im.convert("L")
     # keep points off the bottom tenth, where watermarks and signatures usually are
     ImageDraw.Draw(grey).rectangle([0, im.height * .9, im.width, im.height], fill="#999")
