@@ -129,7 +129,10 @@ class UiLoadsave:
                 if new_value >= len(choices):
                     continue
                 new_value = choices[new_value]
-            if new_value == old_value or (old_value is None and new_value == "") or new_value == []:
+            # an empty field reads as None, "" or [] depending on the component and on whether the page
+            # has sent it yet (an untouched multiselect dropdown: None here, [] in the file)
+            if new_value == old_value or new_value in (None, "", []) and old_value in (None, "", []) \
+                    or new_value == []:
                 continue
             yield path, old_value, new_value
 
