@@ -284,3 +284,12 @@ def test_no_source_file_over_the_line_limit():
                     + "\n".join(f"  {p}: {n}" for p, n in sorted(over.items()))
                     + f"\nall files over {WARN_LINES} lines:\n" + "\n".join(f"  {p}: {n}" for n, p in long),
                     pytrace=False)
+
+
+def test_test_modules_have_unique_basenames():
+    """tests/ has no __init__.py, so pytest imports each test file by its basename: two files with the
+    same name in different folders stop the whole run at collection."""
+    seen: dict[str, Path] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a basename"
+        seen[path.name] = path
