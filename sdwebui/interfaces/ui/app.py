@@ -26,7 +26,7 @@ def create_ui() -> gr.Blocks:
 
     from sdwebui.interfaces.ui.extensions_tab import create_extensions_tab
 
-    from sdwebui.interfaces.ui import extra_networks, extra_networks_default_pages, paste_bindings, tempdir
+    from sdwebui.interfaces.ui import extra_networks, extra_networks_default_pages, gradio_compat, paste_bindings, tempdir
     from sdwebui.interfaces.ui.loadsave import UiLoadsave
 
     # A1111's order: its own Extra Networks pages, then the extensions' (registered in on_before_ui)
@@ -59,10 +59,11 @@ def create_ui() -> gr.Blocks:
                 png = create_pnginfo_tab()
             loadsave.add_block(tab, "pnginfo")
             for blocks, title, elem_id in extension_tabs:
-                with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
+                # rendered at load, as gradio 3 did: the extension's JavaScript expects its elements
+                with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}", elem_classes=[gradio_compat.EAGER_CLASS]):
                     blocks.render()
                 loadsave.add_block(blocks, elem_id)
-            with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
+            with gr.Tab("Settings", id="settings", elem_id="tab_settings", elem_classes=[gradio_compat.EAGER_CLASS]):
                 create_settings_tab()
                 with gr.Accordion("Defaults", open=False, elem_id="settings_tab_defaults"):
                     loadsave.create_ui()

@@ -3,7 +3,9 @@ hooks A1111 extensions rely on (`on_before_component` / `on_after_component`).
 
 install() patches gradio once, before any UI is built:
 * `gr.Textbox.update(...)` and friends (removed in gradio 4) return `gr.update(...)`;
-* `_js=` on event listeners means `js=`; `.style(...)` is accepted and ignored;
+* `_js=` means `js=` on every event listener: components' events, `.then()` / `.success()` /
+  `.failure()` of the Dependency an event returns, `gr.on(...)` and `Blocks.load(...)`;
+  `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts);
 * `gr.Box` is `gr.Group`; `source="upload"` becomes `sources=["upload"]`, `tool=` is dropped;
   other keyword arguments a component no longer takes are dropped with a warning instead of
   raising, so an extension written for gradio 3 builds;
@@ -12,7 +14,15 @@ install() patches gradio once, before any UI is built:
   gradio >= 5.36 leaves invisible components out of the page, and extensions look their hidden
   buttons and textboxes up in the DOM;
 * every component constructed calls the before/after-component callbacks with its keyword
-  arguments, as A1111 does (ADetailer finds `txt2img_generate` that way).
+  arguments, as A1111 does (ADetailer finds `txt2img_generate` that way);
+* eager rendering (gradio 6 puts a closed accordion's children, and an unselected tab, in the page
+  only once opened; gradio 3, which A1111 extensions were written for, rendered everything and their
+  JavaScript looks those elements up at load): accordions built by an extension's UI are sent to
+  the page open with the class EAGER_CLOSED_CLASS and javascript/eager_render.js closes them as
+  they mount (their children stay in the page); tabs with EAGER_CLASS (the extensions' tabs,
+  Settings) are shown once by that script before the onUiLoaded callbacks run. The Settings
+  sections' contents stay lazy: rendering all of them costs far more than the rest of the page
+  (measured; docs/compatibility.md "Page and JavaScript").
 """
 from __future__ import annotations
 
@@ -24,7 +34,9 @@ import threading
 from typing import Iterator
 
 import gradio as gr
+import gradio.events as gr_events
 from gradio.blocks import Block
+from gradio.blocks_events import BLOCKS_EVENTS
 
 from sdwebui.services.extensions import callbacks as script_callbacks, script_controls, scripts
 
@@ -33,6 +45,8 @@ logger = logging.getLogger(__name__)
 _installed = False
 _local = threading.local()
 _SOURCE_CLASSES = ("Image", "ImageEditor", "Audio", "Video", "Sketchpad", "Paint")
+EAGER_CLASS = "webui-eager"                  # on a gr.Tab: rendered at page load (eager_render.js)
+EAGER_CLOSED_CLASS = "webui-eager-closed"    # a closed accordion sent open, closed by the page's script
 
 
 @contextlib.contextmanager
@@ -87,9 +101,13 @@ def _wrap_init(cls: type) -> None:
     accepted = None if has_var_kw else set(params) - {"self"}
     is_component = issubclass(cls, gr.components.Component)
 
+    is_accordion = issubclass(cls, gr.Accordion)
+
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
         kwargs = _translate(type(self), kwargs, accepted)
+        if is_accordion and _in_extension_ui():
+            render_eagerly(self)
         outermost = is_component and not getattr(self, "_compat_constructing", False) and not in_event()
         if not outermost:
             return original(self, *args, **kwargs)
@@ -122,19 +140,73 @@ def _component_callbacks(when: str, component, kwargs: dict) -> None:
         getattr(runner, f"{when}_component")(component, **kwargs)
 
 
-def _wrap_event(cls: type, name: str) -> None:
-    listener = cls.__dict__.get(name)
-    if listener is None or getattr(listener, "_compat_wrapped", False) or not callable(listener):
-        return
+def _js_aware(listener):
+    """`listener` taking gradio 3's `_js=` as `js=` (the same JavaScript function, run in the page
+    before the Python one, its return value the inputs)."""
+    if getattr(listener, "_compat_wrapped", False):
+        return listener
 
     @functools.wraps(listener)
-    def event(self, *args, **kwargs):
+    def event(*args, **kwargs):
         if "_js" in kwargs:
-            kwargs["js"] = kwargs.pop("_js")
-        return listener(self, *args, **kwargs)
+            js = kwargs.pop("_js")
+            if kwargs.get("js") is None:
+                kwargs["js"] = js
+        return listener(*args, **kwargs)
 
     event._compat_wrapped = True
-    setattr(cls, name, event)
+    return event
+
+
+def _wrap_event(cls: type, name: str) -> None:
+    listener = cls.__dict__.get(name)
+    if listener is None or not callable(listener):
+        return
+    setattr(cls, name, _js_aware(listener))
+
+
+def _wrap_listeners() -> None:
+    """`_js=` everywhere a listener is made. Components' event methods exist from import on (wrapped
+    per class in install()); `.then()` / `.success()` / `.failure()` are made for each Dependency by
+    EventListener._setup, so that factory's listeners are wrapped from now on; `gr.on` and the
+    Blocks' own events (`load`, `unload`) are module and class functions."""
+    setup = gr_events.EventListener.__dict__["_setup"].__func__
+
+    def _setup(*args, **kwargs):
+        return _js_aware(setup(*args, **kwargs))
+
+    gr_events.EventListener._setup = staticmethod(_setup)
+    gr_events.on = gr.on = _js_aware(gr_events.on)
+    for event in BLOCKS_EVENTS:
+        name = event if isinstance(event, str) else getattr(event, "event_name", None)
+        if name:
+            _wrap_event(gr.Blocks, name)
+
+
+# --- eager rendering (see the module docstring) -------------------------------------------------------
+def render_eagerly(accordion: gr.Accordion) -> gr.Accordion:
+    """Mark an accordion whose children must be in the page from the start (an extension's are)."""
+    object.__setattr__(accordion, "_webui_eager", True)
+    return accordion
+
+
+def _wrap_accordion_config() -> None:
+    original = gr.Accordion.get_config
+    if getattr(original, "_compat_wrapped", False):
+        return
+
+    @functools.wraps(original)
+    def get_config(self, *args, **kwargs):
+        config = original(self, *args, **kwargs)
+        # only the page's first state changes: `self.open` stays as built, so an update that opens or
+        # closes the accordion, and the ui-config.json defaults, see the real value
+        if config.get("open") is False and getattr(self, "_webui_eager", False):
+            config["open"] = True
+            config["elem_classes"] = [*(config.get("elem_classes") or []), EAGER_CLOSED_CLASS]
+        return config
+
+    get_config._compat_wrapped = True
+    gr.Accordion.get_config = get_config
 
 
 def install() -> None:
@@ -155,6 +227,8 @@ def install() -> None:
             name = event if isinstance(event, str) else getattr(event, "event_name", None)
             if name:
                 _wrap_event(cls, name)
+    _wrap_listeners()
+    _wrap_accordion_config()
     if not hasattr(gr.Blocks, "dependencies"):
         gr.Blocks.dependencies = property(_gradio3_dependencies)
 

@@ -3,6 +3,53 @@
 // get_uiCurrentTabContent, opts, onEdit, uiElementIsVisible, uiElementInSight, randomId.
 // Loaded before any extension script.
 
+// A1111 writes the extensions' scripts into the page's HTML, so a script can wait for
+// `DOMContentLoaded` (or window `load`) before it looks for the UI. Gradio adds them to the head
+// after the document has loaded: such a listener would never run (stable-diffusion-webui-state and
+// sd-webui-aspect-ratio-helper start that way). A listener for an event that has already fired,
+// added by an extension's script (one served from /file=), is called on the next tick instead, as
+// if the script had been in the HTML. Gradio's own code is left alone: it never waits for these.
+(function () {
+    let windowLoaded = document.readyState === "complete";
+    window.addEventListener("load", () => { windowLoaded = true; });
+    const fired = (target, type) => (type === "DOMContentLoaded" && document.readyState !== "loading") ||
+                                    (type === "load" && target === window && windowLoaded);
+    const fromExtensionScript = () => {
+        const script = document.currentScript;
+        if (script && script.dataset && script.dataset.webuiAsset !== undefined) return true;
+        // a module script, or a function an extension's script called later: its frames name the file
+        return /\/file=/.test(new Error().stack || "");
+    };
+    const pending = new Map();   // listener -> timer, so removeEventListener still cancels it
+    [document, window].forEach((target) => {
+        const add = target.addEventListener, remove = target.removeEventListener;
+        target.addEventListener = function (type, listener, options) {
+            if (listener && fired(this, type) && fromExtensionScript()) {
+                const call = () => {
+                    pending.delete(listener);
+                    const event = new Event(type);
+                    try {
+                        if (typeof listener === "function") listener.call(this, event);
+                        else listener.handleEvent(event);
+                    } catch (e) {
+                        console.error(`error in a ${type} listener of an extension:`, e);
+                    }
+                };
+                pending.set(listener, setTimeout(call, 0));
+                return undefined;
+            }
+            return add.call(this, type, listener, options);
+        };
+        target.removeEventListener = function (type, listener, options) {
+            if (pending.has(listener)) {
+                clearTimeout(pending.get(listener));
+                pending.delete(listener);
+            }
+            return remove.call(this, type, listener, options);
+        };
+    });
+})();
+
 function gradioApp() {
     const app = document.getElementsByTagName("gradio-app");
     const root = app.length === 0 ? document : app[0];
@@ -24,6 +71,12 @@ var optionsAvailableCallbacks = [];
 var uiAfterUpdateTimeout = null;
 var uiCurrentTab = null;
 var uiLoadedDone = false;
+// what must finish before the onUiLoaded callbacks run (eager_render.js showing the lazily rendered
+// tabs once); while one is held, tab switches are not reported to onUiTabChange either
+var uiLoadedHolds = new Set();
+
+function webuiHoldUiLoaded(name) { if (!uiLoadedDone) uiLoadedHolds.add(name); }
+function webuiReleaseUiLoaded(name) { uiLoadedHolds.delete(name); checkUiLoaded(); }
 
 function onUiUpdate(callback) { uiUpdateCallbacks.push(callback); }
 function onAfterUiUpdate(callback) { uiAfterUpdateCallbacks.push(callback); }
@@ -136,7 +189,8 @@ function pendingAssetScripts() {
 }, true));   // capture: load and error do not bubble
 
 function checkUiLoaded() {
-    if (uiLoadedDone || !gradioApp().querySelector("#txt2img_prompt") || pendingAssetScripts().length) return;
+    if (uiLoadedDone || uiLoadedHolds.size || !gradioApp().querySelector("#txt2img_prompt") ||
+        pendingAssetScripts().length) return;
     uiLoadedDone = true;
     readOptionsJson();
     executeCallbacks(uiLoadedCallbacks);
@@ -175,7 +229,7 @@ function inSettingsControls(node) {
         clearTimeout(uiAfterUpdateTimeout);
         uiAfterUpdateTimeout = setTimeout(() => executeCallbacks(uiAfterUpdateCallbacks), 200);
         const tab = get_uiCurrentTab();
-        if (tab && tab !== uiCurrentTab) {
+        if (tab && tab !== uiCurrentTab && !uiLoadedHolds.size) {
             uiCurrentTab = tab;
             executeCallbacks(uiTabChangeCallbacks);
         }

@@ -1,0 +1,74 @@
+"""gradio_compat on gradio 6, without a server: the gradio-3 `_js=` keyword on every kind of event
+listener (components' events, a Dependency's .then/.success/.failure, gr.on, Blocks.load), and the
+eager rendering marks (an extension's closed accordion is sent open with the class the page's
+script closes it by; the app's own accordions are not)."""
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+from sdwebui.interfaces.ui import gradio_compat
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _installed():
+    gradio_compat.install()
+
+
+def _dependencies(demo: gr.Blocks) -> list[dict]:
+    return demo.get_config_file()["dependencies"]
+
+
+def test_js_keyword_on_every_listener_kind():
+    with gr.Blocks() as demo:
+        box = gr.Textbox()
+        button = gr.Button()
+        first = button.click(None, [box], [box], _js="(v) => v + 'a'")
+        first.then(lambda v: v, [box], [box], _js="(v) => v + 'b'") \
+            .success(None, [box], [box], _js="(v) => v + 'c'")
+        first.failure(None, _js="() => 'd'")
+        gr.on([box.submit], None, [box], [box], _js="(v) => v + 'e'")
+        demo.load(None, _js="() => 'f'")
+    assert [d["js"] for d in _dependencies(demo)] == [
+        "(v) => v + 'a'", "(v) => v + 'b'", "(v) => v + 'c'", "() => 'd'", "(v) => v + 'e'", "() => 'f'"]
+    # the chain is kept: .then runs after the click, .success after .then
+    deps = _dependencies(demo)
+    assert deps[1]["trigger_after"] == deps[0]["id"] and deps[2]["trigger_after"] == deps[1]["id"]
+    assert deps[2]["trigger_only_on_success"] and deps[3]["trigger_only_on_failure"]
+
+
+def test_js_keyword_does_not_replace_an_explicit_js():
+    with gr.Blocks() as demo:
+        button = gr.Button()
+        button.click(None, js="() => 'new'", _js=None).then(None, js="() => 'kept'", _js="() => 'old'")
+    assert [d["js"] for d in _dependencies(demo)] == ["() => 'new'", "() => 'kept'"]
+
+
+def test_extension_accordions_are_sent_open_to_be_closed_by_the_page():
+    with gr.Blocks() as demo:
+        with gr.Accordion("app's own", open=False) as own:
+            gr.Button("a")
+        with gradio_compat.extension_ui():
+            with gr.Accordion("extension closed", open=False) as closed:
+                gr.Button("b")
+            with gr.Accordion("extension open", open=True) as opened:
+                gr.Button("c")
+    config = {c["id"]: c["props"] for c in demo.get_config_file()["components"]}
+    assert config[own._id]["open"] is False
+    assert gradio_compat.EAGER_CLOSED_CLASS not in (config[own._id].get("elem_classes") or [])
+    assert config[closed._id]["open"] is True
+    assert gradio_compat.EAGER_CLOSED_CLASS in config[closed._id]["elem_classes"]
+    assert config[opened._id]["open"] is True
+    assert gradio_compat.EAGER_CLOSED_CLASS not in (config[opened._id].get("elem_classes") or [])
+    # the Python side still says closed: updates and saved UI defaults see the real state
+    assert closed.open is False
+
+
+def test_page_scripts_that_keep_the_contract():
+    """The class names gradio_compat sends are the ones the page's script looks for."""
+    from sdwebui.interfaces.ui.page_assets import UI_DIR
+
+    script = (UI_DIR / "javascript" / "eager_render.js").read_text(encoding="utf-8")
+    assert f'"{gradio_compat.EAGER_CLASS}"' in script and f'"{gradio_compat.EAGER_CLOSED_CLASS}"' in script
+    style = (UI_DIR / "style.css").read_text(encoding="utf-8")
+    assert f".{gradio_compat.EAGER_CLOSED_CLASS}:not(" in style
