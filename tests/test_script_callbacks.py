@@ -104,10 +104,12 @@ def test_unknown_category_is_refused():
 def isolated_scripts():
     """Load scripts from a test data dir, then put the app's scripts and callbacks back."""
     saved_data = list(scripts.scripts_data)
+    saved_postprocessing = list(scripts.postprocessing_scripts_data)   # the Extras tab's scripts
     saved_callbacks = {k: list(v) for k, v in script_callbacks.callback_map.items()}
     saved_runners = [dict(r.__dict__) for r in (scripts.scripts_txt2img, scripts.scripts_img2img)]
     yield
     scripts.scripts_data[:] = saved_data
+    scripts.postprocessing_scripts_data[:] = saved_postprocessing
     for k, v in saved_callbacks.items():
         script_callbacks.callback_map[k][:] = v
     script_callbacks._ordered_cache.clear()
