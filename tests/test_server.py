@@ -56,9 +56,13 @@ def test_ui_generate_goes_through_the_shared_queue(server):
     client = Client(base + "/", verbose=False)
     # the panel's inputs in component order: prompt, negative, styles, sampler, schedule, steps, width,
     # height, batch count, batch size, CFG, seed, variation seed/strength, resize-seed-from w/h, hires fields
-    gallery, info_json, html = client.predict(
-        "a blue square", "", [], "Euler a", "Automatic", 6, 64, 64, 1, 1, 7, 321, -1, 0, 0, 0,
-        False, "Latent", 0, 0.7, 2, 0, 0, api_name="/txt2img")
+    panel = ["a blue square", "", [], "Euler a", "Automatic", 6, 64, 64, 1, 1, 7, 321, -1, 0, 0, 0,
+             False, "Latent", 0, 0.7, 2, 0, 0]
+    # after the panel come the scripts' controls (the Script dropdown, the built-in scripts' inputs):
+    # their defaults, as the page sends them when nobody touches them
+    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/txt2img"]["parameters"]
+    rest = [p["parameter_default"] if p.get("parameter_has_default") else None for p in params[len(panel):]]
+    gallery, info_json, html = client.predict(*panel, *rest, api_name="/txt2img")
     info = json.loads(info_json)
     assert info["all_seeds"] == [321] and info["sampler_name"] == "Euler a"
     assert len(gallery) == 1
