@@ -47,9 +47,12 @@ def ui(server):
 
 def ui_generate(ui, prompt: str, seed: int) -> dict:
     # the txt2img panel's inputs in component order (see tests/test_server.py)
-    gallery, info_json, _html = ui.predict(
-        prompt, "", [], "Euler", "Automatic", SMALL["steps"], 64, 64, 1, 1, 7, seed, -1, 0, 0, 0,
-        False, "Latent", 0, 0.7, 2, 0, 0, api_name="/txt2img")
+    panel = [prompt, "", [], "Euler", "Automatic", SMALL["steps"], 64, 64, 1, 1, 7, seed, -1, 0, 0, 0,
+             False, "Latent", 0, 0.7, 2, 0, 0]
+    # then the scripts' controls, at their defaults (as in tests/test_server.py)
+    params = ui.view_api(print_info=False, return_format="dict")["named_endpoints"]["/txt2img"]["parameters"]
+    rest = [p["parameter_default"] if p.get("parameter_has_default") else None for p in params[len(panel):]]
+    gallery, info_json, _html = ui.predict(*panel, *rest, api_name="/txt2img")
     assert len(gallery) == 1
     return json.loads(info_json)
 
