@@ -72,3 +72,17 @@ def test_page_scripts_that_keep_the_contract():
     assert f'"{gradio_compat.EAGER_CLASS}"' in script and f'"{gradio_compat.EAGER_CLOSED_CLASS}"' in script
     style = (UI_DIR / "style.css").read_text(encoding="utf-8")
     assert f".{gradio_compat.EAGER_CLOSED_CLASS}:not(" in style
+
+
+def test_tabs_an_extension_builds_are_marked_to_be_shown_at_load():
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            with gr.Tab("app's own") as own:
+                gr.Button("a")
+        with gradio_compat.extension_ui():
+            with gr.Tabs():
+                with gr.Tab("extension's", elem_classes="theirs") as theirs:
+                    gr.Button("b")
+    config = {c["id"]: c["props"] for c in demo.get_config_file()["components"]}
+    assert gradio_compat.EAGER_CLASS not in (config[own._id].get("elem_classes") or [])
+    assert config[theirs._id]["elem_classes"] == ["theirs", gradio_compat.EAGER_CLASS]

@@ -19,8 +19,8 @@ install() patches gradio once, before any UI is built:
   only once opened; gradio 3, which A1111 extensions were written for, rendered everything and their
   JavaScript looks those elements up at load): accordions built by an extension's UI are sent to
   the page open with the class EAGER_CLOSED_CLASS and javascript/eager_render.js closes them as
-  they mount (their children stay in the page); tabs with EAGER_CLASS (the extensions' tabs,
-  Settings) are shown once by that script before the onUiLoaded callbacks run. The Settings
+  they mount (their children stay in the page); tabs with EAGER_CLASS (the extensions' tabs and
+  the tabs inside them, Settings) are shown once by that script before the onUiLoaded callbacks run. The Settings
   sections' contents stay lazy: rendering all of them costs far more than the rest of the page
   (measured; docs/compatibility.md "Page and JavaScript").
 """
@@ -92,6 +92,11 @@ def _translate(cls: type, kwargs: dict, accepted: set[str] | None) -> dict:
     return kwargs
 
 
+def _with_class(classes: list[str] | str | None, name: str) -> list[str]:
+    classes = [classes] if isinstance(classes, str) else list(classes or [])
+    return classes if name in classes else [*classes, name]
+
+
 def _wrap_init(cls: type) -> None:
     original = cls.__dict__.get("__init__")
     if original is None or getattr(original, "_compat_wrapped", False):
@@ -102,12 +107,15 @@ def _wrap_init(cls: type) -> None:
     is_component = issubclass(cls, gr.components.Component)
 
     is_accordion = issubclass(cls, gr.Accordion)
+    is_tab = issubclass(cls, gr.Tab) and "elem_classes" in params
 
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
         kwargs = _translate(type(self), kwargs, accepted)
         if is_accordion and _in_extension_ui():
             render_eagerly(self)
+        if is_tab and _in_extension_ui():       # an extension's own tabs (images-browser's per folder)
+            kwargs["elem_classes"] = _with_class(kwargs.get("elem_classes"), EAGER_CLASS)
         outermost = is_component and not getattr(self, "_compat_constructing", False) and not in_event()
         if not outermost:
             return original(self, *args, **kwargs)
@@ -202,7 +210,7 @@ def _wrap_accordion_config() -> None:
         # closes the accordion, and the ui-config.json defaults, see the real value
         if config.get("open") is False and getattr(self, "_webui_eager", False):
             config["open"] = True
-            config["elem_classes"] = [*(config.get("elem_classes") or []), EAGER_CLOSED_CLASS]
+            config["elem_classes"] = _with_class(config.get("elem_classes"), EAGER_CLOSED_CLASS)
         return config
 
     get_config._compat_wrapped = True

@@ -6,8 +6,9 @@
 // * accordions built by extensions, and all accordions in a marked tab, are sent open with the class
 //   `webui-eager-closed`: each is closed here as soon as it mounts, before it is painted, and its
 //   children stay in the page (gradio hides a closed accordion's content, it does not remove it);
-// * tabs with the class `webui-eager` (the extensions' tabs, Settings) are shown once, in turn,
-//   before the onUiLoaded callbacks run, then the first tab is selected again.
+// * tabs with the class `webui-eager` (the extensions' tabs and the tabs inside them, Settings) are
+//   shown once, in turn, before the onUiLoaded callbacks run; then every group of tabs is set back
+//   to the tab it had.
 (function () {
     const EAGER_TAB = "webui-eager";
     const SENT_OPEN = "webui-eager-closed";
@@ -85,22 +86,51 @@
         observer.disconnect();
     }
 
+    const panel = (id) => gradioApp().querySelector(`#${CSS.escape(id)}`);
+    // the id of the tab selected in the group of `button` (restored through tabButton: the group
+    // may hold copies of a button)
+    const selectedIn = (button) => {
+        const list = button.closest("[role='tablist']");
+        const selected = list && list.querySelector("button[role='tab'][aria-selected='true']");
+        return selected ? selected.getAttribute("aria-controls") : null;
+    };
+    const select = (id) => {
+        const button = id && tabButton(id);
+        if (button && button.getAttribute("aria-selected") !== "true") button.click();
+    };
+
+    // Shows the tab `id`, then, inside it, the pending marked tabs of its own Tabs (an extension's
+    // tabs in its tab), each group set back to the tab it had. Returns the tab selected before.
+    async function showTab(id, pending) {
+        const button = tabButton(id);
+        if (!button) {
+            // gradio leaves a tab that does not fit in its strip out, in a "More tabs" menu
+            console.warn(`eager rendering: no button for the tab #${id}`);
+            return null;
+        }
+        const before = selectedIn(button);
+        select(id);
+        if (!await until(() => panel(id))) console.warn(`eager rendering: the tab #${id} did not render`);
+        const restore = new Set();
+        for (const child of [...pending]) {
+            const inside = panel(id) && tabButton(child);
+            if (!inside || !panel(id).contains(inside)) continue;
+            pending.delete(child);
+            restore.add(await showTab(child, pending));
+        }
+        restore.forEach(select);
+        return before;
+    }
+
     async function showEagerTabs() {
         const t0 = performance.now();
-        const ids = eagerTabIds().filter((id) => !gradioApp().querySelector(`#${CSS.escape(id)}`));
-        const selected = get_uiCurrentTab();
-        for (const id of ids) {
-            const button = tabButton(id);
-            if (!button) {
-                console.warn(`eager rendering: no button for the tab #${id}`);
-                continue;
-            }
-            button.click();
-            if (!await until(() => gradioApp().querySelector(`#${CSS.escape(id)}`))) {
-                console.warn(`eager rendering: the tab #${id} did not render`);
-            }
+        const pending = new Set(eagerTabIds().filter((id) => !panel(id)));
+        const first = get_uiCurrentTab();
+        const firstId = first && first.getAttribute("aria-controls");
+        for (const id of [...pending]) {
+            if (pending.delete(id)) await showTab(id, pending);     // else shown already, inside its parent
         }
-        if (ids.length && selected) selected.click();
+        select(firstId);
         await settled();
         // extensions' onUiLoaded callbacks may open or close accordions themselves
         await until(() => !gradioApp().querySelector("[data-webui-eager-closed='closing']"));
