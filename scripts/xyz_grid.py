@@ -386,16 +386,19 @@ class Script(scripts.Script):
             return (list_to_csv_string(axis.choices()), gr.update()) if csv_mode else (gr.update(), axis.choices())
 
         def select_axis(axis_type, values, dropdown, csv_mode):
+            # the text box's value is sent only when it changes: echoing it back would undo what the
+            # user typed while this event was on its way
             choices = self.current_axis_options[axis_type or 0].choices
             if choices is None:
-                return gr.update(visible=False), gr.update(visible=True, value=values), gr.update(visible=False)
+                return gr.update(visible=False), gr.update(visible=True), gr.update(visible=False)
             choices = choices()
+            text = {}
             if csv_mode and dropdown:     # carry the picked values over to the other input
-                values, dropdown = list_to_csv_string([v for v in dropdown if v in choices]), []
+                text, dropdown = {"value": list_to_csv_string([v for v in dropdown if v in choices])}, []
             elif not csv_mode and values:
-                values, dropdown = "", [v for v in csv_string_to_list_strip(values) if v in choices]
-            return (gr.update(visible=True), gr.update(visible=csv_mode, value=values),
-                    gr.update(choices=choices, visible=not csv_mode, value=dropdown or []))
+                text, dropdown = {"value": ""}, [v for v in csv_string_to_list_strip(values) if v in choices]
+            return (gr.update(visible=True), gr.update(visible=csv_mode, **text),
+                    gr.update(choices=choices, visible=not csv_mode, value=[v for v in dropdown or [] if v in choices]))
 
         for axis_type, values, dropdown, button in rows.values():
             button.click(fn=fill, inputs=[axis_type, csv_mode], outputs=[values, dropdown])

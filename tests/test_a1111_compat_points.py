@@ -177,6 +177,7 @@ def test_param_bindings_paste_an_infotext_into_a_tab_as_a1111_does(api):
 
     assert copypaste is infotext_utils
     saved = list(copypaste.registered_param_bindings), dict(copypaste.paste_fields)
+    copypaste.registered_param_bindings.clear()     # a UI built by an earlier test left its own
     try:
         with gr.Blocks() as blocks:
             prompt, steps, cfg = gr.Textbox(), gr.Number(value=20, precision=0), gr.Slider(value=7.0)

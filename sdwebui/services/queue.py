@@ -157,6 +157,8 @@ class GenerationQueue:
             # a repeated task id must not replace a queued job; make it unique
             while job.task_id in self._pending:
                 job.task_id += "+"
+            # a task id used again (a page's img2img batch: one job per image) is not finished any more
+            self._finished.pop(job.task_id, None)
             self._pending[job.task_id] = job
             self._cv.notify()
         return job

@@ -76,6 +76,21 @@ def pytest_runtest_teardown(item, nextitem):
     return result
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report carries the end of its server's log: what the page showed as
+    "Error" is explained there (CI keeps only pytest's output)."""
+    report = yield
+    if report.failed and call.when == "call":
+        server = item.funcargs.get("webui_server") if hasattr(item, "funcargs") else None
+        if server is not None and hasattr(server, "log_tail"):
+            try:
+                report.sections.append(("server log (last lines)", server.log_tail(6000)))
+            except OSError as e:
+                report.sections.append(("server log", f"could not be read: {e}"))
+    return report
+
+
 @pytest.fixture(scope="module")
 def webui_server(_plain_webui_server):
     """The server the module's browser talks to; a module may override it (with its own extensions)."""

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.browser.conftest import _skip_reason
-from tests.browser.test_ui_browser import expect, fill_txt2img, image_bytes, wait_for_result
+from tests.browser.test_ui_browser import expect, fill_txt2img, image_bytes, job_over, wait_for_result
 from tests.server_process import running_server
 
 pytestmark = pytest.mark.browser
@@ -79,7 +79,7 @@ def test_ui_generation_payload_reproduces_the_image(open_ui, webui_server):
     page.locator("#txt2img_generate").click()
     info = page.locator("#html_info_txt2img")
     expect(info).to_contain_text("Recorder tag: from-ui", timeout=120_000)
-    expect(page.locator("#txt2img_gallery [role=progressbar]")).to_have_count(0)
+    job_over(page)
     shown = image_bytes(page)
 
     payload = json.loads(payload_text(page, webui_server.base, "payload check"))

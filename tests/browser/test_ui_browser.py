@@ -58,8 +58,16 @@ def wait_for_result(page, *, seed: int, size: int = 64) -> None:
     info = page.locator("#html_info_txt2img")
     expect(info).to_contain_text(f"Seed: {seed}", timeout=GENERATE_TIMEOUT_MS)
     expect(info).to_contain_text(f"Size: {size}x{size}")
-    expect(page.locator("#txt2img_gallery [role=progressbar]")).to_have_count(0)
+    job_over(page)
     expect(gallery_images(page).first).to_be_visible()
+
+
+def job_over(page, tab: str = "txt2img") -> None:
+    """The page's progress bar and live preview are gone, and Interrupt/Skip hidden again."""
+    expect(page.locator(f"#{tab}_results .progressDiv")).to_have_count(0)
+    expect(page.locator(f"#{tab}_results .livePreview")).to_have_count(0)
+    expect(page.locator(f"#{tab}_interrupt")).to_be_hidden()
+    expect(page.locator(f"#{tab}_skip")).to_be_hidden()
 
 
 def image_bytes(page) -> bytes:
@@ -105,11 +113,14 @@ def test_page_loads_with_the_txt2img_tab_and_no_console_errors(open_ui):
     tab = page.get_by_role("tab", name="txt2img")
     expect(tab).to_be_visible()
     expect(tab).to_have_attribute("aria-selected", "true")
-    for elem_id in ("txt2img_prompt", "txt2img_neg_prompt", "txt2img_generate", "txt2img_interrupt",
+    for elem_id in ("txt2img_prompt", "txt2img_neg_prompt", "txt2img_generate",
                     "txt2img_gallery", "txt2img_steps", "txt2img_width", "txt2img_height", "txt2img_seed",
                     "setting_sd_model_checkpoint"):
         expect(page.locator(f"#{elem_id}")).to_be_visible()
     expect(page.locator("#txt2img_generate")).to_have_text("Generate")
+    # as in A1111, Interrupt and Skip appear only while a job runs
+    expect(page.locator("#txt2img_interrupt")).to_be_hidden()
+    expect(page.locator("#txt2img_skip")).to_be_hidden()
     # the layout fits a 1280 px wide window: no horizontal scrolling
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the 1280px window"
@@ -155,8 +166,10 @@ def test_progress_is_shown_and_interrupt_stops_the_job(page, webui_server):
     fill_txt2img(page, prompt="a long job", steps=150, seed=1000, batch_count=batch_count)
     page.locator("#txt2img_generate").click()
     try:
-        progress = page.locator("#txt2img_gallery [role=progressbar]")
-        expect(progress).to_have_attribute("aria-label", re.compile(r"Step \d+/150"), timeout=60_000)
+        # A1111's bar above the gallery: percent done and ETA, polled from /internal/progress
+        progress = page.locator("#txt2img_results .progressDiv .progress")
+        expect(progress).to_have_text(re.compile(r"\d+% ETA: "), timeout=60_000)
+        expect(page.locator("#txt2img_skip")).to_be_visible()
         page.locator("#txt2img_interrupt").click()
         wait_for_result(page, seed=1000)
     except BaseException:

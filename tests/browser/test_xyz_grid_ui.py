@@ -7,7 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser.test_ui_browser import GENERATE_TIMEOUT_MS, expect, fill_txt2img, gallery_images, image_bytes
+from tests.browser.test_ui_browser import (GENERATE_TIMEOUT_MS, expect, fill_txt2img, gallery_images, image_bytes,
+                                          job_over)
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +44,7 @@ def test_xyz_plot_from_the_ui_shows_the_grid_in_the_gallery(page):
     expect(info).to_contain_text("X Type: Steps")
     expect(info).to_contain_text("Y Type: CFG Scale")
     expect(info).to_contain_text("Z Type: Sampler")
-    expect(page.locator("#txt2img_gallery [role=progressbar]")).to_have_count(0)
+    job_over(page)
     expect(gallery_images(page).first).to_be_visible()
     grid = Image.open(io.BytesIO(image_bytes(page)))
     # two grids (Euler, DDIM) side by side, each 2 x 2 cells of 64 px with the row titles' column (3/4 of

@@ -130,7 +130,7 @@ def refresh_choices(key: str | None) -> dict:
 # layout
 # ---------------------------------------------------------------------------------------
 def create_backup_tab() -> None:
-    with gr.Tab("Backup/Restore", id="backup_restore", elem_id="extensions_backup_tab"):
+    with gr.Tab("Backup/Restore", id="backup_restore", elem_id="extensions_backup_tab") as tab:
         with gr.Row(elem_id="extensions_backup_top_row"):
             states = gr.Dropdown(state_choices(), value=config_states.CURRENT, label="Saved Configs",
                                  elem_id="extension_backup_saved_configs", scale=3)
@@ -152,5 +152,7 @@ def create_backup_tab() -> None:
     restore_button.click(restore, [confirmed, states, restore_type], [info],
                          js="(c, s, t) => config_state_confirm_restore(c, s, t)", **EVENT_ARGS).then(
         None, [info], None, js=RELOAD_JS)
-    # on page load and whenever another state is chosen
-    gr.on(None, state_table_html, inputs=[states], outputs=[table], show_progress="hidden", **EVENT_ARGS)
+    # when the sub-tab is opened (not at every page load: see extensions_installed.py) and when another
+    # state is chosen
+    gr.on([tab.select, states.change], state_table_html, inputs=[states], outputs=[table], show_progress="hidden",
+          **EVENT_ARGS)

@@ -176,11 +176,12 @@ def uninstall(name: str | None, request: gr.Request | None = None) -> list:
 # ---------------------------------------------------------------------------------------
 # layout
 # ---------------------------------------------------------------------------------------
-def create_installed_tab() -> tuple[gr.HTML, list]:
+def create_installed_tab(extensions_tab: gr.Tab | None = None) -> tuple[gr.HTML, list]:
     """Build the sub-tab (inside gr.Tabs); returns (its result line, the listing components that
-    installed_updates() fills), for the other sub-tabs to refresh after an install."""
+    installed_updates() fills), for the other sub-tabs to refresh after an install. The listing is
+    read again whenever the Extensions tab (`extensions_tab`) or this sub-tab is opened."""
     restartable = mgr.is_restartable()
-    with gr.Tab("Installed", id="installed", elem_id="extensions_installed_tab"):
+    with gr.Tab("Installed", id="installed", elem_id="extensions_installed_tab") as installed_tab:
         with gr.Row(elem_id="extensions_installed_top"):
             apply = gr.Button("Apply and restart UI" if restartable else "Apply and quit", variant="primary",
                               elem_id="extensions_apply")
@@ -205,6 +206,8 @@ def create_installed_tab() -> tuple[gr.HTML, list]:
                 js="(d) => [extensions_check()[1]]", **EVENT_ARGS)
     refresh_button.click(refresh, [], listing, show_progress="hidden", **EVENT_ARGS)
     remove.click(uninstall, [victim], [info, *listing], **EVENT_ARGS)
-    # a page opened later shows the extensions as they are now
-    gr.on(None, refresh, inputs=None, outputs=listing, show_progress="hidden", **EVENT_ARGS)
+    # shows the extensions as they are now; read when the tab is opened, not at every page load, where
+    # each event's status messages cost the page a walk over all its components
+    opened = [installed_tab.select] + ([extensions_tab.select] if extensions_tab is not None else [])
+    gr.on(opened, refresh, inputs=None, outputs=listing, show_progress="hidden", **EVENT_ARGS)
     return info, listing

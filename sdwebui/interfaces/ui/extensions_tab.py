@@ -57,11 +57,11 @@ def create_extensions_tab() -> None:
     if not extensions.extensions:
         extensions.list_extensions()
     access_note = mgr.flag_access_error()
-    with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
+    with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions") as tab:
         if access_note:
             gr.HTML(message_html(access_note, True), elem_id="extensions_access_note")
         with gr.Tabs(elem_id="tabs_extensions"):
-            _, listing = create_installed_tab()
+            _, listing = create_installed_tab(tab)
             create_available_tab(listing)
             create_install_from_url_tab(listing)
             create_backup_tab()

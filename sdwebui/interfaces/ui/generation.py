@@ -147,6 +147,8 @@ def build_output(tab: str, panel: Panel) -> None:
     panel.ui["generation_info"] = gr.Textbox(visible=False, elem_id=f"generation_info_{tab}")
     panel.ui["html_info"] = gr.HTML(elem_id=f"html_info_{tab}")
     panel.ui["html_log"] = gr.HTML(elem_id=f"html_log_{tab}")
+    # the job's task id, set by the page when Generate is clicked (A1111 sends it as the first argument)
+    panel.ui["task_id"] = gr.Textbox(visible=False, elem_id=f"{tab}_task_id")
     panel.ui["reuse_seed"].click(_seed_from_info, [panel.ui["generation_info"]], [panel.fields["seed"]],
                                  show_progress="hidden", queue=False)
 
@@ -193,32 +195,11 @@ def format_infotext_html(infotexts: list[str], warnings: list[str] | None = None
     return f"<div class='infotext'><p>{body}</p>{notes}</div>"
 
 
-async def wait_with_progress(job, progress: gr.Progress):
-    """Await a queued job, feeding gradio's progress bar from the shared state while it runs, and
-    yielding each new live preview of this job (never another job's) as it appears."""
-    fut = asyncio.wrap_future(job.future)
-    shown = -1
-    while True:
-        done, _ = await asyncio.wait({fut}, timeout=0.25)
-        if done:
-            return
-        state = shared.state
-        if shared.queue.current_task == job.task_id:
-            value, eta = state.progress()
-            progress(value, desc=f"Step {state.sampling_step}/{state.sampling_steps}, ETA {eta:.0f}s")
-            image = state.current_image
-            if image is not None and state.id_live_preview != shown and state.task_id == job.task_id:
-                shown = state.id_live_preview
-                yield image
-        else:
-            pos = shared.queue.position(job.task_id)
-            progress(0, desc="Waiting..." if pos is None else f"In queue: {pos + 1}")
-
-
 async def submit(make_processing: Callable[[Any, dict], Any], request_model, values: dict[str, Any], name: str,
-                 progress: gr.Progress, user: str | None = None):
-    """Build the API request model from the panel, check it as the API does, queue it, wait;
-    yields (gallery, info, html): live previews while the job runs, then the results.
+                 task_id: str | None = None, user: str | None = None):
+    """Build the API request model from the panel, check it as the API does, queue it under `task_id`
+    (the page's id: its progress bar and live previews poll /internal/progress with it, as A1111's
+    do), wait; yields (gallery, info, html) once, with the results.
     `make_processing(request, processing_args)` makes the processing object."""
     try:
         req = request_model(**values)
@@ -232,11 +213,9 @@ async def submit(make_processing: Callable[[Any, dict], Any], request_model, val
         raise gr.Error(str(e)) from None
     p.do_not_save_samples = not req.save_images
     p.user = user
-    job = shared.queue.submit(lambda: scripts_mod.run_processing(p), name=name)
+    job = shared.queue.submit(lambda: scripts_mod.run_processing(p), task_id=task_id or None, name=name)
     try:
-        async for preview in wait_with_progress(job, progress):
-            yield [(preview, "preview")], gr.skip(), gr.skip()
-        processed = job.future.result()
+        processed = await asyncio.wrap_future(job.future)
     except asyncio.CancelledError:
         shared.queue.cancel(job.task_id)
         raise
@@ -244,7 +223,6 @@ async def submit(make_processing: Callable[[Any, dict], Any], request_model, val
         raise gr.Error(str(e)) from None
     gallery = [(im, None) for im in processed.images]
     yield gallery, processed.js(), format_infotext_html(processed.infotexts, processed.warnings)
-
 
 
 def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
@@ -257,7 +235,7 @@ def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
     runner = scripts_mod.runner_for(panel.tab)
     script_inputs = [c for c in runner.inputs if isinstance(c, gr.components.Component)]
 
-    async def generate(data: dict, request: gr.Request, progress=gr.Progress()):
+    async def generate(data: dict, request: gr.Request):
         values = {by_component[c]: v for c, v in data.items() if c in by_component}
         values["save_images"] = True            # the UI saves like A1111 (samples_save decides)
         for key in ("seed_resize_from_w", "seed_resize_from_h"):
@@ -269,11 +247,19 @@ def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
             values.update(runner.request_fields(flat))
         extra = {extras[c]: v for c, v in data.items() if c in extras}
         user = getattr(request, "username", None) if request is not None else None
-        async for out in run(values, extra, progress, user):
+        async for out in run(values, extra, data.get(task_box) or None, user):
             yield out
 
-    inputs = set(panel.fields.values()) | set(extras) | set(script_inputs)
-    panel.ui["generate"].click(generate, inputs, outputs, concurrency_limit=None, api_name=name)
+    task_box = panel.ui["task_id"]
+    inputs = set(panel.fields.values()) | set(extras) | set(script_inputs) | {task_box}
+    # gradio hands a set of inputs to the page's function sorted by component id; the page's
+    # webuiStartGenerate gives the job its task id, shows Interrupt/Skip and polls its progress (as
+    # A1111's submit() does). gradio's own progress is off: its every status message re-walks each
+    # component of the page, seconds of browser CPU per job.
+    task_index = sorted(inputs, key=lambda c: c._id).index(task_box)
+    start = f"(...args) => {{ args[{task_index}] = webuiStartGenerate('{panel.tab}'); return args; }}"
+    panel.ui["generate"].click(generate, inputs, outputs, js=start, show_progress="hidden", concurrency_limit=None,
+                               api_name=name).then(None, js=f"() => webuiEndGenerate('{panel.tab}')")
     panel.ui["interrupt"].click(lambda: shared.state.interrupt(), [], [], queue=False)
     panel.ui["skip"].click(lambda: shared.state.skip(), [], [], queue=False)
 

@@ -101,11 +101,11 @@ def create_img2img_tab() -> g.Panel:
         with gr.Column(elem_id="img2img_results"):
             g.build_output("img2img", panel)
 
-    async def run(values: dict, extra: dict, progress: gr.Progress, user: str | None = None):
+    async def run(values: dict, extra: dict, task_id: str | None, user: str | None = None):
         values["inpaint_full_res"] = bool(values.get("inpaint_full_res"))
         current = extra.get("mode") or "img2img"
         if current == "batch":
-            async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), progress, user):
+            async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), task_id, user):
                 yield out
             return
         if current == "img2img":
@@ -120,7 +120,7 @@ def create_img2img_tab() -> g.Panel:
         if mask is not None:
             values["mask"] = _b64(mask)
         # as the API does it: the images go in the request as base64 and are decoded the same way
-        async for out in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", progress,
+        async for out in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, values, "img2img", task_id,
                                   user):
             yield out
 
@@ -133,9 +133,10 @@ def _dirs_hidden() -> bool:
     return bool(getattr(shared.cmd_opts, "hide_ui_dir_config", False))
 
 
-async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, progress: gr.Progress,
+async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, task_id: str | None,
                     user: str | None = None):
-    """Batch: one queued job per image file of the input directory (masks by the same file name)."""
+    """Batch: one queued job per image file of the input directory (masks by the same file name), each
+    under the page's task id in turn, so that its progress bar follows the whole batch."""
     if _dirs_hidden():   # a request made by hand must not read the server's folders either
         raise gr.Error("Launched with --hide-ui-dir-config, batch img2img disabled")
     folder = Path(input_dir) if input_dir else None
@@ -148,7 +149,7 @@ async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, p
         if masks is not None and (masks / path.name).is_file():
             item["mask"] = _b64(Image.open(masks / path.name))
         async for images, info, html in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, item,
-                                                 "img2img", progress, user):
+                                                 "img2img", task_id, user):
             if isinstance(info, str):        # the finished job (previews carry gr.skip() updates)
                 gallery += images
                 yield gallery, info, html

@@ -275,9 +275,11 @@ def _matches(query: str, key: str, info: OptionInfo) -> bool:
     return query in key.lower() or query in (info.label or "").lower()
 
 
-def create_settings_tab() -> None:
-    """Build the Settings tab body; call inside the open `gr.Tab("Settings")` block, after
-    create_quicksettings() in the same Blocks."""
+def create_settings_tab(tab: gr.Tab | None = None) -> None:
+    """Build the Settings tab body; call inside the open `gr.Tab("Settings")` block (`tab`, found
+    there when not given), after create_quicksettings() in the same Blocks."""
+    if tab is None and isinstance(gr.context.Context.block, gr.Tab):
+        tab = gr.context.Context.block
     opts = shared.opts
     frozen = bool(shared.cmd_opts.freeze_settings)
     root = gr.context.Context.root_block
@@ -316,6 +318,15 @@ def create_settings_tab() -> None:
     def reload_values() -> list:
         return [snapshot_now(), *[_ui_update(key, info) for key, info, _ in items]]
 
+    built = {key: _ui_state(key, info) for key, info, _ in items}   # what the page's config carries
+
+    def load_values() -> list:
+        """At page load only the settings changed since the UI was built are sent: updating all
+        ~330 components made the page load and every later event in it seconds slower."""
+        updates = [gr.skip() if _ui_state(key, info) == built[key] else _ui_update(key, info)
+                   for key, info, _ in items]
+        return [snapshot_now(), *updates]
+
     async def apply_click(shown: dict[str, Any], *ui_values: Any) -> list:
         pending: dict[str, Any] = {}
         for (key, info, _), raw in zip(items, ui_values):
@@ -347,7 +358,13 @@ def create_settings_tab() -> None:
     submit.click(apply_click, [snapshot, *components], [result, snapshot, *components], **common)
     reload.click(reload_values, [], [snapshot, *components], **common)
     # a page opened after an API change shows the stored values, not those from server start
-    gr.on(None, reload_values, inputs=None, outputs=[snapshot, *components], show_progress="hidden", **common)
+    # A page opened after an API change shows the stored values, not those from server start. They
+    # are re-read when the Settings tab is opened: sent at page load (as A1111 does) they cost
+    # every page ~9 s of browser CPU on 2 cores, since gradio re-walks its whole tree for each
+    # update of a component it has not drawn yet.
+    opened = tab.select if tab is not None else None
+    gr.on([opened] if opened is not None else None, load_values, inputs=None, outputs=[snapshot, *components],
+          show_progress="hidden", **common)
     search.change(filter_settings, [search], [*components, *[acc for acc, _ in sections]],
                   show_progress="hidden", trigger_mode="always_last", **common)
 

@@ -40,9 +40,9 @@ def create_txt2img_tab() -> g.Panel:
             scripts_mod.scripts_txt2img.setup_ui()
         with gr.Column(elem_id="txt2img_results"):
             g.build_output("txt2img", panel)
-    def run(values: dict, _extra: dict, progress: gr.Progress, user: str | None = None):
+    def run(values: dict, _extra: dict, task_id: str | None, user: str | None = None):
         return g.submit(lambda _req, args: StableDiffusionProcessingTxt2Img(**args),
-                        StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", progress, user)
+                        StableDiffusionTxt2ImgProcessingAPI, values, "txt2img", task_id, user)
 
     g.wire_generate(panel, "txt2img", run)
     g.wire_paste(panel)

@@ -3,10 +3,10 @@ running app's settings and styles, and turning "Key: value" pairs (the UI's over
 dropdown, agent-scheduler's stored tasks) into `override_settings`."""
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+from sdwebui.engine.images.infotext import quote, unquote  # noqa: F401 (A1111 names)
 from sdwebui.services import infotext_paste, runtime
 
 logger = logging.getLogger(__name__)
@@ -40,19 +40,3 @@ def create_override_settings_dict(text_pairs: list[str]) -> dict[str, Any]:
         if name in params:
             result[key] = opts.cast_value(key, params[name])
     return result
-
-
-def quote(text: Any) -> Any:
-    """An infotext value, JSON-quoted when it holds a comma, colon or newline (as A1111 writes it)."""
-    if "," not in str(text) and "\n" not in str(text) and ":" not in str(text):
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def unquote(text: str) -> str:
-    if len(text) == 0 or text[0] != '"' or text[-1] != '"':
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text

@@ -1,6 +1,7 @@
-// A1111's progressbar.js helpers that extensions call (sd-webui-agent-scheduler shows its running
-// task with requestProgress): request, pad2, formatTime, setTitle, requestProgress. This UI's own
-// Generate buttons show progress through gradio; these poll /internal/progress for an extension.
+// A1111's progressbar.js helpers: request, pad2, formatTime, setTitle, requestProgress (extensions call
+// them too: sd-webui-agent-scheduler shows its running task with requestProgress), and what this UI's
+// Generate buttons run when clicked (webuiStartGenerate): like A1111's, they poll /internal/progress
+// for the bar, the ETA and the live previews rather than using gradio's progress.
 
 // POST `data` as JSON to `url`; handler(json) on a 200 answer, errorHandler() otherwise
 function request(url, data, handler, errorHandler) {
@@ -114,4 +115,34 @@ function requestProgress(id_task, progressbarContainer, gallery, atEnd, onProgre
 
     pollProgress();
     if (gallery) pollPreview(0);
+    return finish;      // (not in A1111) ends it early: the page learnt that the job is over
+}
+
+// Generate was clicked on `tab` ("txt2img" or "img2img"): a new task id for the job (returned: the page
+// sends it with the job's inputs), Interrupt and Skip shown (body class "webui-generating-<tab>") until
+// the task ends, its progress bar above the gallery and its live previews over it.
+var webuiRunningTask = {};      // tab -> {id, finish} of the task its last Generate started
+
+function webuiStartGenerate(tab) {
+    const id = randomId();
+    const gallery = gradioApp().getElementById(`${tab}_gallery`);
+    const running = `webui-generating-${tab}`;
+    document.body.classList.add(running);
+    const task = {id: id, finish: null};
+    webuiRunningTask[tab] = task;
+    const ended = () => {
+        if (webuiRunningTask[tab] === task) document.body.classList.remove(running);
+    };
+    if (gallery) task.finish = requestProgress(id, gallery, gallery, ended);
+    else ended();
+    return id;
+}
+
+// The Generate event of `tab` is over (its result or its error arrived): a job refused before it was
+// queued must not leave the bar polling until requestProgress gives up.
+function webuiEndGenerate(tab) {
+    const task = webuiRunningTask[tab];
+    if (task && task.finish) task.finish();
+    else document.body.classList.remove(`webui-generating-${tab}`);
+    return [];
 }
