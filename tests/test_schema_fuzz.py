@@ -33,7 +33,7 @@ from tests.server_process import running_server  # noqa: E402
 
 MAX_PIXELS = 64 * 128
 EXAMPLES = 25             # per operation and generation mode
-GENERATION_EXAMPLES = 40  # txt2img / img2img / extras: the operations with the most to find
+GENERATION_EXAMPLES = 25  # txt2img / img2img / extras: the operations with the most to find
 
 
 @pytest.fixture(scope="module")
