@@ -17,7 +17,6 @@ from copy import copy
 from typing import Any, Callable
 
 import gradio as gr
-from PIL import Image
 
 import modules.scripts as scripts
 from modules import images, processing, sd_models, sd_samplers, sd_schedulers, sd_vae, shared
@@ -25,6 +24,7 @@ from modules.processing import Processed, StableDiffusionProcessingTxt2Img
 from modules.ui_components import ToolButton
 # A1111's module names (extensions use them) whose code is the services' (no A1111 module has it)
 from sdwebui.services.models.switch_scope import ModelSwitchScope
+from sdwebui.services.xyz_plot import draw_xyz_grid, loop_order  # noqa: F401 (A1111's names)
 from sdwebui.services.plot_values import (  # noqa: F401
     PlotArgsError as XYZPlotError, axis_values, csv_string_to_list_strip, list_to_csv_string, pick_option,
     re_range, re_range_count, re_range_count_float, re_range_float, str_permutations)
@@ -279,57 +279,7 @@ ARG_NAMES = ("x_type", "x_values", "x_values_dropdown", "y_type", "y_values", "y
              "vary_seeds_x", "vary_seeds_y", "vary_seeds_z", "margin_size", "csv_mode")   # A1111's order
 
 
-def draw_xyz_grid(p, xs, ys, zs, x_labels, y_labels, z_labels, cell, draw_legend, include_lone_images,
-                  include_sub_grids, first_axes_processed, second_axes_processed, margin_size):
-    """Run `cell` for every combination (the costly axes outermost) and lay out the result: a grid per
-    Z value (its cells x-fastest), then those grids side by side. Returns a Processed whose images and
-    infotexts are [main grid, one per Z value, every cell]; a cell that made no image is left blank."""
-    state = shared.state
-    count = len(xs) * len(ys) * len(zs)
-    state.job_count = count * p.n_iter
-    results: list[Processed | None] = [None] * count
-    axes = {"x": list(enumerate(xs)), "y": list(enumerate(ys)), "z": list(enumerate(zs))}
-    third = ({"x", "y", "z"} - {first_axes_processed, second_axes_processed}).pop()
-    for a in axes[first_axes_processed]:
-        for b in axes[second_axes_processed]:
-            for c in axes[third]:
-                at = {first_axes_processed: a, second_axes_processed: b, third: c}
-                (ix, x), (iy, y), (iz, z) = at["x"], at["y"], at["z"]
-                index = ix + iy * len(xs) + iz * len(xs) * len(ys)
-                state.job = f"{index + 1} out of {count}"
-                results[index] = cell(x, y, z, ix, iy, iz)
-    made = [r for r in results if r is not None and r.images]
-    if not made:
-        logger.warning("X/Y/Z plot: no cell made an image")
-        return Processed(p, [], infotexts=[])
-    size = made[0].images[0].size
-    cells = [r.images[0] if r is not None and r.images else Image.new("RGB", size) for r in results]
-    infos = [r.infotexts[0] if r is not None and r.images and r.infotexts else "" for r in results]
-    per_z = len(xs) * len(ys)
-    main, sub_grids = images.plot_grids(cells, len(xs), len(ys), *((x_labels, y_labels, z_labels) if draw_legend
-                                                                   else (None, None, None)), margin_size)
-    result = copy(made[0])
-    firsts = [(r.all_prompts[0], r.all_negative_prompts[0], r.all_seeds[0], r.all_subseeds[0])
-              if r is not None and r.images else (p.prompt, p.negative_prompt, p.seed, p.subseed) for r in results]
-    lead = [firsts[i * per_z] for i in range(len(zs))]
-    rows = [firsts[0], *lead, *firsts]       # aligned with the images: main grid, Z grids, cells
-    result.images = [main, *sub_grids, *cells]
-    result.infotexts = [infos[0], *(infos[i * per_z] for i in range(len(zs))), *infos]
-    result.all_prompts, result.all_negative_prompts, result.all_seeds, result.all_subseeds = map(list, zip(*rows))
-    result.index_of_first_image = 1
-    result.warnings = list(dict.fromkeys(w for r in results if r is not None for w in getattr(r, "warnings", [])))
-    return result
-
-
 SharedSettingsStackHelper = ModelSwitchScope   # A1111's name: model switches last the plot, then are undone
-
-
-def loop_order(costs: dict[str, float]) -> tuple[str, str]:
-    """The outer and middle loop of the plot: the axis slowest to change (a checkpoint) outermost."""
-    for a, b, c in (("x", "y", "z"), ("y", "x", "z"), ("z", "x", "y")):
-        if costs[a] > costs[b] and costs[a] > costs[c]:
-            return a, (b if costs[b] > costs[c] else c)
-    return "z", "y"
 
 
 class Script(scripts.Script):

@@ -86,3 +86,28 @@ def test_tabs_an_extension_builds_are_marked_to_be_shown_at_load():
     config = {c["id"]: c["props"] for c in demo.get_config_file()["components"]}
     assert gradio_compat.EAGER_CLASS not in (config[own._id].get("elem_classes") or [])
     assert config[theirs._id]["elem_classes"] == ["theirs", gradio_compat.EAGER_CLASS]
+
+
+def test_a_component_before_the_tabs_of_a_tabs_goes_after_them():
+    # images-browser puts a hidden textbox first in its gr.Tabs; gradio 6's page then numbered the
+    # tabs wrongly (its strip showed "txt2img" twice and no "img2img", seen in Chromium)
+    with gr.Blocks() as demo:
+        with gradio_compat.extension_ui():
+            with gr.Tabs() as tabs:
+                dummy = gr.Textbox(visible=False)
+                with gr.Tab("txt2img") as first:
+                    with gr.Blocks():
+                        gr.Textbox(label="inside")
+                with gr.Tab("img2img") as second:
+                    gr.Button("b")
+    assert [c._id for c in tabs.children[:2]] == [first._id, second._id] and len(tabs.children) == 3
+
+    def layout_children(node, wanted):
+        if node["id"] == wanted:
+            return [c["id"] for c in node.get("children", [])]
+        return next((found for c in node.get("children", []) if (found := layout_children(c, wanted))), None)
+
+    # on the page too: the two tabs first, then the textbox (in the form gradio wraps it in)
+    shown = layout_children(demo.get_config_file()["layout"], tabs._id)
+    assert shown[:2] == [first._id, second._id] and layout_children(
+        demo.get_config_file()["layout"], shown[2]) == [dummy._id]

@@ -6,6 +6,7 @@ install() patches gradio once, before any UI is built:
 * `_js=` means `js=` on every event listener: components' events, `.then()` / `.success()` /
   `.failure()` of the Dependency an event returns, `gr.on(...)` and `Blocks.load(...)`;
   `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts);
+* a component put in a gr.Tabs before its tabs is moved after them (gradio 6 shows a wrong tab strip);
 * `gr.Box` is `gr.Group`; `source="upload"` becomes `sources=["upload"]`, `tool=` is dropped;
   other keyword arguments a component no longer takes are dropped with a warning instead of
   raising, so an extension written for gradio 3 builds;
@@ -217,6 +218,28 @@ def _wrap_accordion_config() -> None:
     gr.Accordion.get_config = get_config
 
 
+def _wrap_tabs_exit() -> None:
+    """Tabs first among a gr.Tabs' children. gradio 3 took other components there (images-browser
+    makes a hidden textbox first); gradio 6's page numbers the tabs by their place among all the
+    children and then shows the wrong strip (checked in Chromium: "txt2img" twice, "img2img" gone).
+    The other children go after the tabs, where they were never seen anyway."""
+    original = gr.Tabs.__exit__
+    if getattr(original, "_compat_wrapped", False):
+        return
+
+    @functools.wraps(original)
+    def tabs_exit(self, exc_type=None, *args):
+        if exc_type is None:
+            tabs = [c for c in self.children if isinstance(c, gr.Tab)]
+            if tabs and len(tabs) < len(self.children):
+                others = [c for c in self.children if not isinstance(c, gr.Tab)]
+                self.children[:] = tabs + others
+        return original(self, exc_type, *args)
+
+    tabs_exit._compat_wrapped = True
+    gr.Tabs.__exit__ = tabs_exit
+
+
 def install() -> None:
     global _installed
     if _installed:
@@ -237,6 +260,7 @@ def install() -> None:
                 _wrap_event(cls, name)
     _wrap_listeners()
     _wrap_accordion_config()
+    _wrap_tabs_exit()
     if not hasattr(gr.Blocks, "dependencies"):
         gr.Blocks.dependencies = property(_gradio3_dependencies)
 
