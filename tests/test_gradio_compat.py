@@ -111,3 +111,30 @@ def test_a_component_before_the_tabs_of_a_tabs_goes_after_them():
     shown = layout_children(demo.get_config_file()["layout"], tabs._id)
     assert shown[:2] == [first._id, second._id] and layout_children(
         demo.get_config_file()["layout"], shown[2]) == [dummy._id]
+
+
+def test_a_row_an_extension_builds_hidden_stays_in_the_page_and_its_updates_move_a_class():
+    # gradio 6 leaves a hidden row's children out of the page (images-browser clicks a button kept in
+    # one) and shows a row given visible="hidden"; here it is sent visible with a class that hides it
+    from gradio.blocks import postprocess_update_dict
+
+    with gr.Blocks() as demo:
+        with gradio_compat.extension_ui():
+            with gr.Row(visible=False) as theirs:
+                gr.Button("Renew")
+        with gr.Row(visible=False) as own:
+            gr.Button("x")
+    config = {c["id"]: c["props"] for c in demo.get_config_file()["components"]}
+    assert config[theirs._id]["visible"] is True
+    assert config[theirs._id]["elem_classes"] == [gradio_compat.HIDEABLE_CLASS, gradio_compat.HIDDEN_CLASS]
+    assert config[own._id]["visible"] is False and not config[own._id].get("elem_classes")
+
+    # an update as gradio makes it: a new block from the constructor's arguments and the update
+    shown = gr.Row(**{**theirs.constructor_args, "visible": True, "render": False})
+    out = postprocess_update_dict(shown, {"visible": True})
+    assert out["visible"] is True and out["elem_classes"] == [gradio_compat.HIDEABLE_CLASS]
+    hidden = gr.Row(**{**theirs.constructor_args, "visible": False, "render": False})
+    out = postprocess_update_dict(hidden, {"visible": False})
+    assert out["visible"] is True and gradio_compat.HIDDEN_CLASS in out["elem_classes"]
+    plain = gr.Row(visible=False, render=False)
+    assert postprocess_update_dict(plain, {"visible": False})["visible"] is False

@@ -7,6 +7,8 @@ install() patches gradio once, before any UI is built:
   `.failure()` of the Dependency an event returns, `gr.on(...)` and `Blocks.load(...)`;
   `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts);
 * a component put in a gr.Tabs before its tabs is moved after them (gradio 6 shows a wrong tab strip);
+* a row or column an extension builds with `visible=False` stays in the page, hidden by a class that
+  its visibility updates move (gradio 6 would leave its children out, and shows one given "hidden");
 * `gr.Box` is `gr.Group`; `source="upload"` becomes `sources=["upload"]`, `tool=` is dropped;
   other keyword arguments a component no longer takes are dropped with a warning instead of
   raising, so an extension written for gradio 3 builds;
@@ -35,6 +37,7 @@ import threading
 from typing import Iterator
 
 import gradio as gr
+import gradio.blocks as gr_blocks
 import gradio.events as gr_events
 from gradio.blocks import Block
 from gradio.blocks_events import BLOCKS_EVENTS
@@ -48,6 +51,8 @@ _local = threading.local()
 _SOURCE_CLASSES = ("Image", "ImageEditor", "Audio", "Video", "Sketchpad", "Paint")
 EAGER_CLASS = "webui-eager"                  # on a gr.Tab: rendered at page load (eager_render.js)
 EAGER_CLOSED_CLASS = "webui-eager-closed"    # a closed accordion sent open, closed by the page's script
+HIDEABLE_CLASS = "webui-hideable"     # a row/column an extension built hidden: in the page, shown by class
+HIDDEN_CLASS = "webui-hidden"         # ... and hidden now (style.css: display none)
 
 
 @contextlib.contextmanager
@@ -108,10 +113,17 @@ def _wrap_init(cls: type) -> None:
     is_component = issubclass(cls, gr.components.Component)
 
     is_accordion = issubclass(cls, gr.Accordion)
+    hideable = not is_component and not is_accordion and "elem_classes" in params and "visible" in params
     is_tab = issubclass(cls, gr.Tab) and "elem_classes" in params
 
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
+        if hideable and _in_extension_ui() and kwargs.get("visible") is False:
+            # gradio 6 leaves a hidden row's children out of the page and has no "hidden" for layouts
+            # (a row given visible="hidden" is shown); extensions click buttons kept in hidden rows
+            kwargs["visible"] = True
+            kwargs["elem_classes"] = _with_class(_with_class(kwargs.get("elem_classes"), HIDEABLE_CLASS),
+                                                 HIDDEN_CLASS)
         kwargs = _translate(type(self), kwargs, accepted)
         if is_accordion and _in_extension_ui():
             render_eagerly(self)
@@ -240,6 +252,28 @@ def _wrap_tabs_exit() -> None:
     gr.Tabs.__exit__ = tabs_exit
 
 
+def _wrap_layout_visibility_updates() -> None:
+    """`gr.update(visible=...)` of a row built hidden by an extension (HIDEABLE_CLASS) moves its
+    HIDDEN_CLASS instead, so that its children stay in the page."""
+    original = gr_blocks.postprocess_update_dict
+    if getattr(original, "_compat_wrapped", False):
+        return
+
+    @functools.wraps(original)
+    def postprocess_update_dict(block, update_dict, postprocess=True):
+        classes = block.elem_classes if isinstance(getattr(block, "elem_classes", None), list) else \
+            [c for c in [getattr(block, "elem_classes", None)] if c]
+        if "visible" in update_dict and HIDEABLE_CLASS in classes:
+            kept = [c for c in classes if c != HIDDEN_CLASS]
+            block.elem_classes = kept if update_dict["visible"] is True else [*kept, HIDDEN_CLASS]
+            block.visible = True
+            update_dict["elem_classes"] = block.elem_classes
+        return original(block, update_dict, postprocess)
+
+    postprocess_update_dict._compat_wrapped = True
+    gr_blocks.postprocess_update_dict = postprocess_update_dict
+
+
 def install() -> None:
     global _installed
     if _installed:
@@ -261,6 +295,7 @@ def install() -> None:
     _wrap_listeners()
     _wrap_accordion_config()
     _wrap_tabs_exit()
+    _wrap_layout_visibility_updates()
     if not hasattr(gr.Blocks, "dependencies"):
         gr.Blocks.dependencies = property(_gradio3_dependencies)
 
