@@ -153,8 +153,17 @@ def test_generate_shows_image_and_infotext(page, webui_server, tmp_path):
 def test_same_seed_gives_the_same_image(open_ui):
     values = dict(prompt="a green triangle", steps=4)
     first = generate_in_new_page(open_ui, seed=123, **values)
-    again = generate_in_new_page(open_ui, seed=123, **values)
-    other = generate_in_new_page(open_ui, seed=124, **values)
+    page = open_ui()
+    fill_txt2img(page, seed=123, **values)
+    page.locator("#txt2img_generate").click()
+    wait_for_result(page, seed=123)
+    again = image_bytes(page)
+    # the same page again, with the next seed: its infotext names the new seed once that job is done
+    set_number(page, "txt2img_seed", 124)
+    page.locator("#txt2img_generate").click()
+    wait_for_result(page, seed=124)
+    other = image_bytes(page)
+    page.console_log.check()
     assert first == again, "the same seed and settings gave different image bytes"
     pixels = lambda data: Image.open(io.BytesIO(data)).convert("RGB").tobytes()  # noqa: E731
     assert pixels(first) != pixels(other), "a different seed gave the same picture"
