@@ -213,7 +213,7 @@ async def submit(make_processing: Callable[[Any, dict], Any], request_model, val
         raise gr.Error(str(e)) from None
     p.do_not_save_samples = not req.save_images
     p.user = user
-    job = shared.queue.submit(lambda: scripts_mod.run_processing(p), task_id=task_id or None, name=name)
+    job = shared.queue.submit(lambda: scripts_mod.run_processing(p), task_id=task_id, name=name)
     try:
         processed = await asyncio.wrap_future(job.future)
     except asyncio.CancelledError:

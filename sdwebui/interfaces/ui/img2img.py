@@ -150,8 +150,5 @@ async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, t
             item["mask"] = _b64(Image.open(masks / path.name))
         async for images, info, html in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, item,
                                                  "img2img", task_id, user):
-            if isinstance(info, str):        # the finished job (previews carry gr.skip() updates)
-                gallery += images
-                yield gallery, info, html
-            else:
-                yield gallery + images, info, html
+            gallery += images
+            yield gallery, info, html

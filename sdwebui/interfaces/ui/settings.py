@@ -231,9 +231,10 @@ def setting_component(key: str, info: OptionInfo, *, elem_id: str | None = None)
     return cls(**kw)
 
 
-def _ui_update(key: str, info: OptionInfo) -> Any:
-    """The stored value (and fresh choices) for a component built by setting_component."""
-    kind, value, choices = _ui_state(key, info)
+def _ui_update(key: str, info: OptionInfo, state: tuple[str, Any, list | None] | None = None) -> Any:
+    """The stored value (and fresh choices) for a component built by setting_component; `state` is
+    its _ui_state when the caller has it already."""
+    kind, value, choices = state or _ui_state(key, info)
     if choices is not None and kind in ("radio", "checkboxgroup", "dropdown", "multiselect"):
         return gr.update(value=value, choices=choices)
     return gr.update(value=value)
@@ -321,11 +322,12 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
     built = {key: _ui_state(key, info) for key, info, _ in items}   # what the page's config carries
 
     def load_values() -> list:
-        """At page load only the settings changed since the UI was built are sent: updating all
-        ~330 components made the page load and every later event in it seconds slower."""
-        updates = [gr.skip() if _ui_state(key, info) == built[key] else _ui_update(key, info)
+        """When the tab is opened only the settings changed since the UI was built are sent:
+        updating all ~330 components made the page and every later event in it seconds slower."""
+        states = {key: _ui_state(key, info) for key, info, _ in items}
+        updates = [gr.skip() if states[key] == built[key] else _ui_update(key, info, states[key])
                    for key, info, _ in items]
-        return [snapshot_now(), *updates]
+        return [{key: state[1] for key, state in states.items()}, *updates]
 
     async def apply_click(shown: dict[str, Any], *ui_values: Any) -> list:
         pending: dict[str, Any] = {}
@@ -357,7 +359,6 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
     common = dict(concurrency_limit=None, api_visibility="undocumented")  # never wait behind generation
     submit.click(apply_click, [snapshot, *components], [result, snapshot, *components], **common)
     reload.click(reload_values, [], [snapshot, *components], **common)
-    # a page opened after an API change shows the stored values, not those from server start
     # A page opened after an API change shows the stored values, not those from server start. They
     # are re-read when the Settings tab is opened: sent at page load (as A1111 does) they cost
     # every page ~9 s of browser CPU on 2 cores, since gradio re-walks its whole tree for each
