@@ -10,7 +10,6 @@ as indices into the axes valid for the tab (`AxisOption`, plus `AxisOptionTxt2Im
 from __future__ import annotations
 
 import logging
-import os.path
 import random
 from collections import namedtuple
 from copy import copy
@@ -24,7 +23,9 @@ from modules.processing import Processed, StableDiffusionProcessingTxt2Img
 from modules.ui_components import ToolButton
 # A1111's module names (extensions use them) whose code is the services' (no A1111 module has it)
 from sdwebui.services.models.switch_scope import ModelSwitchScope
-from sdwebui.services.xyz_plot import draw_xyz_grid, loop_order  # noqa: F401 (A1111's names)
+from sdwebui.services.xyz_plot import (  # noqa: F401 (A1111's names)
+    boolean_choice, do_nothing, draw_xyz_grid, format_nothing, format_remove_path, format_value,
+    format_value_add_label, format_value_join_list, loop_order)
 from sdwebui.services.plot_values import (  # noqa: F401
     PlotArgsError as XYZPlotError, axis_values, csv_string_to_list_strip, list_to_csv_string, pick_option,
     re_range, re_range_count, re_range_count_float, re_range_float, str_permutations)
@@ -142,40 +143,6 @@ def apply_face_restore(p, opt, x):
         p.restore_faces = True
     else:
         p.restore_faces = opt in ("true", "yes", "y", "1")
-
-
-def boolean_choice(reverse: bool = False) -> Callable[[], list[str]]:
-    def choice():
-        return ["False", "True"] if reverse else ["True", "False"]
-    return choice
-
-
-def _rounded(x):
-    return round(x, 8) if isinstance(x, float) else x
-
-
-def format_value_add_label(p, opt, x):
-    return f"{opt.label}: {_rounded(x)}"
-
-
-def format_value(p, opt, x):
-    return _rounded(x)
-
-
-def format_value_join_list(p, opt, x):
-    return ", ".join(x)
-
-
-def do_nothing(p, x, xs):
-    pass
-
-
-def format_nothing(p, opt, x):
-    return ""
-
-
-def format_remove_path(p, opt, x):
-    return os.path.basename(x)
 
 
 class AxisOption:

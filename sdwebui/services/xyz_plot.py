@@ -1,9 +1,12 @@
 """The X/Y/Z plot's run over its axes (scripts/xyz_grid.py builds the axes and the cells): every
-combination in the cheapest loop order, then the grids laid out with their titles."""
+combination in the cheapest loop order, then the grids laid out with their titles; and the axes'
+value formatters (A1111's names, which the script re-exports for extensions' own axes)."""
 from __future__ import annotations
 
 import logging
+import os.path
 from copy import copy
+from typing import Callable
 
 from PIL import Image
 
@@ -62,3 +65,37 @@ def loop_order(costs: dict[str, float]) -> tuple[str, str]:
         if costs[a] > costs[b] and costs[a] > costs[c]:
             return a, (b if costs[b] > costs[c] else c)
     return "z", "y"
+
+
+def boolean_choice(reverse: bool = False) -> Callable[[], list[str]]:
+    def choice():
+        return ["False", "True"] if reverse else ["True", "False"]
+    return choice
+
+
+def _rounded(x):
+    return round(x, 8) if isinstance(x, float) else x
+
+
+def format_value_add_label(p, opt, x):
+    return f"{opt.label}: {_rounded(x)}"
+
+
+def format_value(p, opt, x):
+    return _rounded(x)
+
+
+def format_value_join_list(p, opt, x):
+    return ", ".join(x)
+
+
+def do_nothing(p, x, xs):
+    pass
+
+
+def format_nothing(p, opt, x):
+    return ""
+
+
+def format_remove_path(p, opt, x):
+    return os.path.basename(x)
