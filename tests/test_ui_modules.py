@@ -143,8 +143,9 @@ def test_extra_networks_page_registers_and_lists(tmp_path):
         assert item["preview"].startswith("./sd_extra_networks/thumb?filename=") and "thing.png" in item["preview"]
         assert item["description"] == "from user" and item["user_metadata"]["activation text"] == "go"
         assert item["prompt"] == '"<thing:\\"1\\">"'
-        with pytest.raises(NotImplementedError, match="cards panel"):
-            page.create_html("txt2img")
+        pane = page.create_html("txt2img")
+        assert 'data-name="thing"' in pane and "cardClicked(&#x27;txt2img&#x27;" in pane
+        assert 'id="txt2img_my_things_extra_search"' in pane
     finally:
         ui_extra_networks.extra_pages[:] = saved
 
@@ -211,12 +212,10 @@ def test_save_files_writes_images_log_and_zip(ext_env, tmp_path):  # noqa: F811
 
 
 def test_gradio3_only_internals_say_what_differs():
-    from modules import gradio_extensons, ui_checkpoint_merger
+    from modules import gradio_extensons
 
     with pytest.raises(RuntimeError, match="gradio 6 has no IOComponent"):
         gradio_extensons.IOComponent_init(None)
-    with pytest.raises(NotImplementedError, match="no Checkpoint Merger"):
-        ui_checkpoint_merger.UiCheckpointMerger()
     with gr.Blocks():
         button = gr.Button("x", elem_classes=["mine"])
     gradio_extensons.add_classes_to_gradio_component(button)

@@ -7,6 +7,7 @@ import os
 
 import network
 import networks
+from ui_edit_user_metadata import LoraUserMetadataEditor
 from modules import shared, ui_extra_networks
 from modules.ui_extra_networks import quote_js
 
@@ -69,3 +70,6 @@ class ExtraNetworksPageLora(ui_extra_networks.ExtraNetworksPage):
         if shared.paths is not None:
             dirs += [str(shared.paths.lora), str(shared.paths.models / "LyCORIS")]
         return list(dict.fromkeys(str(d) for d in dirs if d))
+
+    def create_user_metadata_editor(self, ui, tabname: str) -> LoraUserMetadataEditor:
+        return LoraUserMetadataEditor(ui, tabname, self)

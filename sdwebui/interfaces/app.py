@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from fastapi import FastAPI  # noqa: E402
+from fastapi import Depends, FastAPI  # noqa: E402
 
 from sdwebui.interfaces.cli import flags
 from sdwebui.services.extensions import callbacks as script_callbacks, scripts
@@ -80,6 +80,9 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
         from sdwebui.interfaces import file_route
 
         file_route.register(app, ui_credentials=credentials)   # /file=: the page's and extensions' files
+        from sdwebui.interfaces.ui import extra_networks   # the cards' previews, metadata and single cards
+
+        extra_networks.add_pages_to_demo(app, dependencies=[Depends(file_route.ui_login_required(credentials))])
         app = gr.mount_gradio_app(app, demo, path="/", auth=credentials, ssr_mode=False, head=head_html(),
                                   allowed_paths=allowed, root_path=ns.subpath or None)
     if demo is None:

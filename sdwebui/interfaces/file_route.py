@@ -231,6 +231,18 @@ def _ui_login_ok(request: Request, credentials: dict[str, str]) -> bool:
     return False
 
 
+def ui_login_required(ui_credentials: Iterable[tuple[str, str]] | None) -> Callable[[Request], None]:
+    """A route dependency: with --gradio-auth, the request must carry the UI's login (its other
+    routes that serve the page's data, e.g. the Extra Networks previews, are behind it like /file=)."""
+    credentials = dict(ui_credentials or [])
+
+    def check(request: Request) -> None:
+        if credentials and not _ui_login_ok(request, credentials):
+            raise HTTPException(401, "Not authenticated: log in to the web UI first")
+
+    return check
+
+
 def register(app: FastAPI, *, ui_credentials: Iterable[tuple[str, str]] | None = None,
              rules: Callable[[], FileRules] = current_rules) -> None:
     """Add `/file=<path>` and `/file/<path>` (GET and HEAD; Range requests are answered) to `app`.

@@ -4,9 +4,9 @@ implement `list_items()` / `create_item()` / `allowed_directories_for_previews()
 `register_page()` from an `on_before_ui` callback; the page is then kept in `extra_pages`.
 
 The default pages (Checkpoints, Textual Inversion, Hypernetworks) are in
-extra_networks_default_pages.py, with `register_default_pages()`. The cards panel that shows these pages is not built yet: `create_html()`, `create_ui()` and
-`setup_ui()` say so with an error (docs/compatibility.md, "UI module names"). What the pages
-compute - their items, previews, descriptions, sort keys, user metadata - works.
+extra_networks_default_pages.py, with `register_default_pages()`. A page's HTML (cards, folders,
+controls) is made in extra_networks_html.py; the panel of pages beside the Generation tab of
+txt2img and img2img (A1111's `create_ui` / `setup_ui`) is extra_networks_panel.py.
 """
 from __future__ import annotations
 
@@ -15,19 +15,17 @@ import json
 import logging
 import os
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from sdwebui.interfaces.ui import extra_networks_html as pane
+from sdwebui.interfaces.ui.extra_networks_html import ExtraNetworksItem, get_tree
 from sdwebui.interfaces.ui.extra_networks_metadata import UserMetadataEditor, path_is_parent
 from sdwebui.services import runtime as shared
 from sdwebui.services.legacy.networks import get_user_metadata
 from sdwebui.services.util import MassFileLister, html
 
 logger = logging.getLogger(__name__)
-
-CARDS_PANEL_MISSING = ("the Extra Networks cards panel is not part of this web UI yet; pages are registered and "
-                       "their items listed (page.list_items()), but no cards HTML is made")
 
 extra_pages: list["ExtraNetworksPage"] = []
 allowed_dirs: set[str] = set()
@@ -42,33 +40,6 @@ def allowed_preview_extensions_with_extra(extra_extensions: tuple[str, ...] | No
 def allowed_preview_extensions() -> set[str]:
     fmt = shared.opts.samples_format if shared.opts is not None and "samples_format" in shared.opts else "png"
     return allowed_preview_extensions_with_extra((fmt,))
-
-
-@dataclass
-class ExtraNetworksItem:
-    """One item (a dict from a page's create_item) placed in a directory tree."""
-    item: dict
-
-
-def get_tree(paths: str | list[str], items: dict[str, ExtraNetworksItem]) -> dict:
-    """{root folder name: {relative path: sub tree or ExtraNetworksItem}} for the files in `items`
-    (keyed by file path) under each of `paths`; empty folders are left out below the roots."""
-    roots = [paths] if isinstance(paths, str) else list(paths)
-
-    def walk(path: str, root: str) -> dict:
-        out: dict = {}
-        if os.path.isdir(path):
-            for child in sorted(os.listdir(path)):
-                child_path = os.path.join(path, child)
-                if os.path.isdir(child_path):
-                    sub = walk(child_path, root)
-                    if sub:
-                        out[os.path.relpath(child_path, root)] = sub
-                elif child_path in items:
-                    out[os.path.relpath(child_path, root)] = items[child_path]
-        return out
-
-    return {os.path.basename(os.path.normpath(p)): walk(p, os.path.dirname(os.path.normpath(p))) for p in roots}
 
 
 def register_page(page: "ExtraNetworksPage") -> None:
@@ -118,18 +89,56 @@ def get_metadata(page: str = "", item: str = "") -> Any:
     return JSONResponse({} if metadata is None else {"metadata": json.dumps(metadata, indent=4, ensure_ascii=False)})
 
 
+def _page_named(name: str) -> "ExtraNetworksPage | None":
+    wanted = (name or "").lower().replace(" ", "_")
+    return next((p for p in extra_pages if p.extra_networks_tabname == wanted or p.name == name), None)
+
+
 def get_single_card(page: str = "", tabname: str = "", name: str = "") -> Any:
-    raise NotImplementedError(CARDS_PANEL_MISSING)
+    """One card's HTML made again (A1111's /sd_extra_networks/get-single-card), after its user
+    metadata was edited: {"html": ...}, or 404 naming what is unknown."""
+    from fastapi import HTTPException
+
+    found = _page_named(page)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no Extra Networks page named {page!r}")
+    try:
+        item = found.create_item(name, enable_filter=False)
+    except TypeError:       # an extension's create_item(name, index) without enable_filter
+        item = found.create_item(name)
+    if item is None:
+        raise HTTPException(status_code=404, detail=f"no item named {name!r} on the page {found.title!r}")
+    found.read_user_metadata(item, use_cache=False)
+    found.items[name] = item
+    return {"html": found.create_item_html(tabname, item, found.card_tpl)}
 
 
 def fetch_cover_images(page: str = "", item: str = "", index: int = 0) -> Any:
-    raise NotImplementedError(CARDS_PANEL_MISSING)
+    """A cover image kept in a network's safetensors metadata (`ssmd_cover_images`, base64)."""
+    import base64
+
+    from fastapi import HTTPException
+    from starlette.responses import Response
+
+    found = _page_named(page)
+    metadata = found.metadata.get(item) if found is not None else None
+    covers = (metadata or {}).get("ssmd_cover_images")
+    try:
+        covers = json.loads(covers) if isinstance(covers, str) else list(covers or [])
+        data = base64.b64decode(covers[index])
+    except (ValueError, IndexError, TypeError):
+        raise HTTPException(status_code=404, detail="no such cover image") from None
+    return Response(content=data, media_type="image/png")
 
 
-def add_pages_to_demo(app: Any) -> None:
-    """The routes a page's previews and metadata are read from (A1111's paths)."""
-    app.add_api_route("/sd_extra_networks/thumb", fetch_file, methods=["GET", "HEAD"])
-    app.add_api_route("/sd_extra_networks/metadata", get_metadata, methods=["GET"])
+def add_pages_to_demo(app: Any, dependencies: list | None = None) -> None:
+    """The routes the panel reads previews, metadata and single cards from (A1111's paths); call it
+    before the UI is mounted at "/" (`dependencies`: the UI's login check)."""
+    for path, fn, methods in (("/sd_extra_networks/thumb", fetch_file, ["GET", "HEAD"]),
+                              ("/sd_extra_networks/metadata", get_metadata, ["GET"]),
+                              ("/sd_extra_networks/get-single-card", get_single_card, ["GET"]),
+                              ("/sd_extra_networks/cover-images", fetch_cover_images, ["GET"])):
+        app.add_api_route(path, fn, methods=methods, dependencies=dependencies, include_in_schema=False)
 
 
 def quote_js(s: str) -> str:
@@ -149,7 +158,7 @@ class ExtraNetworksPage:
         self.metadata: dict = {}
         self.items: dict = {}
         self.lister = MassFileLister()
-        # the cards panel's HTML templates (html/*.html; empty until that panel is built)
+        # the panel's HTML templates (html/*.html, A1111's names and placeholders)
         self.pane_tpl = html("extra-networks-pane.html")
         self.pane_content_tree_tpl = html("extra-networks-pane-tree.html")
         self.pane_content_dirs_tpl = html("extra-networks-pane-dirs.html")
@@ -205,10 +214,26 @@ class ExtraNetworksPage:
         return self.items
 
     def create_html(self, tabname: str, *, empty: bool = False) -> str:
-        raise NotImplementedError(CARDS_PANEL_MISSING)
+        """The page's pane for the txt2img or img2img tab, its items listed again (`empty`: none)."""
+        return pane.page_html(self, tabname, empty=empty)
 
     def create_item_html(self, tabname: str, item: dict, template: str | None = None) -> Any:
-        raise NotImplementedError(CARDS_PANEL_MISSING)
+        return pane.item_html(self, tabname, item, template)
+
+    def create_tree_dir_item_html(self, tabname: str, dir_path: str, content: str | None = None) -> str | None:
+        return pane.tree_dir_item_html(self, tabname, dir_path, content)
+
+    def create_tree_file_item_html(self, tabname: str, file_path: str, item: dict) -> str:
+        return pane.tree_file_item_html(self, tabname, file_path, item)
+
+    def create_tree_view_html(self, tabname: str) -> str:
+        return pane.tree_view_html(self, tabname)
+
+    def create_dirs_view_html(self, tabname: str) -> str:
+        return pane.dirs_view_html(self, tabname)
+
+    def create_card_view_html(self, tabname: str, *, none_message: str | None = None) -> str:
+        return pane.card_view_html(self, tabname, none_message=none_message)
 
     def get_sort_keys(self, path: str) -> dict:
         p = Path(path)
@@ -257,18 +282,6 @@ def initialize() -> None:
 intialize = initialize     # A1111 spelled it this way in some versions; extensions call either
 
 
-class ExtraNetworksUi:
-    """What A1111's create_ui returns for one tab (its fields; the panel is not built yet)."""
-
-    def __init__(self) -> None:
-        self.pages = None
-        self.page_contents = None
-        self.stored_extra_pages = None
-        self.button_save_preview = None
-        self.preview_target_filename = None
-        self.tabname = None
-
-
 def pages_in_preferred_order(pages: list[ExtraNetworksPage]) -> list[ExtraNetworksPage]:
     """Pages ordered by the option ui_extra_networks_tab_reorder (names, comma-separated)."""
     order_text = ""
@@ -283,17 +296,8 @@ def pages_in_preferred_order(pages: list[ExtraNetworksPage]) -> list[ExtraNetwor
     return [p for _, p in sorted(((score(p, i), p) for i, p in enumerate(pages)), key=lambda x: x[0])]
 
 
-def create_ui(interface: Any, unrelated_tabs: Any, tabname: str) -> ExtraNetworksUi:
-    raise NotImplementedError(CARDS_PANEL_MISSING)
-
-
-def setup_ui(ui: Any, gallery: Any) -> None:
-    raise NotImplementedError(CARDS_PANEL_MISSING)
-
-
 __all__ = ["extra_pages", "allowed_dirs", "default_allowed_preview_extensions",
            "allowed_preview_extensions_with_extra", "allowed_preview_extensions", "ExtraNetworksItem", "get_tree",
            "register_page", "path_is_parent", "fetch_file", "get_metadata", "get_single_card",
            "fetch_cover_images", "add_pages_to_demo", "quote_js",
-           "ExtraNetworksPage", "initialize", "intialize", "ExtraNetworksUi",
-           "pages_in_preferred_order", "create_ui", "setup_ui", "CARDS_PANEL_MISSING"]
+           "ExtraNetworksPage", "initialize", "intialize", "pages_in_preferred_order"]

@@ -1,8 +1,8 @@
 """A1111's `modules.ui_extra_networks_user_metadata` and `..._checkpoints_user_metadata`: the editor
 of a network's user metadata (description, notes; `<file>.json` beside the file). Extensions
-subclass `UserMetadataEditor` (the Lora built-in's editor does in A1111). Reading and writing the
-metadata works; the editor's popup belongs to the cards panel, which is not built yet, so its
-widgets are made but no card opens them."""
+subclass `UserMetadataEditor` (the Lora built-in's editor does). A card's edit button fills the
+editor (its hidden name box and button, as in A1111) and shows it in the page's popup; Save writes
+the JSON atomically and the card is made again (javascript/extra_networks.js)."""
 from __future__ import annotations
 
 import datetime
@@ -10,9 +10,12 @@ import html
 import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
+from sdwebui.engine.atomic_write import atomic_write_bytes
 
 
 logger = logging.getLogger(__name__)
@@ -119,8 +122,7 @@ class UserMetadataEditor:
         if not filename:
             raise ValueError(f"no network named {name!r} on page {self.page.name!r}")
         path = os.path.splitext(filename)[0] + ".json"
-        with open(path, "w", encoding="utf8") as f:
-            json.dump(metadata, f, indent=4, ensure_ascii=False)
+        write_atomically(path, json.dumps(metadata, indent=4, ensure_ascii=False).encode("utf8"))
         self.page.lister.reset()     # the next look sees the new file
 
     def save_user_metadata(self, name: str, desc: str, notes: str) -> None:
@@ -129,8 +131,20 @@ class UserMetadataEditor:
         metadata["notes"] = notes
         self.write_user_metadata(name, metadata)
 
+    def _refresh_card_js(self, close: bool) -> str:
+        call = f"extraNetworksRefreshSingleCard({json.dumps(self.page.name)}, {json.dumps(self.tabname)}, name);"
+        return "(name) => { " + ("closePopup(); " if close else "") + call + " }"
+
     def setup_save_handler(self, button: Any, func: Any, components: list) -> None:
-        button.click(fn=func, inputs=[self.edit_name_input, *components], outputs=[])
+        def save(name: str, *values: Any) -> None:
+            try:
+                func(name, *values)
+            except (OSError, ValueError) as e:
+                raise gr.Error(f"could not save the user metadata of {name}: {e}") from e
+
+        button.click(fn=save, inputs=[self.edit_name_input, *components], outputs=[],
+                     show_progress="hidden").success(fn=None, js=self._refresh_card_js(close=True),
+                                                     inputs=[self.edit_name_input])
 
     def create_editor(self) -> None:
         self.create_default_editor_elems()
@@ -138,35 +152,62 @@ class UserMetadataEditor:
         self.create_default_buttons()
         self.button_edit.click(fn=self.put_values_into_components, inputs=[self.edit_name_input],
                                outputs=[self.edit_name, self.edit_description, self.html_filedata,
-                                        self.html_preview, self.edit_notes]).then(
-            fn=lambda: gr.update(visible=True), inputs=[], outputs=[self.box])
+                                        self.html_preview, self.edit_notes], show_progress="hidden")
         self.setup_save_handler(self.button_save, self.save_user_metadata, [self.edit_description, self.edit_notes])
 
     def create_ui(self) -> None:
-        with gr.Group(visible=False, elem_id=self.id_part, elem_classes="edit-user-metadata") as box:
+        # in the page from the start (gradio 6 leaves hidden blocks out), kept out of sight by
+        # style.css until a card's edit button moves it into the popup
+        with gr.Group(elem_id=self.id_part, elem_classes="edit-user-metadata") as box:
             self.box = box
-            self.edit_name_input = gr.Textbox("Edit user metadata card id", visible=False,
+            self.edit_name_input = gr.Textbox("Edit user metadata card id", visible="hidden",
                                               elem_id=f"{self.id_part}_name")
-            self.button_edit = gr.Button("Edit user metadata", visible=False, elem_id=f"{self.id_part}_button")
+            self.button_edit = gr.Button("Edit user metadata", visible="hidden", elem_id=f"{self.id_part}_button")
             self.create_editor()
 
-    def save_preview(self, index: int, gallery: list, name: str) -> tuple[str, str]:
-        from sdwebui.interfaces.ui.common import image_from_gallery_item
-
+    def save_preview(self, index: Any, gallery: list, name: str) -> tuple[str, str]:
+        """The gallery's selected image (its infotext kept) becomes the card's preview."""
         if not gallery:
             return self.get_card_html(name), "There is no image in gallery to save as a preview."
-        item = self.page.items.get(name, {})
-        image = image_from_gallery_item(gallery[min(max(int(index), 0), len(gallery) - 1)])
-        target = item["local_preview"]
-        image.save(target)
+        item = self.page.items.get(name)
+        if not item or not item.get("local_preview"):
+            return self.get_card_html(name), f"No card named {html.escape(name)}."
+        try:
+            save_preview_image(gallery, index, item["local_preview"])
+        except OSError as e:
+            return self.get_card_html(name), html.escape(f"Could not save the preview: {e}")
         self.page.lister.reset()
-        item["preview"] = self.page.find_preview(os.path.splitext(target)[0])
+        item["preview"] = self.page.find_preview(os.path.splitext(item["local_preview"])[0])
         return self.get_card_html(name), ""
 
     def setup_ui(self, gallery: Any) -> None:
-        self.button_replace_preview.click(fn=self.save_preview, inputs=[self.edit_name_input, gallery,
-                                                                        self.edit_name_input],
-                                          outputs=[self.html_preview, self.html_status])
+        self.button_replace_preview.click(
+            fn=self.save_preview, inputs=[self.edit_name_input, gallery, self.edit_name_input],
+            outputs=[self.html_preview, self.html_status], show_progress="hidden",
+            js=f"(x, y, z) => [selected_gallery_index_id('{self.tabname}_gallery'), y, z]",
+        ).then(fn=None, js=self._refresh_card_js(close=False), inputs=[self.edit_name_input])
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """`data` into `path` through a temporary file beside it: a failed write leaves the old file."""
+    atomic_write_bytes(Path(path), data)
+
+
+def save_preview_image(gallery: list, index: Any, filename: str) -> None:
+    """The gallery item at `index` (clamped; the first when none is selected) written to `filename`
+    in the format its extension names, with the image's infotext, as A1111 saves a card preview."""
+    from sdwebui.engine.images.metadata import encode_image, read_info
+    from sdwebui.interfaces.ui.common import image_from_gallery_item
+
+    try:
+        position = int(index)
+    except (TypeError, ValueError):
+        position = 0
+    position = min(max(position, 0), len(gallery) - 1)
+    image = image_from_gallery_item(gallery[position])
+    infotext, _ = read_info(image)
+    fmt = os.path.splitext(filename)[1].lstrip(".").lower() or "png"
+    write_atomically(filename, encode_image(image, fmt, infotext=infotext))
 
 
 class CheckpointUserMetadataEditor(UserMetadataEditor):
@@ -198,10 +239,11 @@ class CheckpointUserMetadataEditor(UserMetadataEditor):
         self.create_default_buttons()
         self.button_edit.click(fn=self.put_values_into_components, inputs=[self.edit_name_input],
                                outputs=[self.edit_name, self.edit_description, self.html_filedata,
-                                        self.html_preview, self.edit_notes, self.select_vae]).then(
-            fn=lambda: gr.update(visible=True), inputs=[], outputs=[self.box])
+                                        self.html_preview, self.edit_notes, self.select_vae],
+                               show_progress="hidden")
         self.setup_save_handler(self.button_save, self.save_user_metadata,
                                 [self.edit_description, self.edit_notes, self.select_vae])
 
 
-__all__ = ["UserMetadataEditor", "CheckpointUserMetadataEditor", "pretty_bytes", "path_is_parent"]
+__all__ = ["UserMetadataEditor", "CheckpointUserMetadataEditor", "pretty_bytes", "path_is_parent", "write_atomically",
+           "save_preview_image"]

@@ -172,8 +172,7 @@ def selected_image(gallery: list | None, index: int, info: str):
     texts = []
     try:
         data = json.loads(info) if info else {}
-        texts = data.get("infotexts") or []
-        index -= int(data.get("index_of_first_image") or 0)
+        texts = data.get("infotexts") or []     # one per gallery image, the grid's included
     except (ValueError, TypeError, AttributeError):
         pass
     text = texts[index] if 0 <= index < len(texts) else (texts[0] if texts else "")
@@ -221,8 +220,19 @@ async def submit(make_processing: Callable[[Any, dict], Any], request_model, val
         raise
     except Exception as e:
         raise gr.Error(str(e)) from None
-    gallery = [(im, None) for im in processed.images]
-    yield gallery, processed.js(), format_infotext_html(processed.infotexts, processed.warnings)
+    yield gallery_items(processed), processed.js(), format_infotext_html(processed.infotexts, processed.warnings)
+
+
+def gallery_items(processed: Any) -> list[tuple]:
+    """The gallery's (image, caption) pairs. Each image carries its infotext in `info["parameters"]`
+    as in A1111 (with enable_pnginfo): gradio writes it into the PNG it serves, so an image downloaded
+    from the gallery, or taken from it as a card preview, keeps its parameters."""
+    texts = processed.infotexts or []      # one per image, the grid's first (as in A1111 1.6+)
+    keep = bool(getattr(shared.opts, "enable_pnginfo", True))
+    for image, text in zip(processed.images, texts):
+        if keep and text and hasattr(image, "info"):
+            image.info["parameters"] = text
+    return [(im, None) for im in processed.images]
 
 
 def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:

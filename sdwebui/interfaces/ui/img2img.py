@@ -12,7 +12,7 @@ from PIL import Image
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.interfaces.api.models import StableDiffusionImg2ImgProcessingAPI
 from sdwebui.services.generation_requests import img2img_processing
-from sdwebui.interfaces.ui import generation as g
+from sdwebui.interfaces.ui import extra_networks_panel, generation as g
 from sdwebui.services import runtime as shared
 
 logger = logging.getLogger(__name__)
@@ -40,66 +40,75 @@ def mask_from_editor(value: dict | None) -> tuple[Image.Image | None, Image.Imag
     return background.convert("RGB"), mask
 
 
+def build_settings(panel: g.Panel) -> None:
+    """The left column: the source image tabs, sizes, sampling, denoising, inpainting and the scripts."""
+    mode = g.panel_input(gr.State("img2img"))
+    panel.ui["mode"] = mode
+    with gr.Tabs(elem_id="mode_img2img") as mode_tabs:
+        with gr.Tab("img2img", id="img2img_img2img_tab", elem_id="img2img_img2img_tab") as t0:
+            panel.ui["image"] = g.panel_input(gr.Image(label="Image for img2img", type="pil",
+                                                       sources=["upload", "clipboard"],
+                                                       elem_id="img2img_image", height=360))
+        with gr.Tab("Inpaint", id="img2img_inpaint_tab", elem_id="img2img_inpaint_tab") as t1:
+            panel.ui["inpaint"] = g.panel_input(gr.ImageMask(label="Image for inpainting with mask",
+                                                             type="pil", elem_id="img2maskimg", height=360))
+        with gr.Tab("Inpaint upload", id="img2img_inpaint_upload_tab",
+                    elem_id="img2img_inpaint_upload_tab") as t2:
+            panel.ui["inpaint_base"] = g.panel_input(gr.Image(label="Image", type="pil",
+                                                              elem_id="img_inpaint_base", height=300))
+            panel.ui["inpaint_mask"] = g.panel_input(gr.Image(label="Mask", type="pil",
+                                                              elem_id="img_inpaint_mask", height=300))
+        with gr.Tab("Batch", id="img2img_batch_tab", elem_id="img2img_batch_tab") as t3:
+            # the server's folders: not offered with --hide-ui-dir-config (A1111's shared.hide_dirs)
+            dirs_shown = not _dirs_hidden()
+            if not dirs_shown:
+                gr.HTML("<p>Disabled when launched with --hide-ui-dir-config.</p>")
+            panel.ui["batch_input"] = g.panel_input(gr.Textbox(label="Input directory", visible=dirs_shown,
+                                                               elem_id="img2img_batch_input_dir"))
+            panel.ui["batch_mask"] = g.panel_input(gr.Textbox(label="Inpaint batch mask directory (optional)",
+                                                              visible=dirs_shown,
+                                                              elem_id="img2img_batch_inpaint_mask_dir"))
+    panel.ui["mode_tabs"] = mode_tabs
+    for tab, name in zip((t0, t1, t2, t3), MODES):
+        tab.select(lambda n=name: n, [], [mode], show_progress="hidden", queue=False)
+    panel.fields["resize_mode"] = gr.Radio(["Just resize", "Crop and resize", "Resize and fill",
+                                            "Just resize (latent upscale)"], value="Just resize",
+                                           type="index", label="Resize mode", elem_id="resize_mode")
+    g.build_sampling("img2img", panel)
+    g.build_size_and_batch("img2img", panel)
+    panel.fields["denoising_strength"] = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
+                                                   elem_id="img2img_denoising_strength")
+    with gr.Accordion("Inpainting", open=True, elem_id="img2img_inpaint_controls"):
+        panel.fields["mask_blur"] = gr.Slider(0, 64, value=4, step=1, label="Mask blur",
+                                              elem_id="img2img_mask_blur")
+        panel.fields["inpainting_mask_invert"] = gr.Radio(["Inpaint masked", "Inpaint not masked"],
+                                                          value="Inpaint masked", type="index",
+                                                          label="Mask mode", elem_id="img2img_mask_mode")
+        panel.fields["inpainting_fill"] = gr.Radio(["fill", "original", "latent noise", "latent nothing"],
+                                                   value="original", type="index", label="Masked content",
+                                                   elem_id="img2img_inpainting_fill")
+        panel.fields["inpaint_full_res"] = gr.Radio(["Whole picture", "Only masked"], value="Whole picture",
+                                                    type="index", label="Inpaint area",
+                                                    elem_id="img2img_inpaint_full_res")
+        panel.fields["inpaint_full_res_padding"] = gr.Slider(0, 256, value=32, step=4,
+                                                             label="Only masked padding, pixels",
+                                                             elem_id="img2img_inpaint_full_res_padding")
+    g.build_seed("img2img", panel)
+    scripts_mod.scripts_img2img.setup_ui()
+
+
 def create_img2img_tab() -> g.Panel:
     panel = g.Panel("img2img")
     g.build_prompt_row("img2img", panel)
-    with gr.Row():
-        with gr.Column(elem_id="img2img_settings"):
-            mode = g.panel_input(gr.State("img2img"))
-            panel.ui["mode"] = mode
-            with gr.Tabs(elem_id="mode_img2img") as mode_tabs:
-                with gr.Tab("img2img", id="img2img_img2img_tab", elem_id="img2img_img2img_tab") as t0:
-                    panel.ui["image"] = g.panel_input(gr.Image(label="Image for img2img", type="pil",
-                                                               sources=["upload", "clipboard"],
-                                                               elem_id="img2img_image", height=360))
-                with gr.Tab("Inpaint", id="img2img_inpaint_tab", elem_id="img2img_inpaint_tab") as t1:
-                    panel.ui["inpaint"] = g.panel_input(gr.ImageMask(label="Image for inpainting with mask",
-                                                                     type="pil", elem_id="img2maskimg", height=360))
-                with gr.Tab("Inpaint upload", id="img2img_inpaint_upload_tab",
-                            elem_id="img2img_inpaint_upload_tab") as t2:
-                    panel.ui["inpaint_base"] = g.panel_input(gr.Image(label="Image", type="pil",
-                                                                      elem_id="img_inpaint_base", height=300))
-                    panel.ui["inpaint_mask"] = g.panel_input(gr.Image(label="Mask", type="pil",
-                                                                      elem_id="img_inpaint_mask", height=300))
-                with gr.Tab("Batch", id="img2img_batch_tab", elem_id="img2img_batch_tab") as t3:
-                    # the server's folders: not offered with --hide-ui-dir-config (A1111's shared.hide_dirs)
-                    dirs_shown = not _dirs_hidden()
-                    if not dirs_shown:
-                        gr.HTML("<p>Disabled when launched with --hide-ui-dir-config.</p>")
-                    panel.ui["batch_input"] = g.panel_input(gr.Textbox(label="Input directory", visible=dirs_shown,
-                                                                       elem_id="img2img_batch_input_dir"))
-                    panel.ui["batch_mask"] = g.panel_input(gr.Textbox(label="Inpaint batch mask directory (optional)",
-                                                                      visible=dirs_shown,
-                                                                      elem_id="img2img_batch_inpaint_mask_dir"))
-            panel.ui["mode_tabs"] = mode_tabs
-            for tab, name in zip((t0, t1, t2, t3), MODES):
-                tab.select(lambda n=name: n, [], [mode], show_progress="hidden", queue=False)
-            panel.fields["resize_mode"] = gr.Radio(["Just resize", "Crop and resize", "Resize and fill",
-                                                    "Just resize (latent upscale)"], value="Just resize",
-                                                   type="index", label="Resize mode", elem_id="resize_mode")
-            g.build_sampling("img2img", panel)
-            g.build_size_and_batch("img2img", panel)
-            panel.fields["denoising_strength"] = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
-                                                           elem_id="img2img_denoising_strength")
-            with gr.Accordion("Inpainting", open=True, elem_id="img2img_inpaint_controls"):
-                panel.fields["mask_blur"] = gr.Slider(0, 64, value=4, step=1, label="Mask blur",
-                                                      elem_id="img2img_mask_blur")
-                panel.fields["inpainting_mask_invert"] = gr.Radio(["Inpaint masked", "Inpaint not masked"],
-                                                                  value="Inpaint masked", type="index",
-                                                                  label="Mask mode", elem_id="img2img_mask_mode")
-                panel.fields["inpainting_fill"] = gr.Radio(["fill", "original", "latent noise", "latent nothing"],
-                                                           value="original", type="index", label="Masked content",
-                                                           elem_id="img2img_inpainting_fill")
-                panel.fields["inpaint_full_res"] = gr.Radio(["Whole picture", "Only masked"], value="Whole picture",
-                                                            type="index", label="Inpaint area",
-                                                            elem_id="img2img_inpaint_full_res")
-                panel.fields["inpaint_full_res_padding"] = gr.Slider(0, 256, value=32, step=4,
-                                                                     label="Only masked padding, pixels",
-                                                                     elem_id="img2img_inpaint_full_res_padding")
-            g.build_seed("img2img", panel)
-            scripts_mod.scripts_img2img.setup_ui()
-        with gr.Column(elem_id="img2img_results"):
-            g.build_output("img2img", panel)
+    # A1111's layout: the settings and the output under a "Generation" tab, the Extra Networks pages beside it
+    with gr.Tabs(elem_id="img2img_extra_tabs", elem_classes=["extra-networks"]):
+        with gr.Tab("Generation", id="img2img_generation", elem_id="img2img_generation") as generation_tab:
+            with gr.Row():
+                with gr.Column(elem_id="img2img_settings"):
+                    build_settings(panel)
+                with gr.Column(elem_id="img2img_results"):
+                    g.build_output("img2img", panel)
+        panel.ui["extra_networks"] = extra_networks_panel.build("img2img", generation_tab, panel.ui["gallery"])
 
     async def run(values: dict, extra: dict, task_id: str | None, user: str | None = None):
         values["inpaint_full_res"] = bool(values.get("inpaint_full_res"))

@@ -373,6 +373,28 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
 # ---------------------------------------------------------------------------------------
 # quicksettings
 # ---------------------------------------------------------------------------------------
+def _change_checkpoint_button(quick: dict[str, gr.Component]) -> None:
+    """A1111's hidden `change_checkpoint` button: a checkpoint card of the Extra Networks panel names
+    the checkpoint (`selectCheckpoint` in javascript/extra_networks.js), which is then loaded as if
+    chosen in the quicksettings; the quicksettings dropdown (when shown) follows."""
+    key = "sd_model_checkpoint"
+    info = shared.opts.data_labels[key]
+    target = quick.get(key)
+    name_box = gr.Textbox(visible="hidden", elem_id="change_checkpoint_name")
+    button = gr.Button("Change checkpoint", visible="hidden", elem_id="change_checkpoint")
+
+    async def change(name: str) -> Any:
+        if name and name != current_value(key):
+            _, error = await apply_settings({key: name})
+            if error is not None:
+                gr.Warning(error)
+        return _ui_update(key, info) if target is not None else None
+
+    button.click(change, [name_box], [target] if target is not None else [], concurrency_limit=None,
+                 js="(v) => { const name = desiredCheckpointName || ''; desiredCheckpointName = null; return [name]; }",
+                 api_visibility="undocumented")
+
+
 def create_quicksettings() -> list[gr.Component]:
     """One component per `opts.quicksettings_list` key, each applied as soon as it is edited;
     call inside `gr.Row(elem_id="quicksettings")`, before create_settings_tab()."""
@@ -422,6 +444,7 @@ def create_quicksettings() -> list[gr.Component]:
                 return _ui_update(key, info)
 
             button.click(on_refresh, [], [comp], concurrency_limit=None, api_visibility="undocumented")
+    _change_checkpoint_button(dict(zip(keys, components)))
     if components:
         # a page opened after an API change shows the stored values
         def stored_values():
