@@ -178,3 +178,27 @@ def test_extras_errors(api):
         _extras(None)
     with pytest.raises(gr.Error, match="No images"):
         _extras(None, [], tab=extras_ui.TAB_BATCH)
+
+
+def test_hires_target_line_refiner_fields_and_their_paste(api):
+    from sdwebui.interfaces.ui import generation_sections as sections
+
+    assert sections.final_resolution(False, 512, 512, 2, 0, 0) == ""
+    line = sections.final_resolution(True, 512, 768, 1.5, 0, 0)
+    assert "512x768</span> to <span class='resolution'>768x1152" in line
+    assert "to <span class='resolution'>1024x1024" in sections.final_resolution(True, 512, 768, 2, 1024, 1024)
+    # the refiner's fields reach the request only with Enable ticked and a checkpoint chosen
+    values = {"refiner_checkpoint": "alpha", "refiner_switch_at": 0.6}
+    sections.apply_refiner(values, {"refiner_enable": False})
+    assert values == {"refiner_checkpoint": None}
+    values = {"refiner_checkpoint": "alpha", "refiner_switch_at": 0.6}
+    sections.apply_refiner(values, {"refiner_enable": True})
+    assert values == {"refiner_checkpoint": "alpha", "refiner_switch_at": 0.6}
+    titles = sections.checkpoint_titles()
+    alpha = next(t for t in titles if t.startswith("alpha"))
+    # an infotext names a checkpoint "name [hash]": pasted, it becomes the title the dropdowns list
+    d = pnginfo_ui.paste_fields("cat\nSteps: 5, Seed: 1, Size: 64x64, Refiner: alpha [" + alpha.split("[")[1]
+                                + ", Refiner switch at: 0.6, Denoising strength: 0.5, Hires upscale: 2, "
+                                  "Hires checkpoint: alpha")
+    assert d["refiner_checkpoint"] == alpha and d["refiner_switch_at"] == 0.6
+    assert d["hr_checkpoint_name"] == alpha

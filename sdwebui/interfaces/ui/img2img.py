@@ -12,7 +12,7 @@ from PIL import Image
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.interfaces.api.models import StableDiffusionImg2ImgProcessingAPI
 from sdwebui.services.generation_requests import img2img_processing
-from sdwebui.interfaces.ui import extra_networks_panel, generation as g
+from sdwebui.interfaces.ui import extra_networks_panel, generation as g, generation_sections as sections
 from sdwebui.services import runtime as shared
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def build_settings(panel: g.Panel) -> None:
                                                              label="Only masked padding, pixels",
                                                              elem_id="img2img_inpaint_full_res_padding")
     g.build_seed("img2img", panel)
+    sections.build_refiner("img2img", panel)
     scripts_mod.scripts_img2img.setup_ui()
 
 
@@ -112,6 +113,7 @@ def create_img2img_tab() -> g.Panel:
 
     async def run(values: dict, extra: dict, task_id: str | None, user: str | None = None):
         values["inpaint_full_res"] = bool(values.get("inpaint_full_res"))
+        sections.apply_refiner(values, extra)
         current = extra.get("mode") or "img2img"
         if current == "batch":
             async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), task_id, user):

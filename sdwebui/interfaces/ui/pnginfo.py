@@ -35,12 +35,12 @@ _INT_FIELDS = {
 }
 _FLOAT_FIELDS = {
     "CFG scale": "cfg_scale", "Variation seed strength": "subseed_strength",
-    "Denoising strength": "denoising_strength", "Hires upscale": "hr_scale",
+    "Denoising strength": "denoising_strength", "Hires upscale": "hr_scale", "Refiner switch at": "refiner_switch_at",
 }
 _STR_FIELDS = {
     "Prompt": "prompt", "Negative prompt": "negative_prompt", "Hires upscaler": "hr_upscaler",
     "Hires checkpoint": "hr_checkpoint_name", "Hires prompt": "hr_prompt",
-    "Hires negative prompt": "hr_negative_prompt",
+    "Hires negative prompt": "hr_negative_prompt", "Refiner": "refiner_checkpoint",
 }
 _SAME_SAMPLER, _SAME_SCHEDULER = "Use same sampler", "Use same scheduler"
 
@@ -179,6 +179,11 @@ def override_settings_from_params(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _checkpoint_title(name: str) -> str:
+    info = shared.registry.match(name) if shared.registry is not None and name != "Use same checkpoint" else None
+    return info.title if info is not None else name
+
+
 def paste_fields(infotext: str) -> dict[str, Any]:
     """txt2img request fields for an infotext, following A1111's paste rules.
 
@@ -222,6 +227,9 @@ def paste_fields(infotext: str) -> dict[str, Any]:
                  or bool(out.get("hr_resize_x")) or bool(out.get("hr_resize_y")))
     out["enable_hr"] = "Denoising strength" in d and has_hires
 
+    for key in ("refiner_checkpoint", "hr_checkpoint_name"):
+        if out.get(key):        # "name [hash]" as written -> the title the checkpoint dropdowns list
+            out[key] = _checkpoint_title(out[key])
     if isinstance(d.get("Styles array"), list):
         out["styles"] = list(d["Styles array"])
     overrides = override_settings_from_params(d)

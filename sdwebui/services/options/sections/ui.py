@@ -25,8 +25,6 @@ INERT: dict[str, str] = {
     "samplers_in_dropdown": "the sampler is always a dropdown",
     "dimensions_and_batch_together": "the layout of the size and batch sliders is fixed",
     "sd_checkpoint_dropdown_use_short": "the checkpoint dropdown shows A1111's titles (path and hash)",
-    "hires_fix_show_sampler": "the hires checkpoint and sampler fields are always shown",
-    "hires_fix_show_prompts": "the hires prompt fields are always shown",
     "txt2img_settings_accordion": "the layout of the txt2img tab is fixed",
     "img2img_settings_accordion": "the layout of the img2img tab is fixed",
     "interrupt_after_current": "Interrupt stops at the next sampling step",
