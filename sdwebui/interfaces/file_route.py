@@ -42,7 +42,8 @@ PROGRAM_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".pyi", ".so", ".dl
 MEDIA_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".csv": "text/csv",
                ".json": "application/json", ".map": "application/json", ".txt": "text/plain", ".svg": "image/svg+xml",
                ".webp": "image/webp", ".html": "text/html", ".wasm": "application/wasm", ".yaml": "text/yaml",
-               ".yml": "text/yaml", ".md": "text/markdown"}
+               ".yml": "text/yaml", ".md": "text/markdown", ".woff2": "font/woff2", ".woff": "font/woff",
+               ".ttf": "font/ttf"}
 OUTPUT_DIR_KEYS = ("outdir_samples", "outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples",
                    "outdir_grids", "outdir_txt2img_grids", "outdir_img2img_grids", "outdir_save", "outdir_init_images")
 WEB_FOLDERS = ("javascript", "html", "localizations")

@@ -87,6 +87,11 @@ class HashCache:
         if cached:
             return cached
         digest = sha256_file(filename, desc=f"Calculating sha256 for {Path(filename).name}")
+        self.remember_sha256(filename, title, digest)
+        return digest
+
+    def remember_sha256(self, filename: Path, title: str, digest: str) -> None:
+        """Store a hash computed elsewhere (a file hashed while it was written) for the file as it is now."""
         with self._lock:
             data = self._load()
             data.setdefault("hashes", {})[title] = {"mtime": os.path.getmtime(filename), "sha256": digest}
@@ -94,7 +99,6 @@ class HashCache:
                 atomic_write_text(self.path, json.dumps(data, indent=4))
             except OSError as e:
                 logger.warning("could not write %s: %s", self.path, e)
-        return digest
 
 
 def sha256_file(filename: Path, desc: str | None = None) -> str:

@@ -1,6 +1,6 @@
 """A1111's smaller UI modules that build or serve one tab: `modules.ui_prompt_styles` (the styles
-dropdown's helpers), `modules.ui_postprocessing` (the Extras tab) and `modules.ui_checkpoint_merger`
-(a tab this web UI does not have: its builder says so)."""
+dropdown's helpers) and `modules.ui_postprocessing` (the Extras tab). `modules.ui_checkpoint_merger`
+is checkpoint_merger.py."""
 from __future__ import annotations
 
 import logging
@@ -84,31 +84,5 @@ def create_ui() -> dict:
     return create_extras_tab()
 
 
-# --- modules.ui_checkpoint_merger ----------------------------------------------------------------------
-NO_MERGER = "this web UI has no Checkpoint Merger tab (merging checkpoints is not implemented)"
-_INTERP = {
-    "No interpolation": "No interpolation will be used. Requires one model; A. Allows for format conversion and VAE "
-                        "baking.",
-    "Weighted sum": "A weighted sum will be used for interpolation. Requires two models; A and B. The result is "
-                    "calculated as A * (1 - M) + B * M",
-    "Add difference": "The difference between the last two models will be added to the first. Requires three "
-                      "models; A, B and C. The result is calculated as A + (B - C) * M",
-}
-
-
-def update_interp_description(value: str) -> str:
-    return f"<p style='margin-bottom: 2.5em'>{_INTERP[value]}</p>"
-
-
-def modelmerger(*args: Any) -> Any:
-    raise NotImplementedError(NO_MERGER)
-
-
-class UiCheckpointMerger:
-    def __init__(self) -> None:
-        raise NotImplementedError(NO_MERGER)
-
-
 __all__ = ["styles_edit_symbol", "styles_materialize_symbol", "styles_copy_symbol", "select_style", "save_style",
-           "delete_style", "materialize_styles", "refresh_styles", "UiPromptStyles", "create_ui",
-           "update_interp_description", "modelmerger", "UiCheckpointMerger", "STYLES_READ_ONLY", "NO_MERGER"]
+           "delete_style", "materialize_styles", "refresh_styles", "UiPromptStyles", "create_ui", "STYLES_READ_ONLY"]

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 def create_ui() -> gr.Blocks:
+    from sdwebui.interfaces.ui.checkpoint_merger import create_checkpoint_merger_tab
     from sdwebui.interfaces.ui.extras import create_extras_tab
     from sdwebui.interfaces.ui.img2img import create_img2img_tab
     from sdwebui.interfaces.ui.pnginfo import create_pnginfo_tab
@@ -58,6 +59,9 @@ def create_ui() -> gr.Blocks:
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo") as tab:
                 png = create_pnginfo_tab()
             loadsave.add_block(tab, "pnginfo")
+            with gr.Tab("Checkpoint Merger", id="modelmerger", elem_id="tab_modelmerger") as tab:
+                create_checkpoint_merger_tab()
+            loadsave.add_block(tab, "modelmerger")
             for blocks, title, elem_id in extension_tabs:
                 # rendered at load, as gradio 3 did: the extension's JavaScript expects its elements
                 with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}", elem_classes=[gradio_compat.EAGER_CLASS]):
