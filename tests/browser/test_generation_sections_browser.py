@@ -59,3 +59,39 @@ def test_refiner_section_switches_model_for_the_last_steps(page, webui_server):
     page.locator("#txt2img_generate").click()
     info = generated_infotext(page)
     assert "Refiner: tiny-default-sd1" in info and "Refiner switch at: 0.8" in info
+
+
+def _seed_shown(page) -> str | None:
+    import re
+
+    m = re.search(r"Seed: (\d+)", page.locator("#html_info_txt2img").inner_text())
+    return m.group(1) if m else None
+
+
+def test_generate_forever_from_the_context_menu(page):
+    from playwright.sync_api import expect
+
+    page.locator("#txt2img_steps input[type=number]").fill("2")
+    page.locator("#txt2img_steps input[type=number]").press("Enter")
+    page.locator("#txt2img_prompt textarea").fill("a yellow star")
+    page.locator("#txt2img_generate").click(button="right")
+    menu = page.locator("#context-menu")
+    expect(menu).to_contain_text("Generate forever")
+    expect(menu).to_contain_text("Cancel generate forever")
+    menu.get_by_text("Generate forever", exact=True).click()
+    # a first image, then another one (a new random seed) with no further click
+    expect(page.locator("#html_info_txt2img")).to_contain_text("Seed:", timeout=120_000)
+    first = _seed_shown(page)
+    page.wait_for_function(
+        "s => { const m = document.querySelector('#html_info_txt2img').innerText.match(/Seed: (\\d+)/);"
+        " return m && m[1] !== s; }", arg=first, timeout=120_000)
+
+    page.locator("#txt2img_generate").click(button="right")
+    page.locator("#context-menu").get_by_text("Cancel generate forever", exact=True).click()
+    # the job running now ends, and no other starts
+    page.wait_for_function("() => !document.body.classList.contains('webui-generating-txt2img')", timeout=120_000)
+    expect(page.locator("#html_info_txt2img")).to_contain_text("Seed:")
+    last = _seed_shown(page)
+    page.wait_for_timeout(1500)       # three times the menu's 0.5 s re-press period
+    assert not page.evaluate("() => document.body.classList.contains('webui-generating-txt2img')")
+    assert _seed_shown(page) == last and page.evaluate("() => generateOnRepeatInterval") is None
