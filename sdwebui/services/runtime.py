@@ -175,8 +175,7 @@ def _build_resources(ns: argparse.Namespace) -> None:
     from sdwebui.engine.upscalers import UpscalerRegistry
     from sdwebui.services.styles import StyleDatabase
 
-    prompt_styles = StyleDatabase([Path(f) for f in ns.styles_file] if ns.styles_file else [paths.data / "styles.csv"])
-    prompt_styles.reload()
+    prompt_styles = StyleDatabase(ns.styles_file or [paths.data / "styles.csv"])     # reads the files
     upscalers = UpscalerRegistry(paths.models, device, model_manager.dtype, dirs=paths.upscalers)
     upscalers.refresh()
     loras = LoraRegistry([paths.lora, paths.lyco or paths.models / "LyCORIS"], hash_cache)

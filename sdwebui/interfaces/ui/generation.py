@@ -13,6 +13,8 @@ from typing import Any, Callable
 import gradio as gr
 
 from sdwebui.engine.sampling import samplers
+from sdwebui.interfaces.ui import styles_editor
+from sdwebui.interfaces.ui.components import ToolButton
 from sdwebui.services import runtime as shared
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.services.generation_requests import processing_args
@@ -59,16 +61,22 @@ def build_prompt_row(tab: str, panel: Panel) -> None:
                 panel.ui["negative_token_counter"] = gr.HTML(token_counter(""),
                                                              elem_id=f"{tab}_negative_token_counter",
                                                              elem_classes=["token-counter"], container=False)
-        with gr.Column(scale=1, min_width=180):
+        with gr.Column(scale=1, min_width=180, elem_id=f"{tab}_actions_column"):
             panel.ui["generate"] = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
             with gr.Row():
                 panel.ui["interrupt"] = gr.Button("Interrupt", elem_id=f"{tab}_interrupt", min_width=60)
                 panel.ui["skip"] = gr.Button("Skip", elem_id=f"{tab}_skip", min_width=60)
-            with gr.Row():
-                panel.ui["paste"] = gr.Button("↙️", elem_id=f"{tab}_paste", min_width=40)
-            style_names = list(shared.prompt_styles.styles) if shared.prompt_styles else []
-            panel.fields["styles"] = gr.Dropdown(label="Styles", choices=style_names, value=[], multiselect=True,
-                                                 elem_id=f"{tab}_styles", allow_custom_value=False)
+            # A1111's tools row, then the styles row with its editor (interfaces/ui/styles_editor.py)
+            with gr.Row(elem_id=f"{tab}_tools"):
+                panel.ui["paste"] = ToolButton("↙️", elem_id=f"{tab}_paste")
+                panel.ui["clear_prompt"] = styles_editor.clear_prompt_button(tab)
+                panel.ui["apply_styles"] = ToolButton(styles_editor.styles_materialize_symbol,
+                                                      elem_id=f"{tab}_style_apply")
+            styles = styles_editor.UiPromptStyles(tab, panel.fields["prompt"], panel.fields["negative_prompt"])
+            panel.fields["styles"] = styles.dropdown
+            styles.setup_apply_button(panel.ui["apply_styles"])
+    styles_editor.setup_clear_prompt_button(panel.ui["clear_prompt"], panel.fields["prompt"],
+                                            panel.fields["negative_prompt"])
     panel.fields["prompt"].change(token_counter, [panel.fields["prompt"]], [panel.ui["token_counter"]],
                                   show_progress="hidden", queue=False)
     panel.fields["negative_prompt"].change(token_counter, [panel.fields["negative_prompt"]],

@@ -1,6 +1,6 @@
 """A1111's `modules.ui_toprow.Toprow`: the prompt row of a generation tab (prompt and negative
-prompt with token counters, Generate / Interrupt / Skip, the styles dropdown), with A1111's
-element ids, for an extension that builds a generation tab of its own."""
+prompt with token counters, Generate / Interrupt / Skip, the tools row, the styles dropdown and
+its editor), with A1111's element ids, for an extension that builds a generation tab of its own."""
 from __future__ import annotations
 
 import logging
@@ -8,9 +8,9 @@ from typing import Any
 
 import gradio as gr
 
+from sdwebui.interfaces.ui import styles_editor
 from sdwebui.interfaces.ui.components import ToolButton
-from sdwebui.interfaces.ui.ui_helpers import (clear_prompt_symbol, paste_symbol, restore_progress_symbol,
-                                              update_token_counter)
+from sdwebui.interfaces.ui.ui_helpers import paste_symbol, restore_progress_symbol, update_token_counter
 from sdwebui.services import runtime as shared
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class Toprow:
         self.is_img2img = is_img2img
         self.is_compact = is_compact
         self.prompt = self.negative_prompt = self.submit = self.interrupt = self.skip = None
-        self.paste = self.clear_prompt_button = self.restore_progress_button = None
+        self.paste = self.clear_prompt_button = self.apply_styles = self.restore_progress_button = None
         self.token_counter = self.negative_token_counter = self.token_button = self.negative_token_button = None
         self.ui_styles = None
         self.prompt_img = None
@@ -83,18 +83,19 @@ class Toprow:
         with gr.Row(elem_id=f"{self.id_part}_tools"):
             self.paste = ToolButton(value=paste_symbol, elem_id="paste", tooltip="Read generation parameters from "
                                     "prompt or last generation if prompt is empty into user interface.")
-            self.clear_prompt_button = ToolButton(value=clear_prompt_symbol, elem_id=f"{self.id_part}_clear_prompt",
-                                                  tooltip="Clear prompt")
+            self.clear_prompt_button = styles_editor.clear_prompt_button(self.id_part)
+            self.apply_styles = ToolButton(value=styles_editor.styles_materialize_symbol,
+                                           elem_id=f"{self.id_part}_style_apply",
+                                           tooltip="Apply all selected styles to prompts.")
             self.restore_progress_button = ToolButton(value=restore_progress_symbol,
                                                       elem_id=f"{self.id_part}_restore_progress", visible=False,
                                                       tooltip="Restore progress")
-        self.clear_prompt_button.click(fn=lambda: ("", ""), inputs=[], outputs=[self.prompt, self.negative_prompt],
-                                       show_progress="hidden")
+        styles_editor.setup_clear_prompt_button(self.clear_prompt_button, self.prompt, self.negative_prompt)
 
     def create_styles_ui(self) -> None:
-        names = list(shared.prompt_styles.styles) if shared.prompt_styles is not None else []
-        self.ui_styles = gr.Dropdown(label="Styles", elem_id=f"{self.id_part}_styles", choices=names, value=[],
-                                     multiselect=True, show_label=False)
+        """A1111's: `ui_styles` is the UiPromptStyles (its `dropdown` the styles selection)."""
+        self.ui_styles = styles_editor.UiPromptStyles(self.id_part, self.prompt, self.negative_prompt)
+        self.ui_styles.setup_apply_button(self.apply_styles)
 
 
 __all__ = ["Toprow"]

@@ -11,6 +11,7 @@ import gradio as gr
 
 from sdwebui.interfaces.ui.common import create_output_panel as _create_output_panel
 from sdwebui.interfaces.ui.common import create_refresh_button, image_from_gallery_item, plaintext_to_html
+from sdwebui.interfaces.ui.styles_editor import clear_prompt_symbol
 from sdwebui.services import runtime as shared
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,6 @@ paste_symbol = '\u2199\ufe0f'             # ↙
 refresh_symbol = '\U0001f504'             # 🔄
 save_style_symbol = '\U0001f4be'          # 💾
 apply_style_symbol = '\U0001f4cb'         # 📋
-clear_prompt_symbol = '\U0001f5d1\ufe0f'  # 🗑️
 extra_networks_symbol = '\U0001F3B4'      # 🎴
 switch_values_symbol = '\U000021C5'       # ⇅
 restore_progress_symbol = '\U0001F300'    # 🌀
