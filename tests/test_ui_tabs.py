@@ -202,3 +202,26 @@ def test_hires_target_line_refiner_fields_and_their_paste(api):
                                   "Hires checkpoint: alpha")
     assert d["refiner_checkpoint"] == alpha and d["refiner_switch_at"] == 0.6
     assert d["hr_checkpoint_name"] == alpha
+
+
+def test_sketch_values_become_the_init_image_and_mask():
+    from sdwebui.interfaces.ui import img2img as img2img_ui
+
+    background = Image.new("RGB", (16, 16), (0, 0, 255))
+    stroke = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
+    for x in range(4, 12):
+        stroke.putpixel((x, 8), (255, 0, 0, 255))
+    composite = background.copy()
+    composite.paste(stroke, mask=stroke)
+    value = {"background": background, "layers": [stroke], "composite": composite}
+    assert img2img_ui.image_from_sketch(value).getpixel((5, 8)) == (255, 0, 0)
+    assert img2img_ui.image_from_sketch(None) is None
+    image, mask = img2img_ui.inpaint_from_sketch(value, 0, 0)
+    assert mask.getpixel((5, 8)) == 255 and mask.getpixel((5, 2)) == 0
+    assert image.getpixel((5, 8)) == (255, 0, 0) and image.getpixel((5, 2)) == (0, 0, 255)
+    # "Mask transparency" 50: half of the painted colour over the original, and a half-strength mask
+    image, mask = img2img_ui.inpaint_from_sketch(value, 50, 0)
+    assert mask.getpixel((5, 8)) in (127, 128) and 120 <= image.getpixel((5, 8))[0] <= 135
+    # the mask blur softens where the colour goes in
+    image, _ = img2img_ui.inpaint_from_sketch(value, 0, 2)
+    assert 0 < image.getpixel((5, 9))[0] < 255

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import gradio as gr
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageFilter
 
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.interfaces.api.models import StableDiffusionImg2ImgProcessingAPI
@@ -17,7 +17,7 @@ from sdwebui.services import runtime as shared
 
 logger = logging.getLogger(__name__)
 
-MODES = ("img2img", "inpaint", "inpaint upload", "batch")
+MODES = ("img2img", "sketch", "inpaint", "inpaint sketch", "inpaint upload", "batch")     # A1111's order
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
@@ -40,6 +40,34 @@ def mask_from_editor(value: dict | None) -> tuple[Image.Image | None, Image.Imag
     return background.convert("RGB"), mask
 
 
+def _brush(option: str) -> gr.Brush:
+    """A sketch editor's brush, starting with the option's colour (A1111's *_brush_color settings)."""
+    color = getattr(shared.opts, option, None) if shared.opts is not None else None
+    color = color or "#ffffff"
+    return gr.Brush(colors=[color, "#000000", "#ff0000", "#00ff00", "#0000ff"], default_color=color,
+                    color_mode="defaults")
+
+
+def image_from_sketch(value: dict | None) -> Image.Image | None:
+    """Sketch: the picture as drawn (the strokes over the uploaded image) is the init image."""
+    if not value or value.get("composite") is None:
+        return None
+    return value["composite"].convert("RGB")
+
+
+def inpaint_from_sketch(value: dict | None, mask_alpha: float, mask_blur: int
+                        ) -> tuple[Image.Image | None, Image.Image | None]:
+    """Inpaint sketch, as A1111 does it: where the user painted is the mask (weakened by "Mask
+    transparency"), and the painted colours, blurred by the mask blur, become part of the init image."""
+    original, mask = mask_from_editor(value)
+    sketch = image_from_sketch(value)
+    if original is None or sketch is None:
+        return None, None
+    mask = ImageEnhance.Brightness(mask).enhance(1 - float(mask_alpha or 0) / 100)
+    blur = ImageFilter.GaussianBlur(int(mask_blur or 0))
+    return Image.composite(sketch.filter(blur), original, mask.filter(blur)), mask
+
+
 def build_settings(panel: g.Panel) -> None:
     """The left column: the source image tabs, sizes, sampling, denoising, inpainting and the scripts."""
     mode = g.panel_input(gr.State("img2img"))
@@ -49,16 +77,28 @@ def build_settings(panel: g.Panel) -> None:
             panel.ui["image"] = g.panel_input(gr.Image(label="Image for img2img", type="pil",
                                                        sources=["upload", "clipboard"],
                                                        elem_id="img2img_image", height=360))
-        with gr.Tab("Inpaint", id="img2img_inpaint_tab", elem_id="img2img_inpaint_tab") as t1:
+        with gr.Tab("Sketch", id="img2img_sketch", elem_id="img2img_img2img_sketch_tab") as t1:
+            panel.ui["sketch"] = g.panel_input(gr.ImageEditor(label="Image for img2img", type="pil",
+                                                              elem_id="img2img_sketch", height=360,
+                                                              sources=["upload", "clipboard"], layers=False,
+                                                              brush=_brush("img2img_sketch_default_brush_color")))
+        with gr.Tab("Inpaint", id="img2img_inpaint_tab", elem_id="img2img_inpaint_tab") as t2:
             panel.ui["inpaint"] = g.panel_input(gr.ImageMask(label="Image for inpainting with mask",
-                                                             type="pil", elem_id="img2maskimg", height=360))
+                                                             type="pil", elem_id="img2maskimg", height=360,
+                                                             brush=gr.Brush(colors=[_brush(
+                                                                 "img2img_inpaint_mask_brush_color").default_color],
+                                                                 color_mode="fixed")))
+        with gr.Tab("Inpaint sketch", id="inpaint_sketch", elem_id="img2img_inpaint_sketch_tab") as t3:
+            panel.ui["inpaint_sketch"] = g.panel_input(gr.ImageEditor(
+                label="Color sketch inpainting", type="pil", elem_id="inpaint_sketch", height=360, layers=False,
+                sources=["upload", "clipboard"], brush=_brush("img2img_inpaint_sketch_default_brush_color")))
         with gr.Tab("Inpaint upload", id="img2img_inpaint_upload_tab",
-                    elem_id="img2img_inpaint_upload_tab") as t2:
+                    elem_id="img2img_inpaint_upload_tab") as t4:
             panel.ui["inpaint_base"] = g.panel_input(gr.Image(label="Image", type="pil",
                                                               elem_id="img_inpaint_base", height=300))
             panel.ui["inpaint_mask"] = g.panel_input(gr.Image(label="Mask", type="pil",
                                                               elem_id="img_inpaint_mask", height=300))
-        with gr.Tab("Batch", id="img2img_batch_tab", elem_id="img2img_batch_tab") as t3:
+        with gr.Tab("Batch", id="img2img_batch_tab", elem_id="img2img_batch_tab") as t5:
             # the server's folders: not offered with --hide-ui-dir-config (A1111's shared.hide_dirs)
             dirs_shown = not _dirs_hidden()
             if not dirs_shown:
@@ -69,8 +109,6 @@ def build_settings(panel: g.Panel) -> None:
                                                               visible=dirs_shown,
                                                               elem_id="img2img_batch_inpaint_mask_dir"))
     panel.ui["mode_tabs"] = mode_tabs
-    for tab, name in zip((t0, t1, t2, t3), MODES):
-        tab.select(lambda n=name: n, [], [mode], show_progress="hidden", queue=False)
     panel.fields["resize_mode"] = gr.Radio(["Just resize", "Crop and resize", "Resize and fill",
                                             "Just resize (latent upscale)"], value="Just resize",
                                            type="index", label="Resize mode", elem_id="resize_mode")
@@ -93,6 +131,12 @@ def build_settings(panel: g.Panel) -> None:
         panel.fields["inpaint_full_res_padding"] = gr.Slider(0, 256, value=32, step=4,
                                                              label="Only masked padding, pixels",
                                                              elem_id="img2img_inpaint_full_res_padding")
+        # Inpaint sketch only: how much of the painted colour shows through
+        panel.ui["mask_alpha"] = g.panel_input(gr.Slider(0, 100, value=0, step=1, label="Mask transparency",
+                                                         visible=False, elem_id="img2img_mask_alpha"))
+    for tab, name in zip((t0, t1, t2, t3, t4, t5), MODES):
+        tab.select(lambda n=name: (n, gr.update(visible=n == "inpaint sketch")), [], [mode, panel.ui["mask_alpha"]],
+                   show_progress="hidden", queue=False)
     g.build_seed("img2img", panel)
     sections.build_refiner("img2img", panel)
     scripts_mod.scripts_img2img.setup_ui()
@@ -121,8 +165,13 @@ def create_img2img_tab() -> g.Panel:
             return
         if current == "img2img":
             image, mask = extra.get("image"), None
+        elif current == "sketch":
+            image, mask = image_from_sketch(extra.get("sketch")), None
         elif current == "inpaint":
             image, mask = mask_from_editor(extra.get("inpaint"))
+        elif current == "inpaint sketch":
+            image, mask = inpaint_from_sketch(extra.get("inpaint_sketch"), extra.get("mask_alpha"),
+                                              values.get("mask_blur"))
         else:
             image, mask = extra.get("inpaint_base"), extra.get("inpaint_mask")
         if image is None:

@@ -44,10 +44,10 @@ function switch_to_txt2img() {
     return Array.from(arguments);
 }
 
-// A1111's img2img modes by number: img2img, Sketch, Inpaint, Inpaint sketch, Inpaint upload, Batch.
-// This UI has no sketch modes: Sketch opens img2img, Inpaint sketch opens Inpaint.
-var webuiImg2imgModes = ["img2img_img2img_tab", "img2img_img2img_tab", "img2img_inpaint_tab", "img2img_inpaint_tab",
-                         "img2img_inpaint_upload_tab", "img2img_batch_tab"];
+// A1111's img2img modes by number (the mode tabs' order): img2img, Sketch, Inpaint, Inpaint sketch,
+// Inpaint upload, Batch.
+var webuiImg2imgModes = ["img2img_img2img_tab", "img2img_img2img_sketch_tab", "img2img_inpaint_tab",
+                         "img2img_inpaint_sketch_tab", "img2img_inpaint_upload_tab", "img2img_batch_tab"];
 
 function switch_to_img2img_tab(no) {
     webuiSelectTab("tabs", "tab_img2img");

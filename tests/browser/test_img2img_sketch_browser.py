@@ -1,0 +1,54 @@
+"""img2img's Sketch and Inpaint sketch tabs in a real browser: draw on an uploaded picture, generate,
+and the job is an img2img one (Sketch) or an inpainting one with the painted mask (Inpaint sketch)."""
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+
+def sketch_and_generate(page, tab_title: str, editor_id: str, picture) -> str:
+    from playwright.sync_api import expect
+
+    page.locator("#tabs").get_by_role("tab", name="img2img", exact=True).click()
+    page.locator("#mode_img2img").get_by_role("tab", name=tab_title, exact=True).click()
+    editor = page.locator(f"#{editor_id}")
+    editor.locator("input[type=file]").set_input_files(str(picture))
+    canvas = editor.locator("canvas").first
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.wait_for_timeout(500)        # the editor draws the picture before it takes strokes
+    page.mouse.move(x - 30, y)
+    page.mouse.down()
+    page.mouse.move(x + 30, y, steps=8)
+    page.mouse.up()
+    steps = page.locator("#img2img_steps input[type=number]")
+    steps.fill("3")
+    steps.press("Enter")
+    page.locator("#img2img_generate").click()
+    expect(page.locator("#html_info_img2img")).to_contain_text("Steps:", timeout=120_000)
+    return page.locator("#html_info_img2img").inner_text()
+
+
+@pytest.fixture(scope="module")
+def picture(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sketch") / "blue.png"
+    Image.new("RGB", (64, 64), (20, 40, 160)).save(path)
+    return path
+
+
+def test_inpaint_sketch_sends_the_painted_mask(page, picture):
+    from playwright.sync_api import expect
+
+    info = sketch_and_generate(page, "Inpaint sketch", "inpaint_sketch", picture)
+    assert "Mask blur: 4" in info and "Denoising strength: 0.75" in info
+    expect(page.locator("#img2img_mask_alpha")).to_be_visible()     # only this mode has it
+    page.locator("#mode_img2img").get_by_role("tab", name="img2img", exact=True).click()
+    expect(page.locator("#img2img_mask_alpha")).to_be_hidden()
+
+
+def test_sketch_is_img2img_from_the_drawn_picture(page, picture):
+    info = sketch_and_generate(page, "Sketch", "img2img_sketch", picture)
+    assert "Denoising strength: 0.75" in info and "Mask blur" not in info
