@@ -611,7 +611,7 @@ def test_settings_tab_leaves_hidden_paths_out_and_greys_frozen_ones(api, monkeyp
     assert c["setting_samples_save"].interactive is True
     # img2img's Batch from a folder of the server is refused too (A1111 asserts)
     with pytest.raises(Exception, match="--hide-ui-dir-config"):
-        run(img2img_ui.run_batch({}, str(ROOT), None, None).__anext__())
+        run(img2img_ui.run_batch({}, {"batch_input": str(ROOT)}, None, None).__anext__())
 
 
 def test_localization_choices_follow_the_folder_and_the_page_uses_the_choice(api, tmp_path, monkeypatch):

@@ -7,10 +7,11 @@ import logging
 from pathlib import Path
 
 import gradio as gr
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.interfaces.api.models import StableDiffusionImg2ImgProcessingAPI
+from sdwebui.services import img2img_batch
 from sdwebui.services.generation_requests import img2img_processing
 from sdwebui.interfaces.ui import extra_networks_panel, generation as g, generation_sections as sections
 from sdwebui.services import runtime as shared
@@ -18,7 +19,6 @@ from sdwebui.services import runtime as shared
 logger = logging.getLogger(__name__)
 
 MODES = ("img2img", "sketch", "inpaint", "inpaint sketch", "inpaint upload", "batch")     # A1111's order
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
 def _b64(image: Image.Image) -> str:
@@ -68,6 +68,27 @@ def inpaint_from_sketch(value: dict | None, mask_alpha: float, mask_blur: int
     return Image.composite(sketch.filter(blur), original, mask.filter(blur)), mask
 
 
+def _build_batch(panel: g.Panel, shown: bool) -> None:
+    """A1111's Batch tab: input, output and mask folders, and the parameters taken from PNG info."""
+    def box(key: str, label: str, elem_id: str, **kw) -> None:
+        panel.ui[key] = g.panel_input(gr.Textbox(label=label, visible=shown, elem_id=elem_id, **kw))
+
+    box("batch_input", "Input directory", "img2img_batch_input_dir")
+    box("batch_output", "Output directory", "img2img_batch_output_dir",
+        placeholder="Leave blank to save images to the default path.")
+    box("batch_mask", "Inpaint batch mask directory (required for inpaint batch processing only)",
+        "img2img_batch_inpaint_mask_dir")
+    with gr.Accordion("PNG info", open=False, visible=shown):
+        panel.ui["batch_use_png_info"] = g.panel_input(gr.Checkbox(label="Append png info to prompts",
+                                                                   elem_id="img2img_batch_use_png_info"))
+        box("batch_png_info_dir", "PNG info directory", "img2img_batch_png_info_dir",
+            placeholder="Leave empty to use input directory")
+        panel.ui["batch_png_info_props"] = g.panel_input(gr.CheckboxGroup(
+            list(img2img_batch.PNG_INFO_PROPS), label="Parameters to take from png info",
+            info="Prompts from png info will be appended to prompts set in ui.",
+            elem_id="img2img_batch_png_info_props"))
+
+
 def build_settings(panel: g.Panel) -> None:
     """The left column: the source image tabs, sizes, sampling, denoising, inpainting and the scripts."""
     mode = g.panel_input(gr.State("img2img"))
@@ -103,11 +124,7 @@ def build_settings(panel: g.Panel) -> None:
             dirs_shown = not _dirs_hidden()
             if not dirs_shown:
                 gr.HTML("<p>Disabled when launched with --hide-ui-dir-config.</p>")
-            panel.ui["batch_input"] = g.panel_input(gr.Textbox(label="Input directory", visible=dirs_shown,
-                                                               elem_id="img2img_batch_input_dir"))
-            panel.ui["batch_mask"] = g.panel_input(gr.Textbox(label="Inpaint batch mask directory (optional)",
-                                                              visible=dirs_shown,
-                                                              elem_id="img2img_batch_inpaint_mask_dir"))
+            _build_batch(panel, dirs_shown)
     panel.ui["mode_tabs"] = mode_tabs
     panel.fields["resize_mode"] = gr.Radio(["Just resize", "Crop and resize", "Resize and fill",
                                             "Just resize (latent upscale)"], value="Just resize",
@@ -160,7 +177,7 @@ def create_img2img_tab() -> g.Panel:
         sections.apply_refiner(values, extra)
         current = extra.get("mode") or "img2img"
         if current == "batch":
-            async for out in run_batch(values, extra.get("batch_input"), extra.get("batch_mask"), task_id, user):
+            async for out in run_batch(values, extra, task_id, user):
                 yield out
             return
         if current == "img2img":
@@ -193,22 +210,43 @@ def _dirs_hidden() -> bool:
     return bool(getattr(shared.cmd_opts, "hide_ui_dir_config", False))
 
 
-async def run_batch(values: dict, input_dir: str | None, mask_dir: str | None, task_id: str | None,
-                    user: str | None = None):
-    """Batch: one queued job per image file of the input directory (masks by the same file name), each
-    under the page's task id in turn, so that its progress bar follows the whole batch."""
+async def run_batch(values: dict, extra: dict, task_id: str | None, user: str | None = None):
+    """Batch: one queued job per image of the input folder (services/img2img_batch.py plans them as
+    A1111 does), each under the page's task id in turn, so that its progress bar follows the batch."""
+    from sdwebui.engine.images.metadata import read_infotext
+    from sdwebui.interfaces.ui.pnginfo import parse_for_paste
+
     if _dirs_hidden():   # a request made by hand must not read the server's folders either
         raise gr.Error("Launched with --hide-ui-dir-config, batch img2img disabled")
-    folder = Path(input_dir) if input_dir else None
-    if folder is None or not folder.is_dir():
+    input_dir = (extra.get("batch_input") or "").strip()
+    if not input_dir or not Path(input_dir).is_dir():
         raise gr.Error("Batch: enter an existing input directory")
-    masks = Path(mask_dir) if mask_dir else None
+    settings = img2img_batch.BatchSettings(
+        input_dir=input_dir, output_dir=(extra.get("batch_output") or "").strip(),
+        mask_dir=(extra.get("batch_mask") or "").strip(), use_png_info=bool(extra.get("batch_use_png_info")),
+        png_info_props=list(extra.get("batch_png_info_props") or []),
+        png_info_dir=(extra.get("batch_png_info_dir") or "").strip())
+
+    def read_info(path: Path) -> str | None:
+        with Image.open(path) as im:
+            return read_infotext(im)
+
+    def match_checkpoint(name: str) -> str | None:
+        info = shared.registry.match(name) if shared.registry is not None else None
+        return info.title if info is not None else None
+
     gallery: list = []
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        item = dict(values, init_images=[_b64(Image.open(path))])
-        if masks is not None and (masks / path.name).is_file():
-            item["mask"] = _b64(Image.open(masks / path.name))
-        async for images, info, html in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, item,
+    for item in img2img_batch.plan(values, settings, read_infotext=read_info, parse=parse_for_paste,
+                                   match_checkpoint=match_checkpoint):
+        try:
+            image = ImageOps.exif_transpose(Image.open(item.image))     # phone photos stand upright
+        except OSError as e:
+            logger.warning("img2img batch: %s is not a readable image (%s); skipped", item.image, e)
+            continue
+        request = dict(item.values, init_images=[_b64(image)])
+        if item.mask is not None:
+            request["mask"] = _b64(Image.open(item.mask))
+        async for images, info, html in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, request,
                                                  "img2img", task_id, user):
             gallery += images
             yield gallery, info, html
