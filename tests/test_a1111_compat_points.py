@@ -111,6 +111,21 @@ def test_an_extension_denoiser_that_changes_the_guidance_changes_the_image(api):
     assert np.abs(clamped - plain).mean() > 5
 
 
+def test_an_extension_denoiser_guides_the_hires_pass_too(api):
+    """As A1111's hires pass makes its sampler with create_sampler from the job's sampler name, an
+    extension that points that name at its own entry (sd-dynamic-thresholding) guides the second pass."""
+    body = {**SMALL, "enable_hr": True, "hr_scale": 2, "hr_second_pass_steps": 2, "denoising_strength": 0.6,
+            "hr_upscaler": "Latent"}
+    plain = pixels(api.post("/sdapi/v1/txt2img", json=body))
+    calls: list = []
+    with loaded_script(_thresholding_script(0.05, calls)):
+        clamped = pixels(api.post("/sdapi/v1/txt2img", json=body))
+    shapes = [c[0] for c in calls]
+    # the first pass at 8x8 latents, then the hires pass at 16x16
+    assert shapes.count((2, 4, 8, 8)) == 3 and shapes.count((2, 4, 16, 16)) >= 1
+    assert clamped.shape == plain.shape == (128, 128, 3) and np.abs(clamped - plain).mean() > 5
+
+
 def test_an_extension_denoiser_on_a_v_prediction_model_keeps_the_picture(api):
     body = {**SMALL, "override_settings": {"sd_model_checkpoint": "tiny-sd2v.safetensors"}}
     plain = pixels(api.post("/sdapi/v1/txt2img", json=body))

@@ -14,6 +14,7 @@ from sdwebui.engine.prompt.encoding import ScheduledConditioning
 from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.sampling import samplers
+from sdwebui.engine.sampling.samplers import extension_tables
 from sdwebui.engine.sampling.loop import decode, sample, txt2img_image_conditioning
 
 DEFAULT_UPSCALER = "Latent"
@@ -166,10 +167,16 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     image_cond = None
     if model.is_inpainting:
         image_cond = txt2img_image_conditioning(model, hi - lo, w, h)
+    # the pass's own A1111 sampler object, made through create_sampler as A1111's hires pass makes it
+    # (looked up at call time): an extension's sampler entry or denoiser (sd-dynamic-thresholding's)
+    # guides this pass too. With "Use same sampler" it is the job's sampler name, which such an
+    # extension may have pointed at its own entry.
+    hr_sampler = extension_tables.create_sampler(
+        p.sampler_name if p.hr_sampler_name in _SAME else p.hr_sampler.name, model)
     out, finished = sample(model, scheduler, noise, conditioning, steps=p.hr_steps,
                            cfg_scale=float(p.cfg_scale), width=w, height=h, generators=rng.generators,
                            callback=p.callback(model), init_latents=init, denoise_steps=t_enc,
-                           image_cond=image_cond, desc="Hires", hooks=ctx.hooks,
+                           image_cond=image_cond, desc="Hires", hooks=ctx.hooks, sampler=hr_sampler,
                            **p.refiner_for("second", t_enc, lo, hi, p.all_hr_prompts[lo:hi],
                                            p.all_hr_negative_prompts[lo:hi]))
     return crop_truncated(out, p.truncate_x, p.truncate_y), finished
