@@ -36,8 +36,20 @@ def _gradio_credentials(ns: argparse.Namespace) -> list[tuple[str, str]] | None:
 def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     """Initialise the shared services and build the app. The checkpoint load is queued as the
     first job, so the server answers at once and generation requests wait their turn."""
+    from sdwebui.services import util
+    from sdwebui.services.util import startup_timer
+
+    if util.startup_record is not None:     # a second app in this process (tests): its own profile
+        startup_timer.reset()
+    else:       # "import": from the process's start (the interpreter, launch.py, the packages) to here
+        import psutil
+
+        startup_timer.start = min(startup_timer.start, psutil.Process().create_time())
+    startup_timer.record("import")      # since the timer's module was imported: the packages before this
     shared.initialize(ns, face_restorer_choices=shared_items.face_restorer_names)
+    startup_timer.record("initialize shared")
     _load_extensions()
+    startup_timer.record("load scripts")
     app = FastAPI(title="Stable Diffusion API", version="1.10.1", docs_url="/docs", redoc_url="/redoc")
 
     from sdwebui.interfaces.api.middleware import install_middleware
@@ -72,6 +84,7 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
         from sdwebui.interfaces.ui.app import create_ui, head_html
 
         demo = create_ui()
+        startup_timer.record("create ui")
         # before the UI is mounted at "/": routes added after the mount would never be reached
         script_callbacks.app_started_callback(demo, app)
         demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
@@ -84,10 +97,23 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
 
         extra_networks.add_pages_to_demo(app, dependencies=[Depends(file_route.ui_login_required(credentials))])
         app = gr.mount_gradio_app(app, demo, path="/", auth=credentials, ssr_mode=False, head=head_html(),
-                                  allowed_paths=allowed, root_path=ns.subpath or None)
+                                  allowed_paths=allowed, root_path=ns.subpath or None,
+                                  # no gradio footer: the UI's own (A1111's links and versions) is at the
+                                  # page's end, and gradio's "Use via API" would list the page's internal events
+                                  footer_links=[])
+        startup_timer.record("mount gradio")
     if demo is None:
         script_callbacks.app_started_callback(None, app)
+    _keep_startup_record()
     return app
+
+
+def _keep_startup_record() -> None:
+    """What /internal/profile-startup shows (A1111's timer.startup_record)."""
+    from sdwebui.services import util
+
+    util.startup_timer.record("app started")
+    util.startup_record = util.startup_timer.dump()
 
 
 def _load_extensions() -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import logging
+import os
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from sdwebui.engine.models.single_file import declared_size
 from sdwebui.engine.processing.img2img import StableDiffusionProcessingImg2Img
 from sdwebui.engine.sampling import samplers
 from sdwebui.services import runtime as shared
@@ -56,9 +59,55 @@ def decode_base64_image(data: str, field: str) -> Image.Image:
     return image
 
 
+@functools.lru_cache(maxsize=64)
+def _declared_size(filename: str, mtime_ns: int) -> tuple[int, int] | None:
+    # keyed on the file's mtime as well: a checkpoint replaced under the same name is read again
+    return declared_size(filename)
+
+
+def native_size(info: Any) -> tuple[int, int] | None:
+    """(width, height) the checkpoint `info` (a registry entry) declares as its native size."""
+    if info is None:
+        return None
+    try:
+        return _declared_size(str(info.filename), os.stat(info.filename).st_mtime_ns)
+    except OSError:
+        return None
+
+
+def checkpoint_for(req: Any) -> Any:
+    """The registry entry of the checkpoint a request will run on, as far as it is known now: its
+    override_settings' one, else the resident model's, else the one that loads first."""
+    ckpt = (getattr(req, "override_settings", None) or {}).get("sd_model_checkpoint")
+    if ckpt:
+        return shared.registry.match(str(ckpt))
+    model = shared.model_manager.sd_model if shared.model_manager is not None else None
+    info = getattr(model, "sd_checkpoint_info", None)
+    if info is None and shared.registry is not None:
+        info = shared.select_checkpoint()
+    return info
+
+
+def fill_native_size(req: Any) -> None:
+    """Width and height that the request leaves out (not ones a client sent, even 512) become the
+    checkpoint's declared native size, where it declares one: A1111's 512 would ask a model trained
+    at 64x64 (the embedded default) or 1024x1024 for a size it never learned. Set on the request
+    itself, so the response's `parameters` say what was drawn."""
+    missing = [key for key in ("width", "height") if key not in req.model_fields_set]
+    if not missing:
+        return
+    size = native_size(checkpoint_for(req))
+    if size is None:
+        return
+    for key in missing:
+        setattr(req, key, size[0] if key == "width" else size[1])
+
+
 def processing_args(req: Any, tab: str) -> dict:
     """Checks shared by txt2img and img2img (`tab`) before anything is queued, then the keyword
-    arguments for the processing object (img2img's images left out: see img2img_processing)."""
+    arguments for the processing object (img2img's images left out: see img2img_processing).
+    Fills in the checkpoint's native size where the request leaves the size out (fill_native_size)."""
+    fill_native_size(req)
     sampler_name = req.sampler_name or req.sampler_index
     runner = scripts_mod.runner_for(tab)
     try:

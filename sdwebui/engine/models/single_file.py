@@ -31,20 +31,45 @@ META_PREDICTION = "sd_webui_prediction_type"
 META_CONFIG = "sd_webui_config"
 
 
-def embedded_default_size(path: str | Path) -> int | None:
-    """The native size a checkpoint declares in its metadata (models of their own architecture, such
-    as the embedded default), read from the safetensors header without loading any weights."""
+META_MODELSPEC_RESOLUTION = "modelspec.resolution"    # the Stability model spec's key: "512x512"
+
+
+def _header_metadata(path: str | Path) -> dict[str, str]:
+    """A safetensors file's metadata from its header (no weights read); {} for anything else."""
     if not str(path).lower().endswith(".safetensors"):
-        return None
+        return {}
     try:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
+            return f.metadata() or {}
+    except (OSError, ValueError, TypeError):    # missing, truncated or not a safetensors file
+        return {}
+
+
+def embedded_default_size(path: str | Path) -> int | None:
+    """The native size a checkpoint of the project's own architecture (such as the embedded
+    default) declares in its `sd_webui_config` metadata."""
+    meta = _header_metadata(path)
+    try:
         size = json.loads(meta[META_CONFIG]).get("default_size") if META_CONFIG in meta else None
         return int(size) if size else None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, TypeError, AttributeError):
         return None
+
+
+def declared_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) a checkpoint declares as its native size: the project's own `default_size`,
+    else the model spec's `modelspec.resolution` ("1024x1024"); None when it declares neither."""
+    size = embedded_default_size(path)
+    if size:
+        return size, size
+    text = _header_metadata(path).get(META_MODELSPEC_RESOLUTION) or ""
+    try:
+        width, height = (int(v) for v in text.lower().replace(" ", "").split("x"))
+    except ValueError:
+        return None
+    return (width, height) if width > 0 and height > 0 else None
 
 
 class CheckpointLoadError(Exception):

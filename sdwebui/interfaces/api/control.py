@@ -60,6 +60,13 @@ class ControlRoutes:
     async def ping(self) -> dict:
         return {}
 
+    async def profile_startup(self) -> dict | None:
+        """A1111's /internal/profile-startup: how long each start-up step took (the footer's
+        "Startup profile"); null until the app is assembled."""
+        from sdwebui.services import util
+
+        return util.startup_record
+
     async def pending_tasks(self) -> dict:
         ids = shared.queue.pending_ids()
         return {"size": len(ids), "tasks": ids}

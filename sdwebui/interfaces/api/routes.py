@@ -43,6 +43,7 @@ class Api(GenerationRoutes, ControlRoutes, OptionRoutes, ResourceRoutes, InfoRou
         r = self.router.add_api_route
         if internal:
             r("/internal/ping", self.ping, methods=["GET"])
+            r("/internal/profile-startup", self.profile_startup, methods=["GET"])
             r("/internal/pending-tasks", self.pending_tasks, methods=["GET"])
             r("/internal/progress", self.internal_progress, methods=["POST"])
         if sdapi:

@@ -26,6 +26,7 @@ def create_ui() -> gr.Blocks:
     from sdwebui.interfaces.ui.txt2img import create_txt2img_tab
 
     from sdwebui.interfaces.ui.extensions_tab import create_extensions_tab
+    from sdwebui.interfaces.ui.footer import create_footer
 
     from sdwebui.interfaces.ui import extra_networks, extra_networks_default_pages, gradio_compat, paste_bindings, tempdir
     from sdwebui.interfaces.ui.loadsave import UiLoadsave
@@ -83,6 +84,7 @@ def create_ui() -> gr.Blocks:
         for panel in (txt2img, img2img):
             _wire_gallery_send_to(panel, tabs, img2img, ext)
         paste_bindings.connect_app_tabs(tabs, txt2img, img2img, ext)   # the extensions' send-to buttons
+        create_footer()
     if from_file != loadsave.ui_settings:     # new fields: written, as A1111 does at each start
         try:
             loadsave.dump_defaults()

@@ -1,6 +1,7 @@
-"""A1111's `modules.ui_common`: the pieces extensions build their own tabs with - an output panel
-(gallery, infotext, save buttons), a refresh button for a dropdown, plain text as HTML, and the
-Save / Zip handler behind the panel's buttons."""
+"""A1111's `modules.ui_common`: the output panel (gallery, 📂 💾 🗃️ and send-to buttons, download
+files, infotext, log) that the txt2img/img2img tabs and extensions' own tabs are built with, the
+Save / Zip and open-folder handlers behind its buttons, a refresh button for a dropdown, plain text
+as HTML."""
 from __future__ import annotations
 
 import base64
@@ -12,7 +13,7 @@ import logging
 import os
 import zipfile
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -150,57 +151,156 @@ def save_files(js_data: str, images: list, do_make_zip: bool, index: int) -> tup
 
 @dataclass
 class OutputPanel:
-    """What create_output_panel() made (A1111's field names)."""
+    """What create_output_panel() made: A1111's fields (gallery, generation_info, infotext, html_log,
+    button_upscale), then the buttons, which the app's own tabs wire themselves."""
     gallery: Any = None
     generation_info: Any = None
     infotext: Any = None
     html_log: Any = None
     button_upscale: Any = None
+    open_folder: Any = None
+    save: Any = None
+    save_zip: Any = None
+    download_files: Any = None
+    send_to: dict[str, Any] = field(default_factory=dict)   # "img2img", "inpaint", "extras" -> button
 
 
 # the last input is the selected image's index, from A1111's JavaScript global where the page has it
 SELECTED_INDEX_JS = ("(...args) => [...args.slice(0, -1), "
-                     "typeof selected_gallery_index === 'function' ? selected_gallery_index() : -1]")
+                     "typeof selected_gallery_index_id === 'function' ? selected_gallery_index_id('{gallery}') : -1]")
 
 
-def create_output_panel(tabname: str, outdir: str | None, toprow: Any = None) -> OutputPanel:
-    """A results column with A1111's element ids (`{tabname}_gallery`, `html_info_{tabname}`,
-    `generation_info_{tabname}`, `save_{tabname}` ...), for an extension's own tab."""
+def dirs_hidden() -> bool:
+    return bool(getattr(shared.cmd_opts, "hide_ui_dir_config", False))
+
+
+def open_folder_target(outdir: str | None, images: list | None, index: int) -> Path:
+    """The folder 📂 opens: the samples folder, or the selected image's own folder as the option
+    open_dir_button_choice asks ("Subdirectory": unless it is gradio's temporary folder)."""
+    folder = shared.paths.resolve_output(opt("outdir_samples", "") or outdir or "outputs")
+    choice = str(opt("open_dir_button_choice", "Subdirectory"))
+    if "Sub" in choice and images and 0 <= index < len(images):
+        from sdwebui.interfaces.ui.tempdir import is_gradio_temp_path
+
+        item = images[index]
+        path = item[0] if isinstance(item, (list, tuple)) else item
+        path = path.get("path") or path.get("name") if isinstance(path, dict) else path
+        if isinstance(path, str) and path:
+            image_dir = Path(path.split("?", 1)[0]).parent
+            if "temp" in choice or not is_gradio_temp_path(image_dir):
+                folder = image_dir
+    return folder
+
+
+def open_output_folder(outdir: str | None, images: list | None, index: int, client_host: str | None) -> str:
+    """📂: the output folder opened in the file manager of the server's desktop (A1111's button),
+    only for a browser on the server's own machine; otherwise a message saying why not."""
+    from sdwebui.services.extensions.manager import is_loopback
+    from sdwebui.services.util import open_folder
+
+    if dirs_hidden():
+        return plaintext_to_html("Opening folders is disabled (--hide-ui-dir-config).")
+    folder = open_folder_target(outdir, images, index)
+    if not is_loopback(client_host):
+        # the file manager would open on the server's screen, where the person clicking is not
+        return plaintext_to_html(f"The folder opens on the server's own desktop, so only a browser on that machine "
+                                 f"may open it; the images are in {folder} there.")
+    if not folder.is_dir():
+        return plaintext_to_html(f"{folder} does not exist yet: nothing was saved there.")
+    try:
+        open_folder(str(folder))
+    except OSError as e:        # no xdg-open / file manager on this machine
+        logger.warning("could not open %s: %s", folder, e)
+        return plaintext_to_html(f"Could not open {folder}: {e}")
+    return ""
+
+
+def create_output_panel(tabname: str, outdir: str | None, toprow: Any = None, *,
+                        connect_send_to: bool = True) -> OutputPanel:
+    """A1111 1.10's results column with its element ids: the gallery (output only: no upload zone),
+    then 📂 💾 🗃️ and the send-to buttons, the download files, the infotext and the log.
+    The app's txt2img/img2img tabs use it too, with `connect_send_to=False`: they wire the send-to
+    buttons themselves (with the selected image and its parameters); an extension's panel gets
+    A1111's send-to bindings (the gallery's image, and txt2img's fields when `tabname` is txt2img)."""
     res = OutputPanel()
     with gr.Column(elem_id=f"{tabname}_results"):
         if toprow is not None and hasattr(toprow, "create_inline_toprow_image"):
             toprow.create_inline_toprow_image()
         with gr.Column(variant="panel", elem_id=f"{tabname}_results_panel"):
             with gr.Group(elem_id=f"{tabname}_gallery_container"):
-                height = opt("gallery_height", "") or None
+                # interactive=False: before the first image an empty panel, not gradio's upload zone;
+                # selecting, downloading and the full-screen view still work
                 res.gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tabname}_gallery", columns=4,
-                                         preview=True, height=height, format="png")
-            with gr.Row(elem_id=f"image_buttons_{tabname}", elem_classes="image-buttons"):
-                if tabname != "extras":
-                    save = ToolButton("💾", elem_id=f"save_{tabname}",
-                                      tooltip=f"Save the image to a dedicated directory ({opt('outdir_save', 'log/images')}).")
-                    save_zip = ToolButton("🗃️", elem_id=f"save_zip_{tabname}",
-                                          tooltip="Save zip archive with images to a dedicated directory")
-                if tabname == "txt2img":
-                    res.button_upscale = ToolButton("✨", elem_id=f"{tabname}_upscale", tooltip="Create an upscaled "
-                                                    "version of the current image using hires fix settings.")
+                                         preview=True, height=opt("gallery_height", "") or None, format="png",
+                                         interactive=False, buttons=["download", "fullscreen"],
+                                         elem_classes=["webui-output-gallery"])
+            _output_buttons(tabname, res)
             if tabname == "extras":
                 res.generation_info = gr.HTML(elem_id=f"html_info_x_{tabname}")
                 res.infotext = gr.HTML(elem_id=f"html_info_{tabname}", elem_classes="infotext")
                 res.html_log = gr.HTML(elem_id=f"html_log_{tabname}")
-                return res
-            download = gr.File(None, file_count="multiple", interactive=False, show_label=False, visible=False,
-                               elem_id=f"download_files_{tabname}")
-            with gr.Group():
-                res.infotext = gr.HTML(elem_id=f"html_info_{tabname}", elem_classes="infotext")
-                res.html_log = gr.HTML(elem_id=f"html_log_{tabname}", elem_classes="html-log")
-                res.generation_info = gr.Textbox(visible=False, elem_id=f"generation_info_{tabname}")
-            index = gr.Number(-1, visible=False, precision=0)
-            for button, make_zip in ((save, False), (save_zip, True)):
-                button.click(lambda info, gallery, i, z=make_zip: save_files(info, gallery or [], z, int(i)),
-                             inputs=[res.generation_info, res.gallery, index], outputs=[download, res.html_log],
-                             js=SELECTED_INDEX_JS, show_progress="hidden")
+            else:
+                res.download_files = gr.File(None, file_count="multiple", interactive=False, show_label=False,
+                                             visible=False, elem_id=f"download_files_{tabname}")
+                with gr.Group():
+                    res.infotext = gr.HTML(elem_id=f"html_info_{tabname}", elem_classes="infotext")
+                    res.html_log = gr.HTML(elem_id=f"html_log_{tabname}", elem_classes="html-log")
+                    res.generation_info = gr.Textbox(visible=False, elem_id=f"generation_info_{tabname}")
+                _wire_save(tabname, res)
+            _wire_open_folder(tabname, outdir, res)
+            if connect_send_to:
+                _register_send_to(tabname, res)
     return res
+
+
+def _output_buttons(tabname: str, res: OutputPanel) -> None:
+    with gr.Row(elem_id=f"image_buttons_{tabname}", elem_classes="image-buttons"):
+        res.open_folder = ToolButton(folder_symbol, elem_id=f"{tabname}_open_folder", visible=not dirs_hidden(),
+                                     tooltip="Open images output directory.")
+        if tabname != "extras":
+            where = opt("outdir_save", "log/images")
+            res.save = ToolButton("💾", elem_id=f"save_{tabname}",
+                                  tooltip=f"Save the image to a dedicated directory ({where}).")
+            res.save_zip = ToolButton("🗃️", elem_id=f"save_zip_{tabname}",
+                                      tooltip=f"Save zip archive with images to a dedicated directory ({where})")
+        res.send_to = {
+            "img2img": ToolButton("🖼️", elem_id=f"{tabname}_send_to_img2img",
+                                  tooltip="Send image and generation parameters to img2img tab."),
+            "inpaint": ToolButton("🎨️", elem_id=f"{tabname}_send_to_inpaint",
+                                  tooltip="Send image and generation parameters to img2img inpaint tab."),
+            "extras": ToolButton("📐", elem_id=f"{tabname}_send_to_extras",
+                                 tooltip="Send image and generation parameters to extras tab."),
+        }
+
+
+def _wire_save(tabname: str, res: OutputPanel) -> None:
+    index = gr.Number(-1, visible=False, precision=0)
+    js = SELECTED_INDEX_JS.replace("{gallery}", f"{tabname}_gallery")
+    for button, make_zip in ((res.save, False), (res.save_zip, True)):
+        button.click(lambda info, gallery, i, z=make_zip: save_files(info, gallery or [], z, int(i)),
+                     inputs=[res.generation_info, res.gallery, index], outputs=[res.download_files, res.html_log],
+                     js=js, show_progress="hidden")
+
+
+def _wire_open_folder(tabname: str, outdir: str | None, res: OutputPanel) -> None:
+    index = gr.Number(-1, visible=False, precision=0)
+
+    def open_clicked(images: list | None, i: float, request: gr.Request) -> str:
+        host = request.client.host if request is not None and request.client is not None else None
+        return open_output_folder(outdir, images, int(i), host)
+
+    res.open_folder.click(open_clicked, [res.gallery, index], [res.html_log],
+                          js=SELECTED_INDEX_JS.replace("{gallery}", f"{tabname}_gallery"), show_progress="hidden",
+                          queue=False)
+
+
+def _register_send_to(tabname: str, res: OutputPanel) -> None:
+    """A1111's bindings: each button sends the gallery's image (and, from a txt2img panel, its fields)."""
+    from sdwebui.interfaces.ui.paste_bindings import ParamBinding, register_paste_params_button
+
+    for target, button in res.send_to.items():
+        register_paste_params_button(ParamBinding(button, target, source_image_component=res.gallery,
+                                                  source_tabname="txt2img" if tabname == "txt2img" else None))
 
 
 def create_refresh_button(refresh_component: Any, refresh_method: Callable[[], Any],
@@ -235,5 +335,5 @@ def setup_dialog(button_show: Any, dialog: Any, *, button_close: Any = None) -> 
 
 
 __all__ = ["folder_symbol", "refresh_symbol", "plaintext_to_html", "update_generation_info", "update_logfile",
-           "save_files", "OutputPanel", "create_output_panel", "create_refresh_button", "setup_dialog",
+           "save_files", "open_output_folder", "OutputPanel", "create_output_panel", "create_refresh_button", "setup_dialog",
            "image_from_gallery_item", "ToolButton"]

@@ -15,6 +15,9 @@ import gradio as gr
 from sdwebui.engine.sampling import samplers
 from sdwebui.interfaces.ui import styles_editor
 from sdwebui.interfaces.ui.components import ToolButton
+# the paste helpers live apart (paste_bindings uses them too); kept importable from here
+from sdwebui.interfaces.ui.panel_paste import field_updates, script_infotext_fields, script_value
+from sdwebui.interfaces.ui.panel_paste import script_value as _script_value  # noqa: F401  (its former name here)
 from sdwebui.services import runtime as shared
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.services.generation_requests import processing_args
@@ -94,22 +97,23 @@ def build_sampling(tab: str, panel: Panel) -> None:
         panel.fields["steps"] = gr.Slider(1, 150, value=20, step=1, label="Sampling steps", elem_id=f"{tab}_steps")
 
 
-def start_size() -> int:
-    """Width/height the UI starts with: 512 as in A1111, unless the checkpoint that loads at start
-    declares another native size (the embedded default model draws at 64x64)."""
-    from sdwebui.engine.models.single_file import embedded_default_size
+def start_size() -> tuple[int, int]:
+    """(width, height) the UI starts with: 512 as in A1111, unless the checkpoint that loads at start
+    declares another native size (the embedded default model draws at 64x64), as an API request
+    that leaves the size out gets (services/generation_requests.py)."""
+    from sdwebui.services.generation_requests import native_size
 
     info = shared.select_checkpoint() if shared.registry is not None else None
-    size = embedded_default_size(info.filename) if info is not None else None
-    return size or 512
+    return native_size(info) or (512, 512)
 
 
 def build_size_and_batch(tab: str, panel: Panel) -> None:
-    size = start_size()
+    width, height = start_size()
     with gr.Row():
         with gr.Column(scale=4):
-            panel.fields["width"] = gr.Slider(64, 2048, value=size, step=8, label="Width", elem_id=f"{tab}_width")
-            panel.fields["height"] = gr.Slider(64, 2048, value=size, step=8, label="Height", elem_id=f"{tab}_height")
+            panel.fields["width"] = gr.Slider(64, 2048, value=width, step=8, label="Width", elem_id=f"{tab}_width")
+            panel.fields["height"] = gr.Slider(64, 2048, value=height, step=8, label="Height",
+                                               elem_id=f"{tab}_height")
         panel.ui["swap"] = gr.Button("⇅", elem_id=f"{tab}_res_switch_btn", min_width=40, scale=0)
         with gr.Column(scale=2):
             panel.fields["n_iter"] = gr.Slider(1, 100, value=1, step=1, label="Batch count",
@@ -143,26 +147,30 @@ def build_seed(tab: str, panel: Panel) -> None:
 
 
 def build_output(tab: str, panel: Panel) -> None:
-    panel.ui["gallery"] = gr.Gallery(label="Output", columns=2, format="png", elem_id=f"{tab}_gallery",
-                                     buttons=["download", "fullscreen"], height=480)
-    with gr.Row(elem_id=f"image_buttons_{tab}"):
-        panel.ui["send_to_img2img"] = gr.Button("Send to img2img", elem_id=f"{tab}_send_to_img2img", size="sm")
-        panel.ui["send_to_inpaint"] = gr.Button("Send to inpaint", elem_id=f"{tab}_send_to_inpaint", size="sm")
-        panel.ui["send_to_extras"] = gr.Button("Send to extras", elem_id=f"{tab}_send_to_extras", size="sm")
+    """The tab's results column: A1111's output panel (common.create_output_panel, the one extensions
+    get too), its send-to buttons wired by the app (app.py) with the selected image's parameters."""
+    from sdwebui.interfaces.ui.common import create_output_panel
+
+    out = create_output_panel(tab, getattr(shared.opts, f"outdir_{tab}_samples", None), connect_send_to=False)
+    panel.ui.update(gallery=out.gallery, generation_info=out.generation_info, html_info=out.infotext,
+                    html_log=out.html_log, save=out.save, save_zip=out.save_zip, open_folder=out.open_folder,
+                    download_files=out.download_files)
+    panel.ui.update({f"send_to_{target}": button for target, button in out.send_to.items()})
     panel.ui["selected_index"] = gr.State(0)
-    panel.ui["gallery"].select(_selected_index, [], [panel.ui["selected_index"]], show_progress="hidden",
-                               queue=False)
-    panel.ui["generation_info"] = gr.Textbox(visible=False, elem_id=f"generation_info_{tab}")
-    panel.ui["html_info"] = gr.HTML(elem_id=f"html_info_{tab}")
-    panel.ui["html_log"] = gr.HTML(elem_id=f"html_log_{tab}")
+    # a click on an image selects it (for the send-to buttons) and shows its own infotext, as in A1111
+    out.gallery.select(_select_image, [out.generation_info, out.infotext], [panel.ui["selected_index"], out.infotext],
+                       show_progress="hidden", queue=False)
     # the job's task id, set by the page when Generate is clicked (A1111 sends it as the first argument)
     panel.ui["task_id"] = gr.Textbox(visible=False, elem_id=f"{tab}_task_id")
     panel.ui["reuse_seed"].click(_seed_from_info, [panel.ui["generation_info"]], [panel.fields["seed"]],
                                  show_progress="hidden", queue=False)
 
 
-def _selected_index(evt: gr.SelectData) -> int:
-    return int(evt.index or 0)
+def _select_image(info: str, html_info: str, evt: gr.SelectData) -> tuple[int, Any]:
+    from sdwebui.interfaces.ui.common import update_generation_info
+
+    index = int(evt.index or 0)
+    return index, update_generation_info(info, html_info, index)[0]
 
 
 def selected_image(gallery: list | None, index: int, info: str):
@@ -288,64 +296,18 @@ def panel_input(component: gr.components.Component) -> gr.components.Component:
     return component
 
 
-def field_updates(panel: Panel, values: dict[str, Any]) -> list:
-    """One update per field component: the pasted value where there is one, else unchanged."""
-    known_styles = set(shared.prompt_styles.styles) if shared.prompt_styles else set()
-    out = []
-    for key, comp in panel.fields.items():
-        value = values.get(key)
-        if key == "styles" and value is not None:
-            value = [s for s in value if s in known_styles]
-        out.append(gr.update(value=value) if value is not None else gr.skip())
-    return out
-
-
 def wire_paste(panel: Panel) -> None:
     """↙: read an A1111 infotext pasted in the prompt box into every field, as A1111's paste button
     does, and into the scripts' controls that declare `infotext_fields`."""
     from sdwebui.interfaces.ui.pnginfo import parse_for_paste, paste_fields
 
-    script_fields = _script_infotext_fields(scripts_mod.runner_for(panel.tab))
+    script_fields = script_infotext_fields(scripts_mod.runner_for(panel.tab))
 
     def paste(prompt: str) -> list:
         if not prompt or not prompt.strip():
             return [gr.skip()] * (len(panel.fields) + len(script_fields))
         params = parse_for_paste(prompt) if script_fields else {}
-        return [*field_updates(panel, paste_fields(prompt)), *(_script_value(c, key, params) for c, key in script_fields)]
+        return [*field_updates(panel, paste_fields(prompt)), *(script_value(c, key, params) for c, key in script_fields)]
 
     panel.ui["paste"].click(paste, [panel.fields["prompt"]],
                             [*panel.fields.values(), *(c for c, _ in script_fields)], queue=False)
-
-
-def _script_infotext_fields(runner) -> list[tuple]:
-    fields = []
-    for script in runner.scripts:
-        for item in script.infotext_fields or []:
-            try:
-                component, key = item
-            except (TypeError, ValueError):
-                continue
-            if isinstance(component, gr.components.Component):
-                fields.append((component, key))
-    return fields
-
-
-def _script_value(component, key, params: dict):
-    """One script control's pasted value: `key` names an infotext key, or is fn(params) -> value."""
-    try:
-        value = key(params) if callable(key) else params.get(key)
-    except Exception:
-        logger.exception("infotext_fields function of a script failed")
-        return gr.skip()
-    if value is None:
-        return gr.skip()
-    if isinstance(value, dict) and "__type__" in value:
-        return value      # the function made the update itself (gr.Dropdown.update(value=...) in gradio 3 style)
-    if isinstance(component, gr.Checkbox) and isinstance(value, str):
-        value = value.strip().lower() in ("true", "1", "yes", "on")
-    elif isinstance(component, (gr.Slider, gr.Number)) and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return gr.skip()
-    return gr.update(value=value)

@@ -168,8 +168,7 @@ def create_img2img_tab() -> g.Panel:
             with gr.Row():
                 with gr.Column(elem_id="img2img_settings"):
                     build_settings(panel)
-                with gr.Column(elem_id="img2img_results"):
-                    g.build_output("img2img", panel)
+                g.build_output("img2img", panel)      # its column is #img2img_results
         panel.ui["extra_networks"] = extra_networks_panel.build("img2img", generation_tab, panel.ui["gallery"])
 
     async def run(values: dict, extra: dict, task_id: str | None, user: str | None = None):

@@ -198,20 +198,20 @@ def image_from_value(value: Any) -> Any:
 def _text_paste(tabname: str, panel: Any, target: dict) -> tuple[list, Callable[[str], list]]:
     """(outputs, fn(infotext) -> updates) pasting an infotext into the tab's fields."""
     if panel is not None:
-        from sdwebui.interfaces.ui import generation
+        from sdwebui.interfaces.ui import panel_paste
         from sdwebui.interfaces.ui.pnginfo import paste_fields as request_fields, parse_for_paste
         from sdwebui.services.extensions import scripts as scripts_mod
 
         # the scripts' infotext_fields, as the tab's own paste button fills them
-        script_fields = generation._script_infotext_fields(scripts_mod.runner_for(panel.tab))
+        script_fields = panel_paste.script_infotext_fields(scripts_mod.runner_for(panel.tab))
 
         def paste_panel(text: str) -> list:
             values = request_fields(text or "")
             if tabname != "txt2img":     # hires fix is txt2img's
                 values = {k: v for k, v in values.items() if not k.startswith("hr_") and k != "enable_hr"}
             params = parse_for_paste(text or "") if script_fields else {}
-            return [*generation.field_updates(panel, values),
-                    *(generation._script_value(c, key, params) for c, key in script_fields)]
+            return [*panel_paste.field_updates(panel, values),
+                    *(panel_paste.script_value(c, key, params) for c, key in script_fields)]
         return [*panel.fields.values(), *(c for c, _ in script_fields)], paste_panel
 
     fields = target["fields"]

@@ -4,13 +4,13 @@ panel's sections, applying one setting, and the versions line."""
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any, Iterator
 
 import gradio as gr
 
 from sdwebui.interfaces.ui.common import create_output_panel as _create_output_panel
 from sdwebui.interfaces.ui.common import create_refresh_button, image_from_gallery_item, plaintext_to_html
+from sdwebui.interfaces.ui.footer import versions_html
 from sdwebui.interfaces.ui.styles_editor import clear_prompt_symbol
 from sdwebui.services import runtime as shared
 
@@ -128,17 +128,6 @@ def create_override_settings_dropdown(tabname: str, row: Any) -> gr.Dropdown:
                            multiselect=True)
     dropdown.change(fn=lambda x: gr.update(visible=bool(x)), inputs=[dropdown], outputs=[dropdown])
     return dropdown
-
-
-def versions_html() -> str:
-    import torch
-
-    from sdwebui.version import __version__
-
-    python_version = ".".join(str(x) for x in sys.version_info[:3])
-    return (f"version: {__version__}&#x2000;•&#x2000;python: <span title=\"{sys.version}\">{python_version}</span>"
-            f"&#x2000;•&#x2000;torch: {torch.__version__}&#x2000;•&#x2000;gradio: {gr.__version__}"
-            "&#x2000;•&#x2000;checkpoint: <a id=\"sd_checkpoint_hash\">N/A</a>")
 
 
 def create_ui() -> gr.Blocks:

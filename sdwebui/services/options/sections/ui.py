@@ -20,7 +20,6 @@ INERT: dict[str, str] = {
     "js_modal_lightbox_gamepad_repeat": "the gallery uses gradio's own full-page preview",
     "sd_webui_modal_lightbox_icon_opacity": "the gallery uses gradio's own full-page preview",
     "sd_webui_modal_lightbox_toolbar_opacity": "the gallery uses gradio's own full-page preview",
-    "open_dir_button_choice": "there is no open-folder button (the server may be remote)",
     "compact_prompt_box": "the prompt layout is fixed",
     "samplers_in_dropdown": "the sampler is always a dropdown",
     "dimensions_and_batch_together": "the layout of the size and batch sliders is fixed",
