@@ -31,11 +31,15 @@ def write_lora(folder, name: str, **metadata) -> None:
 
 @pytest.fixture(scope="module")
 def lora_dir(webui_server):
+    """The module's LoRA files; removed afterwards, so the shared server's later users list none."""
     folder = webui_server.data / "models" / "Lora"
     write_lora(folder, "tiny_style")
     Image.new("RGB", (32, 48), (200, 30, 30)).save(folder / "tiny_style.png")
     (folder / "tiny_style.json").write_text(json.dumps({"activation text": "foxy", "preferred weight": 0.7}))
-    return folder
+    yield folder
+    shutil.rmtree(folder)
+    folder.mkdir()
+    requests.post(webui_server.base + "/sdapi/v1/refresh-loras", timeout=60)
 
 
 def text_encoder_width(checkpoint) -> int:
@@ -178,15 +182,21 @@ def test_embedding_card_adds_its_name_and_checkpoint_card_switches_model(page, w
     expect(page.locator("#txt2img_prompt textarea")).to_have_value("shiny")
 
     shutil.copy(original, ckpt_dir / "zz-copy.safetensors")
-    cards = open_page_tab(page, "txt2img", "Checkpoints")
-    refresh(page, "txt2img_checkpoints")
-    copy_card = cards.locator('.card[data-name="zz-copy"]')
-    expect(copy_card).to_be_visible()
-    copy_card.click()
-    page.wait_for_function("() => document.querySelector('#setting_sd_model_checkpoint input').value"
-                           ".startsWith('zz-copy')", timeout=120_000)
-    options = requests.get(webui_server.base + "/sdapi/v1/options", timeout=30).json()
-    assert options["sd_model_checkpoint"].startswith("zz-copy")
-    # back to the original, so later modules see the server as it started
-    requests.post(webui_server.base + "/sdapi/v1/options",
-                  json={"sd_model_checkpoint": original.name}, timeout=120).raise_for_status()
+    try:
+        cards = open_page_tab(page, "txt2img", "Checkpoints")
+        refresh(page, "txt2img_checkpoints")
+        copy_card = cards.locator('.card[data-name="zz-copy"]')
+        expect(copy_card).to_be_visible()
+        copy_card.click()
+        page.wait_for_function("() => document.querySelector('#setting_sd_model_checkpoint input').value"
+                               ".startsWith('zz-copy')", timeout=120_000)
+        options = requests.get(webui_server.base + "/sdapi/v1/options", timeout=30).json()
+        assert options["sd_model_checkpoint"].startswith("zz-copy")
+    finally:
+        # the shared server as it started: its own model loaded, no extra files listed
+        requests.post(webui_server.base + "/sdapi/v1/options",
+                      json={"sd_model_checkpoint": original.name}, timeout=120).raise_for_status()
+        (ckpt_dir / "zz-copy.safetensors").unlink(missing_ok=True)
+        (emb_dir / "shiny.safetensors").unlink(missing_ok=True)
+        requests.post(webui_server.base + "/sdapi/v1/refresh-checkpoints", timeout=60).raise_for_status()
+        requests.post(webui_server.base + "/sdapi/v1/refresh-embeddings", timeout=60)

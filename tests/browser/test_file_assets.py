@@ -68,10 +68,10 @@ def test_a1111_tab_helpers_submit_args_and_opts_changes(page):
     expect(page.locator("#tab_img2img")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-probe-tab-changed", "img2img")
     expect(page.locator("#img2img_inpaint_tab")).to_be_visible()
-    assert page.evaluate("get_tab_index('mode_img2img')") == 1
+    assert page.evaluate("get_tab_index('mode_img2img')") == 2           # A1111's number for Inpaint
     # submit_img2img: a new task id first, the img2img mode second, the old gallery not sent back
     args = page.evaluate("submit_img2img('old id', 9, 'prompt', [1, 2], 'info', 'html')")
-    assert args[0].startswith("task(") and args[1:] == [1, "prompt", None, "info", "html"]
+    assert args[0].startswith("task(") and args[1:] == [2, "prompt", None, "info", "html"]
     page.evaluate("switch_to_txt2img()")
     expect(page.locator("#txt2img_prompt")).to_be_visible()
 

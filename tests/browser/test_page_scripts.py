@@ -55,11 +55,12 @@ def test_late_listeners_lazy_elements_and_then_js(page):
 def test_context_menu_dimension_change_popup_and_progress(page):
     body = page.locator("body")
     expect(body).to_have_attribute("data-probe-width", "640")      # dimensionChange took the width
-    # the extension's entry on the Generate button's right-click menu; the removed one is not there
+    # the extension's entry on the Generate button's right-click menu, after A1111's own two; the
+    # removed one is not there
     page.locator("#txt2img_generate").click(button="right")
     menu = page.locator("#context-menu")
     expect(menu).to_be_visible()
-    expect(menu.locator("a")).to_have_text(["Probe entry"])
+    expect(menu.locator("a")).to_have_text(["Generate forever", "Cancel generate forever", "Probe entry"])
     menu.locator("a", has_text="Probe entry").click()
     expect(body).to_have_attribute("data-probe-menu", "clicked")
     expect(menu).to_have_count(0)                                   # a click closes it
