@@ -138,3 +138,41 @@ def test_a_row_an_extension_builds_hidden_stays_in_the_page_and_its_updates_move
     assert out["visible"] is True and gradio_compat.HIDDEN_CLASS in out["elem_classes"]
     plain = gr.Row(visible=False, render=False)
     assert postprocess_update_dict(plain, {"visible": False})["visible"] is False
+
+
+def test_extension_tabs_get_gradio3s_tab_strip_and_their_hidden_parts_stay_in_the_page():
+    # images-browser pairs its sub-tabs with `tabs.querySelector("div").querySelectorAll("button")`:
+    # gradio 6's "wrap" strip is that div with the tab buttons alone ("menu" puts measuring copies first)
+    from gradio.blocks import postprocess_update_dict
+
+    with gr.Blocks() as demo:
+        with gr.Tabs() as own:
+            with gr.Tab("app's own"):
+                gr.Button("a")
+        with gradio_compat.extension_ui():
+            with gr.Tabs() as theirs:
+                with gr.Tab("theirs"):
+                    with gr.Row() as panel:          # shown at first, hidden by an update later
+                        button = gr.Button("Delete")
+            with gr.Tabs(overflow_behavior="menu") as chosen:
+                with gr.Tab("chosen"):
+                    gr.Button("c")
+    config = {c["id"]: c["props"] for c in demo.get_config_file()["components"]}
+    assert config[own._id]["overflow_behavior"] == "menu"
+    assert config[theirs._id]["overflow_behavior"] == "wrap"
+    assert config[chosen._id]["overflow_behavior"] == "menu"
+    assert config[panel._id]["visible"] is True and config[panel._id]["elem_classes"] == [gradio_compat.HIDEABLE_CLASS]
+
+    # updates as gradio makes them: a new block from the recorded constructor arguments and the update
+    def updated(block, **update):
+        new = type(block)(**{**block.constructor_args, **update, "render": False})
+        return new, postprocess_update_dict(new, dict(update))
+
+    _, out = updated(panel, visible=False)
+    assert out["visible"] is True and gradio_compat.HIDDEN_CLASS in out["elem_classes"]
+    hidden, out = updated(button, visible=False)
+    assert out["visible"] == "hidden", "an extension's component hidden by an update stays in the page"
+    _, out = updated(hidden, visible=True)
+    assert out["visible"] is True
+    mine = gr.Button("mine", render=False)
+    assert updated(mine, visible=False)[1]["visible"] is False

@@ -22,6 +22,41 @@ pytestmark = pytest.mark.browser
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "extensions" / "hook-recorder"
 
 
+# a gradio-3 extension's tab with sub-tabs, whose script pairs them with their buttons as images-browser
+# does: `tabs.querySelector("div").querySelectorAll("button")` (gradio 3's tab strip, its first div)
+SUBTABS_EXTENSION = {
+    "scripts/subtabs.py": """
+import gradio as gr
+from modules import script_callbacks
+
+
+def on_ui_tabs():
+    with gr.Blocks(analytics_enabled=False) as ui:
+        with gr.Tabs(elem_id="subtabs_probe"):
+            gr.Textbox(visible=False)          # a component first, as images-browser has
+            for tag in ("first", "second", "third"):
+                with gr.Tab(tag.title(), elem_id=f"subtabs_{tag}_container"):
+                    gr.Button(f"the {tag} sub-tab", elem_id=f"subtabs_{tag}_text")
+        gr.Textbox("first,second,third", elem_id="subtabs_tags", visible=False)
+    return (ui, "Subtabs", "subtabs_probe_tab"),
+
+
+script_callbacks.on_ui_tabs(on_ui_tabs)
+""",
+    "javascript/subtabs.js": """
+onUiLoaded(function () {
+    const tags = gradioApp().querySelector("#subtabs_tags textarea").value.split(",");
+    const buttons = gradioApp().getElementById("subtabs_probe").querySelector("div").querySelectorAll("button");
+    document.body.dataset.subtabButtons = Array.from(buttons).map((b) => b.textContent.trim()).join("|");
+    buttons.forEach(function (button, i) {
+        button.addEventListener("click", () => { document.body.dataset.subtabClicked = tags[i]; });
+    });
+    window.subtabsClickSecond = () => buttons[1].click();
+});
+""",
+}
+
+
 @pytest.fixture(scope="module")
 def webui_server(tmp_path_factory):
     reason = _skip_reason()
@@ -29,6 +64,9 @@ def webui_server(tmp_path_factory):
         pytest.skip(reason)
     data = tmp_path_factory.mktemp("browser-ext-data")
     shutil.copytree(FIXTURE, data / "extensions" / "hook-recorder")
+    for name, text in SUBTABS_EXTENSION.items():
+        (data / "extensions" / "subtabs-probe" / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / "extensions" / "subtabs-probe" / name).write_text(text, encoding="utf-8")
     with running_server(data, ["--api", "--skip-install"], ready_path="/internal/ping") as srv:
         srv.data = data
         yield srv
@@ -128,3 +166,24 @@ def test_paste_fills_script_fields_and_fires_infotext_pasted(page, webui_server)
     calls = httpx.get(webui_server.base + "/hook-recorder/calls", timeout=30).json()
     pasted = [c for c in calls if c["hook"] == "infotext_pasted"]
     assert pasted and "Recorder tag" in pasted[0]["keys"] and pasted[0]["infotext"].startswith("a fox")
+
+
+def test_extension_sub_tabs_have_gradio3s_tab_strip(page):
+    # the first div of an extension's gr.Tabs holds its tab buttons alone, in order (gradio 6's
+    # overflow menu would put hidden copies first), so the script's handlers are on the real buttons
+    expect(page.locator("body")).to_have_attribute("data-subtab-buttons", "First|Second|Third")
+    page.get_by_role("tab", name="Subtabs").click()
+    expect(page.locator("#subtabs_first_text")).to_be_visible()
+    page.evaluate("subtabsClickSecond()")
+    expect(page.locator("#subtabs_second_text")).to_be_visible()
+    expect(page.locator("#subtabs_first_text")).to_be_hidden()
+    expect(page.locator("body")).to_have_attribute("data-subtab-clicked", "second")
+    # gradio 3's inline display of the shown panel (images-browser finds the shown sub-tab by it)
+    shown = page.evaluate("""() => Array.from(document.querySelectorAll("#subtabs_probe > [role='tabpanel']"))
+                                 .map((p) => p.id + ':' + p.style.display)""")
+    assert shown == ["subtabs_first_container:none", "subtabs_second_container:block",
+                     "subtabs_third_container:none"], shown
+    # a user's click on a sub-tab's button is seen by the handler too
+    page.get_by_role("tab", name="Third").click()
+    expect(page.locator("#subtabs_third_text")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-subtab-clicked", "third")

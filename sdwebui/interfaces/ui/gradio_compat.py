@@ -7,8 +7,13 @@ install() patches gradio once, before any UI is built:
   `.failure()` of the Dependency an event returns, `gr.on(...)` and `Blocks.load(...)`;
   `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts);
 * a component put in a gr.Tabs before its tabs is moved after them (gradio 6 shows a wrong tab strip);
-* a row or column an extension builds with `visible=False` stays in the page, hidden by a class that
-  its visibility updates move (gradio 6 would leave its children out, and shows one given "hidden");
+* a row or column an extension builds stays in the page when hidden (built so or by an update), hidden
+  by a class that its visibility updates move (gradio 6 would leave its children out, and shows one
+  given "hidden"); an extension's component hidden by an update is "hidden" (in the page), as it is
+  when built with `visible=False` (below);
+* a gr.Tabs an extension builds has the "wrap" tab strip: its first div holds the tab buttons alone,
+  as gradio 3's did (the "menu" strip puts hidden measuring copies of the buttons first); and
+  javascript/gradio3_dom.js gives a shown tab panel gradio 3's inline `display: block`;
 * `gr.Box` is `gr.Group`; `source="upload"` becomes `sources=["upload"]`, `tool=` is dropped;
   other keyword arguments a component no longer takes are dropped with a warning instead of
   raising, so an extension written for gradio 3 builds;
@@ -51,8 +56,9 @@ _local = threading.local()
 _SOURCE_CLASSES = ("Image", "ImageEditor", "Audio", "Video", "Sketchpad", "Paint")
 EAGER_CLASS = "webui-eager"                  # on a gr.Tab: rendered at page load (eager_render.js)
 EAGER_CLOSED_CLASS = "webui-eager-closed"    # a closed accordion sent open, closed by the page's script
-HIDEABLE_CLASS = "webui-hideable"     # a row/column an extension built hidden: in the page, shown by class
+HIDEABLE_CLASS = "webui-hideable"     # a row/column an extension built: in the page, hidden by class
 HIDDEN_CLASS = "webui-hidden"         # ... and hidden now (style.css: display none)
+EXTENSION_MARK = "_webui_extension"   # in an extension's component's recorded constructor arguments
 
 
 @contextlib.contextmanager
@@ -113,32 +119,54 @@ def _wrap_init(cls: type) -> None:
     is_component = issubclass(cls, gr.components.Component)
 
     is_accordion = issubclass(cls, gr.Accordion)
-    hideable = not is_component and not is_accordion and "elem_classes" in params and "visible" in params
     is_tab = issubclass(cls, gr.Tab) and "elem_classes" in params
+    hideable = not is_component and "elem_classes" in params and "visible" in params
+    is_tabs = issubclass(cls, gr.Tabs) and "overflow_behavior" in params
 
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
-        if hideable and _in_extension_ui() and kwargs.get("visible") is False:
+        # an extension's component, built now or rebuilt by gradio for an update (from its recorded
+        # constructor arguments, which carry EXTENSION_MARK)
+        extension_built = bool(kwargs.pop(EXTENSION_MARK, False)) or _in_extension_ui()
+        # (type(self): a tab's or accordion's __init__ calls its base class's, wrapped too)
+        if hideable and _in_extension_ui() and not isinstance(self, (gr.Tab, gr.Tabs, gr.Accordion)):
             # gradio 6 leaves a hidden row's children out of the page and has no "hidden" for layouts
-            # (a row given visible="hidden" is shown); extensions click buttons kept in hidden rows
-            kwargs["visible"] = True
-            kwargs["elem_classes"] = _with_class(_with_class(kwargs.get("elem_classes"), HIDEABLE_CLASS),
-                                                 HIDDEN_CLASS)
+            # (a row given visible="hidden" is shown); extensions click buttons kept in rows that are
+            # hidden at first or later (images-browser's Delete button): an extension's rows and
+            # columns are always sent visible, hidden by a class their visibility updates move
+            kwargs["elem_classes"] = _with_class(kwargs.get("elem_classes"), HIDEABLE_CLASS)
+            if kwargs.get("visible") is False:
+                kwargs["visible"] = True
+                kwargs["elem_classes"] = _with_class(kwargs["elem_classes"], HIDDEN_CLASS)
+        if is_component and extension_built and kwargs.get("visible") is False:
+            kwargs["visible"] = "hidden"    # in the page, not shown (gradio 3's visible=False)
         kwargs = _translate(type(self), kwargs, accepted)
         if is_accordion and _in_extension_ui():
             render_eagerly(self)
         if is_tab and _in_extension_ui():       # an extension's own tabs (images-browser's per folder)
             kwargs["elem_classes"] = _with_class(kwargs.get("elem_classes"), EAGER_CLASS)
+        if is_tabs and _in_extension_ui():
+            # gradio 3's tab strip was the Tabs' first div and held only the tab buttons (extensions
+            # pair their sub-tabs with `tabs.querySelector("div").querySelectorAll("button")`); gradio
+            # 6's "menu" strip puts a hidden measuring copy of every button before the real ones and
+            # adds its "More tabs" menu after them; the "wrap" strip has the real buttons alone and
+            # wraps them onto more rows, as gradio 3's did
+            kwargs.setdefault("overflow_behavior", "wrap")
         outermost = is_component and not getattr(self, "_compat_constructing", False) and not in_event()
         if not outermost:
-            return original(self, *args, **kwargs)
-        object.__setattr__(self, "_compat_constructing", True)
-        try:
-            _component_callbacks("before", self, kwargs)
             original(self, *args, **kwargs)
-            _component_callbacks("after", self, kwargs)
-        finally:
-            object.__setattr__(self, "_compat_constructing", False)
+        else:
+            object.__setattr__(self, "_compat_constructing", True)
+            try:
+                _component_callbacks("before", self, kwargs)
+                original(self, *args, **kwargs)
+                _component_callbacks("after", self, kwargs)
+            finally:
+                object.__setattr__(self, "_compat_constructing", False)
+        if is_component and extension_built and getattr(self, "_constructor_args", None):
+            # gradio rebuilds an updated component from these; the mark makes `visible=False` in an
+            # update "hidden" too (else gradio 6 takes the component out of the page)
+            self.constructor_args[EXTENSION_MARK] = True
 
     __init__._compat_wrapped = True
     cls.__init__ = __init__
@@ -253,7 +281,7 @@ def _wrap_tabs_exit() -> None:
 
 
 def _wrap_layout_visibility_updates() -> None:
-    """`gr.update(visible=...)` of a row built hidden by an extension (HIDEABLE_CLASS) moves its
+    """`gr.update(visible=...)` of a row or column an extension built (HIDEABLE_CLASS) moves its
     HIDDEN_CLASS instead, so that its children stay in the page."""
     original = gr_blocks.postprocess_update_dict
     if getattr(original, "_compat_wrapped", False):

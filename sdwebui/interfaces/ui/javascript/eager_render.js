@@ -111,14 +111,18 @@
         const before = selectedIn(button);
         select(id);
         if (!await until(() => panel(id))) console.warn(`eager rendering: the tab #${id} did not render`);
-        const restore = new Set();
+        // each group of tabs inside -> the tab it had before the first of them was shown (not the
+        // one a later tab of the same group was shown from: that would leave the group on its second tab)
+        const restore = new Map();
         for (const child of [...pending]) {
             const inside = panel(id) && tabButton(child);
             if (!inside || !panel(id).contains(inside)) continue;
             pending.delete(child);
-            restore.add(await showTab(child, pending));
+            const group = inside.closest(".tabs") || inside;
+            const before = await showTab(child, pending);
+            if (!restore.has(group)) restore.set(group, before);
         }
-        restore.forEach(select);
+        restore.forEach((tab) => select(tab));
         return before;
     }
 
