@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sdwebui.interfaces.ui import extra_networks_html as pane
-from sdwebui.interfaces.ui.extra_networks_html import ExtraNetworksItem, get_tree
+from sdwebui.interfaces.ui.extra_networks_html import ExtraNetworksItem, get_tree, quote_js
 from sdwebui.interfaces.ui.extra_networks_metadata import UserMetadataEditor, path_is_parent
 from sdwebui.services import runtime as shared
 from sdwebui.services.legacy.networks import get_user_metadata
@@ -139,11 +139,6 @@ def add_pages_to_demo(app: Any, dependencies: list | None = None) -> None:
                               ("/sd_extra_networks/get-single-card", get_single_card, ["GET"]),
                               ("/sd_extra_networks/cover-images", fetch_cover_images, ["GET"])):
         app.add_api_route(path, fn, methods=methods, dependencies=dependencies, include_in_schema=False)
-
-
-def quote_js(s: str) -> str:
-    """A JavaScript string literal of `s` (as A1111 writes it into onclick handlers)."""
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class ExtraNetworksPage:

@@ -69,7 +69,8 @@ def card_style() -> str:
     return style + f"font-size: {opt('extra_networks_card_text_scale') * 100}%;"
 
 
-def _quote_js(s: str) -> str:
+def quote_js(s: str) -> str:
+    """A JavaScript string literal of `s` (as A1111 writes it into onclick handlers)."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -91,7 +92,7 @@ def item_html(page: Any, tabname: str, item: dict, template: str | None = None) 
     onclick = item.get("onclick")
     if onclick is None:
         # prompt and negative_prompt are JavaScript expressions already (quote_js'd by the page)
-        onclick = html.escape(f"cardClicked('{tabname}', {item['prompt']}, {item.get('negative_prompt', _quote_js(''))}, "
+        onclick = html.escape(f"cardClicked('{tabname}', {item['prompt']}, {item.get('negative_prompt', quote_js(''))}, "
                               f"{str(page.allow_negative_prompt).lower()});")
     metadata_button = ""
     if item.get("metadata"):
@@ -117,7 +118,7 @@ def item_html(page: Any, tabname: str, item: dict, template: str | None = None) 
         "description": description,
         "edit_button": page.btn_edit_item_tpl.format(tabname=tabname,
                                                      extra_networks_tabname=page.extra_networks_tabname),
-        "local_preview": _quote_js(item.get("local_preview", "")),
+        "local_preview": quote_js(item.get("local_preview", "")),
         "metadata_button": metadata_button,
         "name": html.escape(item["name"]),
         "prompt": item.get("prompt"),
