@@ -1,4 +1,5 @@
-"""A1111's `modules.sd_vae_approx`: `cheap_approximation` (`sdwebui.services.legacy.samplers`)."""
+"""A1111's `modules.sd_vae_approx`: `model()` (the Approx NN preview network), `VAEApprox`,
+`cheap_approximation`."""
 from modules._facade import expose
 
-expose(__name__, extra=[('cheap_approximation', 'sdwebui.services.legacy.samplers'), ('model', 'sdwebui.services.legacy.stubs'), ('VAEApprox', 'sdwebui.services.legacy.stubs')])
+expose(__name__, extra=[('cheap_approximation', 'sdwebui.services.legacy.samplers'), ('model', 'sdwebui.services.legacy.preview_models'), ('VAEApprox', 'sdwebui.services.legacy.preview_models')])

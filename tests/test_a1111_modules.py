@@ -404,10 +404,16 @@ def test_sd_model_and_the_model_tables_on_a_loaded_tiny_model(api):
     state = shared.state            # A1111's set_current_image(): a preview from current_latent
     before = state.id_live_preview
     state.current_latent = torch.zeros(1, 4, 8, 8)
+    state.set_current_image()           # not due: fewer than show_progress_every_n_steps steps since the last
+    assert state.id_live_preview == before
+    state.sampling_step = state.current_image_sampling_step + shared.opts.show_progress_every_n_steps
     state.set_current_image()
     assert state.current_image.size == (64, 64) and state.id_live_preview == before + 1
-    image = sd_samplers_common.sample_to_image(torch.zeros(1, 4, 8, 8))
+    state.sampling_step = state.current_image_sampling_step = 0
+    image = sd_samplers_common.sample_to_image(torch.zeros(1, 4, 8, 8), approximation=0)
     assert image.size == (64, 64)
+    # no approximation given: show_progress_type's (Approx NN; without its weights file, Approx cheap)
+    assert sd_samplers_common.sample_to_image(torch.zeros(1, 4, 8, 8)).size == (8, 8)
     assert sd_samplers_common.sample_to_image(torch.zeros(1, 4, 8, 8), approximation=2).size == (8, 8)
 
 

@@ -34,6 +34,7 @@ class GenerationContext:
     loras: Any = None           # LoRA files by name
     embeddings: Any = None      # textual-inversion database: refresh(model), loaded, shorthash(...)
     prompt_styles: Any = None   # styles: check(names), apply(prompt, negative, names)
+    preview_decoders: Any = None    # models.preview_decoders.PreviewDecoders: Approx NN / TAESD weights
     resolve_output: Callable[[str], Path] = Path    # an output folder option -> an absolute folder
     max_image_pixels: int = 4096 * 4096             # --max-image-pixels: the largest hires size allowed
     filenames_max_length: int = 128                 # --filenames-max-length

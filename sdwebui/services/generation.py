@@ -39,7 +39,7 @@ def make_context() -> GenerationContext:
         opts=runtime.opts, state=runtime.state, model_manager=runtime.model_manager, registry=runtime.registry,
         ensure_model_loaded=runtime.ensure_model_loaded, apply_vae_setting=runtime.apply_vae_setting,
         vae_registry=runtime.vae_registry, upscalers=runtime.upscalers, loras=runtime.loras,
-        embeddings=runtime.embeddings, prompt_styles=runtime.prompt_styles,
+        embeddings=runtime.embeddings, prompt_styles=runtime.prompt_styles, preview_decoders=runtime.preview_decoders,
         resolve_output=lambda folder: runtime.paths.resolve_output(folder),
         max_image_pixels=cmd_opts.max_image_pixels,
         filenames_max_length=getattr(cmd_opts, "filenames_max_length", 128),

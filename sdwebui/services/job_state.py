@@ -25,6 +25,9 @@ class State:
         # latent -> PIL image for previews an extension asks for (set_current_image() with no image);
         # the runtime gives it the resident model's approximation, see runtime.initialize()
         self.latent_to_image: Callable[[Any], Any] | None = None
+        # steps between live previews (A1111's show_progress_every_n_steps), -1 for one per image, None
+        # while previews are off; the runtime gives it the options, see runtime.initialize()
+        self.preview_period: Callable[[], int | None] = lambda: 0
         self.reset()
 
     def reset(self) -> None:
@@ -42,6 +45,9 @@ class State:
         self.current_image: Any = None          # PIL image of the live preview
         self.current_image_sampling_step = 0
         self.id_live_preview = 0
+        # set by a progress request that wants a live preview; the sampling loop makes it at its
+        # next due step, on the worker thread (the model is never used from two threads)
+        self.live_preview_wanted = False
         self.textinfo: str | None = None
         self.time_start: float | None = None
         self.task_id: str | None = None
@@ -61,6 +67,8 @@ class State:
             self.reset()
 
     def nextjob(self) -> None:
+        if self.preview_period() == -1:     # A1111's -1: a preview when each image is done
+            self.do_set_current_image()
         self.job_no += 1
         self.sampling_step = 0
         self.current_image_sampling_step = 0
@@ -111,14 +119,24 @@ class State:
 
     # live previews ---------------------------------------------------------------------------
     def set_current_image(self, image: Any = None) -> None:
-        """With an image (this project's sampling loop), show it as the live preview. Without one
-        (A1111's form, called by extensions that set `current_latent`), make the preview from
-        `current_latent`."""
+        """With an image, show it as the live preview. Without one (A1111's form, called by samplers
+        and extensions that set `current_latent`), make the preview from `current_latent` when enough
+        steps have passed since the last one."""
         if image is not None:
             self.assign_current_image(image)
             self.current_image_sampling_step = self.sampling_step
-        else:
+        elif self.live_preview_due():
             self.do_set_current_image()
+
+    def live_preview_due(self) -> bool:
+        period = self.preview_period()
+        return period is not None and period != -1 and \
+            self.sampling_step - self.current_image_sampling_step >= period
+
+    def request_live_preview(self) -> None:
+        """A client polling progress wants a live preview: the worker makes one at its next due step
+        (making it only when somebody watches keeps previews free for API clients that don't)."""
+        self.live_preview_wanted = True
 
     def do_set_current_image(self) -> None:
         if self.current_latent is None or self.latent_to_image is None:

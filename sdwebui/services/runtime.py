@@ -25,6 +25,7 @@ if TYPE_CHECKING:   # the classes are imported when initialize() builds them: im
 
     from sdwebui.engine.models.hashes import HashCache
     from sdwebui.engine.models.lora import LoraRegistry
+    from sdwebui.engine.models.preview_decoders import PreviewDecoders
     from sdwebui.engine.models.textual_inversion import EmbeddingDatabase
     from sdwebui.engine.upscalers import UpscalerRegistry
     from sdwebui.services.models.checkpoints import CheckpointRegistry, ModelManager
@@ -46,6 +47,7 @@ prompt_styles: StyleDatabase | None = None
 upscalers: UpscalerRegistry | None = None
 loras: LoraRegistry | None = None
 embeddings: EmbeddingDatabase | None = None
+preview_decoders: PreviewDecoders | None = None
 model_manager: ModelManager | None = None
 hash_cache: HashCache | None = None
 device: torch.device | None = None
@@ -126,6 +128,7 @@ def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], li
     opts.load()
     state = State()
     state.latent_to_image = _latent_preview
+    state.preview_period = _preview_period
     queue = GenerationQueue(state, idle_work=_background_work)
     hash_cache = HashCache(paths.cache_file)
     _build_models(ns)
@@ -169,8 +172,9 @@ def _build_models(ns: argparse.Namespace) -> None:
 
 def _build_resources(ns: argparse.Namespace) -> None:
     """Prompt styles, upscalers, LoRAs and embeddings."""
-    global prompt_styles, upscalers, loras, embeddings
+    global prompt_styles, upscalers, loras, embeddings, preview_decoders
     from sdwebui.engine.models.lora import LoraRegistry
+    from sdwebui.engine.models.preview_decoders import PreviewDecoders
     from sdwebui.engine.models.textual_inversion import EmbeddingDatabase
     from sdwebui.engine.upscalers import UpscalerRegistry
     from sdwebui.services.styles import StyleDatabase
@@ -181,23 +185,34 @@ def _build_resources(ns: argparse.Namespace) -> None:
     loras = LoraRegistry([paths.lora, paths.lyco or paths.models / "LyCORIS"], hash_cache)
     loras.refresh()
     embeddings = EmbeddingDatabase(paths.embeddings, hash_cache)
+    # A1111's folders for its VAE approximation and TAESD weights (either file in either folder)
+    approx = [paths.models / "VAE-approx", paths.models / "VAE-taesd"]
+    preview_decoders = PreviewDecoders(approx, approx[::-1])
+
+
+def _preview_period() -> int | None:
+    """Steps between live previews (-1: one per finished image), None while they are off."""
+    return int(opts.show_progress_every_n_steps) if opts.live_previews_enable else None
 
 
 def _latent_preview(latent):
-    """A preview of the first latent of `latent` (an extension's `state.set_current_image()`): its
-    cheap colour approximation, at the image's size."""
-    from PIL import Image
-
-    from sdwebui.engine.sampling.loop import approximate_rgb
+    """The live preview of `latent` (the job state's current_latent): by `show_progress_type`, every
+    image of the batch in a grid with `show_progress_grid`, else the first, at the image's size."""
+    from sdwebui.engine.images.grids import image_grid
+    from sdwebui.engine.sampling import previews
 
     model = model_manager.sd_model if model_manager is not None else None
     if model is None:
         return None
     x = latent if latent.dim() == 4 else latent[None]
-    rgb = approximate_rgb(model, x)
-    arr = (rgb.permute(1, 2, 0).cpu().numpy() * 255).astype("uint8")
+    if not opts.show_progress_grid:
+        x = x[:1]
+    method = previews.effective_method(model, opts.show_progress_type,
+                                       allow_offloaded_full=opts.live_preview_allow_lowvram_full)
     f = model.vae_scale_factor
-    return Image.fromarray(arr).resize((x.shape[-1] * f, x.shape[-2] * f), Image.Resampling.NEAREST)
+    images = previews.to_images(previews.latents_to_rgb(model, x, method, preview_decoders),
+                                (x.shape[-1] * f, x.shape[-2] * f))
+    return images[0] if len(images) == 1 else image_grid(images)
 
 
 def _record_loaded(model) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from sdwebui.engine.context import GenerationContext
@@ -15,7 +14,7 @@ from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.prompt.encoding import PromptEncoder, ScheduledConditioning
 from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import samplers
-from sdwebui.engine.sampling.loop import Interrupted, StepInfo, approximate_rgb
+from sdwebui.engine.sampling.loop import Interrupted, StepInfo
 
 MAX_SEED = 4294967294
 
@@ -222,20 +221,22 @@ def make_encoder(p: StableDiffusionProcessing, model) -> PromptEncoder:
 
 
 def preview_callback(p: StableDiffusionProcessing, model):
-    """The sampling loop's per-step callback: progress and live previews into the job state, and the
-    interrupt / skip flags turned into Interrupted."""
+    """The sampling loop's per-step callback: progress into the job state; the step's predicted
+    result (A1111's `live_preview_content`) as `state.current_latent`, turned into the live preview
+    when a client asked for one and it is due (A1111's `show_progress_every_n_steps`); the interrupt /
+    skip flags turned into Interrupted."""
     state = p.ctx.state
     opts = p.ctx.opts
-    every = opts.show_progress_every_n_steps
+    previews = opts.live_previews_enable
 
     def cb(info: StepInfo) -> None:
         state.sampling_step = info.step
         state.sampling_steps = info.total
-        if opts.live_previews_enable and every > 0 and info.step % every == 0 and info.step < info.total:
-            rgb = approximate_rgb(model, info.latents)
-            arr = (rgb.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
-            state.set_current_image(Image.fromarray(arr).resize((p.width, p.height), Image.Resampling.NEAREST))
-            state.current_image_sampling_step = info.step
+        if previews:
+            state.current_latent = info.denoised(opts.live_preview_content) if info.denoised else info.latents
+            if state.live_preview_wanted and info.step < info.total and state.live_preview_due():
+                state.live_preview_wanted = False
+                state.do_set_current_image()
         if state.interrupted or state.skipped or state.stopping_generation:
             raise Interrupted()
 

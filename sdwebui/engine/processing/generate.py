@@ -20,13 +20,12 @@ from sdwebui.engine.hooks import PostprocessBatchListArgs, PostprocessImageArgs,
 from sdwebui.engine.models import lora as lora_mod
 from sdwebui.engine.processing import infotext, outputs
 from sdwebui.engine.processing.base import StableDiffusionProcessing, make_encoder
-from sdwebui.engine.processing.image_latents import to_pil, vae_tile_above
+from sdwebui.engine.processing.image_latents import decode_latents, to_pil
 from sdwebui.engine.processing.processed import Processed
 from sdwebui.engine.prompt.encoding import ScheduledConditioning
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.sampling import samplers
 from sdwebui.engine.sampling.samplers import extension_tables
-from sdwebui.engine.sampling.loop import decode
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +103,14 @@ def _process(p: StableDiffusionProcessing, model) -> Processed:
         return _generate(p, model)
     finally:
         applier.restore()   # the networks last for this job only
+
+
+def _fast_interrupt_method(ctx, finished: bool) -> str | None:
+    """A1111's live_preview_fast_interrupt: an interrupted batch is decoded by the live preview's
+    method (quicker than the VAE) instead of the full VAE."""
+    if finished or not ctx.state.interrupted or not ctx.opts.live_preview_fast_interrupt:
+        return None
+    return ctx.opts.show_progress_type
 
 
 def _record_embeddings(p: StableDiffusionProcessing) -> None:
@@ -208,13 +215,14 @@ def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callabl
             p.sampler = extension_tables.create_sampler(p.sampler_name, model)
         eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
         scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
-        latents, _finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
+        latents, finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
         _record_embeddings(p)
         if p.scripts is not None:
             ps = PostSampleArgs(latents)
             p.scripts.post_sample(p, ps)
             latents = ps.samples
-        decoded = decode(ctx.model_manager.sd_model or model, latents, vae_tile_above(opts))
+        decoded = decode_latents(ctx, ctx.model_manager.sd_model or model, latents,
+                                 preview_method=_fast_interrupt_method(ctx, finished))
         if p.scripts is not None:
             decoded = _postprocess_batch(p, decoded, n)
         batch_images = to_pil(decoded)

@@ -8,14 +8,14 @@ from PIL import Image
 
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.processing.base import StableDiffusionProcessing, make_encoder
-from sdwebui.engine.processing.image_latents import encode_images, to_pil, vae_tile_above
+from sdwebui.engine.processing.image_latents import decode_latents, encode_images, to_pil, vae_tile_above
 from sdwebui.engine.processing.latent_upscale import LATENT_UPSCALE_MODES
 from sdwebui.engine.prompt.encoding import ScheduledConditioning
 from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.sampling import samplers
 from sdwebui.engine.sampling.samplers import extension_tables
-from sdwebui.engine.sampling.loop import decode, sample, txt2img_image_conditioning
+from sdwebui.engine.sampling.loop import sample, txt2img_image_conditioning
 
 DEFAULT_UPSCALER = "Latent"
 DEFAULT_DENOISING = 0.7   # the A1111 UI default; the API sends null when a client does not set it
@@ -134,12 +134,12 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     if is_latent(p.hr_upscaler):
         init = upscale_latents(latents, p.hr_upscaler, w, h, model.vae_scale_factor)
     else:
-        images = upscale_images(to_pil(decode(model, latents, vae_tile_above(opts))), p.hr_upscaler, w, h,
+        images = upscale_images(to_pil(decode_latents(ctx, model, latents)), p.hr_upscaler, w, h,
                                 ctx.upscalers)
     if p.hr_checkpoint_info is not None and ctx.model_manager.checkpoint_info != p.hr_checkpoint_info:
         model = ctx.model_manager.load(p.hr_checkpoint_info)
     if not is_latent(p.hr_upscaler):
-        init = encode_images(model, images, vae_tile_above(opts))
+        init = encode_images(model, images, vae_tile_above(opts), ctx)
     seeds = p.all_seeds[lo:hi]
     rng = rng_mod.ImageRNG(tuple(init.shape[1:]), seeds, subseeds=p.all_subseeds[lo:hi],
                            subseed_strength=p.subseed_strength, seed_resize_from_w=p.seed_resize_from_w,

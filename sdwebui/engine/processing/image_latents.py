@@ -1,15 +1,22 @@
 """Images <-> latents through the model's VAE, as the processing objects need them: PIL images to
 scaled latents (img2img, the hires pass through an image upscaler), the inpainting UNet's extra
-input, and decoded tensors back to PIL images."""
+input, and decoded tensors back to PIL images. `decode_latents` / `encode_images` follow A1111's
+`sd_vae_decode_method` / `sd_vae_encode_method`: "TAESD" uses the Tiny AutoEncoder (much faster,
+approximate) when its weights file is there."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from sdwebui.engine.sampling.loop import vae_tiles
+from sdwebui.engine.models.preview_decoders import PreviewModelMissing
+from sdwebui.engine.sampling import previews
+from sdwebui.engine.sampling.loop import decode, vae_tiles
+
+logger = logging.getLogger(__name__)
 
 
 def vae_tile_above(opts: Any) -> int:
@@ -28,8 +35,39 @@ def _to_tensor(images: list[Image.Image]) -> torch.Tensor:
     return torch.from_numpy(arr).permute(0, 3, 1, 2) * 2.0 - 1.0
 
 
-def encode_images(model, images: list[Image.Image], tile_above: int = 0) -> torch.Tensor:
-    """PIL images -> scaled latents (see encode_images_tensor)."""
+def _wants_taesd(ctx: Any, option: str) -> bool:
+    return ctx is not None and getattr(ctx.opts, option, "Full") == "TAESD" and ctx.preview_decoders is not None
+
+
+def decode_latents(ctx: Any, model, latents: torch.Tensor, preview_method: str | None = None) -> torch.Tensor:
+    """Scaled latents -> images (B, 3, H, W) in [0, 1] on the CPU, by the job's sd_vae_decode_method.
+    Without the TAESD weights the full VAE decodes (the image is never worse than asked), with a warning.
+    `preview_method`: decode by that live preview method instead, scaled to the image's size (an
+    interrupted job with live_preview_fast_interrupt)."""
+    if preview_method is not None and ctx is not None:
+        method = previews.effective_method(model, preview_method)
+        rgb = previews.latents_to_rgb(model, latents, method, ctx.preview_decoders)
+        f = model.vae_scale_factor
+        size = (latents.shape[-2] * f, latents.shape[-1] * f)
+        return rgb if rgb.shape[-2:] == size else torch.nn.functional.interpolate(rgb, size=size, mode="nearest")
+    if _wants_taesd(ctx, "sd_vae_decode_method"):
+        try:
+            ctx.preview_decoders.taesd_decoder(model)
+        except PreviewModelMissing as e:
+            logger.warning("sd_vae_decode_method TAESD: %s; decoding with the full VAE", e)
+        else:
+            return previews.latents_to_rgb(model, latents, "TAESD", ctx.preview_decoders)
+    return decode(model, latents, vae_tile_above(ctx.opts if ctx is not None else None))
+
+
+def encode_images(model, images: list[Image.Image], tile_above: int = 0, ctx: Any = None) -> torch.Tensor:
+    """PIL images -> scaled latents (see encode_images_tensor); with a job's `ctx`, by its
+    sd_vae_encode_method (TAESD's encoder when asked and its weights file is there)."""
+    if _wants_taesd(ctx, "sd_vae_encode_method"):
+        try:
+            return previews.rgb_to_latents(model, (_to_tensor(images) + 1) / 2, ctx.preview_decoders)
+        except PreviewModelMissing as e:
+            logger.warning("sd_vae_encode_method TAESD: %s; encoding with the full VAE", e)
     return encode_images_tensor(model, _to_tensor(images), tile_above)
 
 

@@ -130,7 +130,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         else:
             raise ProcessingError("init_images", f"{len(prepared)} init images for batch_size {self.batch_size}: "
                                                  "send one image, or at most batch_size images")
-        self.init_latent = encode_images(model, prepared, tile_above)
+        self.init_latent = encode_images(model, prepared, tile_above, self.ctx)
         if self.resize_mode == 3:
             f = model.vae_scale_factor
             self.init_latent = torch.nn.functional.interpolate(self.init_latent, size=(h // f, w // f), mode="bilinear")

@@ -26,6 +26,10 @@ class StepInfo:
     step: int           # 1-based number of model evaluations done
     total: int
     latents: torch.Tensor
+    # the model's prediction of the finished latents (x0) at this step, for live previews, by A1111's
+    # `live_preview_content`: "Prompt" (the cond rows), "Negative prompt" (the uncond rows) or
+    # "Combined" (after guidance). Computed only when called; None where the loop has no prediction.
+    denoised: Callable[[str], torch.Tensor] | None = None
 
 
 def _time_ids(model: SDModel, width: int, height: int, aesthetic_score: float) -> list[float]:
@@ -110,6 +114,9 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
         denoiser.init_latent, denoiser.mask = init_latents, keep_mask
         denoiser.nmask = None if keep_mask is None else 1 - keep_mask
     compiled, graphs = bool(model.compiled), model.runs_as_cuda_graphs()
+    # the timesteps on the host, read once: the callback's x0 prediction needs each step's noise level
+    # without a device sync per step
+    timesteps_host = timesteps.cpu() if callback is not None else None
     with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
             if on_switch is not None and i == switch_at:
@@ -155,6 +162,7 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                 params = CFGDenoisedParams(out, i, len(timesteps), model.unet)
                 hooks.call("cfg_denoised", params)
                 out = params.x
+            raw = out
             if extension_guidance and use_cfg:
                 uncond = text_states[:images]
                 if added is not None:
@@ -167,6 +175,7 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                 params = AfterCFGCallbackParams(out, i, len(timesteps))
                 hooks.call("cfg_after_cfg", params)
                 out = params.x
+            step_index = getattr(scheduler, "step_index", None)
             latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
             if keep_mask is not None and i + 1 < len(timesteps):
                 original = scheduler.add_noise(init_latents, noise, timesteps[i + 1:i + 2])
@@ -174,7 +183,9 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
             bar.update(1)
             if callback is not None:
                 try:
-                    callback(StepInfo(step=i + 1, total=len(timesteps), latents=latents))
+                    callback(StepInfo(step=i + 1, total=len(timesteps), latents=latents,
+                                      denoised=_denoised_getter(scheduler, timesteps_host[i], step_index, x_plain, raw,
+                                                                out, images, use_cfg, batch)))
                 except Interrupted:
                     finished = False
                     break
@@ -183,17 +194,56 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     return latents, finished
 
 
-def _alpha(scheduler, t: torch.Tensor) -> float:
-    """alpha_cumprod of the noise level the UNet saw this step. Schedulers with k-diffusion sigmas
-    (Euler, DPM-Solver, UniPC ...) give it as 1 / (1 + sigma^2); DDIM, PLMS and LCM by timestep."""
+def _alpha(scheduler, t: torch.Tensor, index: int | None = None) -> float | torch.Tensor:
+    """alpha_cumprod of the noise level the UNet saw this step (`index`: the scheduler's step index
+    then, by default its current one). Schedulers with k-diffusion sigmas (Euler, DPM-Solver, UniPC ...)
+    give it as 1 / (1 + sigma^2); DDIM, PLMS and LCM by timestep."""
     sigmas = getattr(scheduler, "sigmas", None)
     if sigmas is not None:
-        index = getattr(scheduler, "step_index", None)
+        if index is None:
+            index = getattr(scheduler, "step_index", None)
         if index is None:
             index = getattr(scheduler, "begin_index", None) or 0
-        sigma = float(sigmas[min(index, len(sigmas) - 1)])
+        sigma = sigmas[min(index, len(sigmas) - 1)]
+        if sigma.device.type == "cpu":  # a float; one kept on the GPU stays a tensor (no sync to read it)
+            sigma = float(sigma)
         return 1.0 / (1.0 + sigma * sigma)
     return float(scheduler.alphas_cumprod[int(t)])
+
+
+def _to_x0(kind: str, a: float, x: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+    """The UNet's prediction at VP-space input `x` = sqrt(a)·x0 + sqrt(1-a)·noise (every scheduler's
+    scaled input) -> its x0."""
+    if kind == "epsilon":
+        return (x - (1.0 - a) ** 0.5 * prediction) / a ** 0.5
+    if kind == "v_prediction":
+        return a ** 0.5 * x - (1.0 - a) ** 0.5 * prediction
+    return prediction
+
+
+def _denoised_getter(scheduler, t, index: int | None, x_in: torch.Tensor, raw: torch.Tensor,
+                     combined: torch.Tensor, images: int, use_cfg: bool, batch) -> Callable[[str], torch.Tensor]:
+    """StepInfo.denoised for this step. `index` is the scheduler's step index before it stepped (it
+    points at the next noise level by the time the callback runs)."""
+    kind = scheduler.config.get("prediction_type", "epsilon")
+
+    def denoised(content: str = "Prompt") -> torch.Tensor:
+        a = _alpha(scheduler, t, index)
+        x = x_in.float()
+        if content == "Negative prompt" and use_cfg:
+            return _to_x0(kind, a, x[:images], raw[:images])
+        # each image's (first) cond row: after the uncond rows when there are any
+        first = images if use_cfg else 0
+        if batch.simple:
+            x_cond, raw_cond = x[first:first + images], raw[first:first + images]
+        else:
+            sel = torch.tensor([first + group[0][0] for group in batch.groups], device=raw.device)
+            x_cond, raw_cond = x.index_select(0, sel), raw.index_select(0, sel)
+        if content == "Prompt":
+            return _to_x0(kind, a, x_cond, raw_cond)
+        return _to_x0(kind, a, x[:images] if use_cfg else x_cond, combined)   # "Combined"
+
+    return denoised
 
 
 def _extension_guidance(denoiser: CFGDenoiser, out: torch.Tensor, x_in: torch.Tensor, batch, images: int,
@@ -206,12 +256,7 @@ def _extension_guidance(denoiser: CFGDenoiser, out: torch.Tensor, x_in: torch.Te
     a = _alpha(scheduler, t)
     sa, sb = a ** 0.5, (1.0 - a) ** 0.5
     kind = scheduler.config.get("prediction_type", "epsilon")
-    if kind == "epsilon":
-        x0 = (x_in - sb * out) / sa
-    elif kind == "v_prediction":
-        x0 = sa * x_in - sb * out
-    else:
-        x0 = out
+    x0 = _to_x0(kind, a, x_in, out)
     x_out = torch.cat([x0[images:], x0[:images]])
     conds_list = ([[(i, 1.0)] for i in range(images)] if batch.simple
                   else [[(row, float(weight)) for row, weight in group] for group in batch.groups])
@@ -336,15 +381,3 @@ def _decode_without_nan(model: SDModel, z: torch.Tensor) -> torch.Tensor:
         if bool(torch.isfinite(image).all()):
             return image
     raise NanImageError("the VAE produced NaN values, the image would be black; try --no-half-vae")
-
-
-# Linear latent -> RGB maps for cheap live previews (no VAE decode on the hot path).
-_SD1_RGB = [[0.298, 0.207, 0.208], [0.187, 0.286, 0.173], [-0.158, 0.189, 0.264], [-0.184, -0.271, -0.473]]
-_SDXL_RGB = [[0.3448, 0.4168, 0.4395], [-0.1953, -0.0290, 0.0250], [0.1074, 0.0886, -0.0163], [-0.3730, -0.2499, -0.2088]]
-
-
-def approximate_rgb(model: SDModel, latents: torch.Tensor) -> torch.Tensor:
-    """A cheap preview of the first latent: (3, H/8, W/8) in [0, 1]."""
-    coeffs = torch.tensor(_SDXL_RGB if model.is_sdxl else _SD1_RGB, device=latents.device, dtype=torch.float32)
-    x = torch.einsum("chw,cr->rhw", latents[0, :4].float(), coeffs)
-    return ((x + 1) / 2).clamp(0, 1)

@@ -25,6 +25,8 @@ class ControlRoutes:
             return {"progress": 0, "eta_relative": 0, "state": state.dict(), "textinfo": state.textinfo}
         progress, eta = state.progress()
         current = None
+        if not skip_current_image:
+            state.request_live_preview()    # made by the worker at its next due step: the next poll has it
         if not skip_current_image and state.current_image is not None:
             image = state.current_image
             current = await run_in_threadpool(images_mod.encode_b64, image, shared.opts.live_previews_image_format)
@@ -50,6 +52,8 @@ class ControlRoutes:
                     "live_preview": None, "id_live_preview": -1, "textinfo": text}
         progress, eta = state.progress()
         preview, preview_id = None, req.id_live_preview
+        if req.live_preview and shared.opts.live_previews_enable:
+            state.request_live_preview()
         if req.live_preview and state.current_image is not None and state.id_live_preview != req.id_live_preview:
             fmt = shared.opts.live_previews_image_format
             data = await run_in_threadpool(images_mod.encode_b64, state.current_image, fmt)

@@ -94,19 +94,23 @@ def _model(model: Any = None) -> Any:
 
 
 def samples_to_images_tensor(sample: torch.Tensor, approximation: int | None = None, model: Any = None) -> torch.Tensor:
-    """Latents -> images in [-1, 1] (B, 3, H, W). approximation 2 ("Approx cheap") is the latent's
-    linear colour estimate at 1/8 size; every other choice decodes with the VAE."""
-    from sdwebui.engine.sampling.loop import approximate_rgb, decode
+    """Latents -> images in [-1, 1] (B, 3, H, W) by A1111's method index (0 Full, 1 Approx NN, 2 Approx
+    cheap, 3 TAESD; None: the live preview's `show_progress_type`). The approximations come at their
+    own size (Approx cheap: the latent's), as in A1111."""
+    from sdwebui.engine.sampling import previews
 
     model = _model(model)
-    if approximation == approximation_indexes["Approx cheap"]:
-        return torch.stack([approximate_rgb(model, s[None]) for s in sample]) * 2 - 1
-    with torch.inference_mode():
-        return decode(model, sample) * 2 - 1
+    opts = runtime.opts
+    if approximation is None:
+        method = previews.effective_method(model, opts.show_progress_type,
+                                           allow_offloaded_full=opts.live_preview_allow_lowvram_full)
+    else:
+        method = {v: k for k, v in approximation_indexes.items()}.get(approximation, "Full")
+    return previews.latents_to_rgb(model, sample, method, runtime.preview_decoders) * 2 - 1
 
 
 def decode_first_stage(model: Any, x: torch.Tensor) -> torch.Tensor:
-    return samples_to_images_tensor(x, model=model)
+    return samples_to_images_tensor(x, approximation_indexes.get(runtime.opts.sd_vae_decode_method, 0), model)
 
 
 def single_sample_to_image(sample: torch.Tensor, approximation: int | None = None) -> Any:
@@ -128,16 +132,23 @@ def samples_to_image_grid(samples: torch.Tensor, approximation: int | None = Non
 
 
 def images_tensor_to_samples(image: torch.Tensor, approximation: int | None = None, model: Any = None) -> torch.Tensor:
-    """Images in [-1, 1] (B, 3, H, W) -> latents, with the resident model's VAE."""
+    """Images (B, 3, H, W) in [0, 1] -> latents, by A1111's method index (3: TAESD's encoder; else the
+    VAE; None: `sd_vae_encode_method`)."""
     from sdwebui.engine.processing.image_latents import encode_images_tensor
+    from sdwebui.engine.sampling import previews
 
+    model = _model(model)
+    if approximation is None:
+        approximation = approximation_indexes.get(runtime.opts.sd_vae_encode_method, 0)
     with torch.inference_mode():
-        return encode_images_tensor(_model(model), image)
+        if approximation == approximation_indexes["TAESD"]:
+            return previews.rgb_to_latents(model, image, runtime.preview_decoders)
+        return encode_images_tensor(model, image * 2 - 1)
 
 
 def cheap_approximation(sample: torch.Tensor) -> torch.Tensor:
     """A1111's sd_vae_approx.cheap_approximation: a latent (4, H, W) -> its colours (3, H, W) in [-1, 1]."""
-    from sdwebui.engine.sampling.loop import approximate_rgb
+    from sdwebui.engine.sampling.previews import approximate_rgb
 
     return approximate_rgb(_model(), sample[None]) * 2 - 1
 

@@ -8,7 +8,6 @@ from typing import Any
 from sdwebui.services.legacy import unsupported, unsupported_class
 
 _TRAIN = "training is not part of this backend"
-_PREVIEW = "live previews use the latent's colour approximation (no TAESD / VAE-approx models)"
 _SAMPLE = "sampling runs on diffusers schedulers; choose them by name (p.sampler_name)"
 _FACES = "no face restoration models ship with this backend; an extension may add one to shared.face_restorers"
 _NO_SD3 = "SD3 checkpoints are not supported by this backend"
@@ -20,10 +19,6 @@ ddim = unsupported("sd_samplers_timesteps_impl.ddim", _SAMPLE)
 plms = unsupported("sd_samplers_timesteps_impl.plms", _SAMPLE)
 unipc = unsupported("sd_samplers_timesteps_impl.unipc", _SAMPLE)
 restart_sampler = unsupported("sd_samplers_extra.restart_sampler", _SAMPLE)
-model = unsupported("sd_vae_approx.model", _PREVIEW)
-VAEApprox = unsupported_class("sd_vae_approx.VAEApprox", _PREVIEW)
-decoder_model = unsupported("sd_vae_taesd.decoder_model", _PREVIEW)
-encoder_model = unsupported("sd_vae_taesd.encoder_model", _PREVIEW)
 ExtraNetworkHypernet = unsupported_class("extra_networks_hypernet.ExtraNetworkHypernet",
                                          "hypernetworks are not applied; use a LoRA instead")
 # face restoration and captioning models
