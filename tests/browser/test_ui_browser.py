@@ -179,6 +179,11 @@ def test_progress_is_shown_and_interrupt_stops_the_job(page, webui_server):
         progress = page.locator("#txt2img_results .progressDiv .progress")
         expect(progress).to_have_text(re.compile(r"\d+% ETA: "), timeout=60_000)
         expect(page.locator("#txt2img_skip")).to_be_visible()
+        # the live preview over the gallery: asked for by the page's polls, made by the worker every
+        # show_progress_every_n_steps (default 10) at the image's size
+        preview = page.locator("#txt2img_results .livePreview img").last
+        expect(preview).to_be_visible(timeout=60_000)
+        page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=preview.element_handle())
         page.locator("#txt2img_interrupt").click()
         wait_for_result(page, seed=1000)
     except BaseException:
