@@ -9,5 +9,5 @@ expose(__name__, 'sdwebui.services.generation', 'sdwebui.engine.processing.image
        'sdwebui.engine.processing.outputs', 'sdwebui.engine.processing.generate', 'sdwebui.engine.processing.txt2img',
        'sdwebui.engine.processing.img2img', extra=[
     (name, 'sdwebui.services.legacy.processing_names') for name in (
-        'opt_C', 'opt_f', 'create_binary_mask', 'create_random_tensors', 'apply_overlay',
+        'opt_C', 'opt_f', 'create_binary_mask', 'uncrop', 'create_random_tensors', 'apply_overlay',
         'apply_color_correction', 'setup_color_correction')])

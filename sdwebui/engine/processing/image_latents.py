@@ -73,13 +73,15 @@ def encode_images(model, images: list[Image.Image], tile_above: int = 0, ctx: An
 
 @torch.inference_mode()
 def inpainting_conditioning(model, images: list[Image.Image], mask: Image.Image | None, weight: float,
-                            tile_above: int = 0) -> torch.Tensor:
-    """Mask + masked-image latents for 9-channel inpainting UNets (A1111's inpainting_image_conditioning)."""
+                            tile_above: int = 0, round_mask: bool = True) -> torch.Tensor:
+    """Mask + masked-image latents for 9-channel inpainting UNets (A1111's inpainting_image_conditioning).
+    The mask is rounded to 0/1 unless `round_mask` is off (the job's mask_round; soft inpainting)."""
     x = _to_tensor(images)
     if mask is None:
         m = torch.ones((1, 1, x.shape[2], x.shape[3]))
     else:
-        m = torch.from_numpy(np.around(np.asarray(mask.convert("L"), dtype=np.float32) / 255.0))[None, None]
+        m = np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
+        m = torch.from_numpy(np.around(m) if round_mask else m)[None, None]
     masked = torch.lerp(x, x * (1.0 - m), weight)
     latents = encode_images_tensor(model, masked, tile_above)
     m_lat = torch.nn.functional.interpolate(m, size=latents.shape[-2:]).to(latents)

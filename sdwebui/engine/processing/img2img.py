@@ -8,6 +8,7 @@ import torch
 from PIL import Image, ImageOps
 
 from sdwebui.engine.errors import ProcessingError
+from sdwebui.engine.hooks import PostProcessMaskOverlayArgs
 from sdwebui.engine.processing import img2img_prep as prep
 from sdwebui.engine.processing.base import StableDiffusionProcessing
 from sdwebui.engine.processing.image_latents import encode_images, inpainting_conditioning, vae_tile_above
@@ -44,6 +45,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         self.latent_mask = latent_mask
         self.init_latent = None
         self.keep_mask = None
+        self.mask = self.nmask = None     # A1111's latent masks, (channels, h, w): 1 = keep / 1 = repaint
         self.image_conditioning = None
         self.overlay_images: list[Image.Image] = []
         self.originals: list[Image.Image] = []
@@ -64,6 +66,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         # last run derived from its images and mask must not carry over to this one
         self.originals, self.overlay_images = [], []
         self.mask_for_overlay = self.paste_to = self.keep_mask = self.image_conditioning = None
+        self.mask = self.nmask = None
         opts = self.ctx.opts
         tile_above = vae_tile_above(opts)
         if not self.init_images:
@@ -79,7 +82,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         crop_region = None
         mask = self.image_mask
         if mask is not None:
-            mask = mask.convert("L")
+            mask = prep.binary_mask(mask, self.mask_round)
             if mask.size != self.init_images[0].size:  # a mask drawn at another scale covers the same picture
                 mask = mask.resize(self.init_images[0].size, Image.Resampling.LANCZOS)
             if self.inpainting_mask_invert:
@@ -116,6 +119,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 img = prep.resize_image(self.resize_mode, img, w, h)
             if mask is not None:
                 self.originals.append(img)
+                if self.mask_for_overlay.size != img.size:   # "only masked" found nothing to crop to
+                    self.mask_for_overlay = prep.resize_image(self.resize_mode, self.mask_for_overlay, *img.size)
+                self.overlay_images.append(prep.overlay_image(img, self.mask_for_overlay))
             if crop_region is not None:
                 img = prep.resize_image(2, img.crop(crop_region), w, h)
             if mask is not None and self.inpainting_fill == 0:
@@ -125,6 +131,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         if len(prepared) == 1:
             prepared = prepared * self.batch_size
             self.originals = self.originals * self.batch_size
+            self.overlay_images = self.overlay_images * self.batch_size
         elif len(prepared) <= self.batch_size:
             self.batch_size = len(prepared)
         else:
@@ -142,6 +149,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 lat = np.around(lat)
             inpaint = torch.from_numpy(lat)[None, None].to(self.init_latent)
             self.keep_mask = 1.0 - inpaint
+            channels = self.init_latent.shape[1]
+            self.mask, self.nmask = self.keep_mask[0].expand(channels, -1, -1), inpaint[0].expand(channels, -1, -1)
             if self.inpainting_fill == 2:
                 noise = rng_mod.ImageRNG(tuple(self.init_latent.shape[1:]), self.all_seeds[:self.batch_size],
                                          device=model.device, randn_source=opts.randn_source).first()
@@ -150,7 +159,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 self.init_latent = self.init_latent * self.keep_mask
         if model.is_inpainting:
             self.image_conditioning = inpainting_conditioning(model, prepared, mask, opts.inpainting_mask_weight,
-                                                              tile_above)
+                                                              tile_above, round_mask=self.mask_round)
 
     def denoise_steps(self) -> tuple[int, int]:
         """(schedule length, steps actually run) for the denoising strength, as A1111 counts them."""
@@ -169,18 +178,33 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                       generators=noise_rng.generators, callback=self.callback(model),
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
                       image_cond=self.image_conditioning, hooks=self.ctx.hooks, sampler=self.sampler,
-                      **self.refiner_for("first", t_enc, lo, hi))
+                      mask_blend=self._mask_blend(), **self.refiner_for("first", t_enc, lo, hi))
+
+    def _mask_blend(self):
+        """The scripts' on_mask_blend for the loop, or None (the loop's plain blend) when no
+        always-on script has one."""
+        runner = self.scripts
+        if runner is None or self.keep_mask is None:
+            return None
+        uses = getattr(runner, "uses_hook", None)
+        if uses is not None and not uses("on_mask_blend"):
+            return None
+        return lambda mba: runner.on_mask_blend(self, mba)
 
     def postprocess_image(self, index: int, image: Image.Image) -> Image.Image:
+        """Inpainting's composite: the result (a crop pasted back into the original) under the
+        original's unmasked part. Scripts' postprocess_maskoverlay may replace the mask and the
+        overlay first (soft inpainting's difference-based composite does)."""
         if self.mask_for_overlay is None:
             return image
         original = self.originals[index % len(self.originals)]
-        if self.paste_to is not None:
-            x, y, w, h = self.paste_to
-            base = original.copy()
-            base.paste(image.resize((w, h), Image.Resampling.LANCZOS), (x, y))
-            image = base
-        return prep.overlay_original(image, original, self.mask_for_overlay)
+        overlay = self.overlay_images[index % len(self.overlay_images)] if self.overlay_images else None
+        if self.scripts is not None:
+            # the index within the batch, as A1111's (scripts keep one entry per batch image)
+            ppmo = PostProcessMaskOverlayArgs(index % self.batch_size, self.mask_for_overlay, overlay)
+            self.scripts.postprocess_maskoverlay(self, ppmo)
+            overlay = ppmo.overlay_image
+        return prep.apply_overlay(image, self.paste_to, overlay, base=original)
 
 
 def _flatten(image: Image.Image, background: str) -> Image.Image:

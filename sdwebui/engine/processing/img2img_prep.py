@@ -119,11 +119,45 @@ def fill_masked(image: Image.Image, mask: Image.Image) -> Image.Image:
     return base.convert("RGB")
 
 
-def overlay_original(result: Image.Image, original: Image.Image, mask: Image.Image) -> Image.Image:
-    """Put the original back wherever the (blurred) mask is not fully white: unmasked pixels come
-    back exactly as they were sent, as in A1111."""
+def binary_mask(image: Image.Image, round: bool = True) -> Image.Image:
+    """A mask as "L": an RGBA image's alpha channel when it has transparency (thresholded at half
+    unless `round` is off, which keeps a soft mask soft), else the image in grey (A1111's
+    create_binary_mask)."""
+    if image.mode == "RGBA" and image.getextrema()[-1] != (255, 255):
+        image = image.split()[-1].convert("L")
+        return image.point(lambda x: 255 if x > 128 else 0) if round else image
+    return image.convert("L")
+
+
+def overlay_image(original: Image.Image, mask: Image.Image) -> Image.Image:
+    """The original as an RGBA layer, transparent where the mask is white: laid over a result it puts
+    the original back wherever the (blurred) mask is not fully white, so unmasked pixels come back
+    exactly as they were sent (A1111's overlay_images)."""
     overlay = Image.new("RGBa", original.size)
     overlay.paste(original.convert("RGBA").convert("RGBa"), mask=ImageOps.invert(mask.convert("L")))
+    return overlay.convert("RGBA")
+
+
+def uncrop(image: Image.Image, dest_size: tuple[int, int], paste_loc: tuple[int, int, int, int]) -> Image.Image:
+    """A crop ("only masked") scaled back into its box `paste_loc` (x, y, w, h) on a transparent RGBA
+    canvas of `dest_size` (A1111's processing.uncrop)."""
+    x, y, w, h = paste_loc
+    canvas = Image.new("RGBA", dest_size)
+    canvas.paste(resize_image(1, image, w, h), (x, y))
+    return canvas
+
+
+def apply_overlay(result: Image.Image, paste_to: tuple[int, int, int, int] | None, overlay: Image.Image | None,
+                  base: Image.Image | None = None) -> Image.Image:
+    """The finished image: a crop ("only masked") pasted back at `paste_to` into `base` (the whole
+    original), then `overlay` laid over it."""
+    if paste_to is not None and base is not None:
+        x, y, w, h = paste_to
+        base = base.copy()
+        base.paste(result.resize((w, h), LANCZOS), (x, y))
+        result = base
+    if overlay is None:
+        return result
     out = result.convert("RGBA")
-    out.alpha_composite(overlay.convert("RGBA"))
+    out.alpha_composite(overlay)
     return out.convert("RGB")

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from sdwebui.engine.hooks import NO_HOOKS, AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
+from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final, blend_step
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,14 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
            image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
            denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None,
            switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None,
-           hooks: Hooks = NO_HOOKS, sampler: Any = None) -> tuple[torch.Tensor, bool]:
+           hooks: Hooks = NO_HOOKS, sampler: Any = None, mask_blend: BlendHook | None = None
+           ) -> tuple[torch.Tensor, bool]:
     """Run the scheduler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
     conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
     image to the level of the last `denoise_steps` of a `steps` schedule and runs only those, as A1111
     does. `keep_mask` (1 = keep the original) re-imposes the original, noised to the current level,
-    after every step and at the end. `image_cond` (mask + masked-image latents) is appended to the
+    after every step and at the end; `mask_blend` (the job's scripts' on_mask_blend) may change that
+    blend (mask_blend.py). `image_cond` (mask + masked-image latents) is appended to the
     UNet input of inpainting models. At step index `switch_at`, `on_switch()` gives another model and
     its conditioning (the SDXL refiner) and the same schedule goes on with them. `hooks` (the job's
     extensions) get A1111's cfg_denoiser / cfg_denoised / cfg_after_cfg calls at each step. `sampler` is
@@ -177,7 +180,10 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                 out = params.x
             step_index = getattr(scheduler, "step_index", None)
             latents = scheduler.step(out, t, latents, generator=generators, return_dict=False)[0]
-            if keep_mask is not None and i + 1 < len(timesteps):
+            if keep_mask is not None and mask_blend is not None:    # scripts' on_mask_blend (mask_blend.py)
+                latents = blend_step(mask_blend, latents, keep_mask, init_latents, noise, scheduler, timesteps, i, t,
+                                     denoiser)
+            elif keep_mask is not None and i + 1 < len(timesteps):
                 original = scheduler.add_noise(init_latents, noise, timesteps[i + 1:i + 2])
                 latents = original * keep_mask + latents * (1 - keep_mask)
             bar.update(1)
@@ -189,7 +195,9 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                 except Interrupted:
                     finished = False
                     break
-    if keep_mask is not None:
+    if keep_mask is not None and mask_blend is not None:
+        latents = blend_final(mask_blend, latents, keep_mask, init_latents)
+    elif keep_mask is not None:
         latents = init_latents * keep_mask + latents * (1 - keep_mask)
     return latents, finished
 

@@ -151,6 +151,8 @@ def build_settings(panel: g.Panel) -> None:
         # Inpaint sketch only: how much of the painted colour shows through
         panel.ui["mask_alpha"] = g.panel_input(gr.Slider(0, 100, value=0, step=1, label="Mask transparency",
                                                          visible=False, elem_id="img2img_mask_alpha"))
+    # as A1111: always-on scripts of the "inpaint" section (Soft inpainting) follow the inpainting controls
+    scripts_mod.scripts_img2img.setup_ui_for_section("inpaint")
     for tab, name in zip((t0, t1, t2, t3, t4, t5), MODES):
         tab.select(lambda n=name: (n, gr.update(visible=n == "inpaint sketch")), [], [mode, panel.ui["mask_alpha"]],
                    show_progress="hidden", queue=False)

@@ -40,6 +40,7 @@ class ScriptControls:
         self.defaults: list = [0]
         self.ui_built = False
         self.dropdown = None
+        self._placed: set[int] | None = None     # ids of the always-on scripts built in this UI build
 
     @property
     def is_img2img(self) -> bool:
@@ -68,16 +69,34 @@ class ScriptControls:
         script.api_info = {"name": script.name, "is_img2img": script.is_img2img, "is_alwayson": script.alwayson,
                            "args": api}
 
-    def setup_ui(self) -> None:
-        """Inside the tab's settings column: the always-on scripts' sections, then the Script
-        dropdown and the selectable scripts' groups (each shown when picked)."""
+    def prepare_ui(self) -> None:
+        """Start a UI build: the flat list holds only the Script dropdown's place."""
+        self.inputs, self.defaults = [None], [0]
+        self._placed = set()
+
+    def setup_ui_for_section(self, section: str | None) -> None:
+        """The always-on scripts whose `section` is this one, where the tab's layout calls it (A1111:
+        "inpaint" scripts such as Soft inpainting come after the inpainting controls)."""
         import gradio as gr
 
-        self.inputs, self.defaults = [None], [0]
+        if self._placed is None:
+            self.prepare_ui()
         for script in self.alwayson_scripts:
+            if script.section != section or id(script) in self._placed:
+                continue
+            self._placed.add(id(script))
             with gr.Group(elem_id=f"{self.tabname}_script_{_slug(script.title())}") as group:
                 self._create_script_ui(script)
             script.group = group
+
+    def setup_ui(self) -> None:
+        """Inside the tab's settings column: the always-on scripts' sections, then the Script
+        dropdown and the selectable scripts' groups (each shown when picked). Always-on scripts of a
+        section this layout has no place for (all of them off-screen) come last, so each still owns
+        its arguments."""
+        import gradio as gr
+
+        self.setup_ui_for_section(None)
         with gr.Column(elem_id=f"{self.tabname}_script_container"):
             self.dropdown = gr.Dropdown(label="Script", choices=["None", *self.titles], value="None", type="index",
                                         elem_id=f"{self.tabname}_script_list")
@@ -94,6 +113,9 @@ class ScriptControls:
                 return [gr.update(visible=index == i + 1) for i in range(len(groups))]
 
             self.dropdown.change(select, [self.dropdown], groups, show_progress="hidden", queue=False)
+        for section in dict.fromkeys(s.section for s in self.alwayson_scripts):
+            self.setup_ui_for_section(section)
+        self._placed = None
         self.ui_built = True
 
     def ensure_ui(self) -> None:

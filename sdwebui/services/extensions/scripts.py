@@ -142,6 +142,12 @@ class ScriptRunner(ScriptControls):
                 report_script_error(script, hook, e)
                 raise ExtensionError(f"{hook} of script '{safe_title(script)}'", e) from e
 
+    def uses_hook(self, hook: str) -> bool:
+        """Whether an always-on script overrides `hook`: the engine skips the work of a hook nobody
+        uses (the per-step on_mask_blend)."""
+        base = getattr(Script, hook, None)
+        return any(getattr(type(script), hook, None) is not base for script in self.alwayson_scripts)
+
     def setup_scripts(self, p, *, is_ui: bool = True) -> None:
         args = list(p.script_args or [])
         for script in self.alwayson_scripts:

@@ -22,7 +22,7 @@ from sdwebui.services.legacy.misc import ImageRNG
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["opt_C", "opt_f", "create_binary_mask", "create_random_tensors", "apply_overlay",
+__all__ = ["opt_C", "opt_f", "create_binary_mask", "uncrop", "create_random_tensors", "apply_overlay",
            "apply_color_correction", "setup_color_correction", "read_info_from_image", "resize_image", "flatten",
            "get_next_sequence_number", "GridAnnotation", "draw_grid_annotations", "sha256_from_cache", "sha256",
            "calculate_sha256", "addnet_hash_safetensors", "ScheduledPromptConditioning",
@@ -35,15 +35,8 @@ opt_f = 8   # VAE downscale factor
 # --- modules.processing ----------------------------------------------------------------------------
 
 
-def create_binary_mask(image: Image.Image, round: bool = True) -> Image.Image:
-    """A mask as "L": an RGBA image's alpha channel (thresholded at half when `round`), else the
-    image in grey."""
-    if image.mode == "RGBA" and image.getextrema()[-1] != (255, 255):
-        image = image.split()[-1].convert("L")
-        if round:
-            image = image.point(lambda x: 255 if x > 128 else 0)
-        return image
-    return image.convert("L")
+create_binary_mask = img2img_prep.binary_mask
+uncrop = img2img_prep.uncrop
 
 
 def create_random_tensors(shape: tuple[int, ...], seeds: list[int], subseeds: list[int] | None = None,
