@@ -95,3 +95,24 @@ def test_refiner_switches_model_part_way(api):
                         ({"refiner_checkpoint": "beta", "refiner_switch_at": 1.5}, "refiner_switch_at")):
         r = api.post("/sdapi/v1/txt2img", json={**BASE, **body})
         assert r.status_code == 422 and field in r.text
+
+
+def test_hires_cfg_scale_guides_the_second_pass_only(api):
+    """hr_cfg (Forge's field and "Hires CFG Scale" key; not in A1111 1.10): the second pass's CFG
+    scale. Unset, 0 or equal to cfg_scale, the pass uses cfg_scale and the infotext says nothing."""
+    from sdwebui.interfaces.ui.pnginfo import paste_fields
+
+    plain = txt2img(api, **BASE, enable_hr=True)
+    same = txt2img(api, **BASE, enable_hr=True, hr_cfg=7.0)
+    zero = txt2img(api, **BASE, enable_hr=True, hr_cfg=0)
+    low = txt2img(api, **BASE, enable_hr=True, hr_cfg=2.5)
+    for out in (same, zero):
+        assert np.array_equal(pixels(plain["images"][0]), pixels(out["images"][0]))
+        assert "Hires CFG Scale" not in json.loads(out["info"])["infotexts"][0]
+    assert not np.array_equal(pixels(plain["images"][0]), pixels(low["images"][0]))
+    text = json.loads(low["info"])["infotexts"][0]
+    assert "Hires CFG Scale: 2.5" in text and "CFG scale: 7.0" in text
+    assert paste_fields(text)["hr_cfg"] == 2.5
+    assert paste_fields(json.loads(plain["info"])["infotexts"][0])["hr_cfg"] == 0.0
+    r = api.post("/sdapi/v1/txt2img", json={**BASE, "enable_hr": True, "hr_cfg": -1})
+    assert r.status_code == 422 and "hr_cfg" in r.text

@@ -123,6 +123,8 @@ def _record_params(p: StableDiffusionProcessing) -> None:
         g["Hires prompt"] = p.hr_prompt
     if p.hr_negative_prompt and p.hr_negative_prompt != p.negative_prompt:
         g["Hires negative prompt"] = p.hr_negative_prompt
+    if p.hr_cfg_scale != float(p.cfg_scale):   # not in A1111 1.10: Forge's key, which its infotexts carry
+        g["Hires CFG Scale"] = p.hr_cfg_scale
 
 
 def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: int, hi: int):
@@ -158,7 +160,7 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     if not p.disable_extra_networks:
         ctx.extra_networks.activate(p, p.hr_extra_network_data)
     conditioning = ScheduledConditioning(encoder, p.all_hr_prompts[lo:hi],
-                                         p.all_hr_negative_prompts[lo:hi] if p.cfg_scale != 1.0 else None,
+                                         p.all_hr_negative_prompts[lo:hi] if p.hr_cfg_scale != 1.0 else None,
                                          p.steps, hires_steps=p.hr_steps)
     t_enc = int(min(float(p.denoising_strength), 0.999) * p.hr_steps)
     ctx.state.sampling_steps = t_enc
@@ -174,7 +176,7 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     hr_sampler = extension_tables.create_sampler(
         p.sampler_name if p.hr_sampler_name in _SAME else p.hr_sampler.name, model)
     out, finished = sample(model, scheduler, noise, conditioning, steps=p.hr_steps,
-                           cfg_scale=float(p.cfg_scale), width=w, height=h, generators=rng.generators,
+                           cfg_scale=p.hr_cfg_scale, width=w, height=h, generators=rng.generators,
                            callback=p.callback(model), init_latents=init, denoise_steps=t_enc,
                            image_cond=image_cond, desc="Hires", hooks=ctx.hooks, sampler=hr_sampler,
                            **p.refiner_for("second", t_enc, lo, hi, p.all_hr_prompts[lo:hi],

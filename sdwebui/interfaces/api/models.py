@@ -115,6 +115,8 @@ class StableDiffusionTxt2ImgProcessingAPI(StableDiffusionProcessingAPI):
     hr_scheduler: str | None = None
     hr_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
     hr_negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
+    hr_cfg: float | None = Field(None, ge=0.0, le=100.0,
+                                 description="CFG scale of the hires pass; null or 0: cfg_scale (not in A1111 1.10)")
 
 
 class StableDiffusionImg2ImgProcessingAPI(StableDiffusionProcessingAPI):

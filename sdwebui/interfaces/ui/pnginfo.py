@@ -36,6 +36,7 @@ _INT_FIELDS = {
 _FLOAT_FIELDS = {
     "CFG scale": "cfg_scale", "Variation seed strength": "subseed_strength",
     "Denoising strength": "denoising_strength", "Hires upscale": "hr_scale", "Refiner switch at": "refiner_switch_at",
+    "Hires CFG Scale": "hr_cfg",
 }
 _STR_FIELDS = {
     "Prompt": "prompt", "Negative prompt": "negative_prompt", "Hires upscaler": "hr_upscaler",
@@ -226,6 +227,8 @@ def paste_fields(infotext: str) -> dict[str, Any]:
     has_hires = ("Hires upscale" in d or "Hires upscaler" in d
                  or bool(out.get("hr_resize_x")) or bool(out.get("hr_resize_y")))
     out["enable_hr"] = "Denoising strength" in d and has_hires
+    if "Hires CFG Scale" not in d:   # no key: the hires pass used the first pass's CFG scale
+        out["hr_cfg"] = 0.0
 
     for key in ("refiner_checkpoint", "hr_checkpoint_name"):
         if out.get(key):        # "name [hash]" as written -> the title the checkpoint dropdowns list
