@@ -1,6 +1,7 @@
 """Takes the README's screenshots of the UI panels (docs/screenshots/*.png) from a real server on a
 scratch data dir and Debian's Chromium: the Extra Networks cards and their editor, hires fix and the
-refiner after a generation, Inpaint sketch, and the Generate forever menu.
+refiner after a generation, Inpaint sketch, soft inpainting, the Generate forever menu, and the
+txt2img tab on a phone-sized screen.
 
     python tools/ui_screenshots.py [--out docs/screenshots]
 """
@@ -112,6 +113,25 @@ def main() -> None:
         page.locator("#img2img_generate").click()
         page.locator("#html_info_img2img").get_by_text("Mask blur").wait_for()
         page.screenshot(path=str(out / "inpaint-sketch.png"))
+
+        soft = page.locator("#soft_inpainting_enabled")
+        soft.scroll_into_view_if_needed()
+        soft.locator("button, .label-wrap").first.click()     # opening the accordion turns it on
+        page.locator("#img2img_generate").click()
+        page.locator("#html_info_img2img").get_by_text("Soft inpainting enabled").wait_for()
+        soft.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(out / "soft-inpainting.png"))
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                 has_touch=True)
+        phone.set_default_timeout(120_000)
+        phone.goto(srv.base + "/")
+        phone.locator("#txt2img_prompt textarea").fill("a lighthouse on a cliff")
+        phone.locator("#txt2img_generate").tap()
+        phone.locator("#html_info_txt2img").get_by_text("lighthouse").wait_for()
+        phone.locator("#txt2img_prompt").scroll_into_view_if_needed()
+        phone.screenshot(path=str(out / "phone.png"))
         browser.close()
     print("screenshots in", out)
 

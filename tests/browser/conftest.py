@@ -155,8 +155,8 @@ def open_ui(browser, webui_server):
     expect.set_options(timeout=TIMEOUT_MS)
     contexts = []
 
-    def open_page(color_scheme: str = "light"):
-        context = browser.new_context(viewport=VIEWPORT, color_scheme=color_scheme)
+    def open_page(color_scheme: str = "light", **context_args):
+        context = browser.new_context(**{"viewport": VIEWPORT, "color_scheme": color_scheme, **context_args})
         contexts.append(context)
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
