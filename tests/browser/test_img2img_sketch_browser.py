@@ -52,3 +52,28 @@ def test_inpaint_sketch_sends_the_painted_mask(page, picture):
 def test_sketch_is_img2img_from_the_drawn_picture(page, picture):
     info = sketch_and_generate(page, "Sketch", "img2img_sketch", picture)
     assert "Denoising strength: 0.75" in info and "Mask blur" not in info
+
+
+def test_detect_size_and_resize_by_scale_the_source_image(page, tmp_path):
+    """📐 copies the current tab's image size into Width/Height; "Resize by" generates at the image's size
+    times the scale (and shows it), as in A1111."""
+    from playwright.sync_api import expect
+
+    picture = tmp_path / "wide.png"
+    Image.new("RGB", (96, 64), (160, 40, 20)).save(picture)
+    page.locator("#tabs").get_by_role("tab", name="img2img", exact=True).click()
+    page.locator("#img2img_image input[type=file]").set_input_files(str(picture))
+    expect(page.locator("#img2img_image img").first).to_be_visible()
+    page.locator("#img2img_detect_image_size_btn").click()
+    expect(page.locator("#img2img_width input[type=number]")).to_have_value("96")
+    expect(page.locator("#img2img_height input[type=number]")).to_have_value("64")
+    page.locator("#img2img_tabs_resize").get_by_role("tab", name="Resize by", exact=True).click()
+    scale = page.locator("#img2img_scale input[type=number]")
+    scale.fill("1.5")
+    scale.press("Enter")
+    expect(page.locator("#img2img_scale_resolution_preview")).to_contain_text("from 96x64 to 144x96")
+    steps = page.locator("#img2img_steps input[type=number]")
+    steps.fill("2")
+    steps.press("Enter")
+    page.locator("#img2img_generate").click()
+    expect(page.locator("#html_info_img2img")).to_contain_text("Size: 144x96", timeout=120_000)

@@ -107,14 +107,39 @@ def start_size() -> tuple[int, int]:
     return native_size(info) or (512, 512)
 
 
-def build_size_and_batch(tab: str, panel: Panel) -> None:
+def _size_sliders(tab: str, panel: Panel) -> None:
     width, height = start_size()
     with gr.Row():
         with gr.Column(scale=4):
             panel.fields["width"] = gr.Slider(64, 2048, value=width, step=8, label="Width", elem_id=f"{tab}_width")
             panel.fields["height"] = gr.Slider(64, 2048, value=height, step=8, label="Height",
                                                elem_id=f"{tab}_height")
-        panel.ui["swap"] = gr.Button("⇅", elem_id=f"{tab}_res_switch_btn", min_width=40, scale=0)
+        with gr.Column(scale=0, min_width=48):
+            panel.ui["swap"] = gr.Button("⇅", elem_id=f"{tab}_res_switch_btn", min_width=40)
+            if tab == "img2img":    # 📐: the size of the image in the current mode's tab (img2img.py)
+                panel.ui["detect_size"] = gr.Button("📐", elem_id="img2img_detect_image_size_btn", min_width=40)
+
+
+def build_size_and_batch(tab: str, panel: Panel) -> None:
+    """Width and height (img2img: A1111's "Resize to" / "Resize by" tabs, the second scaling the source
+    image by `img2img_scale`), the swap button, batch count and size, CFG scale."""
+    with gr.Row():
+        with gr.Column(scale=4):
+            if tab != "img2img":
+                _size_sliders(tab, panel)
+            else:
+                selected = panel_input(gr.State(0))
+                panel.ui["selected_scale_tab"] = selected
+                with gr.Tabs(elem_id="img2img_tabs_resize"):
+                    with gr.Tab("Resize to", id="img2img_tab_resize_to", elem_id="img2img_tab_resize_to") as to:
+                        _size_sliders(tab, panel)
+                    with gr.Tab("Resize by", id="img2img_tab_resize_by", elem_id="img2img_tab_resize_by") as by:
+                        panel.ui["scale_by"] = panel_input(gr.Slider(0.05, 4.0, value=1.0, step=0.05, label="Scale",
+                                                                     elem_id="img2img_scale"))
+                        panel.ui["scale_preview"] = gr.HTML("", elem_id="img2img_scale_resolution_preview")
+                to.select(lambda: 0, [], [selected], show_progress="hidden", queue=False)
+                by.select(lambda: 1, [], [selected], show_progress="hidden", queue=False)
+                panel.ui["resize_by_tab"] = by
         with gr.Column(scale=2):
             panel.fields["n_iter"] = gr.Slider(1, 100, value=1, step=1, label="Batch count",
                                                elem_id=f"{tab}_batch_count")

@@ -5,6 +5,7 @@ import base64
 import io
 import logging
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
@@ -156,9 +157,54 @@ def build_settings(panel: g.Panel) -> None:
     for tab, name in zip((t0, t1, t2, t3, t4, t5), MODES):
         tab.select(lambda n=name: (n, gr.update(visible=n == "inpaint sketch")), [], [mode, panel.ui["mask_alpha"]],
                    show_progress="hidden", queue=False)
+    _wire_source_size(panel)
     g.build_seed("img2img", panel)
     sections.build_refiner("img2img", panel)
     scripts_mod.scripts_img2img.setup_ui()
+
+
+_SOURCES = ("image", "sketch", "inpaint", "inpaint_sketch", "inpaint_base")
+
+
+def source_image(mode: str, *values: Any) -> Image.Image | None:
+    """The picture of the current mode's tab (`values` in _SOURCES order): what "Resize by" scales and
+    📐 measures (the editors' background layer)."""
+    value = dict(zip(_SOURCES, values)).get({"img2img": "image", "inpaint sketch": "inpaint_sketch",
+                                             "inpaint upload": "inpaint_base"}.get(mode, mode))
+    if isinstance(value, dict):
+        value = value.get("background")
+    return value if isinstance(value, Image.Image) else None
+
+
+def scaled_size(image: Image.Image, scale_by: float) -> tuple[int, int]:
+    """A1111's "Resize by": the image's size times the scale, here to the nearest multiple of 8 (the
+    request takes only those), at least 64."""
+    return tuple(max(64, round(side * float(scale_by) / 8) * 8) for side in image.size)
+
+
+def _wire_source_size(panel: g.Panel) -> None:
+    sources = [panel.ui["mode"], *(panel.ui[name] for name in _SOURCES)]
+    size = [panel.fields["width"], panel.fields["height"]]
+
+    def detect(mode: str, *values: Any):
+        image = source_image(mode, *values)
+        if image is None:
+            return gr.update(), gr.update()
+        return tuple(max(64, round(side / 8) * 8) for side in image.size)
+
+    def preview(mode: str, *values: Any) -> str:
+        *images, scale = values
+        image = source_image(mode, *images)
+        if image is None:
+            return "no image selected"
+        w, h = scaled_size(image, scale)
+        return (f"resize: from <span class='resolution'>{image.width}x{image.height}</span> to "
+                f"<span class='resolution'>{w}x{h}</span>")
+
+    panel.ui["detect_size"].click(detect, sources, size, show_progress="hidden", queue=False)
+    scale = panel.ui["scale_by"]
+    for event in (scale.release, scale.input, panel.ui["resize_by_tab"].select):
+        event(preview, [*sources, scale], [panel.ui["scale_preview"]], show_progress="hidden", queue=False)
 
 
 def create_img2img_tab() -> g.Panel:
@@ -194,6 +240,8 @@ def create_img2img_tab() -> g.Panel:
             image, mask = extra.get("inpaint_base"), extra.get("inpaint_mask")
         if image is None:
             raise gr.Error(f"Upload an image in the {current} tab first")
+        if extra.get("selected_scale_tab") == 1:
+            values["width"], values["height"] = scaled_size(image, extra.get("scale_by") or 1.0)
         values["init_images"] = [_b64(image)]
         if mask is not None:
             values["mask"] = _b64(mask)
@@ -245,6 +293,8 @@ async def run_batch(values: dict, extra: dict, task_id: str | None, user: str | 
             logger.warning("img2img batch: %s is not a readable image (%s); skipped", item.image, e)
             continue
         request = dict(item.values, init_images=[_b64(image)])
+        if extra.get("selected_scale_tab") == 1:   # "Resize by": each image scaled from its own size
+            request["width"], request["height"] = scaled_size(image, extra.get("scale_by") or 1.0)
         if item.mask is not None:
             request["mask"] = _b64(Image.open(item.mask))
         async for images, info, html in g.submit(img2img_processing, StableDiffusionImg2ImgProcessingAPI, request,
