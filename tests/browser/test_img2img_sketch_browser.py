@@ -77,3 +77,29 @@ def test_detect_size_and_resize_by_scale_the_source_image(page, tmp_path):
     steps.press("Enter")
     page.locator("#img2img_generate").click()
     expect(page.locator("#html_info_img2img")).to_contain_text("Size: 144x96", timeout=120_000)
+
+
+def test_copy_image_to_another_mode(page, picture):
+    """A1111's "Copy image to:" row: the img2img picture goes to Sketch, whose tab opens, and a Sketch
+    generation runs from it."""
+    from playwright.sync_api import expect
+
+    page.locator("#tabs").get_by_role("tab", name="img2img", exact=True).click()
+    page.locator("#img2img_image input[type=file]").set_input_files(str(picture))
+    expect(page.locator("#img2img_image img").first).to_be_visible()
+    page.locator("#img2img_copy_to_sketch").click()
+    expect(page.locator("#mode_img2img").get_by_role("tab", name="Sketch", exact=True)).to_have_attribute(
+        "aria-selected", "true")
+    expect(page.locator("#img2img_mask_alpha")).to_be_hidden()
+    steps = page.locator("#img2img_steps input[type=number]")
+    steps.fill("2")
+    steps.press("Enter")
+    page.locator("#img2img_generate").click()
+    info = page.locator("#html_info_img2img")
+    expect(info).to_contain_text("Denoising strength: 0.75", timeout=120_000)
+    assert "Mask blur" not in info.inner_text()
+    # onwards from Sketch to Inpaint sketch: that mode's own control (mask transparency) comes with it
+    page.locator("#img2img_img2img_sketch_tab #img2img_copy_to_inpaint_sketch").click()
+    expect(page.locator("#mode_img2img").get_by_role("tab", name="Inpaint sketch", exact=True)).to_have_attribute(
+        "aria-selected", "true")
+    expect(page.locator("#img2img_mask_alpha")).to_be_visible()

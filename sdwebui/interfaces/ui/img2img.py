@@ -94,26 +94,31 @@ def build_settings(panel: g.Panel) -> None:
     """The left column: the source image tabs, sizes, sampling, denoising, inpainting and the scripts."""
     mode = g.panel_input(gr.State("img2img"))
     panel.ui["mode"] = mode
+    copy_rows: list[tuple[str, dict]] = []
     with gr.Tabs(elem_id="mode_img2img") as mode_tabs:
         with gr.Tab("img2img", id="img2img_img2img_tab", elem_id="img2img_img2img_tab") as t0:
             panel.ui["image"] = g.panel_input(gr.Image(label="Image for img2img", type="pil",
                                                        sources=["upload", "clipboard"],
                                                        elem_id="img2img_image", height=360))
+            copy_rows.append(("image", _copy_row("img2img")))
         with gr.Tab("Sketch", id="img2img_sketch", elem_id="img2img_img2img_sketch_tab") as t1:
             panel.ui["sketch"] = g.panel_input(gr.ImageEditor(label="Image for img2img", type="pil",
                                                               elem_id="img2img_sketch", height=360,
                                                               sources=["upload", "clipboard"], layers=False,
                                                               brush=_brush("img2img_sketch_default_brush_color")))
+            copy_rows.append(("sketch", _copy_row("sketch")))
         with gr.Tab("Inpaint", id="img2img_inpaint_tab", elem_id="img2img_inpaint_tab") as t2:
             panel.ui["inpaint"] = g.panel_input(gr.ImageMask(label="Image for inpainting with mask",
                                                              type="pil", elem_id="img2maskimg", height=360,
                                                              brush=gr.Brush(colors=[_brush(
                                                                  "img2img_inpaint_mask_brush_color").default_color],
                                                                  color_mode="fixed")))
+            copy_rows.append(("inpaint", _copy_row("inpaint")))
         with gr.Tab("Inpaint sketch", id="inpaint_sketch", elem_id="img2img_inpaint_sketch_tab") as t3:
             panel.ui["inpaint_sketch"] = g.panel_input(gr.ImageEditor(
                 label="Color sketch inpainting", type="pil", elem_id="inpaint_sketch", height=360, layers=False,
                 sources=["upload", "clipboard"], brush=_brush("img2img_inpaint_sketch_default_brush_color")))
+            copy_rows.append(("inpaint_sketch", _copy_row("inpaint sketch")))
         with gr.Tab("Inpaint upload", id="img2img_inpaint_upload_tab",
                     elem_id="img2img_inpaint_upload_tab") as t4:
             panel.ui["inpaint_base"] = g.panel_input(gr.Image(label="Image", type="pil",
@@ -158,12 +163,55 @@ def build_settings(panel: g.Panel) -> None:
         tab.select(lambda n=name: (n, gr.update(visible=n == "inpaint sketch")), [], [mode, panel.ui["mask_alpha"]],
                    show_progress="hidden", queue=False)
     _wire_source_size(panel)
+    _wire_copy_rows(panel, copy_rows, mode_tabs)
     g.build_seed("img2img", panel)
     sections.build_refiner("img2img", panel)
     scripts_mod.scripts_img2img.setup_ui()
 
 
 _SOURCES = ("image", "sketch", "inpaint", "inpaint_sketch", "inpaint_base")
+# "Copy image to:" targets: panel name, A1111's button id part and label, the mode tab's id
+_COPY_TARGETS = (("image", "img2img", "img2img", "img2img_img2img_tab"),
+                 ("sketch", "sketch", "sketch", "img2img_sketch"),
+                 ("inpaint", "inpaint", "inpaint", "img2img_inpaint_tab"),
+                 ("inpaint_sketch", "inpaint_sketch", "inpaint sketch", "inpaint_sketch"))
+
+
+def _copy_row(this_mode: str) -> dict:
+    """A1111's "Copy image to:" row under a mode's picture: one button per other mode."""
+    buttons = {}
+    with gr.Row(elem_classes=["img2img-copy-row"]):
+        gr.HTML("<span>Copy image to: </span>", elem_classes=["img2img-copy-label"], padding=False)
+        for key, id_part, label, _tab in _COPY_TARGETS:
+            if label != this_mode:
+                buttons[key] = gr.Button(label, elem_id=f"img2img_copy_to_{id_part}", size="sm", min_width=60,
+                                         scale=0)
+    return buttons
+
+
+def _picture(value: Any) -> Image.Image | None:
+    """An image component's picture, or an editor's (what is drawn on it included)."""
+    if isinstance(value, dict):
+        value = value.get("composite") or value.get("background")
+    return value.convert("RGB") if isinstance(value, Image.Image) else None
+
+
+def _wire_copy_rows(panel: g.Panel, rows: list[tuple[str, dict]], mode_tabs: Any) -> None:
+    modes = dict(zip(("image", "sketch", "inpaint", "inpaint_sketch"), MODES))
+    for source, buttons in rows:
+        for target, button in buttons.items():
+            tab_id = next(t for k, _i, _l, t in _COPY_TARGETS if k == target)
+
+            def copy(value: Any, target: str = target, tab_id: str = tab_id):
+                picture = _picture(value)
+                if picture is None:
+                    raise gr.Error("No image to copy: upload one first")
+                return (picture, gr.Tabs(selected=tab_id), modes[target],
+                        gr.update(visible=target == "inpaint_sketch"))
+
+            button.click(copy, [panel.ui[source]],
+                         [panel.ui[target], mode_tabs, panel.ui["mode"], panel.ui["mask_alpha"]],
+                         show_progress="hidden", queue=False)
 
 
 def source_image(mode: str, *values: Any) -> Image.Image | None:
