@@ -37,11 +37,18 @@ def on_ui_tabs():
             for tag in ("first", "second", "third"):
                 with gr.Tab(tag.title(), elem_id=f"subtabs_{tag}_container"):
                     gr.Button(f"the {tag} sub-tab", elem_id=f"subtabs_{tag}_text")
+        # images-browser's formatted Generation Info: a key/value Dataframe whose header its CSS hides
+        gr.DataFrame([["Steps", "20"], ["Sampler", "Euler a"]], headers=["Key", "Value"], wrap=True,
+                     interactive=False, elem_classes="subtabs_info_formatted", elem_id="subtabs_info")
         gr.Textbox("first,second,third", elem_id="subtabs_tags", visible=False)
     return (ui, "Subtabs", "subtabs_probe_tab"),
 
 
 script_callbacks.on_ui_tabs(on_ui_tabs)
+""",
+    "style.css": """
+.subtabs_info_formatted th { display: none; }
+.subtabs_info_formatted td:first-child { width: 30%; }
 """,
     "javascript/subtabs.js": """
 onUiLoaded(function () {
@@ -73,14 +80,21 @@ def webui_server(tmp_path_factory):
 
 
 def payload_text(page, base: str, expected: str, tab: str = "txt2img") -> str:
-    """The payload as a user gets it: open the "API payload" panel and press its copy button.
-    (The code view only renders the lines in sight, so its text is read from the clipboard.)"""
+    """The payload as a user gets it: open the "API payload" panel and press its copy button, until
+    the copied payload is this job's (holds `expected`; bounded wait). The code view renders only the
+    lines in sight, so the text is read from the clipboard."""
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     if not page.locator(f"#{tab}_api_payload_json").is_visible():
         page.locator(f"#{tab}_api_payload .label-wrap").first.click()
-    expect(page.locator(f"#{tab}_api_payload_json .cm-content")).to_contain_text(expected)
-    page.locator(f"#{tab}_api_payload_json button").first.click()
-    return page.evaluate("navigator.clipboard.readText()")
+    expect(page.locator(f"#{tab}_api_payload_json .cm-content")).to_contain_text('"alwayson_scripts"')
+    text = ""
+    for _ in range(60):
+        page.locator(f"#{tab}_api_payload_json button").first.click()
+        text = page.evaluate("navigator.clipboard.readText()")
+        if expected in text:
+            return text
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the copied payload never held {expected!r}: {text[:300]}")
 
 
 def pixels(data: bytes) -> np.ndarray:
@@ -187,3 +201,18 @@ def test_extension_sub_tabs_have_gradio3s_tab_strip(page):
     page.get_by_role("tab", name="Third").click()
     expect(page.locator("#subtabs_third_text")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-subtab-clicked", "third")
+
+
+def test_a_dataframe_whose_header_an_extension_hides_still_shows_its_rows(page):
+    """gradio 6 sizes a Dataframe's columns by its header cells; with the header hidden by the
+    extension's CSS (images-browser's formatted Generation Info) the columns keep their widths."""
+    page.get_by_role("tab", name="Subtabs").click()
+    cells = page.locator("#subtabs_info span.text")
+    expect(cells.filter(has_text="Sampler").first).to_be_visible()
+    widths = page.evaluate("""() => Array.from(document.querySelectorAll('#subtabs_info span.text'))
+                                 .filter((s) => !s.closest('th'))
+                                 .map((s) => Math.round(s.getBoundingClientRect().width))""")
+    assert len(widths) >= 4 and all(w > 30 for w in widths), widths
+    header = page.evaluate("""() => Array.from(document.querySelectorAll('#subtabs_info th.header-cell'))
+                                 .map((th) => [getComputedStyle(th).visibility, th.getBoundingClientRect().height])""")
+    assert header and all(vis == "hidden" and h < 2 for vis, h in header), header

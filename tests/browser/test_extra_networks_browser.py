@@ -156,11 +156,16 @@ def test_edit_dialog_saves_user_metadata_and_replaces_the_preview(page, lora_dir
     card.locator(".edit-button").click()
     expect(editor).to_be_visible()
     editor.get_by_role("button", name="Replace preview").click()
+    # the dialog's preview shows the new file (its URL carries the file's new modification time)
     page.wait_for_function(
         "() => { const i = document.querySelector('.global-popup .standalone-card-preview img');"
         " return i && /mtime=/.test(i.src); }")
-    page.wait_for_timeout(200)
-    after = Image.open(lora_dir / "tiny_style.png")
+    after = None
+    for _ in range(100):     # the file is written atomically: old or new, never half
+        after = Image.open(lora_dir / "tiny_style.png")
+        if after.size == (64, 64):
+            break
+        page.wait_for_timeout(100)
     assert after.size == (64, 64) and after.convert("RGB").tobytes() != before.tobytes()
     assert "a blue square" in after.info.get("parameters", "")      # its infotext kept
     page.keyboard.press("Escape")

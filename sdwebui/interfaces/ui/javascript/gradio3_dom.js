@@ -11,6 +11,11 @@
 //   (images-browser) always gets 0. A grid thumbnail's previous/next sibling (and element sibling)
 //   are the neighbouring thumbnails, as in gradio 3. Only these buttons' own properties are set:
 //   gradio's Svelte walks the DOM through Node.prototype's getters, which stay as they are.
+// * Dataframe headers: gradio 6 sizes a Dataframe's columns by measuring its header cells, so an
+//   extension's CSS that hides them (images-browser's `th { display: none }` over its formatted
+//   Generation Info) made every column 0 px wide and the grid blank. A header cell hidden that way is
+//   kept in the table's layout at no height and out of sight: the columns get their widths from the
+//   rows, and the header stays hidden as the extension wants.
 (function () {
     const isPanel = (node) => node.getAttribute("role") === "tabpanel" && node.classList.contains("tabitem");
 
@@ -49,14 +54,30 @@
     }
 
     const THUMBNAIL = ".gallery-item > .thumbnail-item";
+    const HEADER_CELL = "th.header-cell";
+    const NO_HEIGHT = {display: "table-cell", height: "0", "padding-top": "0", "padding-bottom": "0",
+                       "border-width": "0", "line-height": "0", "font-size": "0", overflow: "hidden",
+                       visibility: "hidden"};
+
+    function keepHeaderInLayout(th) {
+        if (th.webuiHeaderKept || getComputedStyle(th).display !== "none") return;
+        th.webuiHeaderKept = true;
+        for (const [name, value] of Object.entries(NO_HEIGHT)) th.style.setProperty(name, value, "important");
+        // the row folds away; its cells keep the widths the columns are sized by
+        if (th.parentElement && th.parentElement.tagName === "TR") {
+            th.parentElement.style.setProperty("visibility", "collapse", "important");
+        }
+    }
 
     function visit(node) {
         if (node.nodeType !== 1) return;
         if (isPanel(node)) asGradio3Panel(node);
         else if (node.matches(THUMBNAIL)) asGradio3Thumbnail(node);
+        else if (node.matches(HEADER_CELL)) keepHeaderInLayout(node);
         if (node.firstElementChild) {
             node.querySelectorAll(".tabitem[role='tabpanel']").forEach(asGradio3Panel);
             node.querySelectorAll(THUMBNAIL).forEach(asGradio3Thumbnail);
+            node.querySelectorAll(HEADER_CELL).forEach(keepHeaderInLayout);
         }
     }
 
