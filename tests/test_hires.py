@@ -116,3 +116,28 @@ def test_hires_cfg_scale_guides_the_second_pass_only(api):
     assert paste_fields(json.loads(plain["info"])["infotexts"][0])["hr_cfg"] == 0.0
     r = api.post("/sdapi/v1/txt2img", json={**BASE, "enable_hr": True, "hr_cfg": -1})
     assert r.status_code == 422 and "hr_cfg" in r.text
+
+
+def test_sdxl_base_hands_over_to_an_sdxl_refiner(api, data_dir):
+    """A1111's SDXL base + refiner: the refiner file (OpenCLIP-bigG only, 5 time ids with the aesthetic
+    scores) takes over the last steps with its own conditioning; the infotext names the job's model."""
+    from sdwebui.engine.models.tiny import write_tiny_checkpoint
+    from sdwebui.services import runtime as shared
+
+    path = data_dir / "extra" / "tiny-sdxl-refiner.safetensors"
+    write_tiny_checkpoint(path, "sdxl-refiner", seed=11)
+    xl = {**BASE, "override_settings": {"sd_model_checkpoint": "tiny-sdxl"}}
+    try:
+        assert api.post("/sdapi/v1/refresh-checkpoints").status_code == 200
+        base = txt2img(api, **xl)
+        refined = txt2img(api, **xl, refiner_checkpoint="tiny-sdxl-refiner", refiner_switch_at=0.5)
+        again = txt2img(api, **xl, refiner_checkpoint="tiny-sdxl-refiner", refiner_switch_at=0.5)
+        text = json.loads(refined["info"])["infotexts"][0]
+        assert "Refiner: tiny-sdxl-refiner" in text and "Refiner switch at: 0.5" in text
+        assert "Model: tiny-sdxl," in text      # the job's model, not the refiner that finished it
+        assert not np.array_equal(pixels(base["images"][0]), pixels(refined["images"][0]))
+        assert np.array_equal(pixels(refined["images"][0]), pixels(again["images"][0]))
+        assert shared.model_manager.sd_model.family != "sdxl-refiner"     # the override is undone after
+    finally:
+        path.unlink()
+        api.post("/sdapi/v1/refresh-checkpoints")

@@ -35,7 +35,7 @@ from torch import nn
 
 logger = logging.getLogger(__name__)
 
-FAMILIES: tuple[str, ...] = ("sd1", "sd2", "sdxl")
+FAMILIES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "sdxl-refiner")
 
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
@@ -43,6 +43,7 @@ SD1_CLIP_PREFIX = "cond_stage_model.transformer."
 SD2_OPEN_CLIP_PREFIX = "cond_stage_model.model."
 SDXL_CLIP_PREFIX = "conditioner.embedders.0.transformer."
 SDXL_OPEN_CLIP_PREFIX = "conditioner.embedders.1.model."
+SDXL_REFINER_OPEN_CLIP_PREFIX = "conditioner.embedders.0.model."   # the refiner's only encoder
 
 # ---------------------------------------------------------------------------
 # UNet
@@ -328,7 +329,7 @@ def _prefixed(prefix: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, 
 def components_to_ldm(
     unet: nn.Module,
     vae: nn.Module,
-    text_encoder: nn.Module,
+    text_encoder: nn.Module | None,
     text_encoder_2: nn.Module | None = None,
     *,
     family: str,
@@ -338,13 +339,15 @@ def components_to_ldm(
     ``family``: ``"sd1"`` (CLIP-L ``CLIPTextModel``), ``"sd2"`` (OpenCLIP-H as
     ``CLIPTextModel``; an identity ``text_projection`` is added) or ``"sdxl"``
     (``text_encoder`` CLIP-L ``CLIPTextModel``, ``text_encoder_2`` OpenCLIP-bigG
-    ``CLIPTextModelWithProjection``). Tensors are detached and keep their
+    ``CLIPTextModelWithProjection``) or ``"sdxl-refiner"`` (``text_encoder_2`` only).
+    Tensors are detached and keep their
     dtype/device; most share storage with the models (no copies).
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")
-    if (family == "sdxl") != (text_encoder_2 is not None):
-        raise ValueError(f"family {family!r} {'needs' if family == 'sdxl' else 'takes no'} text_encoder_2")
+    xl = family.startswith("sdxl")
+    if xl != (text_encoder_2 is not None):
+        raise ValueError(f"family {family!r} {'needs' if xl else 'takes no'} text_encoder_2")
 
     ckpt = _prefixed(UNET_PREFIX, unet_to_ldm(unet.state_dict(), unet.config))
     ckpt.update(_prefixed(VAE_PREFIX, vae_to_ldm(vae.state_dict(), vae.config)))
@@ -352,6 +355,8 @@ def components_to_ldm(
         ckpt.update(_prefixed(SD1_CLIP_PREFIX, clip_to_ldm(text_encoder)))
     elif family == "sd2":
         ckpt.update(_prefixed(SD2_OPEN_CLIP_PREFIX, open_clip_to_ldm(text_encoder, identity_projection=True)))
+    elif family == "sdxl-refiner":
+        ckpt.update(_prefixed(SDXL_REFINER_OPEN_CLIP_PREFIX, open_clip_to_ldm(text_encoder_2)))
     else:
         ckpt.update(_prefixed(SDXL_CLIP_PREFIX, clip_to_ldm(text_encoder)))
         ckpt.update(_prefixed(SDXL_OPEN_CLIP_PREFIX, open_clip_to_ldm(text_encoder_2)))

@@ -85,6 +85,14 @@ _UNET_SDXL: dict[str, Any] = {
     "norm_num_groups": 32,
 }
 
+# The SDXL refiner: only the OpenCLIP-bigG encoder (its hidden states are the cross-attention
+# context) and 5 time ids (original size, crop, aesthetic score) beside its pooled projection.
+_UNET_SDXL_REFINER: dict[str, Any] = {
+    **_UNET_SDXL,
+    "cross_attention_dim": 64,
+    "projection_class_embeddings_input_dim": 32 + 5 * 8,
+}
+
 # --- VAE --------------------------------------------------------------------
 
 # 4 levels => 3 down-samplers => latents are 1/8 of the image, as in real SD.
@@ -137,11 +145,12 @@ _TE_OPEN_CLIP_BIGG: dict[str, Any] = {
     "pad_token_id": 0,
 }
 
-# family -> (unet, vae, text_encoder, text_encoder_2 or None)
-_FAMILY_CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None]] = {
+# family -> (unet, vae, text_encoder or None, text_encoder_2 or None)
+_FAMILY_CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]] = {
     "sd1": (_UNET_SD1, _VAE, _TE_CLIP_L, None),
     "sd2": (_UNET_SD2, _VAE, _TE_OPEN_CLIP_H, None),
     "sdxl": (_UNET_SDXL, _VAE_SDXL, _TE_CLIP_L, _TE_OPEN_CLIP_BIGG),
+    "sdxl-refiner": (_UNET_SDXL_REFINER, _VAE_SDXL, None, _TE_OPEN_CLIP_BIGG),
 }
 
 
@@ -158,7 +167,7 @@ class TinyComponents:
 
     unet: nn.Module
     vae: nn.Module
-    text_encoder: nn.Module
+    text_encoder: nn.Module | None      # None for the SDXL refiner
     text_encoder_2: nn.Module | None
     configs: dict[str, dict[str, Any] | None]
     family: str = ""
@@ -207,7 +216,7 @@ def _transformers_config(model: nn.Module) -> dict[str, Any]:
 
 
 def build_tiny_components(family: str, *, seed: int = 0, inpaint: bool = False) -> TinyComponents:
-    """Build the tiny ``family`` ("sd1", "sd2", "sdxl") models with seeded random weights.
+    """Build the tiny ``family`` ("sd1", "sd2", "sdxl", "sdxl-refiner") models with seeded random weights.
 
     ``inpaint`` gives the UNet 9 input channels (latents + mask + masked-image
     latents), as in A1111's inpainting models.
@@ -223,7 +232,7 @@ def build_tiny_components(family: str, *, seed: int = 0, inpaint: bool = False) 
 
     unet = _seeded(seed, lambda: UNet2DConditionModel(**unet_cfg))
     vae = _seeded(seed, lambda: AutoencoderKL(**vae_cfg))
-    text_encoder = _seeded(seed, lambda: CLIPTextModel(CLIPTextConfig(**te_cfg)))
+    text_encoder = _seeded(seed, lambda: CLIPTextModel(CLIPTextConfig(**te_cfg))) if te_cfg is not None else None
     text_encoder_2 = None
     if te2_cfg is not None:
         text_encoder_2 = _seeded(seed, lambda: CLIPTextModelWithProjection(CLIPTextConfig(**te2_cfg)))
@@ -231,7 +240,7 @@ def build_tiny_components(family: str, *, seed: int = 0, inpaint: bool = False) 
     configs: dict[str, dict[str, Any] | None] = {
         "unet": _diffusers_config(unet),
         "vae": _diffusers_config(vae),
-        "text_encoder": _transformers_config(text_encoder),
+        "text_encoder": _transformers_config(text_encoder) if text_encoder is not None else None,
         "text_encoder_2": _transformers_config(text_encoder_2) if text_encoder_2 is not None else None,
     }
     return TinyComponents(unet, vae, text_encoder, text_encoder_2, configs, family=family, inpaint=inpaint)

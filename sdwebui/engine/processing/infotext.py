@@ -29,7 +29,9 @@ def create_infotext(p: StableDiffusionProcessing, all_prompts: list[str] | int |
     subseeds = p.all_subseeds if all_subseeds is None else all_subseeds
     opts = p.ctx.opts
     model = p.sd_model
-    info = model.sd_checkpoint_info if model is not None else None
+    # the job's own checkpoint, as A1111 records it before sampling: a refiner or hires checkpoint may
+    # be the resident one by the time the infotext is written
+    info = getattr(p, "base_checkpoint_info", None) or (model.sd_checkpoint_info if model is not None else None)
     sampler, schedule = p.sampler, p.schedule
     vae = model.loaded_vae if model is not None else None
     ensd = opts.eta_noise_seed_delta
