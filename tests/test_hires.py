@@ -83,7 +83,8 @@ def test_refiner_switches_model_part_way(api):
     base = txt2img(api, **BASE)
     refined = txt2img(api, **BASE, refiner_checkpoint="beta", refiner_switch_at=0.5)
     text = json.loads(refined["info"])["infotexts"][0]
-    assert "Refiner: beta [" in text and "Refiner switch at: 0.5" in text
+    # "beta [hash]" once its hash is known (A1111 too writes the short title it has at that time)
+    assert "Refiner: beta" in text and "Refiner switch at: 0.5" in text and "Model: alpha," in text
     assert not np.array_equal(pixels(base["images"][0]), pixels(refined["images"][0]))
     assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"
     batch = txt2img(api, **BASE, refiner_checkpoint="beta", refiner_switch_at=0.5, n_iter=2)
