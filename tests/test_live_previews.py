@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 import torch
 
@@ -115,8 +116,12 @@ def test_previews_are_made_when_asked_every_n_steps_with_the_chosen_method(api):
     made = []
     original_assign = state.assign_current_image
 
+    blocky = []     # Approx cheap is the latent's colours scaled up by 8 (nearest): uniform 8x8 blocks
+
     def record(image):
         made.append((state.sampling_step, image.size))
+        a = np.asarray(image.convert("RGB")).reshape(8, 8, 8, 8, 3)
+        blocky.append(bool((a == a[:, :1, :, :1]).all()))
         original_assign(image)
 
     def ask(_params):   # a client polling progress with live_preview on, before every step's callback
@@ -130,10 +135,12 @@ def test_previews_are_made_when_asked_every_n_steps_with_the_chosen_method(api):
                                          "live_preview_content": "Combined"}}
         assert api.post("/sdapi/v1/txt2img", json=payload).status_code == 200
         assert made == [(2, (64, 64)), (4, (64, 64))]     # never at the last step: the result follows
+        assert blocky == [False, False]                   # Full: the VAE's picture
         made.clear()
+        blocky.clear()
         payload["override_settings"].update(show_progress_every_n_steps=1, show_progress_type="Approx cheap")
         assert api.post("/sdapi/v1/txt2img", json=payload).status_code == 200
-        assert made == [(s, (64, 64)) for s in range(1, 6)]
+        assert made == [(s, (64, 64)) for s in range(1, 6)] and all(blocky)
         made.clear()
         payload["override_settings"].update(live_previews_enable=False)
         assert api.post("/sdapi/v1/txt2img", json=payload).status_code == 200
