@@ -222,9 +222,10 @@ def test_acting_flags_do_not_warn():
     assert cmd_args.inert_flags_given(["--api", "--port", "7898", "--no-half-vae", "--medvram", "--lora-dir", "/x"],
                                       cmd_args.build_parser()) == []
     # --flag=value and unambiguous abbreviations count, values do not; argv order, once each
-    assert cmd_args.inert_flags_given(["--theme=dark", "--xformers-f", "--gradio-auth", "share:x", "--port", "-5",
-                                       "--theme", "light"], cmd_args.build_parser()) == [
-        ("--theme", flag_groups.INERT_FLAGS["--theme"]),
+    assert cmd_args.inert_flags_given(["--ngrok-region=eu", "--xformers-f", "--gradio-auth", "share:x", "--port",
+                                       "-5", "--ngrok-region", "us", "--theme", "dark"],
+                                      cmd_args.build_parser()) == [
+        ("--ngrok-region", flag_groups.INERT_FLAGS["--ngrok-region"]),
         ("--xformers-flash-attention", flag_groups.INERT_FLAGS["--xformers-flash-attention"])]
 
 
@@ -257,12 +258,12 @@ def test_launch_with_inert_flags_starts_and_warns_once_each(tmp_path):
     """As a user would: webui-user.sh's COMMANDLINE_ARGS plus the command line; --exit stops after
     the flags (and the extensions' install.py, skipped here), where the server would start."""
     env = {"PATH": os.environ["PATH"], "HF_HUB_OFFLINE": "1",
-           "COMMANDLINE_ARGS": "--xformers --opt-sdp-attention --medvram --theme dark"}
+           "COMMANDLINE_ARGS": "--xformers --opt-sdp-attention --medvram --gradio-debug"}
     r = subprocess.run([sys.executable, "launch.py", "--api", "--port", "7898", "--no-half-vae", "--xformers",
                         "--lowram", "--hypernetwork-dir", "hn", "--data-dir", str(tmp_path), "--skip-install", "--exit"],
                        cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    for flag in ("--xformers", "--opt-sdp-attention", "--theme", "--lowram", "--hypernetwork-dir"):
+    for flag in ("--xformers", "--opt-sdp-attention", "--gradio-debug", "--lowram", "--hypernetwork-dir"):
         assert r.stderr.count(f"{flag} has no effect here:") == 1, (flag, r.stderr)
     assert "--medvram has no" not in r.stderr and "--no-half-vae has no" not in r.stderr
 

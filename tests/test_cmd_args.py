@@ -37,8 +37,8 @@ def test_inert_flags_accepted():
     argv = ["--xformers", "--opt-sdp-attention", "--theme", "dark", "--no-download-sd-model"]
     ns = parse(*argv)
     assert ns.xformers and ns.theme == "dark"
-    assert [flag for flag, _why in cmd_args.inert_flags_given(argv)] == [
-        "--xformers", "--opt-sdp-attention", "--theme", "--no-download-sd-model"]
+    assert [flag for flag, _why in cmd_args.inert_flags_given(argv)] == [    # --theme acts (page_assets)
+        "--xformers", "--opt-sdp-attention", "--no-download-sd-model"]
 
 
 def test_commandline_args_env(monkeypatch):

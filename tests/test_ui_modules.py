@@ -230,3 +230,18 @@ def test_hires_text_and_ui_categories(ext_env):  # noqa: F811
     assert "1024x768" in ui.calc_resolution_hires(True, 512, 384, 2, 0, 0)
     categories = list(ui.ordered_ui_categories())
     assert categories[0] == "prompt" and categories[-1] == "scripts"
+
+
+def test_theme_flag_opens_the_page_in_that_theme(api, monkeypatch):
+    """--theme dark|light: the page's head sends the browser to the same address with gradio's
+    `__theme` (A1111's set_theme); without the flag the page follows the browser's colour scheme."""
+    from sdwebui.interfaces.ui import page_assets
+    from sdwebui.services import runtime as shared
+
+    redirect = 'set_theme("'
+    assert redirect not in page_assets.head_html()
+    monkeypatch.setattr(shared.cmd_opts, "theme", "dark")
+    head = page_assets.head_html()
+    assert 'set_theme("dark");' in head and head.index("function set_theme(") < head.index('set_theme("dark");')
+    monkeypatch.setattr(shared.cmd_opts, "theme", "purple")     # not a gradio theme: nothing done
+    assert redirect not in page_assets.head_html()

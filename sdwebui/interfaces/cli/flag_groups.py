@@ -75,7 +75,6 @@ INERT_FLAGS: dict[str, str] = {
     "--ngrok": "no ngrok tunnel (the app works offline)",
     "--ngrok-options": "no ngrok tunnel (the app works offline)",
     "--autolaunch": "no browser is opened",
-    "--theme": "the UI follows the browser's colour scheme",
     "--gradio-debug": "Gradio's debug mode is not used",
     "--no-gradio-queue": "the UI always goes through the generation queue",
     "--disable-tls-verify": "the server makes no TLS request to itself, so self-signed certificates already work",

@@ -67,6 +67,11 @@ def head_html() -> str:
     parts = [_inline_script(f"window.localization = {_inline_json(localization_data(_current_localization()))};")]
     own = sorted((UI_DIR / "javascript").glob("*.js"), key=lambda p: (p.name != FIRST_SCRIPT, p.name))
     parts += [_inline_script(js.read_text(encoding="utf-8")) for js in own]
+    theme = getattr(shared.cmd_opts, "theme", None) if shared.cmd_opts is not None else None
+    if theme in ("light", "dark"):
+        # --theme: as A1111, the page is opened again with gradio's `__theme` parameter unless the address
+        # already names one (set_theme, a1111_ui.js); without the flag it follows the browser's scheme
+        parts.append(_inline_script(f"set_theme({_inline_json(theme)});"))
     parts.append(f"<style>\n{(UI_DIR / 'style.css').read_text(encoding='utf-8')}\n</style>\n")
 
     def src(path: str | Path) -> str:
