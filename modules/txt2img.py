@@ -1,9 +1,10 @@
-"""A1111's `modules.txt2img`: the txt2img UI handlers take A1111's UI component order; this UI's
-handlers differ, so they are not offered (`sdwebui.services.legacy.stubs`). Build a
-`StableDiffusionProcessingTxt2Img` and call `modules.processing.process_images` instead."""
+"""A1111's `modules.txt2img`: the txt2img UI handlers (`sdwebui.interfaces.ui.generate_inputs`). They
+take the txt2img Generate button's inputs in their order, which their signature names once the UI is
+built (A1111's names where A1111 has the parameter)."""
 from modules._facade import expose
 
+_HANDLERS = 'sdwebui.interfaces.ui.generate_inputs'
 expose(__name__, extra=[
-       ('txt2img', 'sdwebui.services.legacy.stubs'),
-       ('txt2img_create_processing', 'sdwebui.services.legacy.stubs'),
+       ('txt2img', _HANDLERS),
+       ('txt2img_create_processing', _HANDLERS),
        ('txt2img_upscale', 'sdwebui.services.legacy.stubs')])

@@ -1,7 +1,7 @@
 """The A1111 names real extensions (issue 18) lean on, exercised by small extensions written here:
 a CFGDenoiser subclass installed the way sd-dynamic-thresholding does it, the paste-parameter
 bindings agent-scheduler and images-browser use, CheckpointInfo.filename as a str (model-converter),
-and A1111's own UI functions txt2img.txt2img / img2img.img2img that agent-scheduler drives."""
+and A1111's API object that agent-scheduler drives (its UI handlers: test_generate_inputs.py)."""
 from __future__ import annotations
 
 import base64
@@ -258,19 +258,6 @@ def test_create_override_settings_dict_maps_infotext_names_to_settings(api):
 
 
 # --- A1111's UI handlers and API objects (agent-scheduler) -----------------------------------------
-
-def test_a1111s_ui_handlers_keep_their_signature_and_say_what_differs():
-    import inspect
-
-    from modules import img2img, txt2img
-
-    args = inspect.getfullargspec(txt2img.txt2img_create_processing).args
-    assert args[:3] == ["id_task", "request", "prompt"] and args[-1] == "override_settings_texts"
-    assert inspect.getfullargspec(img2img.img2img).args[:4] == ["id_task", "request", "mode", "prompt"]
-    for call in (lambda: txt2img.txt2img("task(1)", None, "a cat"), lambda: img2img.img2img(*[None] * 40)):
-        with pytest.raises(NotImplementedError, match=r"built-in Sampler/Seed/Refiner scripts.*/sdapi/v1/txt2img"):
-            call()
-
 
 def test_api_object_as_extensions_make_it_generates_synchronously(api):
     from fastapi import FastAPI

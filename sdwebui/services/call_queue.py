@@ -23,7 +23,8 @@ from sdwebui.services.queue import new_task_id, queue_lock
 logger = logging.getLogger(__name__)
 
 __all__ = ["add_task_to_queue", "create_task_id", "current_task", "finish_task", "finished_tasks", "pending_tasks",
-           "queue_lock", "record_results", "recorded_results", "start_task", "wrap_gradio_call",
+           "queue_lock", "record_results", "recorded_results", "run_as_job", "runs_here", "start_task", "time_taken_html",
+           "wrap_gradio_call",
            "wrap_gradio_call_no_job", "wrap_gradio_gpu_call", "wrap_queued_call"]
 
 # A1111 keeps the last results of UI tasks so a reloaded page can fetch them (progress.restore_progress)
@@ -84,22 +85,35 @@ def wrap_queued_call(func: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _run_as_job(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    id_task = args[0] if args and _is_task_id(args[0]) else None
+def runs_here() -> bool:
+    """Whether a job started from this thread must run in it: the thread is the queue's worker (a
+    job calling a wrapped function), there is no running queue (a test, a script), or the thread
+    holds the queue lock (an extension's own task runner, as A1111's UI handlers are called: waiting
+    for the worker would wait for itself)."""
     queue = runtime.queue
     worker = queue.worker_thread if queue is not None else None
-    if worker is not None and threading.current_thread() is worker:
-        res = func(*args, **kwargs)         # already a job (a script calling it): its state is the job's
-    elif worker is None or queue_lock.held_by_current_thread():
-        # no running queue (a test, a script) or this thread is already exclusive: here, as A1111 does
+    return worker is None or threading.current_thread() is worker or queue_lock.held_by_current_thread()
+
+
+def run_as_job(func: Callable[[], Any], id_task: str | None = None, name: str | None = None) -> Any:
+    """`func()` as a job: in its turn on the generation queue, or here when `runs_here()` (holding the
+    lock, with the job state begun and ended unless this already is a queued job)."""
+    queue = runtime.queue
+    if queue is not None and threading.current_thread() is queue.worker_thread:
+        return func()          # already a job (a script calling it): its state is the job's
+    if runs_here():
         with queue_lock:
             runtime.state.begin(job=id_task or "(unknown)", task_id=id_task)
             try:
-                res = func(*args, **kwargs)
+                return func()
             finally:
                 runtime.state.end()
-    else:
-        res = queue.submit(lambda: func(*args, **kwargs), task_id=id_task, name=_job_kind(id_task)).future.result()
+    return queue.submit(func, task_id=id_task, name=name or _job_kind(id_task)).future.result()
+
+
+def _run_as_job(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    id_task = args[0] if args and _is_task_id(args[0]) else None
+    res = run_as_job(lambda: func(*args, **kwargs), id_task)
     record_results(id_task, res)
     return res
 
@@ -150,10 +164,14 @@ def wrap_gradio_call_no_job(func: Callable[..., Any], extra_outputs: list | None
             outputs = [None, ""] if extra_outputs_array is None else list(extra_outputs_array)
             res = outputs + [f"<div class='error'>{html.escape(f'{type(e).__name__}: {e}')}</div>"]
         if add_stats and res and isinstance(res[-1], str):
-            elapsed = time.perf_counter() - start
-            minutes, seconds = divmod(elapsed, 60)
-            text = (f"{int(minutes)} min. " if minutes else "") + f"{seconds:.1f} sec."
-            res[-1] += (f"<div class='performance'><p class='time'>Time taken: <wbr>"
-                        f"<span class='measurement'>{text}</span></p></div>")
+            res[-1] += time_taken_html(time.perf_counter() - start)
         return tuple(res)
     return f
+
+
+def time_taken_html(elapsed: float) -> str:
+    """A1111's line under the gallery: "Time taken: 2.3 sec." (as its add_stats writes it)."""
+    minutes, seconds = divmod(elapsed, 60)
+    text = (f"{int(minutes)} min. " if minutes else "") + f"{seconds:.1f} sec."
+    return (f"<div class='performance'><p class='time'>Time taken: <wbr>"
+            f"<span class='measurement'>{text}</span></p></div>")

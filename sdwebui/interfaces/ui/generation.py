@@ -7,18 +7,21 @@ import asyncio
 import html
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gradio as gr
 
 from sdwebui.engine.sampling import samplers
-from sdwebui.interfaces.ui import styles_editor
+from sdwebui.interfaces.ui import generate_inputs, styles_editor
 from sdwebui.interfaces.ui.components import ToolButton
 # the paste helpers live apart (paste_bindings uses them too); kept importable from here
 from sdwebui.interfaces.ui.panel_paste import field_updates, script_infotext_fields, script_value
 from sdwebui.interfaces.ui.panel_paste import script_value as _script_value  # noqa: F401  (its former name here)
 from sdwebui.services import runtime as shared
+from sdwebui.services import call_queue
+from sdwebui.services.call_queue import time_taken_html
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.services.generation_requests import processing_args
 from sdwebui.services.request_errors import RequestError, error_message
@@ -95,6 +98,22 @@ def build_sampling(tab: str, panel: Panel) -> None:
         panel.fields["scheduler"] = gr.Dropdown(label="Schedule type", choices=schedule_labels,
                                                 value=schedule_labels[0], elem_id=f"{tab}_scheduler")
         panel.fields["steps"] = gr.Slider(1, 150, value=20, step=1, label="Sampling steps", elem_id=f"{tab}_steps")
+
+
+def build_override_settings(tab: str, panel: Panel) -> None:
+    """A1111's Override settings: hidden until a pasted infotext pins settings that differ from the
+    current ones ("Clip skip: 2"); the job runs with them (its override_settings)."""
+    with gr.Row(elem_id=f"{tab}_override_settings_row"):
+        panel.fields["override_settings"] = override_settings_dropdown(tab)
+
+
+def override_settings_dropdown(tab: str) -> gr.Dropdown:
+    """A1111's create_override_settings_dropdown: "Name: value" texts, hidden while empty."""
+    dropdown = gr.Dropdown([], label="Override settings", visible=False, elem_id=f"{tab}_override_settings",
+                           multiselect=True)
+    dropdown.change(fn=lambda x: gr.update(visible=bool(x)), inputs=[dropdown], outputs=[dropdown],
+                    show_progress="hidden", queue=False)
+    return dropdown
 
 
 def start_size() -> tuple[int, int]:
@@ -253,11 +272,22 @@ async def submit(make_processing: Callable[[Any, dict], Any], request_model, val
         raise gr.Error(str(e)) from None
     p.do_not_save_samples = not req.save_images
     p.user = user
-    job = shared.queue.submit(lambda: scripts_mod.run_processing(p), task_id=task_id, name=name)
+    if generate_inputs.prepare_only.get():      # modules.txt2img.txt2img_create_processing
+        yield p
+        return
     try:
-        processed = await asyncio.wrap_future(job.future)
+        if call_queue.runs_here():
+            # called by a thread that holds the queue lock (an extension's task runner calling
+            # modules.txt2img.txt2img, as A1111's are called): the job runs here, in its turn already
+            processed = call_queue.run_as_job(lambda: scripts_mod.run_processing(p), task_id, name)
+        else:
+            job = shared.queue.submit(lambda: scripts_mod.run_processing(p), task_id=task_id, name=name)
+            try:
+                processed = await asyncio.wrap_future(job.future)
+            except asyncio.CancelledError:
+                shared.queue.cancel(job.task_id)
+                raise
     except asyncio.CancelledError:
-        shared.queue.cancel(job.task_id)
         raise
     except Exception as e:
         raise gr.Error(str(e)) from None
@@ -279,16 +309,24 @@ def gallery_items(processed: Any) -> list[tuple]:
 def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
     """Generate (the button; Ctrl+Enter in a prompt box clicks it, see javascript/shortcuts.js): every
     field component's value under its request field name, the UI-only inputs (images, ...) by their
-    panel name, passed to `run`."""
+    panel name, passed to `run`. The inputs are one ordered list, named as A1111's handler names them
+    (generate_inputs.py): extensions re-submit them, or call `modules.txt2img.txt2img` with them."""
     by_component = {comp: key for key, comp in panel.fields.items()}
-    extras = {comp: key for key, comp in panel.ui.items() if getattr(comp, "_panel_input", False)}
-    outputs = [panel.ui["gallery"], panel.ui["generation_info"], panel.ui["html_info"]]
+    extras = {key: comp for key, comp in panel.ui.items() if getattr(comp, "_panel_input", False)}
+    by_extra = {comp: key for key, comp in extras.items()}
+    # A1111's four outputs: the images, the generation info (JSON), its HTML, and the log (time taken)
+    outputs = [panel.ui["gallery"], panel.ui["generation_info"], panel.ui["html_info"], panel.ui["html_log"]]
     runner = scripts_mod.runner_for(panel.tab)
-    script_inputs = [c for c in runner.inputs if isinstance(c, gr.components.Component)]
+    task_box = panel.ui["task_id"]
+    ordered = generate_inputs.order_inputs(
+        name, task_box, panel.fields, extras, [c for c in runner.inputs if isinstance(c, gr.components.Component)])
 
-    async def generate(data: dict, request: gr.Request):
+    async def call(data: dict, task_id: str | None, user: str | None):
         values = {by_component[c]: v for c, v in data.items() if c in by_component}
         values["save_images"] = True            # the UI saves like A1111 (samples_save decides)
+        texts = values.pop("override_settings", None) or []
+        if texts:
+            values["override_settings"] = override_settings_dict(texts)
         for key in ("seed_resize_from_w", "seed_resize_from_h"):
             if values.get(key) == 0:
                 values[key] = -1
@@ -296,23 +334,42 @@ def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
             # the scripts' controls become script_name / script_args / alwayson_scripts, as an API client sends them
             flat = [data[c] if c in data else d for c, d in zip(runner.inputs, runner.defaults)]
             values.update(runner.request_fields(flat))
-        extra = {extras[c]: v for c, v in data.items() if c in extras}
+        extra = {by_extra[c]: v for c, v in data.items() if c in by_extra}
+        start = time.perf_counter()
+        async for out in run(values, extra, task_id or None, user):
+            if generate_inputs.prepare_only.get():
+                yield out        # the processing object, not run (txt2img_create_processing)
+                return
+            gallery, info, info_html = out
+            yield gallery, info, info_html, time_taken_html(time.perf_counter() - start)
+
+    async def generate(request: gr.Request, *args: Any):
         user = getattr(request, "username", None) if request is not None else None
-        async for out in run(values, extra, data.get(task_box) or None, user):
+        data = dict(zip(ordered.components, args))
+        async for out in call(data, data.get(task_box), user):
             yield out
 
-    task_box = panel.ui["task_id"]
-    inputs = set(panel.fields.values()) | set(extras) | set(script_inputs) | {task_box}
-    # gradio hands a set of inputs to the page's function sorted by component id; the page's
-    # webuiStartGenerate gives the job its task id, shows Interrupt/Skip and polls its progress (as
-    # A1111's submit() does). gradio's own progress is off: its every status message re-walks each
-    # component of the page, seconds of browser CPU per job.
-    task_index = sorted(inputs, key=lambda c: c._id).index(task_box)
-    start = f"(...args) => {{ args[{task_index}] = webuiStartGenerate('{panel.tab}'); return args; }}"
-    panel.ui["generate"].click(generate, inputs, outputs, js=start, show_progress="hidden", concurrency_limit=None,
-                               api_name=name).then(None, js=f"() => webuiEndGenerate('{panel.tab}')")
+    generate_inputs.register(ordered, {**by_component, **by_extra}, call)
+    # webuiStartGenerate gives the job its task id (the first input), shows Interrupt/Skip and polls its
+    # progress (as A1111's submit() does). gradio's own progress is off: its every status message
+    # re-walks each component of the page, seconds of browser CPU per job.
+    start = f"(...args) => {{ args[0] = webuiStartGenerate('{panel.tab}'); return args; }}"
+    panel.ui["generate"].click(generate, ordered.components, outputs, js=start, show_progress="hidden",
+                               concurrency_limit=None, api_name=name
+                               ).then(None, js=f"() => webuiEndGenerate('{panel.tab}')")
     panel.ui["interrupt"].click(lambda: shared.state.interrupt(), [], [], queue=False)
     panel.ui["skip"].click(lambda: shared.state.skip(), [], [], queue=False)
+
+
+def override_settings_dict(texts: list[str]) -> dict[str, Any]:
+    """The Override settings dropdown's "Clip skip: 2" texts as the request's override_settings
+    (A1111's create_override_settings_dict); a text that names no setting is an error."""
+    from sdwebui.services.legacy.infotext import create_override_settings_dict
+
+    try:
+        return create_override_settings_dict(list(texts))
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
 
 
 def panel_input(component: gr.components.Component) -> gr.components.Component:

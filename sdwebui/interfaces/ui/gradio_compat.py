@@ -5,7 +5,8 @@ install() patches gradio once, before any UI is built:
 * `gr.Textbox.update(...)` and friends (removed in gradio 4) return `gr.update(...)`;
 * `_js=` means `js=` on every event listener: components' events, `.then()` / `.success()` /
   `.failure()` of the Dependency an event returns, `gr.on(...)` and `Blocks.load(...)`;
-  `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts);
+  `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts)
+  and iterating `Blocks.fns` gives the events' functions (gradio 3's list; gradio 6's dict by id);
 * a component put in a gr.Tabs before its tabs is moved after them (gradio 6 shows a wrong tab strip);
 * a row or column an extension builds stays in the page when hidden (built so or by an update), hidden
   by a class that its visibility updates move (gradio 6 would leave its children out, and shows one
@@ -39,7 +40,7 @@ import functools
 import inspect
 import logging
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 import gradio as gr
 import gradio.blocks as gr_blocks
@@ -326,6 +327,7 @@ def install() -> None:
     _wrap_layout_visibility_updates()
     if not hasattr(gr.Blocks, "dependencies"):
         gr.Blocks.dependencies = property(_gradio3_dependencies)
+    _gradio3_fns()
 
 
 def _gradio3_dependencies(blocks: gr.Blocks) -> list[dict]:
@@ -337,6 +339,48 @@ def _gradio3_dependencies(blocks: gr.Blocks) -> list[dict]:
             out.append({"id": fn._id, "targets": [target], "trigger": trigger, "js": fn.js,
                         "inputs": [c._id for c in fn.inputs], "outputs": [c._id for c in fn.outputs]})
     return out
+
+
+class _FnId(int):
+    """A key of gradio 6's `Blocks.fns` (a dict of the events' functions by id) that also reads as the
+    function it keys: gradio 3's `Blocks.fns` was a list of those functions, and extensions iterate it
+    (agent-scheduler: `next(fn for fn in demo.fns if ...fn.inputs...)`). It is the id for gradio."""
+
+    def __new__(cls, fn_id: int, owner: dict) -> "_FnId":
+        key = super().__new__(cls, fn_id)
+        key._owner = owner
+        return key
+
+    def __getattr__(self, name: str) -> Any:      # only for names an int has not
+        if name.startswith("__") or name == "_owner":
+            raise AttributeError(name)
+        return getattr(dict.__getitem__(self._owner, self), name)
+
+
+class _Gradio3Fns(dict):
+    """`Blocks.fns` whose keys are _FnId (set through every way gradio fills it)."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__()
+        for key, value in dict(items).items():
+            self[key] = value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(key, int) and not isinstance(key, bool):
+            key = _FnId(int(key), self)
+        super().__setitem__(key, value)
+
+
+def _gradio3_fns() -> None:
+    from gradio.blocks import BlocksConfig
+
+    if isinstance(BlocksConfig.__dict__.get("fns"), property):
+        return
+
+    def set_fns(config: Any, value: Any) -> None:
+        config.__dict__["fns"] = value if isinstance(value, _Gradio3Fns) else _Gradio3Fns(value)
+
+    BlocksConfig.fns = property(lambda config: config.__dict__["fns"], set_fns)
 
 
 # --- A1111's modules.gradio_extensons (its gradio-3 patches) ------------------------------------------

@@ -28,6 +28,17 @@ def _b64(image: Image.Image) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def mode_name(mode: Any) -> str:
+    """The img2img mode by this UI's name, or by A1111's number (its `mode` argument: the mode tab's index)."""
+    if isinstance(mode, (int, float)) and not isinstance(mode, bool):
+        if not 0 <= int(mode) < len(MODES):
+            raise gr.Error(f"mode: {mode} is not an img2img mode; 0-{len(MODES) - 1} are {', '.join(MODES)}")
+        return MODES[int(mode)]
+    if mode and mode not in MODES:
+        raise gr.Error(f"mode: {mode!r} is not an img2img mode; the modes are {', '.join(MODES)}")
+    return mode or "img2img"
+
+
 def mask_from_editor(value: dict | None) -> tuple[Image.Image | None, Image.Image | None]:
     """(background image, mask) from gradio's ImageMask value: white where the user painted."""
     if not value or value.get("background") is None:
@@ -166,6 +177,7 @@ def build_settings(panel: g.Panel) -> None:
     _wire_copy_rows(panel, copy_rows, mode_tabs)
     g.build_seed("img2img", panel)
     sections.build_refiner("img2img", panel)
+    g.build_override_settings("img2img", panel)
     scripts_mod.scripts_img2img.setup_ui()
 
 
@@ -270,7 +282,7 @@ def create_img2img_tab() -> g.Panel:
     async def run(values: dict, extra: dict, task_id: str | None, user: str | None = None):
         values["inpaint_full_res"] = bool(values.get("inpaint_full_res"))
         sections.apply_refiner(values, extra)
-        current = extra.get("mode") or "img2img"
+        current = mode_name(extra.get("mode"))
         if current == "batch":
             async for out in run_batch(values, extra, task_id, user):
                 yield out

@@ -19,11 +19,25 @@ def field_updates(panel: Any, values: dict[str, Any]) -> list:
     out = []
     for key, comp in panel.fields.items():
         value = values.get(key)
+        if key == "override_settings":       # each paste sets it: what the text pins, or nothing
+            out.append(override_settings_update(value or {}))
+            continue
         if key == "styles" and value is not None:
             value = [s for s in value if s in known_styles]
         out.append(gr.update(value=value) if value is not None else gr.skip())
     return out
 
+
+
+def override_settings_update(settings: dict[str, Any]) -> dict:
+    """The Override settings dropdown showing `settings` (option key -> value) as A1111 does: one
+    "Clip skip: 2" text per setting, by the option's infotext name; hidden when there are none."""
+    labels = shared.opts.data_labels if shared.opts is not None else {}
+    texts = []
+    for key, value in settings.items():
+        info = labels.get(key)
+        texts.append(f"{(info.infotext if info is not None else None) or key}: {value}")
+    return gr.update(value=texts, choices=texts, visible=bool(texts))
 
 
 def script_infotext_fields(runner: Any) -> list[tuple]:

@@ -23,6 +23,7 @@ def create_txt2img_tab() -> g.Panel:
                     sections.build_hires(panel)
                     sections.wire_final_resolution(panel)
                     sections.build_refiner("txt2img", panel)
+                    g.build_override_settings("txt2img", panel)
                     scripts_mod.scripts_txt2img.setup_ui()
                 g.build_output("txt2img", panel)      # its column is #txt2img_results
         panel.ui["extra_networks"] = extra_networks_panel.build("txt2img", generation_tab, panel.ui["gallery"])

@@ -124,10 +124,9 @@ def ordered_ui_categories() -> Iterator[str]:
 
 
 def create_override_settings_dropdown(tabname: str, row: Any) -> gr.Dropdown:
-    dropdown = gr.Dropdown([], label="Override settings", visible=False, elem_id=f"{tabname}_override_settings",
-                           multiselect=True)
-    dropdown.change(fn=lambda x: gr.update(visible=bool(x)), inputs=[dropdown], outputs=[dropdown])
-    return dropdown
+    from sdwebui.interfaces.ui.generation import override_settings_dropdown
+
+    return override_settings_dropdown(tabname)
 
 
 def create_ui() -> gr.Blocks:

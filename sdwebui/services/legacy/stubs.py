@@ -61,61 +61,15 @@ def strip_comments(text: str) -> str:
 
     text = re.sub(r"(^|\n)#[^\n]*(\n|$)", "\n", text)
     return re.sub(r"#[^\n]*(\n|$)", "\n", text)
-# A1111's UI handlers, whose arguments follow A1111's own UI component order
-_UI_HANDLER = ("this UI's handlers take its own components, not A1111's argument order; build a "
-               "StableDiffusionProcessingTxt2Img/Img2Img and call modules.processing.process_images")
-
-
-class UIArgumentOrderError(NotImplementedError):
-    """A1111's UI handler called with A1111's positional UI argument list, which has no equivalent here."""
-
-
-def _ui_handler_error(name: str) -> UIArgumentOrderError:
-    return UIArgumentOrderError(
-        f"modules.{name}: A1111's handler takes A1111's UI component order, in which steps, sampler, schedule "
-        "type, seed and refiner are the arguments of its built-in Sampler/Seed/Refiner scripts at the start of "
-        "the script arguments; in this UI they are fields of the generation request and the Generate button's "
-        "inputs are keyed by field name (sdwebui/interfaces/ui/generation.py), so no positional list maps onto "
-        "them. Queue the request through the API instead (POST /sdapi/v1/txt2img or /img2img, with "
-        "alwayson_scripts for the scripts' arguments), or build StableDiffusionProcessingTxt2Img/Img2Img and "
-        "call modules.processing.process_images")
-
-
-def txt2img_create_processing(id_task: str, request: Any, prompt: str, negative_prompt: str, prompt_styles: Any,
-                              n_iter: int, batch_size: int, cfg_scale: float, height: int, width: int,
-                              enable_hr: bool, denoising_strength: float, hr_scale: float, hr_upscaler: str,
-                              hr_second_pass_steps: int, hr_resize_x: int, hr_resize_y: int,
-                              hr_checkpoint_name: str, hr_sampler_name: str, hr_scheduler: str, hr_prompt: str,
-                              hr_negative_prompt: str, override_settings_texts: Any, *args: Any,
-                              force_enable_hr: bool = False) -> Any:
-    """A1111's signature (callers inspect it); calling it raises UIArgumentOrderError."""
-    raise _ui_handler_error("txt2img.txt2img_create_processing")
-
-
-def txt2img(id_task: str, request: Any, *args: Any) -> Any:
-    raise _ui_handler_error("txt2img.txt2img")
-
-
 def txt2img_upscale(id_task: str, request: Any, gallery: Any, gallery_index: Any, generation_info: Any,
                     *args: Any) -> Any:
-    raise _ui_handler_error("txt2img.txt2img_upscale")
+    raise NotImplementedError(
+        "modules.txt2img.txt2img_upscale: A1111's hires-fix-the-selected-image button is not offered; run "
+        "modules.txt2img.txt2img (or POST /sdapi/v1/txt2img) with enable_hr and the image's seed instead")
 
 
-def img2img(id_task: str, request: Any, mode: int, prompt: str, negative_prompt: str, prompt_styles: Any,
-            init_img: Any, sketch: Any, init_img_with_mask: Any, inpaint_color_sketch: Any,
-            inpaint_color_sketch_orig: Any, init_img_inpaint: Any, init_mask_inpaint: Any, mask_blur: int,
-            mask_alpha: float, inpainting_fill: int, n_iter: int, batch_size: int, cfg_scale: float,
-            image_cfg_scale: float, denoising_strength: float, selected_scale_tab: int, height: int, width: int,
-            scale_by: float, resize_mode: int, inpaint_full_res: bool, inpaint_full_res_padding: int,
-            inpainting_mask_invert: int, img2img_batch_input_dir: str, img2img_batch_output_dir: str,
-            img2img_batch_inpaint_mask_dir: str, override_settings_texts: Any, img2img_batch_use_png_info: bool,
-            img2img_batch_png_info_props: list, img2img_batch_png_info_dir: str, img2img_batch_source_type: str,
-            img2img_batch_upload: list, *args: Any) -> Any:
-    """A1111's signature (agent-scheduler reads it); calling it raises UIArgumentOrderError."""
-    raise _ui_handler_error("img2img.img2img")
-
-
-process_batch = unsupported("img2img.process_batch", "img2img batch from a folder is not offered; " + _UI_HANDLER)
+process_batch = unsupported("img2img.process_batch", "img2img batch from a folder runs through the img2img UI's Batch tab "
+                            "(modules.img2img.img2img with mode 5); A1111's process_batch(p, ...) is not offered")
 ScriptPostprocessingForMainUI = unsupported_class("scripts_auto_postprocessing.ScriptPostprocessingForMainUI",
                                                   "postprocessing scripts run in Extras only")
 create_auto_preprocessing_script_data = unsupported("scripts_auto_postprocessing.create_auto_preprocessing_script_data",
