@@ -12,6 +12,7 @@ install() patches gradio once, before any UI is built:
   by a class that its visibility updates move (gradio 6 would leave its children out, and shows one
   given "hidden"); an extension's component hidden by an update is "hidden" (in the page), as it is
   when built with `visible=False` (below);
+* an extension's dropdown takes a value outside its choices, as gradio 3's did (allow_custom_value);
 * a gr.Tabs an extension builds has the "wrap" tab strip: its first div holds the tab buttons alone,
   as gradio 3's did (the "menu" strip puts hidden measuring copies of the buttons first); and
   javascript/gradio3_dom.js gives a shown tab panel gradio 3's inline `display: block`;
@@ -23,7 +24,8 @@ install() patches gradio once, before any UI is built:
   gradio >= 5.36 leaves invisible components out of the page, and extensions look their hidden
   buttons and textboxes up in the DOM;
 * every component constructed calls the before/after-component callbacks with its keyword
-  arguments, as A1111 does (ADetailer finds `txt2img_generate` that way);
+  arguments, as A1111 does (ADetailer finds `txt2img_generate` that way); what they build is the
+  extension's (built under `extension_ui()`);
 * eager rendering (gradio 6 puts a closed accordion's children, and an unselected tab, in the page
   only once opened; gradio 3, which A1111 extensions were written for, rendered everything and their
   JavaScript looks those elements up at load): accordions built by an extension's UI are sent to
@@ -95,6 +97,11 @@ def _translate(cls: type, kwargs: dict, accepted: set[str] | None) -> dict:
             kwargs.setdefault("sources", [source] if isinstance(source, str) else source)
     if _in_extension_ui() and kwargs.get("visible") is False:
         kwargs["visible"] = "hidden"
+    if _in_extension_ui() and issubclass(cls, gr.Dropdown) and (accepted is None or "allow_custom_value" in accepted):
+        # gradio 3 took any value for a dropdown; gradio 6 refuses one not among its choices (agent-
+        # scheduler's checkpoint dropdown gets the loaded checkpoint's title, whose hash was not known
+        # when its choices were listed)
+        kwargs.setdefault("allow_custom_value", True)
     if accepted is not None:
         dropped = [k for k in kwargs if k not in accepted]
         for k in dropped:
@@ -181,13 +188,15 @@ def in_event() -> bool:
 
 
 def _component_callbacks(when: str, component, kwargs: dict) -> None:
-    if when == "before":
-        script_callbacks.before_component_callback(component, **kwargs)
-    else:
-        script_callbacks.after_component_callback(component, **kwargs)
-    runner = scripts.scripts_current
-    if runner is not None:
-        getattr(runner, f"{when}_component")(component, **kwargs)
+    # what the callbacks build is the extensions' (agent-scheduler's Enqueue row, built after Generate)
+    with extension_ui():
+        if when == "before":
+            script_callbacks.before_component_callback(component, **kwargs)
+        else:
+            script_callbacks.after_component_callback(component, **kwargs)
+        runner = scripts.scripts_current
+        if runner is not None:
+            getattr(runner, f"{when}_component")(component, **kwargs)
 
 
 def _js_aware(listener):
