@@ -176,3 +176,21 @@ def test_extension_tabs_get_gradio3s_tab_strip_and_their_hidden_parts_stay_in_th
     assert out["visible"] is True
     mine = gr.Button("mine", render=False)
     assert updated(mine, visible=False)[1]["visible"] is False
+
+
+def test_gradio3_update_takes_the_value_first():
+    # agent-scheduler: gr.Textbox.update(infotext, visible=...) (gradio 6's gr.update takes elem_id first)
+    assert gr.Textbox.update("Steps: 20", visible=True) == {"__type__": "update", "value": "Steps: 20",
+                                                              "visible": True}
+    assert gr.Gallery.update(value=None)["value"] is None and "elem_id" not in gr.Dropdown.update(choices=["a"])
+    with pytest.raises(TypeError):
+        gr.Textbox.update("a", "b")
+
+
+def test_extension_dropdowns_take_values_outside_their_choices():
+    with gradio_compat.extension_ui():
+        theirs = gr.Dropdown(choices=["Current Checkpoint"], value="Current Checkpoint")
+    ours = gr.Dropdown(choices=["a"], value="a")
+    assert theirs.preprocess("model.safetensors [abc]") == "model.safetensors [abc]"   # as gradio 3
+    with pytest.raises(gr.Error):
+        ours.preprocess("b")

@@ -2,7 +2,8 @@
 hooks A1111 extensions rely on (`on_before_component` / `on_after_component`).
 
 install() patches gradio once, before any UI is built:
-* `gr.Textbox.update(...)` and friends (removed in gradio 4) return `gr.update(...)`;
+* `gr.Textbox.update(...)` and friends (removed in gradio 4) return `gr.update(...)`, the first
+  positional argument being the value as in gradio 3;
 * `_js=` means `js=` on every event listener: components' events, `.then()` / `.success()` /
   `.failure()` of the Dependency an event returns, `gr.on(...)` and `Blocks.load(...)`;
   `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts)
@@ -325,7 +326,7 @@ def install() -> None:
     for cls in _all_block_classes():
         _wrap_init(cls)
         if issubclass(cls, gr.components.Component) and "update" not in cls.__dict__:
-            cls.update = staticmethod(gr.update)
+            cls.update = staticmethod(_component_update)
         for event in getattr(cls, "EVENTS", []) or []:
             name = event if isinstance(event, str) else getattr(event, "event_name", None)
             if name:
@@ -337,6 +338,18 @@ def install() -> None:
     if not hasattr(gr.Blocks, "dependencies"):
         gr.Blocks.dependencies = property(_gradio3_dependencies)
     _gradio3_fns()
+
+
+def _component_update(*args: Any, **kwargs: Any) -> dict:
+    """gradio 3's `gr.Textbox.update(value, ...)`: its first positional argument is the value (gradio
+    6's `gr.update` takes elem_id there: `gr.Textbox.update("text")` renamed the element)."""
+    if len(args) > 1:
+        raise TypeError(f"update() takes the value as its only positional argument ({len(args)} given)")
+    if args:
+        if "value" in kwargs:
+            raise TypeError("update() got the value both as an argument and as value=")
+        kwargs["value"] = args[0]
+    return gr.update(**kwargs)
 
 
 def _gradio3_dependencies(blocks: gr.Blocks) -> list[dict]:
