@@ -64,6 +64,90 @@ onUiLoaded(function () {
 }
 
 
+# agent-scheduler's "Enqueue", written small: a button put under Generate by after_component, bound at
+# app start to the Generate click's own inputs (found in gradio 3's Blocks.dependencies / Blocks.fns),
+# the values stored by the handler's parameter names (JSON) and the rest pickled, then run later by a
+# thread of its own holding the queue lock, through wrap_gradio_call(modules.txt2img.txt2img)
+ENQUEUE_EXTENSION = {
+    "scripts/enqueue_probe.py": """
+import base64, inspect, io, json, pickle, threading
+import gradio as gr
+from modules import scripts, script_callbacks
+from modules.call_queue import queue_lock, wrap_gradio_call
+from modules.txt2img import txt2img, txt2img_create_processing
+
+results = {}
+
+
+class EnqueueProbe(scripts.Script):
+    def __init__(self):
+        super().__init__()
+        self.generate = self.button = self.checkpoint = None
+        script_callbacks.on_app_started(lambda block, app: self.bind(block, app))
+
+    def title(self):
+        return "Enqueue probe"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible if not is_img2img else False
+
+    def after_component(self, component, **kwargs):
+        if component.elem_id != "txt2img_generate":
+            return
+        self.generate = component
+        parent = component.parent
+        while parent is not None and parent.elem_id != "txt2img_actions_column":
+            parent = parent.parent
+        with gr.Row(elem_id="txt2img_enqueue_probe_row") as row:
+            self.checkpoint = gr.Dropdown(["Current Checkpoint"], value="Current Checkpoint", visible=False)
+            self.button = gr.Button("Enqueue", elem_id="txt2img_enqueue_probe")
+        component.parent.children.pop()
+        parent.add(row)
+
+    def bind(self, root, app):
+        deps = [d for d in root.dependencies if d["trigger"] == "click" and self.generate._id in d["targets"]]
+        dep = next(d for d in deps if len(d["outputs"]) == 4)
+        fn = next(f for f in root.fns if [c._id for c in f.inputs] == dep["inputs"])
+        with root:
+            self.button.click(fn=register, _js="submit_enqueue_probe", inputs=[self.checkpoint, *fn.inputs],
+                              outputs=None, show_progress=False)
+
+        @app.get("/enqueue-probe/result")
+        def result():
+            return results
+
+
+def register(request: gr.Request, *args):
+    checkpoint, values = args[0], list(args[1:])
+    names = inspect.getfullargspec(txt2img_create_processing).args
+    values.insert(names.index("request"), None)
+    stored = json.dumps(dict(zip(names, values[:len(names)])))
+    rest = pickle.dumps(values[len(names):])
+    threading.Thread(target=run, args=(stored, rest, checkpoint)).start()
+
+
+def run(stored, rest, checkpoint):
+    names = inspect.getfullargspec(txt2img_create_processing).args
+    named = json.loads(stored)
+    args = [named.get(n) for n in names] + pickle.loads(rest)
+    with queue_lock:
+        images, info, _html, log = wrap_gradio_call(txt2img, add_stats=True)(*args)
+    buf = io.BytesIO()
+    image = images[0][0] if isinstance(images[0], tuple) else images[0]
+    image.save(buf, format="PNG")
+    results.update(task=named["id_task"], checkpoint=checkpoint, info=json.loads(info), log=log,
+                   image=base64.b64encode(buf.getvalue()).decode())
+""",
+    "javascript/enqueue_probe.js": """
+function submit_enqueue_probe(...args) {
+    const res = create_submit_args(args);
+    res[1] = randomId();
+    return res;
+}
+""",
+}
+
+
 @pytest.fixture(scope="module")
 def webui_server(tmp_path_factory):
     reason = _skip_reason()
@@ -71,9 +155,10 @@ def webui_server(tmp_path_factory):
         pytest.skip(reason)
     data = tmp_path_factory.mktemp("browser-ext-data")
     shutil.copytree(FIXTURE, data / "extensions" / "hook-recorder")
-    for name, text in SUBTABS_EXTENSION.items():
-        (data / "extensions" / "subtabs-probe" / name).parent.mkdir(parents=True, exist_ok=True)
-        (data / "extensions" / "subtabs-probe" / name).write_text(text, encoding="utf-8")
+    for folder, files in (("subtabs-probe", SUBTABS_EXTENSION), ("enqueue-probe", ENQUEUE_EXTENSION)):
+        for name, text in files.items():
+            (data / "extensions" / folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (data / "extensions" / folder / name).write_text(text, encoding="utf-8")
     with running_server(data, ["--api", "--skip-install"], ready_path="/internal/ping") as srv:
         srv.data = data
         yield srv
@@ -216,3 +301,32 @@ def test_a_dataframe_whose_header_an_extension_hides_still_shows_its_rows(page):
     header = page.evaluate("""() => Array.from(document.querySelectorAll('#subtabs_info th.header-cell'))
                                  .map((th) => [getComputedStyle(th).visibility, th.getBoundingClientRect().height])""")
     assert header and all(vis == "hidden" and h < 2 for vis, h in header), header
+
+
+def test_an_extension_re_submits_the_generate_inputs_and_runs_them_later(page, webui_server):
+    """agent-scheduler's Enqueue path (ENQUEUE_EXTENSION above): the page's values, stored, then run by
+    the extension's thread through modules.txt2img.txt2img, make the image the API makes of them."""
+    import base64
+    import time
+
+    fill_txt2img(page, prompt="queued later", steps=3, seed=77)
+    button = page.locator("#txt2img_actions_column #txt2img_enqueue_probe")     # placed under Generate
+    expect(button).to_be_visible()
+    button.click()
+    result = {}
+    for _ in range(240):
+        result = httpx.get(webui_server.base + "/enqueue-probe/result", timeout=30).json()
+        if result:
+            break
+        time.sleep(0.5)
+    assert result, "the enqueued job never ran"
+    assert result["task"].startswith("task(") and result["checkpoint"] == "Current Checkpoint"
+    info = result["info"]
+    assert (info["prompt"], info["seed"], info["steps"], info["width"]) == ("queued later", 77, 3, 64)
+    assert "Time taken" in result["log"]
+    r = httpx.post(webui_server.base + "/sdapi/v1/txt2img", timeout=120, json={
+        "prompt": "queued later", "seed": 77, "steps": 3, "width": 64, "height": 64,
+        "sampler_name": info["sampler_name"]})
+    assert r.status_code == 200, r.text
+    assert np.array_equal(pixels(base64.b64decode(result["image"])), pixels(base64.b64decode(r.json()["images"][0])))
+    page.console_log.check()
