@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sdwebui.interfaces.ui import gradio_compat
+
 SIZE = {"steps": 3, "width": 64, "height": 64, "seed": 23, "cfg_scale": 7}
 
 
@@ -39,7 +41,9 @@ def _generate_fn(demo, tab: str):
     button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == f"{tab}_generate")
     deps = [d for d in demo.dependencies if d["trigger"] == "click" and button._id in d["targets"]]
     dep = next(d for d in deps if len(d["outputs"]) == 4)
-    return next(fn for fn in demo.fns if [c._id for c in fn.inputs] == dep["inputs"])
+    with gradio_compat.gradio3_fns(demo):       # as during the extensions' on_app_started callbacks
+        key = next(fn for fn in demo.fns if [c._id for c in fn.inputs] == dep["inputs"])
+        return demo.fns[int(key)]
 
 
 def _defaults(fn) -> list:
@@ -90,11 +94,16 @@ def _api_image(api, route: str, **payload) -> np.ndarray:
 
 
 def test_fns_iterate_as_gradio_3s_list_and_stay_gradio_6s_dict(demo):
-    keys = list(demo.fns)
-    assert keys and all(isinstance(k, int) for k in keys)
-    fn = demo.fns[int(keys[0])]                 # looked up by a plain id, as gradio does
-    assert keys[0].inputs is fn.inputs and keys[0].fn is fn.fn
-    assert [c._id for c in keys[0].outputs] == [c._id for c in fn.outputs]
+    with gradio_compat.gradio3_fns(demo):
+        keys = list(demo.fns)
+        assert keys and all(isinstance(k, int) for k in keys)
+        fn = demo.fns[int(keys[0])]                 # looked up by a plain id, as gradio does
+        assert keys[0].inputs is fn.inputs and keys[0].fn is fn.fn
+        assert [c._id for c in keys[0].outputs] == [c._id for c in fn.outputs]
+        with demo:
+            added = gr.Button().click(lambda: None)     # an event an extension adds meanwhile
+    assert all(type(k) is int for k in demo.fns) and int(keys[0]) in demo.fns     # gradio's dict again
+    assert added["id"] in demo.fns
 
 
 def test_txt2img_handler_runs_the_inputs_an_extension_stored(demo, api):

@@ -93,3 +93,27 @@ def test_onchange_failure_restores_value(opts):
     with pytest.raises(RuntimeError):
         opts.set("samples_format", "jpg")
     assert opts.samples_format == "png"
+
+
+def test_output_folders_default_to_the_data_dir_as_a1111_names_them(tmp_path):
+    """Relative to the web UI's folder when the data dir is that folder, else absolute (A1111's
+    truncate_path): extensions that read the options (images-browser) find the images either way."""
+    elsewhere = shared_options.templates()
+    shared_options.anchor_output_dirs(elsewhere, tmp_path / "data", tmp_path / "webui")
+    assert elsewhere["outdir_txt2img_samples"].default == str(tmp_path / "data" / "outputs" / "txt2img-images")
+    assert elsewhere["outdir_save"].default == str(tmp_path / "data" / "log" / "images")
+    assert elsewhere["outdir_samples"].default == ""          # empty: "the three below"
+    here = shared_options.templates()
+    shared_options.anchor_output_dirs(here, tmp_path, tmp_path)
+    assert here["outdir_txt2img_samples"].default == "outputs/txt2img-images"
+
+
+def test_api_names_the_output_folder_the_images_are_saved_in(api, data_dir):
+    from pathlib import Path
+
+    folder = Path(api.get("/sdapi/v1/options").json()["outdir_txt2img_samples"])
+    assert folder.is_absolute() and folder == data_dir / "outputs" / "txt2img-images"
+    r = api.post("/sdapi/v1/txt2img", json={"prompt": "saved", "steps": 2, "width": 64, "height": 64, "seed": 3,
+                                            "save_images": True})
+    assert r.status_code == 200, r.text
+    assert any(p.name.endswith("-3.png") for p in folder.rglob("*.png"))

@@ -81,12 +81,14 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     else:
         import gradio as gr
 
+        from sdwebui.interfaces.ui import gradio_compat
         from sdwebui.interfaces.ui.app import create_ui, head_html
 
         demo = create_ui()
         startup_timer.record("create ui")
         # before the UI is mounted at "/": routes added after the mount would never be reached
-        script_callbacks.app_started_callback(demo, app)
+        with gradio_compat.gradio3_fns(demo):        # extensions iterate demo.fns as gradio 3's list
+            script_callbacks.app_started_callback(demo, app)
         demo.queue(max_size=64, api_open=False, default_concurrency_limit=None)
         allowed = [str(shared.paths.resolve_output("outputs"))] + flags.user_allowed_paths(ns)
         credentials = _gradio_credentials(ns)

@@ -124,6 +124,7 @@ def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], li
     paths_mod.ensure_dirs(paths)
     templates = shared_options.templates(vae_choices=vae_choices, localization_choices=localization_choices,
                                          face_restorer_choices=face_restorer_choices)
+    shared_options.anchor_output_dirs(templates, paths.data, paths_mod.SCRIPT_PATH)
     opts = Options({**templates, **options_templates}, paths.config_file)
     opts.load()
     state = State()

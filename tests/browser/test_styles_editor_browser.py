@@ -95,9 +95,12 @@ def test_styles_editor_and_the_prompt_tools(page, webui_server):
     with open(webui_server.data / "styles.csv", encoding="utf-8-sig", newline="") as f:
         assert {"name": NAME, "prompt": "masterpiece, {prompt}, 4k", "negative_prompt": "blurry"} in list(
             csv.DictReader(f))
-    # a page opened from now on lists it too (gradio serves every page the config made at start)
-    choices = {c["props"].get("elem_id"): c["props"].get("choices") for c in page_config(base)["components"]}
-    assert [NAME, NAME] in choices["txt2img_styles"] and [NAME, NAME] in choices["img2img_styles_edit_select"]
+    # a page opened from now on lists it too (gradio serves every page the config made at start; the
+    # lists are refreshed by an event that follows the save)
+    def listed() -> bool:
+        choices = {c["props"].get("elem_id"): c["props"].get("choices") for c in page_config(base)["components"]}
+        return [NAME, NAME] in choices["txt2img_styles"] and [NAME, NAME] in choices["img2img_styles_edit_select"]
+    wait_until(page, listed)
     page.locator("#txt2img_edit_style_close").click()
     expect(page.locator(".global-popup")).to_be_hidden()
 

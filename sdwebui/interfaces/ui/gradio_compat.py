@@ -7,7 +7,8 @@ install() patches gradio once, before any UI is built:
 * `_js=` means `js=` on every event listener: components' events, `.then()` / `.success()` /
   `.failure()` of the Dependency an event returns, `gr.on(...)` and `Blocks.load(...)`;
   `.style(...)` is accepted and ignored; `Blocks.dependencies` lists the events (gradio 3's dicts)
-  and iterating `Blocks.fns` gives the events' functions (gradio 3's list; gradio 6's dict by id);
+  and iterating `Blocks.fns` in an on_app_started callback gives the events' functions (gradio 3's
+  list; gradio 6's dict by id: `gradio3_fns()`);
 * a component put in a gr.Tabs before its tabs is moved after them (gradio 6 shows a wrong tab strip);
 * a row or column an extension builds stays in the page when hidden (built so or by an update), hidden
   by a class that its visibility updates move (gradio 6 would leave its children out, and shows one
@@ -337,7 +338,6 @@ def install() -> None:
     _wrap_layout_visibility_updates()
     if not hasattr(gr.Blocks, "dependencies"):
         gr.Blocks.dependencies = property(_gradio3_dependencies)
-    _gradio3_fns()
 
 
 def _component_update(*args: Any, **kwargs: Any) -> dict:
@@ -393,16 +393,21 @@ class _Gradio3Fns(dict):
         super().__setitem__(key, value)
 
 
-def _gradio3_fns() -> None:
-    from gradio.blocks import BlocksConfig
-
-    if isinstance(BlocksConfig.__dict__.get("fns"), property):
+@contextlib.contextmanager
+def gradio3_fns(blocks: gr.Blocks | None) -> Iterator[None]:
+    """While extensions' code runs with the app's Blocks (their on_app_started callbacks), iterating
+    `blocks.fns` gives the events' functions (_FnId keys); afterwards the dict is gradio's own again
+    (plain int keys: gradio 6 misbehaved with the _FnId keys left in, an X/Y/Z dropdown's option list
+    stayed open), the events the extensions added kept."""
+    config = getattr(blocks, "default_config", None)
+    if config is None:
+        yield
         return
-
-    def set_fns(config: Any, value: Any) -> None:
-        config.__dict__["fns"] = value if isinstance(value, _Gradio3Fns) else _Gradio3Fns(value)
-
-    BlocksConfig.fns = property(lambda config: config.__dict__["fns"], set_fns)
+    config.fns = _Gradio3Fns(config.fns)
+    try:
+        yield
+    finally:
+        config.fns = {int(key): value for key, value in config.fns.items()}
 
 
 # --- A1111's modules.gradio_extensons (its gradio-3 patches) ------------------------------------------

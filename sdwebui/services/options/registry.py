@@ -7,6 +7,8 @@ depend on files on disk (the VAEs) are callables the runtime hands in once its r
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Callable
 
 from sdwebui.services.options.info import OptionInfo, categories
@@ -58,3 +60,22 @@ def templates(vae_choices: Callable[[], list[str]] | None = None,
         else:
             t.update(module.options())
     return t
+
+
+# the output folders' options whose defaults name a folder of the data dir
+OUTPUT_DIR_KEYS = ("outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples", "outdir_txt2img_grids",
+                   "outdir_img2img_grids", "outdir_save", "outdir_init_images")
+
+
+def anchor_output_dirs(templates: dict[str, OptionInfo], data_dir: Path, webui_dir: Path) -> None:
+    """A1111's defaults for the output folders: relative ("outputs/txt2img-images") when the data dir is
+    the web UI's folder, else absolute in the data dir (A1111 makes them relative to its folder when it
+    can). Here a relative value is taken against the data dir; extensions that read these options take
+    it against the web UI's folder (images-browser lists the folders they name), so a data dir
+    elsewhere gets absolute defaults that mean the same to both."""
+    if Path(data_dir).resolve() == Path(webui_dir).resolve():
+        return
+    for key in OUTPUT_DIR_KEYS:
+        info = templates.get(key)
+        if info is not None and info.default and not Path(info.default).is_absolute():
+            info.default = str(Path(data_dir) / info.default)
