@@ -262,8 +262,8 @@ def test_reload_and_page_load_show_api_changes(api):
         # tab, sending only what changed since the page was built (an update per setting made
         # every page seconds slower)
         assert len(load_handlers(demo)) == 1
-        # (the page presses the hidden button when the user opens the tab: javascript/a1111_globals.js)
-        opened = handler(demo, c["settings_load_values"], "click")
+        tab = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "tab_settings")
+        opened = handler(demo, tab, "select")
         out = opened.fn()
         outputs = list(opened.outputs)
         idx = [getattr(o, "elem_id", None) for o in outputs].index("setting_jpeg_quality")

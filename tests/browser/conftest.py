@@ -163,8 +163,10 @@ def open_ui(browser, webui_server):
         page.console_log = PageLog()
         _watch(page, page.console_log, webui_server.base)
         page.goto(webui_server.base + "/", timeout=60_000)
-        # the UI is rendered by JavaScript after the HTML loads: wait for it
+        # the UI is rendered by JavaScript after the HTML loads: wait for it, and for the page to be
+        # ready (A1111's onUiLoaded moment: the parts extensions expect are drawn, the tabs set back)
         page.locator("#txt2img_generate").wait_for(state="visible", timeout=60_000)
+        page.wait_for_function("() => window.uiLoadedDone === true", timeout=60_000)
         return page
 
     try:

@@ -24,7 +24,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from sdwebui.interfaces.ui import gradio_compat  # noqa: E402
 from sdwebui.services import runtime as shared  # noqa: E402
 from sdwebui.services.options.store import OptionInfo  # noqa: E402
 from sdwebui.services.options.apply import (  # noqa: E402
@@ -259,19 +258,6 @@ _REFRESHERS: dict[str, Callable[[], Callable[[], Any] | None]] = {
 # ---------------------------------------------------------------------------------------
 # Settings tab
 # ---------------------------------------------------------------------------------------
-def _builtin_keys() -> frozenset[str]:
-    """The app's own option keys (the rest are extensions')."""
-    from sdwebui.services.options import registry
-
-    global _BUILTIN_KEYS
-    if _BUILTIN_KEYS is None:
-        _BUILTIN_KEYS = frozenset(registry.templates())
-    return _BUILTIN_KEYS
-
-
-_BUILTIN_KEYS: frozenset[str] | None = None
-
-
 def _sections(keys: list[str]) -> list[tuple[str, str, list[str]]]:
     """(id, label, keys) per section, in registration order; unsectioned options go last."""
     groups: dict[tuple[str, str], list[str]] = {}
@@ -314,14 +300,8 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
 
     items: list[tuple[str, OptionInfo, gr.Component]] = []
     sections: list[tuple[gr.Accordion, list[str]]] = []
-    builtin = _builtin_keys()
     for sid, label, section_keys in _sections(keys):
         with gr.Accordion(label, open=False, elem_id=f"settings_{sid}") as acc:
-            if any(key not in builtin for key in section_keys):
-                # A1111's page has every setting at load and extensions' scripts read theirs then
-                # (agent-scheduler its Enqueue shortcut): a section with an extension's options is
-                # in the page from the start, closed (this UI's own sections fill in when opened)
-                gradio_compat.render_eagerly(acc)
             for key in section_keys:
                 info = opts.data_labels[key]
                 items.append((key, info, setting_component(key, info)))
@@ -380,13 +360,12 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
     submit.click(apply_click, [snapshot, *components], [result, snapshot, *components], **common)
     reload.click(reload_values, [], [snapshot, *components], **common)
     # A page opened after an API change shows the stored values, not those from server start. They
-    # are re-read when the user opens the Settings tab (the page script presses this button then):
-    # sent at page load (as A1111 does) they cost every page ~9 s of browser CPU on 2 cores, since
-    # gradio re-walks its whole tree for each update of a component it has not drawn yet; and run
-    # while the page first draws the tab (eager_render.js shows it once at load), ~25 s when a
-    # section is drawn then (an extension's, below).
-    load = gr.Button(visible="hidden", elem_id="settings_load_values")
-    load.click(load_values, inputs=None, outputs=[snapshot, *components], show_progress="hidden", **common)
+    # are re-read when the Settings tab is opened: sent at page load (as A1111 does) they cost
+    # every page ~9 s of browser CPU on 2 cores, since gradio re-walks its whole tree for each
+    # update of a component it has not drawn yet.
+    opened = tab.select if tab is not None else None
+    gr.on([opened] if opened is not None else None, load_values, inputs=None, outputs=[snapshot, *components],
+          show_progress="hidden", **common)
     search.change(filter_settings, [search], [*components, *[acc for acc, _ in sections]],
                   show_progress="hidden", trigger_mode="always_last", **common)
 

@@ -218,16 +218,6 @@ function inSettingsControls(node) {
         (type !== "click" && el.closest("#quicksettings"))) refreshOptionsSoon();
 }, true));
 
-// The Settings tab re-reads its values when the user opens it (settings.py: not at page load, nor
-// when the eager rendering shows the tab once before the UI is reported loaded)
-onUiTabChange(() => {
-    const tab = get_uiCurrentTab();
-    if (tab && tab.getAttribute("aria-controls") === "tab_settings") {
-        const button = gradioApp().getElementById("settings_load_values");
-        if (button) button.click();
-    }
-});
-
 (function () {
     const observer = new MutationObserver((mutations) => {
         watchOptionsBox();

@@ -130,9 +130,19 @@
         const t0 = performance.now();
         const pending = new Set(eagerTabIds().filter((id) => !panel(id)));
         const first = get_uiCurrentTab();
-        const firstId = first && first.getAttribute("aria-controls");
-        for (const id of [...pending]) {
-            if (pending.delete(id)) await showTab(id, pending);     // else shown already, inside its parent
+        let firstId = first && first.getAttribute("aria-controls");
+        // a tab the user picks meanwhile (a slow machine) is the one the page is left on
+        const userPick = (event) => {
+            const button = event.isTrusted && event.target.closest && event.target.closest("#tabs button[role='tab']");
+            if (button && button.getAttribute("aria-controls")) firstId = button.getAttribute("aria-controls");
+        };
+        document.addEventListener("click", userPick, true);
+        try {
+            for (const id of [...pending]) {
+                if (pending.delete(id)) await showTab(id, pending);     // else shown already, inside its parent
+            }
+        } finally {
+            document.removeEventListener("click", userPick, true);
         }
         select(firstId);
         await settled();
