@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.reliability_support import SMALL, WAIT, Figures, pixels, rss_kib, wait_for
+from tests.ui_client import ui_txt2img
 
 FIGURES = Figures("load")
 CLIENTS = 6          # concurrent client threads in a round
@@ -46,13 +47,9 @@ def ui(server):
 
 
 def ui_generate(ui, prompt: str, seed: int) -> dict:
-    # the txt2img panel's inputs in component order (see tests/test_server.py)
-    panel = [prompt, "", [], "Euler", "Automatic", SMALL["steps"], 64, 64, 1, 1, 7, seed, -1, 0, 0, 0,
-             False, "Latent", 0, 0.7, 2, 0, 0]
-    # then the scripts' controls, at their defaults (as in tests/test_server.py)
-    params = ui.view_api(print_info=False, return_format="dict")["named_endpoints"]["/txt2img"]["parameters"]
-    rest = [p["parameter_default"] if p.get("parameter_has_default") else None for p in params[len(panel):]]
-    gallery, info_json, _html = ui.predict(*panel, *rest, api_name="/txt2img")
+    gallery, info_json, _html = ui_txt2img(ui, ui.src, txt2img_prompt=prompt, txt2img_sampling="Euler",
+                                           txt2img_steps=SMALL["steps"], txt2img_width=64, txt2img_height=64,
+                                           txt2img_seed=seed, txt2img_cfg_scale=7)
     assert len(gallery) == 1
     return json.loads(info_json)
 

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.server_process import running_server
+from tests.ui_client import ui_txt2img
 
 AUTH = ("tester", "s3cret:with-colon")
 
@@ -54,15 +55,9 @@ def test_ui_generate_goes_through_the_shared_queue(server):
 
     base, data = server
     client = Client(base + "/", verbose=False)
-    # the panel's inputs in component order: prompt, negative, styles, sampler, schedule, steps, width,
-    # height, batch count, batch size, CFG, seed, variation seed/strength, resize-seed-from w/h, hires fields
-    panel = ["a blue square", "", [], "Euler a", "Automatic", 6, 64, 64, 1, 1, 7, 321, -1, 0, 0, 0,
-             False, "Latent", 0, 0.7, 2, 0, 0]
-    # after the panel come the scripts' controls (the Script dropdown, the built-in scripts' inputs):
-    # their defaults, as the page sends them when nobody touches them
-    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/txt2img"]["parameters"]
-    rest = [p["parameter_default"] if p.get("parameter_has_default") else None for p in params[len(panel):]]
-    gallery, info_json, html = client.predict(*panel, *rest, api_name="/txt2img")
+    gallery, info_json, html = ui_txt2img(client, base, txt2img_prompt="a blue square", txt2img_sampling="Euler a",
+                                          txt2img_steps=6, txt2img_width=64, txt2img_height=64, txt2img_seed=321,
+                                          txt2img_cfg_scale=7)
     info = json.loads(info_json)
     assert info["all_seeds"] == [321] and info["sampler_name"] == "Euler a"
     assert len(gallery) == 1

@@ -14,6 +14,10 @@ def sketch_and_generate(page, tab_title: str, editor_id: str, picture) -> str:
     page.locator("#tabs").get_by_role("tab", name="img2img", exact=True).click()
     page.locator("#mode_img2img").get_by_role("tab", name=tab_title, exact=True).click()
     editor = page.locator(f"#{editor_id}")
+    # as a user sees it: the editor's two canvases are drawn (its asynchronous set-up is done; an
+    # earlier upload is held by javascript/image_editor_ready.js)
+    expect(editor.locator(".pixi-target canvas")).to_have_count(1)
+    expect(editor.locator(".pixi-target-crop canvas")).to_have_count(1)
     editor.locator("input[type=file]").set_input_files(str(picture))
     canvas = editor.locator("canvas").first
     expect(canvas).to_be_visible()
@@ -52,6 +56,33 @@ def test_inpaint_sketch_sends_the_painted_mask(page, picture):
 def test_sketch_is_img2img_from_the_drawn_picture(page, picture):
     info = sketch_and_generate(page, "Sketch", "img2img_sketch", picture)
     assert "Denoising strength: 0.75" in info and "Mask blur" not in info
+
+
+def test_a_picture_given_before_the_editor_is_set_up_is_kept(page, picture):
+    """gradio's editor sets itself up asynchronously when first shown (on a busy machine that takes a
+    while); a file chosen before then waits, then goes to the editor: no error, and the Sketch generation
+    runs from it. The editor's set-up is held here by holding its WebGL renderer's script."""
+    from playwright.sync_api import expect
+
+    held = []
+    page.route("**/WebGLRenderer-*.js", lambda route: held.append(route))
+    page.locator("#tabs").get_by_role("tab", name="img2img", exact=True).click()
+    page.locator("#mode_img2img").get_by_role("tab", name="Sketch", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#img2img_sketch .pixi-target') !== null")
+    page.wait_for_timeout(300)            # room for the renderer's script to be asked for (and held)
+    assert held, "the editor's renderer script was not requested (loaded before?)"
+    editor = page.locator("#img2img_sketch")
+    editor.locator("input[type=file]").set_input_files(str(picture))
+    page.wait_for_timeout(300)            # gradio would take the file now (its error is what is checked)
+    assert editor.locator("canvas").count() == 0 and not page.console_log.errors
+    for route in held:
+        route.continue_()
+    expect(editor.locator(".pixi-target canvas")).to_have_count(1)
+    steps = page.locator("#img2img_steps input[type=number]")
+    steps.fill("2")
+    steps.press("Enter")
+    page.locator("#img2img_generate").click()
+    expect(page.locator("#html_info_img2img")).to_contain_text("Denoising strength: 0.75", timeout=120_000)
 
 
 def test_detect_size_and_resize_by_scale_the_source_image(page, tmp_path):
