@@ -187,9 +187,18 @@ def test_failed_checkpoint_load_keeps_model(api, data_dir):
 
 
 def _tab_inputs(demo: gr.Blocks):
+    """Apply's handler, the sections' snapshot states (what the page showed) and the components."""
     fn = handler(demo, by_id(demo)["settings_submit"], "click")
-    state, *components = fn.inputs
-    return fn.fn, state, components
+    states = [b for b in fn.inputs if isinstance(b, gr.State)]
+    return fn.fn, states, fn.inputs[len(states):]
+
+
+def sections(demo: gr.Blocks) -> list:
+    return _tab_inputs(demo)[1]
+
+
+def shown_of(snapshots) -> dict:
+    return {k: v for snap in snapshots for k, v in snap.items()}
 
 
 def test_freeze_settings_refuses(api, data_dir, monkeypatch):
@@ -201,10 +210,10 @@ def test_freeze_settings_refuses(api, data_dir, monkeypatch):
     assert c["settings_submit"].interactive is False
     assert c["setting_samples_save"].interactive is False
     assert c["setting_sd_model_checkpoint"].interactive is False
-    apply_fn, state, components = _tab_inputs(demo)
+    apply_fn, states, components = _tab_inputs(demo)
     values = [b.value for b in components]
     values[[b.elem_id for b in components].index("setting_CLIP_stop_at_last_layers")] = 4
-    out = run(apply_fn(state.value, *values))
+    out = run(apply_fn(*[st.value for st in states], *values))
     assert "frozen" in out[0]
     assert shared.opts.CLIP_stop_at_last_layers == 1 and stored(data_dir) == before
 
@@ -212,34 +221,35 @@ def test_freeze_settings_refuses(api, data_dir, monkeypatch):
 def test_apply_button_applies_only_edited_values(api, data_dir):
     with restored("CLIP_stop_at_last_layers", "samples_format", "jpeg_quality"):
         demo = build()
-        apply_fn, state, components = _tab_inputs(demo)
+        apply_fn, states, components = _tab_inputs(demo)
         ids = [c.elem_id for c in components]
         assert "setting_sd_model_checkpoint" not in ids  # it lives in the quicksettings bar
         values = [c.value for c in components]
-        shown = dict(state.value)
+        shown = [dict(st.value) for st in states]
         # meanwhile the API changes jpeg_quality; the page still shows the old value
         assert api.post("/sdapi/v1/options", json={"jpeg_quality": 55}).status_code == 200
         values[ids.index("setting_CLIP_stop_at_last_layers")] = 3.0  # a slider may hand back floats
         values[ids.index("setting_samples_format")] = "webp"
-        out = run(apply_fn(shown, *values))
+        out = run(apply_fn(*shown, *values))
         # keys come in registration order
         assert html_text(out[0]) == "2 settings changed: samples_format, CLIP_stop_at_last_layers"
         assert shared.opts.CLIP_stop_at_last_layers == 3 and isinstance(shared.opts.CLIP_stop_at_last_layers, int)
         assert shared.opts.jpeg_quality == 55  # not reverted by the stale page
         assert stored(data_dir)["samples_format"] == "webp"
         # the result re-reads the store: new snapshot and component values
-        new_shown = out[1]
+        n = len(states)
+        new_shown = {k: v for snap in out[1:1 + n] for k, v in snap.items()}
         assert new_shown["jpeg_quality"] == 55 and new_shown["samples_format"] == "webp"
-        assert out[2 + ids.index("setting_jpeg_quality")]["value"] == 55
+        assert out[1 + n + ids.index("setting_jpeg_quality")]["value"] == 55
 
         # a bad value: the error names the key, nothing changes, the page keeps the edits
         values = [new_shown[c.elem_id.removeprefix("setting_")] for c in components]
         values[ids.index("setting_samples_format")] = "bmp"
         values[ids.index("setting_CLIP_stop_at_last_layers")] = 2
-        out = run(apply_fn(new_shown, *values))
+        out = run(apply_fn(*out[1:1 + n], *values))
         assert "samples_format" in out[0] and out[0].startswith("Error")
         assert shared.opts.CLIP_stop_at_last_layers == 3 and shared.opts.samples_format == "webp"
-        assert out[2] == gr.skip()
+        assert all(o == gr.skip() for o in out[1:])
 
 
 def html_text(s: str) -> str:
@@ -257,15 +267,17 @@ def test_reload_and_page_load_show_api_changes(api):
         out = reload_fn.fn()
         outputs = list(reload_fn.outputs)
         idx = [getattr(o, "elem_id", None) for o in outputs].index("setting_jpeg_quality")
-        assert out[idx]["value"] == 42 and out[0]["jpeg_quality"] == 42
-        # the page load re-reads the quicksettings bar only; opening the Settings tab re-reads the
-        # tab, sending only what changed since the page was built (an update per setting made
-        # every page seconds slower)
+        assert out[idx]["value"] == 42 and shown_of(out[:len(sections(demo))])["jpeg_quality"] == 42
+        # the page load re-reads the quicksettings bar only; opening a section of the Settings tab
+        # re-reads that section, sending only what changed since the page was built (an update per
+        # setting made every page seconds slower)
         assert len(load_handlers(demo)) == 1
-        tab = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "tab_settings")
-        opened = handler(demo, tab, "select")
+        assert not [fn for fn in demo.fns.values() if any(event == "select" for _, event in fn.targets)]
+        saving = by_id(demo)["settings_saving-images"]
+        opened = handler(demo, saving, "expand")
         out = opened.fn()
         outputs = list(opened.outputs)
+        assert isinstance(outputs[0], gr.State) and len(outputs) < 60       # one section's, not all
         idx = [getattr(o, "elem_id", None) for o in outputs].index("setting_jpeg_quality")
         assert out[idx]["value"] == 42 and out[0]["jpeg_quality"] == 42
         unchanged = [getattr(o, "elem_id", None) for o in outputs].index("setting_samples_format")

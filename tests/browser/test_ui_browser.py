@@ -289,3 +289,29 @@ def test_first_launch_starts_at_the_default_models_size(page):
     # the embedded default model draws at 64x64: a first-time user's first image is at its size
     for elem_id in ("txt2img_width", "txt2img_height"):
         expect(page.locator(f"#{elem_id} input[type=number]")).to_have_value("64")
+
+
+def test_a_settings_section_shows_api_changes_when_opened_and_apply_keeps_them(page, webui_server):
+    """A page opened before an API change: the Saving images section shows the new value when opened;
+    Apply of another edit in it changes only that one (the API's change is not written back)."""
+    base = webui_server.base
+    before = httpx.get(base + "/sdapi/v1/options", timeout=30).json()
+    quality = 81 if before["jpeg_quality"] != 81 else 82
+    assert httpx.post(base + "/sdapi/v1/options", json={"jpeg_quality": quality}, timeout=60).status_code == 200
+    try:
+        page.locator("#tab_settings-button").click()
+        page.locator("#settings_saving-images .label-wrap").first.click()
+        expect(page.locator("#setting_jpeg_quality input[type=number]")).to_have_value(str(quality))
+        # the API changes it again while the page shows the section; an Apply of another field keeps it
+        assert httpx.post(base + "/sdapi/v1/options", json={"jpeg_quality": quality - 10},
+                          timeout=60).status_code == 200
+        name = page.locator("#setting_samples_filename_pattern textarea, #setting_samples_filename_pattern input").first
+        name.fill("[seed]-browser")
+        page.locator("#settings_submit").click()
+        expect(page.locator("#settings_result")).to_contain_text("1 setting changed: samples_filename_pattern")
+        after = httpx.get(base + "/sdapi/v1/options", timeout=30).json()
+        assert after["samples_filename_pattern"] == "[seed]-browser" and after["jpeg_quality"] == quality - 10
+        expect(page.locator("#setting_jpeg_quality input[type=number]")).to_have_value(str(quality - 10))
+    finally:
+        httpx.post(base + "/sdapi/v1/options", json={k: before[k] for k in ("jpeg_quality", "samples_filename_pattern")},
+                   timeout=60)

@@ -276,11 +276,9 @@ def _matches(query: str, key: str, info: OptionInfo) -> bool:
     return query in key.lower() or query in (info.label or "").lower()
 
 
-def create_settings_tab(tab: gr.Tab | None = None) -> None:
-    """Build the Settings tab body; call inside the open `gr.Tab("Settings")` block (`tab`, found
-    there when not given), after create_quicksettings() in the same Blocks."""
-    if tab is None and isinstance(gr.context.Context.block, gr.Tab):
-        tab = gr.context.Context.block
+def create_settings_tab() -> None:
+    """Build the Settings tab body; call inside the open `gr.Tab("Settings")` block, after
+    create_quicksettings() in the same Blocks."""
     opts = shared.opts
     frozen = bool(shared.cmd_opts.freeze_settings)
     root = gr.context.Context.root_block
@@ -308,28 +306,35 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
         sections.append((acc, section_keys))
     components = [c for _, _, c in items]
 
-    # What each component showed when the page (or the last Apply/Reload) filled it in: only a
-    # value the user edited is applied, so an Apply never reverts a change made meanwhile
-    # through the API or the quicksettings bar.
-    def snapshot_now() -> dict[str, Any]:
-        return {key: _ui_state(key, info)[1] for key, info, _ in items}
+    # What each component showed when the page (or the last Apply/Reload/section opening) filled it
+    # in: only a value the user edited is applied, so an Apply never reverts a change made meanwhile
+    # through the API or the quicksettings bar. One snapshot per section, as each section re-reads
+    # its own values when it is opened.
+    def snapshot_now(section_keys: list[str]) -> dict[str, Any]:
+        return {key: _ui_state(key, opts.data_labels[key])[1] for key in section_keys}
 
-    snapshot = gr.State(snapshot_now())
+    snapshots = [gr.State(snapshot_now(section_keys)) for _, section_keys in sections]
 
     def reload_values() -> list:
-        return [snapshot_now(), *[_ui_update(key, info) for key, info, _ in items]]
+        return [*[snapshot_now(ks) for _, ks in sections], *[_ui_update(key, info) for key, info, _ in items]]
 
     built = {key: _ui_state(key, info) for key, info, _ in items}   # what the page's config carries
 
-    def load_values() -> list:
-        """When the tab is opened only the settings changed since the UI was built are sent:
-        updating all ~330 components made the page and every later event in it seconds slower."""
-        states = {key: _ui_state(key, info) for key, info, _ in items}
-        updates = [gr.skip() if states[key] == built[key] else _ui_update(key, info, states[key])
-                   for key, info, _ in items]
-        return [{key: state[1] for key, state in states.items()}, *updates]
+    def section_loader(section_keys: list[str]) -> Callable[[], list]:
+        def load_values() -> list:
+            """Only the settings changed since the UI was built are sent: an update per component
+            costs the page (gradio re-walks its tree for each) and every later event in it."""
+            states = {key: _ui_state(key, opts.data_labels[key]) for key in section_keys}
+            updates = [gr.skip() if states[key] == built[key] else _ui_update(key, opts.data_labels[key], states[key])
+                       for key in section_keys]
+            return [{key: state[1] for key, state in states.items()}, *updates]
+        return load_values
 
-    async def apply_click(shown: dict[str, Any], *ui_values: Any) -> list:
+    async def apply_click(*args: Any) -> list:
+        shown: dict[str, Any] = {}
+        for snap in args[:len(sections)]:
+            shown.update(snap or {})
+        ui_values = args[len(sections):]
         pending: dict[str, Any] = {}
         for (key, info, _), raw in zip(items, ui_values):
             if key in READONLY_KEYS or (key in shown and raw == shown[key]):
@@ -342,7 +347,7 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
         message = html.escape(result_text(changed, error))
         if error is not None:
             # keep the user's edits on screen so the bad one can be fixed and applied again
-            return [message, gr.skip(), *[gr.skip() for _ in items]]
+            return [message, *[gr.skip() for _ in sections], *[gr.skip() for _ in items]]
         return [message, *reload_values()]
 
     def filter_settings(query: str) -> list:
@@ -357,15 +362,17 @@ def create_settings_tab(tab: gr.Tab | None = None) -> None:
         return comp_updates + sec_updates
 
     common = dict(concurrency_limit=None, api_visibility="undocumented")  # never wait behind generation
-    submit.click(apply_click, [snapshot, *components], [result, snapshot, *components], **common)
-    reload.click(reload_values, [], [snapshot, *components], **common)
-    # A page opened after an API change shows the stored values, not those from server start. They
-    # are re-read when the Settings tab is opened: sent at page load (as A1111 does) they cost
-    # every page ~9 s of browser CPU on 2 cores, since gradio re-walks its whole tree for each
-    # update of a component it has not drawn yet.
-    opened = tab.select if tab is not None else None
-    gr.on([opened] if opened is not None else None, load_values, inputs=None, outputs=[snapshot, *components],
-          show_progress="hidden", **common)
+    submit.click(apply_click, [*snapshots, *components], [result, *snapshots, *components], **common)
+    reload.click(reload_values, [], [*snapshots, *components], **common)
+    # A page opened after an API change shows the stored values, not those from server start. A
+    # section re-reads its values when it is opened (a click, or a search that opens it). Sent at
+    # page load (as A1111 does) or all at once when the tab is shown, they cost every page seconds
+    # of browser CPU: gradio keeps a loading status per output of every event it ran and re-sets
+    # them all at each later event's every step (~330 settings outputs: ~9 s on 2 cores at load).
+    by_key = {key: comp for key, _, comp in items}
+    for (acc, section_keys), snap in zip(sections, snapshots):
+        acc.expand(section_loader(section_keys), None, [snap, *[by_key[k] for k in section_keys]],
+                   show_progress="hidden", **common)
     search.change(filter_settings, [search], [*components, *[acc for acc, _ in sections]],
                   show_progress="hidden", trigger_mode="always_last", **common)
 
