@@ -50,7 +50,9 @@ def create_ui() -> gr.Blocks:
                 with _current_runner(scripts.scripts_txt2img):
                     txt2img = create_txt2img_tab()
             loadsave.add_block(tab, "txt2img")
-            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img") as tab:
+            # drawn at load (eager_render.js), as gradio 3 did: extensions' scripts look up
+            # #img2img_prompt and the other img2img elements when the UI starts
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img", elem_classes=[gradio_compat.EAGER_CLASS]) as tab:
                 with _current_runner(scripts.scripts_img2img):
                     img2img = create_img2img_tab()
             loadsave.add_block(tab, "img2img")

@@ -24,6 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from sdwebui.interfaces.ui import gradio_compat  # noqa: E402
 from sdwebui.services import runtime as shared  # noqa: E402
 from sdwebui.services.options.store import OptionInfo  # noqa: E402
 from sdwebui.services.options.apply import (  # noqa: E402
@@ -258,6 +259,19 @@ _REFRESHERS: dict[str, Callable[[], Callable[[], Any] | None]] = {
 # ---------------------------------------------------------------------------------------
 # Settings tab
 # ---------------------------------------------------------------------------------------
+def _builtin_keys() -> frozenset[str]:
+    """The app's own option keys (the rest are extensions')."""
+    from sdwebui.services.options import registry
+
+    global _BUILTIN_KEYS
+    if _BUILTIN_KEYS is None:
+        _BUILTIN_KEYS = frozenset(registry.templates())
+    return _BUILTIN_KEYS
+
+
+_BUILTIN_KEYS: frozenset[str] | None = None
+
+
 def _sections(keys: list[str]) -> list[tuple[str, str, list[str]]]:
     """(id, label, keys) per section, in registration order; unsectioned options go last."""
     groups: dict[tuple[str, str], list[str]] = {}
@@ -298,8 +312,14 @@ def create_settings_tab() -> None:
 
     items: list[tuple[str, OptionInfo, gr.Component]] = []
     sections: list[tuple[gr.Accordion, list[str]]] = []
+    builtin = _builtin_keys()
     for sid, label, section_keys in _sections(keys):
         with gr.Accordion(label, open=False, elem_id=f"settings_{sid}") as acc:
+            if any(key not in builtin for key in section_keys):
+                # A1111's page has every setting at load and extensions' scripts read theirs then
+                # (agent-scheduler its Enqueue shortcut): a section with an extension's options is
+                # in the page from the start, closed (this UI's own sections fill in when opened)
+                gradio_compat.render_eagerly(acc)
             for key in section_keys:
                 info = opts.data_labels[key]
                 items.append((key, info, setting_component(key, info)))
