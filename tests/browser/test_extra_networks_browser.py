@@ -129,7 +129,9 @@ def test_edit_dialog_saves_user_metadata_and_replaces_the_preview(page, lora_dir
     # an image in the gallery first: "Replace preview" takes the selected (first) one
     page.locator("#txt2img_prompt textarea").fill("a blue square")
     page.locator("#txt2img_generate").click()
-    expect(page.locator("#txt2img_gallery img").first).to_be_visible(timeout=120_000)
+    # the job's result, not a live preview shown in the gallery while it runs
+    expect(page.locator("#html_info_txt2img")).to_contain_text("Steps:", timeout=120_000)
+    expect(page.locator("#txt2img_gallery img").first).to_be_visible()
 
     cards = open_page_tab(page, "txt2img", "Lora")
     card = cards.locator('.card[data-name="tiny_style"]')
@@ -155,17 +157,13 @@ def test_edit_dialog_saves_user_metadata_and_replaces_the_preview(page, lora_dir
     card.hover()
     card.locator(".edit-button").click()
     expect(editor).to_be_visible()
+    preview = "() => { const i = document.querySelector('.global-popup .standalone-card-preview img'); return i && i.src; }"
+    shown = page.wait_for_function(preview).json_value()
     editor.get_by_role("button", name="Replace preview").click()
-    # the dialog's preview shows the new file (its URL carries the file's new modification time)
-    page.wait_for_function(
-        "() => { const i = document.querySelector('.global-popup .standalone-card-preview img');"
-        " return i && /mtime=/.test(i.src); }")
-    after = None
-    for _ in range(100):     # the file is written atomically: old or new, never half
-        after = Image.open(lora_dir / "tiny_style.png")
-        if after.size == (64, 64):
-            break
-        page.wait_for_timeout(100)
+    # the dialog's preview shows the new file once it is written (its URL carries the file's new
+    # modification time)
+    page.wait_for_function(f"(before) => {{ const src = ({preview})(); return src && src !== before; }}", arg=shown)
+    after = Image.open(lora_dir / "tiny_style.png")
     assert after.size == (64, 64) and after.convert("RGB").tobytes() != before.tobytes()
     assert "a blue square" in after.info.get("parameters", "")      # its infotext kept
     page.keyboard.press("Escape")
