@@ -26,6 +26,7 @@ import gradio as gr  # noqa: E402
 
 from sdwebui.interfaces.ui import gradio_compat  # noqa: E402
 from sdwebui.services import runtime as shared  # noqa: E402
+from sdwebui.services.options.registry import builtin_keys  # noqa: E402
 from sdwebui.services.options.store import OptionInfo  # noqa: E402
 from sdwebui.services.options.apply import (  # noqa: E402
     FROZEN_MESSAGE, apply_settings, current_value, hidden, read_only_reason, run_on_queue)
@@ -259,19 +260,6 @@ _REFRESHERS: dict[str, Callable[[], Callable[[], Any] | None]] = {
 # ---------------------------------------------------------------------------------------
 # Settings tab
 # ---------------------------------------------------------------------------------------
-def _builtin_keys() -> frozenset[str]:
-    """The app's own option keys (the rest are extensions')."""
-    from sdwebui.services.options import registry
-
-    global _BUILTIN_KEYS
-    if _BUILTIN_KEYS is None:
-        _BUILTIN_KEYS = frozenset(registry.templates())
-    return _BUILTIN_KEYS
-
-
-_BUILTIN_KEYS: frozenset[str] | None = None
-
-
 def _sections(keys: list[str]) -> list[tuple[str, str, list[str]]]:
     """(id, label, keys) per section, in registration order; unsectioned options go last."""
     groups: dict[tuple[str, str], list[str]] = {}
@@ -312,7 +300,7 @@ def create_settings_tab() -> None:
 
     items: list[tuple[str, OptionInfo, gr.Component]] = []
     sections: list[tuple[gr.Accordion, list[str]]] = []
-    builtin = _builtin_keys()
+    builtin = builtin_keys()
     for sid, label, section_keys in _sections(keys):
         with gr.Accordion(label, open=False, elem_id=f"settings_{sid}") as acc:
             if any(key not in builtin for key in section_keys):

@@ -7,6 +7,7 @@ depend on files on disk (the VAEs) are callables the runtime hands in once its r
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from typing import Callable
@@ -60,6 +61,12 @@ def templates(vae_choices: Callable[[], list[str]] | None = None,
         else:
             t.update(module.options())
     return t
+
+
+@functools.cache
+def builtin_keys() -> frozenset[str]:
+    """The app's own option keys; any other key in an Options store is an extension's."""
+    return frozenset(templates())
 
 
 # the output folders' options whose defaults name a folder of the data dir
