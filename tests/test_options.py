@@ -86,6 +86,27 @@ def test_broken_config_file_does_not_stop_start(tmp_path):
     assert o2.samples_format == "png"
 
 
+def test_a_fresh_data_folder_gets_its_settings_file_at_start(opts, tmp_path, monkeypatch, caplog):
+    """Extensions read config.json itself (stable-diffusion-webui-state serves it to its page script):
+    it is there from the first start; a file already there, even a broken one, is never rewritten."""
+    from types import SimpleNamespace
+
+    from sdwebui.services import runtime
+    monkeypatch.setattr(runtime, "opts", opts)
+    monkeypatch.setattr(runtime, "paths", SimpleNamespace(config_file=tmp_path / "config.json"))
+    runtime._write_settings_file_once()
+    assert json.loads((tmp_path / "config.json").read_text())["samples_format"] == "png"   # the settings in force
+    (tmp_path / "config.json").write_text("{hand edited")
+    runtime._write_settings_file_once()
+    assert (tmp_path / "config.json").read_text() == "{hand edited"
+    (tmp_path / "a-file").write_text("")
+    unwritable = tmp_path / "a-file" / "config.json"
+    monkeypatch.setattr(runtime, "paths", SimpleNamespace(config_file=unwritable))
+    opts.path = unwritable
+    runtime._write_settings_file_once()   # an unwritable place: a warning, and the app goes on
+    assert "settings changes will not persist" in caplog.text
+
+
 def test_onchange_failure_restores_value(opts):
     def boom():
         raise RuntimeError("no")

@@ -127,6 +127,7 @@ def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], li
     shared_options.anchor_output_dirs(templates, paths.data, paths_mod.SCRIPT_PATH)
     opts = Options({**templates, **options_templates}, paths.config_file)
     opts.load()
+    _write_settings_file_once()
     state = State()
     state.latent_to_image = _latent_preview
     state.preview_period = _preview_period
@@ -135,6 +136,18 @@ def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], li
     _build_models(ns)
     _build_resources(ns)
     queue.start()
+
+
+def _write_settings_file_once() -> None:
+    """A fresh data folder gets its config.json at first start: extensions read the file itself
+    (stable-diffusion-webui-state serves `cmd_opts.ui_settings_file` to its page script, a missing
+    file there is a 500 and a console error on every page load)."""
+    if paths.config_file.exists():
+        return
+    try:
+        opts.save()
+    except OSError as e:   # a read-only data folder still starts; settings then stay in memory
+        logger.warning("could not write %s (%s); settings changes will not persist", paths.config_file, e)
 
 
 def _checkpoint_dirs() -> list[Path]:

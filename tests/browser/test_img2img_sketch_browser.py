@@ -60,8 +60,9 @@ def test_sketch_is_img2img_from_the_drawn_picture(page, picture):
 
 def test_a_picture_given_before_the_editor_is_set_up_is_kept(page, picture):
     """gradio's editor sets itself up asynchronously when first shown (on a busy machine that takes a
-    while); a file chosen before then waits, then goes to the editor: no error, and the Sketch generation
-    runs from it. The editor's set-up is held here by holding its WebGL renderer's script."""
+    while); a file chosen (Sketch) or dropped (Inpaint sketch) before then waits, then goes to the
+    editor: no error, and each generation runs from its picture. The editors' set-up is held here by
+    holding their WebGL renderer's script."""
     from playwright.sync_api import expect
 
     held = []
@@ -71,18 +72,35 @@ def test_a_picture_given_before_the_editor_is_set_up_is_kept(page, picture):
     page.wait_for_function("() => document.querySelector('#img2img_sketch .pixi-target') !== null")
     page.wait_for_timeout(300)            # room for the renderer's script to be asked for (and held)
     assert held, "the editor's renderer script was not requested (loaded before?)"
-    editor = page.locator("#img2img_sketch")
-    editor.locator("input[type=file]").set_input_files(str(picture))
-    page.wait_for_timeout(300)            # gradio would take the file now (its error is what is checked)
-    assert editor.locator("canvas").count() == 0 and not page.console_log.errors
+    sketch = page.locator("#img2img_sketch")
+    sketch.locator("input[type=file]").set_input_files(str(picture))
+    page.locator("#mode_img2img").get_by_role("tab", name="Inpaint sketch", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#inpaint_sketch .pixi-target') !== null")
+    inpaint = page.locator("#inpaint_sketch")
+    # a drop onto the editor's upload area, as a file dragged from the desktop
+    page.evaluate("""async (bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], "blue.png", {type: "image/png"}));
+        const zone = document.querySelector("#inpaint_sketch input[type=file]").parentElement;
+        for (const type of ["dragenter", "dragover", "drop"])
+            zone.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: transfer}));
+    }""", list(picture.read_bytes()))
+    page.wait_for_timeout(300)            # gradio would take the files now (its error is what is checked)
+    assert sketch.locator("canvas").count() == 0 and inpaint.locator("canvas").count() == 0
+    assert not page.console_log.errors
     for route in held:
         route.continue_()
-    expect(editor.locator(".pixi-target canvas")).to_have_count(1)
+    expect(inpaint.locator(".pixi-target canvas")).to_have_count(1)
     steps = page.locator("#img2img_steps input[type=number]")
     steps.fill("2")
     steps.press("Enter")
     page.locator("#img2img_generate").click()
-    expect(page.locator("#html_info_img2img")).to_contain_text("Denoising strength: 0.75", timeout=120_000)
+    expect(page.locator("#html_info_img2img")).to_contain_text("Mask blur: 4", timeout=120_000)
+    page.locator("#mode_img2img").get_by_role("tab", name="Sketch", exact=True).click()
+    expect(sketch.locator(".pixi-target canvas")).to_have_count(1)
+    page.locator("#img2img_generate").click()
+    expect(page.locator("#html_info_img2img")).not_to_contain_text("Mask blur", timeout=120_000)
+    expect(page.locator("#html_info_img2img")).to_contain_text("Denoising strength: 0.75")
 
 
 def test_detect_size_and_resize_by_scale_the_source_image(page, tmp_path):

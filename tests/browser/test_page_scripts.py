@@ -1,6 +1,7 @@
 """What A1111 extensions written for gradio 3 expect of the page, in the real browser, with the
 fixture extension `page-probe` (tests/fixtures/extensions): a DOMContentLoaded (and window load)
-listener in its script runs although gradio adds the script after those events; at onUiLoaded a
+listener in its script runs although gradio adds the script after those events; onUiUpdate starts
+after onUiLoaded and never sees an accordion without its content; at onUiLoaded a
 button inside a closed accordion and a box in a tab never opened are already in the page (and the
 accordion still shows closed, the first tab still selected); `_js=` on `.then()` runs; A1111's
 appendContextMenuOption / removeContextMenuOption, dimensionChange, popupId and requestProgress
@@ -42,6 +43,9 @@ def test_late_listeners_lazy_elements_and_then_js(page):
     expect(body).to_have_attribute("data-probe-start-tab", "txt2img")
     expect(page.locator("#tab_txt2img")).to_be_visible()
     expect(page.locator("#page_probe_tab_box")).to_be_hidden()
+    # onUiUpdate starts after onUiLoaded, on a page where no element is there without its children
+    expect(body).to_have_attribute("data-probe-update-first", "after-loaded")
+    assert page.evaluate("document.body.dataset.probeUpdatePartial") is None
     # the accordion the button sits in still shows closed, its content hidden
     accordion = page.locator("#page_probe_accordion")
     expect(accordion.locator(".label-wrap").first).not_to_have_class(re.compile(r"\bopen\b"))

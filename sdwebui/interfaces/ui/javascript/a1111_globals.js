@@ -63,6 +63,8 @@ function gradioApp() {
 var opts = {};
 var titles = {};          // A1111 hints.js: element text -> tooltip; extensions add theirs
 var uiUpdateCallbacks = [];
+var uiUpdateCallbacksEarly = [];     // the app's own (localization, tooltips): every change, from the start
+var uiMutationsBeforeLoaded = [];
 var uiAfterUpdateCallbacks = [];
 var uiLoadedCallbacks = [];
 var uiTabChangeCallbacks = [];
@@ -79,6 +81,7 @@ function webuiHoldUiLoaded(name) { if (!uiLoadedDone) uiLoadedHolds.add(name); }
 function webuiReleaseUiLoaded(name) { uiLoadedHolds.delete(name); checkUiLoaded(); }
 
 function onUiUpdate(callback) { uiUpdateCallbacks.push(callback); }
+function webuiOnDomUpdate(callback) { uiUpdateCallbacksEarly.push(callback); }
 function onAfterUiUpdate(callback) { uiAfterUpdateCallbacks.push(callback); }
 function onUiLoaded(callback) {
     // a script that comes after the UI started (one an extension adds later) still gets its call
@@ -194,6 +197,16 @@ function checkUiLoaded() {
     uiLoadedDone = true;
     readOptionsJson();
     executeCallbacks(uiLoadedCallbacks);
+    // what changed while the page was being put together, in one call (see the observer below)
+    const mutations = uiMutationsBeforeLoaded;
+    uiMutationsBeforeLoaded = [];
+    runUiUpdateCallbacks(mutations);
+}
+
+function runUiUpdateCallbacks(mutations) {
+    executeCallbacks(uiUpdateCallbacks, mutations);
+    clearTimeout(uiAfterUpdateTimeout);
+    uiAfterUpdateTimeout = setTimeout(() => executeCallbacks(uiAfterUpdateCallbacks), 200);
 }
 
 // `opts` follows the settings: the settings_json box is refreshed from the server after a change in
@@ -225,9 +238,13 @@ function inSettingsControls(node) {
         if (uiLoadedDone) readOptionsJson();   // a no-op unless the box holds new text
         // a settings event finished (its loading state left the quicksettings or the result changed)
         if (uiLoadedDone && mutations.some((m) => inSettingsControls(m.target))) refreshOptionsSoon();
-        executeCallbacks(uiUpdateCallbacks, mutations);
-        clearTimeout(uiAfterUpdateTimeout);
-        uiAfterUpdateTimeout = setTimeout(() => executeCallbacks(uiAfterUpdateCallbacks), 200);
+        executeCallbacks(uiUpdateCallbacksEarly, mutations);
+        // Gradio 3 drew the whole page at once, so an extension's onUiUpdate never saw an element
+        // without its children; gradio 6 draws it piece by piece (a closed accordion's content after
+        // the accordion: sd-dynamic-thresholding then found no checkbox in its accordion and threw on
+        // every change). As in A1111, these callbacks start after the onUiLoaded ones, on a whole page.
+        if (uiLoadedDone) runUiUpdateCallbacks(mutations);
+        else uiMutationsBeforeLoaded.push(...mutations);
         const tab = get_uiCurrentTab();
         if (tab && tab !== uiCurrentTab && !uiLoadedHolds.size) {
             uiCurrentTab = tab;

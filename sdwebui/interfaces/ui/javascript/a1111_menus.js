@@ -134,7 +134,7 @@ function updateTooltip(element) {
 
 var webuiTooltipNodes = new Set();
 var webuiTooltipTimer = null;
-onUiUpdate((mutations) => {
+webuiOnDomUpdate((mutations) => {
     if (!Object.keys(titles).length) return;
     for (const record of mutations || []) {
         for (const node of record.addedNodes) {

@@ -52,7 +52,7 @@ function localizeWholePage() {
 }
 
 onUiLoaded(localizeWholePage);
-onUiUpdate(function(mutations) {
+webuiOnDomUpdate(function(mutations) {
     if (!hasLocalization() || !mutations) return;
     for (const m of mutations) m.addedNodes.forEach(processNode);
 });
