@@ -148,6 +148,31 @@ def unet_to_ldm(state_dict: Mapping[str, torch.Tensor], config: Mapping) -> dict
     return out
 
 
+def controlnet_to_ldm(state_dict: Mapping[str, torch.Tensor], config: Mapping) -> dict[str, torch.Tensor]:
+    """A ``ControlNetModel`` state dict in lllyasviel's layout (no ``control_model.`` prefix): the
+    UNet half as ``unet_to_ldm`` names it, the hint encoder as ``input_hint_block.{0,2,...,14}``, the
+    zero convs as ``zero_convs.i.0`` and ``middle_block_out.0``."""
+    own: dict[str, torch.Tensor] = {}
+    unet_part: dict[str, torch.Tensor] = {}
+    blocks = 1 + max((int(m[1]) for k in state_dict
+                      if (m := re.match(r"controlnet_cond_embedding\.blocks\.(\d+)\.", k))), default=-1)
+    for key, value in state_dict.items():
+        module, _, param = key.rpartition(".")
+        if module == "controlnet_cond_embedding.conv_in":
+            own[f"input_hint_block.0.{param}"] = value
+        elif m := re.fullmatch(r"controlnet_cond_embedding\.blocks\.(\d+)", module):
+            own[f"input_hint_block.{2 * int(m[1]) + 2}.{param}"] = value
+        elif module == "controlnet_cond_embedding.conv_out":
+            own[f"input_hint_block.{2 * blocks + 2}.{param}"] = value
+        elif m := re.fullmatch(r"controlnet_down_blocks\.(\d+)", module):
+            own[f"zero_convs.{m[1]}.0.{param}"] = value
+        elif module == "controlnet_mid_block":
+            own[f"middle_block_out.0.{param}"] = value
+        else:
+            unet_part[key] = value
+    return {**unet_to_ldm(unet_part, config), **own}
+
+
 # ---------------------------------------------------------------------------
 # VAE
 # ---------------------------------------------------------------------------

@@ -274,3 +274,33 @@ def write_tiny_checkpoint(
     save_checkpoint(state_dict, path, metadata=metadata, half=half)
     logger.info("wrote tiny %s%s checkpoint (seed %d) to %s", family, "-inpaint" if inpaint else "", seed, path)
     return path
+
+
+def write_tiny_controlnet(path: str | os.PathLike[str], unet: nn.Module, *, seed: int = 0,
+                          conditioning_channels: int = 3) -> Path:
+    """A tiny ControlNet for ``unet`` (the UNet a server really serves) in lllyasviel's layout:
+    ``control_model.``-prefixed ldm keys, ``torch.save``d as ``.pth`` (or unprefixed ``.safetensors``
+    by the suffix), like the files users download. All weights, zero convs included, are drawn from
+    a seeded normal(0, 0.02): zero convs left at zero would make every control a no-op and tests of
+    control pass vacuously."""
+    from diffusers import ControlNetModel
+
+    from sdwebui.engine.models.ldm_export import controlnet_to_ldm
+
+    net = ControlNetModel.from_unet(unet, load_weights_from_unet=False, conditioning_channels=conditioning_channels)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        generator = torch.Generator().manual_seed(seed)
+        for _, tensor in sorted(net.state_dict().items()):
+            tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.02)
+    in_channels = net.config.in_channels
+    config = {**dict(unet.config), "in_channels": in_channels}
+    state_dict = {k: v.detach().to(torch.float32).contiguous() for k, v in
+                  controlnet_to_ldm(net.state_dict(), config).items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+        save_file(state_dict, str(path))
+    else:
+        torch.save({f"control_model.{k}": v for k, v in state_dict.items()}, str(path))
+    return path

@@ -94,6 +94,8 @@ class StableDiffusionProcessing:
         self.extra_network_data: dict | None = None     # this batch's tags by name (A1111's field)
         self.base_checkpoint_info = None
         self.extra_generation_params: dict[str, Any] = {}
+        # residuals added to the UNet at each step (ControlNet units, engine/control); scripts fill it
+        self.unet_controls: list = []
         self.warnings: list[str] = []
         self.all_prompts: list[str] = []
         self.all_negative_prompts: list[str] = []

@@ -179,6 +179,7 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
                            cfg_scale=p.hr_cfg_scale, width=w, height=h, generators=rng.generators,
                            callback=p.callback(model), init_latents=init, denoise_steps=t_enc,
                            image_cond=image_cond, desc="Hires", hooks=ctx.hooks, sampler=hr_sampler,
+                           controls=p.unet_controls, pass_name="hires",
                            **p.refiner_for("second", t_enc, lo, hi, p.all_hr_prompts[lo:hi],
                                            p.all_hr_negative_prompts[lo:hi]))
     return crop_truncated(out, p.truncate_x, p.truncate_y), finished

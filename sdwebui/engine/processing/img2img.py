@@ -178,7 +178,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                       generators=noise_rng.generators, callback=self.callback(model),
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
                       image_cond=self.image_conditioning, hooks=self.ctx.hooks, sampler=self.sampler,
-                      mask_blend=self._mask_blend(), **self.refiner_for("first", t_enc, lo, hi))
+                      mask_blend=self._mask_blend(), controls=self.unet_controls,
+                      **self.refiner_for("first", t_enc, lo, hi))
 
     def _mask_blend(self):
         """The scripts' on_mask_blend for the loop, or None (the loop's plain blend) when no

@@ -58,7 +58,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         latents, finished = sample(model, scheduler, noise, conditioning, steps=self.steps,
                                    cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
                                    generators=noise_rng.generators, callback=self.callback(model), image_cond=image_cond,
-                                   hooks=ctx.hooks, sampler=self.sampler, **self.refiner_for("first", self.steps, lo, hi))
+                                   hooks=ctx.hooks, sampler=self.sampler, controls=self.unet_controls,
+                                   **self.refiner_for("first", self.steps, lo, hi))
         model = ctx.model_manager.sd_model
         if not self.enable_hr or not finished or ctx.state.interrupted:
             return latents, finished

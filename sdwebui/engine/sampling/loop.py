@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm import tqdm
 
+from sdwebui.engine.control.residuals import UNetCall, UNetControl, unet_kwargs
 from sdwebui.engine.hooks import NO_HOOKS, AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
@@ -69,7 +70,8 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
            image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
            denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None,
            switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None,
-           hooks: Hooks = NO_HOOKS, sampler: Any = None, mask_blend: BlendHook | None = None
+           hooks: Hooks = NO_HOOKS, sampler: Any = None, mask_blend: BlendHook | None = None,
+           controls: Sequence[UNetControl] = (), pass_name: str = "first"
            ) -> tuple[torch.Tensor, bool]:
     """Run the scheduler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
     conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
@@ -82,7 +84,9 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     extensions) get A1111's cfg_denoiser / cfg_denoised / cfg_after_cfg calls at each step. `sampler` is
     the job's A1111 sampler object (`p.sampler`) when it has one: its `model_wrap_cfg` is the denoiser
     the callbacks see, and when an extension's subclass overrides `combine_denoised`, that computes
-    the guidance (`_extension_guidance`); otherwise the guidance is `_combine`, as without one. Returns
+    the guidance (`_extension_guidance`); otherwise the guidance is `_combine`, as without one.
+    `controls` (ControlNet units, engine/control) add their residuals to each UNet call; `pass_name`
+    ("first" / "hires") tells them which pass this is. Returns
     (latents, finished): finished is False when the callback stopped the loop early (interrupt / skip)."""
     device = model.device
     scheduler.set_timesteps(steps, device=device)
@@ -159,8 +163,10 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
             # a compiled UNet guards on the timestep's dtype: one dtype whatever the scheduler uses (the
             # UNet's time embedding casts to float anyway, so the result is the same)
             t_in = t.to(torch.float32) if compiled else t
+            extra = unet_kwargs(controls, UNetCall(x_plain, t, i, len(timesteps), text_states, added,
+                                                   images if use_cfg else 0, rows, pass_name, model)) if controls else {}
             out = model.unet(x_in, t_in, encoder_hidden_states=text_states, added_cond_kwargs=added,
-                             return_dict=False)[0].float()
+                             return_dict=False, **extra)[0].float()
             if hooked:
                 params = CFGDenoisedParams(out, i, len(timesteps), model.unet)
                 hooks.call("cfg_denoised", params)
