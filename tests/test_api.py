@@ -454,16 +454,17 @@ def test_list_routes_shapes(api):
         assert r.status_code == 200 and r.json() == []
     assert api.get("/sdapi/v1/face-restorers").json() == [{"name": "CodeFormer", "cmd_dir": None},
                                                           {"name": "GFPGAN", "cmd_dir": None}]
-    # the built-in extensions (Lora, which has no Script, api-payload-display and soft-inpainting) are the
+    # the built-in extensions (Lora, which has no Script, api-payload-display, controlnet, soft-inpainting) are the
     # only ones here; A1111's built-in scripts (root scripts/, tests/test_xyz_grid.py ...) are selectable ones
     listed = api.get("/sdapi/v1/scripts").json()
     assert "api payload" in listed["txt2img"] and "api payload" in listed["img2img"]
     info = api.get("/sdapi/v1/script-info").json()
     assert [(i["name"], i["is_img2img"]) for i in info if i["is_alwayson"]] == [
-        ("api payload", False), ("api payload", True), ("soft inpainting", True)]
+        ("api payload", False), ("controlnet", False), ("api payload", True), ("controlnet", True),
+        ("soft inpainting", True)]
     exts = api.get("/sdapi/v1/extensions").json()
     assert [(e["name"], e["enabled"]) for e in exts] == [("Lora", True), ("api-payload-display", True),
-                                                         ("postprocessing-for-training", True),
+                                                         ("controlnet", True), ("postprocessing-for-training", True),
                                                          ("soft-inpainting", True)]
     mem = api.get("/sdapi/v1/memory").json()
     assert set(mem["ram"]) == {"free", "used", "total"} and mem["ram"]["used"] > 0
@@ -550,8 +551,8 @@ def test_unknown_scripts_are_422(api):
     # a built-in script with arguments it cannot run names the position of the bad one
     r = api.post("/sdapi/v1/txt2img", json={**SMALL, "script_name": "x/y/z plot"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "script_args", "1"]
-    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "alwayson_scripts": {"controlnet": {"args": []}}})
-    assert r.status_code == 422 and "controlnet" in r.text
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "alwayson_scripts": {"regional prompter": {"args": []}}})
+    assert r.status_code == 422 and "regional prompter" in r.text
     assert api.post("/sdapi/v1/txt2img", json={**SMALL, "script_name": None, "alwayson_scripts": {}}).status_code == 200
 
 

@@ -17,6 +17,8 @@ from typing import Mapping
 
 import torch
 
+from sdwebui.engine.models.single_file import _empty, _quiet_diffusers
+
 logger = logging.getLogger(__name__)
 
 LDM_PREFIX = "control_model."
@@ -140,9 +142,11 @@ def load_controlnet(path: Path, unet_config: Mapping, family: str, *, device: to
     check_fits(path.name, state_dict, unet_config, family)
     config = controlnet_config(state_dict, unet_config, kind, global_pool="shuffle" in path.name.lower())
     weights = to_diffusers(state_dict, config) if kind == "ldm" else state_dict
-    net = ControlNetModel.from_config(config)
+    # built on the meta device, as the checkpoint loader builds (its lock keeps another thread's
+    # meta building from catching this one), then given the file's tensors
+    net = _empty(ControlNetModel, config)
     try:
-        result = net.load_state_dict(weights, strict=False)
+        result = net.load_state_dict(weights, strict=False, assign=True)
     except RuntimeError as e:     # a tensor of another size: made for another model shape
         raise ControlModelError(f"ControlNet {path.name} does not fit the loaded checkpoint ({family}): "
                                 f"{str(e).splitlines()[-1].strip()}") from None
@@ -154,7 +158,8 @@ def load_controlnet(path: Path, unet_config: Mapping, family: str, *, device: to
     except Exception:   # noqa: BLE001 - the default processor is SDPA already on torch 2
         pass
     logger.info("loaded ControlNet %s (%s format)", path.name, kind)
-    return net.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    with _quiet_diffusers():    # its note about modules kept in float32: a ControlNet has none
+        return net.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 
 def _sdpa():

@@ -294,6 +294,14 @@ def empty_weights():
 _META_LOCK = threading.Lock()
 
 
+@contextmanager
+def real_weights():
+    """Build a model with real parameters while another thread may be in empty_weights(): without
+    the lock, its global patch would put this model's parameters on the meta device too."""
+    with _META_LOCK:
+        yield
+
+
 def _empty(cls: Any, config: Any) -> torch.nn.Module:
     with empty_weights():
         return cls.from_config(config)

@@ -179,7 +179,9 @@ def _seeded(seed: int, build: Callable[[], _M]) -> _M:
     # dtype: initialisers draw in the default dtype, so a caller's
     # set_default_dtype(float16) would otherwise change the weights.
     previous_dtype = torch.get_default_dtype()
-    with torch.random.fork_rng(devices=[]):
+    from sdwebui.engine.models.single_file import real_weights
+
+    with real_weights(), torch.random.fork_rng(devices=[]):
         torch.set_default_dtype(torch.float32)
         try:
             torch.manual_seed(seed)
@@ -281,17 +283,22 @@ def write_tiny_controlnet(path: str | os.PathLike[str], unet: nn.Module, *, seed
     """A tiny ControlNet for ``unet`` (the UNet a server really serves) in lllyasviel's layout:
     ``control_model.``-prefixed ldm keys, ``torch.save``d as ``.pth`` (or unprefixed ``.safetensors``
     by the suffix), like the files users download. All weights, zero convs included, are drawn from
-    a seeded normal(0, 0.02): zero convs left at zero would make every control a no-op and tests of
-    control pass vacuously."""
+    a seeded normal (std 0.02, the output convs 0.2): zero convs left at zero would make every
+    control a no-op, and tests of control pass vacuously."""
     from diffusers import ControlNetModel
 
     from sdwebui.engine.models.ldm_export import controlnet_to_ldm
 
-    net = ControlNetModel.from_unet(unet, load_weights_from_unet=False, conditioning_channels=conditioning_channels)
+    from sdwebui.engine.models.single_file import real_weights
+
+    with real_weights():
+        net = ControlNetModel.from_unet(unet, load_weights_from_unet=False, conditioning_channels=conditioning_channels)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         generator = torch.Generator().manual_seed(seed)
-        for _, tensor in sorted(net.state_dict().items()):
-            tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.02)
+        for name, tensor in sorted(net.state_dict().items()):
+            # the output convs larger, so a tiny control visibly steers a tiny model
+            std = 0.2 if name.startswith(("controlnet_down_blocks", "controlnet_mid_block")) else 0.02
+            tensor.copy_(torch.randn(tensor.shape, generator=generator) * std)
     in_channels = net.config.in_channels
     config = {**dict(unet.config), "in_channels": in_channels}
     state_dict = {k: v.detach().to(torch.float32).contiguous() for k, v in

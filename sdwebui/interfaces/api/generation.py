@@ -23,7 +23,7 @@ from sdwebui.services.request_errors import field_error
 logger = logging.getLogger(__name__)
 
 
-def encode_for_response(image: Image.Image, infotext: str) -> str:
+def encode_for_response(image: Image.Image, infotext: str | None) -> str:
     """A generated image in base64, in the samples format, with its infotext when enable_pnginfo is on."""
     opts = shared.opts
     return images_mod.encode_b64(image, opts.samples_format, infotext=infotext if opts.enable_pnginfo else None,
@@ -66,8 +66,12 @@ class GenerationRoutes:
     async def _images(self, req: models.StableDiffusionProcessingAPI, processed) -> list[str]:
         if not req.send_images:
             return []
+        # every image, as A1111 sends them: a script may append images of its own after the generated
+        # ones (ControlNet's detected maps) with no infotext of theirs
+        texts = list(processed.infotexts)
         return await run_in_threadpool(
-            lambda: [encode_for_response(im, txt) for im, txt in zip(processed.images, processed.infotexts)])
+            lambda: [encode_for_response(im, texts[i] if i < len(texts) else None)
+                     for i, im in enumerate(processed.images)])
 
     async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI,
                       request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it

@@ -137,7 +137,7 @@ class ScriptRunner(ScriptControls):
             try:
                 getattr(script, hook)(p, *before_args, *args[script.args_from:script.args_to], **kwargs)
             except Exception as e:
-                if script_callbacks.passes_through(e):
+                if script_callbacks.passes_through(e) or _is_request_error(e):
                     raise
                 report_script_error(script, hook, e)
                 raise ExtensionError(f"{hook} of script '{safe_title(script)}'", e) from e
@@ -170,8 +170,8 @@ class ScriptRunner(ScriptControls):
         except ExtensionError:
             raise
         except Exception as e:
-            if isinstance(e, ValueError) and isinstance(getattr(e, "field", None), (str, tuple)):
-                raise   # a request problem the script found: the caller answers 4xx
+            if _is_request_error(e):
+                raise
             report_script_error(script, "run", e)
             raise ExtensionError(f"run of script '{safe_title(script)}'", e) from e
 
@@ -262,3 +262,9 @@ def json_safe(value: Any) -> Any:
     if hasattr(value, "__dict__") and not isinstance(value, type):
         return json_safe(vars(value))
     return str(value)
+
+
+def _is_request_error(e: BaseException) -> bool:
+    """A problem with the request that a script found (a ValueError naming the request field, as
+    engine.errors.ProcessingError does): the caller answers 4xx naming the field, not 500."""
+    return isinstance(e, ValueError) and isinstance(getattr(e, "field", None), (str, tuple))

@@ -1,0 +1,136 @@
+"""ControlNet as sd-webui-controlnet offers it to API clients: units under
+`alwayson_scripts.ControlNet.args` (or `controlnet`), their infotext lines, the detected maps after
+the images, and its options. The model work is the engine's (sdwebui/engine/control): this script
+turns each enabled unit into a ControlNetUnit the sampling loop asks for residuals at every step.
+"""
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+from PIL import Image
+
+import controlnet_registry as registry
+from controlnet_units import UnitArgs, clamp_sliders, parse_unit, to_rgb_array
+from modules import script_callbacks, scripts, shared
+from sdwebui.engine.control.controlnet_unit import ControlNetUnit
+from sdwebui.engine.control.preprocess import RESIZE_MODES, check_weights, detect, find
+from sdwebui.engine.errors import ProcessingError
+from sdwebui.services.generation_requests import decode_base64_image
+
+logger = logging.getLogger(__name__)
+
+TITLE = "ControlNet"
+VERSION = "v1.1.455"
+SECTION = ("control_net", "ControlNet")
+
+
+def pixel_perfect_resolution(image_size: tuple[int, int], target: tuple[int, int], resize_mode: str) -> int:
+    """The preprocessor resolution at which the map needs no rescaling for the target (w, h)."""
+    (w, h), (tw, th) = image_size, target
+    k = (min if resize_mode == RESIZE_MODES[2] else max)(th / h, tw / w)
+    return int(round(min(h, w) * k))
+
+
+class ControlNetScript(scripts.Script):
+    def title(self):
+        return TITLE
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        # one argument per unit, each a unit object (API clients fill them; the UI's unit panels
+        # come with the ControlNet UI work)
+        tab = "img2img" if is_img2img else "txt2img"
+        with gr.Group(visible=False, elem_id=f"{tab}_controlnet"):
+            return [gr.State(None) for _ in range(registry.unit_count())]
+
+    def _where(self, index: int) -> tuple:
+        return "alwayson_scripts", TITLE, "args", str(index)
+
+    def process(self, p, *units):
+        p.controlnet_units = []
+        number = 0
+        for index, raw in enumerate(units):
+            unit = parse_unit(raw, self._where(index)) if raw is not None else None
+            if unit is None or not unit.enabled:
+                continue
+            control = self._build(p, unit, self._where(index))
+            p.unet_controls.append(control)
+            p.controlnet_units.append((unit, control))
+            text = unit.infotext()
+            if any(c in str(getattr(unit, name)) for name, _ in UnitArgs.INFOTEXT for c in ",:"):
+                logger.error("ControlNet unit %d: a value holds ',' or ':'; the unit is left out of the infotext", number)
+            else:
+                p.extra_generation_params[f"ControlNet {number}"] = text
+            number += 1
+
+    def _source_image(self, p, unit: UnitArgs, where: tuple) -> Image.Image:
+        if unit.image is not None:
+            if isinstance(unit.image, Image.Image):
+                return unit.image
+            return decode_base64_image(unit.image, ".".join((*where, "image")))
+        init = getattr(p, "init_images", None)
+        if init:
+            return init[0]
+        raise ProcessingError((*where, "image"), "controlnet is enabled but no input image is given")
+
+    def _build(self, p, unit: UnitArgs, where: tuple) -> ControlNetUnit:
+        pre = find(unit.module)
+        try:
+            check_weights(pre, registry.annotator_dir())
+        except ValueError as e:
+            raise ProcessingError((*where, "module"), str(e)) from None
+        clamp_sliders(unit)
+        if unit.model in ("", "None"):
+            raise ProcessingError((*where, "model"), "You have not selected any ControlNet Model.")
+        unit.model, path = registry.find(unit.model, (*where, "model"))
+        net = registry.load(path, p.sd_model, (*where, "model"))
+        image = self._source_image(p, unit, where)
+        resolution = unit.processor_res
+        if unit.pixel_perfect:
+            resolution = pixel_perfect_resolution(image.size, (p.width, p.height), unit.resize_mode)
+        detected = detect(pre, to_rgb_array(image), resolution, unit.threshold_a, unit.threshold_b)
+        passes = {"first", "hires"}
+        if getattr(p, "enable_hr", False) and unit.hr_option != "Both":
+            passes = {"first"} if unit.hr_option == "Low res only" else {"hires"}
+        return ControlNetUnit(net, detected, resize_mode=unit.resize_mode, passes=frozenset(passes),
+                              weight=unit.weight, guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
+                              control_mode=unit.control_mode, advanced_weighting=unit.advanced_weighting,
+                              for_unet=p.sd_model.unet)
+
+    def postprocess(self, p, processed, *args):
+        """The detected maps after the images: one per unit (the hires pass's first, then the first
+        pass's, with hires fix)."""
+        if shared.opts.data.get("control_net_no_detectmap", False):
+            return
+        for unit, control in getattr(p, "controlnet_units", []):
+            if not unit.save_detected_map:
+                continue
+            sizes = [(p.height, p.width)]
+            if getattr(p, "enable_hr", False) and getattr(p, "hr_upscale_to_x", 0):
+                sizes.insert(0, (p.hr_upscale_to_y, p.hr_upscale_to_x))
+            for height, width in sizes:
+                processed.images.append(Image.fromarray(control.fitted(height, width)))
+
+
+def on_ui_settings():
+    def add(key, default, label, component=None, args=None):
+        shared.opts.add_option(key, shared.OptionInfo(default, label, component, args, section=SECTION))
+
+    add("control_net_unit_count", 3, "Multi-ControlNet: ControlNet unit number (requires restart)", gr.Slider,
+        {"minimum": 1, "maximum": 10, "step": 1})
+    add("control_net_model_cache_size", 2, "Model cache size (requires restart)", gr.Slider,
+        {"minimum": 1, "maximum": 10, "step": 1})
+    add("control_net_models_path", "", "Extra path to scan for ControlNet models (e.g. training output directory)")
+    add("control_net_modules_path", "", "Path to directory containing annotator model directories (requires restart)")
+    add("control_net_no_detectmap", False, "Do not append detectmap to output")
+    add("control_net_models_sort_models_by", "name", "Sort models by", gr.Radio,
+        {"choices": ["name", "date", "path name"]})
+    add("control_net_models_name_filter", "", "Filter models by name")
+    add("control_net_sync_field_args", True, "Paste ControlNet parameters in infotext")
+    add("control_net_allow_script_control", False, "Allow other script to control this extension")
+
+
+script_callbacks.on_ui_settings(on_ui_settings)

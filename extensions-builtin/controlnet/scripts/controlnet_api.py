@@ -1,0 +1,113 @@
+"""sd-webui-controlnet's routes (API version 3): /controlnet/version, model_list, module_list,
+control_types, settings and detect, with its response shapes."""
+from __future__ import annotations
+
+import base64
+import io
+
+from fastapi import Body, FastAPI, HTTPException
+from fastapi.concurrency import run_in_threadpool
+
+import controlnet_registry as registry
+from controlnet_units import UnitArgs, clamp_sliders, to_rgb_array
+from modules import script_callbacks
+from sdwebui.engine.control.preprocess import ALL, check_weights, detect, find
+from sdwebui.services.generation_requests import decode_base64_image
+
+API_VERSION = 3
+CONTROL_TAGS = ("Canny", "Depth", "IP-Adapter", "Inpaint", "Instant-ID", "InstructP2P", "Lineart", "MLSD",
+                "NormalMap", "OpenPose", "Recolor", "Reference", "Revision", "Scribble", "Segmentation", "Shuffle",
+                "SoftEdge", "SparseCtrl", "T2I-Adapter", "Tile")
+_TAG_ALIASES = {"InstructP2P": ("ip2p",), "Segmentation": ("seg",), "NormalMap": ("normal",),
+                "T2I-Adapter": ("t2i_adapter", "t2iadapter", "t2ia"), "IP-Adapter": ("ip_adapter", "ipadapter"),
+                "Instant-ID": ("instant_id", "instantid"), "Scribble": ("sketch",), "Tile": ("blur",)}
+
+
+def _label(pre, alias_names: bool) -> str:
+    return (pre.label or pre.name) if alias_names else pre.name
+
+
+def module_list(alias_names: bool = False) -> dict:
+    names = ["none", *sorted((n for n in ALL if n != "none"), key=lambda n: _label(ALL[n], alias_names))]
+    detail = {}
+    for name in names:
+        pre = ALL[name]
+        detail[_label(pre, alias_names)] = {"model_free": pre.model_free,
+                                             "sliders": [s.as_dict() for s in pre.sliders]}
+    return {"module_list": [_label(ALL[n], alias_names) for n in names], "module_detail": detail}
+
+
+def control_types() -> dict:
+    models = [m for m in registry.names() if m != "None"]
+    out = {"All": {"module_list": ["none", *[(p.label or p.name) for p in ALL.values() if p.name != "none"]],
+                   "model_list": ["None", *models], "default_option": "none", "default_model": "None"}}
+    for tag in CONTROL_TAGS:
+        words = (tag.lower(), *_TAG_ALIASES.get(tag, ()))
+        modules = ["none", *[(p.label or p.name) for p in ALL.values() if tag in p.tags]]
+        matching = [m for m in models if any(w in m.lower() for w in words)]
+        preferred = [m for m in matching if "11" in m.split(" [")[0]]
+        out[tag] = {"module_list": modules, "model_list": ["None", *matching],
+                    "default_option": modules[1] if len(modules) > 1 else "none",
+                    "default_model": (preferred or matching or ["None"])[0]}
+    return {"control_types": out}
+
+
+def _png_b64(array) -> str:
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def run_detect(body: dict) -> dict:
+    name = body.get("controlnet_module", "none")
+    try:
+        pre = find(name)
+    except ValueError:
+        raise HTTPException(422, "Module not available") from None
+    images = body.get("controlnet_input_images") or body.get("controlnet_images") or []
+    if not images:
+        raise HTTPException(422, "No image selected")
+    try:
+        check_weights(pre, registry.annotator_dir())
+    except ValueError as e:
+        raise HTTPException(422, str(e)) from None
+    unit = UnitArgs(module=pre.name, processor_res=int(body.get("controlnet_processor_res", -1)),
+                    threshold_a=float(body.get("controlnet_threshold_a", -1)),
+                    threshold_b=float(body.get("controlnet_threshold_b", -1)))
+    clamp_sliders(unit)
+    out = []
+    for i, data in enumerate(images):
+        image = decode_base64_image(data, f"controlnet_input_images.{i}")
+        out.append(_png_b64(detect(pre, to_rgb_array(image), unit.processor_res, unit.threshold_a, unit.threshold_b)))
+    return {"images": out, "info": "Success"}
+
+
+def on_app_started(_demo, app: FastAPI) -> None:
+    @app.get("/controlnet/version")
+    async def version():
+        return {"version": API_VERSION}
+
+    @app.get("/controlnet/model_list")
+    async def model_list(update: bool = True):
+        names = await run_in_threadpool(registry.refresh if update else registry.names)
+        return {"model_list": names}
+
+    @app.get("/controlnet/module_list")
+    async def modules(alias_names: bool = False):
+        return module_list(alias_names)
+
+    @app.get("/controlnet/control_types")
+    async def types():
+        return await run_in_threadpool(control_types)
+
+    @app.get("/controlnet/settings")
+    async def settings():
+        return {"control_net_unit_count": registry.unit_count()}
+
+    @app.post("/controlnet/detect")
+    async def detect_route(body: dict = Body(...)):
+        return await run_in_threadpool(run_detect, body)
+
+
+script_callbacks.on_app_started(on_app_started)

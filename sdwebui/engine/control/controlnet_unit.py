@@ -1,0 +1,106 @@
+"""One ControlNet unit acting on the sampling loop, as sd-webui-controlnet's units act.
+
+- Weight and control mode give one scale per residual (the 12 down residuals and the mid one of
+  SD1/SD2; SDXL's 9 + 1): "Balanced" is `weight` everywhere; "My prompt is more important" and
+  "ControlNet is more important" are `weight * 0.825 ** (12 - i)` for residual i of the extension's
+  13-entry list, cut to the model's count (so SDXL's run 0.825^12 .. 0.825^3, as the extension's).
+  "ControlNet is more important" also acts on the prompt's rows only: the negative prompt's rows
+  get no control, so guidance pushes towards the control.
+- Guidance window: the unit acts at step i of a pass of n when start <= i / n <= end (our loop's
+  step index, without A1111's one-step lag: docs/compatibility.md).
+- The ControlNet runs once per step on the UNet's rows (CFG batch included), in the UNet's dtype.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from sdwebui.engine.control.preprocess import RESIZE_MODES, fit
+from sdwebui.engine.control.residuals import Residuals, UNetCall
+
+CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
+SOFT_BASE = 0.825
+_LIST_LENGTH = 13      # the extension's per-unit scale list (SD1/SD2: 12 down + mid)
+
+
+def residual_scales(weight: float, control_mode: str, count: int,
+                    advanced_weighting: list[float] | None = None) -> list[float]:
+    """The scale of each of `count` residuals (down ones, then mid). A list shorter than `count`
+    drops the residuals past its end, as the extension's zip does."""
+    if advanced_weighting is not None:
+        scales = [float(w) for w in advanced_weighting]
+    elif control_mode == CONTROL_MODES[0]:
+        scales = [float(weight)] * _LIST_LENGTH
+    else:
+        scales = [float(weight) * SOFT_BASE ** (_LIST_LENGTH - 1 - i) for i in range(_LIST_LENGTH)]
+    return (scales + [0.0] * count)[:count]
+
+
+@dataclass
+class ControlNetUnit:
+    net: Any                                    # diffusers ControlNetModel on the UNet's device and dtype
+    detected: np.ndarray                        # the control map (HxWx3 uint8) at the preprocessor's size
+    resize_mode: str = RESIZE_MODES[1]
+    passes: frozenset[str] = frozenset({"first", "hires"})   # hr_option: the passes it acts in
+    weight: float = 1.0
+    guidance_start: float = 0.0
+    guidance_end: float = 1.0
+    control_mode: str = CONTROL_MODES[0]
+    advanced_weighting: list[float] | None = None
+    for_unet: Any = None            # the UNet it was made for: it sits out a refiner's steps
+    maps: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)   # fitted maps by (height, width)
+    _hints: dict = field(default_factory=dict, repr=False)
+
+    def fitted(self, height: int, width: int) -> np.ndarray:
+        """The map fitted to a generation size (each pass's size: the hires pass has its own)."""
+        if (height, width) not in self.maps:
+            self.maps[(height, width)] = fit(self.detected, width, height, self.resize_mode)
+        return self.maps[(height, width)]
+
+    def _hint(self, call: UNetCall) -> torch.Tensor:
+        scale = getattr(call.model, "vae_scale_factor", 8)
+        key = (call.x.shape[-2] * scale, call.x.shape[-1] * scale, call.x.device)
+        if key not in self._hints:
+            image = torch.from_numpy(self.fitted(key[0], key[1])).permute(2, 0, 1)[None].float() / 255.0
+            self._hints[key] = image.to(device=call.x.device, dtype=self.net.dtype)
+        return self._hints[key]
+
+    def active(self, call: UNetCall) -> bool:
+        if call.pass_name not in self.passes:
+            return False
+        if self.for_unet is not None and getattr(call.model, "unet", None) is not self.for_unet:
+            return False
+        fraction = call.step / max(call.total, 1)
+        return self.guidance_start <= fraction and (self.guidance_end >= 1.0 or fraction <= self.guidance_end)
+
+    def _hint_rows(self, hint: torch.Tensor, rows) -> torch.Tensor:
+        if hint.shape[0] == 1:
+            return hint.expand(len(rows), -1, -1, -1)
+        index = torch.tensor([r % hint.shape[0] for r in rows], device=hint.device)
+        return hint.index_select(0, index)
+
+    def residuals(self, call: UNetCall) -> Residuals | None:
+        if (self.weight == 0 and self.advanced_weighting is None) or not self.active(call):
+            return None
+        pool = bool(getattr(self.net.config, "global_pool_conditions", False))
+        cond_only = (self.control_mode == CONTROL_MODES[2] or pool) and call.n_uncond > 0
+        skip = call.n_uncond if cond_only else 0
+        x, context, rows = call.x[skip:], call.context[skip:], list(call.rows)[skip:]
+        added = None
+        if call.added is not None:
+            added = {k: v[skip:] for k, v in call.added.items()}
+        hint = self._hint_rows(self._hint(call), rows)
+        down, mid = self.net(x.to(self.net.dtype), call.timestep, encoder_hidden_states=context.to(self.net.dtype),
+                             controlnet_cond=hint, conditioning_scale=1.0, added_cond_kwargs=added,
+                             return_dict=False)
+        outputs = [*down, mid]
+        if pool:
+            outputs = [o.mean(dim=(2, 3), keepdim=True) for o in outputs]
+        scales = residual_scales(self.weight, self.control_mode, len(outputs), self.advanced_weighting)
+        outputs = [o * s for o, s in zip(outputs, scales)]
+        if skip:
+            outputs = [torch.cat([torch.zeros_like(o[:1]).expand(skip, *o.shape[1:]), o]) for o in outputs]
+        return Residuals(down=outputs[:-1], mid=outputs[-1])

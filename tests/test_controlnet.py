@@ -1,0 +1,174 @@
+"""ControlNet through the real app's API, as sd-webui-controlnet's clients use it: units under
+alwayson_scripts, its routes, its infotext, the detected maps after the images, and 422s naming the
+field. The ControlNet file is a tiny one in lllyasviel's layout (`control_model.*` keys, `.pth`),
+shaped for the tiny SD1 UNet the server serves, with non-zero zero-convs so control really acts."""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.test_api import pixels
+
+pytestmark = pytest.mark.usefixtures("controlnet_file")
+MODEL = "control_v11p_sd15_canny"
+ALPHA = {"override_settings": {"sd_model_checkpoint": "alpha"}}
+BASE = {"prompt": "a ring", "seed": 7, "width": 64, "height": 64, "steps": 4, **ALPHA}
+
+
+@pytest.fixture(scope="module")
+def controlnet_file(data_dir, tmp_path_factory):
+    from sdwebui.engine.models.tiny import build_tiny_components, write_tiny_controlnet
+
+    # the server's "alpha" is tiny.py's SD1 (seed 0): the same UNet shape
+    unet = build_tiny_components("sd1", seed=0).unet
+    folder = data_dir / "models" / "ControlNet"
+    path = write_tiny_controlnet(folder / f"{MODEL}.pth", unet, seed=1)
+    # one for SDXL too, to be refused with the SD1 checkpoint
+    write_tiny_controlnet(folder / "controlnet_tiny_xl_canny.safetensors", build_tiny_components("sdxl", seed=3).unet,
+                          seed=2)
+    yield path
+    shutil.rmtree(folder)
+
+
+def b64(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.fixture(scope="module")
+def ring() -> str:
+    image = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(image).ellipse((14, 14, 50, 50), outline="black", width=4)
+    return b64(image)
+
+
+def unit(ring, **kw) -> dict:
+    return {"enabled": True, "module": "canny", "model": MODEL, "image": ring, **kw}
+
+
+def generate(api, units, route="txt2img", status=200, **kw):
+    body = {**BASE, **kw, "alwayson_scripts": {"ControlNet": {"args": units}}}
+    r = api.post(f"/sdapi/v1/{route}", json=body)
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def test_routes_answer_as_the_extension(api):
+    assert api.get("/controlnet/version").json() == {"version": 3}
+    models = api.get("/controlnet/model_list").json()["model_list"]
+    assert models[0] == "None" and any(m.startswith(f"{MODEL} [") and m.endswith("]") for m in models)
+    modules = api.get("/controlnet/module_list").json()
+    assert modules["module_list"][0] == "none" and set(modules["module_detail"]) == set(modules["module_list"])
+    assert modules["module_detail"]["canny"] == {"model_free": False, "sliders": [
+        {"name": "Resolution", "value": 512, "min": 64, "max": 2048, "step": 8},
+        {"name": "Low Threshold", "value": 100, "min": 1, "max": 255, "step": 1},
+        {"name": "High Threshold", "value": 200, "min": 1, "max": 255, "step": 1}]}
+    labels = api.get("/controlnet/module_list", params={"alias_names": True}).json()["module_list"]
+    assert "depth_midas" in labels and "invert (from white bg & black line)" in labels
+    types = api.get("/controlnet/control_types").json()["control_types"]
+    assert types["Canny"]["default_option"] == "canny" and types["Canny"]["default_model"].startswith(MODEL)
+    assert api.get("/controlnet/settings").json() == {"control_net_unit_count": 3}
+
+
+def test_control_changes_the_image_weight_zero_does_not_and_the_map_follows(api, ring):
+    plain = generate(api, [])
+    assert len(plain["images"]) == 1
+    controlled = generate(api, [unit(ring)])
+    assert len(controlled["images"]) == 2                      # the image, then the detected map
+    assert np.abs(pixels(controlled["images"][0]) - pixels(plain["images"][0])).mean() > 1
+    edges = pixels(controlled["images"][1])
+    assert edges.shape == (64, 64, 3) and set(np.unique(edges)) <= {0, 255} and edges.max() == 255   # canny's
+    off = generate(api, [unit(ring, weight=0)])
+    assert np.array_equal(pixels(off["images"][0]), pixels(plain["images"][0]))
+    again = generate(api, [unit(ring, save_detected_map=False)])
+    assert len(again["images"]) == 1 and np.array_equal(pixels(again["images"][0]), pixels(controlled["images"][0]))
+
+
+def test_old_spellings_give_the_same_image(api, ring):
+    new = generate(api, [unit(ring, resize_mode="Crop and Resize", control_mode="Balanced", guidance_end=1.0)])
+    old = generate(api, [{"enabled": True, "module": "canny", "model": f"{MODEL} [00000000]", "input_image": ring,
+                          "resize_mode": 1, "control_mode": 0, "guidance": 1.0, "lowvram": True, "foo": "ignored",
+                          "is_ui": False}])
+    assert np.array_equal(pixels(new["images"][0]), pixels(old["images"][0]))
+    aliased = generate(api, [unit(ring, resize_mode="Inner Fit (Scale to Fit)")])
+    assert np.array_equal(pixels(new["images"][0]), pixels(aliased["images"][0]))
+
+
+def test_control_modes_and_the_guidance_window_differ(api, ring):
+    images = {mode: pixels(generate(api, [unit(ring, control_mode=mode)])["images"][0])
+              for mode in ("Balanced", "My prompt is more important", "ControlNet is more important")}
+    values = list(images.values())
+    assert all(not np.array_equal(a, b) for i, a in enumerate(values) for b in values[i + 1:])
+    plain = pixels(generate(api, [])["images"][0])
+    late = pixels(generate(api, [unit(ring, guidance_start=0.5)])["images"][0])
+    assert not np.array_equal(late, plain) and not np.array_equal(late, images["Balanced"])
+
+
+def test_infotext_line_as_the_extension_writes_it(api, ring):
+    info = generate(api, [{"enabled": False}, unit(ring, threshold_a=-1, pixel_perfect=True)])["info"]
+    import json
+    text = json.loads(info)["infotexts"][0]
+    assert (f'ControlNet 0: "Module: canny, Model: {MODEL} [') in text
+    assert ('Weight: 1.0, Resize Mode: Crop and Resize, Processor Res: 512, Threshold A: 100, Threshold B: 200, '
+            'Guidance Start: 0.0, Guidance End: 1.0, Pixel Perfect: True, Control Mode: Balanced"') in text
+    assert "ControlNet 1" not in text
+
+
+def test_batches_and_hires_count_the_maps(api, ring):
+    out = generate(api, [unit(ring)], batch_size=2, n_iter=2)
+    assert len(out["images"]) == 4 + 1
+    hires = generate(api, [unit(ring)], enable_hr=True, hr_scale=1.5, hr_upscaler="Latent", denoising_strength=0.5)
+    sizes = [Image.open(io.BytesIO(base64.b64decode(i))).size for i in hires["images"]]
+    assert sizes == [(96, 96), (96, 96), (64, 64)]             # image, hires map, first-pass map
+    low_only = generate(api, [unit(ring, hr_option="Low res only")], enable_hr=True, hr_scale=1.5,
+                        hr_upscaler="Latent", denoising_strength=0.5)
+    assert not np.array_equal(pixels(low_only["images"][0]), pixels(hires["images"][0]))
+
+
+def test_img2img_takes_the_init_image_when_the_unit_has_none(api, ring):
+    body = {"init_images": [ring], "denoising_strength": 0.6}
+    plain = generate(api, [], route="img2img", **body)
+    controlled = generate(api, [{"enabled": True, "module": "canny", "model": MODEL}], route="img2img", **body)
+    assert len(controlled["images"]) == 2
+    assert not np.array_equal(pixels(controlled["images"][0]), pixels(plain["images"][0]))
+
+
+@pytest.mark.parametrize("bad, field, words", [
+    ({"weight": 3}, "weight", "between 0 and 2"),
+    ({"guidance_start": 0.8, "guidance_end": 0.2}, "guidance_start", "after guidance_end"),
+    ({"module": "no_such"}, "module", "module(no_such) not found in supported modules."),
+    ({"model": "no_such_model"}, "model", "model not found: no_such_model"),
+    ({"model": "None"}, "model", "You have not selected any ControlNet Model."),
+    ({"image": "", "mask": "aGVsbG8="}, "mask", "without an image"),
+    ({"image": None}, "image", "no input image is given"),
+    ({"control_mode": "Loud"}, "control_mode", "Balanced"),
+    ({"model": "controlnet_tiny_xl_canny"}, "model", "not compatible with the loaded checkpoint"),
+    ({"module": "depth"}, "module", "midas/dpt_hybrid-midas-501f0c75.pt"),
+])
+def test_bad_units_are_422_naming_the_field(api, ring, bad, field, words):
+    r = api.post("/sdapi/v1/txt2img", json={**BASE, "alwayson_scripts": {"controlnet": {"args": [unit(ring, **bad)]}}})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"][0]
+    assert detail["loc"] == ["body", "alwayson_scripts", "ControlNet", "args", "0", field] and words in detail["msg"]
+
+
+def test_detect_and_its_errors(api, ring, caplog):
+    with caplog.at_level(logging.INFO):
+        r = api.post("/controlnet/detect", json={"controlnet_module": "canny", "controlnet_input_images": [ring, ring],
+                                                 "controlnet_threshold_a": -100, "controlnet_processor_res": -100})
+    assert r.status_code == 200 and r.json()["info"] == "Success" and len(r.json()["images"]) == 2
+    edges = np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))))
+    assert edges.shape[:2] == (512, 512) and edges.max() == 255     # at the default resolution
+    assert "[canny.threshold_a] Invalid value(-100.0), using default value 100." in caplog.text
+    assert "[canny.processor_res] Invalid value(-100), using default value 512." in caplog.text
+    for body, detail in (({"controlnet_module": "nope", "controlnet_input_images": [ring]}, "Module not available"),
+                         ({"controlnet_module": "canny", "controlnet_input_images": []}, "No image selected")):
+        r = api.post("/controlnet/detect", json=body)
+        assert r.status_code == 422 and r.json()["detail"] == detail
