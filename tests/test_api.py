@@ -454,7 +454,7 @@ def test_list_routes_shapes(api):
         assert r.status_code == 200 and r.json() == []
     assert api.get("/sdapi/v1/face-restorers").json() == [{"name": "CodeFormer", "cmd_dir": None},
                                                           {"name": "GFPGAN", "cmd_dir": None}]
-    # the built-in extensions (Lora, which has no Script, api-payload-display, controlnet, soft-inpainting) are the
+    # the built-in extensions (Lora, which has no Script, api-payload-display, sd-webui-controlnet, soft-inpainting) are the
     # only ones here; A1111's built-in scripts (root scripts/, tests/test_xyz_grid.py ...) are selectable ones
     listed = api.get("/sdapi/v1/scripts").json()
     assert "api payload" in listed["txt2img"] and "api payload" in listed["img2img"]
@@ -464,7 +464,7 @@ def test_list_routes_shapes(api):
         ("soft inpainting", True)]
     exts = api.get("/sdapi/v1/extensions").json()
     assert [(e["name"], e["enabled"]) for e in exts] == [("Lora", True), ("api-payload-display", True),
-                                                         ("controlnet", True), ("postprocessing-for-training", True),
+                                                         ("postprocessing-for-training", True), ("sd-webui-controlnet", True),
                                                          ("soft-inpainting", True)]
     mem = api.get("/sdapi/v1/memory").json()
     assert set(mem["ram"]) == {"free", "used", "total"} and mem["ram"]["used"] > 0

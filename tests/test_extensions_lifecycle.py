@@ -123,11 +123,20 @@ def test_extension_requires_reported(ext_env):
 
 
 def test_duplicate_canonical_name_keeps_the_first(ext_env):
-    make_ext(ext_env.builtin, "one", {"metadata.ini": "[Extension]\nName = Same\n"})
+    make_ext(ext_env.user, "one", {"metadata.ini": "[Extension]\nName = Same\n"})
     make_ext(ext_env.user, "two", {"metadata.ini": "[Extension]\nName = same\n"})
     extensions.list_extensions()
     assert [e.dirname for e in extensions.extensions] == ["one"]
     assert any("same name" in e for e in extensions.extensions[0].errors)
+
+
+def test_a_users_copy_of_a_built_in_extension_is_not_loaded_and_says_so(ext_env):
+    """An A1111 user's clone of sd-webui-controlnet: the built-in one of that name answers for it."""
+    make_ext(ext_env.builtin, "sd-webui-controlnet", {"scripts/own.py": ""})
+    make_ext(ext_env.user, "sd-webui-controlnet", {"scripts/theirs.py": ""})
+    extensions.list_extensions()
+    assert [(e.dirname, e.is_builtin) for e in extensions.extensions] == [("sd-webui-controlnet", True)]
+    assert any("is built in here" in e and "not loaded" in e for e in extensions.extensions[0].errors)
 
 
 def test_broken_metadata_is_reported_not_fatal(ext_env):

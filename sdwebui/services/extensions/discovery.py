@@ -124,6 +124,12 @@ def list_extensions(ns: argparse.Namespace | None = None) -> list[Extension]:
             if old is not None:       # errors reported at run time outlive a re-scan
                 ext.keep_reported_errors(old)
             other = by_name.get(ext.canonical_name)
+            if other is not None and other.is_builtin and not builtin:
+                # a user's clone of an extension built in here (sd-webui-controlnet): the built-in one
+                # answers for it; the clone's folder stays (its models are still read from there)
+                other.report_discovery_error(f'"{ext.name}" is built in here; the built-in one is used and the '
+                                           f"copy in {ext.path} is not loaded")
+                continue
             if other is not None:
                 other.report_discovery_error(f'another extension in {ext.path} has the same name "{ext.name}"; '
                                        "it is ignored")
