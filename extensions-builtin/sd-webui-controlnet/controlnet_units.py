@@ -52,6 +52,10 @@ class UnitArgs:
                 ("guidance_start", "Guidance Start"), ("guidance_end", "Guidance End"),
                 ("pixel_perfect", "Pixel Perfect"), ("control_mode", "Control Mode"))
 
+    def model_dump(self) -> dict:
+        """The unit as an API client sends it (the payload display shows a UI generation's units so)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
     def infotext(self) -> str:
         return ", ".join(f"{label}: {getattr(self, name)}" for name, label in self.INFOTEXT)
 

@@ -11,6 +11,7 @@ import gradio as gr
 from PIL import Image
 
 import controlnet_registry as registry
+import controlnet_ui
 from controlnet_units import UnitArgs, clamp_sliders, parse_unit, to_rgb_array
 from modules import script_callbacks, scripts, shared
 from sdwebui.engine.control.controlnet_unit import ControlNetUnit
@@ -40,11 +41,12 @@ class ControlNetScript(scripts.Script):
         return scripts.AlwaysVisible
 
     def ui(self, is_img2img):
-        # one argument per unit, each a unit object (API clients fill them; the UI's unit panels
-        # come with the ControlNet UI work)
-        tab = "img2img" if is_img2img else "txt2img"
-        with gr.Group(visible=False, elem_id=f"{tab}_controlnet"):
-            return [gr.State(None) for _ in range(registry.unit_count())]
+        # one argument per unit, each a unit object, as API clients send them (controlnet_ui.py)
+        states, self.infotext_fields = controlnet_ui.build_panel(is_img2img)
+        if shared.opts.data.get("control_net_sync_field_args", True) is False:
+            self.infotext_fields = []
+        self.paste_field_names = [f"ControlNet {i}" for i in range(len(states))]
+        return states
 
     def _where(self, index: int) -> tuple:
         return "alwayson_scripts", TITLE, "args", str(index)

@@ -9,18 +9,13 @@ from fastapi import Body, FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 import controlnet_registry as registry
+from controlnet_types import control_types
 from controlnet_units import UnitArgs, clamp_sliders, to_rgb_array
 from modules import script_callbacks
 from sdwebui.engine.control.preprocess import ALL, check_weights, detect, find
 from sdwebui.services.generation_requests import decode_base64_image
 
 API_VERSION = 3
-CONTROL_TAGS = ("Canny", "Depth", "IP-Adapter", "Inpaint", "Instant-ID", "InstructP2P", "Lineart", "MLSD",
-                "NormalMap", "OpenPose", "Recolor", "Reference", "Revision", "Scribble", "Segmentation", "Shuffle",
-                "SoftEdge", "SparseCtrl", "T2I-Adapter", "Tile")
-_TAG_ALIASES = {"InstructP2P": ("ip2p",), "Segmentation": ("seg",), "NormalMap": ("normal",),
-                "T2I-Adapter": ("t2i_adapter", "t2iadapter", "t2ia"), "IP-Adapter": ("ip_adapter", "ipadapter"),
-                "Instant-ID": ("instant_id", "instantid"), "Scribble": ("sketch",), "Tile": ("blur",)}
 
 
 def _label(pre, alias_names: bool) -> str:
@@ -35,21 +30,6 @@ def module_list(alias_names: bool = False) -> dict:
         detail[_label(pre, alias_names)] = {"model_free": pre.model_free,
                                              "sliders": [s.as_dict() for s in pre.sliders]}
     return {"module_list": [_label(ALL[n], alias_names) for n in names], "module_detail": detail}
-
-
-def control_types() -> dict:
-    models = [m for m in registry.names() if m != "None"]
-    out = {"All": {"module_list": ["none", *[(p.label or p.name) for p in ALL.values() if p.name != "none"]],
-                   "model_list": ["None", *models], "default_option": "none", "default_model": "None"}}
-    for tag in CONTROL_TAGS:
-        words = (tag.lower(), *_TAG_ALIASES.get(tag, ()))
-        modules = ["none", *[(p.label or p.name) for p in ALL.values() if tag in p.tags]]
-        matching = [m for m in models if any(w in m.lower() for w in words)]
-        preferred = [m for m in matching if "11" in m.split(" [")[0]]
-        out[tag] = {"module_list": modules, "model_list": ["None", *matching],
-                    "default_option": modules[1] if len(modules) > 1 else "none",
-                    "default_model": (preferred or matching or ["None"])[0]}
-    return {"control_types": out}
 
 
 def _png_b64(array) -> str:

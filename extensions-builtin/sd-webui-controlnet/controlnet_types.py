@@ -1,0 +1,28 @@
+"""Control types: sd-webui-controlnet's filter of preprocessors and models by what they control
+(`/controlnet/control_types` and the UI's "Control Type" radio)."""
+from __future__ import annotations
+
+import controlnet_registry as registry
+from sdwebui.engine.control.preprocess import ALL
+
+CONTROL_TAGS = ("Canny", "Depth", "IP-Adapter", "Inpaint", "Instant-ID", "InstructP2P", "Lineart", "MLSD",
+                "NormalMap", "OpenPose", "Recolor", "Reference", "Revision", "Scribble", "Segmentation", "Shuffle",
+                "SoftEdge", "SparseCtrl", "T2I-Adapter", "Tile")
+_TAG_ALIASES = {"InstructP2P": ("ip2p",), "Segmentation": ("seg",), "NormalMap": ("normal",),
+                "T2I-Adapter": ("t2i_adapter", "t2iadapter", "t2ia"), "IP-Adapter": ("ip_adapter", "ipadapter"),
+                "Instant-ID": ("instant_id", "instantid"), "Scribble": ("sketch",), "Tile": ("blur",)}
+
+
+def control_types() -> dict:
+    models = [m for m in registry.names() if m != "None"]
+    out = {"All": {"module_list": ["none", *[(p.label or p.name) for p in ALL.values() if p.name != "none"]],
+                   "model_list": ["None", *models], "default_option": "none", "default_model": "None"}}
+    for tag in CONTROL_TAGS:
+        words = (tag.lower(), *_TAG_ALIASES.get(tag, ()))
+        modules = ["none", *[(p.label or p.name) for p in ALL.values() if tag in p.tags]]
+        matching = [m for m in models if any(w in m.lower() for w in words)]
+        preferred = [m for m in matching if "11" in m.split(" [")[0]]
+        out[tag] = {"module_list": modules, "model_list": ["None", *matching],
+                    "default_option": modules[1] if len(modules) > 1 else "none",
+                    "default_model": (preferred or matching or ["None"])[0]}
+    return {"control_types": out}
