@@ -172,3 +172,57 @@ def test_detect_and_its_errors(api, ring, caplog):
                          ({"controlnet_module": "canny", "controlnet_input_images": []}, "No image selected")):
         r = api.post("/controlnet/detect", json=body)
         assert r.status_code == 422 and r.json()["detail"] == detail
+
+
+def test_pasting_an_infotext_line_gives_back_the_unit(api, ring):
+    """The UI's paste: each unit control takes its value from the `ControlNet N` line."""
+    import json
+
+    import controlnet_ui   # the extension's own module (its folder is on sys.path once loaded)
+
+    text = json.loads(generate(api, [unit(ring, weight=0.6, guidance_end=0.8, control_mode=2)])["info"])["infotexts"][0]
+    from modules import infotext_utils
+    params = infotext_utils.parse_generation_parameters(text)
+    values = {name: controlnet_ui._paste_getter(0, name)(params) for name in controlnet_ui.FIELDS}
+    assert values["enabled"] is True and values["module"] == "canny" and values["model"].startswith(MODEL)
+    assert values["weight"] == 0.6 and values["guidance_end"] == 0.8 and values["threshold_a"] == 100
+    assert values["control_mode"] == "ControlNet is more important" and values["resize_mode"] == "Crop and Resize"
+    assert controlnet_ui._paste_getter(1, "enabled")(params) is None      # no second unit: left as it is
+
+
+def test_an_sdxl_controlnet_steers_an_sdxl_checkpoint(api, ring):
+    """SDXL's 9 + 1 residuals and its added conditioning; the file is an unprefixed .safetensors."""
+    xl = {"override_settings": {"sd_model_checkpoint": "tiny-sdxl"}}
+    plain = generate(api, [], **xl)
+    controlled = generate(api, [unit(ring, model="controlnet_tiny_xl_canny", weight=2)],
+                          **xl)
+    assert np.abs(pixels(controlled["images"][0]) - pixels(plain["images"][0])).mean() > 1
+    assert "Model: controlnet_tiny_xl_canny [" in controlled["info"]
+
+
+@pytest.mark.parametrize("module", ["canny", "invert", "threshold", "blur_gaussian", "tile_resample", "scribble_xdog",
+                                    "lineart_standard", "recolor_luminance", "recolor_intensity", "color"])
+def test_every_built_in_preprocessor_makes_a_map(api, ring, module):
+    if module == "color":     # colour blocks of a two-colour picture
+        split = Image.new("RGB", (64, 64), "red")
+        split.paste((0, 0, 255), (0, 0, 32, 64))
+        ring = b64(split)
+    r = api.post("/controlnet/detect", json={"controlnet_module": module, "controlnet_input_images": [ring],
+                                             "controlnet_processor_res": 128})
+    assert r.status_code == 200, r.text
+    out = np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))).convert("RGB"), dtype=np.int16)
+    source = np.asarray(Image.open(io.BytesIO(base64.b64decode(ring))).convert("RGB"), dtype=np.int16)
+    assert out.std() > 0 and out.shape[2] == 3        # a picture, not a blank
+    if module == "invert":
+        assert np.array_equal(out, 255 - source)      # no resolution slider: the picture's own size
+
+
+def test_module_list_has_the_extensions_full_set(api):
+    listed = api.get("/controlnet/module_list").json()["module_list"]
+    labels = api.get("/controlnet/module_list", params={"alias_names": True}).json()["module_list"]
+    assert len(listed) == len(labels) >= 68 and listed[0] == "none"
+    for name in ("ip-adapter_clip_sd15", "reference_only", "inpaint_only+lama", "dw_openpose_full", "tile_colorfix"):
+        assert name in listed
+    r = api.post("/sdapi/v1/txt2img", json={**BASE, "alwayson_scripts": {"controlnet": {"args": [
+        {"enabled": True, "module": "reference_only", "model": MODEL, "image": b64(Image.new("RGB", (8, 8)))}]}}})
+    assert r.status_code == 422 and "not built in yet" in r.text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import controlnet_registry as registry
-from sdwebui.engine.control.preprocess import ALL
+from sdwebui.engine.control.preprocess import ordered
 
 CONTROL_TAGS = ("Canny", "Depth", "IP-Adapter", "Inpaint", "Instant-ID", "InstructP2P", "Lineart", "MLSD",
                 "NormalMap", "OpenPose", "Recolor", "Reference", "Revision", "Scribble", "Segmentation", "Shuffle",
@@ -15,11 +15,11 @@ _TAG_ALIASES = {"InstructP2P": ("ip2p",), "Segmentation": ("seg",), "NormalMap":
 
 def control_types() -> dict:
     models = [m for m in registry.names() if m != "None"]
-    out = {"All": {"module_list": ["none", *[(p.label or p.name) for p in ALL.values() if p.name != "none"]],
+    out = {"All": {"module_list": [p.label for p in ordered()],
                    "model_list": ["None", *models], "default_option": "none", "default_model": "None"}}
     for tag in CONTROL_TAGS:
         words = (tag.lower(), *_TAG_ALIASES.get(tag, ()))
-        modules = ["none", *[(p.label or p.name) for p in ALL.values() if tag in p.tags]]
+        modules = ["none", *[p.label for p in ordered() if tag in p.tags and p.name != "none"]]
         matching = [m for m in models if any(w in m.lower() for w in words)]
         preferred = [m for m in matching if "11" in m.split(" [")[0]]
         out[tag] = {"module_list": modules, "model_list": ["None", *matching],

@@ -13,7 +13,7 @@ import controlnet_registry as registry
 from controlnet_types import CONTROL_TAGS, control_types
 from controlnet_units import HR_OPTIONS, UnitArgs
 from sdwebui.engine.control.controlnet_unit import CONTROL_MODES
-from sdwebui.engine.control.preprocess import ALL, RESIZE_MODES, detect, find
+from sdwebui.engine.control.preprocess import RESIZE_MODES, detect, find, ordered
 
 VERSION = "v1.1.455"
 FIELDS = ("enabled", "low_vram", "pixel_perfect", "module", "model", "weight", "guidance_start", "guidance_end",
@@ -21,7 +21,7 @@ FIELDS = ("enabled", "low_vram", "pixel_perfect", "module", "model", "weight", "
 
 
 def _labels() -> list[str]:
-    return [p.label or p.name for p in ALL.values()]
+    return [p.label for p in ordered()]
 
 
 def _slider_updates(module: str) -> list:
@@ -167,7 +167,7 @@ def _paste_getter(index: int, name: str):
         values = {"enabled": True, **parse_infotext_line(text)}
         if name == "module" and "module" in values:
             try:
-                return find(str(values["module"])).label or values["module"]
+                return find(str(values["module"])).label
             except ValueError:
                 return None
         return values.get(name)

@@ -12,24 +12,20 @@ import controlnet_registry as registry
 from controlnet_types import control_types
 from controlnet_units import UnitArgs, clamp_sliders, to_rgb_array
 from modules import script_callbacks
-from sdwebui.engine.control.preprocess import ALL, check_weights, detect, find
+from sdwebui.engine.control.preprocess import check_weights, detect, find, ordered
 from sdwebui.services.generation_requests import decode_base64_image
 
 API_VERSION = 3
 
 
-def _label(pre, alias_names: bool) -> str:
-    return (pre.label or pre.name) if alias_names else pre.name
-
-
 def module_list(alias_names: bool = False) -> dict:
-    names = ["none", *sorted((n for n in ALL if n != "none"), key=lambda n: _label(ALL[n], alias_names))]
-    detail = {}
-    for name in names:
-        pre = ALL[name]
-        detail[_label(pre, alias_names)] = {"model_free": pre.model_free,
-                                             "sliders": [s.as_dict() for s in pre.sliders]}
-    return {"module_list": [_label(ALL[n], alias_names) for n in names], "module_detail": detail}
+    """Names (or, with alias_names, the UI's labels) in the extension's order, and each one's
+    sliders and whether it needs a ControlNet model."""
+    listed = ordered()
+    name = (lambda p: p.label) if alias_names else (lambda p: p.name)
+    return {"module_list": [name(p) for p in listed],
+            "module_detail": {name(p): {"model_free": p.model_free, "sliders": [s.as_dict() for s in p.sliders]}
+                              for p in listed}}
 
 
 def _png_b64(array) -> str:

@@ -7,7 +7,7 @@ they need, and refused with that file's name when it is absent: nothing is ever 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -33,25 +33,32 @@ HIDDEN = Slider("", 0.5, 0.0, 1.0, 0.01)       # a slider the module does not sh
 @dataclass(frozen=True)
 class Preprocessor:
     name: str
-    run: Callable[[np.ndarray, float, float], np.ndarray] | None
-    sliders: tuple[Slider, ...] = (RESOLUTION,)     # resolution (when shown), then threshold a, b
-    label: str | None = None                         # the UI's name when it differs
+    label: str
+    priority: int = 0
+    model_free: bool = False                         # works without a ControlNet model (reference_*)
+    tags: tuple[str, ...] = ()
+    resolution: Slider | None = None                 # None: the module takes no resolution
+    a: Slider | None = None
+    b: Slider | None = None
+    legacy: bool = False                             # the extension's module_detail lists Resolution anyway
+    run: Callable[[np.ndarray, float, float], np.ndarray] | None = None
     needs: tuple[str, ...] = ()                      # weight files under the annotator folder
-    model_free: bool = False
-    fixed_resolution: int | None = None
-    tags: tuple[str, ...] = field(default=())
 
     @property
     def has_resolution(self) -> bool:
-        return bool(self.sliders) and self.sliders[0] is RESOLUTION
+        return self.resolution is not None
+
+    @property
+    def sliders(self) -> list[Slider]:
+        """What `module_detail` lists: the shown sliders (legacy modules: Resolution always)."""
+        first = self.resolution or (RESOLUTION if self.legacy else None)
+        return [s for s in (first, self.a, self.b) if s is not None]
 
     def slider(self, which: str) -> Slider:
-        """'res', 'a' or 'b': the slider, or the hidden default."""
-        own = list(self.sliders[1:] if self.has_resolution else self.sliders)
+        """'res', 'a' or 'b': the slider, or the default a hidden one keeps."""
         if which == "res":
-            return RESOLUTION
-        index = 0 if which == "a" else 1
-        return own[index] if index < len(own) else HIDDEN
+            return self.resolution or RESOLUTION
+        return (self.a if which == "a" else self.b) or HIDDEN
 
 
 class PreprocessorError(ValueError):
@@ -86,49 +93,104 @@ def _tile_resample(img: np.ndarray, rate: float, _: float) -> np.ndarray:
     return cv2.resize(img, (max(1, int(w / rate)), max(1, int(h / rate))), interpolation=cv2.INTER_AREA)
 
 
-PURE = [
-    Preprocessor("none", None, (), model_free=False),
-    Preprocessor("canny", _canny, (RESOLUTION, Slider("Low Threshold", 100, 1, 255), Slider("High Threshold", 200, 1, 255)),
-                 tags=("Canny",)),
-    Preprocessor("invert", _invert, (RESOLUTION,), label="invert (from white bg & black line)",
-                 tags=("Canny", "Lineart", "MLSD", "Scribble", "SoftEdge")),
-    Preprocessor("threshold", _threshold, (RESOLUTION, Slider("Binarization Threshold", 127, 0, 255)),
-                 tags=("Scribble",)),
-    Preprocessor("blur_gaussian", _blur, (RESOLUTION, Slider("Sigma", 9.0, 0.01, 64.0, 0.01)), tags=("Tile",)),
-    Preprocessor("tile_resample", _tile_resample, (RESOLUTION, Slider("Down Sampling Rate", 1.0, 1.0, 8.0, 0.01)),
-                 tags=("Tile",)),
-]
-
-# those that need weights: (name, UI label, files under the annotator folder, tags)
-WEIGHTED = [
-    ("depth", "depth_midas", ("midas/dpt_hybrid-midas-501f0c75.pt",), ("Depth",)),
-    ("depth_leres", "depth_leres", ("leres/res101.pth", "leres/latest_net_G.pth"), ("Depth",)),
-    ("depth_zoe", "depth_zoe", ("zoedepth/ZoeD_M12_N.pt",), ("Depth",)),
-    ("depth_anything", "depth_anything", ("depth_anything/depth_anything_vitl14.pth",), ("Depth",)),
-    ("normal_map", "normal_midas", ("midas/dpt_hybrid-midas-501f0c75.pt",), ("NormalMap",)),
-    ("normal_bae", "normal_bae", ("normal_bae/scannet.pt",), ("NormalMap",)),
-    ("hed", "softedge_hed", ("hed/ControlNetHED.pth",), ("SoftEdge",)),
-    ("hed_safe", "softedge_hedsafe", ("hed/ControlNetHED.pth",), ("SoftEdge",)),
-    ("pidinet", "softedge_pidinet", ("pidinet/table5_pidinet.pth",), ("SoftEdge",)),
-    ("scribble_hed", "scribble_hed", ("hed/ControlNetHED.pth",), ("Scribble",)),
-    ("mlsd", "mlsd", ("mlsd/mlsd_large_512_fp32.pth",), ("MLSD",)),
-    ("lineart", "lineart_realistic", ("lineart/sk_model.pth",), ("Lineart",)),
-    ("lineart_coarse", "lineart_coarse", ("lineart/sk_model2.pth",), ("Lineart",)),
-    ("lineart_anime", "lineart_anime", ("lineart_anime/netG.pth",), ("Lineart",)),
-    ("openpose", "openpose", ("openpose/body_pose_model.pth",), ("OpenPose",)),
-    ("openpose_full", "openpose_full", ("openpose/body_pose_model.pth", "openpose/hand_pose_model.pth",
-                                        "openpose/facenet.pth"), ("OpenPose",)),
-    ("segmentation", "seg_ufade20k", ("uniformer/upernet_global_small.pth",), ("Segmentation",)),
-]
+def _scribble_xdog(img: np.ndarray, threshold: float, _: float) -> np.ndarray:
+    """Difference of Gaussians (sigma 0.5 and 5): a white stroke where the fine blur is darker than
+    the coarse one by more than half the threshold."""
+    import cv2
+    x = img.astype(np.float32)
+    difference = (cv2.GaussianBlur(x, (0, 0), 5.0) - cv2.GaussianBlur(x, (0, 0), 0.5)).min(axis=2)
+    return np.where(2 * difference.clip(0, 255) > threshold, 255, 0).astype(np.uint8)
 
 
-def _weighted(name: str, label: str, files: tuple[str, ...], tags: tuple[str, ...]) -> Preprocessor:
-    return Preprocessor(name, None, (RESOLUTION,), label=label, needs=files, tags=tags)
+def _lineart_standard(img: np.ndarray, *_: float) -> np.ndarray:
+    """Dark lines on a light ground as white lines: how much darker than a broad blur (sigma 6)
+    each pixel is, scaled by the median of the clear lines' strength."""
+    import cv2
+    x = img.astype(np.float32)
+    strength = (cv2.GaussianBlur(x, (0, 0), 6.0) - x).min(axis=2).clip(0, 255)
+    lines = strength[strength > 8]
+    scale = max(16.0, float(np.median(lines))) if lines.size else 16.0
+    return (strength / scale * 127).clip(0, 255).astype(np.uint8)
 
 
-ALL: dict[str, Preprocessor] = {p.name: p for p in PURE}
-ALL.update({name: _weighted(name, label, files, tags) for name, label, files, tags in WEIGHTED})
-_BY_LABEL = {(p.label or p.name): p for p in ALL.values()}
+def _recolor(space: str):
+    def run(img: np.ndarray, gamma: float, _: float) -> np.ndarray:
+        """The picture's lightness (LAB L) or intensity (HSV V) as grey, raised to `gamma`."""
+        import cv2
+        code, channel = (cv2.COLOR_RGB2LAB, 0) if space == "lab" else (cv2.COLOR_RGB2HSV, 2)
+        value = cv2.cvtColor(img, code)[:, :, channel].astype(np.float32) / 255.0
+        return (np.power(value, float(gamma)) * 255.0).clip(0, 255).astype(np.uint8)
+    return run
+
+
+def _color_grid(img: np.ndarray, *_: float) -> np.ndarray:
+    """Colour blocks: shrunk 64 times (cubic), grown back without smoothing."""
+    import cv2
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(1, w // 64), max(1, h // 64)), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+RUNNERS: dict[str, Callable] = {
+    "canny": _canny, "invert": _invert, "threshold": _threshold, "blur_gaussian": _blur,
+    "tile_resample": _tile_resample, "scribble_xdog": _scribble_xdog, "lineart_standard": _lineart_standard,
+    "recolor_luminance": _recolor("lab"), "recolor_intensity": _recolor("hsv"), "color": _color_grid,
+}
+
+# the weight files a module needs, under the annotator folder (the extension's download layout)
+NEEDS: dict[str, tuple[str, ...]] = {
+    "depth": ("midas/dpt_hybrid-midas-501f0c75.pt",), "normal_map": ("midas/dpt_hybrid-midas-501f0c75.pt",),
+    "depth_leres": ("leres/res101.pth", "leres/latest_net_G.pth"),
+    "depth_leres++": ("leres/res101.pth", "leres/latest_net_G.pth"), "depth_zoe": ("zoedepth/ZoeD_M12_N.pt",),
+    "depth_anything": ("depth_anything/depth_anything_vitl14.pth",),
+    "depth_anything_v2": ("depth_anything_v2/depth_anything_v2_vitl.safetensors",),
+    "normal_bae": ("normal_bae/scannet.pt",), "normal_dsine": ("normal_dsine/dsine.pt",),
+    "hed": ("hed/ControlNetHED.pth",), "hed_safe": ("hed/ControlNetHED.pth",), "scribble_hed": ("hed/ControlNetHED.pth",),
+    "pidinet": ("pidinet/table5_pidinet.pth",), "pidinet_safe": ("pidinet/table5_pidinet.pth",),
+    "pidinet_scribble": ("pidinet/table5_pidinet.pth",), "pidinet_sketch": ("pidinet/table5_pidinet.pth",),
+    "softedge_teed": ("TEED/7_model.pth",), "softedge_anyline": ("TEED/MTEED.pth",),
+    "mlsd": ("mlsd/mlsd_large_512_fp32.pth",), "lineart": ("lineart/sk_model.pth",),
+    "lineart_coarse": ("lineart/sk_model2.pth",), "lineart_anime": ("lineart_anime/netG.pth",),
+    "lineart_anime_denoise": ("manga_line/erika.pth",),
+    **{name: ("openpose/body_pose_model.pth", "openpose/hand_pose_model.pth", "openpose/facenet.pth")
+       for name in ("openpose", "openpose_face", "openpose_faceonly", "openpose_full", "openpose_hand")},
+    "dw_openpose_full": ("openpose/yolox_l.onnx", "openpose/dw-ll_ucoco_384.onnx"),
+    "densepose": ("densepose/densepose_r50_fpn_dl.torchscript",),
+    "densepose_parula": ("densepose/densepose_r50_fpn_dl.torchscript",),
+    "segmentation": ("uniformer/upernet_global_small.pth",),
+    "oneformer_ade20k": ("oneformer/250_16_swin_l_oneformer_ade20k_160k.pth",),
+    "oneformer_coco": ("oneformer/150_16_swin_l_oneformer_coco_100ep.pth",),
+    "anime_face_segment": ("anime_face_segment/UNet.pth",), "mobile_sam": ("mobile_sam/mobile_sam.pt",),
+    "inpaint_only+lama": ("lama/ControlNetLama.pth",),
+}
+
+
+def _slider(row: tuple | None) -> Slider | None:
+    if row is None:
+        return None
+    label, lo, hi, value, step = row
+    return Slider(label, value, lo, hi, step)
+
+
+def _build() -> dict[str, Preprocessor]:
+    from sdwebui.engine.control.preprocessor_table import ROWS
+
+    out = {}
+    for name, label, priority, model_free, tags, res, a, b, _c, legacy in ROWS:
+        out[name] = Preprocessor(name, label, priority, model_free, tuple(tags), _slider(res), _slider(a), _slider(b),
+                                 legacy, RUNNERS.get(name), NEEDS.get(name, ()))
+    return out
+
+
+ALL: dict[str, Preprocessor] = _build()
+_BY_LABEL = {p.label: p for p in ALL.values()}
+
+
+def ordered() -> list[Preprocessor]:
+    """As the extension lists them: "none", then by sorting priority and label, highest first."""
+    rest = sorted((p for p in ALL.values() if p.name != "none"), key=lambda p: f"{p.priority:08d}{p.label}",
+                  reverse=True)
+    return [ALL["none"], *rest]
 
 
 def find(name: str) -> Preprocessor:
@@ -140,13 +202,14 @@ def find(name: str) -> Preprocessor:
 
 
 def check_weights(pre: Preprocessor, annotator_dir: Path) -> None:
+    """Refuse, naming what is missing, a module that cannot run here (nothing is downloaded)."""
+    if pre.run is not None or pre.name == "none":
+        return
     missing = [f for f in pre.needs if not (annotator_dir / f).is_file()]
     if missing:
-        raise PreprocessorError(f"preprocessor {pre.label or pre.name} needs {', '.join(missing)} in "
-                                f"{annotator_dir} (no download is attempted); or send a ready map with module 'none'")
-    if pre.needs:
-        raise PreprocessorError(f"preprocessor {pre.label or pre.name} is not built in yet; send a ready map "
-                                f"with module 'none'")
+        raise PreprocessorError(f"preprocessor {pre.label} needs {', '.join(missing)} in {annotator_dir} "
+                                "(no download is attempted); or send a ready map with module 'none'")
+    raise PreprocessorError(f"preprocessor {pre.label} is not built in yet; send a ready map with module 'none'")
 
 
 def _resize_short_side(img: np.ndarray, resolution: int) -> np.ndarray:
@@ -164,7 +227,7 @@ def detect(pre: Preprocessor, img: np.ndarray, resolution: float, a: float, b: f
     if pre.run is None:
         return img
     if pre.has_resolution:
-        img = _resize_short_side(img, int(pre.fixed_resolution or resolution))
+        img = _resize_short_side(img, int(resolution))
     out = pre.run(np.ascontiguousarray(img), a, b)
     if out.ndim == 2:
         out = np.repeat(out[:, :, None], 3, axis=2)
