@@ -23,12 +23,13 @@ BASE = {"prompt": "a ring", "seed": 7, "width": 64, "height": 64, "steps": 4, **
 
 @pytest.fixture(scope="module")
 def controlnet_file(data_dir, tmp_path_factory):
-    from sdwebui.engine.models.tiny import build_tiny_components, write_tiny_controlnet
+    from sdwebui.engine.models.tiny import build_tiny_components, write_tiny_controlnet, write_tiny_t2i_adapter
 
     # the server's "alpha" is tiny.py's SD1 (seed 0): the same UNet shape
     unet = build_tiny_components("sd1", seed=0).unet
     folder = data_dir / "models" / "ControlNet"
     path = write_tiny_controlnet(folder / f"{MODEL}.pth", unet, seed=1)
+    write_tiny_t2i_adapter(folder / "t2iadapter_canny_sd15v2.pth", unet, seed=3)
     # one for SDXL too, to be refused with the SD1 checkpoint
     write_tiny_controlnet(folder / "controlnet_tiny_xl_canny.safetensors", build_tiny_components("sdxl", seed=3).unet,
                           seed=2)
@@ -226,3 +227,17 @@ def test_module_list_has_the_extensions_full_set(api):
     r = api.post("/sdapi/v1/txt2img", json={**BASE, "alwayson_scripts": {"controlnet": {"args": [
         {"enabled": True, "module": "reference_only", "model": MODEL, "image": b64(Image.new("RGB", (8, 8)))}]}}})
     assert r.status_code == 422 and "not built in yet" in r.text
+
+
+def test_a_t2i_adapter_steers_the_image(api, ring):
+    """TencentARC's layout; its features go inside the UNet's down levels."""
+    plain = generate(api, [])
+    adapter = {"model": "t2iadapter_canny_sd15v2", "weight": 2}
+    balanced = generate(api, [unit(ring, **adapter)])
+    assert np.abs(pixels(balanced["images"][0]) - pixels(plain["images"][0])).mean() > 0.5
+    soft = generate(api, [unit(ring, **adapter, control_mode="My prompt is more important")])
+    assert not np.array_equal(pixels(soft["images"][0]), pixels(balanced["images"][0]))
+    off = generate(api, [unit(ring, **{**adapter, "weight": 0})])
+    assert np.array_equal(pixels(off["images"][0]), pixels(plain["images"][0]))
+    types = api.get("/controlnet/control_types").json()["control_types"]
+    assert any(m.startswith("t2iadapter_canny_sd15v2 [") for m in types["T2I-Adapter"]["model_list"])

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from modules import paths, shared
-from sdwebui.engine.control.controlnet_models import ControlModelError, load_controlnet
+from sdwebui.engine.control.controlnet_models import ControlModelError
+from sdwebui.engine.control.t2i_adapters import load_control_model
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.models.hashes import model_hash
 
@@ -114,7 +115,8 @@ def load(path: Path, sd_model, field: str = "model"):
             _loaded.move_to_end(key)
             return _loaded[key]
     try:
-        net = load_controlnet(path, dict(sd_model.unet.config), sd_model.family, device=sd_model.device, dtype=dtype)
+        net = load_control_model(path, dict(sd_model.unet.config), sd_model.family, device=sd_model.device,
+                                 dtype=dtype)
     except ControlModelError as e:
         raise ProcessingError(field, str(e)) from None
     with _lock:

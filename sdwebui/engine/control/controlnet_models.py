@@ -132,11 +132,12 @@ def to_diffusers(state_dict: Mapping[str, torch.Tensor], config: Mapping) -> dic
 
 
 def load_controlnet(path: Path, unet_config: Mapping, family: str, *, device: torch.device,
-                    dtype: torch.dtype):
-    """A ControlNetModel from a user's file, shaped for the loaded checkpoint, on its device and dtype."""
+                    dtype: torch.dtype, state_dict: Mapping[str, torch.Tensor] | None = None):
+    """A ControlNetModel from a user's file (or its tensors, read already), shaped for the loaded
+    checkpoint, on its device and dtype."""
     from diffusers import ControlNetModel
 
-    raw = read_state_dict(path)
+    raw = read_state_dict(path) if state_dict is None else state_dict
     kind = kind_of(raw)
     state_dict = ldm_control_part(raw) if kind == "ldm" else raw
     check_fits(path.name, state_dict, unet_config, family)

@@ -24,6 +24,7 @@ from sdwebui.engine.control.residuals import Residuals, UNetCall
 CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
 SOFT_BASE = 0.825
 _LIST_LENGTH = 13      # the extension's per-unit scale list (SD1/SD2: 12 down + mid)
+ADAPTER_SOFT = (0.25, 0.62, 0.825, 1.0)   # a T2I-Adapter's per-level scales in the two soft modes
 
 
 def residual_scales(weight: float, control_mode: str, count: int,
@@ -85,6 +86,8 @@ class ControlNetUnit:
     def residuals(self, call: UNetCall) -> Residuals | None:
         if (self.weight == 0 and self.advanced_weighting is None) or not self.active(call):
             return None
+        if is_adapter(self.net):
+            return self._adapter_residuals(call)
         pool = bool(getattr(self.net.config, "global_pool_conditions", False))
         cond_only = (self.control_mode == CONTROL_MODES[2] or pool) and call.n_uncond > 0
         skip = call.n_uncond if cond_only else 0
@@ -104,3 +107,31 @@ class ControlNetUnit:
         if skip:
             outputs = [torch.cat([torch.zeros_like(o[:1]).expand(skip, *o.shape[1:]), o]) for o in outputs]
         return Residuals(down=outputs[:-1], mid=outputs[-1])
+
+    def _adapter_residuals(self, call: UNetCall) -> Residuals:
+        """A T2I-Adapter's features depend on the control image only: computed once per size, then
+        given to every row (none to the negative prompt's with "ControlNet is more important")."""
+        key = ("features", call.x.shape[-2], call.x.shape[-1], call.x.device)
+        if key not in self._hints:
+            hint = self._hint(call)
+            if self.net.config.in_channels == 1:
+                hint = hint.mean(dim=1, keepdim=True)
+            self._hints[key] = list(self.net(hint))
+        features = self._hints[key]
+        if self.advanced_weighting is not None or self.control_mode == CONTROL_MODES[0]:
+            scales = residual_scales(self.weight, self.control_mode, len(features), self.advanced_weighting)
+        else:
+            scales = [self.weight * s for s in ADAPTER_SOFT[:len(features)]]
+        skip = call.n_uncond if self.control_mode == CONTROL_MODES[2] else 0
+        rows = len(call.rows)
+        out = []
+        for feature, scale in zip(features, scales):
+            rows_feature = (feature * scale).expand(rows - skip, *feature.shape[1:])
+            if skip:
+                rows_feature = torch.cat([torch.zeros_like(feature).expand(skip, *feature.shape[1:]), rows_feature])
+            out.append(rows_feature)
+        return Residuals(intrablock=out)
+
+
+def is_adapter(net) -> bool:
+    return type(net).__name__ == "T2IAdapter"

@@ -311,3 +311,33 @@ def write_tiny_controlnet(path: str | os.PathLike[str], unet: nn.Module, *, seed
     else:
         torch.save({f"control_model.{k}": v for k, v in state_dict.items()}, str(path))
     return path
+
+
+def write_tiny_t2i_adapter(path: str | os.PathLike[str], unet: nn.Module, *, seed: int = 0, in_channels: int = 3) -> Path:
+    """A tiny T2I-Adapter for ``unet`` in TencentARC's layout (`conv_in`, `body.K.block1|block2`,
+    `body.K.in_conv` where the width grows), ``torch.save``d like `t2iadapter_*_sd15v2.pth`."""
+    from diffusers import T2IAdapter
+
+    from sdwebui.engine.models.single_file import real_weights
+
+    channels = list(unet.config.block_out_channels)
+    with real_weights():
+        adapter = T2IAdapter(in_channels=in_channels, channels=channels, num_res_blocks=2, downscale_factor=8,
+                             adapter_type="full_adapter")
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(seed)
+        for _, tensor in sorted(adapter.state_dict().items()):
+            tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.05)
+    flat: dict[str, torch.Tensor] = {}
+    for key, value in adapter.state_dict().items():
+        rest = key[len("adapter."):]
+        parts = rest.split(".")
+        if parts[0] == "body" and parts[2] == "resnets":
+            rest = f"body.{int(parts[1]) * 2 + int(parts[3])}.{'.'.join(parts[4:])}"
+        elif parts[0] == "body" and parts[2] == "in_conv":
+            rest = f"body.{int(parts[1]) * 2}.in_conv.{'.'.join(parts[3:])}"
+        flat[rest] = value.detach().clone()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(flat, str(path))
+    return path
