@@ -176,6 +176,9 @@ def quick(runs: int) -> None:
         ckpts.mkdir(parents=True)
         write_tiny_checkpoint(ckpts / "a.safetensors", "sd1", seed=0)
         write_tiny_checkpoint(ckpts / "b.safetensors", "sd1", seed=1)
+        from sdwebui.engine.models.tiny import build_tiny_components, write_tiny_controlnet
+        write_tiny_controlnet(data / "models" / "ControlNet" / "control_tiny_canny.pth",
+                              build_tiny_components("sd1", seed=0).unet, seed=1)
         server = InProcessServer(["--nowebui", "--data-dir", str(data)])
         try:
             payload = {"prompt": "a red circle on a blue background", "width": 64, "height": 64, "steps": 20,
@@ -212,9 +215,37 @@ def quick(runs: int) -> None:
             emit("switch_cached_s", statistics.median(cached[2:]), note="same, sd_checkpoint_cache=1")
             emit("switch_cached_ratio", statistics.median(cached[2:]) / statistics.median(times[1:]),
                  note="cached switch / file switch, same run")
+            emit("controlnet_canny_unit_ratio", controlnet_cost(server, payload, runs),
+                 note="txt2img with one canny ControlNet unit / the same without, tiny SD1, same run")
         finally:
             server.stop()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def controlnet_cost(server: InProcessServer, payload: dict, runs: int) -> float:
+    """Median time with one canny unit (its map, the ControlNet forward in every step's CFG batch)
+    over the median time of the same job without it."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(image).ellipse((12, 12, 52, 52), outline="black", width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    unit = {"enabled": True, "module": "canny", "model": "control_tiny_canny",
+            "image": base64.b64encode(buffer.getvalue()).decode()}
+    with_unit = {**payload, "alwayson_scripts": {"ControlNet": {"args": [unit]}}}
+    times: dict[str, list[float]] = {"plain": [], "unit": []}
+    for i in range(runs + 1):       # the first of each loads what it needs: not counted
+        for name, body in (("plain", payload), ("unit", with_unit)):
+            t = time.perf_counter()
+            r = server.client.post("/sdapi/v1/txt2img", json=body)
+            assert r.status_code == 200, r.text
+            if i:
+                times[name].append(time.perf_counter() - t)
+    return statistics.median(times["unit"]) / statistics.median(times["plain"])
 
 
 # --- full (CUDA) ---------------------------------------------------------------------------------
