@@ -23,13 +23,15 @@ BASE = {"prompt": "a ring", "seed": 7, "width": 64, "height": 64, "steps": 4, **
 
 @pytest.fixture(scope="module")
 def controlnet_file(data_dir, tmp_path_factory):
-    from sdwebui.engine.models.tiny import build_tiny_components, write_tiny_controlnet, write_tiny_t2i_adapter
+    from sdwebui.engine.models.tiny import (build_tiny_components, write_tiny_control_lora, write_tiny_controlnet,
+                                            write_tiny_t2i_adapter)
 
     # the server's "alpha" is tiny.py's SD1 (seed 0): the same UNet shape
     unet = build_tiny_components("sd1", seed=0).unet
     folder = data_dir / "models" / "ControlNet"
     path = write_tiny_controlnet(folder / f"{MODEL}.pth", unet, seed=1)
     write_tiny_t2i_adapter(folder / "t2iadapter_canny_sd15v2.pth", unet, seed=3)
+    write_tiny_control_lora(folder / "control_lora_rank128_v11p_sd15_canny_fp16.safetensors", unet, seed=5)
     # one for SDXL too, to be refused with the SD1 checkpoint
     write_tiny_controlnet(folder / "controlnet_tiny_xl_canny.safetensors", build_tiny_components("sdxl", seed=3).unet,
                           seed=2)
@@ -74,7 +76,9 @@ def test_routes_answer_as_the_extension(api):
     labels = api.get("/controlnet/module_list", params={"alias_names": True}).json()["module_list"]
     assert "depth_midas" in labels and "invert (from white bg & black line)" in labels
     types = api.get("/controlnet/control_types").json()["control_types"]
-    assert types["Canny"]["default_option"] == "canny" and types["Canny"]["default_model"].startswith(MODEL)
+    canny = types["Canny"]
+    assert canny["default_option"] == "canny" and any(m.startswith(MODEL) for m in canny["model_list"])
+    assert "11" in canny["default_model"].split(" [")[0]      # the extension prefers a v1.1 model
     assert api.get("/controlnet/settings").json() == {"control_net_unit_count": 3}
 
 
@@ -241,3 +245,10 @@ def test_a_t2i_adapter_steers_the_image(api, ring):
     assert np.array_equal(pixels(off["images"][0]), pixels(plain["images"][0]))
     types = api.get("/controlnet/control_types").json()["control_types"]
     assert any(m.startswith("t2iadapter_canny_sd15v2 [") for m in types["T2I-Adapter"]["model_list"])
+
+
+def test_a_control_lora_is_built_on_the_loaded_unet_and_steers(api, ring):
+    plain = generate(api, [])
+    out = generate(api, [unit(ring, model="control_lora_rank128_v11p_sd15_canny_fp16")])
+    assert len(out["images"]) == 2
+    assert np.abs(pixels(out["images"][0]) - pixels(plain["images"][0])).mean() > 0.5

@@ -115,7 +115,7 @@ def load(path: Path, sd_model, field: str = "model"):
             _loaded.move_to_end(key)
             return _loaded[key]
     try:
-        net = load_control_model(path, dict(sd_model.unet.config), sd_model.family, device=sd_model.device,
+        net = load_control_model(path, sd_model.unet, sd_model.family, device=sd_model.device,
                                  dtype=dtype)
     except ControlModelError as e:
         raise ProcessingError(field, str(e)) from None

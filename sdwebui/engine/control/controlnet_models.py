@@ -69,7 +69,7 @@ def _cross_attention_width(state_dict: Mapping[str, torch.Tensor]) -> int | None
 def check_fits(name: str, state_dict: Mapping[str, torch.Tensor], unet_config: Mapping, family: str) -> None:
     """Refuse a ControlNet made for another model family, naming both."""
     width = _cross_attention_width(state_dict)
-    is_xl = "label_emb.0.0.weight" in state_dict or "add_embedding.linear_1.weight" in state_dict
+    is_xl = any(k.startswith(("label_emb.", "add_embedding.")) for k in state_dict)
     base_xl = unet_config.get("addition_embed_type") == "text_time"
     base_width = unet_config.get("cross_attention_dim")
     if isinstance(base_width, (list, tuple)):
@@ -131,13 +131,41 @@ def to_diffusers(state_dict: Mapping[str, torch.Tensor], config: Mapping) -> dic
     return converted
 
 
+def control_lora_to_full(state_dict: Mapping[str, torch.Tensor], base_unet) -> dict[str, torch.Tensor]:
+    """A control-LoRA (`lora_controlnet` marker; SAI's `control-lora-*`, lllyasviel's
+    `control_lora_rank128_*`) as a whole ldm ControlNet: the loaded UNet's encoder weights, the
+    file's full tensors over them, and `up @ down` added to each weight the file pairs."""
+    from sdwebui.engine.models.ldm_export import unet_to_ldm
+
+    base = {k: v for k, v in unet_to_ldm(base_unet.state_dict(), dict(base_unet.config)).items()
+            if k.startswith(("input_blocks.", "middle_block.", "time_embed.", "label_emb."))}
+    out = {k: v.detach().to("cpu", torch.float32) for k, v in base.items()}
+    pairs = {k[: -len(".up")] for k in state_dict if k.endswith(".up")}
+    for key, value in state_dict.items():
+        if key == "lora_controlnet" or key.endswith((".up", ".down")):
+            continue
+        out[key] = value.float()
+    for layer in pairs:
+        up, down = state_dict[f"{layer}.up"].float(), state_dict[f"{layer}.down"].float()
+        weight = out.get(f"{layer}.weight")
+        if weight is None:
+            raise ControlModelError(f"control-LoRA layer {layer} has no weight in the loaded checkpoint to add to")
+        out[f"{layer}.weight"] = weight + (up.flatten(1) @ down.flatten(1)).reshape(weight.shape)
+    return out
+
+
 def load_controlnet(path: Path, unet_config: Mapping, family: str, *, device: torch.device,
-                    dtype: torch.dtype, state_dict: Mapping[str, torch.Tensor] | None = None):
+                    dtype: torch.dtype, state_dict: Mapping[str, torch.Tensor] | None = None, base_unet=None):
     """A ControlNetModel from a user's file (or its tensors, read already), shaped for the loaded
-    checkpoint, on its device and dtype."""
+    checkpoint, on its device and dtype. A control-LoRA needs the loaded UNet (`base_unet`)."""
     from diffusers import ControlNetModel
 
     raw = read_state_dict(path) if state_dict is None else state_dict
+    if "lora_controlnet" in raw:
+        if base_unet is None:
+            raise ControlModelError(f"{path.name} is a control-LoRA: it needs the loaded checkpoint's UNet")
+        check_fits(path.name, raw, unet_config, family)
+        raw = control_lora_to_full(raw, base_unet)
     kind = kind_of(raw)
     state_dict = ldm_control_part(raw) if kind == "ldm" else raw
     check_fits(path.name, state_dict, unet_config, family)

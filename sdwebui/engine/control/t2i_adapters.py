@@ -86,10 +86,14 @@ def load_t2i_adapter(path: Path, unet_config: Mapping, family: str, *, device: t
         return adapter.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 
-def load_control_model(path: Path, unet_config: Mapping, family: str, *, device: torch.device, dtype: torch.dtype):
-    """A ControlNet or a T2I-Adapter, whichever the file holds (read once)."""
+def load_control_model(path: Path, base_unet, family: str, *, device: torch.device, dtype: torch.dtype):
+    """A ControlNet, control-LoRA or T2I-Adapter, whichever the file holds (read once), for the
+    loaded checkpoint's UNet."""
     from sdwebui.engine.control.controlnet_models import load_controlnet
 
     state_dict = read_state_dict(path)
-    loader = load_t2i_adapter if is_adapter(state_dict) else load_controlnet
-    return loader(path, unet_config, family, device=device, dtype=dtype, state_dict=state_dict)
+    config = dict(base_unet.config)
+    if is_adapter(state_dict):
+        return load_t2i_adapter(path, config, family, device=device, dtype=dtype, state_dict=state_dict)
+    return load_controlnet(path, config, family, device=device, dtype=dtype, state_dict=state_dict,
+                           base_unet=base_unet)

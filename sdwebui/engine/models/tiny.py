@@ -341,3 +341,29 @@ def write_tiny_t2i_adapter(path: str | os.PathLike[str], unet: nn.Module, *, see
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(flat, str(path))
     return path
+
+
+def write_tiny_control_lora(path: str | os.PathLike[str], unet: nn.Module, *, seed: int = 0, rank: int = 4) -> Path:
+    """A tiny control-LoRA for ``unet`` in the users' layout: ldm keys, the UNet-shared weights as
+    rank-``rank`` ``up``/``down`` pairs (added to the loaded UNet's own), the hint encoder, zero
+    convs, norms and biases as full tensors, and the ``lora_controlnet`` marker."""
+    from safetensors.torch import save_file
+
+    full_path = Path(path).with_suffix(".full.pth")
+    write_tiny_controlnet(full_path, unet, seed=seed)
+    full = {k[len("control_model."):]: v for k, v in torch.load(str(full_path), weights_only=True).items()}
+    full_path.unlink()
+    generator = torch.Generator().manual_seed(seed + 1)
+    out: dict[str, torch.Tensor] = {"lora_controlnet": torch.zeros(1)}
+    shared = ("input_blocks.", "middle_block.", "time_embed.", "label_emb.")
+    for key, value in full.items():
+        if key.startswith(shared) and key.endswith(".weight") and value.ndim >= 2 and not key.startswith("input_blocks.0."):
+            layer = key[: -len(".weight")]
+            out[f"{layer}.up"] = torch.randn(value.shape[0], rank, *([1, 1] if value.ndim == 4 else []),
+                                             generator=generator) * 0.05
+            out[f"{layer}.down"] = torch.randn(rank, *value.shape[1:], generator=generator) * 0.05
+        else:
+            out[key] = value.contiguous()
+    path = Path(path)
+    save_file(out, str(path))
+    return path
