@@ -32,6 +32,10 @@ def controlnet_file(data_dir, tmp_path_factory):
     path = write_tiny_controlnet(folder / f"{MODEL}.pth", unet, seed=1)
     write_tiny_t2i_adapter(folder / "t2iadapter_canny_sd15v2.pth", unet, seed=3)
     write_tiny_control_lora(folder / "control_lora_rank128_v11p_sd15_canny_fp16.safetensors", unet, seed=5)
+    from diffusers import ControlNetModel
+    from sdwebui.engine.models.single_file import real_weights
+    with real_weights():        # a diffusers folder, fresh from the UNet: its zero convs still zero
+        ControlNetModel.from_unet(unet).save_pretrained(str(folder / "diffusers_tiny_canny"))
     # one for SDXL too, to be refused with the SD1 checkpoint
     write_tiny_controlnet(folder / "controlnet_tiny_xl_canny.safetensors", build_tiny_components("sdxl", seed=3).unet,
                           seed=2)
@@ -252,3 +256,10 @@ def test_a_control_lora_is_built_on_the_loaded_unet_and_steers(api, ring):
     out = generate(api, [unit(ring, model="control_lora_rank128_v11p_sd15_canny_fp16")])
     assert len(out["images"]) == 2
     assert np.abs(pixels(out["images"][0]) - pixels(plain["images"][0])).mean() > 0.5
+
+
+def test_a_diffusers_folder_loads_and_its_zero_convs_change_nothing(api, ring):
+    assert "diffusers_tiny_canny" in api.get("/controlnet/model_list").json()["model_list"]
+    plain = generate(api, [])
+    out = generate(api, [unit(ring, model="diffusers_tiny_canny")])
+    assert np.array_equal(pixels(out["images"][0]), pixels(plain["images"][0]))

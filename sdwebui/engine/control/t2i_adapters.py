@@ -91,9 +91,27 @@ def load_control_model(path: Path, base_unet, family: str, *, device: torch.devi
     loaded checkpoint's UNet."""
     from sdwebui.engine.control.controlnet_models import load_controlnet
 
+    if path.is_dir():       # a diffusers folder: config.json + weights
+        return _load_folder(path, base_unet, family, device=device, dtype=dtype)
     state_dict = read_state_dict(path)
     config = dict(base_unet.config)
     if is_adapter(state_dict):
         return load_t2i_adapter(path, config, family, device=device, dtype=dtype, state_dict=state_dict)
     return load_controlnet(path, config, family, device=device, dtype=dtype, state_dict=state_dict,
                            base_unet=base_unet)
+
+
+def _load_folder(path: Path, base_unet, family: str, *, device: torch.device, dtype: torch.dtype):
+    import json
+
+    from diffusers import ControlNetModel, T2IAdapter
+
+    from sdwebui.engine.control.controlnet_models import check_fits
+
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    cls = T2IAdapter if config.get("_class_name") == "T2IAdapter" else ControlNetModel
+    model = cls.from_pretrained(str(path), local_files_only=True)
+    if cls is ControlNetModel:
+        check_fits(path.name, model.state_dict(), dict(base_unet.config), family)
+    with _quiet_diffusers():
+        return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
