@@ -263,3 +263,20 @@ def test_a_diffusers_folder_loads_and_its_zero_convs_change_nothing(api, ring):
     plain = generate(api, [])
     out = generate(api, [unit(ring, model="diffusers_tiny_canny")])
     assert np.array_equal(pixels(out["images"][0]), pixels(plain["images"][0]))
+
+
+def test_inpaint_units_take_the_mask_of_the_unit_or_of_img2img(api, ring):
+    mask = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(mask).rectangle((16, 16, 48, 48), fill=255)
+    body = {"init_images": [ring], "mask": b64(mask), "denoising_strength": 0.8}
+    plain = generate(api, [], route="img2img", **body)
+    out = generate(api, [{"enabled": True, "module": "inpaint_global_harmonious", "model": MODEL}], route="img2img",
+                   **body)
+    assert not np.array_equal(pixels(out["images"][0]), pixels(plain["images"][0]))
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(out["images"][1]))))
+    assert shown.shape == (64, 64, 4) and shown[32, 32, 3] == 128 and shown[2, 2, 3] == 255   # repainted: see-through
+    in_txt2img = generate(api, [unit(None, module="inpaint", image={"image": ring, "mask": b64(mask)})])
+    assert len(in_txt2img["images"]) == 2
+    r = api.post("/sdapi/v1/txt2img", json={**BASE, "alwayson_scripts": {"controlnet": {"args": [
+        unit(ring, module="inpaint_only")]}}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "mask"

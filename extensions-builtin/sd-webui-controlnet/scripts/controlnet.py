@@ -8,14 +8,15 @@ from __future__ import annotations
 import logging
 
 import gradio as gr
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
 
 import controlnet_registry as registry
 import controlnet_ui
 from controlnet_units import UnitArgs, clamp_sliders, parse_unit, to_rgb_array
 from modules import script_callbacks, scripts, shared
 from sdwebui.engine.control.controlnet_unit import ControlNetUnit
-from sdwebui.engine.control.preprocess import RESIZE_MODES, check_weights, detect, find
+from sdwebui.engine.control.preprocess import INPAINT, RESIZE_MODES, PreprocessorError, check_weights, detect, find
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.services.generation_requests import decode_base64_image
 
@@ -78,6 +79,27 @@ class ControlNetScript(scripts.Script):
             return init[0]
         raise ProcessingError((*where, "image"), "controlnet is enabled but no input image is given")
 
+    def _mask(self, p, unit: UnitArgs, size: tuple[int, int], where: tuple) -> np.ndarray:
+        """The area to repaint (255) for an inpaint module: the unit's mask, else img2img's (inverted
+        and blurred as the job's own inpainting uses it); none is an error."""
+        if unit.mask is not None:
+            mask = unit.mask if isinstance(unit.mask, Image.Image) else \
+                decode_base64_image(unit.mask, ".".join((*where, "mask")))
+            if mask.size != size:
+                raise ProcessingError((*where, "mask"), f"the mask is {mask.size[0]}x{mask.size[1]}, the image "
+                                                        f"{size[0]}x{size[1]}: they must be the same size")
+            return np.asarray(mask.convert("L"), dtype=np.uint8)
+        mask = getattr(p, "image_mask", None)
+        if mask is None:
+            raise ProcessingError((*where, "mask"), f"preprocessor {unit.module} needs a mask: send one with the "
+                                                    "unit, or use img2img's Inpaint tab")
+        mask = mask.convert("L").resize(size)
+        if getattr(p, "inpainting_mask_invert", 0):
+            mask = ImageOps.invert(mask)
+        if getattr(p, "mask_blur", 0):
+            mask = mask.filter(ImageFilter.GaussianBlur(float(p.mask_blur)))
+        return np.asarray(mask, dtype=np.uint8)
+
     def _build(self, p, unit: UnitArgs, where: tuple) -> ControlNetUnit:
         pre = find(unit.module)
         try:
@@ -93,7 +115,13 @@ class ControlNetScript(scripts.Script):
         resolution = unit.processor_res
         if unit.pixel_perfect:
             resolution = pixel_perfect_resolution(image.size, (p.width, p.height), unit.resize_mode)
-        detected = detect(pre, to_rgb_array(image), resolution, unit.threshold_a, unit.threshold_b)
+        source = to_rgb_array(image)
+        if pre.name in INPAINT:
+            source = np.dstack([source, self._mask(p, unit, image.size, where)])
+        try:
+            detected = detect(pre, source, resolution, unit.threshold_a, unit.threshold_b)
+        except PreprocessorError as e:
+            raise ProcessingError((*where, e.field), str(e)) from None
         passes = {"first", "hires"}
         if getattr(p, "enable_hr", False) and unit.hr_option != "Both":
             passes = {"first"} if unit.hr_option == "Low res only" else {"hires"}
@@ -114,7 +142,11 @@ class ControlNetScript(scripts.Script):
             if getattr(p, "enable_hr", False) and getattr(p, "hr_upscale_to_x", 0):
                 sizes.insert(0, (p.hr_upscale_to_y, p.hr_upscale_to_x))
             for height, width in sizes:
-                processed.images.append(Image.fromarray(control.fitted(height, width)))
+                fitted = control.fitted(height, width)
+                if fitted.shape[2] == 4:      # an inpainting map: the area to repaint half transparent
+                    fitted = fitted.copy()
+                    fitted[:, :, 3] = np.where(fitted[:, :, 3] > 127, 128, 255)
+                processed.images.append(Image.fromarray(fitted))
 
 
 def on_ui_settings():

@@ -65,7 +65,11 @@ class ControlNetUnit:
         scale = getattr(call.model, "vae_scale_factor", 8)
         key = (call.x.shape[-2] * scale, call.x.shape[-1] * scale, call.x.device)
         if key not in self._hints:
-            image = torch.from_numpy(self.fitted(key[0], key[1])).permute(2, 0, 1)[None].float() / 255.0
+            fitted = self.fitted(key[0], key[1])
+            image = torch.from_numpy(fitted[:, :, :3].copy()).permute(2, 0, 1)[None].float() / 255.0
+            if fitted.shape[2] == 4:        # inpainting: the pixels to repaint are -1
+                masked = torch.from_numpy(fitted[:, :, 3] > 127)[None, None].expand_as(image)
+                image = image.masked_fill(masked, -1.0)
             self._hints[key] = image.to(device=call.x.device, dtype=self.net.dtype)
         return self._hints[key]
 

@@ -131,10 +131,24 @@ def _color_grid(img: np.ndarray, *_: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
+INPAINT = ("inpaint", "inpaint_only")
+
+
+def _inpaint(img: np.ndarray, *_: float) -> np.ndarray:
+    """The picture with its mask as alpha (255 = to repaint): the unit's hint marks those pixels
+    -1, as inpainting ControlNets were trained."""
+    if img.ndim != 3 or img.shape[2] != 4:
+        raise PreprocessorError("an inpaint preprocessor needs a mask: send one with the unit's image, or use "
+                                "img2img's Inpaint tab", field="mask")
+    return img
+
+
+
 RUNNERS: dict[str, Callable] = {
     "canny": _canny, "invert": _invert, "threshold": _threshold, "blur_gaussian": _blur,
     "tile_resample": _tile_resample, "scribble_xdog": _scribble_xdog, "lineart_standard": _lineart_standard,
     "recolor_luminance": _recolor("lab"), "recolor_intensity": _recolor("hsv"), "color": _color_grid,
+    **{name: _inpaint for name in INPAINT},
 }
 
 # the weight files a module needs, under the annotator folder (the extension's download layout)
@@ -222,8 +236,11 @@ def _resize_short_side(img: np.ndarray, resolution: int) -> np.ndarray:
     return cv2.resize(img, size, interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
 
 
+
+
 def detect(pre: Preprocessor, img: np.ndarray, resolution: float, a: float, b: float) -> np.ndarray:
-    """The control map (HxWx3 uint8) of an RGB uint8 image."""
+    """The control map (HxWx3 uint8, or HxWx4 for inpainting: the mask as alpha) of an RGB (RGBA
+    for the inpaint modules) uint8 image."""
     if pre.run is None:
         return img
     if pre.has_resolution:
@@ -271,6 +288,8 @@ def fit(img: np.ndarray, width: int, height: int, mode: str) -> np.ndarray:
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     out = np.empty((height, width, img.shape[2]), dtype=img.dtype)
     out[:] = np.median(border, axis=0).astype(img.dtype)
+    if img.shape[2] == 4:
+        out[:, :, 3] = 255          # an inpainting map: the added border is to be painted (outpainting)
     top, left = (height - h1) // 2, (width - w1) // 2
     out[top:top + h1, left:left + w1] = scaled
     return out
