@@ -5,10 +5,13 @@ gallery holds the detected map after the image, and the infotext has the unit's 
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+
+from tests.browser.test_extension_ui import payload_text
 
 pytestmark = pytest.mark.browser
 MODEL = "control_v11p_sd15_canny"
@@ -69,3 +72,9 @@ def test_one_unit_from_the_ui_changes_the_result(page, webui_server, controlnet_
     expect(gallery).to_have_count(2)                     # the image, then the detected map
     controlled = _png(page, gallery.first.get_attribute("src"))
     assert np.abs(controlled - plain).mean() > 1
+    # the built-in API payload panel shows the unit as an API client would send it
+    payload = json.loads(payload_text(page, webui_server.base, '"module": "canny"'))
+    sent = payload["alwayson_scripts"]["ControlNet"]["args"][0]
+    assert sent["enabled"] is True and sent["model"].startswith(MODEL) and sent["weight"] == 1
+    assert sent["control_mode"] == "Balanced" and sent["image"] is not None
+    assert payload["alwayson_scripts"]["ControlNet"]["args"][1:] == [None, None]    # units left off
