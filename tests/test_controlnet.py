@@ -280,3 +280,13 @@ def test_inpaint_units_take_the_mask_of_the_unit_or_of_img2img(api, ring):
     r = api.post("/sdapi/v1/txt2img", json={**BASE, "alwayson_scripts": {"controlnet": {"args": [
         unit(ring, module="inpaint_only")]}}})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "mask"
+
+
+def test_detect_of_an_inpaint_module_needs_its_masks(api, ring):
+    r = api.post("/controlnet/detect", json={"controlnet_module": "inpaint_only", "controlnet_input_images": [ring]})
+    assert r.status_code == 422 and r.json()["detail"] == "Preprocessor inpaint_only requires `controlnet_masks` param."
+    r = api.post("/controlnet/detect", json={"controlnet_module": "inpaint_only", "controlnet_input_images": [ring],
+                                             "controlnet_masks": [ring]})
+    assert r.status_code == 200
+    r = api.post("/controlnet/detect", json={"controlnet_module": "canny", "controlnet_input_images": ["not base64"]})
+    assert r.status_code == 422

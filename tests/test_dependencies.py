@@ -40,7 +40,6 @@ COMPAT_IMPORTS = {
     "resize-right": "resize_right.resize",
     "kornia": "kornia.filters.gaussian_blur2d",
     "scikit-image": "skimage.metrics.structural_similarity",
-    "opencv-python-headless": "cv2.GaussianBlur",
     "requests": "requests.get",
 }
 

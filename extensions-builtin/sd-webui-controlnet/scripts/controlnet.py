@@ -54,6 +54,8 @@ class ControlNetScript(scripts.Script):
 
     def process(self, p, *units):
         p.controlnet_units = []
+        # a new list: a job copied from another (X/Y/Z plot cells) must not keep, or add to, its units
+        p.unet_controls = [c for c in p.unet_controls if not isinstance(c, ControlNetUnit)]
         number = 0
         for index, raw in enumerate(units):
             unit = parse_unit(raw, self._where(index)) if raw is not None else None

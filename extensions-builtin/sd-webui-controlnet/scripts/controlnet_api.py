@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import io
 
-from fastapi import Body, FastAPI, HTTPException
+import numpy as np
+
+from fastapi import FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
 import controlnet_registry as registry
 from controlnet_types import control_types
 from controlnet_units import UnitArgs, clamp_sliders, to_rgb_array
 from modules import script_callbacks
-from sdwebui.engine.control.preprocess import check_weights, detect, find, ordered
+from sdwebui.engine.control.preprocess import INPAINT, check_weights, detect, find, ordered
 from sdwebui.services.generation_requests import decode_base64_image
 
 API_VERSION = 3
@@ -48,42 +51,90 @@ def run_detect(body: dict) -> dict:
         check_weights(pre, registry.annotator_dir())
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    unit = UnitArgs(module=pre.name, processor_res=int(body.get("controlnet_processor_res", -1)),
-                    threshold_a=float(body.get("controlnet_threshold_a", -1)),
-                    threshold_b=float(body.get("controlnet_threshold_b", -1)))
+    unit = UnitArgs(module=pre.name, processor_res=body["controlnet_processor_res"],
+                    threshold_a=body["controlnet_threshold_a"], threshold_b=body["controlnet_threshold_b"])
     clamp_sliders(unit)
+    masks = body.get("controlnet_masks") or []
+    if pre.name in INPAINT and len(masks) != len(images):
+        raise HTTPException(422, f"Preprocessor {pre.label} requires `controlnet_masks` param.")
     out = []
-    for i, data in enumerate(images):
-        image = decode_base64_image(data, f"controlnet_input_images.{i}")
-        out.append(_png_b64(detect(pre, to_rgb_array(image), unit.processor_res, unit.threshold_a, unit.threshold_b)))
+    try:
+        for i, data in enumerate(images):
+            image = decode_base64_image(data, f"controlnet_input_images.{i}")
+            source = to_rgb_array(image)
+            if pre.name in INPAINT:
+                mask = decode_base64_image(masks[i], f"controlnet_masks.{i}").convert("L").resize(image.size)
+                source = np.dstack([source, np.asarray(mask, dtype=np.uint8)])
+            out.append(_png_b64(detect(pre, source, unit.processor_res, unit.threshold_a, unit.threshold_b)))
+    except ValueError as e:        # a picture that does not decode
+        raise HTTPException(422, str(e)) from None
     return {"images": out, "info": "Success"}
 
 
+class VersionResponse(BaseModel):
+    version: int = Field(description="sd-webui-controlnet's API version")
+
+
+class ModelListResponse(BaseModel):
+    model_list: list[str] = Field(description='"None", then each model as "name [hash]"')
+
+
+class ModuleListResponse(BaseModel):
+    module_list: list[str]
+    module_detail: dict[str, dict] = Field(description="per module: model_free, and its sliders")
+
+
+class ControlTypesResponse(BaseModel):
+    control_types: dict[str, dict] = Field(description="per control type: module_list, model_list, "
+                                                       "default_option, default_model")
+
+
+class SettingsResponse(BaseModel):
+    control_net_unit_count: int
+
+
+class DetectRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    controlnet_module: str = "none"
+    controlnet_input_images: list[str] = Field(default_factory=list, description="base64 pictures")
+    controlnet_processor_res: int = -1
+    controlnet_threshold_a: float = -1
+    controlnet_threshold_b: float = -1
+    controlnet_masks: list[str] | None = None
+    low_vram: bool = False
+    controlnet_images: list[str] | None = Field(default=None, description="webuiapi's name for the pictures")
+
+
+class DetectResponse(BaseModel):
+    images: list[str]
+    info: str
+
+
 def on_app_started(_demo, app: FastAPI) -> None:
-    @app.get("/controlnet/version")
+    @app.get("/controlnet/version", response_model=VersionResponse)
     async def version():
         return {"version": API_VERSION}
 
-    @app.get("/controlnet/model_list")
+    @app.get("/controlnet/model_list", response_model=ModelListResponse)
     async def model_list(update: bool = True):
         names = await run_in_threadpool(registry.refresh if update else registry.names)
         return {"model_list": names}
 
-    @app.get("/controlnet/module_list")
+    @app.get("/controlnet/module_list", response_model=ModuleListResponse)
     async def modules(alias_names: bool = False):
         return module_list(alias_names)
 
-    @app.get("/controlnet/control_types")
+    @app.get("/controlnet/control_types", response_model=ControlTypesResponse)
     async def types():
         return await run_in_threadpool(control_types)
 
-    @app.get("/controlnet/settings")
+    @app.get("/controlnet/settings", response_model=SettingsResponse)
     async def settings():
         return {"control_net_unit_count": registry.unit_count()}
 
-    @app.post("/controlnet/detect")
-    async def detect_route(body: dict = Body(...)):
-        return await run_in_threadpool(run_detect, body)
+    @app.post("/controlnet/detect", response_model=DetectResponse)
+    async def detect_route(body: DetectRequest):
+        return await run_in_threadpool(run_detect, body.model_dump())
 
 
 script_callbacks.on_app_started(on_app_started)
