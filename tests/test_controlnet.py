@@ -290,3 +290,17 @@ def test_detect_of_an_inpaint_module_needs_its_masks(api, ring):
     assert r.status_code == 200
     r = api.post("/controlnet/detect", json={"controlnet_module": "canny", "controlnet_input_images": ["not base64"]})
     assert r.status_code == 422
+
+
+def test_each_xyz_cell_has_the_unit_once(api, ring):
+    """The X/Y/Z plot runs a copy of the job per cell: each cell gets the unit, once, as a job of its own."""
+    from tests.test_xyz_grid import T, args
+
+    body = {**BASE, "script_name": "x/y/z plot", "script_args": args((T["Steps"], "3, 4")),
+            "alwayson_scripts": {"ControlNet": {"args": [unit(ring, save_detected_map=False)]}}}
+    r = api.post("/sdapi/v1/txt2img", json=body)
+    assert r.status_code == 200, r.text
+    cells = r.json()["images"][1:3]          # after the grid
+    for steps, cell in zip((3, 4), cells):
+        alone = generate(api, [unit(ring, save_detected_map=False)], steps=steps)
+        assert np.array_equal(pixels(cell), pixels(alone["images"][0]))
