@@ -244,7 +244,7 @@ function inSettingsControls(node) {
         // the accordion: sd-dynamic-thresholding then found no checkbox in its accordion and threw on
         // every change). As in A1111, these callbacks start after the onUiLoaded ones, on a whole page.
         if (uiLoadedDone) runUiUpdateCallbacks(mutations);
-        else uiMutationsBeforeLoaded.push(...mutations);
+        else for (const m of mutations) uiMutationsBeforeLoaded.push(m);   // (a spread of a big batch can overflow)
         const tab = get_uiCurrentTab();
         if (tab && tab !== uiCurrentTab && !uiLoadedHolds.size) {
             uiCurrentTab = tab;
