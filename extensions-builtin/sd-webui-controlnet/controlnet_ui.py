@@ -8,12 +8,13 @@ it into a gr.State through one event (any control changed -> the whole unit agai
 from __future__ import annotations
 
 import gradio as gr
+from PIL import Image
 
 import controlnet_registry as registry
 from controlnet_types import CONTROL_TAGS, control_types
-from controlnet_units import HR_OPTIONS, UnitArgs
+from controlnet_units import HR_OPTIONS, UnitArgs, detect_map, prepare_module
 from sdwebui.engine.control.controlnet_unit import CONTROL_MODES
-from sdwebui.engine.control.preprocess import RESIZE_MODES, detect, find, ordered
+from sdwebui.engine.control.preprocess import RESIZE_MODES, find, ordered
 
 VERSION = "v1.1.455"
 FIELDS = ("enabled", "low_vram", "pixel_perfect", "module", "model", "weight", "guidance_start", "guidance_end",
@@ -106,17 +107,12 @@ def build_unit_ui(tab: str, index: int, is_img2img: bool):
     def run_preview(img, name, resolution, ta, tb):
         if img is None:
             raise gr.Error("Upload an image first")
-        from controlnet_units import clamp_sliders, to_rgb_array
         unit = UnitArgs(module=find(name).name, processor_res=int(resolution), threshold_a=ta, threshold_b=tb)
-        clamp_sliders(unit)
-        pre = find(unit.module)
-        from sdwebui.engine.control.preprocess import check_weights
         try:
-            check_weights(pre, registry.annotator_dir())
+            pre = prepare_module(unit)
+            return Image.fromarray(detect_map(pre, unit, img))
         except ValueError as e:
             raise gr.Error(str(e)) from None
-        from PIL import Image
-        return Image.fromarray(detect(pre, to_rgb_array(img), unit.processor_res, unit.threshold_a, unit.threshold_b))
 
     trigger.click(run_preview, inputs=[image, module, res, a, b], outputs=preview, show_progress="minimal")
     return state, fields, image

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+import controlnet_registry as registry
 from sdwebui.engine.control.controlnet_unit import CONTROL_MODES
-from sdwebui.engine.control.preprocess import RESIZE_MODES, PreprocessorError, find
+from sdwebui.engine.control.preprocess import INPAINT, RESIZE_MODES, PreprocessorError, check_weights, detect, find
 from sdwebui.engine.errors import ProcessingError
 
 logger = logging.getLogger(__name__)
@@ -178,3 +179,23 @@ def clamp_sliders(unit: UnitArgs) -> None:
 
 def to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def prepare_module(unit: UnitArgs):
+    """The unit's preprocessor, refused (PreprocessorError naming what it needs) when it cannot run
+    here; the unit's slider values are brought into the module's ranges on the way."""
+    pre = find(unit.module)
+    check_weights(pre, registry.annotator_dir())
+    clamp_sliders(unit)
+    return pre
+
+
+def detect_map(pre, unit: UnitArgs, image: Image.Image, mask: np.ndarray | None = None,
+               resolution: int | None = None) -> np.ndarray:
+    """The control map of `image` (with `mask` as alpha for the inpaint modules) at `resolution`
+    (default: the unit's)."""
+    source = to_rgb_array(image)
+    if pre.name in INPAINT:
+        source = np.dstack([source, mask])
+    return detect(pre, source, unit.processor_res if resolution is None else resolution,
+                  unit.threshold_a, unit.threshold_b)

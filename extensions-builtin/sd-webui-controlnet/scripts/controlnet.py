@@ -13,10 +13,10 @@ from PIL import Image, ImageFilter, ImageOps
 
 import controlnet_registry as registry
 import controlnet_ui
-from controlnet_units import UnitArgs, clamp_sliders, parse_unit, to_rgb_array
+from controlnet_units import UnitArgs, detect_map, parse_unit, prepare_module
 from modules import script_callbacks, scripts, shared
 from sdwebui.engine.control.controlnet_unit import ControlNetUnit
-from sdwebui.engine.control.preprocess import INPAINT, RESIZE_MODES, PreprocessorError, check_weights, detect, find
+from sdwebui.engine.control.preprocess import INPAINT, RESIZE_MODES, PreprocessorError
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.services.generation_requests import decode_base64_image
 
@@ -103,12 +103,10 @@ class ControlNetScript(scripts.Script):
         return np.asarray(mask, dtype=np.uint8)
 
     def _build(self, p, unit: UnitArgs, where: tuple) -> ControlNetUnit:
-        pre = find(unit.module)
         try:
-            check_weights(pre, registry.annotator_dir())
+            pre = prepare_module(unit)
         except ValueError as e:
             raise ProcessingError((*where, "module"), str(e)) from None
-        clamp_sliders(unit)
         if unit.model in ("", "None"):
             raise ProcessingError((*where, "model"), "You have not selected any ControlNet Model.")
         unit.model, path = registry.find(unit.model, (*where, "model"))
@@ -117,11 +115,9 @@ class ControlNetScript(scripts.Script):
         resolution = unit.processor_res
         if unit.pixel_perfect:
             resolution = pixel_perfect_resolution(image.size, (p.width, p.height), unit.resize_mode)
-        source = to_rgb_array(image)
-        if pre.name in INPAINT:
-            source = np.dstack([source, self._mask(p, unit, image.size, where)])
+        mask = self._mask(p, unit, image.size, where) if pre.name in INPAINT else None
         try:
-            detected = detect(pre, source, resolution, unit.threshold_a, unit.threshold_b)
+            detected = detect_map(pre, unit, image, mask, resolution)
         except PreprocessorError as e:
             raise ProcessingError((*where, e.field), str(e)) from None
         passes = {"first", "hires"}

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import controlnet_registry as registry
 from controlnet_types import control_types
-from controlnet_units import UnitArgs, clamp_sliders, to_rgb_array
+from controlnet_units import UnitArgs, detect_map, prepare_module
 from modules import script_callbacks
-from sdwebui.engine.control.preprocess import INPAINT, check_weights, detect, find, ordered
+from sdwebui.engine.control.preprocess import INPAINT, find, ordered
 from sdwebui.services.generation_requests import decode_base64_image
 
 API_VERSION = 3
@@ -41,19 +41,18 @@ def _png_b64(array) -> str:
 def run_detect(body: dict) -> dict:
     name = body.get("controlnet_module", "none")
     try:
-        pre = find(name)
+        name = find(name).name
     except ValueError:
         raise HTTPException(422, "Module not available") from None
     images = body.get("controlnet_input_images") or body.get("controlnet_images") or []
     if not images:
         raise HTTPException(422, "No image selected")
+    unit = UnitArgs(module=name, processor_res=body["controlnet_processor_res"],
+                    threshold_a=body["controlnet_threshold_a"], threshold_b=body["controlnet_threshold_b"])
     try:
-        check_weights(pre, registry.annotator_dir())
+        pre = prepare_module(unit)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    unit = UnitArgs(module=pre.name, processor_res=body["controlnet_processor_res"],
-                    threshold_a=body["controlnet_threshold_a"], threshold_b=body["controlnet_threshold_b"])
-    clamp_sliders(unit)
     masks = body.get("controlnet_masks") or []
     if pre.name in INPAINT and len(masks) != len(images):
         raise HTTPException(422, f"Preprocessor {pre.label} requires `controlnet_masks` param.")
@@ -61,11 +60,11 @@ def run_detect(body: dict) -> dict:
     try:
         for i, data in enumerate(images):
             image = decode_base64_image(data, f"controlnet_input_images.{i}")
-            source = to_rgb_array(image)
+            mask = None
             if pre.name in INPAINT:
-                mask = decode_base64_image(masks[i], f"controlnet_masks.{i}").convert("L").resize(image.size)
-                source = np.dstack([source, np.asarray(mask, dtype=np.uint8)])
-            out.append(_png_b64(detect(pre, source, unit.processor_res, unit.threshold_a, unit.threshold_b)))
+                mask = np.asarray(decode_base64_image(masks[i], f"controlnet_masks.{i}").convert("L")
+                                  .resize(image.size), dtype=np.uint8)
+            out.append(_png_b64(detect_map(pre, unit, image, mask)))
     except ValueError as e:        # a picture that does not decode
         raise HTTPException(422, str(e)) from None
     return {"images": out, "info": "Success"}

@@ -81,13 +81,13 @@ def check_fits(name: str, state_dict: Mapping[str, torch.Tensor], unet_config: M
                                 f"{base_width})")
 
 
-def _hint_channels(state_dict: Mapping[str, torch.Tensor], prefix: str, kind: str) -> tuple[int, tuple[int, ...]]:
+def _hint_channels(state_dict: Mapping[str, torch.Tensor], kind: str) -> tuple[int, tuple[int, ...]]:
     """(conditioning_channels, conditioning_embedding_out_channels) from the hint encoder's shapes."""
     if kind == "diffusers":
-        first = state_dict[prefix + "controlnet_cond_embedding.conv_in.weight"]
+        first = state_dict["controlnet_cond_embedding.conv_in.weight"]
         blocks = sorted({int(m[1]) for k in state_dict
-                         if (m := re.match(re.escape(prefix) + r"controlnet_cond_embedding\.blocks\.(\d+)\.weight", k))})
-        outs = [int(first.shape[0])] + [int(state_dict[f"{prefix}controlnet_cond_embedding.blocks.{b}.weight"].shape[0])
+                         if (m := re.match(r"controlnet_cond_embedding\.blocks\.(\d+)\.weight", k))})
+        outs = [int(first.shape[0])] + [int(state_dict[f"controlnet_cond_embedding.blocks.{b}.weight"].shape[0])
                                         for b in blocks if b % 2 == 1]
         return int(first.shape[1]), tuple(outs)
     # ldm: convs at 0, 2, ..., 14 (SiLU between); 0 is conv_in, then pairs (same width, then stride 2
@@ -112,7 +112,7 @@ def controlnet_config(state_dict: Mapping[str, torch.Tensor], unet_config: Mappi
     """The base UNet's config with the file's own input width and hint encoder."""
     config = {k: unet_config[k] for k in _FROM_UNET if k in unet_config}
     conv_in = state_dict["conv_in.weight" if kind == "diffusers" else "input_blocks.0.0.weight"]
-    channels, embedding = _hint_channels(state_dict, "", kind)
+    channels, embedding = _hint_channels(state_dict, kind)
     config.update(in_channels=int(conv_in.shape[1]), conditioning_channels=channels,
                   conditioning_embedding_out_channels=embedding, global_pool_conditions=global_pool)
     return config

@@ -5,8 +5,6 @@ The last column marks the extension's "legacy" modules, whose module_detail alwa
 Resolution slider. Which of them run here, and what the others need, is preprocess.py's."""
 from __future__ import annotations
 
-Slider = tuple  # (label, min, max, default, step)
-
 ROWS: list[tuple] = [
     ('none', 'none', 10, False, ('InstructP2P',),
      None, None, None, None, False),
