@@ -210,7 +210,8 @@ def test_an_sdxl_controlnet_steers_an_sdxl_checkpoint(api, ring):
 
 
 @pytest.mark.parametrize("module", ["canny", "invert", "threshold", "blur_gaussian", "tile_resample", "scribble_xdog",
-                                    "lineart_standard", "recolor_luminance", "recolor_intensity", "color"])
+                                    "lineart_standard", "recolor_luminance", "recolor_intensity", "color", "shuffle",
+                                    "tile_colorfix", "reference_only"])
 def test_every_built_in_preprocessor_makes_a_map(api, ring, module):
     if module == "color":     # colour blocks of a two-colour picture
         split = Image.new("RGB", (64, 64), "red")
@@ -233,7 +234,7 @@ def test_module_list_has_the_extensions_full_set(api):
     for name in ("ip-adapter_clip_sd15", "reference_only", "inpaint_only+lama", "dw_openpose_full", "tile_colorfix"):
         assert name in listed
     r = api.post("/sdapi/v1/txt2img", json={**BASE, "alwayson_scripts": {"controlnet": {"args": [
-        {"enabled": True, "module": "reference_only", "model": MODEL, "image": b64(Image.new("RGB", (8, 8)))}]}}})
+        {"enabled": True, "module": "ip-adapter_clip_sd15", "model": MODEL, "image": b64(Image.new("RGB", (8, 8)))}]}}})
     assert r.status_code == 422 and "not built in yet" in r.text
 
 

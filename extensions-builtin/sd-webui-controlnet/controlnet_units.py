@@ -191,11 +191,11 @@ def prepare_module(unit: UnitArgs):
 
 
 def detect_map(pre, unit: UnitArgs, image: Image.Image, mask: np.ndarray | None = None,
-               resolution: int | None = None) -> np.ndarray:
+               resolution: int | None = None, seed: int | None = None) -> np.ndarray:
     """The control map of `image` (with `mask` as alpha for the inpaint modules) at `resolution`
-    (default: the unit's)."""
+    (default: the unit's); a random module (shuffle) draws from `seed`."""
     source = to_rgb_array(image)
     if pre.name in INPAINT:
         source = np.dstack([source, mask])
     return detect(pre, source, unit.processor_res if resolution is None else resolution,
-                  unit.threshold_a, unit.threshold_b)
+                  unit.threshold_a, unit.threshold_b, seed)

@@ -16,7 +16,10 @@ import controlnet_ui
 from controlnet_units import UnitArgs, detect_map, parse_unit, prepare_module
 from modules import script_callbacks, scripts, shared
 from sdwebui.engine.control.controlnet_unit import ControlNetUnit
+from sdwebui.engine.control.latent_edits import COLORFIX, INPAINT_ONLY, LatentEdit
 from sdwebui.engine.control.preprocess import INPAINT, RESIZE_MODES, PreprocessorError
+from sdwebui.engine.control.reference import REFERENCE, ReferenceHooks, ReferenceUnit
+from sdwebui.engine.control.residuals import UNetControl
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.services.generation_requests import decode_base64_image
 
@@ -55,7 +58,8 @@ class ControlNetScript(scripts.Script):
     def process(self, p, *units):
         p.controlnet_units = []
         # a new list: a job copied from another (X/Y/Z plot cells) must not keep, or add to, its units
-        p.unet_controls = [c for c in p.unet_controls if not isinstance(c, ControlNetUnit)]
+        p.unet_controls = [c for c in p.unet_controls if not isinstance(c, (ControlNetUnit, ReferenceUnit))]
+        self._reference_hooks = ReferenceHooks()
         number = 0
         for index, raw in enumerate(units):
             unit = parse_unit(raw, self._where(index)) if raw is not None else None
@@ -102,31 +106,55 @@ class ControlNetScript(scripts.Script):
             mask = mask.filter(ImageFilter.GaussianBlur(float(p.mask_blur)))
         return np.asarray(mask, dtype=np.uint8)
 
-    def _build(self, p, unit: UnitArgs, where: tuple) -> ControlNetUnit:
+    def _build(self, p, unit: UnitArgs, where: tuple) -> UNetControl:
+        if unit.module == INPAINT_ONLY and getattr(p, "image_mask", None) is not None:
+            logger.warning("A1111 inpaint and ControlNet inpaint duplicated. Falls back to inpaint_global_harmonious.")
+            unit.module = "inpaint"
         try:
             pre = prepare_module(unit)
         except ValueError as e:
             raise ProcessingError((*where, "module"), str(e)) from None
-        if unit.model in ("", "None"):
-            raise ProcessingError((*where, "model"), "You have not selected any ControlNet Model.")
-        unit.model, path = registry.find(unit.model, (*where, "model"))
-        net = registry.load(path, p.sd_model, (*where, "model"))
+        if pre.name not in REFERENCE:
+            if unit.model in ("", "None"):
+                raise ProcessingError((*where, "model"), "You have not selected any ControlNet Model.")
+            unit.model, path = registry.find(unit.model, (*where, "model"))
+            net = registry.load(path, p.sd_model, (*where, "model"))
         image = self._source_image(p, unit, where)
         resolution = unit.processor_res
         if unit.pixel_perfect:
             resolution = pixel_perfect_resolution(image.size, (p.width, p.height), unit.resize_mode)
         mask = self._mask(p, unit, image.size, where) if pre.name in INPAINT else None
         try:
-            detected = detect_map(pre, unit, image, mask, resolution)
+            detected = detect_map(pre, unit, image, mask, resolution, seed=numpy_seed(p))
         except PreprocessorError as e:
             raise ProcessingError((*where, e.field), str(e)) from None
         passes = {"first", "hires"}
         if getattr(p, "enable_hr", False) and unit.hr_option != "Both":
             passes = {"first"} if unit.hr_option == "Low res only" else {"hires"}
-        return ControlNetUnit(net, detected, resize_mode=unit.resize_mode, passes=frozenset(passes),
-                              weight=unit.weight, guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
-                              control_mode=unit.control_mode, advanced_weighting=unit.advanced_weighting,
-                              for_unet=p.sd_model.unet)
+        common = dict(resize_mode=unit.resize_mode, passes=frozenset(passes), weight=unit.weight,
+                      guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
+                      control_mode=unit.control_mode, for_unet=p.sd_model.unet)
+        if pre.name in REFERENCE:
+            return ReferenceUnit(detected, module=pre.name, style_fidelity=unit.threshold_a, seed=numpy_seed(p),
+                                 hooks=self._reference_hooks, **common)
+        edit = None
+        if pre.name in COLORFIX:
+            edit = LatentEdit(pre.name, unit.weight, variation=unit.threshold_a, sharpness=unit.threshold_b)
+        elif pre.name == INPAINT_ONLY:
+            edit = LatentEdit(pre.name, unit.weight)
+        return ControlNetUnit(net, detected, advanced_weighting=unit.advanced_weighting, edit=edit, **common)
+
+    def postprocess_batch(self, p, *args, images=None, **kwargs):
+        """What the extension restores on the decoded images: inpaint_only pastes the unmasked
+        picture back (softened by control_net_inpaint_blur_sigma), recolor gives back the map's
+        lightness."""
+        if images is None or not len(images):
+            return
+        for unit, control in getattr(p, "controlnet_units", []):
+            if unit.module == INPAINT_ONLY or unit.module.startswith("recolor_"):
+                fitted = control.fitted(images.shape[2], images.shape[3])
+                for i in range(images.shape[0]):
+                    images[i] = restore_after_decode(unit.module, images[i], fitted)
 
     def postprocess(self, p, processed, *args):
         """The detected maps after the images: one per unit (the hires pass's first, then the first
@@ -147,6 +175,40 @@ class ControlNetScript(scripts.Script):
                 processed.images.append(Image.fromarray(fitted))
 
 
+def numpy_seed(p) -> int:
+    """The seed random preprocessors (shuffle) and reference noise draw from: the job's first seed,
+    plus its variation seed when that has a strength. The extension always adds the subseed, which is
+    random unless set, so its pictures could not be made again from their infotext; these can."""
+    seeds = getattr(p, "all_seeds", None) or [max(int(p.seed), 0)]
+    subseeds = getattr(p, "all_subseeds", None) or [0]
+    variation = int(subseeds[0]) if float(getattr(p, "subseed_strength", 0) or 0) > 0 else 0
+    return (int(seeds[0]) + variation) & 0xFFFFFFFF
+
+
+def restore_after_decode(module: str, image, fitted: np.ndarray):
+    """One decoded image (3xHxW in 0..1, a torch tensor) with what the unit restores."""
+    import cv2
+    import torch
+
+    if module == INPAINT_ONLY:
+        if fitted.shape[2] != 4:
+            return image
+        sigma = int(shared.opts.data.get("control_net_inpaint_blur_sigma", 7))
+        mask = (fitted[:, :, 3] > 127).astype(np.float32)
+        if sigma > 0:
+            mask = cv2.blur(cv2.dilate(mask, np.ones((sigma, sigma), np.uint8)), (sigma, sigma))
+        raw = torch.from_numpy(fitted[:, :, :3].astype(np.float32) / 255.0).permute(2, 0, 1).to(image)
+        m = torch.from_numpy(mask)[None].to(image)
+        return (m * image.clip(0, 1) + (1 - m) * raw).clip(0, 1)
+    rgb = (image.detach().float().cpu().permute(1, 2, 0).numpy() * 255).clip(0, 255).astype(np.uint8)
+    code, back, channel = (cv2.COLOR_RGB2LAB, cv2.COLOR_LAB2RGB, 0) if module.endswith("luminance") else \
+        (cv2.COLOR_RGB2HSV, cv2.COLOR_HSV2RGB, 2)
+    converted = cv2.cvtColor(rgb, code)
+    converted[:, :, channel] = fitted[:, :, 0]
+    out = cv2.cvtColor(converted, back).astype(np.float32) / 255.0
+    return torch.from_numpy(out).permute(2, 0, 1).to(image).clip(0, 1)
+
+
 def on_ui_settings():
     def add(key, default, label, component=None, args=None):
         shared.opts.add_option(key, shared.OptionInfo(default, label, component, args, section=SECTION))
@@ -158,6 +220,8 @@ def on_ui_settings():
     add("control_net_models_path", "", "Extra path to scan for ControlNet models (e.g. training output directory)")
     add("control_net_modules_path", "", "Path to directory containing annotator model directories (requires restart)")
     add("control_net_no_detectmap", False, "Do not append detectmap to output")
+    add("control_net_inpaint_blur_sigma", 7, "ControlNet inpainting Gaussian blur sigma", gr.Slider,
+        {"minimum": 0, "maximum": 64, "step": 1})
     add("control_net_models_sort_models_by", "name", "Sort models by", gr.Radio,
         {"choices": ["name", "date", "path name"]})
     add("control_net_models_name_filter", "", "Filter models by name")

@@ -9,6 +9,8 @@
 - Guidance window: the unit acts at step i of a pass of n when start <= i / n <= end (our loop's
   step index, without A1111's one-step lag: docs/compatibility.md).
 - The ControlNet runs once per step on the UNet's rows (CFG batch included), in the UNet's dtype.
+- tile_colorfix and inpaint_only units also change the prediction after the UNet (latent_edits.py),
+  at every step of the passes they act in (the extension ignores the guidance window there too).
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from sdwebui.engine.control.latent_edits import LatentEdit, latent_mask
 from sdwebui.engine.control.preprocess import RESIZE_MODES, fit
-from sdwebui.engine.control.residuals import Residuals, UNetCall
+from sdwebui.engine.control.residuals import Residuals, UNetCall, UNetControl
 
 CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
 SOFT_BASE = 0.825
@@ -40,8 +43,29 @@ def residual_scales(weight: float, control_mode: str, count: int,
     return (scales + [0.0] * count)[:count]
 
 
+def acts_in(call: UNetCall, passes: frozenset[str], for_unet: Any) -> bool:
+    """The unit belongs to this pass (hr_option) and to the UNet running it (not a refiner's)."""
+    if call.pass_name not in passes:
+        return False
+    return for_unet is None or getattr(call.model, "unet", None) is for_unet
+
+
+def in_window(call: UNetCall, start: float, end: float) -> bool:
+    """Guidance start/end, as fractions of the pass's steps."""
+    fraction = call.step / max(call.total, 1)
+    return start <= fraction and (end >= 1.0 or fraction <= end)
+
+
+def image_latents(call: UNetCall, rgb: np.ndarray) -> torch.Tensor:
+    """An HxWx3 uint8 picture as the running model's latents (1 row)."""
+    from sdwebui.engine.processing.image_latents import encode_images_tensor
+
+    x = torch.from_numpy(np.ascontiguousarray(rgb[:, :, :3])).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    return encode_images_tensor(call.model, x).to(call.x.device)
+
+
 @dataclass
-class ControlNetUnit:
+class ControlNetUnit(UNetControl):
     net: Any                                    # diffusers ControlNetModel on the UNet's device and dtype
     detected: np.ndarray                        # the control map (HxWx3 uint8) at the preprocessor's size
     resize_mode: str = RESIZE_MODES[1]
@@ -52,6 +76,7 @@ class ControlNetUnit:
     control_mode: str = CONTROL_MODES[0]
     advanced_weighting: list[float] | None = None
     for_unet: Any = None            # the UNet it was made for: it sits out a refiner's steps
+    edit: LatentEdit | None = None  # tile_colorfix / inpaint_only: the prediction is changed after the UNet
     maps: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)   # fitted maps by (height, width)
     _hints: dict = field(default_factory=dict, repr=False)
 
@@ -74,12 +99,24 @@ class ControlNetUnit:
         return self._hints[key]
 
     def active(self, call: UNetCall) -> bool:
-        if call.pass_name not in self.passes:
-            return False
-        if self.for_unet is not None and getattr(call.model, "unet", None) is not self.for_unet:
-            return False
-        fraction = call.step / max(call.total, 1)
-        return self.guidance_start <= fraction and (self.guidance_end >= 1.0 or fraction <= self.guidance_end)
+        return acts_in(call, self.passes, self.for_unet) and in_window(call, self.guidance_start, self.guidance_end)
+
+    def after_unet(self, call: UNetCall, out: torch.Tensor) -> torch.Tensor:
+        if self.edit is None or not acts_in(call, self.passes, self.for_unet):
+            return out
+        scale = getattr(call.model, "vae_scale_factor", 8)
+        key = ("latents", call.x.shape[-2] * scale, call.x.shape[-1] * scale, call.x.device)
+        if key not in self._hints:
+            fitted = self.fitted(key[1], key[2])
+            mask = latent_mask(fitted[:, :, 3], call.x.device, torch.float32) if fitted.shape[2] == 4 else None
+            if self.edit.kind == "inpaint_only" and mask is None:
+                self._hints[key] = None       # no mask: nothing to keep
+            else:
+                self._hints[key] = (image_latents(call, fitted), mask)
+        if self._hints[key] is None:
+            return out
+        reference, mask = self._hints[key]
+        return self.edit.apply(call, out, reference, mask)
 
     def _hint_rows(self, hint: torch.Tensor, rows) -> torch.Tensor:
         if hint.shape[0] == 1:

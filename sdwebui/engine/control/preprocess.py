@@ -43,6 +43,7 @@ class Preprocessor:
     legacy: bool = False                             # the extension's module_detail lists Resolution anyway
     run: Callable[[np.ndarray, float, float], np.ndarray] | None = None
     needs: tuple[str, ...] = ()                      # weight files under the annotator folder
+    seeded: bool = False                             # random: `run` takes an `rng` (the job's seed)
 
     @property
     def has_resolution(self) -> bool:
@@ -131,6 +132,33 @@ def _color_grid(img: np.ndarray, *_: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
+def _identity(img: np.ndarray, *_: float) -> np.ndarray:
+    """The picture itself: reference_* and tile_colorfix use the image, not a map of it."""
+    return img
+
+
+def _shuffle(img: np.ndarray, _a: float, _b: float, rng: np.random.RandomState | None = None) -> np.ndarray:
+    """Content shuffle, at 512 px on the short side: every pixel is read from a place given by two
+    smooth random fields (cubic-upscaled noise with one value per 256 px), each stretched to span
+    the whole picture."""
+    import cv2
+    img = _resize_short_side(img, 512)
+    h, w = img.shape[:2]
+    rng = rng if rng is not None else np.random.RandomState()
+
+    def field(span: int) -> np.ndarray:
+        cell = 256
+        coarse = rng.uniform(0.0, 1.0, size=(h // cell + 2, w // cell + 2))
+        smooth = cv2.resize(coarse, (w + 2 * cell, h + 2 * cell), interpolation=cv2.INTER_CUBIC)[cell:cell + h,
+                                                                                                  cell:cell + w]
+        smooth = smooth - smooth.min()
+        return (smooth / max(float(smooth.max()), 1e-12) * (span - 1)).astype(np.float32)
+
+    map_x = field(w)
+    map_y = field(h)
+    return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR)
+
+
 INPAINT = ("inpaint", "inpaint_only")
 
 
@@ -148,8 +176,11 @@ RUNNERS: dict[str, Callable] = {
     "canny": _canny, "invert": _invert, "threshold": _threshold, "blur_gaussian": _blur,
     "tile_resample": _tile_resample, "scribble_xdog": _scribble_xdog, "lineart_standard": _lineart_standard,
     "recolor_luminance": _recolor("lab"), "recolor_intensity": _recolor("hsv"), "color": _color_grid,
-    **{name: _inpaint for name in INPAINT},
+    **{name: _inpaint for name in INPAINT}, "shuffle": _shuffle,
+    **{name: _identity for name in ("reference_only", "reference_adain", "reference_adain+attn", "tile_colorfix",
+                                    "tile_colorfix+sharp")},
 }
+SEEDED = frozenset({"shuffle"})
 
 # the weight files a module needs, under the annotator folder (the extension's download layout)
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -192,7 +223,7 @@ def _build() -> dict[str, Preprocessor]:
     out = {}
     for name, label, priority, model_free, tags, res, a, b, _c, legacy in ROWS:
         out[name] = Preprocessor(name, label, priority, model_free, tuple(tags), _slider(res), _slider(a), _slider(b),
-                                 legacy, RUNNERS.get(name), NEEDS.get(name, ()))
+                                 legacy, RUNNERS.get(name), NEEDS.get(name, ()), name in SEEDED)
     return out
 
 
@@ -238,14 +269,16 @@ def _resize_short_side(img: np.ndarray, resolution: int) -> np.ndarray:
 
 
 
-def detect(pre: Preprocessor, img: np.ndarray, resolution: float, a: float, b: float) -> np.ndarray:
+def detect(pre: Preprocessor, img: np.ndarray, resolution: float, a: float, b: float,
+           seed: int | None = None) -> np.ndarray:
     """The control map (HxWx3 uint8, or HxWx4 for inpainting: the mask as alpha) of an RGB (RGBA
-    for the inpaint modules) uint8 image."""
+    for the inpaint modules) uint8 image. A random module (shuffle) draws from `seed` (None: anew)."""
     if pre.run is None:
         return img
     if pre.has_resolution:
         img = _resize_short_side(img, int(resolution))
-    out = pre.run(np.ascontiguousarray(img), a, b)
+    extra = {"rng": np.random.RandomState(seed & 0xFFFFFFFF if seed is not None else None)} if pre.seeded else {}
+    out = pre.run(np.ascontiguousarray(img), a, b, **extra)
     if out.ndim == 2:
         out = np.repeat(out[:, :, None], 3, axis=2)
     return out
@@ -254,10 +287,31 @@ def detect(pre: Preprocessor, img: np.ndarray, resolution: float, a: float, b: f
 RESIZE_MODES = ("Just Resize", "Crop and Resize", "Resize and Fill")
 
 
+def _placement(h0: int, w0: int, width: int, height: int, mode: str) -> tuple[int, int, int, int]:
+    """Where a h0 x w0 map goes on the target: its scaled size (w1, h1) and its offset (top, left),
+    negative when it is cropped (Crop and Resize)."""
+    if mode == RESIZE_MODES[0]:
+        return width, height, 0, 0
+    cover = mode == RESIZE_MODES[1]
+    k = (max if cover else min)(width / w0, height / h0)
+    w1, h1 = max(1, round(w0 * k)), max(1, round(h0 * k))
+    if cover:
+        return w1, h1, -((h1 - height) // 2), -((w1 - width) // 2)
+    return w1, h1, (height - h1) // 2, (width - w1) // 2
+
+
 def fit(img: np.ndarray, width: int, height: int, mode: str) -> np.ndarray:
     """The map at the target size: stretched, scaled to cover and centre-cropped, or scaled to fit
-    and centred on its median border colour."""
+    and centred on its median border colour. An inpainting map's mask (its alpha) is fitted on its
+    own, kept 0/255, and the added border of "Resize and Fill" is to be painted (outpainting)."""
     import cv2
+
+    if img.shape[2] == 4:
+        w1, h1, top, left = _placement(img.shape[0], img.shape[1], width, height, mode)
+        scaled = cv2.resize(img[:, :, 3], (w1, h1), interpolation=cv2.INTER_LINEAR)
+        alpha = np.full((height, width), 255, np.uint8)
+        _paste(alpha, scaled, top, left)
+        return np.dstack([fit(img[:, :, :3], width, height, mode), np.where(alpha > 127, 255, 0).astype(np.uint8)])
 
     binary = bool(((img == 0) | (img == 255)).all())
     colours = 0 if binary else len(np.unique(img.reshape(-1, img.shape[2])[:40000], axis=0))
@@ -275,21 +329,22 @@ def fit(img: np.ndarray, width: int, height: int, mode: str) -> np.ndarray:
             out = np.repeat(gray[:, :, None], a.shape[2], axis=2)
         return out
 
-    h0, w0 = img.shape[:2]
-    if mode == RESIZE_MODES[0]:
-        return resize(img, width, height)
-    cover = mode == RESIZE_MODES[1]
-    k = max(width / w0, height / h0) if cover else min(width / w0, height / h0)
-    w1, h1 = max(1, round(w0 * k)), max(1, round(h0 * k))
+    w1, h1, top, left = _placement(img.shape[0], img.shape[1], width, height, mode)
     scaled = resize(img, w1, h1)
-    if cover:
-        top, left = (h1 - height) // 2, (w1 - width) // 2
-        return scaled[top:top + height, left:left + width]
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    if (w1, h1) == (width, height):
+        return scaled
     out = np.empty((height, width, img.shape[2]), dtype=img.dtype)
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     out[:] = np.median(border, axis=0).astype(img.dtype)
-    if img.shape[2] == 4:
-        out[:, :, 3] = 255          # an inpainting map: the added border is to be painted (outpainting)
-    top, left = (height - h1) // 2, (width - w1) // 2
-    out[top:top + h1, left:left + w1] = scaled
+    _paste(out, scaled, top, left)
     return out
+
+
+def _paste(canvas: np.ndarray, part: np.ndarray, top: int, left: int) -> None:
+    """`part` onto `canvas` at (top, left); a negative offset crops the part (centre crop)."""
+    h, w = canvas.shape[:2]
+    ph, pw = part.shape[:2]
+    t0, l0 = max(0, -top), max(0, -left)
+    t1, l1 = max(0, top), max(0, left)
+    hh, ww = min(h - t1, ph - t0), min(w - l1, pw - l0)
+    canvas[t1:t1 + hh, l1:l1 + ww] = part[t0:t0 + hh, l0:l0 + ww]

@@ -1,16 +1,25 @@
-"""What the sampling loop hands a control at each UNet call, and what a control gives back.
+"""What the sampling loop hands a control at each UNet call, and what a control may do there.
 
-A control (a ControlNet unit, an adapter) is any object with `residuals(call) -> Residuals | None`.
-The loop asks every control of the job before each UNet call, sums what they give and passes the sum
-as the UNet's additional residuals. None means "not now" (outside the unit's guidance window, or the
-other hires pass), and costs nothing.
+A control (a ControlNet unit, an adapter, a reference image) is a UNetControl. Around each UNet call
+the loop (through `call_unet`):
+1. lets every control prepare (`before_unet`): a reference unit runs the UNet on its own image here,
+   to give the real call its attention and feature statistics (reference.py);
+2. sums every control's `residuals` and passes the sum as the UNet's additional residuals; None means
+   "not now" (outside the unit's guidance window, or the other hires pass), and costs nothing;
+3. hands the UNet's prediction to every control (`after_unet`), which may change it in x0 space
+   (the tile colour fix, inpaint_only's restore);
+and at the end of the pass, `end_pass`, even when the pass failed.
 """
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,6 +34,17 @@ class UNetCall:
     rows: Sequence[int]             # which image of the batch each row belongs to
     pass_name: str                  # "first" or "hires"
     model: Any                      # the SDModel running the step
+    image_cond: torch.Tensor | None = None   # an inpainting UNet's extra input channels, per row
+    alpha: Callable[[], Any] | None = None   # alpha_cumprod of this step's noise level (prediction.py)
+    prediction_type: str = "epsilon"         # the scheduler's: what the UNet predicts
+
+    def unet(self, x: torch.Tensor, image_cond: torch.Tensor | None = None, **extra) -> torch.Tensor:
+        """One more UNet call at this step on other latent rows (the same count), with this call's
+        text and added conditioning; an inpainting UNet gets `image_cond` (default: this call's)."""
+        image_cond = self.image_cond if image_cond is None else image_cond
+        x_in = x if image_cond is None else torch.cat([x, image_cond.to(x.dtype)], dim=1)
+        return self.model.unet(x_in, self.timestep, encoder_hidden_states=self.context, added_cond_kwargs=self.added,
+                               return_dict=False, **extra)[0]
 
 
 @dataclass
@@ -48,9 +68,22 @@ class Residuals:
         return kwargs
 
 
-class UNetControl(Protocol):
+class UNetControl:
+    """What a control may do at each UNet call; each step does nothing unless a control overrides it."""
+
+    def before_unet(self, call: UNetCall) -> None:
+        """Prepare for this call (may run the UNet itself)."""
+
     def residuals(self, call: UNetCall) -> Residuals | None:
         """What to add to this UNet call, or None."""
+        return None
+
+    def after_unet(self, call: UNetCall, out: torch.Tensor) -> torch.Tensor:
+        """The UNet's prediction (float32, one row per UNet row), changed or as it is."""
+        return out
+
+    def end_pass(self) -> None:
+        """The pass is over (or failed): undo what the control changed on the model."""
 
 
 def _sum(a, b):
@@ -73,3 +106,36 @@ def unet_kwargs(controls: Sequence[UNetControl], call: UNetCall) -> dict[str, An
         if got is not None:
             total = got if total is None else total + got
     return {} if total is None else total.unet_kwargs()
+
+
+def call_unet(controls: Sequence[UNetControl], call: UNetCall, run: Callable[[dict], torch.Tensor]) -> torch.Tensor:
+    """`run(extra_unet_kwargs)` is the loop's UNet call; the controls act around it as the module
+    docstring says. The prediction comes back as float32."""
+    for control in controls:
+        control.before_unet(call)
+    out = run(unet_kwargs(controls, call)).float()
+    for control in controls:
+        out = control.after_unet(call, out)
+    return out
+
+
+@contextmanager
+def controls_pass(controls: Sequence[UNetControl]) -> Iterator[None]:
+    """One sampling pass: every control's `end_pass` runs after it, even when it failed (the pass's
+    own error is the one raised then; a control's clean-up error is logged)."""
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        errors = []
+        for control in controls:
+            try:
+                control.end_pass()
+            except Exception as e:  # noqa: BLE001 - every control must get its chance to clean up
+                logger.error("a control failed to clean up after the pass: %s", e)
+                errors.append(e)
+        if errors and not failed:
+            raise errors[0]

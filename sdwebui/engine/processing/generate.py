@@ -268,6 +268,8 @@ def _activate_extra_networks(p: StableDiffusionProcessing) -> None:
 def _postprocess_batch(p: StableDiffusionProcessing, decoded: torch.Tensor, n: int) -> torch.Tensor:
     """Scripts' postprocess_batch (the batch tensor, in place) and postprocess_batch_list (may
     replace or add images)."""
+    if decoded.is_inference() and p.scripts.uses_hook("postprocess_batch"):
+        decoded = decoded.clone()   # made under inference mode: scripts change it in place, as in A1111
     p.scripts.postprocess_batch(p, decoded, batch_number=n)
     images = list(decoded)
     pp = PostprocessBatchListArgs(list(images))

@@ -10,11 +10,12 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm import tqdm
 
-from sdwebui.engine.control.residuals import UNetCall, UNetControl, unet_kwargs
+from sdwebui.engine.control.residuals import UNetCall, UNetControl, call_unet, controls_pass
 from sdwebui.engine.hooks import NO_HOOKS, AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
 from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final, blend_step
+from sdwebui.engine.sampling.prediction import alpha_at, to_x0
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     # the timesteps on the host, read once: the callback's x0 prediction needs each step's noise level
     # without a device sync per step
     timesteps_host = timesteps.cpu() if callback is not None else None
-    with tqdm(total=len(timesteps), desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
+    kind = scheduler.config.get("prediction_type", "epsilon")
+    with controls_pass(controls), tqdm(total=len(timesteps), desc=desc, unit="it", leave=False,
+                                       dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
             if on_switch is not None and i == switch_at:
                 model, conditioning = on_switch()
@@ -163,10 +166,16 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
             # a compiled UNet guards on the timestep's dtype: one dtype whatever the scheduler uses (the
             # UNet's time embedding casts to float anyway, so the result is the same)
             t_in = t.to(torch.float32) if compiled else t
-            extra = unet_kwargs(controls, UNetCall(x_plain, t, i, len(timesteps), text_states, added,
-                                                   images if use_cfg else 0, rows, pass_name, model)) if controls else {}
-            out = model.unet(x_in, t_in, encoder_hidden_states=text_states, added_cond_kwargs=added,
-                             return_dict=False, **extra)[0].float()
+            def run(extra: dict, x_in=x_in, t_in=t_in, text_states=text_states, added=added, model=model):
+                return model.unet(x_in, t_in, encoder_hidden_states=text_states, added_cond_kwargs=added,
+                                  return_dict=False, **extra)[0]
+            if controls:
+                call = UNetCall(x_plain, t_in, i, len(timesteps), text_states, added, images if use_cfg else 0, rows,
+                                pass_name, model, x_in[:, x_plain.shape[1]:] if image_cond is not None else None,
+                                alpha=lambda t=t: alpha_at(scheduler, t), prediction_type=kind)
+                out = call_unet(controls, call, run)
+            else:
+                out = run({}).float()
             if hooked:
                 params = CFGDenoisedParams(out, i, len(timesteps), model.unet)
                 hooks.call("cfg_denoised", params)
@@ -208,33 +217,6 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     return latents, finished
 
 
-def _alpha(scheduler, t: torch.Tensor, index: int | None = None) -> float | torch.Tensor:
-    """alpha_cumprod of the noise level the UNet saw this step (`index`: the scheduler's step index
-    then, by default its current one). Schedulers with k-diffusion sigmas (Euler, DPM-Solver, UniPC ...)
-    give it as 1 / (1 + sigma^2); DDIM, PLMS and LCM by timestep."""
-    sigmas = getattr(scheduler, "sigmas", None)
-    if sigmas is not None:
-        if index is None:
-            index = getattr(scheduler, "step_index", None)
-        if index is None:
-            index = getattr(scheduler, "begin_index", None) or 0
-        sigma = sigmas[min(index, len(sigmas) - 1)]
-        if sigma.device.type == "cpu":  # a float; one kept on the GPU stays a tensor (no sync to read it)
-            sigma = float(sigma)
-        return 1.0 / (1.0 + sigma * sigma)
-    return float(scheduler.alphas_cumprod[int(t)])
-
-
-def _to_x0(kind: str, a: float, x: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
-    """The UNet's prediction at VP-space input `x` = sqrt(a)·x0 + sqrt(1-a)·noise (every scheduler's
-    scaled input) -> its x0."""
-    if kind == "epsilon":
-        return (x - (1.0 - a) ** 0.5 * prediction) / a ** 0.5
-    if kind == "v_prediction":
-        return a ** 0.5 * x - (1.0 - a) ** 0.5 * prediction
-    return prediction
-
-
 def _denoised_getter(scheduler, t, index: int | None, x_in: torch.Tensor, raw: torch.Tensor,
                      combined: torch.Tensor, images: int, use_cfg: bool, batch) -> Callable[[str], torch.Tensor]:
     """StepInfo.denoised for this step. `index` is the scheduler's step index before it stepped (it
@@ -242,10 +224,10 @@ def _denoised_getter(scheduler, t, index: int | None, x_in: torch.Tensor, raw: t
     kind = scheduler.config.get("prediction_type", "epsilon")
 
     def denoised(content: str = "Prompt") -> torch.Tensor:
-        a = _alpha(scheduler, t, index)
+        a = alpha_at(scheduler, t, index)
         x = x_in.float()
         if content == "Negative prompt" and use_cfg:
-            return _to_x0(kind, a, x[:images], raw[:images])
+            return to_x0(kind, a, x[:images], raw[:images])
         # each image's (first) cond row: after the uncond rows when there are any
         first = images if use_cfg else 0
         if batch.simple:
@@ -254,8 +236,8 @@ def _denoised_getter(scheduler, t, index: int | None, x_in: torch.Tensor, raw: t
             sel = torch.tensor([first + group[0][0] for group in batch.groups], device=raw.device)
             x_cond, raw_cond = x.index_select(0, sel), raw.index_select(0, sel)
         if content == "Prompt":
-            return _to_x0(kind, a, x_cond, raw_cond)
-        return _to_x0(kind, a, x[:images] if use_cfg else x_cond, combined)   # "Combined"
+            return to_x0(kind, a, x_cond, raw_cond)
+        return to_x0(kind, a, x[:images] if use_cfg else x_cond, combined)   # "Combined"
 
     return denoised
 
@@ -267,10 +249,10 @@ def _extension_guidance(denoiser: CFGDenoiser, out: torch.Tensor, x_in: torch.Te
     (row, weight) per image. The UNet's rows here are uncond first, and its output is the model's
     prediction (epsilon or v) at input `x_in` = sqrt(a)·x0 + sqrt(1-a)·noise (true of every scheduler's
     scaled input), so it goes to x0 and the result comes back to the prediction the scheduler steps with."""
-    a = _alpha(scheduler, t)
+    a = alpha_at(scheduler, t)
     sa, sb = a ** 0.5, (1.0 - a) ** 0.5
     kind = scheduler.config.get("prediction_type", "epsilon")
-    x0 = _to_x0(kind, a, x_in, out)
+    x0 = to_x0(kind, a, x_in, out)
     x_out = torch.cat([x0[images:], x0[:images]])
     conds_list = ([[(i, 1.0)] for i in range(images)] if batch.simple
                   else [[(row, float(weight)) for row, weight in group] for group in batch.groups])
