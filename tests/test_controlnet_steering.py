@@ -168,3 +168,27 @@ def test_a_failing_pass_still_removes_the_reference_hooks():
         raise RuntimeError("boom")
     assert {name: type(p) for name, p in unet.attn_processors.items()} == before
     assert not any(m._forward_hooks for m in unet.modules())
+
+
+def test_render_openpose_json_draws_the_poses(api):
+    """Pose editors send keypoints to be drawn: COCO body points and limbs in their colours."""
+    def person(scale=1.0):
+        body = [0.0] * 54
+        for index, (x, y) in {1: (32, 12), 2: (32, 24), 3: (20, 24), 6: (44, 24)}.items():    # nose, neck, shoulders
+            body[3 * (index - 1):3 * index] = [x * scale, y * scale, 1.0]
+        return {"people": [{"pose_keypoints_2d": body, "face_keypoints_2d": [10 * scale, 50 * scale, 1.0]}],
+                "canvas_width": 64, "canvas_height": 64}
+
+    r = api.post("/controlnet/render_openpose_json", json=[person(), person(1 / 64)])
+    assert r.status_code == 200 and r.json()["info"] == "Success"
+    pixel_image, fraction_image = (pixels(i) for i in r.json()["images"])
+    assert np.array_equal(pixel_image, fraction_image)        # fractions of the canvas are the same pose
+    assert tuple(pixel_image[24, 32]) == (255, 85, 0)          # the neck's point
+    assert tuple(pixel_image[24, 26]) == (153, 0, 0)           # the neck-right shoulder limb, at 0.6
+    assert tuple(pixel_image[50, 10]) == (255, 255, 255)       # a face point
+    assert tuple(pixel_image[60, 60]) == (0, 0, 0)
+    assert api.post("/controlnet/render_openpose_json", json=[]).json() == {"info": "No pose data detected."}
+    bad = person()
+    bad["people"][0]["pose_keypoints_2d"] = [1.0, 2.0]
+    r = api.post("/controlnet/render_openpose_json", json=[bad])
+    assert r.status_code == 422 and "triples" in r.text

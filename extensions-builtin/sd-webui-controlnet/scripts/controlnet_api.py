@@ -1,5 +1,5 @@
 """sd-webui-controlnet's routes (API version 3): /controlnet/version, model_list, module_list,
-control_types, settings and detect, with its response shapes."""
+control_types, settings, detect and render_openpose_json, with its response shapes."""
 from __future__ import annotations
 
 import base64
@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Body, FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,6 +109,44 @@ class DetectResponse(BaseModel):
     info: str
 
 
+class PosePerson(BaseModel):
+    pose_keypoints_2d: list[float]
+    hand_right_keypoints_2d: list[float] | None = None
+    hand_left_keypoints_2d: list[float] | None = None
+    face_keypoints_2d: list[float] | None = None
+
+
+class PoseData(BaseModel):
+    people: list[PosePerson]
+    canvas_width: int = Field(gt=0, le=4096)
+    canvas_height: int = Field(gt=0, le=4096)
+
+
+# a script module is not importable by its name ("controlnet_api.py"): pydantic resolves the
+# postponed annotation of PoseData.people from this namespace instead
+PoseData.model_rebuild(_types_namespace={"PosePerson": PosePerson})
+
+
+class RenderResponse(BaseModel):
+    images: list[str] | None = None
+    info: str
+
+
+def render_poses(poses: list[PoseData]) -> dict:
+    from sdwebui.engine.control.openpose_render import render
+
+    if not poses:
+        return {"info": "No pose data detected."}
+    images = []
+    for i, pose in enumerate(poses):
+        try:
+            drawn = render([person.model_dump() for person in pose.people], pose.canvas_width, pose.canvas_height)
+        except ValueError as e:
+            raise HTTPException(422, f"pose {i}: {e}") from None
+        images.append(_png_b64(drawn))
+    return {"images": images, "info": "Success"}
+
+
 def on_app_started(_demo, app: FastAPI) -> None:
     @app.get("/controlnet/version", response_model=VersionResponse)
     async def version():
@@ -134,6 +172,10 @@ def on_app_started(_demo, app: FastAPI) -> None:
     @app.post("/controlnet/detect", response_model=DetectResponse)
     async def detect_route(body: DetectRequest):
         return await run_in_threadpool(run_detect, body.model_dump())
+
+    @app.post("/controlnet/render_openpose_json", response_model=RenderResponse, response_model_exclude_none=True)
+    async def render_openpose_json(poses: list[PoseData] = Body([], title="Pose json files to render.")):
+        return await run_in_threadpool(render_poses, poses)
 
 
 script_callbacks.on_app_started(on_app_started)
