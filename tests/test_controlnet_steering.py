@@ -192,3 +192,35 @@ def test_render_openpose_json_draws_the_poses(api):
     bad["people"][0]["pose_keypoints_2d"] = [1.0, 2.0]
     r = api.post("/controlnet/render_openpose_json", json=[bad])
     assert r.status_code == 422 and "triples" in r.text
+
+
+def test_external_code_drives_units_as_adetailer_does(api, ring):
+    """Other extensions import external_code by path and put units in a job's script arguments."""
+    import importlib
+
+    from modules import processing, scripts
+
+    external = importlib.import_module("extensions-builtin.sd-webui-controlnet.scripts.external_code")
+    assert external.get_api_version() == 3 and external.get_max_models_num() == 3
+    assert any(m.startswith(f"{MODEL} [") for m in external.get_models())
+    assert "canny" in external.get_modules() and "depth_midas" in external.get_modules(alias_names=True)
+    assert external.get_modules_detail()["canny"]["sliders"][1]["name"] == "Low Threshold"
+    runner = scripts.scripts_txt2img
+    p = processing.StableDiffusionProcessingTxt2Img(
+        prompt=BASE["prompt"], seed=BASE["seed"], width=64, height=64, steps=BASE["steps"],
+        override_settings=BASE["override_settings"], scripts=runner,
+        script_args=runner.script_args_for(None, None, None))
+    assert external.get_all_units_in_processing(p)[0].enabled is False
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(ring))).convert("RGB"))     # a numpy picture
+    made = external.ControlNetUnit(enabled=True, module="canny", model=MODEL, image=picture, foo="ignored",
+                                   control_mode=external.ControlMode.BALANCED,
+                                   resize_mode=external.ResizeMode.INNER_FIT)
+    external.update_cn_script_in_processing(p, [made])
+    units = external.get_all_units_in_processing(p)
+    assert len(units) == 3 and units[0] is made and not units[1].enabled
+    with pytest.raises(Exception, match="weight"):
+        external.ControlNetUnit(enabled=True, weight=5)
+    processed = processing.process_images(p)
+    assert 'ControlNet 0: "Module: canny' in processed.infotexts[0]
+    through_api = generate(api, [unit(ring, save_detected_map=False)])["images"][0]
+    assert np.array_equal(np.asarray(processed.images[0].convert("RGB")), pixels(through_api)[:, :, :3])

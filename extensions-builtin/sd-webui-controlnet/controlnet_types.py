@@ -1,5 +1,6 @@
-"""Control types: sd-webui-controlnet's filter of preprocessors and models by what they control
-(`/controlnet/control_types` and the UI's "Control Type" radio)."""
+"""What sd-webui-controlnet lists: its preprocessors (`/controlnet/module_list`) and its control
+types, the filter of preprocessors and models by what they control (`/controlnet/control_types` and
+the UI's "Control Type" radio)."""
 from __future__ import annotations
 
 import controlnet_registry as registry
@@ -26,3 +27,13 @@ def control_types() -> dict:
                     "default_option": modules[1] if len(modules) > 1 else "none",
                     "default_model": (preferred or matching or ["None"])[0]}
     return {"control_types": out}
+
+
+def module_list(alias_names: bool = False) -> dict:
+    """Names (or, with alias_names, the UI's labels) in the extension's order, and each one's
+    sliders and whether it needs a ControlNet model."""
+    listed = ordered()
+    name = (lambda p: p.label) if alias_names else (lambda p: p.name)
+    return {"module_list": [name(p) for p in listed],
+            "module_detail": {name(p): {"model_free": p.model_free, "sliders": [s.as_dict() for s in p.sliders]}
+                              for p in listed}}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import controlnet_registry as registry
 from sdwebui.engine.control.controlnet_unit import CONTROL_MODES
 from sdwebui.engine.control.preprocess import INPAINT, RESIZE_MODES, PreprocessorError, check_weights, detect, find
 from sdwebui.engine.errors import ProcessingError
+from sdwebui.services.generation_requests import decode_base64_image
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ _NAMES = {f.name for f in fields(UnitArgs)} - {"extra"}
 
 
 def _choice(value: Any, choices: tuple[str, ...], aliases: dict[str, str], where: tuple, numbers_past_end: str | None):
+    if isinstance(value, Enum):       # external_code's ControlMode / ResizeMode / HiResFixOption
+        value = value.value
     if isinstance(value, bool):
         raise ProcessingError(where, f"{where[-1]} must be one of {list(choices)} (or 0-{len(choices) - 1})")
     if isinstance(value, int):
@@ -143,8 +147,8 @@ def parse_unit(raw: Any, where: tuple) -> UnitArgs | None:
 
 def _split_image(unit: UnitArgs, where: tuple) -> None:
     image = unit.image
-    if image == "" or image == []:
-        image = None if image == "" else image
+    if isinstance(image, (str, list)) and not image:
+        image = None
     if isinstance(image, list):
         if len(image) != 2:
             raise ProcessingError((*where, "image"), "image as a list must be [image, mask]")
@@ -155,8 +159,8 @@ def _split_image(unit: UnitArgs, where: tuple) -> None:
             raise ProcessingError((*where, "image"), "image as an object needs its 'image' key")
         unit.mask = unit.mask if unit.mask is not None else image.get("mask")
         image = image["image"]
-    unit.image = image or None
-    if unit.mask in ("", None):
+    unit.image = None if image is None or (isinstance(image, str) and not image) else image
+    if unit.mask is None or (isinstance(unit.mask, str) and not unit.mask):
         unit.mask = None
     elif unit.image is None:
         raise ProcessingError((*where, "mask"), "a mask was given without an image")
@@ -199,3 +203,21 @@ def detect_map(pre, unit: UnitArgs, image: Image.Image, mask: np.ndarray | None 
         source = np.dstack([source, mask])
     return detect(pre, source, unit.processor_res if resolution is None else resolution,
                   unit.threshold_a, unit.threshold_b, seed)
+
+
+def pixel_perfect_resolution(image_size: tuple[int, int], target: tuple[int, int], resize_mode: str) -> int:
+    """The preprocessor resolution at which the map needs no rescaling for the target (w, h)."""
+    (w, h), (tw, th) = image_size, target
+    k = (min if resize_mode == RESIZE_MODES[2] else max)(th / h, tw / w)
+    return int(round(min(h, w) * k))
+
+
+def to_image(value: Any, where: str) -> Image.Image:
+    """A unit's picture as clients give it: base64 text, a PIL image, or (extensions driving units
+    through external_code) a numpy array."""
+    if isinstance(value, Image.Image):
+        return value
+    if isinstance(value, np.ndarray):
+        array = value if value.dtype == np.uint8 else np.clip(value, 0, 255).astype(np.uint8)
+        return Image.fromarray(array)
+    return decode_base64_image(value, where)

@@ -13,28 +13,20 @@ from PIL import Image, ImageFilter, ImageOps
 
 import controlnet_registry as registry
 import controlnet_ui
-from controlnet_units import UnitArgs, detect_map, parse_unit, prepare_module
+from controlnet_units import UnitArgs, detect_map, parse_unit, pixel_perfect_resolution, prepare_module, to_image
 from modules import script_callbacks, scripts, shared
 from sdwebui.engine.control.controlnet_unit import ControlNetUnit
 from sdwebui.engine.control.latent_edits import COLORFIX, INPAINT_ONLY, LatentEdit
-from sdwebui.engine.control.preprocess import INPAINT, RESIZE_MODES, PreprocessorError
+from sdwebui.engine.control.preprocess import INPAINT, PreprocessorError
 from sdwebui.engine.control.reference import REFERENCE, ReferenceHooks, ReferenceUnit
 from sdwebui.engine.control.residuals import UNetControl
 from sdwebui.engine.errors import ProcessingError
-from sdwebui.services.generation_requests import decode_base64_image
 
 logger = logging.getLogger(__name__)
 
 TITLE = "ControlNet"
 VERSION = "v1.1.455"
 SECTION = ("control_net", "ControlNet")
-
-
-def pixel_perfect_resolution(image_size: tuple[int, int], target: tuple[int, int], resize_mode: str) -> int:
-    """The preprocessor resolution at which the map needs no rescaling for the target (w, h)."""
-    (w, h), (tw, th) = image_size, target
-    k = (min if resize_mode == RESIZE_MODES[2] else max)(th / h, tw / w)
-    return int(round(min(h, w) * k))
 
 
 class ControlNetScript(scripts.Script):
@@ -77,9 +69,7 @@ class ControlNetScript(scripts.Script):
 
     def _source_image(self, p, unit: UnitArgs, where: tuple) -> Image.Image:
         if unit.image is not None:
-            if isinstance(unit.image, Image.Image):
-                return unit.image
-            return decode_base64_image(unit.image, ".".join((*where, "image")))
+            return to_image(unit.image, ".".join((*where, "image")))
         init = getattr(p, "init_images", None)
         if init:
             return init[0]
@@ -89,8 +79,7 @@ class ControlNetScript(scripts.Script):
         """The area to repaint (255) for an inpaint module: the unit's mask, else img2img's (inverted
         and blurred as the job's own inpainting uses it); none is an error."""
         if unit.mask is not None:
-            mask = unit.mask if isinstance(unit.mask, Image.Image) else \
-                decode_base64_image(unit.mask, ".".join((*where, "mask")))
+            mask = to_image(unit.mask, ".".join((*where, "mask")))
             if mask.size != size:
                 raise ProcessingError((*where, "mask"), f"the mask is {mask.size[0]}x{mask.size[1]}, the image "
                                                         f"{size[0]}x{size[1]}: they must be the same size")

@@ -12,23 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 import controlnet_registry as registry
-from controlnet_types import control_types
+from controlnet_types import control_types, module_list
 from controlnet_units import UnitArgs, detect_map, prepare_module
 from modules import script_callbacks
-from sdwebui.engine.control.preprocess import INPAINT, find, ordered
+from sdwebui.engine.control.preprocess import INPAINT, find
 from sdwebui.services.generation_requests import decode_base64_image
 
 API_VERSION = 3
-
-
-def module_list(alias_names: bool = False) -> dict:
-    """Names (or, with alias_names, the UI's labels) in the extension's order, and each one's
-    sliders and whether it needs a ControlNet model."""
-    listed = ordered()
-    name = (lambda p: p.label) if alias_names else (lambda p: p.name)
-    return {"module_list": [name(p) for p in listed],
-            "module_detail": {name(p): {"model_free": p.model_free, "sliders": [s.as_dict() for s in p.sliders]}
-                              for p in listed}}
 
 
 def _png_b64(array) -> str:

@@ -117,6 +117,16 @@ class StableDiffusionProcessing:
         # the job's way to the rest of the process; set by the services layer before the job runs
         self.ctx: GenerationContext | None = None
 
+    @property
+    def script_args_value(self) -> list:
+        """A1111 1.10's field behind its `script_args` property; sd-webui-controlnet's external_code
+        (ADetailer and others drive ControlNet with it) reads it."""
+        return self.script_args
+
+    @script_args_value.setter
+    def script_args_value(self, value) -> None:
+        self.script_args = value
+
     def parse_extra_network_prompts(self) -> None:
         """A1111's: this batch's prompts lose their `<name:...>` tags, which `extra_network_data` keeps
         by name (the first prompt's, as in A1111)."""

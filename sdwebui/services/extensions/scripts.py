@@ -132,8 +132,10 @@ class ScriptRunner(ScriptControls):
 
     # hooks ------------------------------------------------------------------------------------
     def _each(self, hook: str, p, *before_args, **kwargs) -> None:
-        args = list(getattr(p, "script_args", None) or [])
         for script in self.alwayson_scripts:
+            # read for each script, as A1111: one script may rewrite the arguments of a later one
+            # (sd-webui-controlnet's external_code.update_cn_script_in_processing)
+            args = getattr(p, "script_args", None) or ()
             try:
                 getattr(script, hook)(p, *before_args, *args[script.args_from:script.args_to], **kwargs)
             except Exception as e:
