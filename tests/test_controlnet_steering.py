@@ -224,3 +224,19 @@ def test_external_code_drives_units_as_adetailer_does(api, ring):
     assert 'ControlNet 0: "Module: canny' in processed.infotexts[0]
     through_api = generate(api, [unit(ring, save_detected_map=False)])["images"][0]
     assert np.array_equal(np.asarray(processed.images[0].convert("RGB")), pixels(through_api)[:, :, :3])
+
+
+def test_effective_region_mask_limits_where_a_unit_acts(api, ring, photo):
+    plain = generate(api, [])["images"][0]
+    full = generate(api, [unit(ring, save_detected_map=False)])["images"][0]
+    black = b64(Image.new("L", (64, 64), 0))
+    nowhere = generate(api, [unit(ring, effective_region_mask=black, save_detected_map=False)])["images"][0]
+    assert np.array_equal(pixels(nowhere), pixels(plain))
+    white = b64(Image.new("RGB", (64, 64), "white"))
+    everywhere = generate(api, [unit(ring, effective_region_mask=white, save_detected_map=False)])["images"][0]
+    assert np.array_equal(pixels(everywhere), pixels(full))
+    left = Image.new("L", (64, 64), 0)
+    left.paste(255, (0, 0, 32, 64))
+    half = generate(api, [unit(ring, effective_region_mask=b64(left), save_detected_map=False)])["images"][0]
+    assert differs(half, plain) and differs(half, full)
+    generate(api, [reference(photo, effective_region_mask=black)], status=422)

@@ -48,6 +48,7 @@ class UnitArgs:
     hr_option: str = HR_OPTIONS[0]
     save_detected_map: bool = True
     advanced_weighting: list[float] | None = None
+    effective_region_mask: Any = None       # where the unit acts: a picture (base64, PIL, numpy), white = all
     extra: dict = field(default_factory=dict)       # accepted, unused here (UI-only fields)
 
     INFOTEXT = (("module", "Module"), ("model", "Model"), ("weight", "Weight"), ("resize_mode", "Resize Mode"),

@@ -123,6 +123,13 @@ class ControlNetScript(scripts.Script):
         common = dict(resize_mode=unit.resize_mode, passes=frozenset(passes), weight=unit.weight,
                       guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
                       control_mode=unit.control_mode, for_unet=p.sd_model.unet)
+        region = None
+        if unit.effective_region_mask is not None:
+            if pre.name in REFERENCE:
+                raise ProcessingError((*where, "effective_region_mask"),
+                                      f"effective_region_mask is not supported for module {pre.name}")
+            picture = to_image(unit.effective_region_mask, ".".join((*where, "effective_region_mask")))
+            region = np.asarray(picture.convert("RGB"), dtype=np.float32)[:, :, 0] / 255.0
         if pre.name in REFERENCE:
             return ReferenceUnit(detected, module=pre.name, style_fidelity=unit.threshold_a, seed=numpy_seed(p),
                                  hooks=self._reference_hooks, **common)
@@ -131,7 +138,8 @@ class ControlNetScript(scripts.Script):
             edit = LatentEdit(pre.name, unit.weight, variation=unit.threshold_a, sharpness=unit.threshold_b)
         elif pre.name == INPAINT_ONLY:
             edit = LatentEdit(pre.name, unit.weight)
-        return ControlNetUnit(net, detected, advanced_weighting=unit.advanced_weighting, edit=edit, **common)
+        return ControlNetUnit(net, detected, advanced_weighting=unit.advanced_weighting, edit=edit, region=region,
+                              **common)
 
     def postprocess_batch(self, p, *args, images=None, **kwargs):
         """What the extension restores on the decoded images: inpaint_only pastes the unmasked

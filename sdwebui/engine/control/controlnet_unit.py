@@ -77,6 +77,7 @@ class ControlNetUnit(UNetControl):
     advanced_weighting: list[float] | None = None
     for_unet: Any = None            # the UNet it was made for: it sits out a refiner's steps
     edit: LatentEdit | None = None  # tile_colorfix / inpaint_only: the prediction is changed after the UNet
+    region: np.ndarray | None = None    # effective_region_mask: HxW in 0..1, stretched onto each residual
     maps: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)   # fitted maps by (height, width)
     _hints: dict = field(default_factory=dict, repr=False)
 
@@ -144,10 +145,21 @@ class ControlNetUnit(UNetControl):
         if pool:
             outputs = [o.mean(dim=(2, 3), keepdim=True) for o in outputs]
         scales = residual_scales(self.weight, self.control_mode, len(outputs), self.advanced_weighting)
-        outputs = [o * s for o, s in zip(outputs, scales)]
+        outputs = [self._in_region(o * s) for o, s in zip(outputs, scales)]
         if skip:
             outputs = [torch.cat([torch.zeros_like(o[:1]).expand(skip, *o.shape[1:]), o]) for o in outputs]
         return Residuals(down=outputs[:-1], mid=outputs[-1])
+
+    def _in_region(self, residual: torch.Tensor) -> torch.Tensor:
+        """The residual where the effective region mask lets it act (bilinear, as the extension)."""
+        if self.region is None:
+            return residual
+        key = ("region", residual.shape[-2], residual.shape[-1], residual.device, residual.dtype)
+        if key not in self._hints:
+            mask = torch.from_numpy(self.region.astype(np.float32))[None, None]
+            mask = torch.nn.functional.interpolate(mask, size=residual.shape[-2:], mode="bilinear")
+            self._hints[key] = mask.to(device=residual.device, dtype=residual.dtype)
+        return residual * self._hints[key]
 
     def _adapter_residuals(self, call: UNetCall) -> Residuals:
         """A T2I-Adapter's features depend on the control image only: computed once per size, then
@@ -167,7 +179,7 @@ class ControlNetUnit(UNetControl):
         rows = len(call.rows)
         out = []
         for feature, scale in zip(features, scales):
-            rows_feature = (feature * scale).expand(rows - skip, *feature.shape[1:])
+            rows_feature = self._in_region(feature * scale).expand(rows - skip, *feature.shape[1:])
             if skip:
                 rows_feature = torch.cat([torch.zeros_like(feature).expand(skip, *feature.shape[1:]), rows_feature])
             out.append(rows_feature)
