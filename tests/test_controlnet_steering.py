@@ -162,12 +162,34 @@ def test_a_failing_pass_still_removes_the_reference_hooks():
         def end_pass(self):
             hooks.remove()
 
-    with pytest.raises(RuntimeError, match="boom"), controls_pass([Cleans()]):
+    with pytest.raises(RuntimeError, match="boom"), controls_pass([Cleans()], None):
         hooks.on(unet)
         assert any("Reference" in type(p).__name__ for p in unet.attn_processors.values())
         raise RuntimeError("boom")
     assert {name: type(p) for name, p in unet.attn_processors.items()} == before
     assert not any(m._forward_hooks for m in unet.modules())
+
+
+def test_a_pass_with_reference_units_runs_a_compiled_unet_eagerly():
+    """Attention processors and forward hooks are Python a compiled UNet would not run."""
+    from contextlib import contextmanager
+
+    from sdwebui.engine.control.controlnet_unit import ControlNetUnit
+    from sdwebui.engine.control.reference import ReferenceUnit
+    from sdwebui.engine.control.residuals import controls_pass
+
+    entered = []
+
+    class Model:
+        @contextmanager
+        def eager_only(self):
+            entered.append(True)
+            yield
+
+    with controls_pass([ControlNetUnit(None, np.zeros((8, 8, 3), np.uint8))], Model()):
+        assert not entered
+    with controls_pass([ReferenceUnit(np.zeros((8, 8, 3), np.uint8))], Model()):
+        assert entered
 
 
 def test_render_openpose_json_draws_the_poses(api):

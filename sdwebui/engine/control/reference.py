@@ -225,6 +225,7 @@ class ReferenceUnit(UNetControl):
     for_unet: Any = None
     hooks: ReferenceHooks = field(default_factory=ReferenceHooks)   # the job's reference units share one
     _latents: dict = field(default_factory=dict, repr=False)
+    eager = True        # its hooks are Python inside the UNet: a compiled UNet runs eagerly for the pass
 
     def fitted(self, height: int, width: int) -> np.ndarray:
         return fit(self.image, width, height, self.resize_mode)

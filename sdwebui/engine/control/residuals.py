@@ -13,7 +13,7 @@ and at the end of the pass, `end_pass`, even when the pass failed.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -71,6 +71,10 @@ class Residuals:
 class UNetControl:
     """What a control may do at each UNet call; each step does nothing unless a control overrides it."""
 
+    # hooks inside the UNet (attention processors, forward hooks) are Python a compiled UNet does not
+    # run: a pass with such a control runs the UNet eagerly
+    eager: bool = False
+
     def before_unet(self, call: UNetCall) -> None:
         """Prepare for this call (may run the UNet itself)."""
 
@@ -120,12 +124,15 @@ def call_unet(controls: Sequence[UNetControl], call: UNetCall, run: Callable[[di
 
 
 @contextmanager
-def controls_pass(controls: Sequence[UNetControl]) -> Iterator[None]:
-    """One sampling pass: every control's `end_pass` runs after it, even when it failed (the pass's
-    own error is the one raised then; a control's clean-up error is logged)."""
+def controls_pass(controls: Sequence[UNetControl], model: Any) -> Iterator[None]:
+    """One sampling pass of `model`: eager when a control needs it; every control's `end_pass` runs
+    after it, even when it failed (the pass's own error is the one raised then; a control's clean-up
+    error is logged)."""
     failed = False
+    eager = any(c.eager for c in controls) and hasattr(model, "eager_only")
     try:
-        yield
+        with model.eager_only() if eager else nullcontext():
+            yield
     except BaseException:
         failed = True
         raise

@@ -126,8 +126,8 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     # without a device sync per step
     timesteps_host = timesteps.cpu() if callback is not None else None
     kind = scheduler.config.get("prediction_type", "epsilon")
-    with controls_pass(controls), tqdm(total=len(timesteps), desc=desc, unit="it", leave=False,
-                                       dynamic_ncols=True) as bar:
+    with controls_pass(controls, model), tqdm(total=len(timesteps), desc=desc, unit="it", leave=False,
+                                              dynamic_ncols=True) as bar:
         for i, t in enumerate(timesteps):
             if on_switch is not None and i == switch_at:
                 model, conditioning = on_switch()
