@@ -352,7 +352,7 @@ A1111_1_10 = {
     "hypertile_swap_size_vae": (3, "Hypertile VAE swap size ", ("hypertile", "Hypertile"), None, {"range": (0, 64)}),}
 
 # where this implementation deliberately differs from the list above (docs/compatibility.md says why)
-CHOICE_DIFFERENCES = {"randn_source": ("GPU", "CPU")}   # A1111's "NV" generator is not implemented
+CHOICE_DIFFERENCES: dict[str, tuple] = {}
 
 
 @pytest.fixture

@@ -3,11 +3,15 @@ same as a single generation with seed+k.
 
 `randn_source` picks where the numbers are drawn: "GPU" draws on the device the model runs
 on (torch's CUDA generator, as A1111), "CPU" draws on the CPU and moves the result, which
-gives the same start on any device.
+gives the same start on any device; "NV" draws A1111's Philox numbers (philox.py), the same on any
+device. With NV the starting noise (and the variation and resized-seed noise) is A1111's; the
+noise an ancestral or SDE sampler adds at each step still comes from torch's generator seeded alike.
 """
 from __future__ import annotations
 
 import torch
+
+from sdwebui.engine.sampling.philox import PhiloxGenerator
 
 
 def _generator(seed: int, device: torch.device) -> torch.Generator:
@@ -15,7 +19,7 @@ def _generator(seed: int, device: torch.device) -> torch.Generator:
 
 
 def noise_device(model_device: torch.device, randn_source: str) -> torch.device:
-    if randn_source == "CPU" or model_device.type in ("cpu", "mps"):
+    if randn_source in ("CPU", "NV") or model_device.type in ("cpu", "mps"):
         return torch.device("cpu")
     return model_device
 
@@ -45,30 +49,40 @@ class ImageRNG:
         self.target_device = device
         self.device = noise_device(device, randn_source)
         self.generators = [_generator(s, self.device) for s in self.seeds]
+        self.nv = randn_source == "NV"
+        # where the first noise comes from: the step generators themselves, or Philox streams
+        self._first = [PhiloxGenerator(s) for s in self.seeds] if self.nv else self.generators
         self.noise_shape = self.shape
         if seed_resize_from_w > 0 and seed_resize_from_h > 0:
             self.noise_shape = (self.shape[0], seed_resize_from_h // factor, seed_resize_from_w // factor)
 
     def _randn(self, seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+        if self.nv:
+            return torch.from_numpy(PhiloxGenerator(seed).randn(shape))
         return torch.randn(shape, generator=_generator(seed, self.device), device=self.device)
+
+    def _draw(self, generator, shape: tuple[int, ...]) -> torch.Tensor:
+        if self.nv:
+            return torch.from_numpy(generator.randn(shape))
+        return torch.randn(shape, generator=generator, device=self.device)
 
     def first(self) -> torch.Tensor:
         """The initial noise, drawn in A1111's order: subseed noise, seed noise, their slerp, and with
         "resize seed from" the noise of the old size pasted into the centre of the new size's noise."""
         xs = []
         resized = self.noise_shape != self.shape
-        for i, (seed, gen) in enumerate(zip(self.seeds, self.generators)):
+        for i, (seed, gen) in enumerate(zip(self.seeds, self._first)):
             sub = None
             if self.subseeds and self.subseed_strength != 0:
                 sub = self._randn(self.subseeds[i] if i < len(self.subseeds) else 0, self.noise_shape)
             if resized:
                 noise = self._randn(seed, self.noise_shape)
             else:
-                noise = torch.randn(self.shape, generator=gen, device=self.device)
+                noise = self._draw(gen, self.shape)
             if sub is not None:
                 noise = slerp(self.subseed_strength, noise, sub)
             if resized:
-                x = torch.randn(self.shape, generator=gen, device=self.device)
+                x = self._draw(gen, self.shape)
                 dx = (self.shape[2] - self.noise_shape[2]) // 2
                 dy = (self.shape[1] - self.noise_shape[1]) // 2
                 w = self.noise_shape[2] if dx >= 0 else self.noise_shape[2] + 2 * dx

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from sdwebui.engine.processing import img2img_prep
+from sdwebui.engine.sampling import philox
 from sdwebui.engine.sampling import rng as engine_rng
 from sdwebui.services import runtime
 from sdwebui.services.paths import SCRIPT_PATH
@@ -91,10 +92,15 @@ class ImageRNG(engine_rng.ImageRNG):
 
 # --- rng_philox: A1111's "NV" noise source ------------------------------------------------------
 
-_NV = "the 'NV' noise source (Philox) is not implemented; the randn_source setting offers GPU and CPU"
-Generator = unsupported_class("rng_philox.Generator", _NV)
-philox4_32 = unsupported("rng_philox.philox4_32", _NV)
-box_muller = unsupported("rng_philox.box_muller", _NV)
+Generator = philox.PhiloxGenerator
+box_muller = philox.box_muller
+
+
+def philox4_32(counter: Any, key: Any, rounds: int = 10) -> Any:
+    """A1111's signature: `counter` (4xN uint32) is overwritten with the random words and returned."""
+    counter[...] = philox.philox4x32(counter, key, rounds)
+    return counter
+
 
 # --- modules.masking ----------------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ def options(vae_choices: Callable[[], list[str]] | None = None) -> dict[str, Opt
         "sdxl_clip_l_skip": OptionInfo(False, "Clip skip SDXL", "checkbox"),
         "CLIP_stop_at_last_layers": OptionInfo(1, "Clip skip", "slider", component_args={"minimum": 1, "maximum": 12, "step": 1}, infotext="Clip skip"),
         "upcast_attn": OptionInfo(False, "Upcast cross attention layer to float32", "checkbox"),
-        "randn_source": OptionInfo("GPU", "Random number generator source.", "radio", choices=("GPU", "CPU"), infotext="RNG"),
+        "randn_source": OptionInfo("GPU", "Random number generator source.", "radio", choices=("GPU", "CPU", "NV"), infotext="RNG"),
         "tiling": OptionInfo(False, "Tiling", "checkbox", infotext="Tiling"),
         "hires_fix_refiner_pass": OptionInfo("second pass", "Hires fix: which pass to enable refiner for", "radio", choices=("first pass", "second pass", "both passes"),
                                              infotext="Hires refiner"),
