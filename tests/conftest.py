@@ -1,7 +1,6 @@
 """Shared fixtures: tiny checkpoints written through the real exporter, one in-process app, the
-reliability tests' server; early scenarios (slow subprocess work started ahead, see below) and
-offloaded tests (a child pytest beside the run, tests/offload_support.py); one SSL context for
-httpx's per-call clients."""
+reliability tests' server; early scenarios (slow subprocess work started ahead, see below); one
+SSL context for httpx's per-call clients."""
 from __future__ import annotations
 
 import os
@@ -21,7 +20,7 @@ from typing import Any, Callable  # noqa: E402
 import pytest  # noqa: E402
 
 from sdwebui.engine.models.tiny import write_tiny_checkpoint  # noqa: E402
-from tests import offload_support, server_process  # noqa: E402
+from tests import server_process  # noqa: E402
 
 # the environment before any test changed it (monkeypatch.setenv): what an early scenario's servers get
 ENV_BEFORE_TESTS = dict(os.environ)
@@ -158,27 +157,15 @@ def _early_scenarios(request, tmp_path_factory) -> dict[str, Future]:
 
 
 def pytest_collection_modifyitems(config, items):
-    # offloaded tests (tests/offload_support.py) run in a child started with the early scenarios
-    offload_support.split_items(config, items, lambda nodeids: _start_offloaded(config, nodeids))
-    # A test with an early scenario, or offloaded, goes last (the others keep their order): by its
-    # turn the scenario has had the whole run to finish, so the test rarely has to wait for it.
-    items.sort(key=lambda item: item.get_closest_marker("early") is not None or
-               isinstance(item, offload_support.OffloadedTest))
-
-
-def _start_offloaded(config, nodeids: list[str]) -> Future:
-    future: Future = Future()
-    tmp = config._tmp_path_factory.mktemp("offloaded")
-    scenario = lambda tmp_dir, env: offload_support.run_child(nodeids, tmp_dir, env)  # noqa: E731
-    threading.Thread(target=_run_early, args=(future, scenario, tmp), daemon=True, name="offloaded tests").start()
-    return future
+    # A test with an early scenario goes last (the others keep their order): by its turn the
+    # scenario has had the whole run to finish, so the test rarely has to wait for it.
+    items.sort(key=lambda item: item.get_closest_marker("early") is not None)
 
 
 @pytest.fixture(autouse=True)
 def _start_early_scenarios(request):
     if request.node.get_closest_marker("browser") is None:
         request.getfixturevalue("_early_scenarios")
-        offload_support.start_child(request.config)
 
 
 @pytest.fixture

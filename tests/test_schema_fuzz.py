@@ -322,7 +322,6 @@ def fuzz_operation(op, mode: GenerationMode, base: str, session: requests.Sessio
     return count
 
 
-@pytest.mark.offload
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 def test_schemathesis_finds_no_server_error(server, openapi, mode):
     schema = schemathesis.openapi.from_dict(openapi)

@@ -228,7 +228,6 @@ def test_one_off_shapes_run_eagerly_without_booking_a_compiled_slot(compiled_mod
     assert (backend.graphs, backend.runs) == (graphs, runs) and speedups.pending_shapes(model) == 0
 
 
-@pytest.mark.offload
 def test_a_swapped_in_vae_gets_its_decoder_compiled_in_the_background(compiled_model, tiny_files):
     model, _, backend = compiled_model
     own = model.vae
@@ -250,7 +249,6 @@ def test_a_swapped_in_vae_gets_its_decoder_compiled_in_the_background(compiled_m
             pass
 
 
-@pytest.mark.offload
 def test_the_shapes_seen_are_remembered_across_restarts(tiny_files, tmp_path, monkeypatch):
     """A restart (here: a new model object, compiled afresh) finds the shapes the last run was asked
     for and compiles them in the idle queue before they are asked for again."""

@@ -27,9 +27,6 @@ def _same(a, b) -> bool:
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
-pytestmark = pytest.mark.offload     # CPU-heavy training, nothing shared: beside the run
-
-
 @pytest.fixture(scope="module")
 def seeded_run(tmp_path_factory):
     """One run with the default seeds, trained once: both tests compare other runs with it."""
