@@ -234,7 +234,7 @@ def test_module_list_has_the_extensions_full_set(api):
     for name in ("ip-adapter_clip_sd15", "reference_only", "inpaint_only+lama", "dw_openpose_full", "tile_colorfix"):
         assert name in listed
     r = api.post("/sdapi/v1/txt2img", json={**BASE, "alwayson_scripts": {"controlnet": {"args": [
-        {"enabled": True, "module": "ip-adapter_clip_sd15", "model": MODEL, "image": b64(Image.new("RGB", (8, 8)))}]}}})
+        {"enabled": True, "module": "revision_clipvision", "model": MODEL, "image": b64(Image.new("RGB", (8, 8)))}]}}})
     assert r.status_code == 422 and "not built in yet" in r.text
 
 

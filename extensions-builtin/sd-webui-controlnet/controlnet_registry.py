@@ -125,3 +125,28 @@ def load(path: Path, sd_model, field: str = "model"):
         while len(_loaded) > keep:
             _loaded.popitem(last=False)
     return net
+
+
+_clip: dict = {}        # (file, dtype, device) -> the CLIP vision encoder IP-Adapter units use (one kept)
+
+
+def clip_vision(relative: str, sd_model, field: str = "module"):
+    """The CLIP vision encoder `relative` (under the annotator folder) on the model's device; the
+    last one used stays loaded."""
+    from sdwebui.engine.control.ip_adapter import IPAdapterError, load_clip_vision
+
+    path = annotator_dir() / relative
+    if not path.is_file():
+        raise ProcessingError(field, f"IP-Adapter needs {relative} in {annotator_dir()} (no download is attempted)")
+    key = (str(path), sd_model.dtype, str(sd_model.device))
+    with _lock:
+        if key in _clip:
+            return _clip[key]
+    try:
+        model = load_clip_vision(path, device=sd_model.device, dtype=sd_model.dtype)
+    except IPAdapterError as e:
+        raise ProcessingError(field, str(e)) from None
+    with _lock:
+        _clip.clear()
+        _clip[key] = model
+    return model

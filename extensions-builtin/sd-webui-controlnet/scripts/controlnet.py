@@ -16,8 +16,9 @@ import controlnet_ui
 from controlnet_units import UnitArgs, detect_map, parse_unit, pixel_perfect_resolution, prepare_module, to_image
 from modules import script_callbacks, scripts, shared
 from sdwebui.engine.control.controlnet_unit import ControlNetUnit
+from sdwebui.engine.control.ip_adapter import CLIP_FILES, IPAdapterHooks, IPAdapterUnit, IPAdapterWeights, clip_embeddings
 from sdwebui.engine.control.latent_edits import COLORFIX, INPAINT_ONLY, LatentEdit
-from sdwebui.engine.control.preprocess import INPAINT, PreprocessorError
+from sdwebui.engine.control.preprocess import INPAINT, IP_ADAPTER, PreprocessorError
 from sdwebui.engine.control.reference import REFERENCE, ReferenceHooks, ReferenceUnit
 from sdwebui.engine.control.residuals import UNetControl
 from sdwebui.engine.errors import ProcessingError
@@ -50,8 +51,9 @@ class ControlNetScript(scripts.Script):
     def process(self, p, *units):
         p.controlnet_units = []
         # a new list: a job copied from another (X/Y/Z plot cells) must not keep, or add to, its units
-        p.unet_controls = [c for c in p.unet_controls if not isinstance(c, (ControlNetUnit, ReferenceUnit))]
+        p.unet_controls = [c for c in p.unet_controls if not isinstance(c, (ControlNetUnit, ReferenceUnit, IPAdapterUnit))]
         self._reference_hooks = ReferenceHooks()
+        self._ip_hooks = IPAdapterHooks()
         number = 0
         for index, raw in enumerate(units):
             unit = parse_unit(raw, self._where(index)) if raw is not None else None
@@ -103,6 +105,7 @@ class ControlNetScript(scripts.Script):
             pre = prepare_module(unit)
         except ValueError as e:
             raise ProcessingError((*where, "module"), str(e)) from None
+        net = None
         if pre.name not in REFERENCE:
             if unit.model in ("", "None"):
                 raise ProcessingError((*where, "model"), "You have not selected any ControlNet Model.")
@@ -130,6 +133,8 @@ class ControlNetScript(scripts.Script):
                                       f"effective_region_mask is not supported for module {pre.name}")
             picture = to_image(unit.effective_region_mask, ".".join((*where, "effective_region_mask")))
             region = np.asarray(picture.convert("RGB"), dtype=np.float32)[:, :, 0] / 255.0
+        if isinstance(net, IPAdapterWeights) or pre.name in IP_ADAPTER:
+            return self._ip_adapter(p, unit, pre, net, detected, common, where)
         if pre.name in REFERENCE:
             return ReferenceUnit(detected, module=pre.name, style_fidelity=unit.threshold_a, seed=numpy_seed(p),
                                  hooks=self._reference_hooks, **common)
@@ -140,6 +145,24 @@ class ControlNetScript(scripts.Script):
             edit = LatentEdit(pre.name, unit.weight)
         return ControlNetUnit(net, detected, advanced_weighting=unit.advanced_weighting, edit=edit, region=region,
                               **common)
+
+    def _ip_adapter(self, p, unit: UnitArgs, pre, net, picture: np.ndarray, common: dict, where: tuple):
+        if not isinstance(net, IPAdapterWeights):
+            raise ProcessingError((*where, "model"), f"preprocessor {pre.label} needs an IP-Adapter model; "
+                                                     f"{unit.model} is not one")
+        if pre.name not in IP_ADAPTER:
+            raise ProcessingError((*where, "module"), f"{unit.model} is an IP-Adapter: use one of {list(IP_ADAPTER)}")
+        relative = CLIP_FILES.get(pre.name) or net.clip_file()
+        clip = registry.clip_vision(relative, p.sd_model, (*where, "module"))
+        embeddings = clip_embeddings(clip, picture)
+        width = net.embedding_width()
+        got = embeddings["penultimate" if net.takes_hidden_states else "image_embeds"].shape[-1]
+        if got != width:
+            raise ProcessingError((*where, "module"), f"{unit.model} takes CLIP embeddings of width {width}; "
+                                                      f"{relative} gives {got}: use the module for this model")
+        keep = {k: v for k, v in common.items() if k in ("passes", "weight", "guidance_start", "guidance_end",
+                                                          "for_unet")}
+        return IPAdapterUnit(net, embeddings, hooks=self._ip_hooks, **keep)
 
     def postprocess_batch(self, p, *args, images=None, **kwargs):
         """What the extension restores on the decoded images: inpaint_only pastes the unmasked
@@ -159,7 +182,7 @@ class ControlNetScript(scripts.Script):
         if shared.opts.data.get("control_net_no_detectmap", False):
             return
         for unit, control in getattr(p, "controlnet_units", []):
-            if not unit.save_detected_map:
+            if not unit.save_detected_map or not hasattr(control, "fitted"):     # IP-Adapter: no map
                 continue
             sizes = [(p.height, p.width)]
             if getattr(p, "enable_hr", False) and getattr(p, "hr_upscale_to_x", 0):

@@ -15,7 +15,7 @@ import controlnet_registry as registry
 from controlnet_types import control_types, module_list
 from controlnet_units import UnitArgs, detect_map, prepare_module
 from modules import script_callbacks
-from sdwebui.engine.control.preprocess import INPAINT, find
+from sdwebui.engine.control.preprocess import INPAINT, IP_ADAPTER, find
 from sdwebui.services.generation_requests import decode_base64_image
 
 API_VERSION = 3
@@ -34,6 +34,8 @@ def run_detect(body: dict) -> dict:
         name = find(name).name
     except ValueError:
         raise HTTPException(422, "Module not available") from None
+    if name in IP_ADAPTER:
+        raise HTTPException(422, "Module not supported: an IP-Adapter module gives a CLIP embedding, not a map")
     images = body.get("controlnet_input_images") or body.get("controlnet_images") or []
     if not images:
         raise HTTPException(422, "No image selected")

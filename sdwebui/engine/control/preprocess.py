@@ -207,6 +207,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "oneformer_coco": ("oneformer/150_16_swin_l_oneformer_coco_100ep.pth",),
     "anime_face_segment": ("anime_face_segment/UNet.pth",), "mobile_sam": ("mobile_sam/mobile_sam.pt",),
     "inpaint_only+lama": ("lama/ControlNetLama.pth",),
+    "ip-adapter_clip_sd15": ("clip_vision/clip_h.pth",), "ip-adapter_clip_sdxl": ("clip_vision/clip_g.pth",),
+    "ip-adapter_clip_sdxl_plus_vith": ("clip_vision/clip_h.pth",),
 }
 
 
@@ -246,14 +248,20 @@ def find(name: str) -> Preprocessor:
     return found
 
 
+IP_ADAPTER = ("ip-adapter_clip_sd15", "ip-adapter_clip_sdxl", "ip-adapter_clip_sdxl_plus_vith", "ip-adapter-auto")
+
+
 def check_weights(pre: Preprocessor, annotator_dir: Path) -> None:
-    """Refuse, naming what is missing, a module that cannot run here (nothing is downloaded)."""
+    """Refuse, naming what is missing, a module that cannot run here (nothing is downloaded). The
+    IP-Adapter modules pass the picture on (the unit encodes it with the CLIP vision file it needs)."""
     if pre.run is not None or pre.name == "none":
         return
     missing = [f for f in pre.needs if not (annotator_dir / f).is_file()]
     if missing:
         raise PreprocessorError(f"preprocessor {pre.label} needs {', '.join(missing)} in {annotator_dir} "
                                 "(no download is attempted); or send a ready map with module 'none'")
+    if pre.name in IP_ADAPTER:
+        return
     raise PreprocessorError(f"preprocessor {pre.label} is not built in yet; send a ready map with module 'none'")
 
 

@@ -29,7 +29,8 @@ class UNetCall:
     step: int                       # 0-based index of this step in the pass
     total: int                      # steps in the pass (img2img and hires: the steps actually run)
     context: torch.Tensor           # text states, one row per UNet row
-    added: dict | None              # SDXL's added conditioning (pooled text, time ids), per row
+    added: dict | None              # added conditioning (SDXL's pooled text and time ids, IP-Adapter's
+                                    # image embeddings), per row
     n_uncond: int                   # the first n_uncond rows are the negative prompt's (0 without CFG)
     rows: Sequence[int]             # which image of the batch each row belongs to
     pass_name: str                  # "first" or "hires"
@@ -74,6 +75,9 @@ class UNetControl:
     # hooks inside the UNet (attention processors, forward hooks) are Python a compiled UNet does not
     # run: a pass with such a control runs the UNet eagerly
     eager: bool = False
+    # controls prepare in this order: those that add conditioning (IP-Adapter's image embeddings, 0)
+    # before those that run the UNet with it (reference units, 1)
+    order: int = 1
 
     def before_unet(self, call: UNetCall) -> None:
         """Prepare for this call (may run the UNet itself)."""
@@ -112,12 +116,14 @@ def unet_kwargs(controls: Sequence[UNetControl], call: UNetCall) -> dict[str, An
     return {} if total is None else total.unet_kwargs()
 
 
-def call_unet(controls: Sequence[UNetControl], call: UNetCall, run: Callable[[dict], torch.Tensor]) -> torch.Tensor:
-    """`run(extra_unet_kwargs)` is the loop's UNet call; the controls act around it as the module
-    docstring says. The prediction comes back as float32."""
-    for control in controls:
+def call_unet(controls: Sequence[UNetControl], call: UNetCall,
+              run: Callable[[dict, dict | None], torch.Tensor]) -> torch.Tensor:
+    """`run(extra_unet_kwargs, added_cond_kwargs)` is the loop's UNet call; the controls act around it
+    as the module docstring says (a control may replace `call.added`). The prediction comes back as
+    float32."""
+    for control in sorted(controls, key=lambda c: c.order):
         control.before_unet(call)
-    out = run(unet_kwargs(controls, call)).float()
+    out = run(unet_kwargs(controls, call), call.added).float()
     for control in controls:
         out = control.after_unet(call, out)
     return out
@@ -138,7 +144,8 @@ def controls_pass(controls: Sequence[UNetControl], model: Any) -> Iterator[None]
         raise
     finally:
         errors = []
-        for control in controls:
+        # the reverse of the order they prepare in: what was put on the UNet last comes off first
+        for control in reversed(sorted(controls, key=lambda c: c.order)):
             try:
                 control.end_pass()
             except Exception as e:  # noqa: BLE001 - every control must get its chance to clean up

@@ -87,14 +87,22 @@ def load_t2i_adapter(path: Path, unet_config: Mapping, family: str, *, device: t
 
 
 def load_control_model(path: Path, base_unet, family: str, *, device: torch.device, dtype: torch.dtype):
-    """A ControlNet, control-LoRA or T2I-Adapter, whichever the file holds (read once), for the
-    loaded checkpoint's UNet."""
+    """A ControlNet, control-LoRA, T2I-Adapter or IP-Adapter (its weights: the UNet takes them per
+    pass), whichever the file holds (read once), for the loaded checkpoint's UNet."""
     from sdwebui.engine.control.controlnet_models import load_controlnet
 
     if path.is_dir():       # a diffusers folder: config.json + weights
         return _load_folder(path, base_unet, family, device=device, dtype=dtype)
     state_dict = read_state_dict(path)
     config = dict(base_unet.config)
+    from sdwebui.engine.control.ip_adapter import IPAdapterError, IPAdapterWeights, is_ip_adapter
+    if is_ip_adapter(state_dict):
+        weights = IPAdapterWeights.from_state_dict(path.name, state_dict)
+        try:
+            weights.check_fits(base_unet)
+        except IPAdapterError as e:
+            raise ControlModelError(str(e)) from None
+        return weights
     if is_adapter(state_dict):
         return load_t2i_adapter(path, config, family, device=device, dtype=dtype, state_dict=state_dict)
     return load_controlnet(path, config, family, device=device, dtype=dtype, state_dict=state_dict,

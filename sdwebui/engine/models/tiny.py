@@ -367,3 +367,60 @@ def write_tiny_control_lora(path: str | os.PathLike[str], unet: nn.Module, *, se
     path = Path(path)
     save_file(out, str(path))
     return path
+
+
+def write_tiny_clip_vision(path: str | os.PathLike[str], *, seed: int = 0, hidden: int = 32,
+                           projection: int = 16) -> Path:
+    """A tiny CLIP vision encoder with projection (transformers' CLIPVisionModelWithProjection keys,
+    28 px input in 14 px patches), ``torch.save``d as the extension's `clip_vision/clip_h.pth`."""
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    config = CLIPVisionConfig(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
+                              num_attention_heads=16, image_size=28, patch_size=14, projection_dim=projection)
+    torch.manual_seed(seed)
+    model = CLIPVisionModelWithProjection(config)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+def write_tiny_ip_adapter(path: str | os.PathLike[str], unet: nn.Module, *, embed_dim: int = 16, seed: int = 0,
+                          plus: bool = False) -> Path:
+    """A tiny IP-Adapter for ``unet`` in the original layout (`image_proj.*`, and
+    `ip_adapter.<k>.to_k_ip/to_v_ip` for the k-th attention, cross-attentions odd), as
+    `ip-adapter_sd15.pth`. Plain: `proj`/`norm` over the projected embedding (``embed_dim`` wide);
+    plus: the 4-layer resampler (64 wide, 4 queries) over hidden states ``embed_dim`` wide."""
+    cross = unet.config.cross_attention_dim
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape: int, scale: float = 0.2) -> torch.Tensor:
+        return torch.randn(shape, generator=generator) * scale
+
+    if plus:
+        d = 64
+        image_proj = {"latents": rand(1, 4, d), "proj_in.weight": rand(d, embed_dim), "proj_in.bias": rand(d),
+                      "proj_out.weight": rand(cross, d), "proj_out.bias": rand(cross),
+                      "norm_out.weight": 1 + rand(cross, scale=0.05), "norm_out.bias": rand(cross, scale=0.05)}
+        for i in range(4):
+            layer = {"0.norm1.weight": 1 + rand(d, scale=0.05), "0.norm1.bias": rand(d, scale=0.05),
+                     "0.norm2.weight": 1 + rand(d, scale=0.05), "0.norm2.bias": rand(d, scale=0.05),
+                     "0.to_q.weight": rand(d, d), "0.to_kv.weight": rand(2 * d, d), "0.to_out.weight": rand(d, d),
+                     "1.0.weight": 1 + rand(d, scale=0.05), "1.0.bias": rand(d, scale=0.05),
+                     "1.1.weight": rand(4 * d, d), "1.3.weight": rand(d, 4 * d)}
+            image_proj.update({f"layers.{i}.{k}": v for k, v in layer.items()})
+    else:
+        image_proj = {"proj.weight": rand(4 * cross, embed_dim), "proj.bias": rand(4 * cross),
+                      "norm.weight": 1 + rand(cross, scale=0.05), "norm.bias": rand(cross, scale=0.05)}
+    ip_adapter: dict[str, torch.Tensor] = {}
+    key = 1
+    for name, module in unet.named_modules():
+        if name.endswith("attn2") and hasattr(module, "to_k"):
+            width = module.to_q.out_features
+            ip_adapter[f"{key}.to_k_ip.weight"] = rand(width, cross, scale=0.5)
+            ip_adapter[f"{key}.to_v_ip.weight"] = rand(width, cross, scale=0.5)
+            key += 2
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"image_proj": image_proj, "ip_adapter": ip_adapter}, str(path))
+    return path

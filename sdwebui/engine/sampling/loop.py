@@ -166,7 +166,7 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
             # a compiled UNet guards on the timestep's dtype: one dtype whatever the scheduler uses (the
             # UNet's time embedding casts to float anyway, so the result is the same)
             t_in = t.to(torch.float32) if compiled else t
-            def run(extra: dict, x_in=x_in, t_in=t_in, text_states=text_states, added=added, model=model):
+            def run(extra: dict, added: dict | None, x_in=x_in, t_in=t_in, text_states=text_states, model=model):
                 return model.unet(x_in, t_in, encoder_hidden_states=text_states, added_cond_kwargs=added,
                                   return_dict=False, **extra)[0]
             if controls:
@@ -175,7 +175,7 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
                                 alpha=lambda t=t: alpha_at(scheduler, t), prediction_type=kind)
                 out = call_unet(controls, call, run)
             else:
-                out = run({}).float()
+                out = run({}, added).float()
             if hooked:
                 params = CFGDenoisedParams(out, i, len(timesteps), model.unet)
                 hooks.call("cfg_denoised", params)
