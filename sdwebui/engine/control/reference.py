@@ -96,7 +96,7 @@ class _Steering:
 
 def _unet_parts(unet) -> list:
     """The UNet's blocks in the extension's walk order: down, middle, up."""
-    return [*unet.down_blocks, unet.mid_block, *unet.up_blocks]
+    return [b for b in (*unet.down_blocks, unet.mid_block, *unet.up_blocks) if b is not None]
 
 
 def _ldm_blocks(unet) -> tuple[list, list]:
@@ -128,7 +128,7 @@ def _adain_points(unet) -> list[tuple[Any, float]]:
     input_indices = (4, 5, 7, 8) if sdxl else (4, 5, 7, 8, 10, 11)
     output_indices = tuple(range(6 if sdxl else 8))
     inputs, outputs = _ldm_blocks(unet)
-    points: list[tuple[Any, float]] = [(unet.mid_block, 0.0)]
+    points: list[tuple[Any, float]] = [(unet.mid_block, 0.0)] if unet.mid_block is not None else []
     for w, k in enumerate(input_indices):
         if k - 1 < len(inputs):
             points.append((inputs[k - 1], 2 * (1.0 - w / len(input_indices))))
