@@ -186,8 +186,17 @@ def _group(sd: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     return groups
 
 
+def _scale(parts: dict[str, torch.Tensor], rank: int | None) -> float:
+    """A1111's calc_scale: a file's own `scale` wins; else alpha / rank where both exist; else 1."""
+    if "scale" in parts:
+        return float(parts["scale"])
+    if rank and "alpha" in parts:
+        return float(parts["alpha"]) / rank
+    return 1.0
+
+
 def _delta(parts: dict[str, torch.Tensor], weight_shape: torch.Size) -> torch.Tensor:
-    """The weight difference one module of a network file describes (before the multiplier)."""
+    """The weight difference one module of a network file describes (before DoRA and the multiplier)."""
     def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a.flatten(1).float() @ b.flatten(1).float()
 
@@ -196,14 +205,10 @@ def _delta(parts: dict[str, torch.Tensor], weight_shape: torch.Size) -> torch.Te
     if up is not None and down is not None:
         if "lora_mid.weight" in parts:
             raise LoraError("LoCon files with a Tucker 'lora_mid' are not supported")
-        rank = down.shape[0]
-        scale = float(parts["alpha"]) / rank if "alpha" in parts else 1.0
-        return (mm(up, down) * scale).reshape(weight_shape)
+        return (mm(up, down) * _scale(parts, down.shape[0])).reshape(weight_shape)
     if "hada_w1_a" in parts:
-        rank = parts["hada_w1_b"].shape[0]
-        scale = float(parts["alpha"]) / rank if "alpha" in parts else 1.0
         d = mm(parts["hada_w1_a"], parts["hada_w1_b"]) * mm(parts["hada_w2_a"], parts["hada_w2_b"])
-        return (d * scale).reshape(weight_shape)
+        return (d * _scale(parts, parts["hada_w1_b"].shape[0])).reshape(weight_shape)
     if any(k.startswith("lokr_") for k in parts):
         decomposed = "lokr_w1_a" in parts or "lokr_w2_a" in parts
         w1 = parts["lokr_w1"].float() if "lokr_w1" in parts else mm(parts["lokr_w1_a"], parts["lokr_w1_b"])
@@ -211,15 +216,31 @@ def _delta(parts: dict[str, torch.Tensor], weight_shape: torch.Size) -> torch.Te
             w2 = parts["lokr_w2"].float()
         else:
             w2 = mm(parts["lokr_w2_a"], parts["lokr_w2_b"])
-        rank = (parts.get("lokr_w1_b", parts.get("lokr_w2_b"))).shape[0] if decomposed else 1
-        scale = float(parts["alpha"]) / rank if decomposed and "alpha" in parts else 1.0
+        rank = (parts.get("lokr_w1_b", parts.get("lokr_w2_b"))).shape[0] if decomposed else None
         if w2.ndim == 4 or len(weight_shape) == 4 and w2.ndim == 2 and w2.numel() * w1.numel() != weight_shape.numel():
             w2 = w2.reshape(w2.shape[0], w2.shape[1], *(weight_shape[2:] if w2.ndim == 2 else w2.shape[2:]))
             w1 = w1.reshape(*w1.shape, 1, 1)
-        return (torch.kron(w1, w2) * scale).reshape(weight_shape)
+        return (torch.kron(w1, w2) * _scale(parts, rank)).reshape(weight_shape)
     if "diff" in parts:
-        return parts["diff"].float().reshape(weight_shape)
+        return (parts["diff"].float() * _scale(parts, None)).reshape(weight_shape)
     raise LoraError(f"unknown network module layout: {sorted(parts)}")
+
+
+def weight_decompose(delta: torch.Tensor, weight: torch.Tensor, dora_scale: torch.Tensor) -> torch.Tensor:
+    """DoRA: the merged weight W + delta keeps its direction and takes the file's magnitudes, one
+    per input channel (the norm over every other axis; LyCORIS' default and A1111's reading) or, for a
+    `dora_scale` shaped per output channel (LyCORIS' wd_on_out), one per output channel. Returns the
+    difference to W."""
+    w = weight.float()
+    merged = w + delta
+    scale = dora_scale.float()
+    per_output = scale.shape[0] == merged.shape[0] and scale.shape[0] != 1 and scale.numel() == merged.shape[0]
+    if per_output:
+        norm = merged.reshape(merged.shape[0], -1).norm(dim=1).reshape(merged.shape[0], *[1] * (merged.ndim - 1))
+    else:
+        norm = merged.transpose(0, 1).reshape(merged.shape[1], -1).norm(dim=1)
+        norm = norm.reshape(1, merged.shape[1], *[1] * (merged.ndim - 2))
+    return merged * (scale.reshape(norm.shape) / norm) - w
 
 
 def load_network(path: Path) -> dict[str, torch.Tensor]:
@@ -235,7 +256,7 @@ class LoraApplier:
     def __init__(self, model):
         self.model = model
         self._map: dict[str, tuple[str, torch.nn.Module]] | None = None
-        self._backup: dict[int, tuple[torch.nn.Module, torch.Tensor]] = {}
+        self._backup: dict[int, tuple[torch.nn.Module, torch.Tensor, torch.Tensor | None]] = {}
 
     def _modules(self) -> dict[str, tuple[str, torch.nn.Module]]:
         if self._map is None:
@@ -260,17 +281,26 @@ class LoraApplier:
                     continue
                 weight = module.weight
                 try:
-                    delta = _delta(parts, weight.shape) * multiplier
+                    delta = _delta(parts, weight.shape)
+                    if "dora_scale" in parts:
+                        delta = weight_decompose(delta, weight, parts["dora_scale"])
+                    delta = delta * multiplier
+                    bias_delta = None
+                    if "diff_b" in parts:
+                        if module.bias is None:
+                            raise RuntimeError("no bias")
+                        bias_delta = parts["diff_b"].float().reshape(module.bias.shape) * multiplier
                 except RuntimeError:   # the product does not have the module's shape
                     self.restore()
                     raise LoraError(f"LoRA {use.file.name!r} does not fit this model: its module {key} does not "
                                     f"match the weight of shape {tuple(weight.shape)} (made for another model "
                                     f"family?)") from None
                 if id(module) not in self._backup:
-                    self._backup[id(module)] = (module, weight.detach().clone())
-                if "scale" in parts:
-                    delta = delta * float(parts["scale"])
+                    bias = None if module.bias is None else module.bias.detach().clone()
+                    self._backup[id(module)] = (module, weight.detach().clone(), bias)
                 weight.add_(delta.to(device=weight.device, dtype=weight.dtype))
+                if bias_delta is not None:
+                    module.bias.add_(bias_delta.to(device=module.bias.device, dtype=module.bias.dtype))
                 matched += 1
             if matched == 0:
                 self.restore()
@@ -283,8 +313,10 @@ class LoraApplier:
 
     @torch.no_grad()
     def restore(self) -> None:
-        for module, original in self._backup.values():
-            module.weight.copy_(original)
+        for module, weight, bias in self._backup.values():
+            module.weight.copy_(weight)
+            if bias is not None:
+                module.bias.copy_(bias)
         self._backup.clear()
 
 

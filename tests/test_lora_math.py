@@ -1,0 +1,78 @@
+"""LoRA weight maths from the definitions, on one real module of the tiny SD1 model: A1111's scale
+rule (a file's `scale` wins over alpha / rank), DoRA's weight decomposition (`dora_scale`, per input
+channel and per output channel), and a full/diff module's `diff_b` on the bias, all undone by restore."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from sdwebui.engine.models.lora import LoraApplier, LoraUse
+
+
+@pytest.fixture
+def model(tiny_files):
+    from sdwebui.engine.models.single_file import load_checkpoint
+
+    return load_checkpoint(tiny_files["sd1"])
+
+
+def _target(model):
+    name, module = next((n, m) for n, m in model.unet.named_modules()
+                        if isinstance(m, torch.nn.Linear) and n.endswith("attn1.to_out.0"))
+    return "lora_unet_" + name.replace(".", "_"), module
+
+
+def _apply(model, tmp_path: Path, tensors: dict, multiplier: float = 0.7) -> LoraApplier:
+    path = tmp_path / "net.safetensors"
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
+    file = SimpleNamespace(path=path, name="net")
+    applier = LoraApplier(model)
+    applier.apply([LoraUse(file, multiplier, multiplier)])
+    return applier
+
+
+def test_a_files_scale_wins_over_alpha(model, tmp_path):
+    key, module = _target(model)
+    w = module.weight.detach().clone()
+    g = torch.Generator().manual_seed(0)
+    up, down = torch.randn(w.shape[0], 2, generator=g), torch.randn(2, w.shape[1], generator=g)
+    _apply(model, tmp_path, {f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down,
+                             f"{key}.alpha": torch.tensor(1.0), f"{key}.scale": torch.tensor(0.25)})
+    assert torch.allclose(module.weight, w + 0.7 * 0.25 * (up @ down), atol=1e-5)
+
+
+@pytest.mark.parametrize("per_output", [False, True])
+def test_dora_keeps_the_direction_and_takes_the_files_magnitudes(model, tmp_path, per_output):
+    key, module = _target(model)
+    w = module.weight.detach().clone().float()
+    g = torch.Generator().manual_seed(1)
+    up, down = torch.randn(w.shape[0], 2, generator=g) * 0.1, torch.randn(2, w.shape[1], generator=g) * 0.1
+    merged = w + (up @ down) * (4.0 / 2)
+    if per_output:
+        magnitude = torch.rand(w.shape[0], 1, generator=g) + 0.5
+        norm = merged.norm(dim=1, keepdim=True)
+    else:
+        magnitude = torch.rand(1, w.shape[1], generator=g) + 0.5
+        norm = merged.norm(dim=0, keepdim=True)
+    expected = w + 0.7 * (merged * magnitude / norm - w)
+    applier = _apply(model, tmp_path, {f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down,
+                                       f"{key}.alpha": torch.tensor(4.0), f"{key}.dora_scale": magnitude})
+    assert torch.allclose(module.weight, expected, atol=1e-5)
+    applier.restore()
+    assert torch.equal(module.weight, w)
+
+
+def test_a_full_modules_diff_b_moves_the_bias(model, tmp_path):
+    key, module = _target(model)
+    w, b = module.weight.detach().clone(), module.bias.detach().clone()
+    g = torch.Generator().manual_seed(2)
+    diff, diff_b = torch.randn(w.shape, generator=g) * 0.1, torch.randn(b.shape, generator=g)
+    applier = _apply(model, tmp_path, {f"{key}.diff": diff, f"{key}.diff_b": diff_b})
+    assert torch.allclose(module.weight, w + 0.7 * diff, atol=1e-6)
+    assert torch.allclose(module.bias, b + 0.7 * diff_b, atol=1e-6)
+    applier.restore()
+    assert torch.equal(module.weight, w) and torch.equal(module.bias, b)
