@@ -76,3 +76,53 @@ def test_a_full_modules_diff_b_moves_the_bias(model, tmp_path):
     assert torch.allclose(module.bias, b + 0.7 * diff_b, atol=1e-6)
     applier.restore()
     assert torch.equal(module.weight, w) and torch.equal(module.bias, b)
+
+
+def _conv(model):
+    name, module = next((n, m) for n, m in model.unet.named_modules()
+                        if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) and "resnets" in n)
+    return "lora_unet_" + name.replace(".", "_"), module
+
+
+def _cp(t, wa, wb):
+    """LyCORIS' make_weight_cp, in two steps as it is defined: t (r, r, k, k), wa (r, out), wb (r, in)."""
+    temp = torch.einsum("ijkl,jr->irkl", t, wb)
+    return torch.einsum("ijkl,ir->rjkl", temp, wa)
+
+
+def test_locon_with_a_cp_kernel(model, tmp_path):
+    key, module = _conv(model)
+    w = module.weight.detach().clone()
+    out, inp = w.shape[:2]
+    g = torch.Generator().manual_seed(3)
+    up, down = torch.randn(out, 2, 1, 1, generator=g) * 0.1, torch.randn(2, inp, 1, 1, generator=g) * 0.1
+    mid = torch.randn(2, 2, 3, 3, generator=g)
+    _apply(model, tmp_path, {f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down,
+                             f"{key}.lora_mid.weight": mid, f"{key}.alpha": torch.tensor(1.0)})
+    expected = torch.einsum("nmkl,in,mj->ijkl", mid, up.flatten(1), down.flatten(1)) * (1.0 / 2)
+    assert torch.allclose(module.weight, w + 0.7 * expected, atol=1e-5)
+
+
+def test_loha_and_lokr_with_tucker_kernels(model, tmp_path):
+    key, module = _conv(model)
+    w = module.weight.detach().clone()
+    out, inp = w.shape[:2]
+    g = torch.Generator().manual_seed(4)
+    r = 2
+    t1, t2 = torch.randn(r, r, 3, 3, generator=g), torch.randn(r, r, 3, 3, generator=g)
+    w1a, w1b = torch.randn(r, out, generator=g) * 0.2, torch.randn(r, inp, generator=g) * 0.2
+    w2a, w2b = torch.randn(r, out, generator=g) * 0.2, torch.randn(r, inp, generator=g) * 0.2
+    applier = _apply(model, tmp_path, {f"{key}.hada_t1": t1, f"{key}.hada_t2": t2, f"{key}.hada_w1_a": w1a,
+                                       f"{key}.hada_w1_b": w1b, f"{key}.hada_w2_a": w2a, f"{key}.hada_w2_b": w2b,
+                                       f"{key}.alpha": torch.tensor(2.0)})
+    expected = _cp(t1, w1a, w1b) * _cp(t2, w2a, w2b) * (2.0 / r)
+    assert torch.allclose(module.weight, w + 0.7 * expected, atol=1e-5)
+    applier.restore()
+    # LoKr: w1 (2x2) kron a Tucker w2 of half the channels
+    k1 = torch.randn(2, 2, generator=g)
+    kt2 = torch.randn(r, r, 3, 3, generator=g)
+    k2a, k2b = torch.randn(r, out // 2, generator=g) * 0.2, torch.randn(r, inp // 2, generator=g) * 0.2
+    _apply(model, tmp_path, {f"{key}.lokr_w1": k1, f"{key}.lokr_t2": kt2, f"{key}.lokr_w2_a": k2a,
+                             f"{key}.lokr_w2_b": k2b, f"{key}.alpha": torch.tensor(1.0)})
+    expected = torch.kron(k1.reshape(2, 2, 1, 1), _cp(kt2, k2a, k2b)) * (1.0 / r)
+    assert torch.allclose(module.weight, w + 0.7 * expected, atol=1e-5)

@@ -172,8 +172,8 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
 
 _SUFFIXES = ("lora_down.weight", "lora_up.weight", "lora_mid.weight", "alpha", "lora_A.weight", "lora_B.weight",
              "lora.down.weight", "lora.up.weight", "hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b",
-             "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b", "diff", "diff_b", "scale",
-             "dora_scale")
+             "hada_t1", "hada_t2", "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b",
+             "lokr_t2", "diff", "diff_b", "scale", "dora_scale")
 
 
 def _group(sd: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
@@ -195,6 +195,12 @@ def _scale(parts: dict[str, torch.Tensor], rank: int | None) -> float:
     return 1.0
 
 
+def tucker(core: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """A Tucker/CP-decomposed convolution kernel: core (r1, r2, kh, kw) with the output factor `left`
+    (out, r1) and the input factor `right` (r2, in) -> (out, in, kh, kw)."""
+    return torch.einsum("abkl,oa,bi->oikl", core.float(), left.flatten(1).float(), right.flatten(1).float())
+
+
 def _delta(parts: dict[str, torch.Tensor], weight_shape: torch.Size) -> torch.Tensor:
     """The weight difference one module of a network file describes (before DoRA and the multiplier)."""
     def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -203,24 +209,35 @@ def _delta(parts: dict[str, torch.Tensor], weight_shape: torch.Size) -> torch.Te
     up = parts.get("lora_up.weight", parts.get("lora_B.weight", parts.get("lora.up.weight")))
     down = parts.get("lora_down.weight", parts.get("lora_A.weight", parts.get("lora.down.weight")))
     if up is not None and down is not None:
-        if "lora_mid.weight" in parts:
-            raise LoraError("LoCon files with a Tucker 'lora_mid' are not supported")
-        return (mm(up, down) * _scale(parts, down.shape[0])).reshape(weight_shape)
+        if "lora_mid.weight" in parts:      # LoCon with a CP-decomposed kernel
+            d = tucker(parts["lora_mid.weight"], up, down)
+        else:
+            d = mm(up, down)
+        return (d * _scale(parts, down.shape[0])).reshape(weight_shape)
     if "hada_w1_a" in parts:
-        d = mm(parts["hada_w1_a"], parts["hada_w1_b"]) * mm(parts["hada_w2_a"], parts["hada_w2_b"])
+        if "hada_t1" in parts:              # LoHa with Tucker kernels: the factors' roles as LyCORIS has them
+            d = (torch.einsum("abkl,bi,ao->oikl", parts["hada_t1"].float(), parts["hada_w1_b"].float(),
+                              parts["hada_w1_a"].float()) *
+                 torch.einsum("abkl,bi,ao->oikl", parts["hada_t2"].float(), parts["hada_w2_b"].float(),
+                              parts["hada_w2_a"].float()))
+        else:
+            d = mm(parts["hada_w1_a"], parts["hada_w1_b"]) * mm(parts["hada_w2_a"], parts["hada_w2_b"])
         return (d * _scale(parts, parts["hada_w1_b"].shape[0])).reshape(weight_shape)
     if any(k.startswith("lokr_") for k in parts):
         decomposed = "lokr_w1_a" in parts or "lokr_w2_a" in parts
         w1 = parts["lokr_w1"].float() if "lokr_w1" in parts else mm(parts["lokr_w1_a"], parts["lokr_w1_b"])
         if "lokr_w2" in parts:
             w2 = parts["lokr_w2"].float()
+        elif "lokr_t2" in parts:
+            w2 = torch.einsum("abkl,bi,ao->oikl", parts["lokr_t2"].float(), parts["lokr_w2_b"].float(),
+                              parts["lokr_w2_a"].float())
         else:
             w2 = mm(parts["lokr_w2_a"], parts["lokr_w2_b"])
         rank = (parts.get("lokr_w1_b", parts.get("lokr_w2_b"))).shape[0] if decomposed else None
         if w2.ndim == 4 or len(weight_shape) == 4 and w2.ndim == 2 and w2.numel() * w1.numel() != weight_shape.numel():
             w2 = w2.reshape(w2.shape[0], w2.shape[1], *(weight_shape[2:] if w2.ndim == 2 else w2.shape[2:]))
             w1 = w1.reshape(*w1.shape, 1, 1)
-        return (torch.kron(w1, w2) * _scale(parts, rank)).reshape(weight_shape)
+        return (torch.kron(w1.contiguous(), w2.contiguous()) * _scale(parts, rank)).reshape(weight_shape)
     if "diff" in parts:
         return (parts["diff"].float() * _scale(parts, None)).reshape(weight_shape)
     raise LoraError(f"unknown network module layout: {sorted(parts)}")
