@@ -126,3 +126,23 @@ def test_loha_and_lokr_with_tucker_kernels(model, tmp_path):
                              f"{key}.lokr_w2_b": k2b, f"{key}.alpha": torch.tensor(1.0)})
     expected = torch.kron(k1.reshape(2, 2, 1, 1), _cp(kt2, k2a, k2b)) * (1.0 / r)
     assert torch.allclose(module.weight, w + 0.7 * expected, atol=1e-5)
+
+
+def test_glora_and_ia3(model, tmp_path):
+    key, module = _target(model)
+    w = module.weight.detach().clone()
+    out, inp = w.shape
+    g = torch.Generator().manual_seed(5)
+    a1, a2 = torch.randn(2, inp, generator=g) * 0.1, torch.randn(inp, 2, generator=g) * 0.1
+    b1, b2 = torch.randn(2, inp, generator=g) * 0.1, torch.randn(out, 2, generator=g) * 0.1
+    applier = _apply(model, tmp_path, {f"{key}.a1.weight": a1, f"{key}.a2.weight": a2, f"{key}.b1.weight": b1,
+                                       f"{key}.b2.weight": b2, f"{key}.alpha": torch.tensor(8.0)})
+    assert torch.allclose(module.weight, w + 0.7 * (b2 @ b1 + (w @ a2) @ a1), atol=1e-5)
+    applier.restore()
+    scale_out = torch.rand(out, generator=g)
+    applier = _apply(model, tmp_path, {f"{key}.weight": scale_out, f"{key}.on_input": torch.tensor(False)})
+    assert torch.allclose(module.weight, w + 0.7 * w * scale_out[:, None], atol=1e-6)
+    applier.restore()
+    scale_in = torch.rand(inp, generator=g)
+    _apply(model, tmp_path, {f"{key}.weight": scale_in, f"{key}.on_input": torch.tensor(True)})
+    assert torch.allclose(module.weight, w + 0.7 * w * scale_in[None, :], atol=1e-6)

@@ -173,7 +173,8 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
 _SUFFIXES = ("lora_down.weight", "lora_up.weight", "lora_mid.weight", "alpha", "lora_A.weight", "lora_B.weight",
              "lora.down.weight", "lora.up.weight", "hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b",
              "hada_t1", "hada_t2", "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b",
-             "lokr_t2", "diff", "diff_b", "scale", "dora_scale")
+             "lokr_t2", "diff", "diff_b", "scale", "dora_scale", "a1.weight", "a2.weight", "b1.weight", "b2.weight",
+             "on_input", "weight")     # bare `weight` last: IA3's, once every longer name had its chance
 
 
 def _group(sd: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
@@ -201,10 +202,23 @@ def tucker(core: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch
     return torch.einsum("abkl,oa,bi->oikl", core.float(), left.flatten(1).float(), right.flatten(1).float())
 
 
-def _delta(parts: dict[str, torch.Tensor], weight_shape: torch.Size) -> torch.Tensor:
-    """The weight difference one module of a network file describes (before DoRA and the multiplier)."""
+def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor:
+    """The weight difference one module of a network file describes for the module's current weight
+    (before DoRA and the multiplier)."""
     def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a.flatten(1).float() @ b.flatten(1).float()
+
+    weight_shape = weight.shape
+    if "a1.weight" in parts:                # GLoRA: W' - W = B2 B1 + W A2 A1 (A1111 applies no alpha / rank)
+        w = weight.float().flatten(1)
+        d = mm(parts["b2.weight"], parts["b1.weight"]) + (w @ parts["a2.weight"].flatten(1).float()) @ \
+            parts["a1.weight"].flatten(1).float()
+        return (d * _scale(parts, None)).reshape(weight_shape)
+    if "weight" in parts and "on_input" in parts:   # IA3: the weight scaled per output (or input) channel
+        w = parts["weight"].float().flatten()
+        rest = [1] * (len(weight_shape) - 2)
+        w = w.reshape(1, -1, *rest) if bool(parts["on_input"].item()) else w.reshape(-1, 1, *rest)
+        return (weight.float() * w * _scale(parts, None)).reshape(weight_shape)
 
     up = parts.get("lora_up.weight", parts.get("lora_B.weight", parts.get("lora.up.weight")))
     down = parts.get("lora_down.weight", parts.get("lora_A.weight", parts.get("lora.down.weight")))
@@ -298,7 +312,7 @@ class LoraApplier:
                     continue
                 weight = module.weight
                 try:
-                    delta = _delta(parts, weight.shape)
+                    delta = _delta(parts, weight)
                     if "dora_scale" in parts:
                         delta = weight_decompose(delta, weight, parts["dora_scale"])
                     delta = delta * multiplier
