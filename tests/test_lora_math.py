@@ -146,3 +146,27 @@ def test_glora_and_ia3(model, tmp_path):
     scale_in = torch.rand(inp, generator=g)
     _apply(model, tmp_path, {f"{key}.weight": scale_in, f"{key}.on_input": torch.tensor(True)})
     assert torch.allclose(module.weight, w + 0.7 * w * scale_in[None, :], atol=1e-6)
+
+
+def test_a_norm_layer_module(model, tmp_path):
+    name, module = next((n, m) for n, m in model.unet.named_modules()
+                        if isinstance(m, torch.nn.GroupNorm) and "resnets" in n)
+    key = "lora_unet_" + name.replace(".", "_")
+    w, b = module.weight.detach().clone(), module.bias.detach().clone()
+    g = torch.Generator().manual_seed(6)
+    w_norm, b_norm = torch.randn(w.shape, generator=g), torch.randn(b.shape, generator=g)
+    applier = _apply(model, tmp_path, {f"{key}.w_norm": w_norm, f"{key}.b_norm": b_norm})
+    assert torch.allclose(module.weight, w + 0.7 * w_norm) and torch.allclose(module.bias, b + 0.7 * b_norm)
+    applier.restore()
+    assert torch.equal(module.weight, w) and torch.equal(module.bias, b)
+
+
+def test_a_stray_weight_tensor_is_ignored(model, tmp_path):
+    key, module = _target(model)
+    w = module.weight.detach().clone()
+    g = torch.Generator().manual_seed(7)
+    up, down = torch.randn(w.shape[0], 2, generator=g), torch.randn(2, w.shape[1], generator=g)
+    other_key, _ = _conv(model)
+    _apply(model, tmp_path, {f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down,
+                             f"{other_key}.weight": torch.zeros(3)})
+    assert torch.allclose(module.weight, w + 0.7 * (up @ down), atol=1e-5)

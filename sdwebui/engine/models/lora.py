@@ -129,6 +129,10 @@ def parse_lora_args(args: list[str]) -> tuple[str, float, float]:
 
 # --- mapping file keys to the model's modules ----------------------------------------------
 
+# the layers a network file may change: weights of linear and convolution layers, and norm layers (w_norm/b_norm)
+_TARGETS = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.LayerNorm, torch.nn.GroupNorm)
+
+
 def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
     """Every name a network file may use for a module -> (component, module)."""
     from sdwebui.engine.models.ldm_export import unet_to_ldm
@@ -136,7 +140,7 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
     out: dict[str, tuple[str, torch.nn.Module]] = {}
     unet_modules = dict(model.unet.named_modules())
     for name, module in unet_modules.items():
-        if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+        if isinstance(module, _TARGETS):
             out["lora_unet_" + name.replace(".", "_")] = ("unet", module)
             out["unet." + name] = ("unet", module)
             out[name] = ("unet", module)
@@ -148,7 +152,7 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
         for k, v in weights.items():
             ldm_key = ldm_by_tensor.get(id(v))
             module = unet_modules.get(k.removesuffix(".weight"))
-            if ldm_key and isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            if ldm_key and isinstance(module, _TARGETS):
                 out["lora_unet_" + ldm_key.removesuffix(".weight").replace(".", "_")] = ("unet", module)
     except (KeyError, ValueError) as e:
         logger.debug("no LDM names for this UNet: %s", e)
@@ -157,7 +161,7 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
         if encoder is None:
             continue
         for name, module in encoder.named_modules():
-            if not isinstance(module, torch.nn.Linear):
+            if not isinstance(module, (torch.nn.Linear, torch.nn.LayerNorm)):
                 continue
             full = name if name.startswith("text_model.") else "text_model." + name
             kohya = full.replace(".", "_")
@@ -174,7 +178,8 @@ _SUFFIXES = ("lora_down.weight", "lora_up.weight", "lora_mid.weight", "alpha", "
              "lora.down.weight", "lora.up.weight", "hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b",
              "hada_t1", "hada_t2", "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b",
              "lokr_t2", "diff", "diff_b", "scale", "dora_scale", "a1.weight", "a2.weight", "b1.weight", "b2.weight",
-             "on_input", "weight")     # bare `weight` last: IA3's, once every longer name had its chance
+             "on_input", "w_norm", "b_norm",
+             "weight")     # bare `weight` last: IA3's, once every longer name had its chance
 
 
 def _group(sd: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
@@ -184,6 +189,12 @@ def _group(sd: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
             if key.endswith("." + suffix):
                 groups.setdefault(key[: -len(suffix) - 1], {})[suffix] = value
                 break
+    # a bare `weight` is IA3's only beside its `on_input`; elsewhere (a stray tensor some trainers
+    # save) it is ignored, as it was before IA3 was read
+    for name in [n for n, parts in groups.items() if "weight" in parts and "on_input" not in parts]:
+        del groups[name]["weight"]
+        if not groups[name]:
+            del groups[name]
     return groups
 
 
@@ -254,6 +265,8 @@ def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor
         return (torch.kron(w1.contiguous(), w2.contiguous()) * _scale(parts, rank)).reshape(weight_shape)
     if "diff" in parts:
         return (parts["diff"].float() * _scale(parts, None)).reshape(weight_shape)
+    if "w_norm" in parts:                   # a norm layer's weight difference (its bias: b_norm)
+        return (parts["w_norm"].float() * _scale(parts, None)).reshape(weight_shape)
     raise LoraError(f"unknown network module layout: {sorted(parts)}")
 
 
@@ -317,10 +330,11 @@ class LoraApplier:
                         delta = weight_decompose(delta, weight, parts["dora_scale"])
                     delta = delta * multiplier
                     bias_delta = None
-                    if "diff_b" in parts:
+                    extra_bias = parts.get("diff_b", parts.get("b_norm"))
+                    if extra_bias is not None:
                         if module.bias is None:
                             raise RuntimeError("no bias")
-                        bias_delta = parts["diff_b"].float().reshape(module.bias.shape) * multiplier
+                        bias_delta = extra_bias.float().reshape(module.bias.shape) * multiplier
                 except RuntimeError:   # the product does not have the module's shape
                     self.restore()
                     raise LoraError(f"LoRA {use.file.name!r} does not fit this model: its module {key} does not "
