@@ -188,6 +188,7 @@ class IPAdapterUnit(UNetControl):
     guidance_end: float = 1.0
     for_unet: Any = None
     hooks: IPAdapterHooks = field(default_factory=IPAdapterHooks)   # the job's IP-Adapter units share one
+    _rows: dict = field(default_factory=dict, repr=False)
     eager = True        # the processors are swapped on the UNet for the pass: a compiled UNet runs eagerly
     order = 0           # its embeddings are in the call before a reference unit runs the UNet
 
@@ -199,11 +200,15 @@ class IPAdapterUnit(UNetControl):
         return float(self.weight) if active else 0.0
 
     def _embeds_for(self, call: UNetCall) -> torch.Tensor:
-        source = self.embeddings["penultimate" if self.weights.takes_hidden_states else "image_embeds"]
-        cond = source[:1]
-        uncond = source[1:2] if self.weights.takes_hidden_states else torch.zeros_like(cond)
-        rows = [uncond] * call.n_uncond + [cond] * (len(call.rows) - call.n_uncond)
-        return torch.cat(rows).unsqueeze(1).to(device=call.x.device, dtype=call.model.unet.dtype)
+        """One embedding row per UNet row (negative rows first); built once per row layout, not per step."""
+        key = (call.n_uncond, len(call.rows), call.x.device, call.model.unet.dtype)
+        if key not in self._rows:
+            source = self.embeddings["penultimate" if self.weights.takes_hidden_states else "image_embeds"]
+            cond = source[:1]
+            uncond = source[1:2] if self.weights.takes_hidden_states else torch.zeros_like(cond)
+            rows = [uncond] * call.n_uncond + [cond] * (len(call.rows) - call.n_uncond)
+            self._rows[key] = torch.cat(rows).unsqueeze(1).to(device=key[2], dtype=key[3])
+        return self._rows[key]
 
     def before_unet(self, call: UNetCall) -> None:
         """The first unit of the job speaks for all: processors on, scales for this step, and every
