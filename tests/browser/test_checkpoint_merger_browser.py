@@ -11,19 +11,12 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from tests.browser.test_ui_browser import expect
+from tests.browser.test_ui_browser import choose, expect
 
 pytestmark = pytest.mark.browser
 
 MERGE_TIMEOUT_MS = 120_000
 
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick `option` in the dropdown `elem_id` (its own list: the three model lists offer the same names)."""
-    box = page.locator(f"#{elem_id} input")
-    box.click()
-    page.locator(f"#{elem_id}").get_by_role("option", name=option, exact=True).click()
-    expect(box).to_have_value(option)
 
 
 def _second_checkpoint(default_file: str, target) -> None:

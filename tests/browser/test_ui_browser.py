@@ -48,6 +48,15 @@ def fill_txt2img(page, *, prompt: str, steps: int, seed: int, size: int = 64, ba
     set_number(page, "txt2img_seed", seed)
 
 
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` in the dropdown `elem_id`, as a user does. The option is looked up in that dropdown's
+    own list: another dropdown's list may still be open (closing animates), offering the same names."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    page.locator(f"#{elem_id}").get_by_role("option", name=option, exact=True).click()
+    expect(box).to_have_value(option)
+
+
 def gallery_images(page):
     return page.locator("#txt2img_gallery img")
 

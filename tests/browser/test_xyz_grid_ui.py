@@ -7,18 +7,11 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser.test_ui_browser import (GENERATE_TIMEOUT_MS, expect, fill_txt2img, gallery_images, image_bytes,
-                                          job_over)
+from tests.browser.test_ui_browser import (GENERATE_TIMEOUT_MS, choose, expect, fill_txt2img, gallery_images,
+                                          image_bytes, job_over)
 
 pytestmark = pytest.mark.browser
 
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick `option` in the dropdown `elem_id`, as a user does."""
-    box = page.locator(f"#{elem_id} input")
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    expect(box).to_have_value(option)
 
 
 def test_xyz_plot_from_the_ui_shows_the_grid_in_the_gallery(page):
