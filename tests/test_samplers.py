@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from sdwebui.engine.sampling import samplers as S
+from sdwebui.engine.sampling.kdiffusion.driver import KSampler, solve
 
 # torchsde notes float32 rounding at the ends of its Brownian interval; harmless (A1111 shows it too)
 pytestmark = pytest.mark.filterwarnings("ignore:Should have t:UserWarning")
@@ -36,14 +37,27 @@ def start_noise(batch_seeds: tuple[int, ...] = (100, 101)) -> torch.Tensor:
     return torch.cat([torch.randn((1, *SHAPE[1:]), generator=g) for g in gens(*batch_seeds)])
 
 
+class _FakeEval:
+    def __init__(self, out: torch.Tensor) -> None:
+        self.out, self.uncond = out, None
+
+
+def fake_evaluate(x: torch.Tensor, t: torch.Tensor, *, scale, sigma, alpha, cfg_scale=None) -> _FakeEval:
+    return _FakeEval(fake_model(scale(x), t))
+
+
 def run(sampler: str, schedule: str | None = None, config: dict = SD1, *, noise_seeds: tuple[int, ...] | None = (1, 2),
-        latent_seeds: tuple[int, ...] = (100, 101), steps: int = STEPS, **kwargs) -> torch.Tensor:
-    """The generic loop the app uses."""
+        latent_seeds: tuple[int, ...] = (100, 101), steps: int = STEPS, init: torch.Tensor | None = None,
+        t_enc: int | None = None, **kwargs) -> torch.Tensor:
+    """The sampler as a pass runs it, over a fake model (0.1 * its input)."""
     sampler_info, sched_info = S.resolve(sampler, schedule)
     sch = S.create_scheduler(sampler_info, sched_info, config, **kwargs)
+    generator = gens(*noise_seeds) if noise_seeds is not None else None
+    if isinstance(sch, KSampler):
+        return solve(sch, fake_evaluate, start_noise(latent_seeds), steps, generators=generator, init_latents=init,
+                     t_enc=t_enc)
     sch.set_timesteps(steps, "cpu")
     latents = start_noise(latent_seeds) * sch.init_noise_sigma
-    generator = gens(*noise_seeds) if noise_seeds is not None else None
     for t in sch.timesteps:
         x = sch.scale_model_input(latents, t)
         latents = sch.step(fake_model(x, t), t, latents, generator=generator).prev_sample
@@ -53,8 +67,8 @@ def run(sampler: str, schedule: str | None = None, config: dict = SD1, *, noise_
 K_SAMPLERS = [s.name for s in S.SAMPLERS if S.schedule_applies(s)]
 OTHER_SAMPLERS = [s.name for s in S.SAMPLERS if not S.schedule_applies(s)]
 STOCHASTIC = ["DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE", "Euler a", "DPM2 a",
-              "LCM"]
-DETERMINISTIC = ["DPM++ 2M", "Euler", "LMS", "Heun", "DPM2", "DDIM", "PLMS", "UniPC"]
+              "DPM fast", "DPM adaptive", "Restart", "LCM"]
+DETERMINISTIC = ["DPM++ 2M", "Euler", "LMS", "Heun", "DPM2", "DDIM", "DDIM CFG++", "PLMS", "UniPC"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -85,8 +99,11 @@ def test_expected_samplers_listed() -> None:
     for required in ["DPM++ 2M", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE", "Euler a",
                      "Euler", "Heun", "DPM2", "DPM2 a", "DDIM", "PLMS", "UniPC", "LCM"]:
         assert required in names
-    for missing in ["DPM fast", "DPM adaptive", "Restart", "DDIM CFG++"]:
-        assert missing not in names
+    for added in ["DPM fast", "DPM adaptive", "Restart", "DDIM CFG++"]:
+        assert added in names
+    assert [s.label for s in S.SCHEDULERS] == ["Automatic", "Uniform", "Karras", "Exponential", "Polyexponential",
+                                              "SGM Uniform", "KL Optimal", "Align Your Steps", "Simple", "Normal",
+                                              "DDIM", "Beta"]
     from diffusers.utils import is_scipy_available, is_torchsde_available
     assert ("LMS" in names) == is_scipy_available()
     assert ("DPM++ SDE" in names) == (is_torchsde_available() and is_scipy_available())
@@ -98,14 +115,14 @@ def test_schedule_types_change_k_samplers() -> None:
     assert not torch.allclose(outs["Automatic"], outs["Uniform"])
     assert not torch.allclose(outs["Uniform"], outs["Exponential"])
     assert not torch.allclose(outs["Uniform"], outs["SGM Uniform"])
-    assert torch.equal(run("Euler a", "Exponential"), run("Euler a", "Polyexponential"))
+    torch.testing.assert_close(run("Euler a", "Exponential"), run("Euler a", "Polyexponential"))  # rho 1
     assert not torch.allclose(run("Euler a", "Karras"), run("Euler a", None))
 
 
 def test_k_samplers_ignore_model_timestep_spacing() -> None:
     trailing = dict(SD1, timestep_spacing="trailing")
     assert torch.equal(run("Euler", None, SD1), run("Euler", None, trailing))
-    assert not torch.equal(run("DDIM", None, SD1), run("DDIM", None, trailing))
+    assert torch.equal(run("DDIM", None, SD1), run("DDIM", None, trailing))     # A1111's own timesteps
 
 
 # ------------------------------------------------------------------------------------------
@@ -113,11 +130,14 @@ def test_k_samplers_ignore_model_timestep_spacing() -> None:
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("sampler", [s for s in STOCHASTIC if s in {x.name for x in S.SAMPLERS}])
 def test_stochastic_samplers_follow_generators(sampler: str) -> None:
-    a = run(sampler, noise_seeds=(1, 2))
-    assert torch.equal(a, run(sampler, noise_seeds=(1, 2)))
-    assert not torch.allclose(a, run(sampler, noise_seeds=(3, 4)))
+    steps = 20 if sampler == "Restart" else STEPS     # Restart restarts (adds noise) from 20 steps on
+    a = run(sampler, noise_seeds=(1, 2), steps=steps)
+    assert torch.equal(a, run(sampler, noise_seeds=(1, 2), steps=steps))
+    assert not torch.allclose(a, run(sampler, noise_seeds=(3, 4), steps=steps))
+    if sampler == "DPM adaptive":   # its step sizes follow the error over the whole batch (as A1111's)
+        return
     # batch independence: image 2 of a batch equals the same image made alone
-    alone = run(sampler, noise_seeds=(2,), latent_seeds=(101,))
+    alone = run(sampler, noise_seeds=(2,), latent_seeds=(101,), steps=steps)
     torch.testing.assert_close(a[1:], alone, rtol=1e-5, atol=1e-5)
 
 
@@ -153,8 +173,7 @@ def test_brownian_seed() -> None:
 def _scheduler_and_sigmas(sampler: str, schedule: str | None, **kwargs):
     info, sched = S.resolve(sampler, schedule)
     sch = S.create_scheduler(info, sched, SD1, **kwargs)
-    sch.set_timesteps(STEPS, "cpu")
-    return sch, (sch.sigmas.double() if hasattr(sch, "sigmas") else None)
+    return sch, sch.sigmas(STEPS).double()
 
 
 def _denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -163,12 +182,7 @@ def _denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 def _ours(sch, latent_seeds=(100, 101), noise_seeds=(1, 2)) -> torch.Tensor:
-    latents = start_noise(latent_seeds) * sch.init_noise_sigma
-    generator = gens(*noise_seeds)
-    for t in sch.timesteps:
-        x = sch.scale_model_input(latents, t)
-        latents = sch.step(fake_model(x, t), t, latents, generator=generator).prev_sample
-    return latents
+    return solve(sch, fake_evaluate, start_noise(latent_seeds), STEPS, generators=gens(*noise_seeds))
 
 
 def test_dpmpp_2m_matches_k_diffusion() -> None:
@@ -206,8 +220,8 @@ def test_multistep_sde_matches_k_diffusion(sampler: str) -> None:
         pytest.skip("torchsde not installed")
     seeds = [11, 12]
     sch, sigmas = _scheduler_and_sigmas(sampler, None, seed=seeds)
-    noise = _brownian(sch.sigmas, seeds)
-    sig32 = sch.sigmas
+    sig32 = sch.sigmas(STEPS)
+    noise = _brownian(sig32, seeds)
     if sampler == "DPM++ 3M SDE":  # discard_next_to_last_sigma: 6 steps from a 7-step schedule
         assert len(sigmas) == STEPS + 1
     x = start_noise().double() * sigmas[0]
@@ -263,22 +277,40 @@ def test_a1111_schedules() -> None:
     assert math.isclose(float(uniform[0]), 14.6146, rel_tol=1e-3)
     assert math.isclose(float(uniform[-2]), 0.0292, rel_tol=1e-2)  # k-diffusion's uniform ends at t=0
     _, dpm_uniform = _scheduler_and_sigmas("DPM++ 2M", "Uniform")
-    torch.testing.assert_close(dpm_uniform[-2], uniform[-2], rtol=1e-3, atol=0)
+    torch.testing.assert_close(dpm_uniform, uniform)
     sch, _ = _scheduler_and_sigmas("DDIM", None)
-    assert sch.timesteps.tolist() == [831, 665, 499, 333, 167, 1]
-    sch, _ = _scheduler_and_sigmas("Euler", "DDIM")
-    assert [round(float(t)) for t in sch.timesteps] == [831, 665, 499, 333, 167, 1]
-    sch, _ = _scheduler_and_sigmas("DPM++ 2M", "DDIM")
-    assert sch.timesteps.tolist() == [831, 665, 499, 333, 167, 1]
-    sch, _ = _scheduler_and_sigmas("DPM++ 2M", "Uniform")
-    assert sch.timesteps.tolist() == [999, 799, 599, 400, 200, 0]
-    sch, _ = _scheduler_and_sigmas("DPM++ 2M", "Simple")
-    assert sch.timesteps.tolist() == [999, 833, 666, 499, 333, 166]
-    sch, sigmas = _scheduler_and_sigmas("DPM2", None)
-    assert math.isclose(sch.init_noise_sigma, float(sigmas.max()), rel_tol=1e-6)
-    sch, sigmas = _scheduler_and_sigmas("DPM++ 2M", None)
-    s0 = float(sigmas[0])
-    assert math.isclose(sch.init_noise_sigma, s0 / math.sqrt(s0 * s0 + 1), rel_tol=1e-6)
+    # A1111's DDIM timesteps: range(0, 1000, 1000 // n) + 1; the lowest is only the last step's target
+    assert sch.timesteps(STEPS).tolist() == [1, 167, 333, 499, 665, 831, 997]
+    assert sch.timesteps(3).tolist() == [1, 334, 667, 999]
+    discrete = sch.discrete
+    for schedule, ts in (("DDIM", [997, 831, 665, 499, 333, 167, 1]), ("Uniform", [999, 799.2, 599.4, 399.6, 199.8, 0]),
+                         ("Simple", [999, 833, 666, 499, 333, 166]), ("SGM Uniform", [999, 832.5, 666, 499.5, 333, 166.5]),
+                         ("Normal", [999, 799.2, 599.4, 399.6, 199.8, 0])):
+        ks, sigmas = _scheduler_and_sigmas("Euler", schedule)
+        got = [float(discrete.sigma_to_t(s.float().reshape(1))) for s in sigmas[:-1]]
+        assert got == pytest.approx(ts, abs=2e-2), schedule
+        assert float(sigmas[-1]) == 0
+    # Karras, exponential, polyexponential over the model's range; KL Optimal ends at sigma_min, not 0
+    _, karras = _scheduler_and_sigmas("Euler", "Karras")
+    rho = 7.0
+    ramp = torch.linspace(0, 1, STEPS, dtype=torch.float64)
+    lo, hi = float(uniform[-2]) ** (1 / rho), float(uniform[0]) ** (1 / rho)
+    torch.testing.assert_close(karras[:-1], (hi + ramp * (lo - hi)) ** rho, rtol=1e-5, atol=1e-5)
+    _, kl = _scheduler_and_sigmas("Euler", "KL Optimal")
+    assert len(kl) == STEPS + 1 and math.isclose(float(kl[-1]), float(uniform[-2]), rel_tol=1e-4)
+    torch.testing.assert_close(torch.arctan(kl), torch.linspace(float(torch.arctan(kl[0])), float(torch.arctan(kl[-1])),
+                                                                STEPS + 1, dtype=torch.float64), rtol=1e-5, atol=1e-5)
+    _, ays = _scheduler_and_sigmas("Euler", "Align Your Steps")
+    assert ays[0] == pytest.approx(14.615) and ays[-2] == pytest.approx(0.029) and len(ays) == STEPS + 1
+    info, sched = S.resolve("Euler", "Align Your Steps")
+    ten = S.create_scheduler(info, sched, SD1).sigmas(11)     # A1111 takes the list as is for 11 steps
+    assert ten[:-1].tolist() == pytest.approx([14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152,
+                                               0.029], rel=1e-5)
+    _, beta = _scheduler_and_sigmas("Euler", "Beta")
+    assert beta[0] == pytest.approx(float(uniform[0]), rel=1e-4) and beta[-2] == pytest.approx(float(uniform[-2]), rel=1e-3)
+    # DPM2 drops the next-to-last sigma of a one-step-longer schedule
+    _, dpm2 = _scheduler_and_sigmas("DPM2", None)
+    assert len(dpm2) == STEPS + 1
 
 
 def test_lcm_many_steps() -> None:
@@ -339,14 +371,10 @@ def test_resolve_errors_list_choices() -> None:
         S.resolve("Euler", "wobbly")
     assert err.value.field == "scheduler"
     assert "wobbly" in str(err.value) and "Karras" in str(err.value) and "SGM Uniform" in str(err.value)
-    for unsupported in ("DPM fast", "DPM adaptive", "Restart", "DDIM CFG++", "k_dpm_fast"):
-        with pytest.raises(S.SamplerError) as err:
-            S.resolve(unsupported, None)
-        assert err.value.field == "sampler_name" and "DPM++ 2M" in str(err.value)
-    for unsupported in ("Beta", "kl_optimal", "Align Your Steps"):
-        with pytest.raises(S.SamplerError) as err:
-            S.resolve("Euler", unsupported)
-        assert err.value.field == "scheduler" and "Karras" in str(err.value)
+    # every A1111 sampler and schedule type resolves, by name and alias
+    assert _r("k_dpm_fast") == ("DPM fast", "Automatic") and _r("ddim_cfgpp") == ("DDIM CFG++", "Automatic")
+    for schedule, label in (("Beta", "Beta"), ("kl_optimal", "KL Optimal"), ("Align Your Steps", "Align Your Steps")):
+        assert _r("Euler", schedule) == ("Euler", label)
 
 
 def test_schedule_type_label() -> None:
@@ -370,7 +398,8 @@ def test_api_lists() -> None:
     assert samplers[0] == {"name": "DPM++ 2M", "aliases": ["k_dpmpp_2m"], "options": {"scheduler": "karras"}}
     names = [s["name"] for s in samplers]
     a1111_order = ["DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE",
-                   "Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DDIM", "PLMS", "UniPC", "LCM"]
+                   "Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast", "DPM adaptive", "Restart", "DDIM",
+                   "DDIM CFG++", "PLMS", "UniPC", "LCM"]
     assert names == [n for n in a1111_order if n in names]
     by_name = {s["name"]: s for s in samplers}
     assert by_name["Euler a"] == {"name": "Euler a", "aliases": ["k_euler_a", "k_euler_ancestral"],
@@ -389,10 +418,11 @@ def test_api_lists() -> None:
                                  "need_inner_model": False}
     assert by_name["sgm_uniform"]["aliases"] == ["SGMUniform"] and by_name["sgm_uniform"]["need_inner_model"]
     assert [s["name"] for s in schedulers] == ["automatic", "uniform", "karras", "exponential", "polyexponential",
-                                               "sgm_uniform", "simple", "normal", "ddim"]
+                                               "sgm_uniform", "kl_optimal", "align_your_steps", "simple", "normal",
+                                               "ddim", "beta"]
 
 
 def test_known_differences_documented() -> None:
     text = " ".join(S.KNOWN_DIFFERENCES)
-    for name in ("DPM fast", "DPM adaptive", "Restart", "DDIM CFG++", "DPM++ 2S a", "Beta"):
+    for name in ("UniPC", "LCM", "SamplerError"):
         assert name in text

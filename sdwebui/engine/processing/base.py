@@ -57,7 +57,8 @@ class StableDiffusionProcessing:
                  override_settings_restore_afterwards: bool = True, outpath_samples: str | None = None,
                  outpath_grids: str | None = None, comments: dict | None = None,
                  refiner_checkpoint: str | None = None, refiner_switch_at: float | None = None,
-                 disable_extra_networks: bool = False,
+                 disable_extra_networks: bool = False, s_churn: float | None = None, s_tmax: float | None = None,
+                 s_tmin: float | None = None, s_noise: float | None = None,
                  scripts: Any = None, script_args: list | None = None, **_: Any):
         self.prompt = prompt or ""
         self.negative_prompt = negative_prompt or ""
@@ -69,6 +70,8 @@ class StableDiffusionProcessing:
         self.seed_resize_from_w = seed_resize_from_w
         self.sampler_name = sampler_name
         self.scheduler = scheduler
+        # the sampler's churn/noise settings; None: the option of the same name (sampler_setup.py)
+        self.s_churn, self.s_tmax, self.s_tmin, self.s_noise = s_churn, s_tmax, s_tmin, s_noise
         self.batch_size = int(batch_size)
         self.n_iter = int(n_iter)
         self.steps = int(steps)

@@ -22,6 +22,7 @@ from sdwebui.engine.processing import infotext, outputs
 from sdwebui.engine.processing.base import StableDiffusionProcessing, make_encoder
 from sdwebui.engine.processing.image_latents import decode_latents, to_pil
 from sdwebui.engine.processing.processed import Processed
+from sdwebui.engine.processing.sampler_setup import make_scheduler
 from sdwebui.engine.prompt.encoding import ScheduledConditioning
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.sampling import samplers
@@ -213,8 +214,7 @@ def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callabl
             # A1111's sampler object for the batch, made through sd_samplers.create_sampler (looked up at
             # call time: an extension may wrap it); an extension's process_batch may have made its own
             p.sampler = extension_tables.create_sampler(p.sampler_name, model)
-        eta = p.eta if p.eta is not None else (opts.eta_ddim if p.sampler.name == "DDIM" else opts.eta_ancestral)
-        scheduler = samplers.create_scheduler(p.sampler, p.schedule, model.scheduler_config, eta=eta, seed=seeds)
+        scheduler = make_scheduler(p, model, p.sampler, p.schedule, seeds)
         latents, finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
         _record_embeddings(p)
         if p.scripts is not None:

@@ -10,6 +10,7 @@ from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.processing.base import StableDiffusionProcessing, make_encoder
 from sdwebui.engine.processing.image_latents import decode_latents, encode_images, to_pil, vae_tile_above
 from sdwebui.engine.processing.latent_upscale import LATENT_UPSCALE_MODES
+from sdwebui.engine.processing.sampler_setup import make_scheduler
 from sdwebui.engine.prompt.encoding import ScheduledConditioning
 from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import rng as rng_mod
@@ -149,8 +150,7 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
                            device=model.device, randn_source=opts.randn_source)
     noise = rng.first()
     rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
-    eta = p.eta if p.eta is not None else (opts.eta_ddim if p.hr_sampler.name == "DDIM" else opts.eta_ancestral)
-    scheduler = samplers.create_scheduler(p.hr_sampler, p.hr_schedule, model.scheduler_config, eta=eta, seed=seeds)
+    scheduler = make_scheduler(p, model, p.hr_sampler, p.hr_schedule, seeds)
     if model is not p.encoder.model:
         ctx.embeddings.refresh(model)
     encoder = p.encoder if model is p.encoder.model else make_encoder(p, model)
@@ -162,8 +162,12 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     conditioning = ScheduledConditioning(encoder, p.all_hr_prompts[lo:hi],
                                          p.all_hr_negative_prompts[lo:hi] if p.hr_cfg_scale != 1.0 else None,
                                          p.steps, hires_steps=p.hr_steps)
-    t_enc = int(min(float(p.denoising_strength), 0.999) * p.hr_steps)
-    ctx.state.sampling_steps = t_enc
+    # A1111 runs the second pass's steps at the end of a longer schedule: hr_steps / strength long, its
+    # last hr_steps (setup_img2img_steps with explicit steps)
+    strength = min(float(p.denoising_strength), 0.999)
+    total = int(p.hr_steps / strength) if strength > 0 else 0
+    t_enc = p.hr_steps - 1
+    ctx.state.sampling_steps = p.hr_steps
     if p.scripts is not None:
         p.scripts.before_hr(p)
     image_cond = None
@@ -175,11 +179,13 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     # extension may have pointed at its own entry.
     hr_sampler = extension_tables.create_sampler(
         p.sampler_name if p.hr_sampler_name in _SAME else p.hr_sampler.name, model)
-    out, finished = sample(model, scheduler, noise, conditioning, steps=p.hr_steps,
+    if total == 0:
+        return crop_truncated(init, p.truncate_x, p.truncate_y), True
+    out, finished = sample(model, scheduler, noise, conditioning, steps=total, rng=rng,
                            cfg_scale=p.hr_cfg_scale, width=w, height=h, generators=rng.generators,
                            callback=p.callback(model), init_latents=init, denoise_steps=t_enc,
                            image_cond=image_cond, desc="Hires", hooks=ctx.hooks, sampler=hr_sampler,
                            controls=p.unet_controls, pass_name="hires",
-                           **p.refiner_for("second", t_enc, lo, hi, p.all_hr_prompts[lo:hi],
+                           **p.refiner_for("second", p.hr_steps, lo, hi, p.all_hr_prompts[lo:hi],
                                            p.all_hr_negative_prompts[lo:hi]))
     return crop_truncated(out, p.truncate_x, p.truncate_y), finished

@@ -162,24 +162,25 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                                                               tile_above, round_mask=self.mask_round)
 
     def denoise_steps(self) -> tuple[int, int]:
-        """(schedule length, steps actually run) for the denoising strength, as A1111 counts them."""
+        """(schedule length, A1111's t_enc) for the denoising strength, as A1111's setup_img2img_steps
+        counts them; the samplers run t_enc + 1 steps at the end of the schedule."""
         strength = min(float(self.denoising_strength), 0.999)
         if self.ctx.opts.img2img_fix_steps:
-            return (int(self.steps / strength) if strength > 0 else 0), (self.steps if strength > 0 else 0)
+            return (int(self.steps / strength) if strength > 0 else 0), self.steps - 1
         return self.steps, int(strength * self.steps)
 
     def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
         total, t_enc = self.denoise_steps()
-        self.ctx.state.sampling_steps = t_enc
+        self.ctx.state.sampling_steps = t_enc + 1
         if total == 0:
             return self.init_latent, True
         return sample(model, scheduler, noise * float(self.initial_noise_multiplier), conditioning,
                       steps=total, cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
-                      generators=noise_rng.generators, callback=self.callback(model),
+                      generators=noise_rng.generators, rng=noise_rng, callback=self.callback(model),
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
                       image_cond=self.image_conditioning, hooks=self.ctx.hooks, sampler=self.sampler,
                       mask_blend=self._mask_blend(), controls=self.unet_controls,
-                      **self.refiner_for("first", t_enc, lo, hi))
+                      **self.refiner_for("first", t_enc + 1, lo, hi))
 
     def _mask_blend(self):
         """The scripts' on_mask_blend for the loop, or None (the loop's plain blend) when no

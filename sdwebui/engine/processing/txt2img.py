@@ -57,7 +57,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             image_cond = txt2img_image_conditioning(model, hi - lo, self.width, self.height)
         latents, finished = sample(model, scheduler, noise, conditioning, steps=self.steps,
                                    cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
-                                   generators=noise_rng.generators, callback=self.callback(model), image_cond=image_cond,
+                                   generators=noise_rng.generators, rng=noise_rng, callback=self.callback(model),
+                                   image_cond=image_cond,
                                    hooks=ctx.hooks, sampler=self.sampler, controls=self.unet_controls,
                                    **self.refiner_for("first", self.steps, lo, hi))
         model = ctx.model_manager.sd_model

@@ -4,8 +4,9 @@ same as a single generation with seed+k.
 `randn_source` picks where the numbers are drawn: "GPU" draws on the device the model runs
 on (torch's CUDA generator, as A1111), "CPU" draws on the CPU and moves the result, which
 gives the same start on any device; "NV" draws A1111's Philox numbers (philox.py), the same on any
-device. With NV the starting noise (and the variation and resized-seed noise) is A1111's; the
-noise an ancestral or SDE sampler adds at each step still comes from torch's generator seeded alike.
+device. With NV the starting noise (and the variation and resized-seed noise) and the noise A1111's
+samplers add at each step (`next`) are A1111's; the diffusers schedulers (UniPC, LCM) draw theirs
+from torch's generators seeded alike.
 """
 from __future__ import annotations
 
@@ -98,3 +99,14 @@ class ImageRNG:
         """ENSD: the sampler's own noise comes from seed+delta (A1111's eta_noise_seed_delta)."""
         if delta:
             self.generators = [_generator(s + delta, self.device) for s in self.seeds]
+            if self.nv:
+                self._first = [PhiloxGenerator(s + delta) for s in self.seeds]
+
+    def next(self) -> torch.Tensor:
+        """The noise a sampler adds at a step (A1111's ImageRNG.next): each image's generator goes on
+        where the first noise left it (or restarts at seed + ENSD); with NV, its Philox stream."""
+        if self.nv:
+            xs = [torch.from_numpy(g.randn(self.shape)) for g in self._first]
+        else:
+            xs = [torch.randn(self.shape, generator=g, device=self.device) for g in self.generators]
+        return torch.stack(xs).to(self.target_device)
