@@ -69,7 +69,8 @@ def test_batch_image_k_equals_single_run_with_seed_plus_k(api):
     single = txt2img(api, prompt="cat", seed=101, sampler_name="Euler a")["images"][0]
     assert np.abs(pixels(out["images"][1]) - pixels(single)).max() <= 1
     third = txt2img(api, prompt="cat", seed=102, sampler_name="Euler a")["images"][0]
-    assert np.array_equal(pixels(out["images"][2]), pixels(third))
+    # the same noise and steps; the UNet's kernels may round differently for another batch size
+    assert np.abs(pixels(out["images"][2]) - pixels(third)).max() <= 1
 
 
 def test_random_seed_is_reported_and_reproduces(api):

@@ -260,8 +260,12 @@ def test_img2img_alternative_redraws_from_inverted_noise(api):
     # with no randomness the start is the image's own noise, so the seed does not matter (Euler adds none)
     other_seed = run(api, "img2img", "img2img alternative test", args, init_images=[b64(init)], seed=99)
     assert np.array_equal(arr(image(other_seed["images"][0])), out)
-    other_image = run(api, "img2img", "img2img alternative test", args, init_images=[b64(noise_image(64, 64, 9))])
-    assert not np.array_equal(arr(image(other_image["images"][0])), out)
+    # the redraw starts from the inverted noise alone (A1111: init + (noise - init / sigma0) * sigma0); the
+    # script keeps the last inversion for pictures whose latents are that close (A1111's test, tenths summed
+    # under 100), which any two pictures are for the tiny VAE: the same redraw
+    red = Image.new("RGB", (64, 64), (200, 30, 30))
+    other_image = run(api, "img2img", "img2img alternative test", args, init_images=[b64(red)])
+    assert np.array_equal(arr(image(other_image["images"][0])), out)
     # with randomness the seed's noise is mixed in
     mixed = [run(api, "img2img", "img2img alternative test", args[:9] + [0.5, False], init_images=[b64(init)],
                  seed=seed)["images"][0] for seed in (1, 2)]
@@ -317,3 +321,20 @@ def test_custom_code_with_allow_code(early_result):
     assert status == 200 and body["images"] == [] and json.loads(body["info"])["seed"] == 42
     status, text = result["broken"]
     assert status == 422 and "does not compile" in text
+
+
+def test_noise_inversion_follows_the_picture(tiny_files):
+    """What the redraw depends on: the noise inverted from the picture (Euler run backwards)."""
+    import torch
+
+    from sdwebui.engine.models.single_file import load_checkpoint
+    from sdwebui.engine.prompt.encoding import PromptEncoder, ScheduledConditioning
+    from sdwebui.engine.sampling import inversion
+
+    model = load_checkpoint(tiny_files["sd1"])
+    batch = ScheduledConditioning(PromptEncoder(model), ["a cat"], [""], 4).at(0)
+    found = [inversion.find_noise_for_image(model, torch.full((1, 4, 8, 8), value), batch.context, batch.pooled,
+                                            1.0, 4, width=64, height=64) for value in (0.1, -0.3)]
+    assert found[0].shape == (1, 4, 8, 8) and not torch.allclose(found[0], found[1])
+    assert torch.equal(found[0], inversion.find_noise_for_image(model, torch.full((1, 4, 8, 8), 0.1), batch.context,
+                                                                batch.pooled, 1.0, 4, width=64, height=64))

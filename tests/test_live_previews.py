@@ -95,12 +95,13 @@ def _sample_with_steps(model, sampler: str, steps: int = 4):
     return latents, seen
 
 
-@pytest.mark.parametrize("sampler,atol", [("Euler", 1e-3), ("DDIM", 0.05)])
-def test_the_predicted_result_of_the_last_step_is_the_result(sd1, sampler, atol):
+@pytest.mark.parametrize("sampler,atol,steps", [("Euler", 1e-3, 4), ("DDIM", 0.1, 3)])
+def test_the_predicted_result_of_the_last_step_is_the_result(sd1, sampler, atol, steps):
     """Euler's last step (to sigma 0) lands exactly on the model's x0 prediction, DDIM's nearly (it stops
-    at alphas_cumprod[0], 0.999): the preview latent of the last step (after guidance) is the result."""
+    at alphas_cumprod[1]): the preview latent of the last step (after guidance) is the result. (A1111's
+    DDIM makes 3 steps of 4: its timesteps 1, 251, 501, 751, the lowest only the last step's target.)"""
     latents, seen = _sample_with_steps(sd1, sampler)
-    assert [s.step for s in seen] == [1, 2, 3, 4]
+    assert [s.step for s in seen] == list(range(1, steps + 1))
     last = seen[-1].denoised("Combined")
     assert torch.allclose(last, latents, atol=atol), float((last - latents).abs().max())
     first = seen[0]

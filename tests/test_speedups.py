@@ -192,7 +192,8 @@ def test_compiled_model_matches_eager_and_first_request_compiles_nothing(compile
         ref = _generate(eager, sampler=sampler)
         assert torch.allclose(out, ref, atol=1e-5), (sampler, float((out - ref).abs().max()))
     assert backend.graphs == graphs, "the warm-up compiled the native size; a request there compiles nothing"
-    assert backend.runs >= runs + 3 * 5, "... and runs the compiled code (4 UNet steps and a decode per image)"
+    # 4 UNet steps and a decode per image; A1111's DDIM evaluates at 3 of its 4 timesteps
+    assert backend.runs >= runs + 2 * 5 + 4, "... and runs the compiled code"
     assert speedups.pending_shapes(model) == 0
 
 

@@ -29,6 +29,8 @@ def sampler_options(p: Any, model: Any) -> SamplerOptions:
         always_discard_penultimate=bool(get("always_discard_next_to_last_sigma", False)),
         sgm_noise_multiplier=bool(get("sgm_noise_multiplier", False)),
         quantize=bool(get("enable_quantization", False)),
+        uni_pc_variant=str(get("uni_pc_variant", "bh1")), uni_pc_skip_type=str(get("uni_pc_skip_type", "time_uniform")),
+        uni_pc_order=int(get("uni_pc_order", 3)), uni_pc_lower_order_final=bool(get("uni_pc_lower_order_final", True)),
         schedule=ScheduleOptions(sigma_min=float(get("sigma_min", 0.0) or 0.0),
                                  sigma_max=float(get("sigma_max", 0.0) or 0.0), rho=float(get("rho", 0.0) or 0.0),
                                  beta_alpha=float(get("beta_dist_alpha", 0.6)),

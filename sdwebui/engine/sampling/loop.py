@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -15,25 +14,12 @@ from sdwebui.engine.control.residuals import UNetControl, controls_pass
 from sdwebui.engine.hooks import NO_HOOKS, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.guided_unet import GuidedUNet
+from sdwebui.engine.sampling.kdiffusion.driver import KSampler, run_ksampler
 from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final, blend_step
 from sdwebui.engine.sampling.prediction import alpha_at
+from sdwebui.engine.sampling.step_info import Interrupted, StepInfo
 
 logger = logging.getLogger(__name__)
-
-
-class Interrupted(Exception):
-    """Raised by the step callback to stop the loop; the loop returns the latent so far."""
-
-
-@dataclass
-class StepInfo:
-    step: int           # 1-based number of model evaluations done
-    total: int
-    latents: torch.Tensor
-    # the model's prediction of the finished latents (x0) at this step, for live previews, by A1111's
-    # `live_preview_content`: "Prompt" (the cond rows), "Negative prompt" (the uncond rows) or
-    # "Combined" (after guidance). Computed only when called; None where the loop has no prediction.
-    denoised: Callable[[str], torch.Tensor] | None = None
 
 
 @torch.inference_mode()
@@ -62,8 +48,6 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     `scheduler` is what samplers.create_scheduler made: a diffusers scheduler (stepped here) or an
     A1111 sampler (kdiffusion.driver). Returns (latents, finished): finished is False when the callback
     stopped the loop early (interrupt / skip)."""
-    from sdwebui.engine.sampling.kdiffusion.driver import KSampler, run_ksampler
-
     if isinstance(scheduler, KSampler):
         return run_ksampler(scheduler, model, noise, conditioning, steps=steps, cfg_scale=cfg_scale, width=width,
                             height=height, generators=generators, rng=rng, callback=callback, desc=desc,

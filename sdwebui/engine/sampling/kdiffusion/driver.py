@@ -15,10 +15,11 @@ from sdwebui.engine.hooks import NO_HOOKS, Hooks, MaskBlendArgs
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
 from sdwebui.engine.sampling.guided_unet import Evaluation, GuidedUNet
-from sdwebui.engine.sampling.kdiffusion import timestep_samplers
+from sdwebui.engine.sampling.kdiffusion import timestep_samplers, unipc
 from sdwebui.engine.sampling.kdiffusion.discrete import denoised_from, input_scale
 from sdwebui.engine.sampling.kdiffusion.ksampler import SOLVERS, KSampler
 from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final
+from sdwebui.engine.sampling.step_info import Interrupted, StepInfo
 from sdwebui.engine.sampling.kdiffusion.noise import brownian_sampler, seeds_from_generators
 
 __all__ = ["KSampler", "run_ksampler"]
@@ -64,8 +65,6 @@ def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning
                  pass_name: str = "first") -> tuple[torch.Tensor, bool]:
     """loop.sample for A1111's samplers (same arguments). img2img runs A1111's `denoise_steps` + 1
     steps at the end of a `steps` schedule (DDIM and PLMS: `denoise_steps` - 1, as A1111's)."""
-    from sdwebui.engine.sampling.loop import Interrupted, StepInfo
-
     device = model.device
     noise = noise.to(device=device, dtype=torch.float32)
     images = noise.shape[0]
@@ -121,7 +120,8 @@ def steps_to_run(ks: KSampler, steps: int, t_enc: int | None) -> int:
     1000, as A1111's), A1111's t_enc + 1 at the end of the schedule (img2img)."""
     if ks.call_kind == "timesteps":
         n = len(ks.timesteps(steps))
-        return max((n if t_enc is None else min(t_enc, n)) - 1, 0)
+        run = n if t_enc is None else min(t_enc, n - 1)
+        return run if ks.solver == "unipc" else max(run - 1, 0)
     if t_enc is None:
         return steps
     return min(t_enc, steps - 1) + 1
@@ -213,7 +213,7 @@ def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, m
         return prediction
 
     def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        a = alphas[t]
+        a = alphas[t.long()]
         if keep_mask is not None:    # A1111 blends the original in before a timestep sampler denoises
             x = _blend(mask_blend, keep_mask, init_latents, x, denoiser, t.float())
         ev = evaluate(x, t, scale=lambda rows: rows, sigma=lambda: t.expand(x.shape[0]), alpha=lambda: a,
@@ -232,5 +232,13 @@ def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, m
 
     if ks.solver == "plms":
         return timestep_samplers.plms(model, x, plan, alphas, callback)
+    if ks.solver == "unipc":
+        def eps_model(x: torch.Tensor, t_input: torch.Tensor) -> torch.Tensor:
+            # UniPC's continuous time as a fractional timestep; v models read alpha at its integer part (A1111)
+            return model(x, t_input.reshape(-1)[0])
+        t_start = None if init_latents is None else float(plan[-1]) / 1000 + 1 / 1000
+        if not len(plan):
+            return x
+        return unipc.unipc(eps_model, x, alphas, len(plan), callback, t_start=t_start, **ks.extra)
     return timestep_samplers.ddim(model, x, plan, alphas, randn, callback, eta=ks.extra.get("eta", 0.0),
                                   uncond_eps=uncond_eps if cfgpp else None)

@@ -32,6 +32,7 @@ SOLVERS: dict[str, tuple[Any, str]] = {
     "ddim": (None, "timesteps"),
     "ddim_cfgpp": (None, "timesteps"),
     "plms": (None, "timesteps"),
+    "unipc": (None, "timesteps"),
 }
 
 # which of the churn/noise options each solver takes (A1111's sampler_extra_params)
@@ -59,6 +60,10 @@ class SamplerOptions:
     always_discard_penultimate: bool = False   # always_discard_next_to_last_sigma
     sgm_noise_multiplier: bool = False          # sgm_noise_multiplier
     quantize: bool = False          # enable_quantization
+    uni_pc_variant: str = "bh1"     # uni_pc_variant
+    uni_pc_skip_type: str = "time_uniform"     # uni_pc_skip_type
+    uni_pc_order: int = 3           # uni_pc_order
+    uni_pc_lower_order_final: bool = True      # uni_pc_lower_order_final
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
 
 
@@ -115,6 +120,9 @@ class KSampler:
                 self.infotext["Eta DDIM" if timestep else "Eta"] = eta
         if self.solver_type is not None:
             extra["solver_type"] = self.solver_type
+        if self.solver == "unipc":
+            extra.update(variant=opts.uni_pc_variant, skip_type=opts.uni_pc_skip_type, order=int(opts.uni_pc_order),
+                         lower_order_final=bool(opts.uni_pc_lower_order_final))
         return extra
 
     def sigmas(self, steps: int) -> torch.Tensor:

@@ -12,14 +12,12 @@ from diffusers.utils import is_scipy_available, is_torchsde_available
 logger = logging.getLogger(__name__)
 
 KNOWN_DIFFERENCES: tuple[str, ...] = (
-    "All samplers but `UniPC` and `LCM` run A1111's own math (engine/sampling/kdiffusion: k-diffusion's "
-    "samplers, A1111's DDIM / DDIM CFG++ / PLMS timestep samplers and its Restart sampler) over A1111's "
+    "All samplers but `LCM` run A1111's own math (engine/sampling/kdiffusion: k-diffusion's samplers, "
+    "A1111's DDIM / DDIM CFG++ / PLMS / UniPC timestep samplers and its Restart sampler) over A1111's "
     "twelve schedule types, with its sampler options (`s_churn`, `s_tmin`, `s_tmax`, `s_noise`, eta, "
     "`sigma_min`/`sigma_max`/`rho`, `always_discard_next_to_last_sigma`, `sgm_noise_multiplier`, "
-    "`enable_quantization`, `use_old_karras_scheduler_sigmas`, the Beta schedule's alpha/beta).",
-    "`UniPC` uses diffusers' UniPCMultistepScheduler with A1111's default settings (variant bh1, order 3, "
-    "time-uniform skip type, lower order final) and integer timesteps (A1111's own UniPC uses fractional "
-    "ones); the `uni_pc_*` options are not read.",
+    "`enable_quantization`, `use_old_karras_scheduler_sigmas`, the Beta schedule's alpha/beta, `uni_pc_*`).",
+    "`UniPC`: an order above the step count is lowered to it (A1111 stops with an assertion).",
     "`LCM` uses diffusers' LCMScheduler timesteps (evenly picked from a 50-step LCM schedule, or from N steps "
     "when N > 50); A1111 runs LCM over the k-diffusion sigma schedule, so the schedule type is ignored here.",
     "Unknown sampler or schedule names are errors (SamplerError, HTTP 4xx in the API). A1111 silently falls back "
@@ -106,10 +104,7 @@ ALL_SAMPLERS: tuple[tuple[SamplerInfo, SamplerSpec | None], ...] = (
     (SamplerInfo("DDIM", ("ddim",), {}), _timesteps("ddim")),
     (SamplerInfo("DDIM CFG++", ("ddim_cfgpp",), {}), _timesteps("ddim_cfgpp")),
     (SamplerInfo("PLMS", ("plms",), {}), _timesteps("plms")),
-    (SamplerInfo("UniPC", ("unipc",), {}),
-     SamplerSpec(base="UniPCMultistepScheduler",
-                 config=(("solver_order", 3), ("solver_type", "bh1"), ("predict_x0", True), ("lower_order_final", True),
-                         ("timestep_spacing", "linspace"), ("final_sigmas_type", "sigma_min")), kind="timesteps")),
+    (SamplerInfo("UniPC", ("unipc",), {}), _timesteps("unipc")),
     (SamplerInfo("LCM", ("k_lcm",), {}), SamplerSpec(base="LCMScheduler", kind="lcm")),
 )
 
