@@ -170,3 +170,51 @@ def test_a_stray_weight_tensor_is_ignored(model, tmp_path):
     _apply(model, tmp_path, {f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down,
                              f"{other_key}.weight": torch.zeros(3)})
     assert torch.allclose(module.weight, w + 0.7 * (up @ down), atol=1e-5)
+
+
+def _cayley(blocks: torch.Tensor) -> torch.Tensor:
+    """The orthogonal rotation of a block, from its definition: R = (I + Q)(I - Q)^-1, Q = A - A^T."""
+    q = blocks - blocks.transpose(-1, -2)
+    eye = torch.eye(blocks.shape[-1])
+    return torch.stack([(eye + qi) @ torch.linalg.inv(eye - qi) for qi in q])
+
+
+def test_oft_rotates_the_output_channels_by_block(model, tmp_path):
+    key, module = _target(model)
+    w = module.weight.detach().clone()
+    out = w.shape[0]
+    g = torch.Generator().manual_seed(7)
+    blocks = torch.randn(4, out // 4, out // 4, generator=g) * 0.05       # 4 blocks, no norm cap (alpha 0)
+    applier = _apply(model, tmp_path, {f"{key}.oft_blocks": blocks, f"{key}.alpha": torch.tensor(0.0)})
+    rotation = torch.block_diag(*_cayley(blocks))
+    assert torch.allclose(rotation @ rotation.T, torch.eye(out), atol=1e-5)        # orthogonal
+    assert torch.allclose(module.weight, w + 0.7 * (rotation.T @ w - w), atol=1e-5)
+    applier.restore()
+    # old LyCORIS files store the rotations themselves; `rescale` scales each output channel
+    rot = _cayley(blocks)
+    rescale = torch.rand(out, generator=g) + 0.5
+    _apply(model, tmp_path, {f"{key}.oft_diag": rot, f"{key}.rescale": rescale.reshape(out, 1)})
+    assert torch.allclose(module.weight, w + 0.7 * (rescale[:, None] * (torch.block_diag(*rot).T @ w) - w), atol=1e-5)
+
+
+def test_oft_norm_cap_and_boft_butterfly(model, tmp_path):
+    key, module = _target(model)
+    w = module.weight.detach().clone()
+    out = w.shape[0]
+    g = torch.Generator().manual_seed(8)
+    blocks = torch.randn(2, out // 2, out // 2, generator=g)
+    alpha = 1e-3                               # caps |Q| at alpha * out_features
+    applier = _apply(model, tmp_path, {f"{key}.oft_blocks": blocks, f"{key}.alpha": torch.tensor(alpha)})
+    q = blocks - blocks.transpose(-1, -2)
+    capped = blocks * (alpha * out / q.flatten().norm())     # the skew part scaled to the cap
+    rotation = torch.block_diag(*_cayley(capped))
+    assert torch.allclose(module.weight, w + 0.7 * (rotation.T @ w - w), atol=1e-4)
+    applier.restore()
+    # BOFT, one butterfly factor (m = 1) of blocks of b = 4: channels paired b/2 apart inside each group of b
+    b = 4
+    rotations = torch.randn(1, out // b, b, b, generator=g) * 0.1
+    _apply(model, tmp_path, {f"{key}.oft_blocks": rotations, f"{key}.alpha": torch.tensor(0.0)})
+    order = torch.arange(out).reshape(-1, 2, b // 2).transpose(1, 2).reshape(-1)       # the butterfly permutation
+    perm = torch.eye(out)[order]
+    r = torch.block_diag(*_cayley(rotations[0]))
+    assert torch.allclose(module.weight, w + 0.7 * (perm.T @ r @ perm @ w - w), atol=1e-4)

@@ -4,7 +4,8 @@ The deltas are merged into the model's weights for one job and the original weig
 back afterwards. Files in kohya's layout (`lora_unet_*`, `lora_te_*`, `lora_te1_*`/`lora_te2_*`,
 with diffusers or LDM module names) and diffusers/PEFT layout (`unet.*.lora_A/B`,
 `text_encoder.*`) are understood, with LoRA/LoCon (`lora_down`/`lora_up`/`alpha`), LoHa
-(`hada_*`), LoKr (`lokr_*`) and full `diff` modules.
+(`hada_*`), LoKr (`lokr_*`), full `diff`, GLoRA, IA3, OFT/BOFT (lora_oft.py), norm-layer modules, and
+DoRA's `dora_scale` on any of them.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 
 from sdwebui.engine.models.hashes import HashCache
+from sdwebui.engine.models.lora_oft import OFT_KEYS, oft_delta
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +180,7 @@ _SUFFIXES = ("lora_down.weight", "lora_up.weight", "lora_mid.weight", "alpha", "
              "lora.down.weight", "lora.up.weight", "hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b",
              "hada_t1", "hada_t2", "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b",
              "lokr_t2", "diff", "diff_b", "scale", "dora_scale", "a1.weight", "a2.weight", "b1.weight", "b2.weight",
-             "on_input", "w_norm", "b_norm",
+             "on_input", "w_norm", "b_norm", *OFT_KEYS,
              "weight")     # bare `weight` last: IA3's, once every longer name had its chance
 
 
@@ -265,6 +267,8 @@ def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor
         return (torch.kron(w1.contiguous(), w2.contiguous()) * _scale(parts, rank)).reshape(weight_shape)
     if "diff" in parts:
         return (parts["diff"].float() * _scale(parts, None)).reshape(weight_shape)
+    if "oft_blocks" in parts or "oft_diag" in parts:
+        return oft_delta(parts, weight)
     if "w_norm" in parts:                   # a norm layer's weight difference (its bias: b_norm)
         return (parts["w_norm"].float() * _scale(parts, None)).reshape(weight_shape)
     raise LoraError(f"unknown network module layout: {sorted(parts)}")

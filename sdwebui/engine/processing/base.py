@@ -179,7 +179,8 @@ class StableDiffusionProcessing:
             model = ctx.model_manager.load(self.refiner_checkpoint_info)
             ctx.embeddings.refresh(model)
             conditioning = ScheduledConditioning(make_encoder(self, model), prompts,
-                                                 negatives if self.cfg_scale != 1.0 else None, self.steps)
+                                                 negatives if self.cfg_scale != 1.0 else None,
+                                                 self.steps * samplers.step_multiplier(self.sampler))
             return model, conditioning
 
         return {"switch_at": max(1, min(steps_run - 1, int(float(self.refiner_switch_at) * steps_run))),

@@ -203,7 +203,9 @@ def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callabl
                                                     subseeds=subseeds)
             prompts, negatives = p.prompts, p.negative_prompts
 
-        conditioning = ScheduledConditioning(encoder, prompts, negatives if p.cfg_scale != 1.0 else None, p.steps)
+        # second-order samplers go through the prompt schedule once per model evaluation (A1111)
+        conditioning = ScheduledConditioning(encoder, prompts, negatives if p.cfg_scale != 1.0 else None,
+                                             p.steps * samplers.step_multiplier(p.sampler))
 
         noise_rng = rng_mod.ImageRNG(shape, seeds, subseeds=subseeds, subseed_strength=p.subseed_strength,
                                      seed_resize_from_w=p.seed_resize_from_w, seed_resize_from_h=p.seed_resize_from_h,

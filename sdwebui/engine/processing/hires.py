@@ -161,7 +161,8 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
         ctx.extra_networks.activate(p, p.hr_extra_network_data)
     conditioning = ScheduledConditioning(encoder, p.all_hr_prompts[lo:hi],
                                          p.all_hr_negative_prompts[lo:hi] if p.hr_cfg_scale != 1.0 else None,
-                                         p.steps, hires_steps=p.hr_steps)
+                                         p.steps * samplers.step_multiplier(p.sampler),
+                                         hires_steps=p.hr_steps * samplers.step_multiplier(p.hr_sampler))
     # A1111 runs the second pass's steps at the end of a longer schedule: hr_steps / strength long, its
     # last hr_steps (setup_img2img_steps with explicit steps)
     strength = min(float(p.denoising_strength), 0.999)

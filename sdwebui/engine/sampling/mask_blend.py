@@ -1,6 +1,7 @@
 """Inpainting's latent blend when a script takes part in it (A1111's `on_mask_blend`, which soft
-inpainting uses): the loop (loop.sample) calls `blend_step` after every step and `blend_final` at the
-end instead of its own plain blend, and the script may replace `MaskBlendArgs.blended_latent`.
+inpainting uses), for the diffusers scheduler (LCM): the loop (loop.sample) calls `blend_step` after every
+step and `blend_final` at the end instead of its own plain blend, and the script may replace
+`MaskBlendArgs.blended_latent`. (A1111's samplers blend where A1111 does: kdiffusion/driver.py.)
 
 The loop blends the latents it steps with, so a step's `init_latent` is the original noised to the
 level the latents are now at (A1111 blends the denoiser's x0 prediction with the clean original; its

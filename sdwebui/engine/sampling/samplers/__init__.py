@@ -62,7 +62,7 @@ sampler family for its A1111 behaviour (``dpm_solver``, ``euler_ancestral``, ``d
 from __future__ import annotations
 
 from sdwebui.engine.sampling.samplers.catalog import (KNOWN_DIFFERENCES, SAMPLERS, SCHEDULERS, SamplerError,
-                                                      SamplerInfo, SchedulerInfo, schedule_applies)
+                                                      SamplerInfo, SchedulerInfo, schedule_applies, step_multiplier)
 from sdwebui.engine.sampling.samplers.factory import create_scheduler
 from sdwebui.engine.sampling.samplers.names import (resolve, sampler_api_list, schedule_type_label,
                                                     scheduler_api_list)
@@ -80,4 +80,5 @@ __all__ = [
     "schedule_applies",
     "schedule_type_label",
     "scheduler_api_list",
+    "step_multiplier",
 ]

@@ -156,6 +156,13 @@ def schedule_applies(sampler: SamplerInfo) -> bool:
     return spec is not None and spec.kind == "k"
 
 
+def step_multiplier(sampler) -> int:
+    """How many model evaluations a step of this sampler counts for in the prompt schedule (A1111's
+    `SamplerData.total_steps`): 2 for the second-order samplers, whose denoiser steps through the schedule
+    once per evaluation."""
+    return 2 if (getattr(sampler, "options", None) or {}).get("second_order") else 1
+
+
 def effective_schedule(sampler: SamplerInfo, scheduler: SchedulerInfo) -> str | None:
     """The schedule name really applied (None: the sampler ignores schedule types)."""
     if not schedule_applies(sampler):

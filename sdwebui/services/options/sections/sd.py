@@ -5,12 +5,10 @@ from typing import Callable
 
 from sdwebui.services.options.info import OptionHTML, OptionInfo, options_section
 
-_SCHEDULER_FIXED = "not applied: the diffusers schedulers use their own values (see Samplers)"
 
 # keys kept, saved and shown, that nothing here acts on -> why (docs/compatibility.md lists them)
 INERT: dict[str, str] = {
     "sd_checkpoints_keep_in_cpu": "checkpoints beyond the resident one are kept in RAM by sd_checkpoint_cache",
-    "enable_quantization": "K-diffusion's sigma quantization has no counterpart in the diffusers schedulers",
     "enable_batch_seeds": "always on: each image of a batch gets its own seeded noise",
     "sdxl_clip_l_skip": "clip skip is not applied to SDXL's encoders",
     "upcast_attn": "attention precision follows the model's dtype (see --precision, --no-half)",
@@ -43,8 +41,7 @@ INERT: dict[str, str] = {
     "fp8_storage": "weights are stored in the model's dtype; FP8 storage is not implemented",
     "cache_fp16_weight": "FP8 storage is not implemented",
     "use_old_emphasis_implementation": "only the current emphasis implementation exists",
-    "use_old_karras_scheduler_sigmas": "the Karras schedule uses the model's own sigma range",
-    "no_dpmpp_sde_batch_determinism": "DPM++ SDE noise comes from the seeded generator in every case",
+    "no_dpmpp_sde_batch_determinism": "the Brownian-tree samplers always seed one tree per image from its seed",
     "hires_fix_use_firstpass_conds": "the second pass encodes its own prompt",
     "use_old_scheduling": "prompt editing always uses the 1.6+ timeline",
     "use_downcasted_alpha_bar": "alphas_cumprod are kept in float32",
@@ -57,24 +54,9 @@ INERT: dict[str, str] = {
     "lora_not_found_gradio_warning": "an unknown network in the prompt is a 4xx error naming it",
     "lora_functional": "networks are always merged into the weights for the job",
     "auto_vae_precision": "always on: a VAE that produces NaNs decodes the image again in fp32",
-    "ddim_discretize": "DDIM and PLMS take their timesteps from the model config (see Samplers)",
-    "s_churn": _SCHEDULER_FIXED,
-    "s_tmin": _SCHEDULER_FIXED,
-    "s_tmax": _SCHEDULER_FIXED,
-    "s_noise": _SCHEDULER_FIXED,
-    "sigma_min": _SCHEDULER_FIXED,
-    "sigma_max": _SCHEDULER_FIXED,
-    "rho": _SCHEDULER_FIXED,
-    "always_discard_next_to_last_sigma": _SCHEDULER_FIXED,
-    "sgm_noise_multiplier": "the SGM noise multiplier is not implemented",
-    "uni_pc_variant": "UniPC runs with A1111's default settings (see Samplers)",
-    "uni_pc_skip_type": "UniPC runs with A1111's default settings (see Samplers)",
-    "uni_pc_order": "UniPC runs with A1111's default settings (see Samplers)",
-    "uni_pc_lower_order_final": "UniPC runs with A1111's default settings (see Samplers)",
+    "ddim_discretize": "DDIM, DDIM CFG++, PLMS and UniPC use A1111 1.10's uniform timesteps, which do not read it either",
     "sd_noise_schedule": "the zero terminal SNR schedule is not implemented",
     "skip_early_cond": "CFG is applied on every step",
-    "beta_dist_alpha": "the Beta schedule uses diffusers' fixed alpha and beta (0.6)",
-    "beta_dist_beta": "the Beta schedule uses diffusers' fixed alpha and beta (0.6)",
 }
 
 VAE_EXPLANATION = """

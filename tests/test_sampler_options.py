@@ -1,0 +1,113 @@
+"""A1111's sampler options through the API: each changes the image where A1111 gives it to the sampler, and
+the infotext records it under A1111's key when it differs from the default; the four samplers and three
+schedule types the diffusers backend lacked run and reproduce."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_api import pixels, txt2img
+
+
+def _run(api, sampler: str, scheduler: str = "Automatic", **kw):
+    out = txt2img(api, prompt="a red circle", seed=11, sampler_name=sampler, scheduler=scheduler, **kw)
+    return pixels(out["images"][0]), json.loads(out["info"])["infotexts"][0]
+
+
+@pytest.mark.parametrize("sampler,scheduler", [("DPM fast", "Automatic"), ("DPM adaptive", "Automatic"),
+                                               ("Restart", "Automatic"), ("DDIM CFG++", "Automatic"),
+                                               ("Euler", "KL Optimal"), ("Euler", "Align Your Steps"),
+                                               ("DPM++ 2M", "Beta")])
+def test_the_samplers_and_schedules_diffusers_lacked_run_and_reproduce(api, sampler, scheduler):
+    image, text = _run(api, sampler, scheduler)
+    assert f"Sampler: {sampler}," in text
+    if scheduler != "Automatic":
+        assert f"Schedule type: {scheduler}," in text
+    again, _ = _run(api, sampler, scheduler)
+    assert np.array_equal(image, again)
+    other, _ = _run(api, "Euler")
+    assert not np.array_equal(image, other)
+
+
+# (sampler, scheduler, option overrides, infotext entry it must add)
+CASES = [
+    ("Euler", "Automatic", {"s_churn": 1.0}, "Sigma churn: 1.0"),
+    ("Heun", "Automatic", {"s_churn": 1.0, "s_noise": 0.5}, "Sigma noise: 0.5"),
+    ("DPM2", "Automatic", {"s_churn": 1.0, "s_tmin": 1.0}, "Sigma tmin: 1.0"),
+    ("Euler", "Automatic", {"s_churn": 1.0, "s_tmax": 2.0}, "Sigma tmax: 2.0"),
+    ("DPM++ 2S a", "Automatic", {"s_noise": 0.5}, "Sigma noise: 0.5"),
+    ("Euler a", "Automatic", {"eta_ancestral": 0.5}, "Eta: 0.5"),
+    ("DPM++ 2M SDE", "Automatic", {"eta_ancestral": 0.3}, "Eta: 0.3"),
+    ("DDIM", "Automatic", {"eta_ddim": 0.7}, "Eta DDIM: 0.7"),
+    ("Euler", "Karras", {"sigma_min": 0.5}, "Schedule min sigma: 0.5"),
+    ("Euler", "Karras", {"sigma_max": 5.0}, "Schedule max sigma: 5.0"),
+    ("Euler", "Karras", {"rho": 3.0}, "Schedule rho: 3.0"),
+    ("Euler", "Automatic", {"always_discard_next_to_last_sigma": True}, "Discard penultimate sigma: True"),
+    ("Euler", "Automatic", {"sgm_noise_multiplier": True}, "SGM noise multiplier: True"),
+    ("Euler", "Beta", {"beta_dist_alpha": 0.3}, "Beta schedule alpha: 0.3"),
+]
+
+
+@pytest.mark.parametrize("sampler,scheduler,options,entry", CASES, ids=[f"{c[0]}-{next(iter(c[2]))}" for c in CASES])
+def test_each_sampler_option_changes_the_image_and_is_recorded(api, sampler, scheduler, options, entry):
+    plain, plain_text = _run(api, sampler, scheduler)
+    changed, text = _run(api, sampler, scheduler, override_settings=options)
+    assert entry in text and entry not in plain_text
+    assert not np.array_equal(plain, changed)
+
+
+@pytest.mark.parametrize("options", [{"uni_pc_variant": "bh2"}, {"uni_pc_order": 1}, {"uni_pc_skip_type": "logSNR"},
+                                     {"uni_pc_lower_order_final": False, "uni_pc_order": 2}])
+def test_uni_pc_options_change_the_image(api, options):
+    plain, _ = _run(api, "UniPC")
+    changed, _ = _run(api, "UniPC", override_settings=options)
+    assert not np.array_equal(plain, changed)
+
+
+def test_request_churn_fields_act_and_defaults_change_nothing(api):
+    plain, text = _run(api, "Euler")
+    assert "Sigma" not in text and "Eta" not in text
+    same, _ = _run(api, "Euler", s_noise=1.0, s_churn=0.0)
+    assert np.array_equal(plain, same)
+    churned, text = _run(api, "Euler", s_churn=2.0)
+    assert "Sigma churn: 2.0" in text and not np.array_equal(plain, churned)
+    # A1111 gives Euler a no churn or noise scale: they change nothing there and are not recorded
+    ancestral, _ = _run(api, "Euler a")
+    untouched, text = _run(api, "Euler a", override_settings={"s_noise": 0.5})
+    assert np.array_equal(ancestral, untouched) and "Sigma noise" not in text
+
+
+def test_quantized_sigmas_change_the_image(api):
+    plain, _ = _run(api, "Euler", "Karras")
+    quantized, _ = _run(api, "Euler", "Karras", override_settings={"enable_quantization": True})
+    assert not np.array_equal(plain, quantized)
+
+
+def test_nv_noise_drives_ancestral_samplers_reproducibly(api):
+    """With randn_source NV an ancestral sampler's start and step noise are the images' Philox streams
+    (ImageRNG.next, below): the same on every run, and not torch's."""
+    nv, _ = _run(api, "Euler a", override_settings={"randn_source": "NV"})
+    assert np.array_equal(nv, _run(api, "Euler a", override_settings={"randn_source": "NV"})[0])
+    assert not np.array_equal(nv, _run(api, "Euler a", override_settings={"randn_source": "CPU"})[0])
+
+
+def test_image_rng_next_continues_each_images_stream():
+    from sdwebui.engine.sampling.philox import PhiloxGenerator
+    from sdwebui.engine.sampling.rng import ImageRNG
+
+    rng = ImageRNG((4, 8, 8), [5, 6], device=torch.device("cpu"), randn_source="NV")
+    first, second = rng.first(), rng.next()
+    for i, seed in enumerate((5, 6)):
+        g = PhiloxGenerator(seed)
+        assert np.array_equal(first[i].numpy(), g.randn((4, 8, 8)))
+        assert np.array_equal(second[i].numpy(), g.randn((4, 8, 8)))
+    rng.reseed_for_sampler(31337)      # ENSD: the step noise restarts at seed + delta
+    assert np.array_equal(rng.next()[0].numpy(), PhiloxGenerator(5 + 31337).randn((4, 8, 8)))
+    cpu = ImageRNG((4, 8, 8), [5], device=torch.device("cpu"))
+    cpu.first()
+    g = torch.Generator().manual_seed(5)
+    torch.randn((4, 8, 8), generator=g)
+    assert torch.equal(cpu.next()[0], torch.randn((4, 8, 8), generator=g))
