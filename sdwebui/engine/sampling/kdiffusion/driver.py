@@ -50,7 +50,7 @@ def _blend(mask_blend: BlendHook | None, keep_mask: torch.Tensor, init: torch.Te
         return plain
     keep = keep_mask[0].expand(current.shape[1], -1, -1) if keep_mask.shape[0] == 1 else keep_mask
     args = MaskBlendArgs(current, 1 - keep, init, keep, plain, denoiser=denoiser or CFGDenoiser(),
-                         sigma=sigma.expand(current.shape[0]))
+                         sigma=sigma.to(current.device).expand(current.shape[0]))
     mask_blend(args)
     return args.blended_latent
 
@@ -150,7 +150,9 @@ def solve(ks: KSampler, evaluate: Callable[..., Evaluation], noise: torch.Tensor
 def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
                 denoiser, generators) -> torch.Tensor:
     discrete = ks.discrete
-    sigmas = ks.sigmas(steps).to(noise.device)
+    # the schedule stays on the host: the solvers' control flow and scalars then never wait for the GPU
+    # (A1111 keeps it on the device and syncs at every comparison); the UNet gets its timestep as a tensor
+    sigmas = ks.sigmas(steps)
     plan = sigmas if t_enc is None else sigmas[steps - min(t_enc, steps - 1) - 1:]
     if init_latents is None:
         first = sigmas[0]
@@ -160,10 +162,11 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
     last_eval: dict = {}
 
     def model(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        sigma = torch.as_tensor(sigma, device=x.device, dtype=torch.float32).reshape(())
+        sigma = torch.as_tensor(sigma, dtype=torch.float32).cpu().reshape(())
         c_in = input_scale(sigma)
-        ev = evaluate(x, discrete.sigma_to_t(sigma.reshape(1)).reshape(()), scale=lambda rows: rows * c_in,
-                      sigma=lambda: sigma.expand(x.shape[0]), alpha=lambda: 1.0 / (1.0 + sigma * sigma))
+        t = discrete.sigma_to_t(sigma.reshape(1)).reshape(()).to(x.device, non_blocking=True)
+        ev = evaluate(x, t, scale=lambda rows: rows * c_in, sigma=lambda: sigma.expand(x.shape[0]).to(x.device),
+                      alpha=lambda: 1.0 / (1.0 + sigma * sigma))
         denoised = denoised_from(ks.prediction_type, x, sigma, ev.out)
         if keep_mask is not None:
             denoised = _blend(mask_blend, keep_mask, init_latents, denoised, denoiser, sigma)
@@ -194,8 +197,8 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
 
 def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
                    denoiser, cfg_scale: float) -> torch.Tensor:
-    alphas = ks.alphas_cumprod.to(noise.device)
-    all_timesteps = ks.timesteps(steps).to(noise.device)
+    alphas = ks.alphas_cumprod                  # on the host, as the sigmas above
+    all_timesteps = ks.timesteps(steps)
     if init_latents is None:
         plan = all_timesteps
         x = noise
@@ -213,10 +216,12 @@ def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, m
         return prediction
 
     def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = t.cpu()
         a = alphas[t.long()]
         if keep_mask is not None:    # A1111 blends the original in before a timestep sampler denoises
             x = _blend(mask_blend, keep_mask, init_latents, x, denoiser, t.float())
-        ev = evaluate(x, t, scale=lambda rows: rows, sigma=lambda: t.expand(x.shape[0]), alpha=lambda: a,
+        ev = evaluate(x, t.to(x.device, non_blocking=True), scale=lambda rows: rows,
+                      sigma=lambda: t.expand(x.shape[0]).to(x.device), alpha=lambda: a,
                       cfg_scale=cfg_scale / 12.5 if cfgpp else None)
         last.update(ev=ev, a=a, x=x)
         return eps_of(ev.out, x, a)

@@ -69,9 +69,9 @@ class _UniPC:
         self.eps_model, self.ns, self.variant = eps_model, ns, variant
 
     def data(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x0 from the guided noise prediction at continuous time t."""
+        """x0 from the guided noise prediction at continuous time t (one time for the batch)."""
         eps = self.eps_model(x, self.ns.model_time(t))
-        return (x - self.ns.std(t)[:, None, None, None] * eps) / self.ns.alpha(t)[:, None, None, None]
+        return (x - self.ns.std(t)[0] * eps) / self.ns.alpha(t)[0]
 
     def _common(self, model_prev: list, t_prev: list, t: torch.Tensor, order: int):
         ns = self.ns
@@ -93,9 +93,9 @@ class _UniPC:
     def _bh(self, x, model_prev, t_prev, t, order, use_corrector):
         ns = self.ns
         h, rks, d1s = self._common(model_prev, t_prev, t, order)
-        rks = torch.tensor([float(r[0]) for r in rks] + [1.0], device=x.device)
-        sigma_prev0, sigma_t = ns.std(t_prev[-1]), ns.std(t)
-        alpha_t = torch.exp(ns.log_mean(t))
+        rks = torch.tensor([float(r[0]) for r in rks] + [1.0])
+        sigma_prev0, sigma_t = ns.std(t_prev[-1])[0], ns.std(t)[0]
+        alpha_t = torch.exp(ns.log_mean(t))[0]
         hh = -h[0]
         h_phi_1 = torch.expm1(hh)
         h_phi_k = h_phi_1 / hh - 1
@@ -107,29 +107,29 @@ class _UniPC:
             factorial *= i + 1
             h_phi_k = h_phi_k / hh - 1 / factorial
         R = torch.stack(rows)
-        b = torch.tensor(b, device=x.device)
+        b = torch.tensor(b)
         D1s = torch.stack(d1s, dim=1) if d1s else None
         if D1s is not None:
-            rhos_p = torch.tensor([0.5], device=x.device) if order == 2 else torch.linalg.solve(R[:-1, :-1], b[:-1])
+            rhos_p = torch.tensor([0.5]) if order == 2 else torch.linalg.solve(R[:-1, :-1], b[:-1])
         if use_corrector:
-            rhos_c = torch.tensor([0.5], device=x.device) if order == 1 else torch.linalg.solve(R, b)
-        scale = (alpha_t * b_h)[:, None, None, None]
-        x_base = (sigma_t / sigma_prev0)[:, None, None, None] * x - (alpha_t * h_phi_1)[:, None, None, None] * model_prev[-1]
-        pred = torch.einsum("k,bkchw->bchw", rhos_p, D1s) if D1s is not None else 0
+            rhos_c = torch.tensor([0.5]) if order == 1 else torch.linalg.solve(R, b)
+        scale = alpha_t * b_h
+        x_base = (sigma_t / sigma_prev0) * x - (alpha_t * h_phi_1) * model_prev[-1]
+        pred = torch.einsum("k,bkchw->bchw", rhos_p.to(x), D1s) if D1s is not None else 0
         x_t = x_base - scale * pred
         model_t = None
         if use_corrector:
             model_t = self.data(x_t, t)
-            corr = torch.einsum("k,bkchw->bchw", rhos_c[:-1], D1s) if D1s is not None else 0
+            corr = torch.einsum("k,bkchw->bchw", rhos_c[:-1].to(x), D1s) if D1s is not None else 0
             x_t = x_base - scale * (corr + rhos_c[-1] * (model_t - model_prev[-1]))
         return x_t, model_t
 
     def _vary(self, x, model_prev, t_prev, t, order, use_corrector):
         ns = self.ns
         h, rks, d1s = self._common(model_prev, t_prev, t, order)
-        rks = torch.tensor([float(r[0]) for r in rks] + [1.0], device=x.device)
-        sigma_prev0, sigma_t = ns.std(t_prev[-1]), ns.std(t)
-        alpha_t = torch.exp(ns.log_mean(t))
+        rks = torch.tensor([float(r[0]) for r in rks] + [1.0])
+        sigma_prev0, sigma_t = ns.std(t_prev[-1])[0], ns.std(t)[0]
+        alpha_t = torch.exp(ns.log_mean(t))[0]
         K = len(rks)
         cols, col = [], torch.ones_like(rks)
         for k in range(1, K + 1):
@@ -138,29 +138,28 @@ class _UniPC:
         C = torch.stack(cols, dim=1)
         D1s = torch.stack(d1s, dim=1) if d1s else None
         if D1s is not None:
-            A_p = torch.linalg.inv(C[:-1, :-1])
+            A_p = torch.linalg.inv(C[:-1, :-1]).to(x)
         if use_corrector:
-            A_c = torch.linalg.inv(C)
-        hh = -h
+            A_c = torch.linalg.inv(C).to(x)
+        hh = -h[0]
         h_phi_ks, h_phi_k, factorial = [], torch.expm1(hh), 1
         for k in range(1, K + 2):
             h_phi_ks.append(h_phi_k)
             h_phi_k = h_phi_k / hh - 1 / factorial
             factorial *= k + 1
-        a = alpha_t[:, None, None, None]
-        x_base = (sigma_t / sigma_prev0)[:, None, None, None] * x - a * h_phi_ks[0][:, None, None, None] * model_prev[-1]
+        x_base = (sigma_t / sigma_prev0) * x - alpha_t * h_phi_ks[0] * model_prev[-1]
         x_t = x_base
         if D1s is not None:
             for k in range(K - 1):
-                x_t = x_t - a * h_phi_ks[k + 1][:, None, None, None] * torch.einsum("bkchw,k->bchw", D1s, A_p[k])
+                x_t = x_t - alpha_t * h_phi_ks[k + 1] * torch.einsum("bkchw,k->bchw", D1s, A_p[k])
         model_t = None
         if use_corrector:
             model_t = self.data(x_t, t)
             x_t = x_base
             k = 0
             for k in range(K - 1):
-                x_t = x_t - a * h_phi_ks[k + 1][:, None, None, None] * torch.einsum("bkchw,k->bchw", D1s, A_c[k][:-1])
-            x_t = x_t - a * h_phi_ks[K][:, None, None, None] * ((model_t - model_prev[-1]) * A_c[k][-1])
+                x_t = x_t - alpha_t * h_phi_ks[k + 1] * torch.einsum("bkchw,k->bchw", D1s, A_c[k][:-1])
+            x_t = x_t - alpha_t * h_phi_ks[K] * ((model_t - model_prev[-1]) * A_c[k][-1])
         return x_t, model_t
 
 
@@ -171,10 +170,10 @@ def unipc(eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: to
     """Multistep UniPC from t_start (default: pure noise, t = 1) to t = 1/N in `steps` steps; the
     first `order` - 1 steps warm up at lower orders. The order is capped at `steps` (A1111 stops with
     an assertion there)."""
-    ns = VPSchedule(alphas_cumprod.to(x.device))
+    ns = VPSchedule(alphas_cumprod.cpu())      # the schedule's scalars on the host: no GPU syncs
     solver = _UniPC(eps_model, ns, variant)
     order = max(1, min(int(order), steps))
-    ts = time_steps(ns, skip_type, 1.0 if t_start is None else float(t_start), 1.0 / ns.N, steps, x.device)
+    ts = time_steps(ns, skip_type, 1.0 if t_start is None else float(t_start), 1.0 / ns.N, steps, "cpu")
     vec = ts[0].expand(x.shape[0])
     model_prev, t_prev = [solver.data(x, vec)], [vec]
     index = 0
