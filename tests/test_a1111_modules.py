@@ -101,7 +101,7 @@ def test_ldm_only_names_raise_an_error_that_names_the_difference():
 
     with pytest.raises(NotImplementedError, match="diffusers"):
         sd_hijack_optimizations.sub_quad_attention()
-    with pytest.raises(NotImplementedError, match="diffusers schedulers"):
+    with pytest.raises(NotImplementedError, match="own samplers"):
         sd_samplers_timesteps.CompVisTimestepsDenoiser(None)
 
     class Mine(sd_samplers_timesteps.CompVisTimestepsDenoiser):     # extensions subclass these at import

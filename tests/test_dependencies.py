@@ -29,7 +29,6 @@ EXTRAS = PROJECT["optional-dependencies"]
 
 # compat distribution -> what extensions import from it (A1111's own uses of the names included)
 COMPAT_IMPORTS = {
-    "lark": "lark.Lark",
     "gitpython": "git.Repo",
     "piexif": "piexif.dump",
     "omegaconf": "omegaconf.OmegaConf",

@@ -1,6 +1,6 @@
 """A1111's sampler options through the API: each changes the image where A1111 gives it to the sampler, and
 the infotext records it under A1111's key when it differs from the default; the four samplers and three
-schedule types the diffusers backend lacked run and reproduce."""
+schedule types the diffusers schedulers lacked run and reproduce."""
 from __future__ import annotations
 
 import json

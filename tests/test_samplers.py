@@ -1,4 +1,5 @@
-"""modules.samplers: A1111 sampler/schedule names -> diffusers schedulers."""
+"""engine.sampling.samplers: A1111 sampler/schedule names -> A1111's samplers (kdiffusion), run over a
+fake model; their math against reference loops written from k-diffusion's definitions."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from sdwebui.engine.sampling import samplers as S
-from sdwebui.engine.sampling.kdiffusion.driver import KSampler, solve
+from sdwebui.engine.sampling.kdiffusion.driver import solve
 
 # torchsde notes float32 rounding at the ends of its Brownian interval; harmless (A1111 shows it too)
 pytestmark = pytest.mark.filterwarnings("ignore:Should have t:UserWarning")
@@ -53,15 +54,8 @@ def run(sampler: str, schedule: str | None = None, config: dict = SD1, *, noise_
     sampler_info, sched_info = S.resolve(sampler, schedule)
     sch = S.create_scheduler(sampler_info, sched_info, config, **kwargs)
     generator = gens(*noise_seeds) if noise_seeds is not None else None
-    if isinstance(sch, KSampler):
-        return solve(sch, fake_evaluate, start_noise(latent_seeds), steps, generators=generator, init_latents=init,
-                     t_enc=t_enc)
-    sch.set_timesteps(steps, "cpu")
-    latents = start_noise(latent_seeds) * sch.init_noise_sigma
-    for t in sch.timesteps:
-        x = sch.scale_model_input(latents, t)
-        latents = sch.step(fake_model(x, t), t, latents, generator=generator).prev_sample
-    return latents
+    return solve(sch, fake_evaluate, start_noise(latent_seeds), steps, generators=generator, init_latents=init,
+                 t_enc=t_enc)
 
 
 K_SAMPLERS = [s.name for s in S.SAMPLERS if S.schedule_applies(s)]
@@ -89,9 +83,8 @@ def test_k_samplers_run_every_schedule(sampler: str, config: dict) -> None:
 def test_timestep_samplers_run_and_ignore_schedule(sampler: str, config: dict) -> None:
     auto = run(sampler, None, config)
     assert torch.isfinite(auto).all()
-    if sampler != "LCM":  # LCM adds fresh noise, the others are deterministic
-        assert torch.equal(auto, run(sampler, "Karras", config))
-        assert torch.equal(auto, run(sampler, "sgm_uniform", config))
+    assert torch.equal(auto, run(sampler, "Karras", config))
+    assert torch.equal(auto, run(sampler, "sgm_uniform", config))
 
 
 def test_expected_samplers_listed() -> None:
@@ -313,6 +306,21 @@ def test_a1111_schedules() -> None:
     assert len(dpm2) == STEPS + 1
 
 
+def test_lcm_levels_and_boundary() -> None:
+    """A1111's LCM: the 50 distilled levels (timesteps 19, 39 ... 999), timesteps quantized to them, and the
+    consistency boundary scaling at 10x the timestep (sigma_data 0.5)."""
+    from sdwebui.engine.sampling.kdiffusion import lcm
+
+    info, sched = S.resolve("LCM", None)
+    ks = S.create_scheduler(info, sched, SD1)
+    sigmas = ks.sigmas(4)
+    assert [int(ks.discrete.sigma_to_t(s.reshape(1))) for s in sigmas[:-1]] == [999, 679, 339, 19]
+    assert float(sigmas[-1]) == 0 and len(ks.discrete.sigmas) == 50
+    x, denoised = torch.ones(1, 4, 2, 2), torch.zeros(1, 4, 2, 2)
+    out = lcm.boundary(ks.discrete, sigmas[3], denoised, x)        # t 19: scaled 190
+    assert float(out[0, 0, 0, 0]) == pytest.approx(0.25 / (190.0 ** 2 + 0.25), rel=1e-4)
+
+
 def test_lcm_many_steps() -> None:
     out = run("LCM", steps=60)
     assert torch.isfinite(out).all()
@@ -390,7 +398,7 @@ def test_schedule_type_label() -> None:
     assert label("DPM++ 2M", "Uniform") == "Uniform"
     assert label("DDIM", "Karras") == "Automatic"
     assert label("UniPC", "Exponential") == "Automatic"
-    assert label("LCM", "Karras") == "Automatic"
+    assert label("LCM", "Karras") == "Karras"      # A1111's LCM is a k-diffusion sampler
 
 
 def test_api_lists() -> None:

@@ -121,42 +121,31 @@ def test_composite_masks_follow_the_latent_difference():
     assert isinstance(masks[0], Image.Image) and masks[0].size == (128, 64)
 
 
-# the loop's blend hook, on a real scheduler (no model) --------------------------------------------
-@pytest.fixture
-def scheduler():
-    from diffusers import EulerDiscreteScheduler
-
-    s = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
-    s.set_timesteps(5)
-    return s
-
-
-def test_blend_hook_without_changes_is_the_plain_blend(scheduler):
-    from sdwebui.engine.sampling.mask_blend import blend_final, blend_step
+# the pass's blend hook (no model) ------------------------------------------------------------------
+def test_blend_hook_without_changes_is_the_plain_blend():
+    from sdwebui.engine.sampling.mask_blend import blend_final, blend_prediction
 
     g = torch.Generator().manual_seed(0)
-    latents, init, noise = (torch.randn(2, 4, 8, 8, generator=g) for _ in range(3))
+    denoised, init = (torch.randn(2, 4, 8, 8, generator=g) for _ in range(2))
     keep = torch.rand(1, 1, 8, 8, generator=g)
     seen = []
-    ts = scheduler.timesteps
-    out = blend_step(seen.append, latents, keep, init, noise, scheduler, ts, 1, ts[1], None)
-    original = scheduler.add_noise(init, noise, ts[2:3])
-    assert torch.equal(out, original * keep + latents * (1 - keep))
+    sigma = torch.tensor(3.5)
+    plain = init * keep + denoised * (1 - keep)
+    assert torch.equal(blend_prediction(None, keep, init, denoised, None, sigma), plain)
+    assert torch.equal(blend_prediction(seen.append, keep, init, denoised, None, sigma), plain)
     mba = seen[0]
     assert not mba.is_final_blend and mba.denoiser is not None
     assert mba.nmask.shape == (4, 8, 8) and torch.equal(mba.mask + mba.nmask, torch.ones(4, 8, 8))
-    assert mba.sigma.shape == (2,) and float(mba.sigma[0]) == pytest.approx(float(scheduler.sigmas[1]))
-    assert torch.equal(mba.init_latent, original)
-    # the last step leaves the plain blend to the final one, which a script sees with is_final_blend
-    assert torch.equal(blend_step(seen.append, latents, keep, init, noise, scheduler, ts, 4, ts[4], None), latents)
-    assert torch.equal(blend_final(seen.append, latents, keep, init), init * keep + latents * (1 - keep))
+    assert mba.sigma.shape == (2,) and float(mba.sigma[0]) == 3.5
+    assert torch.equal(mba.init_latent, init) and torch.equal(mba.current_latent, denoised)
+    # the final blend, which a script sees with is_final_blend
+    assert torch.equal(blend_final(seen.append, denoised, keep, init), plain)
     assert seen[-1].is_final_blend and seen[-1].denoiser is None
 
     def replace(mba):
         mba.blended_latent = mba.current_latent * 0
 
-    assert torch.equal(blend_step(replace, latents, keep, init, noise, scheduler, ts, 4, ts[4], None),
-                       latents * 0)
+    assert torch.equal(blend_prediction(replace, keep, init, denoised, None, sigma), denoised * 0)
 
 
 def test_controls_follow_the_inpainting_controls_in_the_ui(api, tmp_path, monkeypatch):

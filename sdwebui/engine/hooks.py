@@ -76,7 +76,7 @@ class CFGDenoisedParams:
 
 
 class AfterCFGCallbackParams:
-    """After guidance; `x` is the combined prediction the scheduler steps with."""
+    """After guidance; `x` is the combined prediction the sampler steps with."""
 
     def __init__(self, x, sampling_step, total_sampling_steps):
         self.x = x

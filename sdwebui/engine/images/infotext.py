@@ -20,6 +20,7 @@ import math
 import re
 from typing import Any, Iterable
 
+from sdwebui.engine.prompt.attention import is_break, parse_prompt_attention
 from sdwebui.version import INFOTEXT_VERSION
 
 logger = logging.getLogger(__name__)
@@ -93,74 +94,11 @@ def with_version(params: dict[str, Any], add_version: bool) -> dict[str, Any]:
     return params
 
 
-# ------------------------------------------------------------------------------------------------
-# Emphasis detection: A1111 adds "Emphasis: Original" to a parsed infotext without that key only when
-# the prompt changes some token weight, judged by its prompt attention parser. This is a compact
-# re-statement of that parser's weighting rules (no tokenisation), enough to decide "any weight != 1".
-# ------------------------------------------------------------------------------------------------
-_ATTENTION_RE = re.compile(r"""
-\\\(|\\\)|\\\[|\\]|\\\\|\\|   # escapes (and a lone backslash)
-\(|\[|
-:\s*([+-]?[.\d]+)\s*\)|       # explicit weight closing a round bracket
-\)|]|
-[^\\()\[\]:]+|
-:
-""", re.X)
-_BREAK_RE = re.compile(r"\s*\bBREAK\b\s*", re.S)
-
-
-def prompt_attention(text: str) -> list[list[Any]]:
-    """`[[text, weight], ...]` as A1111's prompt attention parser splits a prompt; BREAK is `["BREAK", -1]`."""
-    res: list[list[Any]] = []
-    round_open: list[int] = []
-    square_open: list[int] = []
-
-    def multiply(start: int, factor: float) -> None:
-        for item in res[start:]:
-            item[1] *= factor
-
-    for m in _ATTENTION_RE.finditer(text):
-        tok, weight = m.group(0), m.group(1)
-        if tok.startswith("\\"):
-            res.append([tok[1:], 1.0])
-        elif tok == "(":
-            round_open.append(len(res))
-        elif tok == "[":
-            square_open.append(len(res))
-        elif weight is not None and round_open:
-            multiply(round_open.pop(), float(weight))
-        elif tok == ")" and round_open:
-            multiply(round_open.pop(), 1.1)
-        elif tok == "]" and square_open:
-            multiply(square_open.pop(), 1 / 1.1)
-        else:
-            for i, part in enumerate(_BREAK_RE.split(tok)):
-                if i > 0:
-                    res.append(["BREAK", -1])
-                res.append([part, 1.0])
-    for pos in round_open:  # unclosed brackets still apply, as if closed at the end
-        multiply(pos, 1.1)
-    for pos in square_open:
-        multiply(pos, 1 / 1.1)
-    if not res:
-        res = [["", 1.0]]
-    i = 0
-    while i + 1 < len(res):  # merge neighbours of equal weight, as A1111 does
-        if res[i][1] == res[i + 1][1]:
-            res[i][0] += res[i + 1][0]
-            res.pop(i + 1)
-        else:
-            i += 1
-    return res
-
-
+# Emphasis detection: A1111 adds "Emphasis: Original" to a parsed infotext without that key only when the
+# prompt changes some token weight, judged by its prompt attention parser (the one the encoder uses).
 def uses_emphasis(*prompts: str) -> bool:
     """True when any of `prompts` gives some text a weight other than 1.0 (BREAK does not count)."""
-    try:
-        attention = [item for p in prompts for item in prompt_attention(p)]
-    except ValueError:  # e.g. "(x:1.2.3)"; A1111 would raise here, we just say "no emphasis"
-        return False
-    return any(w != 1.0 and t != "BREAK" for t, w in attention)
+    return any(span.weight != 1.0 and not is_break(span) for p in prompts for span in parse_prompt_attention(p))
 
 
 # ------------------------------------------------------------------------------------------------

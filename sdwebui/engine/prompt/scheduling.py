@@ -2,9 +2,9 @@
 range of sampling steps (A1111's ``get_learned_conditioning_prompt_schedules``)."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
@@ -41,161 +41,56 @@ class _Seq:
     items: list[Union[str, _Scheduled, _Alternate, _Seq]] = field(default_factory=list)
 
 
-class _ScheduleSyntaxError(ValueError):
-    """The prompt is not in the scheduling grammar; it is then used verbatim for all steps."""
+# The prompt-editing language, as a lark grammar parsed with Earley (as A1111 parses it). At the top
+# level a bracket or colon that starts no construct is literal text (STRAY); inside a construct
+# everything must parse. `(...)` and a one-part `[...]` are emphasis, kept verbatim (the attention
+# parser reads them later); `[a:b:N]` / `[b:N]` is an edit at step N, `[a|b|...]` alternates every step.
+# A backslash escapes the next character. The top level is one flat sequence (A1111 nests a sequence of
+# sequences there, which parses the same prompts but is ambiguous enough to take seconds on a long one).
+_GRAMMAR = r"""
+!start: (weighted | edit | alternation | literal | WHITESPACE | STRAY)*
+STRAY: /[][():]/
+text: (weighted | edit | alternation | literal | WHITESPACE)*
+!weighted: "(" text ")"
+    | "(" text ":" text ")"
+    | "[" text "]"
+edit: "[" [text ":"] text ":" [WHITESPACE] NUMBER [WHITESPACE] "]"
+alternation: "[" text ("|" [text])+ "]"
+literal: /([^\\\[\]():|]|\\.)+/
+WHITESPACE: /\s+/
+%import common.SIGNED_NUMBER -> NUMBER
+"""
 
 
-# A lark SIGNED_NUMBER: optional sign, int / int. / int.int / .int, optional exponent.
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+@functools.cache
+def _parser():
+    import lark
+
+    return lark.Lark(_GRAMMAR)
 
 
-class _ScheduleParser:
-    """Recursive-descent parser for prompt editing and alternation.
+def _to_seq(node) -> _Seq:
+    """The lark tree as the nodes _walk and _render read (a Token is its text)."""
+    import lark
 
-    Grammar (informal)::
+    if isinstance(node, lark.Token):
+        return _Seq([str(node)])
+    if node is None:
+        return _Seq()
+    rule, kids = node.data, node.children
+    if rule == "edit":
+        before, after, _, number, _ = kids
+        return _Seq([_Scheduled(None if before is None else _to_seq(before), _to_seq(after), str(number))])
+    if rule == "alternation":
+        return _Seq([_Alternate([_to_seq(kid) for kid in kids])])
+    if rule == "literal":
+        return _Seq([str(kids[0])])
+    return _Seq([_to_seq(kid) for kid in kids])
 
-        top       := ( construct | plain | stray )*       stray: one of ( ) [ ] :
-        prompt    := ( construct | plain )*               (nested: no strays allowed)
-        construct := "(" prompt ")" | "(" prompt ":" prompt ")"
-                   | "[" prompt "]"                                  emphasis, kept verbatim
-                   | "[" [prompt ":"] prompt ":" ws? NUMBER ws? "]"  editing
-                   | "[" prompt ( "|" prompt )+ "]"                  alternation
-        plain     := ( any char but \\ ( ) [ ] : | , or "\\" + any char but newline )+
 
-    At the top level a bracket that does not start a valid construct is literal text, and
-    parsing goes on after it. A ``|`` outside an alternation, or a backslash at the end or
-    before a newline, makes the whole prompt invalid (as with A1111's grammar), and the
-    prompt then has no scheduling at all.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.n = len(text)
-        self._memo: dict[int, tuple[_Seq, int] | None] = {}
-
-    def parse(self) -> _Seq:
-        text, n = self.text, self.n
-        out = _Seq()
-        i = 0
-        while i < n:
-            ch = text[i]
-            if ch in "([":
-                got = self._construct(i)
-                if got is None:
-                    out.items.append(ch)
-                    i += 1
-                else:
-                    node, i = got
-                    out.items.append(node)
-            elif ch in ")]:":
-                out.items.append(ch)
-                i += 1
-            elif ch == "|":
-                raise _ScheduleSyntaxError(f"'|' outside an alternation at {i}")
-            else:
-                i = self._plain(i, out)
-        return out
-
-    def _plain(self, i: int, out: _Seq) -> int:
-        """Consume plain text (with escapes) from ``i``; append it to ``out``."""
-        text, n = self.text, self.n
-        j = i
-        while j < n:
-            ch = text[j]
-            if ch == "\\":
-                if j + 1 >= n or text[j + 1] == "\n":
-                    raise _ScheduleSyntaxError(f"dangling backslash at {j}")
-                j += 2
-            elif ch in "()[]:|":
-                break
-            else:
-                j += 1
-        out.items.append(text[i:j])
-        return j
-
-    def _prompt(self, i: int) -> tuple[_Seq, int, int] | None:
-        """Nested prompt from ``i`` up to one of ``) ] : |``.
-
-        Returns ``(seq, index of the terminator, start index)`` or None when the text
-        ends first or a nested construct is invalid.
-        """
-        text, n = self.text, self.n
-        seq = _Seq()
-        start = i
-        while i < n:
-            ch = text[i]
-            if ch in "([":
-                got = self._construct(i)
-                if got is None:
-                    return None
-                node, i = got
-                seq.items.append(node)
-            elif ch in ")]:|":
-                return seq, i, start
-            else:
-                i = self._plain(i, seq)
-        return None
-
-    def _construct(self, i: int) -> tuple[_Seq, int] | None:
-        """A bracketed construct starting at ``text[i]``: (node, index after it) or None."""
-        if i in self._memo:
-            return self._memo[i]
-        try:
-            got = self._round(i) if self.text[i] == "(" else self._square(i)
-        except _ScheduleSyntaxError:
-            self._memo[i] = None
-            raise
-        self._memo[i] = got
-        return got
-
-    def _round(self, i: int) -> tuple[_Seq, int] | None:
-        first = self._prompt(i + 1)
-        if first is None:
-            return None
-        seq1, term, _ = first
-        if self.text[term] == ")":
-            return _Seq(["(", seq1, ")"]), term + 1
-        if self.text[term] != ":":
-            return None
-        second = self._prompt(term + 1)
-        if second is None:
-            return None
-        seq2, term2, _ = second
-        if self.text[term2] != ")":
-            return None
-        return _Seq(["(", seq1, ":", seq2, ")"]), term2 + 1
-
-    def _square(self, i: int) -> tuple[_Seq, int] | None:
-        parts: list[tuple[_Seq, int, int]] = []  # (seq, start, end) of each part
-        seps: list[str] = []
-        pos = i + 1
-        while True:
-            got = self._prompt(pos)
-            if got is None:
-                return None
-            seq, term, start = got
-            parts.append((seq, start, term))
-            sep = self.text[term]
-            if sep == "]":
-                break
-            if sep == ")":
-                return None
-            seps.append(sep)
-            pos = term + 1
-        end = term + 1
-        if not seps:
-            return _Seq(["[", parts[0][0], "]"]), end
-        if all(s == "|" for s in seps):
-            return _Seq([_Alternate([p[0] for p in parts])]), end
-        if all(s == ":" for s in seps) and len(seps) <= 2:
-            _, w_start, w_end = parts[-1]
-            when_text = self.text[w_start:w_end].strip()
-            if not _NUMBER_RE.fullmatch(when_text):
-                return None
-            before = parts[0][0] if len(seps) == 2 else None
-            after = parts[-2][0]
-            return _Seq([_Scheduled(before, after, when_text)]), end
-        return None
+def _parse(prompt: str) -> _Seq:
+    """The parsed prompt; lark.LarkError when it is not in the language (it is then used verbatim)."""
+    return _to_seq(_parser().parse(prompt))
 
 
 def _walk(seq: _Seq):
@@ -246,9 +141,13 @@ def _resolve_when(when_text: str, steps: int, int_offset: int, float_offset: flo
 
 
 def _schedule_one(prompt: str, steps: int, int_offset: int, float_offset: float, old: bool) -> list[ScheduledPrompt]:
+    import lark
+
+    if "[" not in prompt or (":" not in prompt and "|" not in prompt):
+        return [ScheduledPrompt(steps, prompt)]     # no edit or alternation can be in it
     try:
-        tree = _ScheduleParser(prompt).parse()
-    except (_ScheduleSyntaxError, RecursionError) as e:
+        tree = _parse(prompt)
+    except (lark.LarkError, RecursionError) as e:
         logger.debug("prompt %r has no scheduling (%s)", prompt, e)
         return [ScheduledPrompt(steps, prompt)]
 

@@ -2,7 +2,7 @@
 `sd_samplers.create_sampler` returns and `p.sampler` holds, with its `model_wrap_cfg`) and `CFGDenoiser`
 (the `model_wrap_cfg`, also what the cfg callbacks get as `params.denoiser`).
 
-Sampling itself is the project's loop over a diffusers scheduler (`loop.sample`); a Sampler object
+Sampling itself is the project's sampling pass (`loop.sample`, `kdiffusion/`); a Sampler object
 here names which A1111 sampler the loop runs (its `name`, `aliases`, `options` are those of the
 catalog's `SamplerInfo`, so `p.sampler` may be either) and carries the denoiser. When an extension
 installs a CFGDenoiser subclass that overrides `combine_denoised` (sd-dynamic-thresholding does), the
@@ -179,7 +179,7 @@ class Sampler:
         pass
 
 
-_NO_SAMPLE = ("sampling runs in the project's loop over a diffusers scheduler (the diffusers backend): set "
+_NO_SAMPLE = ("sampling runs in the project's sampling pass (engine/sampling/kdiffusion): set "
               "p.sampler (or p.sampler_name) and let processing sample; the loop calls this sampler's "
               "model_wrap_cfg.combine_denoised")
 
@@ -206,7 +206,7 @@ class CompVisSampler(Sampler):
         # A1111 before 1.6 kept the LDM sampler object here; sd-dynamic-thresholding's UniPC support
         # still configures it
         raise AttributeError(f"{type(self).__name__}.sampler: A1111's LDM sampler object (ldm's DDIM/PLMS/UniPC) "
-                             "does not exist; DDIM, PLMS and UniPC run as diffusers schedulers in the sampling loop, "
+                             "does not exist; DDIM, PLMS and UniPC run in the project's own sampling pass, "
                              "so an extension cannot configure that object (use another sampler)")
 
 

@@ -110,15 +110,6 @@ def find_noise_for_image(model: SDModel, init_latent: torch.Tensor, context: tor
 
 
 def start_sigma(scheduler, total_steps: int, denoise_steps: int) -> float:
-    """The noise level at which the sampling loop (loop.sample) starts an img2img run with A1111's t_enc
-    `denoise_steps` out of a `total_steps` schedule: the scheduler's sigma there, or the one of its
-    timestep for schedulers without sigmas (DDIM, PLMS)."""
-    if hasattr(scheduler, "start_sigma"):      # an A1111 sampler (kdiffusion.KSampler)
-        return scheduler.start_sigma(total_steps, denoise_steps)
-    scheduler.set_timesteps(total_steps)
-    start = max(total_steps - denoise_steps - 1, 0) * getattr(scheduler, "order", 1)
-    sigmas = getattr(scheduler, "sigmas", None)
-    if sigmas is not None and start < len(sigmas):
-        return float(sigmas[start])
-    alpha = float(scheduler.alphas_cumprod[int(scheduler.timesteps[min(start, len(scheduler.timesteps) - 1)])])
-    return ((1 - alpha) / alpha) ** 0.5
+    """The noise level at which the sampling pass (loop.sample) starts an img2img run with A1111's t_enc
+    `denoise_steps` out of a `total_steps` schedule (`scheduler`: a kdiffusion.KSampler)."""
+    return scheduler.start_sigma(total_steps, denoise_steps)

@@ -1,6 +1,6 @@
-"""The sampling pass: `sample` runs A1111's samplers (kdiffusion/driver.py) or steps a diffusers
-scheduler (UniPC, LCM) over the guided UNet (guided_unet.py), so that every step reports progress,
-shows a preview and honours interrupt/skip; and the VAE decode after it."""
+"""The sampling pass: `sample` runs one of A1111's samplers (kdiffusion/driver.py) over the guided UNet
+(guided_unet.py), so that every step reports progress, shows a preview and honours interrupt/skip; and
+the VAE decode after it."""
 from __future__ import annotations
 
 import logging
@@ -8,22 +8,19 @@ from contextlib import contextmanager
 from typing import Any, Callable, Sequence
 
 import torch
-from tqdm import tqdm
 
-from sdwebui.engine.control.residuals import UNetControl, controls_pass
+from sdwebui.engine.control.residuals import UNetControl
 from sdwebui.engine.hooks import NO_HOOKS, Hooks
 from sdwebui.engine.models.single_file import SDModel
-from sdwebui.engine.sampling.guided_unet import GuidedUNet
 from sdwebui.engine.sampling.kdiffusion.driver import KSampler, run_ksampler
-from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final, blend_step
-from sdwebui.engine.sampling.prediction import alpha_at
-from sdwebui.engine.sampling.step_info import Interrupted, StepInfo
+from sdwebui.engine.sampling.mask_blend import BlendHook
+from sdwebui.engine.sampling.step_info import Interrupted, StepInfo  # noqa: F401  (imported from here)
 
 logger = logging.getLogger(__name__)
 
 
 @torch.inference_mode()
-def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
+def sample(model: SDModel, scheduler: KSampler, noise: torch.Tensor, conditioning, *,
            steps: int, cfg_scale: float, width: int, height: int, generators: list[torch.Generator] | None,
            callback: Callable[[StepInfo], None] | None = None, desc: str = "Sampling",
            image_cond: torch.Tensor | None = None, init_latents: torch.Tensor | None = None,
@@ -45,84 +42,13 @@ def sample(model: SDModel, scheduler, noise: torch.Tensor, conditioning, *,
     UNet call; `pass_name` ("first" / "hires") tells them which pass this is. `rng` (rng.ImageRNG) gives
     the noise A1111's samplers add at each step (else `generators`).
 
-    `scheduler` is what samplers.create_scheduler made: a diffusers scheduler (stepped here) or an
-    A1111 sampler (kdiffusion.driver). Returns (latents, finished): finished is False when the callback
-    stopped the loop early (interrupt / skip)."""
-    if isinstance(scheduler, KSampler):
-        return run_ksampler(scheduler, model, noise, conditioning, steps=steps, cfg_scale=cfg_scale, width=width,
-                            height=height, generators=generators, rng=rng, callback=callback, desc=desc,
-                            image_cond=image_cond, init_latents=init_latents, denoise_steps=denoise_steps,
-                            keep_mask=keep_mask, switch_at=switch_at, on_switch=on_switch, hooks=hooks,
-                            sampler=sampler, mask_blend=mask_blend, controls=controls, pass_name=pass_name)
-    device = model.device
-    scheduler.set_timesteps(steps, device=device)
-    timesteps = scheduler.timesteps
-    noise = noise.to(device=device, dtype=torch.float32)
-    if init_latents is None:
-        latents = noise * scheduler.init_noise_sigma
-    else:
-        init_latents = init_latents.to(device=device, dtype=torch.float32)
-        # A1111's t_enc: the last t_enc + 1 steps of the schedule run
-        run = steps if denoise_steps is None else max(1, min(int(denoise_steps) + 1, steps))
-        start = (steps - run) * getattr(scheduler, "order", 1)
-        timesteps = timesteps[start:]
-        if hasattr(scheduler, "set_begin_index"):
-            scheduler.set_begin_index(start)
-        latents = scheduler.add_noise(init_latents, noise, timesteps[:1]) if len(timesteps) else init_latents.clone()
-    if keep_mask is not None:
-        keep_mask = keep_mask.to(device=device, dtype=torch.float32)
-    images = latents.shape[0]
-    kind = scheduler.config.get("prediction_type", "epsilon")
-    unet = GuidedUNet(model, conditioning, images=images, cfg_scale=cfg_scale, width=width, height=height,
-                      image_cond=image_cond, hooks=hooks, sampler=sampler, controls=controls, pass_name=pass_name,
-                      steps=steps, total=len(timesteps), prediction_type=kind, init_latents=init_latents,
-                      keep_mask=keep_mask)
-    finished = True
-    # the timesteps on the host, read once: the callback's x0 prediction needs each step's noise level
-    # without a device sync per step
-    timesteps_host = timesteps.cpu() if callback is not None else None
-    with controls_pass(controls, model), tqdm(total=len(timesteps), desc=desc, unit="it", leave=False,
-                                              dynamic_ncols=True) as bar:
-        for i, t in enumerate(timesteps):
-            if on_switch is not None and i == switch_at:
-                unet.set_model(*on_switch())
-            step_index = getattr(scheduler, "step_index", None)
-            ev = unet(latents, t, i, scale=lambda x, t=t: scheduler.scale_model_input(x, t),
-                      sigma=lambda t=t: _hook_sigma(scheduler, t), alpha=lambda t=t: alpha_at(scheduler, t))
-            latents = scheduler.step(ev.out, t, latents, generator=generators, return_dict=False)[0]
-            if keep_mask is not None and mask_blend is not None:    # scripts' on_mask_blend (mask_blend.py)
-                latents = blend_step(mask_blend, latents, keep_mask, init_latents, noise, scheduler, timesteps, i, t,
-                                     unet.denoiser)
-            elif keep_mask is not None and i + 1 < len(timesteps):
-                original = scheduler.add_noise(init_latents, noise, timesteps[i + 1:i + 2])
-                latents = original * keep_mask + latents * (1 - keep_mask)
-            bar.update(1)
-            if callback is not None:
-                t_host = timesteps_host[i]
-                try:
-                    callback(StepInfo(step=i + 1, total=len(timesteps), latents=latents,
-                                      denoised=lambda content, ev=ev, t=t_host, index=step_index: ev.x0(
-                                          content, kind, alpha_at(scheduler, t, index))))
-                except Interrupted:
-                    finished = False
-                    break
-    if keep_mask is not None and mask_blend is not None:
-        latents = blend_final(mask_blend, latents, keep_mask, init_latents)
-    elif keep_mask is not None:
-        latents = init_latents * keep_mask + latents * (1 - keep_mask)
-    return latents, finished
-
-
-def _hook_sigma(scheduler, t: torch.Tensor):
-    """The noise level the cfg_denoiser callbacks see: the scheduler's sigma of this step (before it
-    steps), else the timestep (DDIM, PLMS, LCM)."""
-    sigmas = getattr(scheduler, "sigmas", None)
-    index = getattr(scheduler, "step_index", None)
-    if index is None:
-        index = getattr(scheduler, "begin_index", None) or 0
-    if sigmas is not None and index < len(sigmas):
-        return sigmas[index]
-    return t
+    `scheduler` is what samplers.create_scheduler made (kdiffusion.KSampler). Returns (latents, finished):
+    finished is False when the callback stopped the pass early (interrupt / skip)."""
+    return run_ksampler(scheduler, model, noise, conditioning, steps=steps, cfg_scale=cfg_scale, width=width,
+                        height=height, generators=generators, rng=rng, callback=callback, desc=desc,
+                        image_cond=image_cond, init_latents=init_latents, denoise_steps=denoise_steps,
+                        keep_mask=keep_mask, switch_at=switch_at, on_switch=on_switch, hooks=hooks, sampler=sampler,
+                        mask_blend=mask_blend, controls=controls, pass_name=pass_name)
 
 
 @contextmanager

@@ -1,27 +1,10 @@
-"""The UNet's prediction in the variance-preserving space every scheduler's scaled input lives in:
+"""The UNet's prediction in the variance-preserving space of its input:
 x = sqrt(a)*x0 + sqrt(1-a)*noise, with a = alpha_cumprod of the step's noise level. The loop's live
 previews and extensions' guidance read x0 from it; ControlNet's colour fix and inpaint_only change x0
 and turn it back into the prediction the scheduler expects."""
 from __future__ import annotations
 
 import torch
-
-
-def alpha_at(scheduler, t: torch.Tensor, index: int | None = None) -> float | torch.Tensor:
-    """alpha_cumprod of the noise level the UNet saw this step (`index`: the scheduler's step index
-    then, by default its current one). Schedulers with k-diffusion sigmas (Euler, DPM-Solver, UniPC ...)
-    give it as 1 / (1 + sigma^2); DDIM, PLMS and LCM by timestep."""
-    sigmas = getattr(scheduler, "sigmas", None)
-    if sigmas is not None:
-        if index is None:
-            index = getattr(scheduler, "step_index", None)
-        if index is None:
-            index = getattr(scheduler, "begin_index", None) or 0
-        sigma = sigmas[min(index, len(sigmas) - 1)]
-        if sigma.device.type == "cpu":  # a float; one kept on the GPU stays a tensor (no sync to read it)
-            sigma = float(sigma)
-        return 1.0 / (1.0 + sigma * sigma)
-    return float(scheduler.alphas_cumprod[int(t)])
 
 
 def to_x0(kind: str, a: float, x: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:

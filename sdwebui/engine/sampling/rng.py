@@ -5,8 +5,7 @@ same as a single generation with seed+k.
 on (torch's CUDA generator, as A1111), "CPU" draws on the CPU and moves the result, which
 gives the same start on any device; "NV" draws A1111's Philox numbers (philox.py), the same on any
 device. With NV the starting noise (and the variation and resized-seed noise) and the noise A1111's
-samplers add at each step (`next`) are A1111's; the diffusers schedulers (UniPC, LCM) draw theirs
-from torch's generators seeded alike.
+samplers add at each step (`next`) are A1111's.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """A1111's sampler modules (`sd_samplers_common`, `sd_samplers_kdiffusion`, `sd_samplers_timesteps`,
 `sd_samplers_cfg_denoiser` ...) as far as they mean something here.
 
-Sampling here is diffusers schedulers driven by the project's own loop (`engine/sampling/loop.py`),
-chosen by A1111's sampler and schedule names. What carries over: the sampler tables (names, aliases,
+Sampling here is the project's own implementation of A1111's samplers (`engine/sampling/kdiffusion`),
+run by its sampling pass (`engine/sampling/loop.py`) and chosen by A1111's sampler and schedule names. What carries over: the sampler tables (names, aliases,
 options, constructors), `create_sampler` and the sampler objects with their `model_wrap_cfg` denoiser
 (`engine/sampling/denoiser.py`: an extension's CFGDenoiser subclass computes the guidance), the latent
 <-> image helpers (on the resident model's VAE), `setup_img2img_steps` and the cond helpers. Running
@@ -36,7 +36,7 @@ __all__ = ["CFGDenoiser", "CFGDenoiserKDiffusion", "CFGDenoiserTimesteps", "Comp
            "samplers_timesteps", "samples_to_image_grid", "samples_to_images_tensor", "setup_img2img_steps",
            "single_sample_to_image", "store_latent", "subscript_cond", "cheap_approximation"]
 
-_NO_SAMPLER_OBJECTS = ("samplers are diffusers schedulers chosen by name here: set p.sampler_name and p.scheduler, "
+_NO_SAMPLER_OBJECTS = ("the project's own samplers are chosen by name here: set p.sampler_name and p.scheduler, "
                        "and use script_callbacks.on_cfg_denoiser / on_cfg_after_cfg to act on each step")
 
 approximation_indexes = {"Full": 0, "Approx NN": 1, "Approx cheap": 2, "TAESD": 3}

@@ -8,7 +8,7 @@ from typing import Any
 from sdwebui.services.legacy import unsupported, unsupported_class
 
 _TRAIN = "training is not part of this backend"
-_SAMPLE = "sampling runs on diffusers schedulers; choose them by name (p.sampler_name)"
+_SAMPLE = "sampling runs in the project's own samplers; choose them by name (p.sampler_name)"
 _FACES = "no face restoration models ship with this backend; an extension may add one to shared.face_restorers"
 _NO_SD3 = "SD3 checkpoints are not supported by this backend"
 

@@ -11,14 +11,14 @@ import torch
 from tqdm import tqdm
 
 from sdwebui.engine.control.residuals import UNetControl, controls_pass
-from sdwebui.engine.hooks import NO_HOOKS, Hooks, MaskBlendArgs
+from sdwebui.engine.hooks import NO_HOOKS, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
 from sdwebui.engine.sampling.guided_unet import Evaluation, GuidedUNet
-from sdwebui.engine.sampling.kdiffusion import timestep_samplers, unipc
+from sdwebui.engine.sampling.kdiffusion import lcm, timestep_samplers, unipc
 from sdwebui.engine.sampling.kdiffusion.discrete import denoised_from, input_scale
 from sdwebui.engine.sampling.kdiffusion.ksampler import SOLVERS, KSampler
-from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final
+from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final, blend_prediction
 from sdwebui.engine.sampling.step_info import Interrupted, StepInfo
 from sdwebui.engine.sampling.kdiffusion.noise import brownian_sampler, seeds_from_generators
 
@@ -39,20 +39,6 @@ def _step_noise(rng: Any, generators: Sequence[torch.Generator] | None, like: to
                                ).to(like.device, torch.float32)
         return draw
     return lambda: torch.randn_like(like)
-
-
-def _blend(mask_blend: BlendHook | None, keep_mask: torch.Tensor, init: torch.Tensor, current: torch.Tensor,
-           denoiser: CFGDenoiser | None, sigma: torch.Tensor) -> torch.Tensor:
-    """Inpainting: the original where the mask keeps it (A1111's apply_blend); scripts' on_mask_blend
-    (soft inpainting) may replace the blend."""
-    plain = current * (1 - keep_mask) + init * keep_mask
-    if mask_blend is None:
-        return plain
-    keep = keep_mask[0].expand(current.shape[1], -1, -1) if keep_mask.shape[0] == 1 else keep_mask
-    args = MaskBlendArgs(current, 1 - keep, init, keep, plain, denoiser=denoiser or CFGDenoiser(),
-                         sigma=sigma.to(current.device).expand(current.shape[0]))
-    mask_blend(args)
-    return args.blended_latent
 
 
 def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning, *, steps: int,
@@ -167,9 +153,12 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
         t = discrete.sigma_to_t(sigma.reshape(1)).reshape(()).to(x.device, non_blocking=True)
         ev = evaluate(x, t, scale=lambda rows: rows * c_in, sigma=lambda: sigma.expand(x.shape[0]).to(x.device),
                       alpha=lambda: 1.0 / (1.0 + sigma * sigma))
-        denoised = denoised_from(ks.prediction_type, x, sigma, ev.out)
+        if ks.solver == "lcm":       # A1111's LCM denoiser: epsilon, then the consistency boundary scaling
+            denoised = lcm.boundary(discrete, sigma, denoised_from("epsilon", x, sigma, ev.out), x)
+        else:
+            denoised = denoised_from(ks.prediction_type, x, sigma, ev.out)
         if keep_mask is not None:
-            denoised = _blend(mask_blend, keep_mask, init_latents, denoised, denoiser, sigma)
+            denoised = blend_prediction(mask_blend, keep_mask, init_latents, denoised, denoiser, sigma)
         last_eval["ev"], last_eval["sigma"] = ev, sigma
         return denoised
 
@@ -219,7 +208,7 @@ def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, m
         t = t.cpu()
         a = alphas[t.long()]
         if keep_mask is not None:    # A1111 blends the original in before a timestep sampler denoises
-            x = _blend(mask_blend, keep_mask, init_latents, x, denoiser, t.float())
+            x = blend_prediction(mask_blend, keep_mask, init_latents, x, denoiser, t.float())
         ev = evaluate(x, t.to(x.device, non_blocking=True), scale=lambda rows: rows,
                       sigma=lambda: t.expand(x.shape[0]).to(x.device), alpha=lambda: a,
                       cfg_scale=cfg_scale / 12.5 if cfgpp else None)

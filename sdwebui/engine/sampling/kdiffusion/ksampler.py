@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from sdwebui.engine.sampling.kdiffusion import dpm_solver, dpmpp, restart, solvers
+from sdwebui.engine.sampling.kdiffusion import dpm_solver, dpmpp, lcm, restart, solvers
 from sdwebui.engine.sampling.kdiffusion.discrete import DiscreteSchedule, ldm_alphas_cumprod
 from sdwebui.engine.sampling.kdiffusion.schedules import ScheduleOptions, schedule_range, sigmas_for
 from sdwebui.engine.sampling.kdiffusion.timestep_samplers import a1111_timesteps
@@ -29,6 +29,7 @@ SOLVERS: dict[str, tuple[Any, str]] = {
     "dpm_fast": (dpm_solver.dpm_fast, "range"),
     "dpm_adaptive": (dpm_solver.dpm_adaptive, "range"),
     "restart": (restart.restart, "sigmas"),
+    "lcm": (lcm.lcm, "sigmas"),
     "ddim": (None, "timesteps"),
     "ddim_cfgpp": (None, "timesteps"),
     "plms": (None, "timesteps"),
@@ -85,7 +86,8 @@ class KSampler:
 
     def __post_init__(self) -> None:
         self.alphas_cumprod = ldm_alphas_cumprod(self.config)
-        self.discrete = DiscreteSchedule(self.alphas_cumprod, quantize=self.options.quantize)
+        self.discrete = (lcm.LCMSchedule(self.alphas_cumprod) if self.solver == "lcm"
+                         else DiscreteSchedule(self.alphas_cumprod, quantize=self.options.quantize))
         self.call_kind = SOLVERS[self.solver][1]
         if self.options.always_discard_penultimate and not self.discard_penultimate:
             self.discard_penultimate = True

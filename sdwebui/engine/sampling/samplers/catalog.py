@@ -1,6 +1,6 @@
-"""The A1111 samplers and schedule types we know, how each sampler is built (A1111's own math, or
-diffusers for UniPC and LCM), which of them this installation offers, and what still differs from
-A1111 (KNOWN_DIFFERENCES)."""
+"""The A1111 samplers and schedule types, the solver each sampler runs (A1111's own math,
+engine/sampling/kdiffusion), which of them this installation offers, and what still differs from A1111
+(KNOWN_DIFFERENCES)."""
 from __future__ import annotations
 
 import logging
@@ -12,14 +12,12 @@ from diffusers.utils import is_scipy_available, is_torchsde_available
 logger = logging.getLogger(__name__)
 
 KNOWN_DIFFERENCES: tuple[str, ...] = (
-    "All samplers but `LCM` run A1111's own math (engine/sampling/kdiffusion: k-diffusion's samplers, "
-    "A1111's DDIM / DDIM CFG++ / PLMS / UniPC timestep samplers and its Restart sampler) over A1111's "
+    "Every sampler runs A1111's own math (engine/sampling/kdiffusion: k-diffusion's samplers, A1111's "
+    "DDIM / DDIM CFG++ / PLMS / UniPC timestep samplers, its Restart and LCM samplers) over A1111's "
     "twelve schedule types, with its sampler options (`s_churn`, `s_tmin`, `s_tmax`, `s_noise`, eta, "
     "`sigma_min`/`sigma_max`/`rho`, `always_discard_next_to_last_sigma`, `sgm_noise_multiplier`, "
     "`enable_quantization`, `use_old_karras_scheduler_sigmas`, the Beta schedule's alpha/beta, `uni_pc_*`).",
     "`UniPC`: an order above the step count is lowered to it (A1111 stops with an assertion).",
-    "`LCM` uses diffusers' LCMScheduler timesteps (evenly picked from a 50-step LCM schedule, or from N steps "
-    "when N > 50); A1111 runs LCM over the k-diffusion sigma schedule, so the schedule type is ignored here.",
     "Unknown sampler or schedule names are errors (SamplerError, HTTP 4xx in the API). A1111 silently falls back "
     "to `DPM++ 2M` / `Automatic`.",
 )
@@ -56,14 +54,11 @@ class SamplerError(ValueError):
 
 @dataclass(frozen=True)
 class SamplerSpec:
-    """How one A1111 sampler is built (private): an A1111 `solver` (engine/sampling/kdiffusion), or a
-    diffusers class (`base`) for the two that still run on diffusers."""
+    """How one A1111 sampler runs (private): its solver (kdiffusion.ksampler.SOLVERS) and whether A1111's
+    schedule types apply to it."""
 
-    solver: str | None = None      # kdiffusion.ksampler.SOLVERS key
-    base: str | None = None        # diffusers class name
-    config: tuple[tuple[str, Any], ...] = ()   # forced diffusers settings
-    defaults: tuple[tuple[str, Any], ...] = ()  # diffusers settings used when the model config does not say
-    kind: str = "k"                # "k": k-diffusion (schedule applies), "timesteps", "lcm"
+    solver: str
+    kind: str = "k"                # "k": k-diffusion (schedule applies), "timesteps": A1111's timestep samplers
     needs: str | None = None       # "scipy" / "torchsde"
 
 
@@ -105,7 +100,7 @@ ALL_SAMPLERS: tuple[tuple[SamplerInfo, SamplerSpec | None], ...] = (
     (SamplerInfo("DDIM CFG++", ("ddim_cfgpp",), {}), _timesteps("ddim_cfgpp")),
     (SamplerInfo("PLMS", ("plms",), {}), _timesteps("plms")),
     (SamplerInfo("UniPC", ("unipc",), {}), _timesteps("unipc")),
-    (SamplerInfo("LCM", ("k_lcm",), {}), SamplerSpec(base="LCMScheduler", kind="lcm")),
+    (SamplerInfo("LCM", ("k_lcm",), {}), _k("lcm")),
 )
 
 # A1111's schedule types, in its order; the value says whether we offer it.
@@ -151,7 +146,7 @@ ALL_SCHEDULERS_BY_NAME = {s.name: s for s, _ in ALL_SCHEDULERS}
 
 
 def schedule_applies(sampler: SamplerInfo) -> bool:
-    """Whether the schedule type changes anything for this sampler (False for DDIM, PLMS, UniPC, LCM)."""
+    """Whether the schedule type changes anything for this sampler (False for DDIM, DDIM CFG++, PLMS, UniPC)."""
     spec = SPECS.get(sampler.name)
     return spec is not None and spec.kind == "k"
 
