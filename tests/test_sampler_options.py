@@ -59,7 +59,7 @@ def test_each_sampler_option_changes_the_image_and_is_recorded(api, sampler, sch
     assert not np.array_equal(plain, changed)
 
 
-@pytest.mark.parametrize("options", [{"uni_pc_variant": "bh2"}, {"uni_pc_order": 1}, {"uni_pc_skip_type": "logSNR"},
+@pytest.mark.parametrize("options", [{"uni_pc_variant": "bh2"}, {"uni_pc_variant": "vary_coeff"}, {"uni_pc_order": 1}, {"uni_pc_skip_type": "logSNR"},
                                      {"uni_pc_lower_order_final": False, "uni_pc_order": 2}])
 def test_uni_pc_options_change_the_image(api, options):
     plain, _ = _run(api, "UniPC")

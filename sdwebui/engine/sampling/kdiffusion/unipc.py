@@ -74,15 +74,18 @@ class _UniPC:
         return (x - self.ns.std(t)[0] * eps) / self.ns.alpha(t)[0]
 
     def _common(self, model_prev: list, t_prev: list, t: torch.Tensor, order: int):
+        """What both variants start from: the log-SNR step h, the earlier points' ratios r_k (and 1 for
+        this one), their scaled differences D1, and sigma/alpha at the ends of the step (host scalars)."""
         ns = self.ns
-        lam_prev0, lam_t = ns.lam(t_prev[-1]), ns.lam(t)
-        h = lam_t - lam_prev0
+        lam_prev0 = ns.lam(t_prev[-1])
+        h = ns.lam(t) - lam_prev0
         rks, d1s = [], []
         for i in range(1, order):
-            rk = (ns.lam(t_prev[-(i + 1)]) - lam_prev0) / h
+            rk = float(((ns.lam(t_prev[-(i + 1)]) - lam_prev0) / h)[0])
             rks.append(rk)
-            d1s.append((model_prev[-(i + 1)] - model_prev[-1]) / rk[0])
-        return h, rks, d1s
+            d1s.append((model_prev[-(i + 1)] - model_prev[-1]) / rk)
+        ends = ns.std(t_prev[-1])[0], ns.std(t)[0], torch.exp(ns.log_mean(t))[0]
+        return -h[0], torch.tensor(rks + [1.0]), d1s, ends
 
     def update(self, x: torch.Tensor, model_prev: list, t_prev: list, t: torch.Tensor, order: int,
                use_corrector: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -91,12 +94,7 @@ class _UniPC:
         return self._bh(x, model_prev, t_prev, t, order, use_corrector)
 
     def _bh(self, x, model_prev, t_prev, t, order, use_corrector):
-        ns = self.ns
-        h, rks, d1s = self._common(model_prev, t_prev, t, order)
-        rks = torch.tensor([float(r[0]) for r in rks] + [1.0])
-        sigma_prev0, sigma_t = ns.std(t_prev[-1])[0], ns.std(t)[0]
-        alpha_t = torch.exp(ns.log_mean(t))[0]
-        hh = -h[0]
+        hh, rks, d1s, (sigma_prev0, sigma_t, alpha_t) = self._common(model_prev, t_prev, t, order)
         h_phi_1 = torch.expm1(hh)
         h_phi_k = h_phi_1 / hh - 1
         b_h = hh if self.variant == "bh1" else torch.expm1(hh)
@@ -125,11 +123,7 @@ class _UniPC:
         return x_t, model_t
 
     def _vary(self, x, model_prev, t_prev, t, order, use_corrector):
-        ns = self.ns
-        h, rks, d1s = self._common(model_prev, t_prev, t, order)
-        rks = torch.tensor([float(r[0]) for r in rks] + [1.0])
-        sigma_prev0, sigma_t = ns.std(t_prev[-1])[0], ns.std(t)[0]
-        alpha_t = torch.exp(ns.log_mean(t))[0]
+        hh, rks, d1s, (sigma_prev0, sigma_t, alpha_t) = self._common(model_prev, t_prev, t, order)
         K = len(rks)
         cols, col = [], torch.ones_like(rks)
         for k in range(1, K + 1):
@@ -141,7 +135,6 @@ class _UniPC:
             A_p = torch.linalg.inv(C[:-1, :-1]).to(x)
         if use_corrector:
             A_c = torch.linalg.inv(C).to(x)
-        hh = -h[0]
         h_phi_ks, h_phi_k, factorial = [], torch.expm1(hh), 1
         for k in range(1, K + 2):
             h_phi_ks.append(h_phi_k)
