@@ -140,6 +140,11 @@ class SDModel:
         return self.unet.config.in_channels == 9
 
     @property
+    def is_edit(self) -> bool:
+        """An instruct-pix2pix model: the UNet also sees the input picture's latents (4 more channels)."""
+        return self.unet.config.in_channels == self.latent_channels * 2
+
+    @property
     def latent_channels(self) -> int:
         return self.vae.config.latent_channels
 

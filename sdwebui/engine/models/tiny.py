@@ -217,11 +217,12 @@ def _transformers_config(model: nn.Module) -> dict[str, Any]:
     return _json_plain(cfg)
 
 
-def build_tiny_components(family: str, *, seed: int = 0, inpaint: bool = False) -> TinyComponents:
+def build_tiny_components(family: str, *, seed: int = 0, inpaint: bool = False, edit: bool = False) -> TinyComponents:
     """Build the tiny ``family`` ("sd1", "sd2", "sdxl", "sdxl-refiner") models with seeded random weights.
 
     ``inpaint`` gives the UNet 9 input channels (latents + mask + masked-image
-    latents), as in A1111's inpainting models.
+    latents), as in A1111's inpainting models; ``edit`` 8 (latents + the input picture's latents), as in
+    instruct-pix2pix models.
     """
     if family not in _FAMILY_CONFIGS:
         raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")
@@ -229,8 +230,8 @@ def build_tiny_components(family: str, *, seed: int = 0, inpaint: bool = False) 
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     unet_cfg, vae_cfg, te_cfg, te2_cfg = _FAMILY_CONFIGS[family]
-    if inpaint:
-        unet_cfg = {**unet_cfg, "in_channels": 9}
+    if inpaint or edit:
+        unet_cfg = {**unet_cfg, "in_channels": 9 if inpaint else 8}
 
     unet = _seeded(seed, lambda: UNet2DConditionModel(**unet_cfg))
     vae = _seeded(seed, lambda: AutoencoderKL(**vae_cfg))
@@ -255,6 +256,7 @@ def write_tiny_checkpoint(
     seed: int = 0,
     prediction_type: str = "epsilon",
     inpaint: bool = False,
+    edit: bool = False,
     half: bool = True,
 ) -> Path:
     """Build a tiny ``family`` model and save it as an A1111-layout safetensors file.
@@ -265,7 +267,7 @@ def write_tiny_checkpoint(
     """
     if prediction_type not in PREDICTION_TYPES:
         raise ValueError(f"unknown prediction_type {prediction_type!r}; expected one of {PREDICTION_TYPES}")
-    tiny = build_tiny_components(family, seed=seed, inpaint=inpaint)
+    tiny = build_tiny_components(family, seed=seed, inpaint=inpaint, edit=edit)
     state_dict = components_to_ldm(tiny.unet, tiny.vae, tiny.text_encoder, tiny.text_encoder_2, family=family)
     metadata = {
         "sd_webui_family": family,

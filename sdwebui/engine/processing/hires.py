@@ -172,7 +172,7 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
     if p.scripts is not None:
         p.scripts.before_hr(p)
     image_cond = None
-    if model.is_inpainting:
+    if model.is_inpainting or model.is_edit:
         image_cond = txt2img_image_conditioning(model, hi - lo, w, h)
     # the pass's own A1111 sampler object, made through create_sampler as A1111's hires pass makes it
     # (looked up at call time): an extension's sampler entry or denoiser (sd-dynamic-thresholding's)

@@ -88,6 +88,13 @@ def inpainting_conditioning(model, images: list[Image.Image], mask: Image.Image 
     return torch.cat([m_lat.expand(latents.shape[0], -1, -1, -1), latents], dim=1)
 
 
+def edit_conditioning(model, images: list[Image.Image], tile_above: int = 0) -> torch.Tensor:
+    """What an instruct-pix2pix UNet sees beside the latents: the picture's unscaled VAE latents (the
+    distribution's mode, as A1111's edit_image_conditioning)."""
+    shift = getattr(model.vae.config, "shift_factor", None) or 0.0
+    return encode_images_tensor(model, _to_tensor(images), tile_above) / model.vae.config.scaling_factor + shift
+
+
 def encode_images_tensor(model, x: torch.Tensor, tile_above: int = 0) -> torch.Tensor:
     """Images in [-1, 1] -> scaled latents (the distribution's mean, so the same image always gives
     the same latents; A1111 samples it with the global RNG). Images larger than `tile_above` px

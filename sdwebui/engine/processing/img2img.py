@@ -11,7 +11,8 @@ from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.hooks import PostProcessMaskOverlayArgs
 from sdwebui.engine.processing import img2img_prep as prep
 from sdwebui.engine.processing.base import StableDiffusionProcessing
-from sdwebui.engine.processing.image_latents import encode_images, inpainting_conditioning, vae_tile_above
+from sdwebui.engine.processing.image_latents import (edit_conditioning, encode_images, inpainting_conditioning,
+                                                    vae_tile_above)
 from sdwebui.engine.sampling import rng as rng_mod
 from sdwebui.engine.sampling.loop import sample
 
@@ -160,6 +161,10 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         if model.is_inpainting:
             self.image_conditioning = inpainting_conditioning(model, prepared, mask, opts.inpainting_mask_weight,
                                                               tile_above, round_mask=self.mask_round)
+        elif model.is_edit:
+            self.image_conditioning = edit_conditioning(model, prepared, tile_above)
+        if not model.is_edit:
+            self.image_cfg_scale = None      # only instruct-pix2pix models have an image CFG (A1111)
 
     def denoise_steps(self) -> tuple[int, int]:
         """(schedule length, A1111's t_enc) for the denoising strength, as A1111's setup_img2img_steps
@@ -177,6 +182,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         return sample(model, scheduler, noise * float(self.initial_noise_multiplier), conditioning,
                       steps=total, cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,
                       generators=noise_rng.generators, rng=noise_rng, callback=self.callback(model),
+                      image_cfg_scale=self.image_cfg_scale,
                       init_latents=self.init_latent, denoise_steps=t_enc, keep_mask=self.keep_mask,
                       image_cond=self.image_conditioning, hooks=self.ctx.hooks, sampler=self.sampler,
                       mask_blend=self._mask_blend(), controls=self.unet_controls,

@@ -53,7 +53,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     def sample(self, model, scheduler, noise, conditioning, noise_rng, lo: int, hi: int):
         ctx = self.ctx
         image_cond = None
-        if model.is_inpainting:
+        if model.is_inpainting or model.is_edit:
             image_cond = txt2img_image_conditioning(model, hi - lo, self.width, self.height)
         latents, finished = sample(model, scheduler, noise, conditioning, steps=self.steps,
                                    cfg_scale=float(self.cfg_scale), width=self.width, height=self.height,

@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from sdwebui.engine.control.residuals import UNetCall, UNetControl, call_unet
+from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.hooks import NO_HOOKS, AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
@@ -94,8 +95,9 @@ class GuidedUNet:
                  image_cond: torch.Tensor | None = None, hooks: Hooks = NO_HOOKS, sampler: Any = None,
                  controls: Sequence[UNetControl] = (), pass_name: str = "first", steps: int, total: int,
                  prediction_type: str = "epsilon", init_latents: torch.Tensor | None = None,
-                 keep_mask: torch.Tensor | None = None) -> None:
+                 keep_mask: torch.Tensor | None = None, image_cfg_scale: float | None = None) -> None:
         self.conditioning = conditioning
+        self.image_cfg_scale = image_cfg_scale
         self.images, self.cfg_scale, self.width, self.height = images, cfg_scale, width, height
         self.hooks, self.controls, self.pass_name, self.total = hooks, controls, pass_name, total
         self.kind = prediction_type
@@ -111,6 +113,7 @@ class GuidedUNet:
             denoiser.model, denoiser.steps, denoiser.total_steps, denoiser.step = model, steps, total, 0
             denoiser.init_latent, denoiser.mask = init_latents, keep_mask
             denoiser.nmask = None if keep_mask is None else 1 - keep_mask
+            denoiser.image_cfg_scale = image_cfg_scale
         self.denoiser = denoiser
         self.set_model(model)
 
@@ -129,18 +132,32 @@ class GuidedUNet:
         """Which image each UNet row belongs to, and the text inputs; changes only with the texts."""
         images, model = self.images, self.model
         use_cfg = batch.n_uncond > 0 and self.cfg_scale != 1.0
+        # instruct-pix2pix with an image CFG: a third group of rows, the negative prompt without the picture
+        self.edit = use_cfg and model.is_edit and self.image_cfg_scale not in (None, 1.0)
+        if self.edit and not batch.simple:
+            raise ProcessingError("image_cfg_scale", "AND in the prompt is not supported with an instruct-pix2pix "
+                                                     "model unless Image CFG scale is 1")
         cond_rows = list(range(images)) if batch.simple else batch.cond_image_index
-        rows = (list(range(images)) if use_cfg else []) + cond_rows
+        rows = (list(range(images)) if use_cfg else []) + cond_rows + (list(range(images)) if self.edit else [])
         self._rows_key, self.use_cfg, self.rows = batch, use_cfg, rows
         self.context = batch.context if use_cfg else batch.context[batch.n_uncond:]
+        if self.edit:
+            self.context = torch.cat([self.context, batch.context[:images]])
         self.added = None
         if model.is_sdxl:
             pooled = batch.pooled if use_cfg else batch.pooled[batch.n_uncond:]
+            if self.edit:
+                pooled = torch.cat([pooled, batch.pooled[:images]])
             n_u = images if use_cfg else 0
             ids = [_time_ids(model, self.width, self.height, 2.5 if r < n_u else 6.0) for r in range(len(rows))]
             self.added = {"text_embeds": pooled, "time_ids": torch.tensor(ids, device=self.device, dtype=model.dtype)}
         self.row_index = torch.tensor(rows, device=self.device)
         self.identity = rows == list(range(images))
+        self.image_in = None
+        if self.image_cond is not None:      # the extra UNet channels of each row (none past the edit rows)
+            self.image_in = self.image_cond.index_select(0, self.row_index)
+            if self.edit:
+                self.image_in[-images:] = 0
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, i: int, *, scale: Callable[[torch.Tensor], torch.Tensor],
                  sigma: Callable[[], Any], alpha: Callable[[], Any], cfg_scale: float | None = None) -> Evaluation:
@@ -160,10 +177,11 @@ class GuidedUNet:
         if denoiser is not None:
             denoiser.step, denoiser.model = i, model
         if self.hooked:
-            x_in, text_states = self._before_unet(x_in, text_states, sigma(), i, images if use_cfg else 0)
+            x_in, text_states = self._before_unet(x_in, text_states, sigma(), i, images if use_cfg else 0,
+                                                  images if self.edit else 0)
         x_plain = x_in
-        if self.image_cond is not None:
-            x_in = torch.cat([x_in, self.image_cond.index_select(0, self.row_index)], dim=1)
+        if self.image_in is not None:
+            x_in = torch.cat([x_in, self.image_in], dim=1)
         if self.graphs:   # the previous step's graph outputs are consumed: CUDA graphs may reuse them
             torch.compiler.cudagraph_mark_step_begin()
         # a compiled UNet guards on the timestep's dtype: one dtype whatever the sampler uses (the UNet's
@@ -176,7 +194,7 @@ class GuidedUNet:
         if self.controls:
             call = UNetCall(x_plain, t_in, i, self.total, text_states, self.added, images if use_cfg else 0,
                             self.rows, self.pass_name, model,
-                            x_in[:, x_plain.shape[1]:] if self.image_cond is not None else None,
+                            x_in[:, x_plain.shape[1]:] if self.image_in is not None else None,
                             alpha=alpha, prediction_type=self.kind)
             out = call_unet(self.controls, call, run)
         else:
@@ -186,7 +204,10 @@ class GuidedUNet:
             self.hooks.call("cfg_denoised", params)
             out = params.x
         raw = out
-        if self.extension_guidance and use_cfg:
+        if self.edit:        # A1111's combine_denoised_for_edit_model
+            u_img, c, u_plain = out[:images], out[images:-images], out[-images:]
+            out = u_plain + cfg_scale * (c - u_img) + self.image_cfg_scale * (u_img - u_plain)
+        elif self.extension_guidance and use_cfg:
             uncond = text_states[:images]
             if self.added is not None:
                 uncond = {"crossattn": uncond, "vector": self.added["text_embeds"][:images]}
@@ -220,12 +241,13 @@ class GuidedUNet:
             return (sa * x - denoised) / sb
         return denoised
 
-    def _before_unet(self, x_in, context, sigma, step: int, n_uncond: int):
+    def _before_unet(self, x_in, context, sigma, step: int, n_uncond: int, n_edit: int):
         """The cfg_denoiser callbacks: they see (and may replace) the UNet input and the text
-        conditioning of this step."""
-        cond, uncond = context[n_uncond:], context[:n_uncond]
+        conditioning of this step (`n_edit`: the instruct-pix2pix rows at the end, the negative prompt again)."""
+        cond, uncond = context[n_uncond:len(context) - n_edit], context[:n_uncond]
         params = CFGDenoiserParams(x_in, self.image_cond, sigma, step, self.total, cond, uncond, self.denoiser)
         self.hooks.call("cfg_denoiser", params)
         if params.text_cond is not cond or params.text_uncond is not uncond:
-            context = torch.cat([params.text_uncond, params.text_cond]) if n_uncond else params.text_cond
+            parts = [params.text_uncond, params.text_cond] if n_uncond else [params.text_cond]
+            context = torch.cat(parts + ([params.text_uncond] if n_edit else []))
         return params.x, context

@@ -27,8 +27,8 @@ def sample(model: SDModel, scheduler: KSampler, noise: torch.Tensor, conditionin
            denoise_steps: int | None = None, keep_mask: torch.Tensor | None = None,
            switch_at: int | None = None, on_switch: Callable[[], tuple[SDModel, object]] | None = None,
            hooks: Hooks = NO_HOOKS, sampler: Any = None, mask_blend: BlendHook | None = None,
-           controls: Sequence[UNetControl] = (), pass_name: str = "first", rng: Any = None
-           ) -> tuple[torch.Tensor, bool]:
+           controls: Sequence[UNetControl] = (), pass_name: str = "first", rng: Any = None,
+           image_cfg_scale: float | None = None) -> tuple[torch.Tensor, bool]:
     """Run the sampler. `conditioning` (text_encoding.ScheduledConditioning) gives the text
     conditioning for each step. txt2img starts from pure noise; img2img (`init_latents`) noises the
     image to the level where the last `denoise_steps` + 1 steps of a `steps` schedule start (A1111's
@@ -40,7 +40,8 @@ def sample(model: SDModel, scheduler: KSampler, noise: torch.Tensor, conditionin
     cfg_after_cfg calls at each evaluation; `sampler` is the job's A1111 sampler object (`p.sampler`),
     whose denoiser they see (guided_unet.py). `controls` (ControlNet units, engine/control) act on each
     UNet call; `pass_name` ("first" / "hires") tells them which pass this is. `rng` (rng.ImageRNG) gives
-    the noise A1111's samplers add at each step (else `generators`).
+    the noise A1111's samplers add at each step (else `generators`). `image_cfg_scale`: an
+    instruct-pix2pix model's guidance towards the input picture (None or 1: plain CFG).
 
     `scheduler` is what samplers.create_scheduler made (kdiffusion.KSampler). Returns (latents, finished):
     finished is False when the callback stopped the pass early (interrupt / skip)."""
@@ -48,7 +49,7 @@ def sample(model: SDModel, scheduler: KSampler, noise: torch.Tensor, conditionin
                         height=height, generators=generators, rng=rng, callback=callback, desc=desc,
                         image_cond=image_cond, init_latents=init_latents, denoise_steps=denoise_steps,
                         keep_mask=keep_mask, switch_at=switch_at, on_switch=on_switch, hooks=hooks, sampler=sampler,
-                        mask_blend=mask_blend, controls=controls, pass_name=pass_name)
+                        mask_blend=mask_blend, controls=controls, pass_name=pass_name, image_cfg_scale=image_cfg_scale)
 
 
 @contextmanager
@@ -116,7 +117,11 @@ def decode(model: SDModel, latents: torch.Tensor, tile_above: int = 0) -> torch.
 @torch.inference_mode()
 def txt2img_image_conditioning(model: SDModel, batch: int, width: int, height: int) -> torch.Tensor:
     """What an inpainting UNet sees in txt2img (as A1111): a full mask and the latents of a
-    mid-grey image, i.e. "repaint everything"."""
+    mid-grey image, i.e. "repaint everything". An instruct-pix2pix UNet sees no picture: zero latents."""
+    f = model.vae_scale_factor
+    if model.is_edit:
+        return torch.zeros((batch, model.latent_channels, height // f, width // f), device=model.device,
+                           dtype=model.dtype)
     grey = torch.zeros((1, 3, height, width), device=model.device, dtype=model.vae_dtype)
     latents = model.vae.encode(grey).latent_dist.mode() * model.vae.config.scaling_factor
     mask = torch.ones((1, 1, *latents.shape[2:]), device=model.device, dtype=latents.dtype)

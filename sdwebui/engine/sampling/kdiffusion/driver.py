@@ -48,7 +48,7 @@ def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning
                  keep_mask: torch.Tensor | None = None, switch_at: int | None = None,
                  on_switch: Callable[[], tuple[SDModel, object]] | None = None, hooks: Hooks = NO_HOOKS,
                  sampler: Any = None, mask_blend: BlendHook | None = None, controls: Sequence[UNetControl] = (),
-                 pass_name: str = "first") -> tuple[torch.Tensor, bool]:
+                 pass_name: str = "first", image_cfg_scale: float | None = None) -> tuple[torch.Tensor, bool]:
     """loop.sample for A1111's samplers (same arguments). img2img runs A1111's `denoise_steps` + 1
     steps at the end of a `steps` schedule (DDIM and PLMS: `denoise_steps` - 1, as A1111's)."""
     device = model.device
@@ -63,7 +63,7 @@ def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning
     unet = GuidedUNet(model, conditioning, images=images, cfg_scale=cfg_scale, width=width, height=height,
                       image_cond=image_cond, hooks=hooks, sampler=sampler, controls=controls, pass_name=pass_name,
                       steps=steps, total=total, prediction_type=ks.prediction_type, init_latents=init_latents,
-                      keep_mask=keep_mask)
+                      keep_mask=keep_mask, image_cfg_scale=image_cfg_scale)
     kind = ks.prediction_type
     state = {"evals": 0, "last": None}
 
