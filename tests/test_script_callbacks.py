@@ -237,3 +237,28 @@ def test_script_class_from_the_extensions_package_and_settings_registered_in_ini
     webui._load_extensions()
     assert "Packaged" in [s.title() for s in scripts.scripts_txt2img.alwayson_scripts]
     assert shared.opts.packaged_flag == 5
+
+
+def test_img2img_extra_noise_and_its_callback(api, registered):
+    """img2img_extra_noise adds the start noise once more (infotext "Extra noise"); on_extra_noise sees it
+    with the image's latents and the noised start, and may replace it (A1111)."""
+    from tests.test_img2img import b64, noise_image
+
+    body = {**SMALL, "init_images": [b64(noise_image(64, 64, 5))], "denoising_strength": 0.6}
+    plain = api.post("/sdapi/v1/img2img", json=body)
+    extra = api.post("/sdapi/v1/img2img", json={**body, "override_settings": {"img2img_extra_noise": 0.5}})
+    assert "Extra noise: 0.5" in json.loads(extra.json()["info"])["infotexts"][0]
+    assert "Extra noise" not in json.loads(plain.json()["info"])["infotexts"][0]
+    assert not np.array_equal(pixels(plain), pixels(extra))
+    seen = []
+
+    def quieter(params):
+        seen.append((params.noise.shape, params.x.shape, params.xi.shape))
+        params.noise = params.noise * 0
+
+    registered("extra_noise", quieter)
+    silenced = api.post("/sdapi/v1/img2img", json={**body, "override_settings": {"img2img_extra_noise": 0.5}})
+    assert seen and seen[0] == ((1, 4, 8, 8),) * 3
+    assert np.array_equal(pixels(silenced), pixels(plain))      # no extra noise left: the plain image
+    txt = api.post("/sdapi/v1/txt2img", json={**SMALL, "override_settings": {"img2img_extra_noise": 0.5}})
+    assert "Extra noise" not in json.loads(txt.json()["info"])["infotexts"][0]     # txt2img starts from noise

@@ -216,7 +216,7 @@ def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callabl
             # A1111's sampler object for the batch, made through sd_samplers.create_sampler (looked up at
             # call time: an extension may wrap it); an extension's process_batch may have made its own
             p.sampler = extension_tables.create_sampler(p.sampler_name, model)
-        scheduler = make_scheduler(p, model, p.sampler, p.schedule, seeds)
+        scheduler = make_scheduler(p, model, p.sampler, p.schedule, seeds, from_image=not p.is_txt2img)
         latents, finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
         _record_embeddings(p)
         if p.scripts is not None:

@@ -150,7 +150,7 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
                            device=model.device, randn_source=opts.randn_source)
     noise = rng.first()
     rng.reseed_for_sampler(int(opts.eta_noise_seed_delta or 0))
-    scheduler = make_scheduler(p, model, p.hr_sampler, p.hr_schedule, seeds)
+    scheduler = make_scheduler(p, model, p.hr_sampler, p.hr_schedule, seeds, from_image=True)
     if model is not p.encoder.model:
         ctx.embeddings.refresh(model)
     encoder = p.encoder if model is p.encoder.model else make_encoder(p, model)

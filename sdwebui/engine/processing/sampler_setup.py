@@ -31,6 +31,7 @@ def sampler_options(p: Any, model: Any) -> SamplerOptions:
         quantize=bool(get("enable_quantization", False)),
         uni_pc_variant=str(get("uni_pc_variant", "bh1")), uni_pc_skip_type=str(get("uni_pc_skip_type", "time_uniform")),
         uni_pc_order=int(get("uni_pc_order", 3)), uni_pc_lower_order_final=bool(get("uni_pc_lower_order_final", True)),
+        extra_noise=float(get("img2img_extra_noise", 0.0) or 0.0),
         schedule=ScheduleOptions(sigma_min=float(get("sigma_min", 0.0) or 0.0),
                                  sigma_max=float(get("sigma_max", 0.0) or 0.0), rho=float(get("rho", 0.0) or 0.0),
                                  beta_alpha=float(get("beta_dist_alpha", 0.6)),
@@ -39,11 +40,18 @@ def sampler_options(p: Any, model: Any) -> SamplerOptions:
                                  sdxl=bool(getattr(model, "is_sdxl", False))))
 
 
-def make_scheduler(p: Any, model: Any, sampler: Any, schedule: Any, seeds: Sequence[int]) -> Any:
-    """What samples this pass (samplers.create_scheduler), its infotext entries recorded in `p`."""
+def make_scheduler(p: Any, model: Any, sampler: Any, schedule: Any, seeds: Sequence[int], *,
+                   from_image: bool) -> Any:
+    """What samples this pass (samplers.create_scheduler), its infotext entries recorded in `p`.
+    `from_image`: the pass starts from a picture (img2img, hires), where `img2img_extra_noise` acts."""
     opts = p.ctx.opts
     eta = p.eta if p.eta is not None else (opts.eta_ddim if sampler.name in _DDIM_ETA else opts.eta_ancestral)
+    options = sampler_options(p, model)
+    if not from_image:
+        options.extra_noise = 0.0
     scheduler = samplers.create_scheduler(sampler, schedule, model.scheduler_config, eta=eta, seed=seeds,
-                                          options=sampler_options(p, model))
+                                          options=options)
     p.extra_generation_params.update(getattr(scheduler, "infotext", {}))
+    if options.extra_noise > 0:
+        p.extra_generation_params["Extra noise"] = options.extra_noise
     return scheduler

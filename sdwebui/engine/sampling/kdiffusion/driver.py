@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from sdwebui.engine.control.residuals import UNetControl, controls_pass
-from sdwebui.engine.hooks import NO_HOOKS, Hooks
+from sdwebui.engine.hooks import NO_HOOKS, ExtraNoiseParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
 from sdwebui.engine.sampling.guided_unet import Evaluation, GuidedUNet
@@ -90,7 +90,9 @@ def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning
         try:
             x = solve(ks, evaluate, noise, steps, generators=generators, rng=rng, init_latents=init_latents,
                       t_enc=t_enc, keep_mask=keep_mask, mask_blend=mask_blend, denoiser=unet.denoiser,
-                      report=report, cfg_scale=cfg_scale)
+                      report=report, cfg_scale=cfg_scale,
+                      on_extra_noise=(lambda params: hooks.call("extra_noise", params)) if hooks.has("extra_noise")
+                      else None)
             finished = True
         except _Stop:
             x, finished = state["last"] if state["last"] is not None else noise, False
@@ -119,22 +121,34 @@ Report = Callable[[int, torch.Tensor, torch.Tensor, Evaluation, Any], None]
 def solve(ks: KSampler, evaluate: Callable[..., Evaluation], noise: torch.Tensor, steps: int, *,
           generators=None, rng: Any = None, init_latents: torch.Tensor | None = None, t_enc: int | None = None,
           keep_mask: torch.Tensor | None = None, mask_blend: BlendHook | None = None,
-          denoiser: CFGDenoiser | None = None, report: Report | None = None, cfg_scale: float = 1.0) -> torch.Tensor:
+          denoiser: CFGDenoiser | None = None, report: Report | None = None, cfg_scale: float = 1.0,
+          on_extra_noise: Callable[[ExtraNoiseParams], None] | None = None) -> torch.Tensor:
     """Run the sampler's solver from `noise` (txt2img) or from `init_latents` noised for A1111's `t_enc`
     (img2img), with `evaluate(x, t, scale=, sigma=, alpha=[, cfg_scale=])` the guided UNet
     (GuidedUNet.__call__ with its evaluation counter) and `report(i, x, denoised, evaluation, alpha)`
-    called once per step."""
+    called once per step. `on_extra_noise` (the extensions' on_extra_noise) may change the noise that
+    `img2img_extra_noise` adds to an img2img start."""
     report = report or (lambda *_: None)
     randn = _step_noise(rng, generators, noise)
+
+    def extra(x: torch.Tensor) -> torch.Tensor:
+        """A1111's extra noise: the start noise once more, times the option (an extension may replace it)."""
+        if init_latents is None or ks.options.extra_noise <= 0:
+            return x
+        params = ExtraNoiseParams(noise, init_latents, x)
+        if on_extra_noise is not None:
+            on_extra_noise(params)
+        return x + params.noise * ks.options.extra_noise
+
     if ks.call_kind == "timesteps":
         return _run_timesteps(ks, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
-                              denoiser, cfg_scale)
+                              denoiser, cfg_scale, extra)
     return _run_sigmas(ks, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
-                       denoiser, generators)
+                       denoiser, generators, extra)
 
 
 def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
-                denoiser, generators) -> torch.Tensor:
+                denoiser, generators, extra) -> torch.Tensor:
     discrete = ks.discrete
     # the schedule stays on the host: the solvers' control flow and scalars then never wait for the GPU
     # (A1111 keeps it on the device and syncs at every comparison); the UNet gets its timestep as a tensor
@@ -144,7 +158,7 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
         first = sigmas[0]
         x = noise * ((1.0 + first ** 2) ** 0.5 if ks.options.sgm_noise_multiplier else first)
     else:
-        x = init_latents + noise * plan[0]
+        x = extra(init_latents + noise * plan[0])
     last_eval: dict = {}
 
     def model(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -185,7 +199,7 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
 
 
 def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
-                   denoiser, cfg_scale: float) -> torch.Tensor:
+                   denoiser, cfg_scale: float, extra) -> torch.Tensor:
     alphas = ks.alphas_cumprod                  # on the host, as the sigmas above
     all_timesteps = ks.timesteps(steps)
     if init_latents is None:
@@ -195,7 +209,7 @@ def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, m
         t_enc = min(t_enc, len(all_timesteps) - 1)
         plan = all_timesteps[:t_enc]
         a = alphas[all_timesteps[t_enc]]
-        x = init_latents * a.sqrt() + noise * (1 - a).sqrt()
+        x = extra(init_latents * a.sqrt() + noise * (1 - a).sqrt())
     cfgpp = ks.solver == "ddim_cfgpp"
     last: dict = {}
 

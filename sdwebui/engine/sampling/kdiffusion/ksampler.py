@@ -65,6 +65,7 @@ class SamplerOptions:
     uni_pc_skip_type: str = "time_uniform"     # uni_pc_skip_type
     uni_pc_order: int = 3           # uni_pc_order
     uni_pc_lower_order_final: bool = True      # uni_pc_lower_order_final
+    extra_noise: float = 0.0        # img2img_extra_noise: more of the start noise in img2img and hires
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
 
 

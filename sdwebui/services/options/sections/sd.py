@@ -21,7 +21,6 @@ INERT: dict[str, str] = {
     "sd_vae_checkpoint_cache": "one VAE is loaded at a time",
     "sd_vae_overrides_per_model_preferences": "there are no per-model VAE preferences (user metadata) to override",
     "auto_vae_precision_bfloat16": "the VAE is not re-run on NaNs; see auto_vae_precision",
-    "img2img_extra_noise": "no extra noise is added to img2img latents",
     "img2img_color_correction": "img2img color correction is not implemented",
     "img2img_editor_height": "the image editor keeps gradio's height",
     "return_mask": "the inpainting mask is not added to the results",
