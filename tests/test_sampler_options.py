@@ -119,3 +119,60 @@ def test_image_rng_next_continues_each_images_stream():
     g = torch.Generator().manual_seed(5)
     torch.randn((4, 8, 8), generator=g)
     assert torch.equal(cpu.next()[0], torch.randn((4, 8, 8), generator=g))
+
+
+def test_negative_guidance_minimum_sigma_skips_the_negative_prompt_late(api):
+    """NGMS (s_min_uncond): below that sigma every other evaluation leaves the negative prompt out (all of
+    them with s_min_uncond_all); recorded as "NGMS" / "NGMS all steps"; the request field acts too."""
+    plain, text = _run(api, "Euler", "Karras")
+    assert "NGMS" not in text
+    high, text = _run(api, "Euler", "Karras", override_settings={"s_min_uncond": 14.0})
+    assert "NGMS: 14.0" in text and not np.array_equal(plain, high)
+    every, text = _run(api, "Euler", "Karras", override_settings={"s_min_uncond": 14.0, "s_min_uncond_all": True})
+    assert "NGMS all steps: True" in text and not np.array_equal(every, high)
+    # at cfg 1 there is no negative prompt to leave out
+    no_cfg, _ = _run(api, "Euler", "Karras", cfg_scale=1)
+    assert np.array_equal(no_cfg, _run(api, "Euler", "Karras", cfg_scale=1, s_min_uncond=14.0)[0])
+    assert np.array_equal(high, _run(api, "Euler", "Karras", s_min_uncond=14.0)[0])
+    tiny, _ = _run(api, "Euler", "Karras", s_min_uncond=1e-6)      # no sigma is below it: nothing skipped
+    assert np.array_equal(tiny, plain)
+
+
+def test_skipping_the_negative_takes_the_prompt_as_is():
+    """With every evaluation skipping the negative prompt the result is the plain prompt's (guidance 1)."""
+    from sdwebui.engine.sampling.guided_unet import GuidedUNet
+
+    class Batch:
+        simple, n_uncond, cond_image_index, pooled = True, 1, [0], None
+
+        def __init__(self):
+            g = torch.Generator().manual_seed(0)
+            self.context = torch.randn(2, 77, 32, generator=g)
+
+    class Cond:
+        batch = Batch()
+
+        def at(self, i):
+            return self.batch
+
+    class Model:
+        device, dtype, compiled, is_sdxl, is_edit, family = torch.device("cpu"), torch.float32, None, False, False, "sd1"
+        seen: list = []
+
+        def runs_as_cuda_graphs(self):
+            return False
+
+        def unet(self, x, t, encoder_hidden_states, added_cond_kwargs, return_dict):
+            Model.seen.append(encoder_hidden_states.shape[0])
+            return (x * encoder_hidden_states.mean(dim=(1, 2)).reshape(-1, 1, 1, 1),)
+
+    x = torch.ones(1, 4, 2, 2)
+    skipping = GuidedUNet(Model(), Cond(), images=1, cfg_scale=7.0, width=16, height=16, steps=1, total=1,
+                          skip_uncond_below=(5.0, True))
+    ev = skipping(x, torch.tensor(1.0), 0, scale=lambda r: r, sigma=lambda: torch.tensor([1.0]), alpha=lambda: 0.5)
+    assert Model.seen[-1] == 1 and not ev.use_cfg
+    assert torch.allclose(ev.out, x * Cond.batch.context[1].mean())
+    guided = GuidedUNet(Model(), Cond(), images=1, cfg_scale=7.0, width=16, height=16, steps=1, total=1,
+                        skip_uncond_below=(5.0, True))
+    ev = guided(x, torch.tensor(1.0), 0, scale=lambda r: r, sigma=lambda: torch.tensor([9.0]), alpha=lambda: 0.5)
+    assert Model.seen[-1] == 2 and ev.use_cfg         # above the sigma: the negative prompt is there

@@ -58,7 +58,7 @@ class StableDiffusionProcessing:
                  outpath_grids: str | None = None, comments: dict | None = None,
                  refiner_checkpoint: str | None = None, refiner_switch_at: float | None = None,
                  disable_extra_networks: bool = False, s_churn: float | None = None, s_tmax: float | None = None,
-                 s_tmin: float | None = None, s_noise: float | None = None,
+                 s_tmin: float | None = None, s_noise: float | None = None, s_min_uncond: float | None = None,
                  scripts: Any = None, script_args: list | None = None, **_: Any):
         self.prompt = prompt or ""
         self.negative_prompt = negative_prompt or ""
@@ -72,6 +72,7 @@ class StableDiffusionProcessing:
         self.scheduler = scheduler
         # the sampler's churn/noise settings; None: the option of the same name (sampler_setup.py)
         self.s_churn, self.s_tmax, self.s_tmin, self.s_noise = s_churn, s_tmax, s_tmin, s_noise
+        self.s_min_uncond = s_min_uncond
         self.batch_size = int(batch_size)
         self.n_iter = int(n_iter)
         self.steps = int(steps)

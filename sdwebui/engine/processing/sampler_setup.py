@@ -32,6 +32,8 @@ def sampler_options(p: Any, model: Any) -> SamplerOptions:
         uni_pc_variant=str(get("uni_pc_variant", "bh1")), uni_pc_skip_type=str(get("uni_pc_skip_type", "time_uniform")),
         uni_pc_order=int(get("uni_pc_order", 3)), uni_pc_lower_order_final=bool(get("uni_pc_lower_order_final", True)),
         extra_noise=float(get("img2img_extra_noise", 0.0) or 0.0),
+        s_min_uncond=_value(getattr(p, "s_min_uncond", None), get("s_min_uncond", 0.0), 0.0),
+        s_min_uncond_all=bool(get("s_min_uncond_all", False)),
         schedule=ScheduleOptions(sigma_min=float(get("sigma_min", 0.0) or 0.0),
                                  sigma_max=float(get("sigma_max", 0.0) or 0.0), rho=float(get("rho", 0.0) or 0.0),
                                  beta_alpha=float(get("beta_dist_alpha", 0.6)),
@@ -54,4 +56,8 @@ def make_scheduler(p: Any, model: Any, sampler: Any, schedule: Any, seeds: Seque
     p.extra_generation_params.update(getattr(scheduler, "infotext", {}))
     if options.extra_noise > 0:
         p.extra_generation_params["Extra noise"] = options.extra_noise
+    if options.s_min_uncond > 0:
+        p.extra_generation_params["NGMS"] = options.s_min_uncond
+        if options.s_min_uncond_all:
+            p.extra_generation_params["NGMS all steps"] = True
     return scheduler

@@ -95,9 +95,13 @@ class GuidedUNet:
                  image_cond: torch.Tensor | None = None, hooks: Hooks = NO_HOOKS, sampler: Any = None,
                  controls: Sequence[UNetControl] = (), pass_name: str = "first", steps: int, total: int,
                  prediction_type: str = "epsilon", init_latents: torch.Tensor | None = None,
-                 keep_mask: torch.Tensor | None = None, image_cfg_scale: float | None = None) -> None:
+                 keep_mask: torch.Tensor | None = None, image_cfg_scale: float | None = None,
+                 skip_uncond_below: tuple[float, bool] = (0.0, False)) -> None:
         self.conditioning = conditioning
         self.image_cfg_scale = image_cfg_scale
+        # A1111's negative guidance minimum sigma: below it, every other evaluation (or every one) leaves out
+        # the negative prompt and takes the prompt's prediction as is
+        self.skip_uncond_below, self.skip_uncond_always = skip_uncond_below
         self.images, self.cfg_scale, self.width, self.height = images, cfg_scale, width, height
         self.hooks, self.controls, self.pass_name, self.total = hooks, controls, pass_name, total
         self.kind = prediction_type
@@ -128,10 +132,11 @@ class GuidedUNet:
             self.image_cond = self.image_cond.to(device=model.device, dtype=model.dtype)
         self._rows_key = None
 
-    def _rows(self, batch) -> None:
-        """Which image each UNet row belongs to, and the text inputs; changes only with the texts."""
+    def _rows(self, batch, skip_uncond: bool) -> None:
+        """Which image each UNet row belongs to, and the text inputs; changes only with the texts (and
+        when an evaluation leaves the negative prompt out)."""
         images, model = self.images, self.model
-        use_cfg = batch.n_uncond > 0 and self.cfg_scale != 1.0
+        use_cfg = batch.n_uncond > 0 and self.cfg_scale != 1.0 and not skip_uncond
         # instruct-pix2pix with an image CFG: a third group of rows, the negative prompt without the picture
         self.edit = use_cfg and model.is_edit and self.image_cfg_scale not in (None, 1.0)
         if self.edit and not batch.simple:
@@ -139,7 +144,7 @@ class GuidedUNet:
                                                      "model unless Image CFG scale is 1")
         cond_rows = list(range(images)) if batch.simple else batch.cond_image_index
         rows = (list(range(images)) if use_cfg else []) + cond_rows + (list(range(images)) if self.edit else [])
-        self._rows_key, self.use_cfg, self.rows = batch, use_cfg, rows
+        self._rows_key, self.use_cfg, self.rows = (batch, skip_uncond), use_cfg, rows
         self.context = batch.context if use_cfg else batch.context[batch.n_uncond:]
         if self.edit:
             self.context = torch.cat([self.context, batch.context[:images]])
@@ -167,8 +172,11 @@ class GuidedUNet:
         model, images = self.model, self.images
         cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
         batch = self.conditioning.at(i)
-        if self._rows_key is not batch:
-            self._rows(batch)
+        skip = (self.skip_uncond_below > 0 and (i % 2 == 1 or self.skip_uncond_always) and batch.n_uncond > 0
+                and not self.model.is_edit and float(torch.as_tensor(sigma()).reshape(-1)[0]) < self.skip_uncond_below)
+        key = self._rows_key
+        if key is None or key[0] is not batch or key[1] != skip:
+            self._rows(batch, skip)
         use_cfg = self.use_cfg
         x_in = x if self.identity else x.index_select(0, self.row_index)
         x_in = scale(x_in).to(model.dtype)
@@ -207,6 +215,15 @@ class GuidedUNet:
         if self.edit:        # A1111's combine_denoised_for_edit_model
             u_img, c, u_plain = out[:images], out[images:-images], out[-images:]
             out = u_plain + cfg_scale * (c - u_img) + self.image_cfg_scale * (u_img - u_plain)
+        elif skip:
+            # no negative rows: A1111 stands each image's first prompt in for the negative one, at guidance 1
+            if not batch.simple:
+                first = out[[group[0][0] for group in batch.groups]]
+                res = first.clone()
+                for k, group in enumerate(batch.groups):
+                    for row, weight in group:
+                        res[k] += weight * (out[row] - first[k])
+                out = res
         elif self.extension_guidance and use_cfg:
             uncond = text_states[:images]
             if self.added is not None:

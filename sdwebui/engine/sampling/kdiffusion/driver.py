@@ -63,7 +63,8 @@ def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning
     unet = GuidedUNet(model, conditioning, images=images, cfg_scale=cfg_scale, width=width, height=height,
                       image_cond=image_cond, hooks=hooks, sampler=sampler, controls=controls, pass_name=pass_name,
                       steps=steps, total=total, prediction_type=ks.prediction_type, init_latents=init_latents,
-                      keep_mask=keep_mask, image_cfg_scale=image_cfg_scale)
+                      keep_mask=keep_mask, image_cfg_scale=image_cfg_scale,
+                      skip_uncond_below=(ks.options.s_min_uncond, ks.options.s_min_uncond_all))
     kind = ks.prediction_type
     state = {"evals": 0, "last": None}
 

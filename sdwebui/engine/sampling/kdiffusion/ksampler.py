@@ -66,6 +66,8 @@ class SamplerOptions:
     uni_pc_order: int = 3           # uni_pc_order
     uni_pc_lower_order_final: bool = True      # uni_pc_lower_order_final
     extra_noise: float = 0.0        # img2img_extra_noise: more of the start noise in img2img and hires
+    s_min_uncond: float = 0.0       # s_min_uncond: below this sigma, every other evaluation skips the negative
+    s_min_uncond_all: bool = False  # s_min_uncond_all: ... every evaluation
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
 
 

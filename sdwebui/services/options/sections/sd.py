@@ -28,8 +28,6 @@ INERT: dict[str, str] = {
     "img2img_batch_show_results_limit": "img2img batch from a directory is not implemented",
     "overlay_inpaint": "the inpainted result is always pasted over the original outside the mask",
     "cross_attention_optimization": "diffusers picks the attention kernel (PyTorch SDPA)",
-    "s_min_uncond": "negative guidance minimum sigma is not implemented",
-    "s_min_uncond_all": "negative guidance minimum sigma is not implemented",
     "token_merging_ratio": "token merging (ToMe) is not implemented",
     "token_merging_ratio_img2img": "token merging (ToMe) is not implemented",
     "token_merging_ratio_hr": "token merging (ToMe) is not implemented",
