@@ -35,10 +35,12 @@ def blend_prediction(hook: BlendHook | None, keep_mask: torch.Tensor, init: torc
     return args.blended_latent
 
 
-def blend_final(hook: BlendHook, latents: torch.Tensor, keep_mask: torch.Tensor,
+def blend_final(hook: BlendHook | None, latents: torch.Tensor, keep_mask: torch.Tensor,
                 init_latents: torch.Tensor) -> torch.Tensor:
     """The blend of the finished latents with the clean original (A1111's `is_final_blend`)."""
     plain = init_latents * keep_mask + latents * (1 - keep_mask)
+    if hook is None:
+        return plain
     mask, nmask = _a1111_masks(keep_mask, latents.shape[1])
     args = MaskBlendArgs(latents, nmask, init_latents, mask, plain)
     hook(args)

@@ -58,7 +58,7 @@ def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning
         init_latents = init_latents.to(device=device, dtype=torch.float32)
     if keep_mask is not None:
         keep_mask = keep_mask.to(device=device, dtype=torch.float32)
-    t_enc = None if init_latents is None else int(denoise_steps if denoise_steps is not None else steps)
+    t_enc = None if init_latents is None else ks.clamp_t_enc(steps, steps if denoise_steps is None else denoise_steps)
     total = steps_to_run(ks, steps, t_enc)
     unet = GuidedUNet(model, conditioning, images=images, cfg_scale=cfg_scale, width=width, height=height,
                       image_cond=image_cond, hooks=hooks, sampler=sampler, controls=controls, pass_name=pass_name,
@@ -97,10 +97,8 @@ def run_ksampler(ks: KSampler, model: SDModel, noise: torch.Tensor, conditioning
             finished = True
         except _Stop:
             x, finished = state["last"] if state["last"] is not None else noise, False
-    if keep_mask is not None and mask_blend is not None:
+    if keep_mask is not None:
         x = blend_final(mask_blend, x, keep_mask, init_latents)
-    elif keep_mask is not None:
-        x = init_latents * keep_mask + x * (1 - keep_mask)
     return x, finished
 
 
@@ -108,12 +106,9 @@ def steps_to_run(ks: KSampler, steps: int, t_enc: int | None) -> int:
     """How many steps a pass makes: `steps` (txt2img; DDIM and PLMS one fewer when 1000 // steps divides
     1000, as A1111's), A1111's t_enc + 1 at the end of the schedule (img2img)."""
     if ks.call_kind == "timesteps":
-        n = len(ks.timesteps(steps))
-        run = n if t_enc is None else min(t_enc, n - 1)
+        run = len(ks.timesteps(steps)) if t_enc is None else t_enc
         return run if ks.solver == "unipc" else max(run - 1, 0)
-    if t_enc is None:
-        return steps
-    return min(t_enc, steps - 1) + 1
+    return steps if t_enc is None else t_enc + 1
 
 
 Report = Callable[[int, torch.Tensor, torch.Tensor, Evaluation, Any], None]
@@ -125,7 +120,7 @@ def solve(ks: KSampler, evaluate: Callable[..., Evaluation], noise: torch.Tensor
           denoiser: CFGDenoiser | None = None, report: Report | None = None, cfg_scale: float = 1.0,
           on_extra_noise: Callable[[ExtraNoiseParams], None] | None = None) -> torch.Tensor:
     """Run the sampler's solver from `noise` (txt2img) or from `init_latents` noised for A1111's `t_enc`
-    (img2img), with `evaluate(x, t, scale=, sigma=, alpha=[, cfg_scale=])` the guided UNet
+    (img2img; within the schedule: KSampler.clamp_t_enc), with `evaluate(x, t, scale=, sigma=, alpha=[, cfg_scale=])` the guided UNet
     (GuidedUNet.__call__ with its evaluation counter) and `report(i, x, denoised, evaluation, alpha)`
     called once per step. `on_extra_noise` (the extensions' on_extra_noise) may change the noise that
     `img2img_extra_noise` adds to an img2img start."""
@@ -154,7 +149,7 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
     # the schedule stays on the host: the solvers' control flow and scalars then never wait for the GPU
     # (A1111 keeps it on the device and syncs at every comparison); the UNet gets its timestep as a tensor
     sigmas = ks.sigmas(steps)
-    plan = sigmas if t_enc is None else sigmas[steps - min(t_enc, steps - 1) - 1:]
+    plan = sigmas if t_enc is None else sigmas[steps - t_enc - 1:]
     if init_latents is None:
         first = sigmas[0]
         x = noise * ((1.0 + first ** 2) ** 0.5 if ks.options.sgm_noise_multiplier else first)
@@ -207,7 +202,6 @@ def _run_timesteps(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, m
         plan = all_timesteps
         x = noise
     else:
-        t_enc = min(t_enc, len(all_timesteps) - 1)
         plan = all_timesteps[:t_enc]
         a = alphas[all_timesteps[t_enc]]
         x = extra(init_latents * a.sqrt() + noise * (1 - a).sqrt())

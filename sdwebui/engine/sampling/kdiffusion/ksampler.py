@@ -138,8 +138,14 @@ class KSampler:
     def timesteps(self, steps: int) -> torch.Tensor:
         return a1111_timesteps(steps, self.discard_penultimate)
 
+    def clamp_t_enc(self, steps: int, t_enc: int) -> int:
+        """A1111's img2img `t_enc` within what a `steps` schedule has (it can be at most one step short of it)."""
+        last = len(self.timesteps(steps)) - 1 if self.call_kind == "timesteps" else steps - 1
+        return max(0, min(int(t_enc), last))
+
     def start_sigma(self, steps: int, t_enc: int) -> float:
         """The noise level an img2img run of A1111's `t_enc` out of `steps` starts at."""
+        t_enc = self.clamp_t_enc(steps, t_enc)
         if self.call_kind == "timesteps":
             a = float(self.alphas_cumprod[int(self.timesteps(steps)[t_enc])])
             return ((1 - a) / a) ** 0.5

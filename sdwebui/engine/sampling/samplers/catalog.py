@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from diffusers.utils import is_scipy_available, is_torchsde_available
 
