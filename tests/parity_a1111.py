@@ -58,8 +58,15 @@ def cases(folder: Path) -> list[dict]:
             continue
         request = {k: _inline(v, folder / "a1111-v1.10.1") for k, v in record["request"].items()}
         out.append({"name": record.get("name", path.stem), "path": record["path"], "request": request,
-                    "png": path.with_name(path.stem + ".0.png")})
+                    "pngs": [path.with_name(path.stem + ".0.png")], "info": None})
     return out
+
+
+def all_cases(folder: Path | None) -> list[dict]:
+    """The shared records (when that folder is here) and the sweep's records kept in tests/parity_records."""
+    from tests.parity_sweep import load_records
+
+    return (cases(folder) if folder is not None else []) + load_records()
 
 
 def _inline(value, base: Path):
@@ -79,18 +86,51 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
-def measure(base_url: str, folder: Path, only: set[str] | None = None) -> dict[str, float]:
+# infotext keys that name the program or its version, not the picture
+VOLATILE_KEYS = {"Version", "Model hash", "Model"}
+
+
+def infotext_difference(ours: str, theirs: str) -> dict[str, tuple]:
+    """Infotext fields that differ: {key: (ours, A1111's)}; the prompts are compared as fields too."""
+    from sdwebui.services.legacy.infotext import parse_generation_parameters
+
+    a, b = parse_generation_parameters(ours), parse_generation_parameters(theirs)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b) - VOLATILE_KEYS)
+            if k not in VOLATILE_KEYS and str(a.get(k)) != str(b.get(k))}
+
+
+def measure(base_url: str, folder: Path | None, only: set[str] | None = None, *,
+            infotexts: dict[str, dict] | None = None) -> dict[str, float]:
+    """The lowest PSNR over each case's images ({name: dB}); with `infotexts`, the infotext fields that
+    differ from A1111's are put there per case."""
     import httpx
 
     results = {}
-    for case in cases(folder):
+    for case in all_cases(folder):
         if only and case["name"] not in only:
             continue
-        r = httpx.post(base_url + case["path"], json=case["request"], timeout=600)
+        r = httpx.post(base_url + case["path"], json=case["request"], timeout=1800)
         r.raise_for_status()
-        ours = Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0])))
-        results[case["name"]] = psnr(ours, Image.open(case["png"]))
+        body = r.json()
+        n = len(case["pngs"])
+        ours = [Image.open(io.BytesIO(base64.b64decode(b64))) for b64 in body["images"][-n:]]
+        results[case["name"]] = min(psnr(o, Image.open(png)) for o, png in zip(ours, case["pngs"]))
+        if infotexts is not None and case["info"]:
+            mine = json.loads(body["info"])["infotexts"]
+            diff = {}
+            for a, b in zip(mine, case["info"]):
+                diff.update(infotext_difference(a, b))
+            infotexts[case["name"]] = diff
     return results
+
+
+def server_args(ckpt: Path, data: Path) -> list[str]:
+    """This project's server as the parity runs start it: the reference checkpoint, and the sweep's network
+    files (tests/parity_loras.py) in its Lora folder."""
+    from tests.parity_loras import build
+
+    build(data / "parity-loras")
+    return ["--api", "--nowebui", "--skip-install", "--ckpt", str(ckpt), "--lora-dir", str(data / "parity-loras")]
 
 
 def main() -> int:
@@ -112,11 +152,12 @@ def main() -> int:
     ckpt = oracle_checkpoint(folder, Path.home() / ".cache" / "sdwebui-parity")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        with running_server(data, ["--api", "--nowebui", "--skip-install", "--ckpt", str(ckpt)],
-                            ready_path="/sdapi/v1/progress") as srv:
-            results = measure(srv.base, folder, set(args.only.split(",")) if args.only else None)
+        with running_server(data, server_args(ckpt, data), ready_path="/sdapi/v1/progress") as srv:
+            infotexts: dict[str, dict] = {}
+            results = measure(srv.base, folder, set(args.only.split(",")) if args.only else None,
+                              infotexts=infotexts)
     for name, db in results.items():
-        print(f"{name:32s} {db:6.2f} dB")
+        print(f"{name:40s} {db:6.2f} dB  {infotexts.get(name) or ''}")
     return 0
 
 

@@ -78,6 +78,20 @@ def test_a_full_modules_diff_b_moves_the_bias(model, tmp_path):
     assert torch.equal(module.weight, w) and torch.equal(module.bias, b)
 
 
+def test_diff_b_on_a_layer_without_bias_adds_one_until_restore(model, tmp_path):
+    name, module = next((n, m) for n, m in model.unet.named_modules()
+                        if isinstance(m, torch.nn.Linear) and n.endswith("attn1.to_q"))
+    assert module.bias is None
+    key = "lora_unet_" + name.replace(".", "_")
+    x = torch.randn(2, module.in_features)
+    before = module(x)
+    diff_b = torch.randn(module.out_features, generator=torch.Generator().manual_seed(3))
+    applier = _apply(model, tmp_path, {f"{key}.diff": torch.zeros_like(module.weight), f"{key}.diff_b": diff_b})
+    assert torch.allclose(module(x), before + 0.7 * diff_b, atol=1e-5)      # the file's bias, until restore
+    applier.restore()
+    assert module.bias is None and torch.equal(module(x), before)
+
+
 def _conv(model):
     name, module = next((n, m) for n, m in model.unet.named_modules()
                         if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) and "resnets" in n)

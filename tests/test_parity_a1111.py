@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.parity_a1111 import SAME_MATH_DB, measure, oracle_checkpoint, parity_dir
+from tests.parity_a1111 import SAME_MATH_DB, measure, oracle_checkpoint, parity_dir, server_args
 from tests.server_process import running_server
 
 FOLDER = parity_dir()
@@ -22,7 +22,7 @@ KNOWN_BELOW: dict[str, str] = {}
 def test_same_pixels_as_a1111(tmp_path_factory, record_property):
     ckpt = oracle_checkpoint(FOLDER, tmp_path_factory.getbasetemp().parent / "parity-cache")
     data = tmp_path_factory.mktemp("parity")
-    with running_server(data, ["--api", "--nowebui", "--skip-install", "--ckpt", str(ckpt)]) as srv:
+    with running_server(data, server_args(ckpt, data)) as srv:
         results = measure(srv.base, FOLDER)
     for name, db in results.items():
         record_property(name, round(db, 2))

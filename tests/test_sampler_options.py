@@ -144,6 +144,7 @@ def test_skipping_the_negative_takes_the_prompt_as_is():
 
     class Batch:
         simple, n_uncond, cond_image_index, pooled = True, 1, [0], None
+        cond_context = uncond_context = None
 
         def __init__(self):
             g = torch.Generator().manual_seed(0)

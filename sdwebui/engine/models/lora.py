@@ -336,9 +336,7 @@ class LoraApplier:
                     bias_delta = None
                     extra_bias = parts.get("diff_b", parts.get("b_norm"))
                     if extra_bias is not None:
-                        if module.bias is None:
-                            raise RuntimeError("no bias")
-                        bias_delta = extra_bias.float().reshape(module.bias.shape) * multiplier
+                        bias_delta = extra_bias.float().reshape(weight.shape[0]) * multiplier
                 except RuntimeError:   # the product does not have the module's shape
                     self.restore()
                     raise LoraError(f"LoRA {use.file.name!r} does not fit this model: its module {key} does not "
@@ -349,6 +347,9 @@ class LoraApplier:
                     self._backup[id(module)] = (module, weight.detach().clone(), bias)
                 weight.add_(delta.to(device=weight.device, dtype=weight.dtype))
                 if bias_delta is not None:
+                    if module.bias is None:     # a layer with no bias gets one for the file's diff_b, as A1111
+                        module.bias = torch.nn.Parameter(torch.zeros_like(bias_delta, dtype=weight.dtype,
+                                                                          device=weight.device), requires_grad=False)
                     module.bias.add_(bias_delta.to(device=module.bias.device, dtype=module.bias.dtype))
                 matched += 1
             if matched == 0:
@@ -366,6 +367,8 @@ class LoraApplier:
             module.weight.copy_(weight)
             if bias is not None:
                 module.bias.copy_(bias)
+            else:                       # a bias added for a diff_b goes again
+                module.bias = None
         self._backup.clear()
 
 

@@ -231,8 +231,10 @@ def make_encoder(p: StableDiffusionProcessing, model) -> PromptEncoder:
     """The prompt encoder for `model` with the job's settings; `p.encoders` keeps every one made (their
     used embeddings go into the infotext)."""
     opts = p.ctx.opts
+    pad = "v0" if opts.pad_cond_uncond_v0 else "empty" if opts.pad_cond_uncond else "separate"
     encoder = PromptEncoder(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
-                            comma_backtrack=int(opts.comma_padding_backtrack), embeddings=p.ctx.embeddings)
+                            comma_backtrack=int(opts.comma_padding_backtrack), embeddings=p.ctx.embeddings,
+                            pad_conds=pad)
     p.encoders = [*getattr(p, "encoders", []), encoder]
     return encoder
 

@@ -218,6 +218,7 @@ def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callabl
             p.sampler = extension_tables.create_sampler(p.sampler_name, model)
         scheduler = make_scheduler(p, model, p.sampler, p.schedule, seeds, from_image=not p.is_txt2img)
         latents, finished = p.sample(model, scheduler, noise, conditioning, noise_rng, lo, hi)
+        p.extra_generation_params.update(dict.fromkeys(conditioning.padded, True))   # A1111's "Pad conds"
         _record_embeddings(p)
         if p.scripts is not None:
             ps = PostSampleArgs(latents)

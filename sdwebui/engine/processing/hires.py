@@ -189,4 +189,5 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
                            controls=p.unet_controls, pass_name="hires",
                            **p.refiner_for("second", p.hr_steps, lo, hi, p.all_hr_prompts[lo:hi],
                                            p.all_hr_negative_prompts[lo:hi]))
+    p.extra_generation_params.update(dict.fromkeys(conditioning.padded, True))
     return crop_truncated(out, p.truncate_x, p.truncate_y), finished

@@ -117,8 +117,9 @@ class PromptEncoder:
     """Encodes prompt texts for one model and setting, caching each distinct text."""
 
     def __init__(self, model: SDModel, *, clip_skip: int = 1, emphasis: str = "Original", comma_backtrack: int = 20,
-                 embeddings=None):
+                 embeddings=None, pad_conds: str = "separate"):
         self.model = model
+        self.pad_conds = pad_conds              # one of PAD_MODES
         self.clip_skip = max(1, int(clip_skip))
         self.emphasis = emphasis
         self.comma_backtrack = comma_backtrack
@@ -214,13 +215,42 @@ class PromptEncoder:
 
 
 def pad_chunks(contexts: list[torch.Tensor], empty: torch.Tensor) -> torch.Tensor:
-    """Stack (1, 77*k_i, D) tensors into (N, 77*max_k, D), padding with encoded empty chunks."""
+    """Stack (n_i, 77*k_i, D) tensors into (N, 77*max_k, D), padding with encoded empty chunks."""
     longest = max(c.shape[1] for c in contexts)
     out = []
     for c in contexts:
         missing = (longest - c.shape[1]) // (CHUNK + 2)
-        out.append(torch.cat([c, empty.repeat(1, missing, 1)], dim=1) if missing else c)
+        out.append(torch.cat([c, empty.repeat(c.shape[0], missing, 1)], dim=1) if missing else c)
     return torch.cat(out)
+
+
+def stack_repeating_last(contexts: list[torch.Tensor]) -> torch.Tensor:
+    """Stack (1, T_i, D) tensors into (N, max T, D), the shorter ones padded with their own last vector
+    (how A1111 stacks the prompts of a batch and the sub-prompts of AND)."""
+    longest = max(c.shape[1] for c in contexts)
+    return torch.cat([c if c.shape[1] == longest else torch.cat([c, c[:, -1:].expand(-1, longest - c.shape[1], -1)], 1)
+                      for c in contexts])
+
+
+# How a prompt and a negative prompt of different lengths meet in one UNet call (A1111's options):
+# "separate" (the default: the UNet runs twice, each with its own length), "empty" (`pad_cond_uncond`: the
+# shorter is padded with encoded empty chunks) and "v0" (`pad_cond_uncond_v0`: the negative prompt is
+# padded with its last vector or cut to the prompt's length).
+PAD_MODES = ("separate", "empty", "v0")
+PAD_INFOTEXT = {"empty": "Pad conds", "v0": "Pad conds v0"}
+
+
+def join_cond_uncond(cond: torch.Tensor, uncond: torch.Tensor, mode: str,
+                     empty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(cond, uncond, padded) made to one length by `mode`; "separate" leaves them as they are."""
+    if cond.shape[1] == uncond.shape[1] or mode == "separate":
+        return cond, uncond, False
+    if mode == "v0":
+        if uncond.shape[1] > cond.shape[1]:
+            return cond, uncond[:, :cond.shape[1]], True
+        return cond, torch.cat([uncond, uncond[:, -1:].expand(-1, cond.shape[1] - uncond.shape[1], -1)], 1), True
+    both = pad_chunks([cond, uncond], empty)
+    return both[:len(cond)], both[len(cond):], True
 
 
 @dataclass
@@ -232,6 +262,10 @@ class StepBatch:
     n_uncond: int
     groups: list[list[tuple[int, float]]]   # per image: (cond row, weight)
     simple: bool                             # one cond row per image with weight 1, in image order
+    # when the prompt and the negative prompt differ in length and are not padded (A1111's default): each
+    # part at its own length, for one UNet call each; `context` then holds them padded with empty chunks
+    uncond_context: torch.Tensor | None = None
+    cond_context: torch.Tensor | None = None
 
     @property
     def cond_image_index(self) -> list[int]:
@@ -244,21 +278,40 @@ class StepBatch:
 
 class ScheduledConditioning:
     """Per-step conditioning of a batch: prompt editing and alternation ([a:b:when], [a|b]) switch
-    the text at the right step, AND combines sub-prompts with weights, as A1111 does."""
+    the text at the right step, AND combines sub-prompts with weights, as A1111 does. As A1111, every
+    text of one prompt's schedule has the chunk count of its longest (padded with empty chunks); the
+    prompts of a batch and the sub-prompts of AND are stacked padding with their last vector; the
+    prompt and the negative prompt meet by the encoder's `pad_conds` mode (`PAD_MODES`)."""
 
     def __init__(self, encoder: PromptEncoder, prompts: list[str], negatives: list[str] | None, steps: int,
                  *, hires_steps: int | None = None):
         self.encoder = encoder
+        self.padded: set[str] = set()         # A1111's infotext keys of the padding done ("Pad conds")
         prompts = [extra_networks.strip_extra_networks(p)[0] for p in prompts]
         per_image, flat, _ = composable.get_multicond_prompt_list(prompts)
         schedules = scheduling.get_learned_conditioning_prompt_schedules(flat, steps, hires_steps)
-        self.groups = [[(schedules[index], weight) for index, weight in image] for image in per_image]
+        widths = [self._width(s) for s in schedules]
+        self.groups = [[(schedules[index], widths[index], weight) for index, weight in image] for image in per_image]
         self.negative = None
         if negatives is not None:
             negatives = [extra_networks.strip_extra_networks(p)[0] for p in negatives]
-            self.negative = scheduling.get_learned_conditioning_prompt_schedules(negatives, steps, hires_steps)
+            schedules = scheduling.get_learned_conditioning_prompt_schedules(negatives, steps, hires_steps)
+            self.negative = [(s, self._width(s)) for s in schedules]
         self._last_key = None
         self._last: StepBatch | None = None
+
+    def _width(self, schedule) -> int:
+        """The token count every text of a schedule is padded to (0: no padding, a single text)."""
+        if len(schedule) < 2:
+            return 0
+        return max(self.encoder.encode(text)[0].shape[1] for _, text in schedule)
+
+    def _encode(self, text: str, width: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        ctx, pool = self.encoder.encode(text)
+        if ctx.shape[1] < width:
+            missing = (width - ctx.shape[1]) // (CHUNK + 2)
+            ctx = torch.cat([ctx, self.encoder.empty_chunk().repeat(1, missing, 1)], 1)
+        return ctx, pool
 
     @staticmethod
     def _text_at(schedule, step: int) -> str:
@@ -269,30 +322,43 @@ class ScheduledConditioning:
 
     def at(self, step: int) -> StepBatch:
         """The batch for the 0-based sampling step; rebuilt only when some text changes."""
-        cond_texts = [[(self._text_at(s, step), w) for s, w in group] for group in self.groups]
-        neg_texts = [self._text_at(s, step) for s in self.negative] if self.negative is not None else []
+        cond_texts = [[(self._text_at(s, step), width, w) for s, width, w in group] for group in self.groups]
+        neg_texts = [(self._text_at(s, step), width) for s, width in self.negative] if self.negative is not None else []
         key = (tuple(tuple(g) for g in cond_texts), tuple(neg_texts))
         if key == self._last_key and self._last is not None:
             return self._last
         contexts, pooled, groups = [], [], []
         for image_texts in cond_texts:
             group = []
-            for text, weight in image_texts:
-                ctx, pool = self.encoder.encode(text)
+            for text, width, weight in image_texts:
+                ctx, pool = self._encode(text, width)
                 group.append((len(contexts), weight))
                 contexts.append(ctx)
                 pooled.append(pool)
             groups.append(group)
         uncond_ctx, uncond_pool = [], []
-        for text in neg_texts:
-            ctx, pool = self.encoder.encode(text)
+        for text, width in neg_texts:
+            ctx, pool = self._encode(text, width)
             uncond_ctx.append(ctx)
             uncond_pool.append(pool)
+        cond = stack_repeating_last(contexts)
         empty = self.encoder.empty_chunk()
-        context = pad_chunks(uncond_ctx + contexts, empty)
+        split = None
+        if uncond_ctx:
+            uncond = stack_repeating_last(uncond_ctx)
+            mode = self.encoder.pad_conds
+            cond, uncond, padded = join_cond_uncond(cond, uncond, mode, empty)
+            if padded:
+                self.padded.add(PAD_INFOTEXT[mode])
+            if cond.shape[1] != uncond.shape[1]:
+                split = (uncond, cond)
+            context = pad_chunks([uncond, cond], empty)
+        else:
+            context = cond
         pools = uncond_pool + pooled
         simple = all(len(g) == 1 and g[0][1] == 1.0 and g[0][0] == i for i, g in enumerate(groups))
         self._last_key = key
         self._last = StepBatch(context=context, pooled=torch.cat(pools) if pools[0] is not None else None,
-                               n_uncond=len(neg_texts), groups=groups, simple=simple)
+                               n_uncond=len(neg_texts), groups=groups, simple=simple,
+                               uncond_context=split[0] if split else None, cond_context=split[1] if split else None)
         return self._last

@@ -146,6 +146,11 @@ class GuidedUNet:
         rows = (list(range(images)) if use_cfg else []) + cond_rows + (list(range(images)) if self.edit else [])
         self._rows_key, self.use_cfg, self.rows = (batch, skip_uncond), use_cfg, rows
         self.context = batch.context if use_cfg else batch.context[batch.n_uncond:]
+        # a prompt and a negative prompt of different lengths: one UNet call for each (A1111's default; with
+        # ControlNet units both go in one call, padded with empty chunks)
+        self.split = None
+        if use_cfg and not self.edit and not self.controls and batch.cond_context is not None:
+            self.split = (batch.uncond_context, batch.cond_context)
         if self.edit:
             self.context = torch.cat([self.context, batch.context[:images]])
         self.added = None
@@ -180,7 +185,7 @@ class GuidedUNet:
         use_cfg = self.use_cfg
         x_in = x if self.identity else x.index_select(0, self.row_index)
         x_in = scale(x_in).to(model.dtype)
-        text_states = self.context
+        text_states = self.context if self.split is None else self.split
         denoiser = self.denoiser
         if denoiser is not None:
             denoiser.step, denoiser.model = i, model
@@ -205,6 +210,8 @@ class GuidedUNet:
                             x_in[:, x_plain.shape[1]:] if self.image_in is not None else None,
                             alpha=alpha, prediction_type=self.kind)
             out = call_unet(self.controls, call, run)
+        elif self.split is not None:
+            out = self._run_split(run, x_in, t_in, text_states, images).float()
         else:
             out = run({}, self.added).float()
         if self.hooked:
@@ -225,7 +232,7 @@ class GuidedUNet:
                         res[k] += weight * (out[row] - first[k])
                 out = res
         elif self.extension_guidance and use_cfg:
-            uncond = text_states[:images]
+            uncond = text_states[0] if self.split is not None else text_states[:images]
             if self.added is not None:
                 uncond = {"crossattn": uncond, "vector": self.added["text_embeds"][:images]}
             out = self._extension_guidance(out, x_plain.float(), batch, cfg_scale, alpha(), uncond)
@@ -258,9 +265,27 @@ class GuidedUNet:
             return (sa * x - denoised) / sb
         return denoised
 
+    def _run_split(self, run, x_in, t_in, text_states, n: int) -> torch.Tensor:
+        """The negative prompt's rows (the first `n`) and the prompt's rows in two UNet calls, each with
+        its own text length."""
+        def rows(value, lo, hi):
+            if isinstance(value, dict):
+                return {k: rows(v, lo, hi) for k, v in value.items()}
+            return value[lo:hi] if torch.is_tensor(value) and value.ndim and value.shape[0] == len(x_in) else value
+        uncond, cond = text_states
+        first = run({}, rows(self.added, 0, n), x_in=x_in[:n], t_in=rows(t_in, 0, n), text_states=uncond)
+        rest = run({}, rows(self.added, n, None), x_in=x_in[n:], t_in=rows(t_in, n, None), text_states=cond)
+        return torch.cat([first, rest])
+
     def _before_unet(self, x_in, context, sigma, step: int, n_uncond: int, n_edit: int):
         """The cfg_denoiser callbacks: they see (and may replace) the UNet input and the text
-        conditioning of this step (`n_edit`: the instruct-pix2pix rows at the end, the negative prompt again)."""
+        conditioning of this step (`n_edit`: the instruct-pix2pix rows at the end, the negative prompt again;
+        `context` is (uncond, cond) when the two go to the UNet apart)."""
+        if isinstance(context, tuple):
+            params = CFGDenoiserParams(x_in, self.image_cond, sigma, step, self.total, context[1], context[0],
+                                       self.denoiser)
+            self.hooks.call("cfg_denoiser", params)
+            return params.x, (params.text_uncond, params.text_cond)
         cond, uncond = context[n_uncond:len(context) - n_edit], context[:n_uncond]
         params = CFGDenoiserParams(x_in, self.image_cond, sigma, step, self.total, cond, uncond, self.denoiser)
         self.hooks.call("cfg_denoiser", params)

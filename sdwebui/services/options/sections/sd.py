@@ -31,8 +31,6 @@ INERT: dict[str, str] = {
     "token_merging_ratio": "token merging (ToMe) is not implemented",
     "token_merging_ratio_img2img": "token merging (ToMe) is not implemented",
     "token_merging_ratio_hr": "token merging (ToMe) is not implemented",
-    "pad_cond_uncond": "prompt and negative prompt are encoded separately to the same chunk count",
-    "pad_cond_uncond_v0": "prompt and negative prompt are encoded separately to the same chunk count",
     "persistent_cond_cache": "conditionings are computed once per job",
     "batch_cond_uncond": "always on: diffusers denoises cond and uncond in one batch",
     "fp8_storage": "weights are stored in the model's dtype; FP8 storage is not implemented",
