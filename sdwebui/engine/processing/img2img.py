@@ -107,7 +107,10 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 self.extra_generation_params["Masked area padding"] = self.inpaint_full_res_padding
             else:
                 mask = prep.resize_image(self.resize_mode if self.resize_mode != 3 else 0, mask, w, h)
-                self.mask_for_overlay = mask
+                # as A1111, the whole picture's result is pasted through the mask doubled: a blurred edge
+                # takes the new picture over halfway to the mask's centre
+                doubled = np.clip(np.asarray(mask, dtype=np.float32) * 2, 0, 255).astype(np.uint8)
+                self.mask_for_overlay = Image.fromarray(doubled)
             if self.inpainting_fill != 1:
                 self.extra_generation_params["Masked content"] = prep.FILL_MODES[self.inpainting_fill]
         if self.initial_noise_multiplier != 1.0:
