@@ -79,3 +79,34 @@ def test_randn_source_nv_in_a_generation(api):
     again, _ = run(api, override_settings={"randn_source": "NV"})
     assert not np.array_equal(gpu, nv) and np.array_equal(nv, again)
     assert "RNG: NV" in info["infotexts"][0]
+
+
+def test_brownian_trees_draw_their_nodes_from_the_noise_source():
+    """A1111 hands torchsde's node sampler its randn_local: with NV a tree's nodes are Philox numbers of the
+    node's seed, with GPU/CPU a torch generator on the noise device seeded the same way."""
+    import torchsde._brownian.brownian_interval as interval
+
+    from sdwebui.engine.sampling.kdiffusion.noise import brownian_sampler
+
+    x = torch.zeros(1, 4, 8, 8)
+    sigmas = torch.tensor([14.6, 1.8, 0.2, 0.03, 0.0])
+
+    def query(**source):
+        tree = brownian_sampler(x, sigmas, [1234], **source)
+        return tree(torch.tensor(14.6), torch.tensor(1.8))
+
+    plain, cpu, nv = query(), query(device=torch.device("cpu")), query(philox=True)
+    assert torch.equal(plain, cpu)          # the CPU generator is torchsde's own
+    assert not torch.allclose(plain, nv)
+    assert torch.equal(nv, query(philox=True))
+    # the same tree built by hand with Philox nodes (torchsde's node sampler swapped for the test's own)
+    from diffusers.schedulers.scheduling_dpmsolver_sde import BrownianTreeNoiseSampler
+
+    installed = interval._randn
+    interval._randn = lambda size, dtype, device, seed: torch.from_numpy(
+        PhiloxGenerator(int(seed)).randn(tuple(size))).to(device=device, dtype=dtype)
+    try:
+        by_hand = BrownianTreeNoiseSampler(x, 0.03, 14.6, [1234])(torch.tensor(14.6), torch.tensor(1.8))
+    finally:
+        interval._randn = installed
+    assert torch.allclose(nv, by_hand)

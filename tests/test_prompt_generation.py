@@ -30,8 +30,11 @@ def test_emphasis_option(api):
     plain, _ = image(api, "a cat")
     ignored, _ = image(api, "(a cat:1.5)", override_settings={"emphasis": "Ignore"})
     assert np.array_equal(plain, ignored)
-    literal, _ = image(api, "(a cat:1.5)", override_settings={"emphasis": "None"})
+    literal, info = image(api, "(a cat:1.5)", override_settings={"emphasis": "None"})
     assert not np.array_equal(plain, literal)
+    assert "Emphasis: None" in info["infotexts"][0]          # A1111 records a mode other than Original
+    _, plain_info = image(api, "a cat", override_settings={"emphasis": "None"})
+    assert "Emphasis" not in plain_info["infotexts"][0]      # ... when some text has brackets
 
 def test_emphasis_weights_and_mean_restoration(tiny_files):
     import torch

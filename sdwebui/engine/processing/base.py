@@ -236,6 +236,9 @@ def make_encoder(p: StableDiffusionProcessing, model) -> PromptEncoder:
                             comma_backtrack=int(opts.comma_padding_backtrack), embeddings=p.ctx.embeddings,
                             pad_conds=pad)
     p.encoders = [*getattr(p, "encoders", []), encoder]
+    # A1111 records a mode other than Original when a text it encodes has brackets
+    if opts.emphasis != "Original" and any("(" in t or "[" in t for t in (*p.all_prompts, *p.all_negative_prompts)):
+        p.extra_generation_params["Emphasis"] = opts.emphasis
     return encoder
 
 

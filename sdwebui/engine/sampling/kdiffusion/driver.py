@@ -178,7 +178,8 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
 
     if ks.brownian:
         seeds = ks.seeds if ks.seeds is not None else seeds_from_generators(generators, x.shape[0])
-        tree = brownian_sampler(noise if init_latents is None else init_latents, sigmas, seeds)
+        tree = brownian_sampler(noise if init_latents is None else init_latents, sigmas, seeds,
+                                philox=bool(getattr(rng, "nv", False)), device=getattr(rng, "device", None))
         step_noise = lambda s, s_next: tree(s, s_next).to(x)    # noqa: E731
     else:
         step_noise = lambda s, s_next: randn()    # noqa: E731
