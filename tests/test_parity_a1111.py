@@ -16,11 +16,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("SDWEBUI_PARITY") != "1" or FOLDE
                                 reason="opt-in: SDWEBUI_PARITY=1 and the shared parity reference folder")
 
 # what is left below the same-math level, and why (docs/compatibility.md)
-KNOWN_BELOW: dict[str, str] = {
-    "noise-nv-brownian": "A1111's Brownian noise with randn_source NV differs from the tree its own code builds "
-                         "for the same seeds and levels (measured in A1111: same tree parameters, other values); "
-                         "not found why",
-}
+KNOWN_BELOW: dict[str, str] = {}
 
 
 def test_same_pixels_as_a1111(tmp_path_factory, record_property):

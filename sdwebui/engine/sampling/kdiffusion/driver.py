@@ -140,11 +140,11 @@ def solve(ks: KSampler, evaluate: Callable[..., Evaluation], noise: torch.Tensor
         return _run_timesteps(ks, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
                               denoiser, cfg_scale, extra)
     return _run_sigmas(ks, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
-                       denoiser, generators, extra)
+                       denoiser, generators, extra, rng)
 
 
 def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask_blend, evaluate, report, randn,
-                denoiser, generators, extra) -> torch.Tensor:
+                denoiser, generators, extra, rng) -> torch.Tensor:
     discrete = ks.discrete
     # the schedule stays on the host: the solvers' control flow and scalars then never wait for the GPU
     # (A1111 keeps it on the device and syncs at every comparison); the UNet gets its timestep as a tensor
