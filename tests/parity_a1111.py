@@ -125,12 +125,16 @@ def measure(base_url: str, folder: Path | None, only: set[str] | None = None, *,
 
 
 def server_args(ckpt: Path, data: Path) -> list[str]:
-    """This project's server as the parity runs start it: the reference checkpoint, and the sweep's network
-    files (tests/parity_loras.py) in its Lora folder."""
-    from tests.parity_loras import build
+    """This project's server as the parity runs start it: the reference checkpoint, the sweep's network
+    files (tests/parity_loras.py) in its Lora folder and the instruct-pix2pix checkpoint made from the
+    reference one in its checkpoint folder."""
+    from tests.parity_loras import build, instruct_pix2pix
 
     build(data / "parity-loras")
-    return ["--api", "--nowebui", "--skip-install", "--ckpt", str(ckpt), "--lora-dir", str(data / "parity-loras")]
+    (data / "parity-models").mkdir(exist_ok=True)
+    instruct_pix2pix(ckpt, data / "parity-models" / "oracle-ip2p.safetensors")
+    return ["--api", "--nowebui", "--skip-install", "--ckpt", str(ckpt), "--lora-dir", str(data / "parity-loras"),
+            "--ckpt-dir", str(data / "parity-models")]
 
 
 def main() -> int:

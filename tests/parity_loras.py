@@ -36,8 +36,8 @@ def lora(g, dora: bool = False) -> dict:
         out[f"{key}.lora_up.weight"] = _rand(g, o, r, *([1, 1] if k else []))
         out[f"{key}.alpha"] = torch.tensor(2.0)
         if dora:
-            # LyCORIS's default layout: one magnitude per output channel
-            out[f"{key}.dora_scale"] = torch.rand(o, *([1] * (len(k) + 1)), generator=g) * 0.5 + 0.75
+            # one magnitude per input channel: the layout A1111 reads (it normalises over the input axis)
+            out[f"{key}.dora_scale"] = torch.rand(1, i, *([1] * len(k)), generator=g) * 0.5 + 0.75
     return out
 
 
@@ -143,3 +143,18 @@ def build(folder: Path) -> list[Path]:
 if __name__ == "__main__":
     for p in build(Path(sys.argv[1])):
         print(p)
+
+
+def instruct_pix2pix(oracle: Path, out: Path) -> Path:
+    """An instruct-pix2pix checkpoint made from the reference one: its first UNet convolution takes 8 channels,
+    the 4 new ones (the picture's latents) with deterministic weights; everything else unchanged."""
+    from safetensors.torch import load_file
+
+    if out.exists():
+        return out
+    tensors = load_file(str(oracle))
+    key = "model.diffusion_model.input_blocks.0.0.weight"
+    extra = torch.randn(tensors[key].shape, generator=torch.Generator().manual_seed(2024)) * 0.05
+    tensors[key] = torch.cat([tensors[key], extra.to(tensors[key].dtype)], dim=1)
+    save_file(tensors, str(out))
+    return out

@@ -132,6 +132,14 @@ GROUPS: dict[str, dict[str, tuple[str, dict]]] = {
         "inpaint-soft": (I2I, _i2i(mask=MASK, mask_blur=4, inpainting_fill=1,
                                    alwayson_scripts={"soft inpainting": {"args": [True, 1, 0.5, 4, 0, 0.5, 2]}})),
     },
+    # an instruct-pix2pix checkpoint made from the reference one (tests/parity_loras.instruct_pix2pix)
+    "pix2pix": {
+        "pix2pix-img2img": (I2I, dict(_i2i(denoising_strength=0.8, image_cfg_scale=1.5),
+                                      override_settings={"sd_model_checkpoint": "oracle-ip2p"})),
+        "pix2pix-img2img-image-cfg-1": (I2I, dict(_i2i(denoising_strength=0.8, image_cfg_scale=1.0),
+                                                  override_settings={"sd_model_checkpoint": "oracle-ip2p"})),
+        "pix2pix-txt2img": (T2I, _opt("Euler", sd_model_checkpoint="oracle-ip2p")),
+    },
     # the network files of tests/parity_loras.py, one per type A1111's Lora extension applies
     "lora": {f"lora-{name}": (T2I, _t2i(sampler_name="Euler", prompt=f"a photo of a cat <lora:parity-{name}:0.8>"))
              for name in ("lora", "dora", "locon-tucker", "loha", "lokr", "full", "ia3", "glora", "oft", "boft",

@@ -2,7 +2,10 @@
 are undone after the job, and are listed by /loras."""
 from __future__ import annotations
 
+import hashlib
 import json
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,6 +76,10 @@ def loras(api, data_dir, tiny_files):
     return made
 
 
+def loras_folder(api) -> Path:
+    return Path(next(i for i in api.get("/sdapi/v1/loras").json() if i["name"] == "kohya")["path"]).parent
+
+
 def gen(api, prompt, **kw):
     return pixels(txt2img(api, prompt=prompt, seed=13, steps=4, **kw)["images"][0])
 
@@ -90,7 +97,10 @@ def test_weight_changes_output_and_is_undone(api, loras, name):
     assert np.array_equal(gen(api, f"a cat <lora:{name}:0>"), base)       # weight 0: no change
     with_lora = txt2img(api, prompt=f"a cat <lora:{name}:1>", seed=13, steps=4)
     assert not np.array_equal(pixels(with_lora["images"][0]), base)
-    assert "Lora hashes: " in json.loads(with_lora["info"])["infotexts"][0]
+    # A1111's hash of a .safetensors network: sha256 of the tensor data after the JSON header
+    raw = (loras_folder(api) / f"{name}.safetensors").read_bytes()
+    expected = hashlib.sha256(raw[8 + int.from_bytes(raw[:8], "little"):]).hexdigest()[:12]
+    assert f': {expected}"' in json.loads(with_lora["info"])["infotexts"][0].split("Lora hashes: ")[1]
     assert np.array_equal(gen(api, "a cat"), base)                         # restored after the job
 
 

@@ -51,7 +51,7 @@ def test_dora_keeps_the_direction_and_takes_the_files_magnitudes(model, tmp_path
     w = module.weight.detach().clone().float()
     g = torch.Generator().manual_seed(1)
     up, down = torch.randn(w.shape[0], 2, generator=g) * 0.1, torch.randn(2, w.shape[1], generator=g) * 0.1
-    merged = w + (up @ down) * (4.0 / 2)
+    merged = w + (up @ down) * (4.0 / 2)   # A1111 decomposes the difference scaled by alpha / rank
     if per_output:
         magnitude = torch.rand(w.shape[0], 1, generator=g) + 0.5
         norm = merged.norm(dim=1, keepdim=True)

@@ -396,8 +396,10 @@ def test_schedule_type_label() -> None:
     assert label("Euler a") == "Automatic"
     assert label("Euler a", "Karras") == "Karras"
     assert label("DPM++ 2M", "Uniform") == "Uniform"
-    assert label("DDIM", "Karras") == "Automatic"
-    assert label("UniPC", "Exponential") == "Automatic"
+    # the timestep samplers ignore it, and A1111 writes the one asked for (measured: tests/parity_records)
+    assert label("DDIM", "Karras") == "Karras"
+    assert label("UniPC", "Exponential") == "Exponential"
+    assert label("PLMS") == "Automatic"
     assert label("LCM", "Karras") == "Karras"      # A1111's LCM is a k-diffusion sampler
 
 

@@ -196,5 +196,4 @@ def sha256_from_cache(filename: str, title: str, use_addnet_hash: bool = False) 
     """The file's sha256 if the cache has it for the file as it is now, else None (nothing is hashed)."""
     if runtime.hash_cache is None:
         return None
-    key = f"{title}/addnet" if use_addnet_hash else title
-    return runtime.hash_cache.cached_sha256(filename, key)
+    return runtime.hash_cache.cached_sha256(filename, title, addnet=use_addnet_hash)

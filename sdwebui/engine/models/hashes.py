@@ -70,10 +70,11 @@ class HashCache:
         self.save()
         return value
 
-    def cached_sha256(self, filename: Path, title: str) -> str | None:
-        """The cached hash if the file has not changed since it was computed."""
+    def cached_sha256(self, filename: Path, title: str, *, addnet: bool = False) -> str | None:
+        """The cached hash if the file has not changed since it was computed (`addnet`: the tensor-data
+        hash of a .safetensors file, kept apart as A1111 keeps it)."""
         with self._lock:
-            entry = self._load().get("hashes", {}).get(title)
+            entry = self._load().get(_section(addnet), {}).get(title)
         try:
             mtime = os.path.getmtime(filename)
         except OSError:
@@ -82,23 +83,41 @@ class HashCache:
             return entry["sha256"]
         return None
 
-    def sha256(self, filename: Path, title: str) -> str:
-        cached = self.cached_sha256(filename, title)
+    def sha256(self, filename: Path, title: str, *, addnet: bool = False) -> str:
+        """The file's sha256 (`addnet`: of a .safetensors file's tensor data only, A1111's hash of networks)."""
+        cached = self.cached_sha256(filename, title, addnet=addnet)
         if cached:
             return cached
-        digest = sha256_file(filename, desc=f"Calculating sha256 for {Path(filename).name}")
-        self.remember_sha256(filename, title, digest)
+        digest = (addnet_sha256(filename) if addnet
+                  else sha256_file(filename, desc=f"Calculating sha256 for {Path(filename).name}"))
+        self.remember_sha256(filename, title, digest, addnet=addnet)
         return digest
 
-    def remember_sha256(self, filename: Path, title: str, digest: str) -> None:
+    def remember_sha256(self, filename: Path, title: str, digest: str, *, addnet: bool = False) -> None:
         """Store a hash computed elsewhere (a file hashed while it was written) for the file as it is now."""
         with self._lock:
             data = self._load()
-            data.setdefault("hashes", {})[title] = {"mtime": os.path.getmtime(filename), "sha256": digest}
+            data.setdefault(_section(addnet), {})[title] = {"mtime": os.path.getmtime(filename), "sha256": digest}
             try:
                 atomic_write_text(self.path, json.dumps(data, indent=4))
             except OSError as e:
                 logger.warning("could not write %s: %s", self.path, e)
+
+
+def _section(addnet: bool) -> str:
+    return "hashes-addnet" if addnet else "hashes"
+
+
+def addnet_sha256(filename: Path) -> str:
+    """The sha256 of a .safetensors file's tensor data (everything after its JSON header): the hash A1111
+    writes for networks (`Lora hashes`), the same whatever the file's metadata says."""
+    digest = hashlib.sha256()
+    with open(filename, "rb") as f:
+        header = int.from_bytes(f.read(8), "little")
+        f.seek(header + 8)
+        while chunk := f.read(_BLOCK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def sha256_file(filename: Path, desc: str | None = None) -> str:

@@ -162,11 +162,9 @@ def sha256_from_cache(filename: str, title: str, use_addnet_hash: bool = False) 
 
 def sha256(filename: str, title: str, use_addnet_hash: bool = False) -> str:
     """The file's sha256, cached in cache.json under `title`."""
-    if use_addnet_hash:
-        return addnet_hash_safetensors(filename)
     if runtime.hash_cache is None:
-        return sha256_file(filename)
-    return runtime.hash_cache.sha256(filename, title)
+        return addnet_hash_safetensors(filename) if use_addnet_hash else sha256_file(filename)
+    return runtime.hash_cache.sha256(filename, title, addnet=use_addnet_hash)
 
 
 calculate_sha256 = sha256_file

@@ -141,11 +141,12 @@ def resolve(sampler_name: str | None, scheduler: str | None) -> tuple[SamplerInf
 def schedule_type_label(sampler: SamplerInfo, scheduler: SchedulerInfo) -> str:
     """The "Schedule type" written to the infotext: the label actually used.
 
-    ``Karras`` for DPM++ 2M + Automatic; ``Automatic`` for samplers without a default (Euler a) and for
-    samplers that ignore schedule types (DDIM, PLMS, UniPC, LCM).
+    ``Karras`` for DPM++ 2M + Automatic; ``Automatic`` for samplers without a default (Euler a); the
+    requested one for the samplers that ignore schedule types (DDIM, DDIM CFG++, PLMS, UniPC), as A1111
+    writes it.
     """
     if not schedule_applies(sampler):
-        return AUTOMATIC.label
+        return scheduler.label
     if scheduler.name == "automatic":
         default = sampler.options.get("scheduler")
         return ALL_SCHEDULERS_BY_NAME[default].label if default else AUTOMATIC.label
