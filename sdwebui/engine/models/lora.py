@@ -216,9 +216,9 @@ def tucker(core: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch
     return torch.einsum("abkl,oa,bi->oikl", core.float(), left.flatten(1).float(), right.flatten(1).float())
 
 
-def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """The weight difference one module of a network file describes for the module's current weight, before
-    its scale (alpha / rank, or the file's `scale`), DoRA and the multiplier; and that scale."""
+def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor:
+    """The weight difference one module of a network file describes for the module's current weight, with
+    its scale (alpha / rank, or the file's `scale`), before DoRA and the multiplier."""
     def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a.flatten(1).float() @ b.flatten(1).float()
 
@@ -227,12 +227,12 @@ def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> tuple[torch.
         w = weight.float().flatten(1)
         d = mm(parts["b2.weight"], parts["b1.weight"]) + (w @ parts["a2.weight"].flatten(1).float()) @ \
             parts["a1.weight"].flatten(1).float()
-        return d.reshape(weight_shape), _scale(parts, None)
+        return (d * _scale(parts, None)).reshape(weight_shape)
     if "weight" in parts and "on_input" in parts:   # IA3: the weight scaled per output (or input) channel
         w = parts["weight"].float().flatten()
         rest = [1] * (len(weight_shape) - 2)
         w = w.reshape(1, -1, *rest) if bool(parts["on_input"].item()) else w.reshape(-1, 1, *rest)
-        return (weight.float() * w).reshape(weight_shape), _scale(parts, None)
+        return ((weight.float() * w) * _scale(parts, None)).reshape(weight_shape)
 
     up = parts.get("lora_up.weight", parts.get("lora_B.weight", parts.get("lora.up.weight")))
     down = parts.get("lora_down.weight", parts.get("lora_A.weight", parts.get("lora.down.weight")))
@@ -241,7 +241,7 @@ def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> tuple[torch.
             d = tucker(parts["lora_mid.weight"], up, down)
         else:
             d = mm(up, down)
-        return d.reshape(weight_shape), _scale(parts, down.shape[0])
+        return (d * _scale(parts, down.shape[0])).reshape(weight_shape)
     if "hada_w1_a" in parts:
         if "hada_t1" in parts:              # LoHa with Tucker kernels: the factors' roles as LyCORIS has them
             d = (torch.einsum("abkl,bi,ao->oikl", parts["hada_t1"].float(), parts["hada_w1_b"].float(),
@@ -250,7 +250,7 @@ def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> tuple[torch.
                               parts["hada_w2_a"].float()))
         else:
             d = mm(parts["hada_w1_a"], parts["hada_w1_b"]) * mm(parts["hada_w2_a"], parts["hada_w2_b"])
-        return d.reshape(weight_shape), _scale(parts, parts["hada_w1_b"].shape[0])
+        return (d * _scale(parts, parts["hada_w1_b"].shape[0])).reshape(weight_shape)
     if any(k.startswith("lokr_") for k in parts):
         decomposed = "lokr_w1_a" in parts or "lokr_w2_a" in parts
         w1 = parts["lokr_w1"].float() if "lokr_w1" in parts else mm(parts["lokr_w1_a"], parts["lokr_w1_b"])
@@ -265,13 +265,13 @@ def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> tuple[torch.
         if w2.ndim == 4 or len(weight_shape) == 4 and w2.ndim == 2 and w2.numel() * w1.numel() != weight_shape.numel():
             w2 = w2.reshape(w2.shape[0], w2.shape[1], *(weight_shape[2:] if w2.ndim == 2 else w2.shape[2:]))
             w1 = w1.reshape(*w1.shape, 1, 1)
-        return (torch.kron(w1.contiguous(), w2.contiguous())).reshape(weight_shape), _scale(parts, rank)
+        return ((torch.kron(w1.contiguous(), w2.contiguous())) * _scale(parts, rank)).reshape(weight_shape)
     if "diff" in parts:
-        return (parts["diff"].float()).reshape(weight_shape), _scale(parts, None)
+        return ((parts["diff"].float()) * _scale(parts, None)).reshape(weight_shape)
     if "oft_blocks" in parts or "oft_diag" in parts:
-        return oft_delta(parts, weight), 1.0
+        return oft_delta(parts, weight)
     if "w_norm" in parts:                   # a norm layer's weight difference (its bias: b_norm)
-        return (parts["w_norm"].float()).reshape(weight_shape), _scale(parts, None)
+        return ((parts["w_norm"].float()) * _scale(parts, None)).reshape(weight_shape)
     raise LoraError(f"unknown network module layout: {sorted(parts)}")
 
 
@@ -330,8 +330,7 @@ class LoraApplier:
                     continue
                 weight = module.weight
                 try:
-                    delta, scale = _delta(parts, weight)
-                    delta = delta * scale
+                    delta = _delta(parts, weight)
                     if "dora_scale" in parts:   # A1111: scaled by alpha / rank, decomposed, then the multiplier
                         delta = weight_decompose(delta, weight, parts["dora_scale"])
                     delta = delta * multiplier

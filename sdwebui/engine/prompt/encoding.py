@@ -214,22 +214,28 @@ class PromptEncoder:
         return self.encode("")[0][:, : CHUNK + 2]
 
 
+def _pad_with_empty(c: torch.Tensor, length: int, empty: torch.Tensor) -> torch.Tensor:
+    """(n, T, D) -> (n, length, D), the missing chunks filled with the encoded empty chunk."""
+    missing = (length - c.shape[1]) // (CHUNK + 2)
+    return torch.cat([c, empty.repeat(c.shape[0], missing, 1)], dim=1) if missing > 0 else c
+
+
+def _pad_with_last(c: torch.Tensor, length: int) -> torch.Tensor:
+    """(n, T, D) -> (n, length, D), the missing tokens filled with the last vector."""
+    return torch.cat([c, c[:, -1:].expand(-1, length - c.shape[1], -1)], 1) if length > c.shape[1] else c
+
+
 def pad_chunks(contexts: list[torch.Tensor], empty: torch.Tensor) -> torch.Tensor:
     """Stack (n_i, 77*k_i, D) tensors into (N, 77*max_k, D), padding with encoded empty chunks."""
     longest = max(c.shape[1] for c in contexts)
-    out = []
-    for c in contexts:
-        missing = (longest - c.shape[1]) // (CHUNK + 2)
-        out.append(torch.cat([c, empty.repeat(c.shape[0], missing, 1)], dim=1) if missing else c)
-    return torch.cat(out)
+    return torch.cat([_pad_with_empty(c, longest, empty) for c in contexts])
 
 
 def stack_repeating_last(contexts: list[torch.Tensor]) -> torch.Tensor:
     """Stack (1, T_i, D) tensors into (N, max T, D), the shorter ones padded with their own last vector
     (how A1111 stacks the prompts of a batch and the sub-prompts of AND)."""
     longest = max(c.shape[1] for c in contexts)
-    return torch.cat([c if c.shape[1] == longest else torch.cat([c, c[:, -1:].expand(-1, longest - c.shape[1], -1)], 1)
-                      for c in contexts])
+    return torch.cat([_pad_with_last(c, longest) for c in contexts])
 
 
 # How a prompt and a negative prompt of different lengths meet in one UNet call (A1111's options):
@@ -246,9 +252,7 @@ def join_cond_uncond(cond: torch.Tensor, uncond: torch.Tensor, mode: str,
     if cond.shape[1] == uncond.shape[1] or mode == "separate":
         return cond, uncond, False
     if mode == "v0":
-        if uncond.shape[1] > cond.shape[1]:
-            return cond, uncond[:, :cond.shape[1]], True
-        return cond, torch.cat([uncond, uncond[:, -1:].expand(-1, cond.shape[1] - uncond.shape[1], -1)], 1), True
+        return cond, _pad_with_last(uncond[:, :cond.shape[1]], cond.shape[1]), True
     both = pad_chunks([cond, uncond], empty)
     return both[:len(cond)], both[len(cond):], True
 
@@ -309,8 +313,7 @@ class ScheduledConditioning:
     def _encode(self, text: str, width: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         ctx, pool = self.encoder.encode(text)
         if ctx.shape[1] < width:
-            missing = (width - ctx.shape[1]) // (CHUNK + 2)
-            ctx = torch.cat([ctx, self.encoder.empty_chunk().repeat(1, missing, 1)], 1)
+            ctx = _pad_with_empty(ctx, width, self.encoder.empty_chunk())
         return ctx, pool
 
     @staticmethod

@@ -14,7 +14,7 @@ import torch
 from sdwebui.engine.sampling.philox import PhiloxGenerator
 
 
-def _generator(seed: int, device: torch.device) -> torch.Generator:
+def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF)
 
 
@@ -48,7 +48,7 @@ class ImageRNG:
         self.subseed_strength = subseed_strength
         self.target_device = device
         self.device = noise_device(device, randn_source)
-        self.generators = [_generator(s, self.device) for s in self.seeds]
+        self.generators = [seeded_generator(s, self.device) for s in self.seeds]
         self.nv = randn_source == "NV"
         # where the first noise comes from: the step generators themselves, or Philox streams
         self._first = [PhiloxGenerator(s) for s in self.seeds] if self.nv else self.generators
@@ -59,7 +59,7 @@ class ImageRNG:
     def _randn(self, seed: int, shape: tuple[int, ...]) -> torch.Tensor:
         if self.nv:
             return torch.from_numpy(PhiloxGenerator(seed).randn(shape))
-        return torch.randn(shape, generator=_generator(seed, self.device), device=self.device)
+        return torch.randn(shape, generator=seeded_generator(seed, self.device), device=self.device)
 
     def _draw(self, generator, shape: tuple[int, ...]) -> torch.Tensor:
         if self.nv:
@@ -97,7 +97,7 @@ class ImageRNG:
     def reseed_for_sampler(self, delta: int) -> None:
         """ENSD: the sampler's own noise comes from seed+delta (A1111's eta_noise_seed_delta)."""
         if delta:
-            self.generators = [_generator(s + delta, self.device) for s in self.seeds]
+            self.generators = [seeded_generator(s + delta, self.device) for s in self.seeds]
             if self.nv:
                 self._first = [PhiloxGenerator(s + delta) for s in self.seeds]
 

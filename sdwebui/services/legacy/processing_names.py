@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from sdwebui.engine.images import metadata, writing
-from sdwebui.engine.models.hashes import sha256_file
+from sdwebui.engine.models.hashes import addnet_sha256, sha256_file
 from sdwebui.engine.processing import img2img_prep
 from sdwebui.services import runtime
 from sdwebui.services.legacy import unsupported
@@ -173,19 +173,15 @@ calculate_sha256 = sha256_file
 def addnet_hash_safetensors(b: Any) -> str:
     """The sha256 of a .safetensors file's tensor data only (after its header), as the
     additional-networks extension hashes LoRAs. `b`: an open binary file or a file name."""
-    own = isinstance(b, (str, os.PathLike))
-    f = open(b, "rb") if own else b
-    try:
-        digest = hashlib.sha256()
-        f.seek(0)
-        header = int.from_bytes(f.read(8), "little")
-        f.seek(header + 8)
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-        return digest.hexdigest()
-    finally:
-        if own:
-            f.close()
+    if isinstance(b, (str, os.PathLike)):
+        return addnet_sha256(b)
+    digest = hashlib.sha256()
+    b.seek(0)
+    header = int.from_bytes(b.read(8), "little")
+    b.seek(header + 8)
+    for block in iter(lambda: b.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 # --- modules.prompt_parser: A1111's conditioning objects -----------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from sdwebui.engine.sampling.philox import PhiloxGenerator
+from sdwebui.engine.sampling.rng import seeded_generator
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,7 @@ def _tree_randn(size, dtype, device, seed):
     if philox:
         values = torch.from_numpy(PhiloxGenerator(int(seed)).randn(tuple(size)))
     else:
-        generator = torch.Generator(device=gen_device).manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF)
-        values = torch.randn(tuple(size), generator=generator, device=gen_device)
+        values = torch.randn(tuple(size), generator=seeded_generator(int(seed), gen_device), device=gen_device)
     return values.to(device=device, dtype=dtype)
 
 
