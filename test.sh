@@ -51,4 +51,4 @@ install_chromium() {
 }
 
 install_chromium
-SD_WEBUI_EXTRAS=test,compat SD_WEBUI_RUN_TESTS=1 exec ./webui.sh "$@"
+SD_WEBUI_EXTRAS=test,compat,cluster SD_WEBUI_RUN_TESTS=1 exec ./webui.sh "$@"

@@ -95,6 +95,8 @@ GROUPS: dict[str, dict[str, tuple[str, dict]]] = {
         "noise-variation": (T2I, _t2i(sampler_name="Euler", subseed=77, subseed_strength=0.3)),
         "noise-seed-resize": (T2I, _t2i(sampler_name="Euler", seed_resize_from_w=96, seed_resize_from_h=48)),
         "noise-batch-2": (T2I, _t2i(sampler_name="DPM++ SDE", batch_size=2)),
+        "noise-wide-96x64": (T2I, _t2i(sampler_name="Euler", width=96, height=64)),
+        "noise-tall-64x96-ancestral": (T2I, _t2i(sampler_name="Euler a", width=64, height=96)),
     },
     "prompt": {
         "prompt-editing-euler": (T2I, _t2i(sampler_name="Euler", prompt=EDITING)),
@@ -121,6 +123,8 @@ GROUPS: dict[str, dict[str, tuple[str, dict]]] = {
         "img2img-ddim": (I2I, _i2i(sampler_name="DDIM", denoising_strength=0.7)),
         "img2img-extra-noise": (I2I, dict(_i2i(), override_settings={"img2img_extra_noise": 0.3})),
         "img2img-resize-crop": (I2I, _i2i(width=96, height=64, resize_mode=1)),
+        "img2img-resize-just-96x64": (I2I, _i2i(width=96, height=64, resize_mode=0)),
+        "img2img-resize-fill": (I2I, _i2i(width=96, height=64, resize_mode=2)),
         "inpaint-fill": (I2I, _i2i(mask=MASK, mask_blur=4, inpainting_fill=0)),
         "inpaint-original": (I2I, _i2i(mask=MASK, mask_blur=4, inpainting_fill=1)),
         "inpaint-latent-noise": (I2I, _i2i(mask=MASK, mask_blur=4, inpainting_fill=2, denoising_strength=1.0)),

@@ -230,11 +230,11 @@ class Packaged(scripts.Script):
 def test_script_class_from_the_extensions_package_and_settings_registered_in_init(ext_env, isolated_scripts):  # noqa: F811
     """sd-dynamic-prompts' layout: scripts/ re-exports a Script from the extension's own package, and
     the Script's __init__ registers the on_ui_settings callback that adds its options."""
-    from sdwebui.interfaces import app as webui
+    from sdwebui.interfaces import startup
     from sdwebui.services import runtime as shared
 
     make_ext(ext_env.user, "packaged", PACKAGED)
-    webui._load_extensions()
+    startup.load_extensions()
     assert "Packaged" in [s.title() for s in scripts.scripts_txt2img.alwayson_scripts]
     assert shared.opts.packaged_flag == 5
 

@@ -16,8 +16,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 from fastapi import Depends, FastAPI  # noqa: E402
 
 from sdwebui.interfaces.cli import flags
-from sdwebui.services.extensions import callbacks as script_callbacks, scripts
-from sdwebui.services import runtime as shared, shared_items  # noqa: E402
+from sdwebui.interfaces.startup import prepare_api_scripts, prepare_services
+from sdwebui.services.extensions import callbacks as script_callbacks
+from sdwebui.services import runtime as shared  # noqa: E402
 
 logger = logging.getLogger("webui")
 
@@ -46,10 +47,8 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
 
         startup_timer.start = min(startup_timer.start, psutil.Process().create_time())
     startup_timer.record("import")      # since the timer's module was imported: the packages before this
-    shared.initialize(ns, face_restorer_choices=shared_items.face_restorer_names)
-    startup_timer.record("initialize shared")
-    _load_extensions()
-    startup_timer.record("load scripts")
+    prepare_services(ns)
+    clustered = bool(getattr(ns, "cluster_workers", 0) or getattr(ns, "cluster", None))
     app = FastAPI(title="Stable Diffusion API", version="1.10.1", docs_url="/docs", redoc_url="/redoc")
 
     from sdwebui.interfaces.api.middleware import install_middleware
@@ -68,16 +67,14 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     # without --api only the UI's /internal/* routes are served, as in A1111
     Api(app, sdapi=ns.api or ns.nowebui, internal=not ns.nowebui)
 
-    if load_model and not ns.skip_load_model_at_start and not ns.ui_debug_mode:
+    if clustered:   # the workers load the models; this process never does
+        _start_cluster(ns)
+    elif load_model and not ns.skip_load_model_at_start and not ns.ui_debug_mode:
         shared.queue.submit(_initial_load, name="load-checkpoint")
 
     demo = None
     if ns.nowebui:
-        for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
-            runner.ensure_ui()   # the scripts' argument spans and defaults, for script_args / alwayson_scripts
-        # A1111's API-only start calls it too: extensions register their extra-network tag handlers
-        # there (the Lora built-in's <lora>/<lyco>), which generation activates
-        script_callbacks.before_ui_callback()
+        prepare_api_scripts()
     else:
         import gradio as gr
 
@@ -110,32 +107,29 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     return app
 
 
+def _start_cluster(ns: argparse.Namespace) -> None:
+    """--cluster-workers / --cluster: the workers start in the background (Ray, then the replicas);
+    generation requests wait for them. Needs the `cluster` extra."""
+    try:
+        from sdwebui.services.dispatch import ray_cluster
+    except ImportError as e:
+        import sys
+
+        print(f"--cluster-workers / --cluster need Ray Serve, which is not installed ({e}): "
+              "pip install -e .[cluster]", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    from sdwebui.interfaces.cluster.worker import SDWorker
+
+    shared.cluster = ray_cluster.Cluster(ns, SDWorker)
+    shared.cluster.start()
+
+
 def _keep_startup_record() -> None:
     """What /internal/profile-startup shows (A1111's timer.startup_record)."""
     from sdwebui.services import util
 
     util.startup_timer.record("app started")
     util.startup_record = util.startup_timer.dump()
-
-
-def _load_extensions() -> None:
-    """Extensions' scripts and the options they add (before the UI and the API read the options)."""
-    from sdwebui.services.extensions import discovery as extensions, manager as extension_manager
-    from sdwebui.interfaces.ui import gradio_compat
-    from sdwebui.services import face_restorers, generation
-    from sdwebui.services.models import upscalers as upscaler_classes
-
-    gradio_compat.install()
-    extension_manager.restore_pending_config_state()   # A1111's restore_config_state_file, before they load
-    extensions.list_extensions()
-    face_restorers.setup_face_restorers()   # GFPGAN and CodeFormer in shared.face_restorers, as A1111 at start
-    generation.face_restorer_factory = face_restorers.prepare_restore_faces   # txt2img/img2img's restore_faces
-    scripts.load_scripts()
-    # the Script instances first: some extensions register their callbacks in Script.__init__
-    # (sd-dynamic-prompts registers its settings there)
-    scripts.initialize_runners()
-    script_callbacks.ui_settings_callback()
-    upscaler_classes.load_upscalers()      # extensions' Upscaler subclasses join shared.sd_upscalers
 
 
 def _initial_load() -> None:
@@ -169,3 +163,5 @@ def serve(ns: argparse.Namespace) -> None:
         server.run()
     finally:
         shared.queue.stop()
+        if shared.cluster is not None:
+            shared.cluster.shutdown()

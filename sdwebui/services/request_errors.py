@@ -22,10 +22,11 @@ logger = logging.getLogger(__name__)
 class RequestError(Exception):
     """A request at fault (4xx), or a failure the client must be told about precisely (507, 500)."""
 
-    def __init__(self, status_code: int, detail: Any):
+    def __init__(self, status_code: int, detail: Any, headers: dict[str, str] | None = None):
         super().__init__(error_message(detail))
         self.status_code = status_code
         self.detail = detail
+        self.headers = headers      # e.g. Retry-After with a 503
 
 
 def field_error(field: str | tuple[str, ...], message: str, status_code: int = 422) -> RequestError:

@@ -51,6 +51,8 @@ preview_decoders: PreviewDecoders | None = None
 model_manager: ModelManager | None = None
 hash_cache: HashCache | None = None
 device: torch.device | None = None
+# the cluster client in cluster mode (services/dispatch/ray_cluster.Cluster), else None
+cluster: Any = None
 
 DEFAULT_CHECKPOINT = "tiny-default-sd1.safetensors"
 
@@ -111,10 +113,13 @@ def set_flags(ns: argparse.Namespace) -> None:
     paths = paths_mod.from_args(ns)
 
 
-def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], list[str]] | None = None) -> None:
+def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], list[str]] | None = None,
+               persist_settings: bool = True) -> None:
     """Build every singleton from the flags and start the queue. Loads no model: the first
     ensure_model_loaded() does, on the queue. `face_restorer_choices` lists the registered face
-    restorers (the list lives in shared_items, which imports this module: the app passes it)."""
+    restorers (the list lives in shared_items, which imports this module: the app passes it).
+    Without `persist_settings` (a cluster worker) config.json is read but never written: the
+    front end owns it, and each job brings the front end's settings along."""
     global opts, state, queue, hash_cache
     from sdwebui.engine.models.hashes import HashCache
     from sdwebui.services.options import registry as shared_options
@@ -127,7 +132,10 @@ def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], li
     shared_options.anchor_output_dirs(templates, paths.data, paths_mod.SCRIPT_PATH)
     opts = Options({**templates, **options_templates}, paths.config_file)
     opts.load()
-    _write_settings_file_once()
+    if persist_settings:
+        _write_settings_file_once()
+    else:
+        opts.path = None
     state = State()
     state.latent_to_image = _latent_preview
     state.preview_period = _preview_period

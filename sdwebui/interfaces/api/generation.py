@@ -2,6 +2,7 @@
 extra-batch-images), and how their images are encoded into the response."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,12 +13,13 @@ from starlette.concurrency import run_in_threadpool
 from sdwebui.engine.images import metadata as images_mod
 from sdwebui.engine.processing.txt2img import StableDiffusionProcessingTxt2Img
 from sdwebui.interfaces.api import models
-from sdwebui.interfaces.api.jobs import run_job
+from sdwebui.interfaces.api.jobs import await_unless_abandoned, run_job
 from sdwebui.services import runtime as shared
 from sdwebui.services import postprocessing
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.services.extensions.postprocessing_runner import PostprocessingArgsError, scripts_postproc
 from sdwebui.services.generation_requests import decode_base64_image, img2img_processing, processing_args
+from sdwebui.services.queue import new_task_id
 from sdwebui.services.request_errors import field_error
 
 logger = logging.getLogger(__name__)
@@ -53,45 +55,80 @@ def _run_from_thread(coroutine: Any, name: str) -> Any:
                        "the server's event loop (or await the async route handler instead)")
 
 
-class GenerationRoutes:
-    """Api's handlers for /sdapi/v1/txt2img, img2img and the extra-* routes."""
+REQUEST_MODELS = {"txt2img": models.StableDiffusionTxt2ImgProcessingAPI,
+                  "img2img": models.StableDiffusionImg2ImgProcessingAPI}
 
-    async def _generate(self, p, req: models.StableDiffusionProcessingAPI, name: str,
-                        request: Request | None = None) -> Any:
-        p.do_not_save_samples = p.do_not_save_grid = not req.save_images
-        p.is_api = True
-        return await run_job(lambda: scripts_mod.run_processing(p), name=name, task_id=req.force_task_id,
-                             request=request)
 
-    async def _images(self, req: models.StableDiffusionProcessingAPI, processed) -> list[str]:
-        if not req.send_images:
-            return []
-        # every image, as A1111 sends them: a script may append images of its own after the generated
-        # ones (ControlNet's detected maps) with no infotext of theirs
-        texts = list(processed.infotexts)
-        return await run_in_threadpool(
-            lambda: [encode_for_response(im, texts[i] if i < len(texts) else None)
-                     for i, im in enumerate(processed.images)])
-
-    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI,
-                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
-        p = StableDiffusionProcessingTxt2Img(**processing_args(req, "txt2img"))
-        p.outpath_samples = shared.opts.outdir_txt2img_samples
-        processed = await self._generate(p, req, "txt2img", request)
-        return {"images": await self._images(req, processed), "parameters": req.model_dump(), "info": processed.js()}
-
-    async def img2img(self, req: models.StableDiffusionImg2ImgProcessingAPI,
-                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
+def build_processing(kind: str, req: models.StableDiffusionProcessingAPI):
+    """The processing object of a txt2img or img2img request, checked (4xx naming the field): the same
+    on one box and on a cluster worker, which rebuilds it from the request's fields."""
+    if kind == "img2img":
         if not req.init_images:
             raise field_error("init_images", "img2img needs at least one image in init_images (base64 or data: URL)")
         p = img2img_processing(req, processing_args(req, "img2img"))
-        p.outpath_samples = shared.opts.outdir_img2img_samples
-        processed = await self._generate(p, req, "img2img", request)
-        params = req.model_dump()
-        if not req.include_init_images:
-            params["init_images"] = None
-            params["mask"] = None
-        return {"images": await self._images(req, processed), "parameters": params, "info": processed.js()}
+    else:
+        p = StableDiffusionProcessingTxt2Img(**processing_args(req, "txt2img"))
+    p.outpath_samples = getattr(shared.opts, f"outdir_{kind}_samples")
+    p.do_not_save_samples = p.do_not_save_grid = not req.save_images
+    p.is_api = True
+    return p
+
+
+def encode_images(req: models.StableDiffusionProcessingAPI, processed) -> list[str]:
+    """The response's images: every image, as A1111 sends them (a script may append images of its own
+    after the generated ones, ControlNet's detected maps, with no infotext of theirs)."""
+    if not req.send_images:
+        return []
+    texts = list(processed.infotexts)
+    return [encode_for_response(im, texts[i] if i < len(texts) else None) for i, im in enumerate(processed.images)]
+
+
+def response_parameters(kind: str, req: models.StableDiffusionProcessingAPI) -> dict:
+    params = req.model_dump()
+    if kind == "img2img" and not req.include_init_images:
+        params["init_images"] = None
+        params["mask"] = None
+    return params
+
+
+async def run_remote(kind: str, req: Any, request: Request | None = None) -> dict:
+    """Cluster mode: check the request here (the same 4xx as on one box, before anything is sent),
+    run it on a worker, and answer with the worker's images and info."""
+    build_processing(kind, req)        # the checks; the worker builds its own processing object
+    params = response_parameters(kind, req)
+    task_id = req.force_task_id or new_task_id(kind)
+    job = asyncio.ensure_future(shared.cluster.run_request(kind, req, task_id))
+
+    def drop() -> bool:     # a job still waiting for a worker (cancelling the call takes it out of Serve's queue)
+        remote = shared.cluster.jobs.get(task_id)
+        if job.done() or (remote is not None and remote.status != "queued"):
+            return False
+        return job.cancel()
+
+    result = await await_unless_abandoned(job, request, drop)
+    return {"images": result["images"] if req.send_images else [], "parameters": params, "info": result["info"]}
+
+
+class GenerationRoutes:
+    """Api's handlers for /sdapi/v1/txt2img, img2img and the extra-* routes."""
+
+    async def _generate(self, kind: str, req: models.StableDiffusionProcessingAPI,
+                        request: Request | None = None) -> dict:
+        if shared.cluster is not None:
+            return await run_remote(kind, req, request)
+        p = build_processing(kind, req)
+        processed = await run_job(lambda: scripts_mod.run_processing(p), name=kind, task_id=req.force_task_id,
+                                  request=request)
+        images = await run_in_threadpool(encode_images, req, processed)
+        return {"images": images, "parameters": response_parameters(kind, req), "info": processed.js()}
+
+    async def txt2img(self, req: models.StableDiffusionTxt2ImgProcessingAPI,
+                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
+        return await self._generate("txt2img", req, request)
+
+    async def img2img(self, req: models.StableDiffusionImg2ImgProcessingAPI,
+                      request: Request = None) -> dict:  # type: ignore[assignment]  # FastAPI injects it
+        return await self._generate("img2img", req, request)
 
     # A1111's synchronous handlers: extensions call them from their own threads (agent-scheduler runs
     # the API tasks of its queue so) and read the response model's fields

@@ -15,7 +15,7 @@ from sdwebui.services.request_errors import error_from
 logger = logging.getLogger(__name__)
 
 
-async def _client_gone(request: Request) -> None:
+async def client_gone(request: Request) -> None:
     """Returns when the client closes its connection. The request body has been read already, so
     the next ASGI message can only be http.disconnect (sent when the client goes away, or after
     the response)."""
@@ -23,28 +23,37 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-async def run_job(fn: Callable[[], Any], *, name: str, task_id: str | None = None,
-                  request: Request | None = None) -> Any:
-    """Run `fn` as a job on the shared queue and return its result."""
-    job = shared.queue.submit(fn, task_id=task_id, name=name)
-    waiter = asyncio.wrap_future(job.future)
+async def await_unless_abandoned(waiter: "asyncio.Future", request: Request | None,
+                                 drop: Callable[[], bool]) -> Any:
+    """Await a job's `waiter`. When the client goes away before the job started, `drop()` takes the
+    job out of its queue (returning whether it did) and the answer is 499: nobody runs a job for a
+    client that gave up. A job already running when its client left finishes normally."""
     try:
         if request is not None:
             # uvicorn does not cancel a handler whose client disconnected, so the CancelledError
             # below never came for a real client that gave up (a timed-out script or bot): its
             # job stayed queued and ran for nobody. Watch the connection while the job waits.
-            watcher = asyncio.ensure_future(_client_gone(request))
+            watcher = asyncio.ensure_future(client_gone(request))
             try:
                 await asyncio.wait({waiter, watcher}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 watcher.cancel()
-            if not waiter.done() and shared.queue.cancel(job.task_id):
-                logger.info("client left before %s started; job dropped from the queue", job.task_id)
+            if not waiter.done() and drop():
+                logger.info("client left before its job started; job dropped")
                 raise HTTPException(status_code=499, detail="the client closed the request")
-        return await waiter   # a job already running when its client left finishes normally
+        return await waiter
     except asyncio.CancelledError:
-        shared.queue.cancel(job.task_id)  # the client left before the job started
+        drop()  # the client left before the job started
         raise
+
+
+async def run_job(fn: Callable[[], Any], *, name: str, task_id: str | None = None,
+                  request: Request | None = None) -> Any:
+    """Run `fn` as a job on the shared queue and return its result."""
+    job = shared.queue.submit(fn, task_id=task_id, name=name)
+    try:
+        return await await_unless_abandoned(asyncio.wrap_future(job.future), request,
+                                            lambda: shared.queue.cancel(job.task_id))
     except Exception as e:
         err = error_from(e)
         if err is not None:

@@ -46,6 +46,8 @@ class Api(GenerationRoutes, ControlRoutes, OptionRoutes, ResourceRoutes, InfoRou
             r("/internal/profile-startup", self.profile_startup, methods=["GET"])
             r("/internal/pending-tasks", self.pending_tasks, methods=["GET"])
             r("/internal/progress", self.internal_progress, methods=["POST"])
+        if internal or sdapi:
+            r("/internal/cluster", self.cluster_info, methods=["GET"])
         if sdapi:
             self._add_sdapi_routes(r)
         app.include_router(self.router)
@@ -101,4 +103,4 @@ async def _answer_request_error(request: Request, e: RequestError) -> Response:
     """A RequestError from the services is answered as the HTTPException it stands for, by the
     handler the app has for those (A1111's error body, see middleware.py)."""
     handler = request.app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
-    return await handler(request, HTTPException(status_code=e.status_code, detail=e.detail))
+    return await handler(request, HTTPException(status_code=e.status_code, detail=e.detail, headers=e.headers))

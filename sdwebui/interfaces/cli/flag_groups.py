@@ -323,6 +323,17 @@ def _not_a1111(add) -> None:
         help="torch.compile mode for --compile; auto = reduce-overhead (CUDA graphs) on a GPU, default on the CPU")
     add("--max-image-pixels", type=int, default=4096 * 4096,
         help="largest width*height a request may ask for (not an A1111 flag)")
+    # a cluster of workers behind this process (docs/scale-out.md); needs the `cluster` extra
+    add("--cluster-workers", type=int, default=0, metavar="N",
+        help="run generation on N worker processes on this machine (a Ray head inside the app, on loopback); "
+             "each gets one GPU, or an equal share of the CPU threads; not an A1111 flag")
+    add("--cluster", type=str, default=None, metavar="ADDRESS",
+        help="run generation on the workers of an existing Ray cluster (ray start --head ...); with "
+             "--cluster-workers N, N of them (default: one per GPU); not an A1111 flag")
+    add("--cluster-queue-limit", type=int, default=64,
+        help="jobs that may wait for a cluster worker; more are answered 503 with Retry-After")
+    add("--cluster-retries", type=int, default=2,
+        help="times a job whose worker died is sent again to another worker (same seed, same pixels)")
 
 
 GROUPS = (_launcher, _paths, _builtin_extensions, _device, _attention, _serving, _behaviour, _not_a1111)

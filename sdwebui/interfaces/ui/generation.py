@@ -20,7 +20,7 @@ from sdwebui.interfaces.ui.components import ToolButton
 from sdwebui.interfaces.ui.panel_paste import field_updates, script_infotext_fields, script_value
 from sdwebui.interfaces.ui.panel_paste import script_value as _script_value  # noqa: F401  (its former name here)
 from sdwebui.services import runtime as shared
-from sdwebui.services import call_queue
+from sdwebui.services import call_queue, dispatch
 from sdwebui.services.call_queue import time_taken_html
 from sdwebui.services.extensions import scripts as scripts_mod
 from sdwebui.services.generation_requests import processing_args
@@ -283,6 +283,10 @@ async def submit(make_processing: Callable[[Any, dict], Any], request_model, val
             # called by a thread that holds the queue lock (an extension's task runner calling
             # modules.txt2img.txt2img, as A1111's are called): the job runs here, in its turn already
             processed = call_queue.run_as_job(lambda: scripts_mod.run_processing(p), task_id, name)
+        elif shared.cluster is not None:    # --cluster-workers / --cluster: on a worker
+            from sdwebui.interfaces.cluster.front import run_ui_job
+
+            processed = await run_ui_job(name, req, p, task_id)
         else:
             job = shared.queue.submit(lambda: scripts_mod.run_processing(p), task_id=task_id, name=name)
             try:
@@ -360,8 +364,8 @@ def wire_generate(panel: Panel, name: str, run: Callable[..., Any]) -> None:
     panel.ui["generate"].click(generate, ordered.components, outputs, js=start, show_progress="hidden",
                                concurrency_limit=None, api_name=name
                                ).then(None, js=f"() => webuiEndGenerate('{panel.tab}')")
-    panel.ui["interrupt"].click(lambda: shared.state.interrupt(), [], [], queue=False)
-    panel.ui["skip"].click(lambda: shared.state.skip(), [], [], queue=False)
+    panel.ui["interrupt"].click(dispatch.interrupt, [], [], queue=False)
+    panel.ui["skip"].click(dispatch.skip, [], [], queue=False)
 
 
 def override_settings_dict(texts: list[str]) -> dict[str, Any]:

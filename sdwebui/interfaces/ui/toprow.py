@@ -4,14 +4,13 @@ its editor), with A1111's element ids, for an extension that builds a generation
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import gradio as gr
 
 from sdwebui.interfaces.ui import styles_editor
 from sdwebui.interfaces.ui.components import ToolButton
 from sdwebui.interfaces.ui.ui_helpers import paste_symbol, restore_progress_symbol, update_token_counter
-from sdwebui.services import runtime as shared
+from sdwebui.services import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +75,8 @@ class Toprow:
                                        elem_classes="generate-box-interrupt")
             self.skip = gr.Button("Skip", elem_id=f"{self.id_part}_skip", elem_classes="generate-box-skip")
             self.submit = gr.Button("Generate", elem_id=f"{self.id_part}_generate", variant="primary")
-        self.interrupt.click(fn=lambda: shared.state.interrupt(), inputs=[], outputs=[])
-        self.skip.click(fn=lambda: shared.state.skip(), inputs=[], outputs=[])
+        self.interrupt.click(fn=dispatch.interrupt, inputs=[], outputs=[])
+        self.skip.click(fn=dispatch.skip, inputs=[], outputs=[])
 
     def create_tools_row(self) -> None:
         with gr.Row(elem_id=f"{self.id_part}_tools"):

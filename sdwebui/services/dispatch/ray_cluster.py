@@ -1,0 +1,248 @@
+"""The front end's side of a cluster on Ray Serve: start (or join) Ray, deploy the worker replicas,
+send each job to one and follow its events, and the control actor for interrupt, skip and reports.
+
+Ray owns the queue, backpressure, replica health and restarts: every worker takes one job at a time
+(`max_ongoing_requests=1`) and the jobs beyond wait in the handle's router in this process, matched
+by checkpoint name (`multiplexed_model_id`), so a job goes to a worker that has its model loaded.
+What Ray does not do is retry a job whose worker died while running it; `run()` does, a bounded
+number of times, with the same spec (the seeds were fixed before dispatch, so the pixels are the
+same). Application errors (bad input, out of memory) come back as error events and are not retried.
+
+Imported only in cluster mode: it imports ray.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import ray
+from ray import serve
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import BackPressureError
+
+from sdwebui.services.dispatch import remote_jobs, wire
+from sdwebui.services.dispatch.control import ControlActor
+from sdwebui.services.request_errors import RequestError
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "sd-webui"
+APP_NAME = "sd-webui"
+CONTROL_NAME = "sd-webui-control"
+HEALTH_PERIOD_S = 2.0
+RETRY_AFTER_S = 5
+# the dead-worker errors: Serve's replica died while running the job, or could not be reached
+_WORKER_LOST = (RayActorError,)
+try:    # not in every Ray version
+    from ray.serve.exceptions import ReplicaUnavailableError  # type: ignore[attr-defined]
+
+    _WORKER_LOST += (ReplicaUnavailableError,)
+except ImportError:     # pragma: no cover
+    pass
+
+
+def quiet_ray_environment() -> None:
+    """Nothing calls out: no usage stats, no dashboard (set before ray starts, inherited by workers)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+def _worker_resources(ns: argparse.Namespace, workers: int, cluster_gpus: float) -> tuple[float, float, int]:
+    """(CPUs, GPUs, torch threads) of one worker: one GPU each where the cluster has enough, a share
+    of them otherwise; on CPUs only, an equal share of this machine's cores."""
+    if cluster_gpus >= 1:
+        gpus = 1.0 if cluster_gpus >= workers else cluster_gpus / workers
+        return 0.0, gpus, 0
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    return min(float(threads), cores / workers), 0.0, threads
+
+
+class Cluster:
+    """Started by the app with its flags and the worker replica's class (interfaces/cluster/worker.py)."""
+
+    def __init__(self, ns: argparse.Namespace, worker_cls: type) -> None:
+        self.ns = ns
+        self.worker_cls = worker_cls
+        self.address: str | None = getattr(ns, "cluster", None)
+        self.workers = int(getattr(ns, "cluster_workers", 0) or 0)
+        self.retries = int(getattr(ns, "cluster_retries", 2))
+        self.queue_limit = int(getattr(ns, "cluster_queue_limit", 64))
+        self.jobs = remote_jobs.RemoteJobs()
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self.handle: Any = None
+        self.control: Any = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.retried = 0        # jobs sent again because their worker died
+
+    # start and stop ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start Ray and deploy the workers in the background: the server answers meanwhile, and
+        generation requests wait for `ready`."""
+        self._thread = threading.Thread(target=self._start, name="cluster-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            started = time.perf_counter()
+            quiet_ray_environment()
+            if self.address:
+                ray.init(address=self.address, namespace=NAMESPACE, include_dashboard=False,
+                         configure_logging=False, log_to_driver=True)
+            else:
+                # the head and its ports on loopback only: a Ray port runs code for whoever reaches it
+                ray.init(namespace=NAMESPACE, include_dashboard=False, _node_ip_address="127.0.0.1",
+                         configure_logging=False, log_to_driver=True,
+                         object_store_memory=512 * 1024 * 1024)
+            gpus = float(ray.cluster_resources().get("GPU", 0))
+            if self.workers <= 0:
+                self.workers = max(1, int(gpus))
+            self.control = ray.remote(num_cpus=0)(ControlActor).options(
+                name=CONTROL_NAME, get_if_exists=True, lifetime=None).remote()
+            serve.start(proxy_location="Disabled")
+            cpus, gpus_each, threads = _worker_resources(self.ns, self.workers, gpus)
+            deployment = serve.deployment(
+                self.worker_cls, name="SDWorker", num_replicas=self.workers, max_ongoing_requests=1,
+                max_queued_requests=self.queue_limit, health_check_period_s=HEALTH_PERIOD_S,
+                health_check_timeout_s=60, graceful_shutdown_timeout_s=5,
+                ray_actor_options={"num_cpus": cpus, "num_gpus": gpus_each})
+            worker_ns = argparse.Namespace(**{**vars(self.ns), "cluster": None, "cluster_workers": 0,
+                                               "nowebui": True})
+            self.handle = serve.run(deployment.bind(worker_ns, threads, CONTROL_NAME, NAMESPACE),
+                                    name=APP_NAME, route_prefix=None)
+            logger.info("cluster ready: %d workers in %.1fs", self.workers, time.perf_counter() - started)
+        except Exception as e:  # the server keeps running: generation answers 503 with the reason
+            logger.exception("could not start the cluster")
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.ready.set()
+        # This thread must outlive the cluster: Ray starts its head processes (GCS, raylet) with a
+        # parent-death signal, which Linux sends when the *thread* that started them ends.
+        self._stop.wait()
+        try:
+            if ray.is_initialized():
+                serve.shutdown()
+                ray.shutdown()
+        except Exception:   # shutting down anyway
+            logger.debug("cluster shutdown", exc_info=True)
+
+    def shutdown(self, timeout: float = 30) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    async def _wait_ready(self) -> None:
+        if not self.ready.is_set():
+            await asyncio.to_thread(self.ready.wait)
+        if self.error is not None or self.handle is None:
+            raise RequestError(503, f"the generation cluster is not available: {self.error or 'not started'}")
+
+    # jobs ---------------------------------------------------------------------------------------
+    async def run_request(self, kind: str, req: Any, task_id: str) -> dict[str, Any]:
+        """Run an API request model (already checked here, as on one box) on a worker: on the
+        checkpoint it asks for, with this process's settings. As on one box, with
+        `override_settings_restore_afterwards` false the job's settings stay in this process's."""
+        from sdwebui.services import runtime
+        from sdwebui.services.generation_requests import checkpoint_for
+
+        info = checkpoint_for(req)
+        if info is None:
+            raise RequestError(503, f"no checkpoint found in {runtime.paths.checkpoints}")
+        result = await self.run(kind, req.model_dump(), task_id, dict(runtime.opts.data), info.name)
+        overrides = req.override_settings or {}
+        if overrides and not req.override_settings_restore_afterwards:
+            kept = runtime.opts.validate_many({k: v for k, v in overrides.items() if k != "sd_model_checkpoint"})
+            if "sd_model_checkpoint" in overrides:
+                kept["sd_model_checkpoint"] = info.title
+            runtime.opts.data.update(kept)      # no callbacks: they would load the model here
+        return result
+
+    async def run(self, kind: str, request: dict[str, Any], task_id: str, options: dict[str, Any],
+                  checkpoint: str) -> dict[str, Any]:
+        """Run one job on a worker and return its result event ({images, info}). Raises RequestError
+        for the job's own errors (as a single box would answer them), 503 when the queue is full or
+        no worker could finish it."""
+        job = self.jobs.add(task_id, kind)
+        spec = wire.make_spec(kind, request, job.task_id, options, checkpoint)
+        try:
+            await self._wait_ready()
+            for attempt in range(1, self.retries + 2):
+                job.attempts = attempt
+                try:
+                    return await self._attempt(job, spec)
+                except BackPressureError:
+                    raise RequestError(503, f"the generation queue is full ({self.queue_limit} jobs waiting, "
+                                            f"--cluster-queue-limit); retry in a few seconds",
+                                       headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+                except _WORKER_LOST as e:
+                    logger.warning("worker running %s died (%s); attempt %d of %d", job.task_id,
+                                   type(e).__name__, attempt, self.retries + 1)
+                    self.jobs.requeue(job)
+                    self.control.forget.remote(job.task_id)
+                    self.retried += 1
+            raise RequestError(503, f"no worker could finish the job: its worker died {self.retries + 1} times "
+                                    "(--cluster-retries)")
+        finally:
+            self.jobs.finish(job)
+            if self.control is not None:
+                self.control.forget.remote(job.task_id)
+
+    async def _attempt(self, job: remote_jobs.RemoteJob, spec: dict[str, Any]) -> dict[str, Any]:
+        stream = self.handle.options(stream=True, multiplexed_model_id=spec["checkpoint"]).generate.remote(spec)
+        try:
+            async for event in stream:
+                kind = event.get("type")
+                if kind in ("started", "progress"):
+                    self.jobs.update(job, event)
+                elif kind == "result":
+                    return event
+                elif kind == "error":
+                    wire.raise_error(event)
+        except asyncio.CancelledError:
+            stream.cancel()     # the client left: a job still waiting in the router never runs
+            raise
+        raise RayActorError("the worker ended the job's stream without a result")
+
+    # control ----------------------------------------------------------------------------------------
+    def _flag(self, name: str, task_id: str | None) -> None:
+        if self.control is None:
+            return
+        targets = [task_id] if task_id else [j.task_id for j in self.jobs.running()]
+        for t in targets:
+            self.control.flag.remote(t, name)
+
+    def interrupt(self, task_id: str | None = None) -> None:
+        """A1111 stops "the" running job; here every running one (or the one named)."""
+        self._flag("interrupt", task_id)
+
+    def skip(self, task_id: str | None = None) -> None:
+        self._flag("skip", task_id)
+
+    def want_preview(self, task_id: str) -> None:
+        self._flag("preview", task_id)
+
+    async def describe(self) -> dict[str, Any]:
+        """GET /internal/cluster: the workers (loaded checkpoint, running job, counters, health) and
+        the jobs waiting or running."""
+        workers: list[dict[str, Any]] = []
+        if self.control is not None:
+            now = time.time()
+            for replica, report in sorted((await self.control.reports.remote()).items()):
+                age = now - report.get("reported_at", 0)
+                if age > 60:        # a replica gone for a minute: Serve has replaced it
+                    continue
+                workers.append({"replica": replica, **report, "healthy": age < 3 * HEALTH_PERIOD_S + 1})
+        return {"mode": "address" if self.address else "local", "address": self.address,
+                "ready": self.ready.is_set() and self.error is None, "error": self.error,
+                "workers_wanted": self.workers, "workers": workers, "retried": self.retried,
+                "running": [{"task_id": j.task_id, "replica": j.replica, "attempts": j.attempts}
+                            for j in self.jobs.running()],
+                "queued": self.jobs.pending_ids()}

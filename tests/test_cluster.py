@@ -1,0 +1,272 @@
+"""Generation on a cluster: the real server started as a user would (`launch.py --cluster-workers 2`),
+a Ray head inside it and two CPU worker replicas with the tiny default model, checked over HTTP.
+
+- jobs run on both workers and every image is the same bytes on either worker and on one box (the
+  seed is fixed before dispatch; on CPU one box must use the workers' thread count: float sums
+  follow the thread split);
+- progress, live preview and interrupt of a job on a worker;
+- a worker killed with SIGKILL mid-job: every client still gets its 200, the killed job's image is
+  the same, and Serve replaces the worker;
+- application errors keep their status and are not retried; a full queue is a 503 with Retry-After;
+- jobs for a checkpoint go to the worker that has it loaded;
+- without a cluster flag, ray is never imported.
+"""
+from __future__ import annotations
+
+import base64
+import concurrent.futures as cf
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.server_process import ROOT, ServerProcess
+
+pytestmark = pytest.mark.cluster
+pytest.importorskip("ray.serve", reason="the cluster extra is not installed (pip install -e .[cluster])")
+
+QUEUE_LIMIT = 8
+BASE = {"prompt": "a cat", "negative_prompt": "", "steps": 6, "sampler_name": "Euler a", "width": 64, "height": 64}
+LONG = dict(BASE, width=192, height=192, steps=120)
+
+
+def _digest(image_b64: str) -> str:
+    return hashlib.sha256(base64.b64decode(image_b64)).hexdigest()
+
+
+def _cluster(server: ServerProcess) -> dict:
+    return httpx.get(server.base + "/internal/cluster", timeout=30).json()
+
+
+def _wait_workers(server: ServerProcess, n: int = 2, timeout: float = 120, exclude_pid: int | None = None) -> dict:
+    deadline = time.time() + timeout
+    info: dict = {}
+    while time.time() < deadline:
+        info = _cluster(server)
+        healthy = [w for w in info["workers"] if w["healthy"] and w["pid"] != exclude_pid]
+        if info["ready"] and len(healthy) >= n:
+            return info
+        time.sleep(0.5)
+    raise AssertionError(f"{n} healthy workers did not come: {info}\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    from sdwebui.engine.models.tiny import write_tiny_checkpoint
+
+    folder = tmp_path_factory.mktemp("cluster")
+    ckpts = folder / "models" / "Stable-diffusion"
+    ckpts.mkdir(parents=True)
+    from sdwebui.services.runtime import install_default_checkpoint
+
+    install_default_checkpoint(ckpts / "tiny-default-sd1.safetensors")
+    write_tiny_checkpoint(ckpts / "xtra-sd1.safetensors", "sd1", seed=7)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cluster(data):
+    server = ServerProcess(data, ["--api", "--skip-install", "--cluster-workers", "2",
+                                  "--cluster-queue-limit", str(QUEUE_LIMIT)], ready_path="/internal/cluster")
+    try:
+        server.wait_ready()
+        _wait_workers(server)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def one_box(data, tmp_path_factory):
+    """A single-box server on the same model files, with the workers' one thread per process."""
+    folder = tmp_path_factory.mktemp("onebox")
+    (folder / "models").symlink_to(data / "models")
+    server = ServerProcess(folder, ["--api", "--nowebui", "--skip-install"], ready_path="/sdapi/v1/options",
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def _txt2img(server: ServerProcess, **payload) -> httpx.Response:
+    return httpx.post(server.base + "/sdapi/v1/txt2img", json=payload, timeout=300)
+
+
+def _counters(server: ServerProcess) -> dict[str, dict]:
+    return {w["replica"]: w for w in _cluster(server)["workers"] if w["healthy"]}
+
+
+def test_jobs_spread_over_workers_with_the_same_bytes_as_one_box(cluster, one_box):
+    seeds = [11, 12, 11, 12, 11, 12, 11, 12]
+    before = _counters(cluster)
+    with cf.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda s: _txt2img(cluster, **BASE, seed=s), seeds))
+    assert [r.status_code for r in answers] == [200] * 8, [r.text[:300] for r in answers]
+    digests = [_digest(r.json()["images"][0]) for r in answers]
+    assert len({d for d, s in zip(digests, seeds) if s == 11}) == 1
+    assert len({d for d, s in zip(digests, seeds) if s == 12}) == 1
+    assert digests[0] != digests[1]
+    after = _counters(cluster)
+    done = {r: after[r]["jobs"] - before.get(r, {}).get("jobs", 0) for r in after}
+    assert sum(done.values()) == 8 and all(n > 0 for n in done.values()), done   # both workers worked
+    reference = _txt2img(one_box, **BASE, seed=11)
+    assert _digest(reference.json()["images"][0]) == digests[0]
+    info = json.loads(answers[0].json()["info"])
+    assert info["seed"] == 11 and info["infotexts"] == json.loads(reference.json()["info"])["infotexts"]
+
+
+def test_the_ui_generate_runs_on_a_worker(cluster, data):
+    from gradio_client import Client
+
+    from tests.ui_client import ui_txt2img
+
+    before = sum(w["jobs"] for w in _counters(cluster).values())
+    client = Client(cluster.base + "/", verbose=False)
+    gallery, info_json, _html = ui_txt2img(client, cluster.base, txt2img_prompt="a cat", txt2img_sampling="Euler a",
+                                           txt2img_steps=6, txt2img_width=64, txt2img_height=64, txt2img_seed=11,
+                                           txt2img_cfg_scale=7)
+    assert json.loads(info_json)["all_seeds"] == [11] and len(gallery) == 1
+    assert sum(w["jobs"] for w in _counters(cluster).values()) == before + 1
+    api = _txt2img(cluster, **BASE, seed=11, cfg_scale=7)
+    ui_pixels = Image.open(gallery[0]["image"] if isinstance(gallery[0], dict) else gallery[0][0])
+    api_pixels = Image.open(io.BytesIO(base64.b64decode(api.json()["images"][0])))
+    assert ui_pixels.convert("RGB").tobytes() == api_pixels.convert("RGB").tobytes()
+    assert list((data / "outputs" / "txt2img-images").rglob("*-11.png")), "saved by the worker, as the UI saves"
+
+
+def test_random_seed_is_fixed_once_and_reported(cluster):
+    r = _txt2img(cluster, **BASE, seed=-1)
+    assert r.status_code == 200
+    info = json.loads(r.json()["info"])
+    assert info["seed"] != -1 and f"Seed: {info['seed']}," in info["infotexts"][0]
+    assert r.json()["parameters"]["seed"] == -1         # the request as sent, as on one box
+    again = _txt2img(cluster, **BASE, seed=info["seed"])
+    assert _digest(again.json()["images"][0]) == _digest(r.json()["images"][0])
+
+
+def test_override_settings_reach_only_their_job(cluster):
+    r = _txt2img(cluster, **BASE, seed=3, override_settings={"eta_noise_seed_delta": 31337})
+    assert "ENSD: 31337" in json.loads(r.json()["info"])["infotexts"][0]
+    r = _txt2img(cluster, **BASE, seed=3)
+    assert "ENSD" not in json.loads(r.json()["info"])["infotexts"][0]
+
+
+def test_progress_preview_and_interrupt_reach_the_worker(cluster):
+    with cf.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(_txt2img, cluster, **LONG, seed=5, force_task_id="task(cluster-long)")
+        seen = []
+        deadline = time.time() + 120
+        while time.time() < deadline and len(seen) < 3:
+            p = httpx.get(cluster.base + "/sdapi/v1/progress", timeout=30).json()
+            if p["state"]["job"] == "txt2img" and p["state"]["sampling_step"] > 0:
+                seen.append(p)
+            time.sleep(0.3)
+        assert len(seen) == 3, seen
+        assert seen[-1]["state"]["sampling_step"] > seen[0]["state"]["sampling_step"]
+        assert all(0 < p["progress"] < 1 for p in seen) and seen[0]["state"]["sampling_steps"] == 120
+        task = httpx.post(cluster.base + "/internal/progress", timeout=30,
+                          json={"id_task": "task(cluster-long)", "id_live_preview": -1, "live_preview": True}).json()
+        assert task["active"] and not task["queued"] and 0 < task["progress"] < 1
+        running = _cluster(cluster)["running"]
+        assert [j["task_id"] for j in running] == ["task(cluster-long)"] and running[0]["replica"]
+        assert httpx.post(cluster.base + "/sdapi/v1/interrupt", timeout=30).status_code == 200
+        answer = future.result(timeout=60)
+    assert answer.status_code == 200 and len(answer.json()["images"]) == 1      # the partial image
+    done = httpx.post(cluster.base + "/internal/progress", timeout=30,
+                      json={"id_task": "task(cluster-long)", "id_live_preview": -1}).json()
+    assert done["completed"] and not done["active"]
+    # the flag belonged to that job: the next one runs all its steps
+    full = _txt2img(cluster, **BASE, seed=5)
+    assert full.status_code == 200 and "Steps: 6," in json.loads(full.json()["info"])["infotexts"][0]
+
+
+def test_application_errors_keep_their_status_and_are_not_retried(cluster):
+    r = _txt2img(cluster, **dict(BASE, sampler_name="nope"))          # checked before dispatch
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "sampler_name"]
+    before = sum(w["failed"] for w in _counters(cluster).values())
+    r = _txt2img(cluster, **BASE, seed=1, enable_hr=True, hr_upscaler="no-such-upscaler")    # fails on a worker
+    assert r.status_code == 422, r.text
+    assert "hr_upscaler" in r.text
+    assert sum(w["failed"] for w in _counters(cluster).values()) == before + 1      # ran once, not retried
+
+
+def test_a_full_queue_answers_503_with_retry_after(cluster):
+    n = 2 + QUEUE_LIMIT + 4
+    with cf.ThreadPoolExecutor(n) as pool:
+        answers = list(pool.map(lambda s: _txt2img(cluster, **dict(BASE, steps=40, width=128, height=128), seed=s),
+                                range(n)))
+    codes = [r.status_code for r in answers]
+    assert set(codes) <= {200, 503} and codes.count(503) >= 1 and codes.count(200) >= 2 + QUEUE_LIMIT - 1, codes
+    busy = next(r for r in answers if r.status_code == 503)
+    assert busy.headers["retry-after"].isdigit() and "--cluster-queue-limit" in busy.text
+
+
+def test_jobs_go_to_the_worker_that_has_their_checkpoint(cluster):
+    other = "xtra-sd1.safetensors"
+    r = _txt2img(cluster, **BASE, seed=2, override_settings={"sd_model_checkpoint": other})
+    assert r.status_code == 200 and "Model: xtra-sd1" in json.loads(r.json()["info"])["infotexts"][0]
+    # Serve learns which worker holds which model from the workers' reports after each job: a first
+    # round of both lets every router know
+    for ckpt in ("tiny-default-sd1.safetensors", other, "tiny-default-sd1.safetensors"):
+        assert _txt2img(cluster, **BASE, seed=2, override_settings={"sd_model_checkpoint": ckpt}).status_code == 200
+    loads = sum(w["loads"] for w in _counters(cluster).values())
+    for i in range(6):
+        ckpt = other if i % 2 else "tiny-default-sd1.safetensors"
+        r = _txt2img(cluster, **BASE, seed=2, override_settings={"sd_model_checkpoint": ckpt})
+        assert r.status_code == 200
+    workers = _counters(cluster)
+    assert sum(w["loads"] for w in workers.values()) == loads, workers     # no model loaded again
+    assert sorted(w["checkpoint"].split(" ")[0] for w in workers.values()) == ["tiny-default-sd1.safetensors", other]
+
+
+def test_a_killed_worker_loses_no_job(cluster):
+    seeds = list(range(100, 108))
+    payload = dict(BASE, steps=60, width=128, height=128)
+    with cf.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(_txt2img, cluster, **payload, seed=s) for s in seeds]
+        retried = _cluster(cluster)["retried"]
+        victim = None
+        deadline = time.time() + 120
+        while victim is None and time.time() < deadline:
+            info = _cluster(cluster)
+            busy = [w for w in info["workers"] if w["running"] and w["healthy"]]
+            if busy:
+                victim = busy[0]
+            else:
+                time.sleep(0.2)
+        assert victim is not None, "no job started"
+        time.sleep(0.5)         # well into its job
+        os.kill(victim["pid"], signal.SIGKILL)
+        answers = [f.result(timeout=300) for f in futures]
+    assert [r.status_code for r in answers] == [200] * 8, [r.text[:300] for r in answers]
+    assert _cluster(cluster)["retried"] >= retried + 1      # the killed worker's job was sent again
+    # every image is the one its seed gives on a healthy worker, the retried job's too
+    for seed, r in zip(seeds, answers):
+        again = _txt2img(cluster, **payload, seed=seed)
+        assert _digest(again.json()["images"][0]) == _digest(r.json()["images"][0]), seed
+    _wait_workers(cluster, 2, timeout=120, exclude_pid=victim["pid"])       # Serve replaced it
+
+
+def test_without_a_cluster_flag_ray_is_never_imported(tmp_path):
+    script = (
+        "import sys\n"
+        "from sdwebui.interfaces.cli import flags\n"
+        "from sdwebui.interfaces import app\n"
+        f"ns = flags.parse_args(['--data-dir', {str(tmp_path)!r}, '--nowebui', '--skip-install', "
+        "'--skip-load-model-at-start'], use_env=False)\n"
+        "app.create_app(ns)\n"
+        "print('RAY' if any(m == 'ray' or m.startswith('ray.') for m in sys.modules) else 'NO-RAY')\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"})
+    assert out.stdout.strip().splitlines()[-1] == "NO-RAY", out.stderr[-2000:]
