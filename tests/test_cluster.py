@@ -70,6 +70,7 @@ def data(tmp_path_factory) -> Path:
 
     install_default_checkpoint(ckpts / "tiny-default-sd1.safetensors")
     write_tiny_checkpoint(ckpts / "xtra-sd1.safetensors", "sd1", seed=7)
+    (ckpts / "zz-broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
     return folder
 
 
@@ -228,6 +229,27 @@ def test_jobs_go_to_the_worker_that_has_their_checkpoint(cluster):
     workers = _counters(cluster)
     assert sum(w["loads"] for w in workers.values()) == loads, workers     # no model loaded again
     assert sorted(w["checkpoint"].split(" ")[0] for w in workers.values()) == ["tiny-default-sd1.safetensors", other]
+
+
+def test_setting_the_checkpoint_loads_it_on_a_worker(cluster):
+    opts = httpx.get(cluster.base + "/sdapi/v1/options", timeout=30).json()
+    r = httpx.post(cluster.base + "/sdapi/v1/options", json={"sd_model_checkpoint": "no-such-model"}, timeout=60)
+    assert r.status_code == 422 and "not found" in r.text
+    r = httpx.post(cluster.base + "/sdapi/v1/options", json={"sd_model_checkpoint": "zz-broken.safetensors"},
+                   timeout=120)
+    assert r.status_code == 422 and "previous model is still loaded" in r.text, r.text
+    assert httpx.get(cluster.base + "/sdapi/v1/options", timeout=30).json()["sd_model_checkpoint"] == \
+        opts["sd_model_checkpoint"]
+    r = httpx.post(cluster.base + "/sdapi/v1/options", json={"sd_model_checkpoint": "xtra-sd1.safetensors"},
+                   timeout=120)
+    assert r.status_code == 200, r.text
+    assert httpx.get(cluster.base + "/sdapi/v1/options", timeout=30).json()["sd_model_checkpoint"].startswith(
+        "xtra-sd1.safetensors")
+    assert any(w["checkpoint"].startswith("xtra-sd1") for w in _counters(cluster).values())
+    r = _txt2img(cluster, **BASE, seed=4)       # the new default
+    assert "Model: xtra-sd1" in json.loads(r.json()["info"])["infotexts"][0]
+    httpx.post(cluster.base + "/sdapi/v1/options", json={"sd_model_checkpoint": opts["sd_model_checkpoint"]},
+               timeout=120).raise_for_status()
 
 
 def test_a_killed_worker_loses_no_job(cluster):

@@ -94,8 +94,11 @@ class SDWorker:
 
     async def load(self, name: str) -> dict[str, Any]:
         """Preload a checkpoint (POST /options sd_model_checkpoint in cluster mode)."""
-        await self.get_model(name)
-        return {"replica": self.replica, "checkpoint": name}
+        try:
+            await self.get_model(name)
+        except Exception as e:  # a load that fails keeps the previous model; the caller gets why
+            return wire.error_event(e)
+        return {"type": "loaded", "replica": self.replica, "checkpoint": name}
 
     # jobs ---------------------------------------------------------------------------------------
     def _run(self, spec: dict[str, Any]) -> dict[str, Any]:

@@ -165,6 +165,18 @@ class Cluster:
             runtime.opts.data.update(kept)      # no callbacks: they would load the model here
         return result
 
+    async def preload(self, name: str) -> None:
+        """Load checkpoint `name` on a worker (Serve picks one; later jobs for it go there). Raises
+        the load's error as a single box would report it."""
+        await self._wait_ready()
+        try:
+            answer = await self.handle.options(multiplexed_model_id=name).load.remote(name)
+        except BackPressureError:
+            raise RequestError(503, "the generation queue is full; retry in a few seconds",
+                               headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        if answer.get("type") == "error":
+            wire.raise_error(answer)
+
     async def run(self, kind: str, request: dict[str, Any], task_id: str, options: dict[str, Any],
                   checkpoint: str) -> dict[str, Any]:
         """Run one job on a worker and return its result event ({images, info}). Raises RequestError

@@ -40,6 +40,7 @@ class SettingsHost(AppSettings, Protocol):
     queue: GenerationQueue | None
     registry: CheckpointRegistry | None
     model_manager: ModelManager | None
+    cluster: Any     # the cluster client in cluster mode (models load on its workers), else None
 
     def ensure_model_loaded(self) -> Any:
         """The resident model, loading the selected checkpoint first (queue worker only)."""
@@ -170,9 +171,13 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
     if info is not None:
         before = current_value("sd_model_checkpoint")
         try:
-            # ModelManager.load is a no-op for the resident file; on success its on_loaded
-            # callback records the title (and hash) in opts
-            await run_on_queue(lambda: app.model_manager.load(info), "load-checkpoint")
+            if app.cluster is not None:     # loaded by a worker; this process loads no model
+                await app.cluster.preload(info.name)
+                opts.data.update(sd_model_checkpoint=info.title, sd_checkpoint_hash=info.sha256 or "")
+            else:
+                # ModelManager.load is a no-op for the resident file; on success its on_loaded
+                # callback records the title (and hash) in opts
+                await run_on_queue(lambda: app.model_manager.load(info), "load-checkpoint")
         except Exception as e:
             logger.warning("could not switch to checkpoint %s: %s", info.title, e)
             return [], _keyed("sd_model_checkpoint",
@@ -180,7 +185,7 @@ async def apply_settings(values: dict[str, Any], *, from_api: bool = False) -> t
         if current_value("sd_model_checkpoint") != before:
             changed.append("sd_model_checkpoint")
 
-    if "sd_vae" in values:
+    if "sd_vae" in values and app.cluster is None:     # (in a cluster each worker applies it per job)
         vae = values["sd_vae"]
 
         def apply_vae() -> None:
