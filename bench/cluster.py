@@ -5,8 +5,8 @@ Printed as one JSON object per line, as bench/run.py does.
     python bench/cluster.py [--jobs 16] [--size 256] [--steps 30]
 
 Each server is the real one (`launch.py --api --nowebui --cluster-workers N`) on a fresh data folder.
-A worker gets an equal share of the cores (2 cores, 2 workers: one thread each), so the 1-worker run
-uses all the cores in one process: the ratio shows what splitting them into processes gains.
+The scaling ratio compares the same worker (its share of the cores: 2 cores, 2 workers, one thread
+each) alone and N times; the single box uses every core in one process, as a user without the flag.
 """
 from __future__ import annotations
 
@@ -79,14 +79,18 @@ def main() -> int:
     base = ["--api", "--nowebui", "--skip-install"]
     cores = os.cpu_count() or 1
     common = {"jobs": a.jobs, "size": a.size, "steps": a.steps, "cores": cores}
-    one_worker = throughput(base + ["--cluster-workers", "1"], 1, a.jobs, payload)
-    emit("cluster_images_per_s", one_worker, workers=1, **common)
-    many = throughput(base + ["--cluster-workers", str(a.workers)], a.workers, a.jobs, payload)
-    emit("cluster_images_per_s", many, workers=a.workers, **common)
-    emit("cluster_speedup_ratio", many / one_worker, workers=a.workers, baseline_workers=1, **common)
-    box = throughput(base, 0, a.jobs, payload)      # one process, all the cores: what the cluster adds
+    threads = max(1, cores // a.workers)
+    # scaling: the same worker (its share of the cores) once, then `workers` of them
+    per_worker = ["--cluster-worker-threads", str(threads)]
+    one_worker = throughput(base + ["--cluster-workers", "1"] + per_worker, 1, a.jobs, payload)
+    emit("cluster_images_per_s", one_worker, workers=1, threads_per_worker=threads, **common)
+    many = throughput(base + ["--cluster-workers", str(a.workers)] + per_worker, a.workers, a.jobs, payload)
+    emit("cluster_images_per_s", many, workers=a.workers, threads_per_worker=threads, **common)
+    emit("cluster_speedup_ratio", many / one_worker, workers=a.workers, baseline_workers=1,
+         threads_per_worker=threads, **common)
+    # against one process using every core, with no cluster: what splitting the cores into workers gains
+    box = throughput(base, 0, a.jobs, payload)
     emit("single_box_images_per_s", box, **common)
-    emit("cluster_1_worker_vs_single_box_ratio", one_worker / box, **common)
     emit("cluster_vs_single_box_ratio", many / box, workers=a.workers, **common)
     return 0
 

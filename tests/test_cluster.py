@@ -146,6 +146,30 @@ def test_the_ui_generate_runs_on_a_worker(cluster, data):
     assert list((data / "outputs" / "txt2img-images").rglob("*-11.png")), "saved by the worker, as the UI saves"
 
 
+def _b64_png(image: Image.Image) -> str:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_img2img_inpainting_and_a_script_give_one_box_results(cluster, one_box):
+    picture = Image.new("RGB", (64, 64), (200, 40, 40))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    body = dict(BASE, seed=9, init_images=[_b64_png(picture)], mask=_b64_png(mask), denoising_strength=0.7,
+                mask_blur=2, inpainting_fill=1)
+    mine, theirs = (httpx.post(s.base + "/sdapi/v1/img2img", json=body, timeout=300) for s in (cluster, one_box))
+    assert mine.status_code == 200, mine.text[:500]
+    assert _digest(mine.json()["images"][0]) == _digest(theirs.json()["images"][0])
+    assert mine.json()["parameters"]["init_images"] is None         # include_init_images false, as one box
+    # a selected script (prompt matrix: a grid, then one image per combination) runs on the worker
+    matrix = dict(BASE, seed=5, prompt="a cat|red|blue", script_name="prompt matrix",
+                  script_args=[False, False, "positive", "comma", 0])
+    mine, theirs = (_txt2img(s, **matrix) for s in (cluster, one_box))
+    assert len(mine.json()["images"]) == 5 == len(theirs.json()["images"])
+    assert [_digest(b) for b in mine.json()["images"]] == [_digest(b) for b in theirs.json()["images"]]
+
+
 def test_random_seed_is_fixed_once_and_reported(cluster):
     r = _txt2img(cluster, **BASE, seed=-1)
     assert r.status_code == 200
@@ -278,6 +302,33 @@ def test_a_killed_worker_loses_no_job(cluster):
         again = _txt2img(cluster, **payload, seed=seed)
         assert _digest(again.json()["images"][0]) == _digest(r.json()["images"][0]), seed
     _wait_workers(cluster, 2, timeout=120, exclude_pid=victim["pid"])       # Serve replaced it
+
+
+def _loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip in ("::1", "localhost") or ip.startswith("::ffff:127.")
+
+
+def test_every_ray_port_is_on_loopback_and_nothing_calls_out(cluster):
+    """A Ray port runs code for whoever reaches it: the in-app head's processes (GCS, raylet, workers,
+    agents) listen on loopback only, and none of them is connected anywhere else."""
+    import psutil
+
+    server = psutil.Process(cluster.proc.pid)
+    processes = [server, *server.children(recursive=True)]
+    assert len(processes) >= 5, [p.name() for p in processes]        # GCS, raylet, 2 workers, controller ...
+    listening, remote = [], []
+    for proc in processes:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        for c in conns:
+            if c.status == psutil.CONN_LISTEN and not _loopback(c.laddr.ip):
+                listening.append((proc.name(), c.laddr))
+            if c.raddr and not _loopback(c.raddr.ip):
+                remote.append((proc.name(), c.raddr))
+    assert not listening, listening
+    assert not remote, remote
 
 
 def test_without_a_cluster_flag_ray_is_never_imported(tmp_path):

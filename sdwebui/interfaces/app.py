@@ -110,6 +110,9 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
 def _start_cluster(ns: argparse.Namespace) -> None:
     """--cluster-workers / --cluster: the workers start in the background (Ray, then the replicas);
     generation requests wait for them. Needs the `cluster` extra."""
+    from sdwebui.services import dispatch
+
+    dispatch.prepare_ray_environment(local_head=not ns.cluster)
     try:
         from sdwebui.services.dispatch import ray_cluster
     except ImportError as e:

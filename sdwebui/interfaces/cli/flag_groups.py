@@ -330,6 +330,8 @@ def _not_a1111(add) -> None:
     add("--cluster", type=str, default=None, metavar="ADDRESS",
         help="run generation on the workers of an existing Ray cluster (ray start --head ...); with "
              "--cluster-workers N, N of them (default: one per GPU); not an A1111 flag")
+    add("--cluster-worker-threads", type=int, default=0, metavar="T",
+        help="CPU threads of each cluster worker on a machine without GPUs (default: the cores shared equally)")
     add("--cluster-queue-limit", type=int, default=64,
         help="jobs that may wait for a cluster worker; more are answered 503 with Retry-After")
     add("--cluster-retries", type=int, default=2,

@@ -32,6 +32,32 @@ logger = logging.getLogger(__name__)
 POLL_S = 0.25       # how often a running job reports progress and takes its control flags
 
 
+def _keep_replica_port_on_loopback() -> None:
+    """Ray Serve 2.60 opens each replica's inter-deployment gRPC port on every interface (the address
+    "[::]:0" is written into its replica code), whatever the node's address. With the head inside the
+    app every other Ray port is on loopback (dispatch.prepare_ray_environment); this puts that one
+    there too. Runs when this module is imported in the replica process, before Serve opens the port;
+    if Ray's code changes shape, nothing is patched (and the test of the ports says so)."""
+    if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0":
+        return
+    from ray.serve._private import replica
+
+    original = getattr(replica, "add_port_to_grpc_server", None)
+    if original is None or getattr(original, "loopback_only", False):
+        return
+
+    def add_port(server: Any, address: str) -> Any:
+        if address.startswith("[::]:"):
+            address = "127.0.0.1:" + address.rsplit(":", 1)[1]
+        return original(server, address)
+
+    add_port.loopback_only = True  # type: ignore[attr-defined]
+    replica.add_port_to_grpc_server = add_port
+
+
+_keep_replica_port_on_loopback()
+
+
 class SDWorker:
     def __init__(self, ns: argparse.Namespace, threads: int, control_name: str, namespace: str) -> None:
         for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("DIFFUSERS_OFFLINE", "1"),

@@ -11,6 +11,19 @@ Only remote_jobs.py and wire.py are imported without the `cluster` extra; the Ra
 """
 from __future__ import annotations
 
+import os
+
+
+def prepare_ray_environment(local_head: bool) -> None:
+    """Before ray is imported (it reads these at import): no usage stats, and for a head started in
+    this app every Ray process on the loopback interface. Ray otherwise advertises the machine's
+    address and listens on every interface; its single-machine mode (the variable's name says
+    Windows/macOS, it is read on every platform) keeps them on 127.0.0.1. Workers inherit it."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
+    if local_head:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
 
 def interrupt() -> None:
     """Interrupt the running job: the local one, and in cluster mode every running one."""

@@ -8,7 +8,7 @@ What Ray does not do is retry a job whose worker died while running it; `run()` 
 number of times, with the same spec (the seeds were fixed before dispatch, so the pixels are the
 same). Application errors (bad input, out of memory) come back as error events and are not retried.
 
-Imported only in cluster mode: it imports ray.
+Imported only in cluster mode: it imports ray (after dispatch.prepare_ray_environment).
 """
 from __future__ import annotations
 
@@ -46,21 +46,15 @@ except ImportError:     # pragma: no cover
     pass
 
 
-def quiet_ray_environment() -> None:
-    """Nothing calls out: no usage stats, no dashboard (set before ray starts, inherited by workers)."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-
-
 def _worker_resources(ns: argparse.Namespace, workers: int, cluster_gpus: float) -> tuple[float, float, int]:
     """(CPUs, GPUs, torch threads) of one worker: one GPU each where the cluster has enough, a share
-    of them otherwise; on CPUs only, an equal share of this machine's cores."""
+    of them otherwise; on CPUs only, an equal share of this machine's cores (or the threads
+    --cluster-worker-threads asks for)."""
     if cluster_gpus >= 1:
         gpus = 1.0 if cluster_gpus >= workers else cluster_gpus / workers
         return 0.0, gpus, 0
     cores = os.cpu_count() or 1
-    threads = max(1, cores // workers)
+    threads = int(getattr(ns, "cluster_worker_threads", 0) or 0) or max(1, cores // workers)
     return min(float(threads), cores / workers), 0.0, threads
 
 
@@ -93,15 +87,17 @@ class Cluster:
     def _start(self) -> None:
         try:
             started = time.perf_counter()
-            quiet_ray_environment()
             if self.address:
                 ray.init(address=self.address, namespace=NAMESPACE, include_dashboard=False,
                          configure_logging=False, log_to_driver=True)
             else:
-                # the head and its ports on loopback only: a Ray port runs code for whoever reaches it
-                ray.init(namespace=NAMESPACE, include_dashboard=False, _node_ip_address="127.0.0.1",
-                         configure_logging=False, log_to_driver=True,
-                         object_store_memory=512 * 1024 * 1024)
+                # every Ray port on loopback (a Ray port runs code for whoever reaches it): see
+                # dispatch.prepare_ray_environment, which must have run before ray was imported
+                if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0":
+                    raise RuntimeError("dispatch.prepare_ray_environment(local_head=True) must run before ray "
+                                       "is imported")
+                ray.init(namespace=NAMESPACE, include_dashboard=False, configure_logging=False,
+                         log_to_driver=True, object_store_memory=512 * 1024 * 1024)
             gpus = float(ray.cluster_resources().get("GPU", 0))
             if self.workers <= 0:
                 self.workers = max(1, int(gpus))
