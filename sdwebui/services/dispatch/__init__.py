@@ -23,6 +23,10 @@ def prepare_ray_environment(local_head: bool) -> None:
     os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
     if local_head:
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    else:
+        # `ray start` turns token authentication on by default and a driver joining it must present the
+        # token (~/.ray/auth_token or RAY_AUTH_TOKEN); a cluster started without it: RAY_AUTH_MODE=disabled
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 def interrupt() -> None:
