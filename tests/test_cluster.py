@@ -200,9 +200,15 @@ def test_progress_preview_and_interrupt_reach_the_worker(cluster):
         assert len(seen) == 3, seen
         assert seen[-1]["state"]["sampling_step"] > seen[0]["state"]["sampling_step"]
         assert all(0 < p["progress"] < 1 for p in seen) and seen[0]["state"]["sampling_steps"] == 120
-        task = httpx.post(cluster.base + "/internal/progress", timeout=30,
-                          json={"id_task": "task(cluster-long)", "id_live_preview": -1, "live_preview": True}).json()
+        task, deadline = {}, time.time() + 60
+        while time.time() < deadline and not task.get("live_preview"):      # asked for, made by the worker
+            task = httpx.post(cluster.base + "/internal/progress", timeout=30,
+                              json={"id_task": "task(cluster-long)", "id_live_preview": -1, "live_preview": True}).json()
+            time.sleep(0.2)
         assert task["active"] and not task["queued"] and 0 < task["progress"] < 1
+        assert task["live_preview"].startswith("data:image/") and task["id_live_preview"] > 0
+        preview = Image.open(io.BytesIO(base64.b64decode(task["live_preview"].split(",", 1)[1])))
+        assert preview.size == (192, 192)
         running = _cluster(cluster)["running"]
         assert [j["task_id"] for j in running] == ["task(cluster-long)"] and running[0]["replica"]
         assert httpx.post(cluster.base + "/sdapi/v1/interrupt", timeout=30).status_code == 200
@@ -214,6 +220,25 @@ def test_progress_preview_and_interrupt_reach_the_worker(cluster):
     # the flag belonged to that job: the next one runs all its steps
     full = _txt2img(cluster, **BASE, seed=5)
     assert full.status_code == 200 and "Steps: 6," in json.loads(full.json()["info"])["infotexts"][0]
+
+
+def test_skip_ends_only_the_running_batch(cluster):
+    payload = dict(LONG, seed=8, n_iter=2)
+    reference = _txt2img(cluster, **payload)
+    with cf.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(_txt2img, cluster, **payload)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            state = httpx.get(cluster.base + "/sdapi/v1/progress", timeout=30).json()["state"]
+            if state["job_no"] == 0 and state["sampling_step"] > 2:
+                break
+            time.sleep(0.1)
+        assert httpx.post(cluster.base + "/sdapi/v1/skip", timeout=30).status_code == 200
+        skipped = future.result(timeout=120)
+    assert skipped.status_code == 200 and len(skipped.json()["images"]) == 2
+    first, second = (_digest(b) for b in skipped.json()["images"])
+    assert first != _digest(reference.json()["images"][0])      # its sampling ended early
+    assert second == _digest(reference.json()["images"][1])     # the next batch ran whole
 
 
 def test_application_errors_keep_their_status_and_are_not_retried(cluster):

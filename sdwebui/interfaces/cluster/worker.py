@@ -132,19 +132,11 @@ class SDWorker:
         from sdwebui.interfaces.api.generation import REQUEST_MODELS, build_processing, encode_images
 
         self._load(spec["checkpoint"])     # a hires pass may have switched the model since
-        opts = shared.opts
-        with opts._lock:
-            kept = dict(opts.data)
-            opts.data.update(spec["options"])
-        try:
+        with shared.opts.replaced(spec["options"]):
             req = REQUEST_MODELS[spec["kind"]](**spec["request"])
             p = build_processing(spec["kind"], req)
             processed = scripts_mod.run_processing(p)
             return {"type": "result", "images": encode_images(req, processed), "info": processed.js()}
-        finally:
-            with opts._lock:
-                opts.data.clear()
-                opts.data.update(kept)
 
     async def generate(self, spec: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         task_id = spec["task_id"]

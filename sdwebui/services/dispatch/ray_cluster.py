@@ -125,7 +125,10 @@ class Cluster:
         self._stop.wait()
         try:
             if ray.is_initialized():
-                serve.shutdown()
+                if self.address:    # someone else's cluster: take away only this app's workers
+                    serve.delete(APP_NAME)
+                else:
+                    serve.shutdown()
                 ray.shutdown()
         except Exception:   # shutting down anyway
             logger.debug("cluster shutdown", exc_info=True)

@@ -246,6 +246,20 @@ class Options:
                     if restore:
                         self.data[k] = outside   # including a value written while the job ran
 
+    @contextmanager
+    def replaced(self, values: dict[str, Any]) -> Iterator[None]:
+        """Every value as `values` has it for a while, then back as it was: a cluster worker runs each
+        job with the front end's settings (taken as they are: the front end checked them)."""
+        with self._lock:
+            kept = dict(self.data)
+            self.data.update(values)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.data.clear()
+                self.data.update(kept)
+
     # persistence ----------------------------------------------------------------------
     def dumps(self) -> str:
         with self._lock:

@@ -1,0 +1,98 @@
+"""Cluster mode's plain-Python parts, without Ray: the job spec and errors on the wire, the front end's
+progress mirror of remote jobs, the control actor's flags, and a worker's settings for one job."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from sdwebui.engine.errors import ProcessingError
+from sdwebui.services.dispatch import remote_jobs, wire
+from sdwebui.services.dispatch.control import ControlActor
+from sdwebui.services.request_errors import RequestError, field_error
+
+
+def test_the_spec_fixes_seeds_and_takes_the_checkpoint_out_of_the_overrides():
+    request = {"prompt": "a", "seed": -1, "subseed": -1,
+               "override_settings": {"sd_model_checkpoint": "x.safetensors", "eta_noise_seed_delta": 5}}
+    spec = wire.make_spec("txt2img", request, "task(1)", {"samples_format": "png"}, "x.safetensors")
+    assert spec["request"]["seed"] >= 0 and spec["request"]["subseed"] >= 0
+    assert spec["request"]["override_settings"] == {"eta_noise_seed_delta": 5}
+    assert spec["options"] == {"samples_format": "png", "sd_model_checkpoint": "x.safetensors"}
+    assert request["seed"] == -1 and "sd_model_checkpoint" in request["override_settings"]   # not touched
+    fixed = wire.make_spec("img2img", {"seed": 42, "subseed": 7}, "t", {}, "x")["request"]
+    assert (fixed["seed"], fixed["subseed"]) == (42, 7)
+    with pytest.raises(ValueError, match="txt2img"):
+        wire.make_spec("extras", {}, "t", {}, "x")
+
+
+def _round_trip(e: BaseException) -> RequestError:
+    event = wire.error_event(e)
+    assert event["type"] == "error"
+    with pytest.raises(RequestError) as caught:
+        wire.raise_error(event)
+    return caught.value
+
+
+def test_errors_keep_their_status_and_field_across_the_wire():
+    err = _round_trip(field_error("width", "too wide"))
+    assert err.status_code == 422 and err.detail[0]["loc"] == ["body", "width"]
+    err = _round_trip(ProcessingError("hr_upscaler", "no such upscaler", status_code=404))
+    assert err.status_code == 404 and err.detail[0]["loc"] == ["body", "hr_upscaler"]
+    err = _round_trip(torch.OutOfMemoryError("CUDA out of memory"))
+    assert err.status_code == 507 and "out of memory" in str(err.detail)
+    try:
+        raise KeyError("boom")
+    except KeyError as e:
+        err = _round_trip(e)
+    assert err.status_code == 500 and "KeyError" in err.detail and "test_dispatch.py" in err.detail
+
+
+def test_the_mirror_follows_a_remote_job_from_queued_to_finished():
+    jobs = remote_jobs.RemoteJobs()
+    a, b = jobs.add("task(a)", "txt2img"), jobs.add("task(b)", "img2img")
+    assert jobs.pending_ids() == ["task(a)", "task(b)"] and jobs.position("task(b)") == 1
+    assert jobs.add("task(a)", "txt2img").task_id == "task(a)+"     # a repeated id does not replace a job
+    jobs.update(b, {"type": "started", "replica": "r1"})
+    time.sleep(0.01)
+    jobs.update(a, {"type": "started", "replica": "r2"})
+    assert jobs.current() is b and [j.task_id for j in jobs.running()] == ["task(b)", "task(a)"]
+    jobs.update(b, {"type": "progress", "job_count": 1, "job_no": 0, "sampling_step": 5, "sampling_steps": 10,
+                    "elapsed": 2.0, "textinfo": "x", "preview": "QUJD", "preview_format": "webp",
+                    "id_live_preview": 3})
+    progress, eta = b.state.progress()
+    assert 0.5 < progress < 0.52 and eta > 0 and b.state.textinfo == "x"
+    assert (b.preview, b.preview_format, b.state.id_live_preview) == ("QUJD", "webp", 3)
+    jobs.requeue(b)         # its worker died: waiting again, with nothing of the lost attempt
+    assert b.status == remote_jobs.QUEUED and b.preview is None and b.state.sampling_step == 0
+    assert jobs.current() is a and "task(b)" in jobs.pending_ids()
+    jobs.finish(b)
+    assert jobs.is_finished("task(b)") and jobs.get("task(b)") is None and not jobs.is_finished("task(a)")
+
+
+def test_control_flags_belong_to_one_task():
+    control = ControlActor()
+    control.flag("t1", "interrupt")
+    control.flag("t1", "preview")
+    control.flag("t2", "skip")
+    assert control.take("t1") == ["interrupt", "preview"] and control.take("t1") == []
+    control.forget("t2")
+    assert control.take("t2") == []
+    with pytest.raises(ValueError, match="interrupt"):
+        control.flag("t1", "explode")
+    control.report("r1", {"jobs": 1})
+    control.report("r1", {"checkpoint": "x"})
+    assert control.reports()["r1"]["jobs"] == 1 and control.reports()["r1"]["checkpoint"] == "x"
+    control.drop("r1")
+    assert control.reports() == {}
+
+
+def test_a_job_runs_with_the_front_ends_settings_then_the_workers_come_back():
+    from sdwebui.services.options.store import OptionInfo, Options
+
+    opts = Options({"a": OptionInfo(1), "b": OptionInfo("x")})
+    opts.data["worker_only"] = True
+    with opts.replaced({"a": 2, "c": 3}):
+        assert (opts.a, opts.b, opts.data["c"]) == (2, "x", 3)
+    assert opts.data == {"a": 1, "b": "x", "worker_only": True}
