@@ -170,6 +170,23 @@ def test_img2img_inpainting_and_a_script_give_one_box_results(cluster, one_box):
     assert [_digest(b) for b in mine.json()["images"]] == [_digest(b) for b in theirs.json()["images"]]
 
 
+def test_extras_run_on_a_worker_with_one_box_results(cluster, one_box):
+    picture = _b64_png(Image.new("RGB", (32, 24), (10, 120, 200)))
+    body = {"image": picture, "upscaling_resize": 2, "upscaler_1": "Lanczos"}
+    before = sum(w["jobs"] for w in _counters(cluster).values())
+    mine, theirs = (httpx.post(s.base + "/sdapi/v1/extra-single-image", json=body, timeout=120)
+                    for s in (cluster, one_box))
+    assert mine.status_code == 200, mine.text[:300]
+    assert Image.open(io.BytesIO(base64.b64decode(mine.json()["image"]))).size == (64, 48)
+    assert mine.json()["image"] == theirs.json()["image"] and mine.json()["html_info"] == theirs.json()["html_info"]
+    assert sum(w["jobs"] for w in _counters(cluster).values()) == before + 1
+    batch = httpx.post(cluster.base + "/sdapi/v1/extra-batch-images", timeout=120, json={
+        "imageList": [{"data": picture, "name": "a.png"}] * 2, "upscaling_resize": 2, "upscaler_1": "Lanczos"})
+    assert batch.status_code == 200 and len(batch.json()["images"]) == 2
+    bad = httpx.post(cluster.base + "/sdapi/v1/extra-single-image", json={**body, "upscaler_1": "nope"}, timeout=60)
+    assert bad.status_code in (404, 422) and "upscaler_1" in bad.text
+
+
 def test_random_seed_is_fixed_once_and_reported(cluster):
     r = _txt2img(cluster, **BASE, seed=-1)
     assert r.status_code == 200

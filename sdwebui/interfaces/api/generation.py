@@ -1,5 +1,5 @@
-"""The routes that queue image work: txt2img, img2img and extras (extra-single-image,
-extra-batch-images), and how their images are encoded into the response."""
+"""The routes that queue generation: txt2img and img2img, and how their images are encoded into the
+response (the Extras routes: extras.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,10 +15,8 @@ from sdwebui.engine.processing.txt2img import StableDiffusionProcessingTxt2Img
 from sdwebui.interfaces.api import models
 from sdwebui.interfaces.api.jobs import await_unless_abandoned, run_job
 from sdwebui.services import runtime as shared
-from sdwebui.services import postprocessing
 from sdwebui.services.extensions import scripts as scripts_mod
-from sdwebui.services.extensions.postprocessing_runner import PostprocessingArgsError, scripts_postproc
-from sdwebui.services.generation_requests import decode_base64_image, img2img_processing, processing_args
+from sdwebui.services.generation_requests import img2img_processing, processing_args
 from sdwebui.services.queue import new_task_id
 from sdwebui.services.request_errors import field_error
 
@@ -30,15 +28,6 @@ def encode_for_response(image: Image.Image, infotext: str | None) -> str:
     opts = shared.opts
     return images_mod.encode_b64(image, opts.samples_format, infotext=infotext if opts.enable_pnginfo else None,
                                  jpeg_quality=opts.jpeg_quality, webp_lossless=opts.webp_lossless)
-
-
-def _encode_with_info(image: Image.Image) -> str:
-    """Extras results keep the source's text chunks (its `parameters` and the `postprocessing` info)."""
-    opts = shared.opts
-    texts = {k: v for k, v in image.info.items() if isinstance(k, str) and isinstance(v, str)}
-    infotext = texts.pop("parameters", None)
-    return images_mod.encode_b64(image, opts.samples_format, infotext=infotext, jpeg_quality=opts.jpeg_quality,
-                                 webp_lossless=opts.webp_lossless, existing_pnginfo=texts)
 
 
 def _run_from_thread(coroutine: Any, name: str) -> Any:
@@ -137,39 +126,3 @@ class GenerationRoutes:
 
     def img2imgapi(self, img2imgreq: models.StableDiffusionImg2ImgProcessingAPI) -> models.ImageToImageResponse:
         return models.ImageToImageResponse(**_run_from_thread(self.img2img(img2imgreq), "img2imgapi"))
-
-    async def _extras(self, req: models.ExtrasBaseRequest, mode: int, image: Any,
-                      images: list[Image.Image]) -> tuple[list[str], str]:
-        """The Extras job as A1111's API runs it (run_extras, nothing saved); the request's
-        `scripts` reach the other postprocessing scripts by name."""
-        try:
-            scripts_args = await run_in_threadpool(lambda: scripts_postproc.args_by_name(req.scripts, "scripts"))
-        except PostprocessingArgsError as e:
-            raise field_error(e.field, str(e)) from None
-
-        def job() -> tuple[list[Image.Image], str, str]:
-            return postprocessing.run_extras(
-                extras_mode=mode, resize_mode=req.resize_mode, image=image, image_folder=images, input_dir="",
-                output_dir="", show_extras_results=req.show_extras_results, gfpgan_visibility=req.gfpgan_visibility,
-                codeformer_visibility=req.codeformer_visibility, codeformer_weight=req.codeformer_weight,
-                upscaling_resize=req.upscaling_resize, upscaling_resize_w=req.upscaling_resize_w,
-                upscaling_resize_h=req.upscaling_resize_h, upscaling_crop=req.upscaling_crop,
-                extras_upscaler_1=req.upscaler_1, extras_upscaler_2=req.upscaler_2,
-                extras_upscaler_2_visibility=req.extras_upscaler_2_visibility, upscale_first=req.upscale_first,
-                save_output=False, max_side_length=req.max_side_length, scripts_args=scripts_args)
-
-        out, html, _ = await run_job(job, name="extras")
-        encoded = await run_in_threadpool(lambda: [_encode_with_info(im) for im in out])
-        return encoded, html
-
-    async def extras_single(self, req: models.ExtrasSingleImageRequest) -> dict:
-        image = decode_base64_image(req.image, "image")
-        encoded, html = await self._extras(req, postprocessing.MODE_SINGLE, image, [])
-        return {"html_info": html, "image": encoded[0] if encoded else None}
-
-    async def extras_batch(self, req: models.ExtrasBatchImagesRequest) -> dict:
-        if not req.imageList:
-            raise field_error("imageList", "send at least one image")
-        images = [decode_base64_image(f.data, f"imageList.{i}.data") for i, f in enumerate(req.imageList)]
-        encoded, html = await self._extras(req, postprocessing.MODE_BATCH, None, images)
-        return {"html_info": html, "images": encoded}

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sdwebui.interfaces.api import models
 from sdwebui.interfaces.api.auth import auth_dependency, parse_credentials
 from sdwebui.interfaces.api.control import ControlRoutes
+from sdwebui.interfaces.api.extras import ExtrasRoutes
 from sdwebui.interfaces.api.generation import GenerationRoutes
 from sdwebui.interfaces.api.info import InfoRoutes
 from sdwebui.interfaces.api.options import OptionRoutes
@@ -29,7 +30,7 @@ from sdwebui.services.request_errors import RequestError
 logger = logging.getLogger(__name__)
 
 
-class Api(GenerationRoutes, ControlRoutes, OptionRoutes, ResourceRoutes, InfoRoutes):
+class Api(GenerationRoutes, ExtrasRoutes, ControlRoutes, OptionRoutes, ResourceRoutes, InfoRoutes):
     def __init__(self, app: FastAPI, queue_lock: Any = None, *, sdapi: bool = True, internal: bool = True):
         # queue_lock: A1111's second argument (extensions pass call_queue.queue_lock); jobs here are
         # serialised by the generation queue, whose worker holds that same lock

@@ -138,6 +138,25 @@ class SDWorker:
             processed = scripts_mod.run_processing(p)
             return {"type": "result", "images": encode_images(req, processed), "info": processed.js()}
 
+    async def extras(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """An Extras request (the API's extra-single-image / extra-batch-images) on this worker's queue."""
+        from sdwebui.interfaces.api.extras import REQUEST_MODELS, encode_with_info, extras_job
+
+        def run() -> dict[str, Any]:
+            with shared.opts.replaced(spec["options"]):
+                req = REQUEST_MODELS[spec["kind"]](**spec["request"])
+                out, html = extras_job(spec["kind"], req)()
+                return {"type": "result", "images": [encode_with_info(im) for im in out], "html": html}
+
+        try:
+            result = await asyncio.to_thread(shared.queue.run, run, name="extras")
+            self.counters["jobs"] += 1
+        except Exception as e:  # answered as one box answers it, not retried
+            self.counters["failed"] += 1
+            result = wire.error_event(e)
+        self._report()
+        return result
+
     async def generate(self, spec: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         task_id = spec["task_id"]
         self.running = task_id

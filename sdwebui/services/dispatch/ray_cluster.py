@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import ray
 from ray import serve
@@ -164,17 +164,46 @@ class Cluster:
             runtime.opts.data.update(kept)      # no callbacks: they would load the model here
         return result
 
+    async def _call(self, attempt: Callable[[int], Awaitable[Any]], on_lost: Callable[[], None] = lambda: None) -> Any:
+        """`attempt(n)` until it returns: again (up to --cluster-retries times) when its worker died,
+        503 when the queue is full or no worker could finish it."""
+        await self._wait_ready()
+        for n in range(1, self.retries + 2):
+            try:
+                return await attempt(n)
+            except BackPressureError:
+                raise RequestError(503, f"the generation queue is full ({self.queue_limit} jobs waiting, "
+                                        f"--cluster-queue-limit); retry in a few seconds",
+                                   headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+            except _WORKER_LOST as e:
+                logger.warning("a worker died running a job (%s); attempt %d of %d", type(e).__name__, n,
+                               self.retries + 1)
+                self.retried += 1
+                on_lost()
+        raise RequestError(503, f"no worker could finish the job: its worker died {self.retries + 1} times "
+                                "(--cluster-retries)")
+
     async def preload(self, name: str) -> None:
         """Load checkpoint `name` on a worker (Serve picks one; later jobs for it go there). Raises
         the load's error as a single box would report it."""
-        await self._wait_ready()
-        try:
+        async def attempt(_n: int) -> None:
             answer = await self.handle.options(multiplexed_model_id=name).load.remote(name)
-        except BackPressureError:
-            raise RequestError(503, "the generation queue is full; retry in a few seconds",
-                               headers={"Retry-After": str(RETRY_AFTER_S)}) from None
-        if answer.get("type") == "error":
-            wire.raise_error(answer)
+            if answer.get("type") == "error":
+                wire.raise_error(answer)
+
+        await self._call(attempt)
+
+    async def run_extras(self, kind: str, request: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        """An Extras request ("single" or "batch", already checked here) on any worker: {images, html}."""
+        spec = {"kind": kind, "request": request, "options": options}
+
+        async def attempt(_n: int) -> dict[str, Any]:
+            answer = await self.handle.extras.remote(spec)
+            if answer.get("type") == "error":
+                wire.raise_error(answer)
+            return answer
+
+        return await self._call(attempt)
 
     async def run(self, kind: str, request: dict[str, Any], task_id: str, options: dict[str, Any],
                   checkpoint: str) -> dict[str, Any]:
@@ -183,24 +212,17 @@ class Cluster:
         no worker could finish it."""
         job = self.jobs.add(task_id, kind)
         spec = wire.make_spec(kind, request, job.task_id, options, checkpoint)
+
+        def lost() -> None:     # its worker died: the job waits for another one
+            self.jobs.requeue(job)
+            self.control.forget.remote(job.task_id)
+
+        async def attempt(n: int) -> dict[str, Any]:
+            job.attempts = n
+            return await self._attempt(job, spec)
+
         try:
-            await self._wait_ready()
-            for attempt in range(1, self.retries + 2):
-                job.attempts = attempt
-                try:
-                    return await self._attempt(job, spec)
-                except BackPressureError:
-                    raise RequestError(503, f"the generation queue is full ({self.queue_limit} jobs waiting, "
-                                            f"--cluster-queue-limit); retry in a few seconds",
-                                       headers={"Retry-After": str(RETRY_AFTER_S)}) from None
-                except _WORKER_LOST as e:
-                    logger.warning("worker running %s died (%s); attempt %d of %d", job.task_id,
-                                   type(e).__name__, attempt, self.retries + 1)
-                    self.jobs.requeue(job)
-                    self.control.forget.remote(job.task_id)
-                    self.retried += 1
-            raise RequestError(503, f"no worker could finish the job: its worker died {self.retries + 1} times "
-                                    "(--cluster-retries)")
+            return await self._call(attempt, lost)
         finally:
             self.jobs.finish(job)
             if self.control is not None:
