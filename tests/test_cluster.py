@@ -318,6 +318,23 @@ def test_setting_the_checkpoint_loads_it_on_a_worker(cluster):
                timeout=120).raise_for_status()
 
 
+def test_unload_and_reload_reach_every_worker(cluster):
+    def checkpoints() -> list:
+        return [w["checkpoint"] for w in _counters(cluster).values()]
+
+    def wait_for(predicate, what: str) -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline and not predicate(checkpoints()):
+            time.sleep(0.3)
+        assert predicate(checkpoints()), (what, checkpoints())
+
+    assert httpx.post(cluster.base + "/sdapi/v1/unload-checkpoint", timeout=60).status_code == 200
+    wait_for(lambda cks: len(cks) == 2 and all(c is None for c in cks), "unloaded")
+    assert httpx.post(cluster.base + "/sdapi/v1/reload-checkpoint", timeout=60).status_code == 200
+    wait_for(lambda cks: len(cks) == 2 and all(c for c in cks), "reloaded")
+    assert _txt2img(cluster, **BASE, seed=1).status_code == 200
+
+
 def test_a_killed_worker_loses_no_job(cluster):
     seeds = list(range(100, 108))
     payload = dict(BASE, steps=60, width=128, height=128)

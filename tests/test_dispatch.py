@@ -81,6 +81,11 @@ def test_control_flags_belong_to_one_task():
     assert control.take("t2") == []
     with pytest.raises(ValueError, match="interrupt"):
         control.flag("t1", "explode")
+    assert control.epoch() == 0 and control.commands_since(0) == []
+    assert control.command("refresh-loras") == 1 and control.command("unload-checkpoint") == 2
+    assert control.commands_since(1) == [(2, "unload-checkpoint")]
+    with pytest.raises(ValueError, match="refresh-loras"):
+        control.command("format-disk")
     control.report("r1", {"jobs": 1})
     control.report("r1", {"checkpoint": "x"})
     assert control.reports()["r1"]["jobs"] == 1 and control.reports()["r1"]["checkpoint"] == "x"

@@ -3,6 +3,7 @@ styles and embeddings (their lists and refreshes), and loading or unloading the 
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
 
 from sdwebui.engine.processing.latent_upscale import LATENT_UPSCALE_MODES
 from sdwebui.engine.sampling import samplers
@@ -24,28 +25,37 @@ class ResourceRoutes:
     async def get_sd_models(self) -> list[dict]:
         return [c.api_dict() for c in shared.registry.list()]
 
+    async def _everywhere(self, name: str, here: Callable[[], Any] | None) -> None:
+        """An admin job here (the lists this process answers from), and in cluster mode on every
+        worker too (each applies it after its running job, within seconds)."""
+        if here is not None:
+            await run_job(here, name=name)
+        if shared.cluster is not None:
+            shared.cluster.broadcast(name)
+
     async def refresh_checkpoints(self) -> None:
-        await run_job(shared.registry.refresh, name="refresh-checkpoints")
+        await self._everywhere("refresh-checkpoints", shared.registry.refresh)
 
     async def get_sd_vaes(self) -> list[dict]:
         return [v.api_dict() for v in shared.vae_registry.list()]
 
     async def refresh_vae(self) -> None:
-        await run_job(shared.vae_registry.refresh, name="refresh-vae")
+        await self._everywhere("refresh-vae", shared.vae_registry.refresh)
 
     async def unload_checkpoint(self) -> dict:
-        await run_job(shared.model_manager.unload, name="unload-checkpoint")
+        await self._everywhere("unload-checkpoint", shared.model_manager.unload)
         return {}
 
     async def reload_checkpoint(self) -> dict:
-        await run_job(shared.ensure_model_loaded, name="reload-checkpoint")
+        # in cluster mode this process holds no model: only the workers reload theirs
+        await self._everywhere("reload-checkpoint", None if shared.cluster is not None else shared.ensure_model_loaded)
         return {}
 
     async def get_loras(self) -> list[dict]:
         return [f.api_dict() for f in shared.loras.list()]
 
     async def refresh_loras(self) -> None:
-        await run_job(shared.loras.refresh, name="refresh-loras")
+        await self._everywhere("refresh-loras", shared.loras.refresh)
 
     async def get_upscalers(self) -> list[dict]:
         return [{"name": u.name, "model_name": u.model_name, "model_path": u.model_path, "model_url": None,
@@ -79,5 +89,5 @@ class ResourceRoutes:
         return await run_job(listing, name="embeddings")
 
     async def refresh_embeddings(self) -> None:
-        await run_job(lambda: shared.embeddings.refresh(shared.model_manager.sd_model, force=True),
-                      name="refresh-embeddings")
+        await self._everywhere("refresh-embeddings",
+                               lambda: shared.embeddings.refresh(shared.model_manager.sd_model, force=True))

@@ -77,6 +77,7 @@ class SDWorker:
         except Exception:   # outside Serve (a unit test)
             self.replica = f"local-{os.getpid()}"
         self.counters = {"jobs": 0, "failed": 0, "interrupted": 0, "loads": 0}
+        self.epoch = ray.get(self.control.epoch.remote())     # commands sent before this worker: not for it
         self.running: str | None = None
         info = shared.select_checkpoint()
         if info is not None and not ns.skip_load_model_at_start:
@@ -96,6 +97,25 @@ class SDWorker:
         thread = shared.queue.worker_thread if shared.queue is not None else None
         if thread is None or not thread.is_alive():
             raise RuntimeError("the worker's generation queue has stopped")
+        for epoch, command in await self.control.commands_since.remote(self.epoch):
+            self.epoch = epoch
+            shared.queue.submit(lambda c=command: self._command(c), name=command)     # after the running job
+        self._report()
+
+    def _command(self, command: str) -> None:
+        """A command every worker gets (the front end's admin routes), on this worker's queue."""
+        if command == "refresh-checkpoints":
+            shared.registry.refresh()
+        elif command == "refresh-vae":
+            shared.vae_registry.refresh()
+        elif command == "refresh-loras":
+            shared.loras.refresh()
+        elif command == "refresh-embeddings":
+            shared.embeddings.refresh(shared.model_manager.sd_model, force=True)
+        elif command == "unload-checkpoint":
+            shared.model_manager.unload()
+        elif command == "reload-checkpoint":
+            shared.ensure_model_loaded()
         self._report()
 
     # models -------------------------------------------------------------------------------------

@@ -252,6 +252,12 @@ class Cluster:
         for t in targets:
             self.control.flag.remote(t, name)
 
+    def broadcast(self, command: str) -> None:
+        """A command for every worker (control.COMMANDS): each applies it at its next health check,
+        after the job it is running."""
+        if self.control is not None:
+            self.control.command.remote(command)
+
     def interrupt(self, task_id: str | None = None) -> None:
         """A1111 stops "the" running job; here every running one (or the one named)."""
         self._flag("interrupt", task_id)
