@@ -121,6 +121,7 @@ def test_jobs_spread_over_workers_with_the_same_bytes_as_one_box(cluster, one_bo
     after = _counters(cluster)
     done = {r: after[r]["jobs"] - before.get(r, {}).get("jobs", 0) for r in after}
     assert sum(done.values()) == 8 and all(n > 0 for n in done.values()), done   # both workers worked
+    assert all(w["ram_mb"] > 100 and w["device"] == "cpu" and w["node"] for w in after.values())
     reference = _txt2img(one_box, **BASE, seed=11)
     assert _digest(reference.json()["images"][0]) == digests[0]
     info = json.loads(answers[0].json()["info"])

@@ -23,6 +23,7 @@ import torch
 
 from sdwebui.engine.models.configs import FamilyConfig, load_family_config
 from sdwebui.engine.models.tokenizer import get_tokenizer
+from sdwebui.engine.models.unet_sizes import upsample_like_a1111
 
 logger = logging.getLogger(__name__)
 
@@ -380,7 +381,7 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
 
     try:
         with _quiet_diffusers():
-            unet = _empty(UNet2DConditionModel, unet_cfg)
+            unet = upsample_like_a1111(_empty(UNet2DConditionModel, unet_cfg))
             _assign(unet, convert_ldm_unet_checkpoint(sd, unet_cfg), "UNet")
             vae = _empty(AutoencoderKL, vae_cfg)
             _assign(vae, convert_ldm_vae_checkpoint(sd, vae_cfg), "VAE")

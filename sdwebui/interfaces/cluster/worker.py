@@ -65,7 +65,7 @@ class SDWorker:
             os.environ.setdefault(key, value)
         import torch
 
-        if threads:     # CPU workers share the machine's cores equally
+        if threads:     # CPU workers: a share of the cores (or --cluster-worker-threads)
             torch.set_num_threads(threads)
         from sdwebui.interfaces import startup
 
@@ -86,10 +86,17 @@ class SDWorker:
 
     # reports ------------------------------------------------------------------------------------
     def _report(self) -> None:
+        import psutil
+        import torch
+
         info = shared.model_manager.checkpoint_info if shared.model_manager is not None else None
+        memory = {"ram_mb": round(psutil.Process().memory_info().rss / 2**20)}
+        if shared.device is not None and shared.device.type == "cuda":
+            memory["vram_allocated_mb"] = round(torch.cuda.memory_allocated(shared.device) / 2**20)
         self.control.report.remote(self.replica, {
             "pid": os.getpid(), "node": socket.gethostname(), "device": str(shared.device),
-            "checkpoint": info.title if info is not None else None, "running": self.running, **self.counters})
+            "checkpoint": info.title if info is not None else None, "running": self.running, **memory,
+            **self.counters})
 
     async def check_health(self) -> None:
         """Serve calls it every few seconds: a dead queue thread makes the replica unhealthy (Serve
@@ -103,7 +110,16 @@ class SDWorker:
         self._report()
 
     def _command(self, command: str) -> None:
-        """A command every worker gets (the front end's admin routes), on this worker's queue."""
+        """A command every worker gets (the front end's admin routes), on this worker's queue. Its
+        failure is logged here: the route that sent it has answered already."""
+        try:
+            self._apply_command(command)
+        except Exception:
+            logger.exception("cluster command %s failed on worker %s", command, self.replica)
+        self._report()
+
+    @staticmethod
+    def _apply_command(command: str) -> None:
         if command == "refresh-checkpoints":
             shared.registry.refresh()
         elif command == "refresh-vae":
@@ -116,7 +132,6 @@ class SDWorker:
             shared.model_manager.unload()
         elif command == "reload-checkpoint":
             shared.ensure_model_loaded()
-        self._report()
 
     # models -------------------------------------------------------------------------------------
     def _load(self, name: str) -> None:
