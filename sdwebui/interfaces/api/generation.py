@@ -94,12 +94,12 @@ async def run_remote(kind: str, req: Any, request: Request | None = None) -> dic
             return False
         return job.cancel()
 
-    result = await await_unless_abandoned(job, request, drop)
-    return {"images": result["images"] if req.send_images else [], "parameters": params, "info": result["info"]}
+    result = await await_unless_abandoned(job, request, drop)     # its images: encode_images, on the worker
+    return {"images": result["images"], "parameters": params, "info": result["info"]}
 
 
 class GenerationRoutes:
-    """Api's handlers for /sdapi/v1/txt2img, img2img and the extra-* routes."""
+    """Api's handlers for /sdapi/v1/txt2img and img2img."""
 
     async def _generate(self, kind: str, req: models.StableDiffusionProcessingAPI,
                         request: Request | None = None) -> dict:

@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 import ray
 from ray import serve
 from ray.exceptions import RayActorError
-from ray.serve.exceptions import BackPressureError
+from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
 
 from sdwebui.services.dispatch import remote_jobs, wire
 from sdwebui.services.dispatch.control import ControlActor
@@ -37,13 +37,7 @@ CONTROL_NAME = "sd-webui-control"
 HEALTH_PERIOD_S = 2.0
 RETRY_AFTER_S = 5
 # the dead-worker errors: Serve's replica died while running the job, or could not be reached
-_WORKER_LOST = (RayActorError,)
-try:    # not in every Ray version
-    from ray.serve.exceptions import ReplicaUnavailableError  # type: ignore[attr-defined]
-
-    _WORKER_LOST += (ReplicaUnavailableError,)
-except ImportError:     # pragma: no cover
-    pass
+_WORKER_LOST = (RayActorError, ReplicaUnavailableError)
 
 
 def _worker_resources(ns: argparse.Namespace, workers: int, cluster_gpus: float) -> tuple[float, float, int]:
