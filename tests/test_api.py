@@ -195,7 +195,7 @@ def test_override_settings_scoped_to_request(api):
 def test_sd_models_and_refresh(api, data_dir):
     models = api.get("/sdapi/v1/sd-models").json()
     assert [m["model_name"] for m in models] == ["alpha", "sub_beta", "tiny-sd1-inpainting", "tiny-sd2v",
-                                                 "tiny-sdxl"]
+                                                 "tiny-sd3", "tiny-sdxl"]
     assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
     import shutil
     extra = data_dir / "models" / "Stable-diffusion" / "gamma.safetensors"

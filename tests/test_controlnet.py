@@ -33,7 +33,7 @@ def controlnet_file(data_dir, tmp_path_factory):
     write_tiny_t2i_adapter(folder / "t2iadapter_canny_sd15v2.pth", unet, seed=3)
     write_tiny_control_lora(folder / "control_lora_rank128_v11p_sd15_canny_fp16.safetensors", unet, seed=5)
     from diffusers import ControlNetModel
-    from sdwebui.engine.models.single_file import real_weights
+    from sdwebui.engine.models.building import real_weights
     with real_weights():        # a diffusers folder, fresh from the UNet: its zero convs still zero
         ControlNetModel.from_unet(unet).save_pretrained(str(folder / "diffusers_tiny_canny"))
     # one for SDXL too, to be refused with the SD1 checkpoint

@@ -12,6 +12,8 @@ from accelerate import init_empty_weights
 from diffusers import AutoencoderKL, DDIMScheduler, EulerDiscreteScheduler, PNDMScheduler, UNet2DConditionModel
 
 from sdwebui.engine.models.configs import CONFIG_ROOT, FAMILIES, FamilyConfig, load_family_config
+
+UNET_FAMILIES = tuple(f for f in FAMILIES if f != "sd3")     # SD3's transformer: tests/test_sd3.py
 from sdwebui.engine.models.tokenizer import get_tokenizer
 
 SD_VAE = 83_653_863
@@ -43,11 +45,11 @@ def _text_encoder(cfg: dict, expected_class: str) -> int:
 
 
 def test_families_match_folders() -> None:
-    assert set(FAMILIES) == set(EXPECTED_PARAMS)
+    assert set(UNET_FAMILIES) == set(EXPECTED_PARAMS)
     assert {p.name for p in CONFIG_ROOT.iterdir() if p.is_dir()} == set(FAMILIES)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", UNET_FAMILIES)
 def test_family_builds_on_meta_with_published_sizes(family: str) -> None:
     cfg = load_family_config(family)
     snapshot = copy.deepcopy(cfg)
@@ -71,7 +73,7 @@ def test_family_builds_on_meta_with_published_sizes(family: str) -> None:
     assert cfg == snapshot
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", UNET_FAMILIES)
 def test_family_metadata(family: str) -> None:
     cfg = load_family_config(family)
     assert isinstance(cfg, FamilyConfig) and cfg.family == family
@@ -93,7 +95,7 @@ def test_family_metadata(family: str) -> None:
             assert get_tokenizer(pad).pad_token == pad
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", UNET_FAMILIES)
 def test_scheduler_config(family: str) -> None:
     cfg = load_family_config(family)
     assert "_class_name" not in cfg.scheduler
@@ -116,4 +118,19 @@ def test_all_json_files_are_objects() -> None:
 def test_cached_and_unknown_family() -> None:
     assert load_family_config("sd1") is load_family_config("sd1")
     with pytest.raises(ValueError, match="sdxl-refiner"):
-        load_family_config("sd3")
+        load_family_config("flux")
+
+
+def test_sd3_components_build_on_meta_with_published_sizes() -> None:
+    """SD3's shipped parts (its transformer: tests/test_sd3.py): the 16-channel VAE, CLIP-L with its
+    projection, CLIP-G and T5-XXL's encoder at their published sizes, and its flow schedule."""
+    cfg = load_family_config("sd3")
+    assert (cfg.prediction_type, cfg.default_size, cfg.scheduler["shift"]) == ("flow", 1024, 3.0)
+    with init_empty_weights():
+        vae = AutoencoderKL.from_config(cfg.vae)
+        t5 = transformers.T5EncoderModel(transformers.T5Config.from_dict(cfg.text_encoder_3))
+    assert _count(vae) == 83_819_683 and vae.config.latent_channels == 16
+    assert (vae.config.scaling_factor, vae.config.shift_factor) == (1.5305, 0.0609)
+    assert _text_encoder(cfg.text_encoder, "CLIPTextModelWithProjection") == CLIP_L + 768 * 768
+    assert _text_encoder(cfg.text_encoder_2, "CLIPTextModelWithProjection") == OPENCLIP_BIGG
+    assert _count(t5) // 10**6 == 4893      # T5-XXL encoder: 4.89 B (t5xxl_fp16.safetensors is 9.79 GB)

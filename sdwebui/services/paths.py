@@ -40,6 +40,7 @@ class Paths:
     cache_file: Path
     tmp: Path
     lyco: Path | None = None
+    text_encoders: Path = Path("models/text_encoder")   # separate text encoder files (SD3.5's CLIP-L/G, T5)
     # upscaler folder name -> where its models are (the folders without a flag: <models>/<name>)
     upscalers: dict[str, Path] = field(default_factory=dict)
 
@@ -71,6 +72,7 @@ def from_args(ns: argparse.Namespace) -> Paths:
         cache_file=data / "cache.json",
         tmp=data / "tmp",
         lyco=_flag_path(ns, "lyco_dir_backcompat", models / "LyCORIS"),
+        text_encoders=models / "text_encoder",
         upscalers={name: _flag_path(ns, dest, models / name) for name, dest in UPSCALER_DIR_FLAGS.items()},
     )
 

@@ -178,7 +178,9 @@ def _build_models(ns: argparse.Namespace) -> None:
                                  vae_upcast_dtype=devices.vae_upcast_dtype(ns, device), hashing=not ns.no_hashing,
                                  cache_size=_checkpoints_kept_in_ram,
                                  offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device),
-                                 prepare=_prepare_model, prepare_vae=_prepare_vae)
+                                 prepare=_prepare_model, prepare_vae=_prepare_vae,
+                                 load_options=lambda: {"text_encoder_dirs": [paths.text_encoders, paths.models / "CLIP"],
+                                                       "enable_t5": bool(getattr(opts, "sd3_enable_t5", False))})
     if speedups.compile_mode(ns, device):
         speedups.configure_compile_cache(paths.data / "cache" / "torch-compile")
     if device.type == "cpu" and (ns.medvram or ns.medvram_sdxl or ns.lowvram):
@@ -350,6 +352,8 @@ def select_checkpoint():
 def ensure_model_loaded():
     """The resident model, loading the selected checkpoint on first use. Queue worker only."""
     if model_manager.sd_model is not None:
+        if model_manager.stale():      # built with other load options (sd3_enable_t5): load it again
+            return model_manager.load(model_manager.checkpoint_info)
         return model_manager.sd_model
     info = select_checkpoint()
     if info is None:

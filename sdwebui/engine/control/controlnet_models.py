@@ -17,7 +17,7 @@ from typing import Mapping
 
 import torch
 
-from sdwebui.engine.models.single_file import _empty, _quiet_diffusers
+from sdwebui.engine.models.building import build_empty, quiet_diffusers
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def load_controlnet(path: Path, unet_config: Mapping, family: str, *, device: to
     weights = to_diffusers(state_dict, config) if kind == "ldm" else state_dict
     # built on the meta device, as the checkpoint loader builds (its lock keeps another thread's
     # meta building from catching this one), then given the file's tensors
-    net = _empty(ControlNetModel, config)
+    net = build_empty(ControlNetModel, config)
     try:
         result = net.load_state_dict(weights, strict=False, assign=True)
     except RuntimeError as e:     # a tensor of another size: made for another model shape
@@ -187,7 +187,7 @@ def load_controlnet(path: Path, unet_config: Mapping, family: str, *, device: to
     except Exception:   # noqa: BLE001 - the default processor is SDPA already on torch 2
         pass
     logger.info("loaded ControlNet %s (%s format)", path.name, kind)
-    with _quiet_diffusers():    # its note about modules kept in float32: a ControlNet has none
+    with quiet_diffusers():    # its note about modules kept in float32: a ControlNet has none
         return net.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 

@@ -156,9 +156,9 @@ class IPAdapterHooks:
         self.remove()
         self._saved = (dict(unet.attn_processors), unet.encoder_hid_proj, unet.config.encoder_hid_dim_type)
         self._unet = unet
-        from sdwebui.engine.models.single_file import _quiet_diffusers
+        from sdwebui.engine.models.building import quiet_diffusers
 
-        with _quiet_diffusers():
+        with quiet_diffusers():
             unet._load_ip_adapter_weights([{"image_proj": u.weights.image_proj, "ip_adapter": u.weights.ip_adapter}
                                            for u in self.units], low_cpu_mem_usage=False)
 

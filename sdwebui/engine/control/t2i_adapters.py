@@ -15,7 +15,7 @@ from typing import Mapping
 import torch
 
 from sdwebui.engine.control.controlnet_models import ControlModelError, read_state_dict
-from sdwebui.engine.models.single_file import _empty, _quiet_diffusers
+from sdwebui.engine.models.building import build_empty, quiet_diffusers
 
 _TENCENT_BLOCK = re.compile(r"body\.(\d+)\.(block1|block2|in_conv)\.(weight|bias)")
 
@@ -74,7 +74,7 @@ def load_t2i_adapter(path: Path, unet_config: Mapping, family: str, *, device: t
     if config["channels"] != widths[:len(config["channels"])]:
         raise ControlModelError(f"T2I-Adapter {path.name} (widths {config['channels']}) is not compatible with the "
                                 f"loaded checkpoint ({family}, widths {widths})")
-    adapter = _empty(T2IAdapter, config)
+    adapter = build_empty(T2IAdapter, config)
     try:
         result = adapter.load_state_dict(raw, strict=False, assign=True)
     except RuntimeError as e:
@@ -82,7 +82,7 @@ def load_t2i_adapter(path: Path, unet_config: Mapping, family: str, *, device: t
     if result.missing_keys or result.unexpected_keys:
         raise ControlModelError(f"T2I-Adapter {path.name}: missing {result.missing_keys[:4]}, "
                                 f"unexpected {result.unexpected_keys[:4]}")
-    with _quiet_diffusers():
+    with quiet_diffusers():
         return adapter.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 
@@ -121,5 +121,5 @@ def _load_folder(path: Path, base_unet, family: str, *, device: torch.device, dt
     model = cls.from_pretrained(str(path), local_files_only=True)
     if cls is ControlNetModel:
         check_fits(path.name, model.state_dict(), dict(base_unet.config), family)
-    with _quiet_diffusers():
+    with quiet_diffusers():
         return model.to(device=device, dtype=dtype).eval().requires_grad_(False)

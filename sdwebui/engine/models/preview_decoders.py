@@ -89,11 +89,12 @@ def taesd_encoder(latent_channels: int = 4) -> nn.Sequential:
 
 
 def approx_file_name(model) -> str:
-    return "vaeapprox-sdxl.pt" if model.is_sdxl else "model.pt"
+    return "vaeapprox-sd3.pt" if getattr(model, "is_sd3", False) else "vaeapprox-sdxl.pt" if model.is_sdxl else "model.pt"
 
 
 def taesd_file_name(model, part: str) -> str:
-    return f"{'taesdxl' if model.is_sdxl else 'taesd'}_{part}.pth"
+    kind = "taesd3" if getattr(model, "is_sd3", False) else "taesdxl" if model.is_sdxl else "taesd"
+    return f"{kind}_{part}.pth"
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -138,13 +139,13 @@ class PreviewDecoders:
         return net
 
     def approx_nn(self, model) -> nn.Module:
-        channels = model.unet.config.in_channels if model.unet.config.in_channels in (4, 16) else 4
+        channels = model.latent_channels
         return self._get(self._find(self.approx_dirs, approx_file_name(model)), lambda: VAEApprox(channels), model)
 
     def taesd_decoder(self, model) -> nn.Module:
         path = self._find(self.taesd_dirs, taesd_file_name(model, "decoder"))
-        return self._get(path, taesd_decoder, model)
+        return self._get(path, lambda: taesd_decoder(model.latent_channels), model)
 
     def taesd_encoder(self, model) -> nn.Module:
         path = self._find(self.taesd_dirs, taesd_file_name(model, "encoder"))
-        return self._get(path, taesd_encoder, model)
+        return self._get(path, lambda: taesd_encoder(model.latent_channels), model)

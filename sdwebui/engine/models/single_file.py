@@ -1,4 +1,5 @@
-"""Load an A1111 single-file checkpoint (SD1.x, SD2.x, SDXL) into diffusers components, offline.
+"""Load an A1111 single-file checkpoint (SD1.x, SD2.x, SDXL; SD3 through sd3.py) into diffusers
+components, offline.
 
 The architecture comes from configs shipped in the repository (or, for the project's own
 tiny files, from the file's metadata), never from the hub. Models are built on the meta
@@ -8,20 +9,19 @@ fails loudly instead of running with random weights.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
 import os
-import threading
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Sequence
 
 import torch
 
+from sdwebui.engine.models.building import assign_weights, build_empty, empty_weights, quiet_diffusers
 from sdwebui.engine.models.configs import FamilyConfig, load_family_config
+from sdwebui.engine.models.loaded_model import CheckpointLoadError, SDModel  # noqa: F401 (their old home)
+from sdwebui.engine.models.sd3 import is_sd3, load_sd3
 from sdwebui.engine.models.tokenizer import get_tokenizer
 from sdwebui.engine.models.unet_sizes import upsample_like_a1111
 
@@ -71,100 +71,6 @@ def declared_size(path: str | Path) -> tuple[int, int] | None:
     except ValueError:
         return None
     return (width, height) if width > 0 and height > 0 else None
-
-
-class CheckpointLoadError(Exception):
-    """The file could not be turned into a model; the message says why in user terms."""
-
-
-@dataclass
-class SDModel:
-    """A loaded checkpoint: diffusers components plus what generation needs to know."""
-
-    family: str
-    prediction_type: str
-    unet: Any
-    vae: Any
-    text_encoder: Any | None
-    text_encoder_2: Any | None
-    tokenizer: Any | None
-    tokenizer_2: Any | None
-    scheduler_config: dict
-    device: torch.device
-    dtype: torch.dtype
-    vae_dtype: torch.dtype
-    default_size: int
-    filename: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
-    # set by the model manager (A1111 names that extensions read)
-    sd_checkpoint_info: Any = None
-    sd_model_hash: str | None = None
-    base_vae: Any = None        # the checkpoint's own VAE, kept while a separate VAE file is in use
-    loaded_vae: Any = None      # modules.sd_vae.VaeInfo of the separate VAE in use, or None
-    # set by the speed-ups (services.models.speedups), read by the sampling loop through the methods below
-    compiled: str | None = None  # the torch.compile mode the UNet and VAE decoder run in
-    compiled_shapes: Any = None  # their compiled and pending input shapes (a ShapeBook: eager_only())
-
-    def __post_init__(self) -> None:
-        if self.base_vae is None:
-            self.base_vae = self.vae
-
-    @property
-    def is_sdxl(self) -> bool:
-        return self.text_encoder_2 is not None
-
-    @property
-    def is_sd2(self) -> bool:
-        return self.family.startswith("sd2")
-
-    @property
-    def is_sd1(self) -> bool:
-        return self.family.startswith("sd1")
-
-    # A1111's flags and fields on its model object, which extensions read
-    is_sd3 = False
-    is_ssd = False
-    cond_stage_key = "txt"      # the LDM conditioning key of A1111's text-to-image models
-
-    @property
-    def sd_model_checkpoint(self) -> str:
-        """The checkpoint file's path, as A1111's `sd_model.sd_model_checkpoint`."""
-        return str(getattr(self.sd_checkpoint_info, "filename", "") or self.filename)
-
-    @property
-    def parameterization(self) -> str:
-        """A1111's name of the prediction type: "eps" or "v"."""
-        return "v" if self.prediction_type == "v_prediction" else "eps"
-
-    @property
-    def is_inpainting(self) -> bool:
-        return self.unet.config.in_channels == 9
-
-    @property
-    def is_edit(self) -> bool:
-        """An instruct-pix2pix model: the UNet also sees the input picture's latents (4 more channels)."""
-        return self.unet.config.in_channels == self.latent_channels * 2
-
-    @property
-    def latent_channels(self) -> int:
-        return self.vae.config.latent_channels
-
-    @property
-    def vae_scale_factor(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
-
-    def components(self) -> list[torch.nn.Module]:
-        return [m for m in (self.unet, self.vae, self.text_encoder, self.text_encoder_2) if m is not None]
-
-    def runs_as_cuda_graphs(self) -> bool:
-        """Whether the compiled UNet replays CUDA graphs (their outputs are reused each call)."""
-        return self.device.type == "cuda" and self.compiled in ("reduce-overhead", "max-autotune")
-
-    def eager_only(self) -> contextlib.AbstractContextManager:
-        """A context within which the compiled parts run eagerly and book no shapes (calls of odd
-        sizes or dtypes not worth compiled slots); a no-op for a model that is not compiled."""
-        book = self.compiled_shapes
-        return book.eager_only() if book is not None and self.compiled else contextlib.nullcontext()
 
 
 # --- reading the file --------------------------------------------------------------------
@@ -223,6 +129,8 @@ def detect_family(sd: dict[str, torch.Tensor]) -> str:
     """The base family from the key layout (tiny and full-size files alike)."""
     keys = sd.keys()
     has = lambda prefix: any(k.startswith(prefix) for k in keys)  # noqa: E731
+    if is_sd3(sd):
+        return "sd3"
     if not any(k.startswith(_UNET) for k in keys):
         raise CheckpointLoadError("not a Stable Diffusion checkpoint: it has no UNet weights "
                                   "(model.diffusion_model.*); is it a LoRA, VAE or embedding?")
@@ -269,50 +177,6 @@ def _looks_like_v_prediction(unet: torch.nn.Module, context_dim: int, dtype: tor
 
 # --- building components -----------------------------------------------------------------
 
-def _assign(model: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """Load converted tensors into a meta-initialised model; every parameter must be present."""
-    expected = model.state_dict()
-    state = {k: v for k, v in state.items() if k in expected}
-    missing = [k for k in expected if k not in state and not k.endswith("position_ids")]
-    if missing:
-        raise CheckpointLoadError(f"{what}: {len(missing)} weights missing from the checkpoint "
-                                  f"(first: {missing[0]}); the file is truncated or of another architecture")
-    for k, v in state.items():
-        if expected[k].shape != v.shape:
-            raise CheckpointLoadError(f"{what}: weight {k} has shape {tuple(v.shape)}, the architecture "
-                                      f"expects {tuple(expected[k].shape)}")
-    model.load_state_dict(state, strict=False, assign=True)
-    meta = [n for n, p in model.named_parameters() if p.is_meta]
-    if meta:
-        raise CheckpointLoadError(f"{what}: parameter {meta[0]} was not loaded")
-
-
-@contextmanager
-def empty_weights():
-    """accelerate's init_empty_weights patches nn.Module globally while it is active, so two threads
-    building models at once would put each other's parameters on the meta device; serialise it."""
-    from accelerate import init_empty_weights
-
-    with _META_LOCK, init_empty_weights():
-        yield
-
-
-_META_LOCK = threading.Lock()
-
-
-@contextmanager
-def real_weights():
-    """Build a model with real parameters while another thread may be in empty_weights(): without
-    the lock, its global patch would put this model's parameters on the meta device too."""
-    with _META_LOCK:
-        yield
-
-
-def _empty(cls: Any, config: Any) -> torch.nn.Module:
-    with empty_weights():
-        return cls.from_config(config)
-
-
 def _text_encoder(class_name: str, config: dict, sd: dict, family: str, which: int) -> torch.nn.Module:
     import transformers
     from diffusers.loaders.single_file_utils import convert_ldm_clip_checkpoint, convert_open_clip_checkpoint
@@ -329,14 +193,15 @@ def _text_encoder(class_name: str, config: dict, sd: dict, family: str, which: i
     # transformers >= 5.6 flattened CLIPTextModel (no `text_model.` level); the projection model kept it
     if not hasattr(model, "text_model"):
         converted = {k.removeprefix("text_model."): v for k, v in converted.items()}
-    _assign(model, converted, f"text encoder {which}")
+    assign_weights(model, converted, f"text encoder {which}")
     return model.eval()
 
 
 def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cpu",
                     dtype: torch.dtype = torch.float32, vae_dtype: torch.dtype | None = None,
                     family: str | None = None, prediction_type: str | None = None,
-                    configs: dict[str, dict] | None = None, vae_upcast_dtype: torch.dtype = torch.float32) -> SDModel:
+                    configs: dict[str, dict] | None = None, vae_upcast_dtype: torch.dtype = torch.float32,
+                    text_encoder_dirs: Sequence[Path] = (), enable_t5: bool = False) -> SDModel:
     """Build an SDModel from a single-file checkpoint. Raises CheckpointLoadError with a
     clear message on anything it cannot load. `configs` (unet/vae/text_encoder[_2] dicts)
     overrides the architecture, as the metadata of the project's own files does. A VAE that
@@ -359,6 +224,9 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
         except json.JSONDecodeError as e:
             raise CheckpointLoadError(f"{path.name}: unreadable architecture metadata: {e}") from e
 
+    if base == "sd3":
+        return load_sd3(path, sd, metadata, embedded, device=device, dtype=dtype, vae_dtype=vae_dtype,
+                        vae_upcast_dtype=vae_upcast_dtype, text_encoder_dirs=text_encoder_dirs, enable_t5=enable_t5)
     prediction = prediction_type or metadata.get(META_PREDICTION) or _yaml_prediction_type(path)
     shipped_family = base
     if base == "sd2" and prediction == "v_prediction":
@@ -380,11 +248,11 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
         unet_cfg["in_channels"] = int(conv_in.shape[1])  # inpainting (9) / instruct-pix2pix (8) UNets
 
     try:
-        with _quiet_diffusers():
-            unet = upsample_like_a1111(_empty(UNet2DConditionModel, unet_cfg))
-            _assign(unet, convert_ldm_unet_checkpoint(sd, unet_cfg), "UNet")
-            vae = _empty(AutoencoderKL, vae_cfg)
-            _assign(vae, convert_ldm_vae_checkpoint(sd, vae_cfg), "VAE")
+        with quiet_diffusers():
+            unet = upsample_like_a1111(build_empty(UNet2DConditionModel, unet_cfg))
+            assign_weights(unet, convert_ldm_unet_checkpoint(sd, unet_cfg), "UNet")
+            vae = build_empty(AutoencoderKL, vae_cfg)
+            assign_weights(vae, convert_ldm_vae_checkpoint(sd, vae_cfg), "VAE")
             te = _text_encoder(fam.text_encoder_class or "CLIPTextModel", te_cfg, sd, base, 1) if te_cfg else None
             te2 = (_text_encoder(fam.text_encoder_2_class or "CLIPTextModelWithProjection", te2_cfg, sd, base, 2)
                    if te2_cfg else None)
@@ -398,7 +266,7 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
     if vae_dtype == torch.float16 and te2_cfg and vae_cfg.get("force_upcast", False):
         # the SDXL VAE overflows in fp16 (black images): fp32 as diffusers and A1111 do, or bf16
         vae_dtype = vae_upcast_dtype
-    with _quiet_diffusers():
+    with quiet_diffusers():
         unet.to(device=device, dtype=dtype).eval()
         vae.to(device=device, dtype=vae_dtype).eval()
     for m in (te, te2):
@@ -425,19 +293,3 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
         default_size=int(embedded.get("default_size", fam.default_size)) if embedded else fam.default_size,
         filename=str(path), metadata=metadata,
     )
-
-
-class _quiet_diffusers:
-    """diffusers logs a warning per converted model about unexpected keys; they are expected here."""
-
-    def __enter__(self):
-        from diffusers.utils import logging as dlog
-
-        self._level = dlog.get_verbosity()
-        dlog.set_verbosity_error()
-
-    def __exit__(self, *exc):
-        from diffusers.utils import logging as dlog
-
-        dlog.set_verbosity(self._level)
-        return False

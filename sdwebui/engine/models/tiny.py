@@ -179,7 +179,7 @@ def _seeded(seed: int, build: Callable[[], _M]) -> _M:
     # dtype: initialisers draw in the default dtype, so a caller's
     # set_default_dtype(float16) would otherwise change the weights.
     previous_dtype = torch.get_default_dtype()
-    from sdwebui.engine.models.single_file import real_weights
+    from sdwebui.engine.models.building import real_weights
 
     with real_weights(), torch.random.fork_rng(devices=[]):
         torch.set_default_dtype(torch.float32)
@@ -291,7 +291,7 @@ def write_tiny_controlnet(path: str | os.PathLike[str], unet: nn.Module, *, seed
 
     from sdwebui.engine.models.ldm_export import controlnet_to_ldm
 
-    from sdwebui.engine.models.single_file import real_weights
+    from sdwebui.engine.models.building import real_weights
 
     with real_weights():
         net = ControlNetModel.from_unet(unet, load_weights_from_unet=False, conditioning_channels=conditioning_channels)
@@ -320,7 +320,7 @@ def write_tiny_t2i_adapter(path: str | os.PathLike[str], unet: nn.Module, *, see
     `body.K.in_conv` where the width grows), ``torch.save``d like `t2iadapter_*_sd15v2.pth`."""
     from diffusers import T2IAdapter
 
-    from sdwebui.engine.models.single_file import real_weights
+    from sdwebui.engine.models.building import real_weights
 
     channels = list(unet.config.block_out_channels)
     with real_weights():

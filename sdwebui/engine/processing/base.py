@@ -12,6 +12,7 @@ from PIL import Image
 from sdwebui.engine.context import GenerationContext
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.prompt.encoding import PromptEncoder, ScheduledConditioning
+from sdwebui.engine.prompt.encoding_sd3 import prompt_encoder_for
 from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import samplers
 from sdwebui.engine.sampling.loop import Interrupted, StepInfo
@@ -232,7 +233,7 @@ def make_encoder(p: StableDiffusionProcessing, model) -> PromptEncoder:
     used embeddings go into the infotext)."""
     opts = p.ctx.opts
     pad = "v0" if opts.pad_cond_uncond_v0 else "empty" if opts.pad_cond_uncond else "separate"
-    encoder = PromptEncoder(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
+    encoder = prompt_encoder_for(model, clip_skip=p.clip_skip, emphasis=opts.emphasis,
                             comma_backtrack=int(opts.comma_padding_backtrack), embeddings=p.ctx.embeddings,
                             pad_conds=pad)
     p.encoders = [*getattr(p, "encoders", []), encoder]

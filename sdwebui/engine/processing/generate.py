@@ -84,6 +84,7 @@ def _restore_checkpoint(p: StableDiffusionProcessing, info) -> None:
 
 def _process(p: StableDiffusionProcessing, model) -> Processed:
     ctx = p.ctx
+    p.width, p.height = model.fix_dimensions(p.width, p.height)
     p.sampler, p.schedule = samplers.resolve(p.sampler_name, p.scheduler)
     p.sampler_name = p.sampler.name
     p.clip_skip = int(ctx.opts.CLIP_stop_at_last_layers)

@@ -134,6 +134,12 @@ class PromptEncoder:
         hit = self._cache.get(text)
         if hit is not None:
             return hit
+        context, pooled = self._encode_text(text)
+        result = (context.to(self.model.dtype), pooled.to(self.model.dtype) if pooled is not None else None)
+        self._cache[text] = result
+        return result
+
+    def _encode_text(self, text: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         model = self.model
         parts, pooled = [], None
         if model.is_sdxl:
@@ -148,9 +154,7 @@ class PromptEncoder:
             context = torch.cat([p[:, :n] for p in parts], dim=-1)
         else:
             context, _ = self._encode_with(model.text_encoder, model.tokenizer, text, self.clip_skip, True)
-        result = (context.to(model.dtype), pooled.to(model.dtype) if pooled is not None else None)
-        self._cache[text] = result
-        return result
+        return context, pooled
 
     def _embedding_list(self, tokenizer, which: str) -> list:
         if self.embeddings is None or not self.embeddings.loaded:
@@ -197,16 +201,7 @@ class PromptEncoder:
                 z = out.hidden_states[-layer_from_end]
             if pooled and first_pooled is None:
                 first_pooled = out.text_embeds  # A1111 takes the pooled output of the first chunk
-            weights = torch.tensor([1.0] + chunk.weights + [1.0], device=z.device, dtype=z.dtype)
-            if self.emphasis in ("Original", "No norm") and bool((weights != 1.0).any()):
-                original_mean = z.float().mean()
-                z = z * weights[None, :, None]
-                new_mean = z.float().mean()
-                # restore the mean (A1111 "Original"); a zero mean (possible with a layer norm without
-                # bias) would turn the whole conditioning into zeros or NaN, so it is left alone then
-                if self.emphasis == "Original" and abs(float(original_mean)) > 1e-6 and abs(float(new_mean)) > 1e-6:
-                    z = z * (original_mean / new_mean).to(z.dtype)
-            outs.append(z)
+            outs.append(apply_emphasis(z, chunk, self.emphasis))
         return torch.cat(outs, dim=1), first_pooled
 
     def empty_chunk(self) -> torch.Tensor:
@@ -214,9 +209,25 @@ class PromptEncoder:
         return self.encode("")[0][:, : CHUNK + 2]
 
 
+def apply_emphasis(z: torch.Tensor, chunk: Chunk, emphasis: str) -> torch.Tensor:
+    """A chunk's encoder output (1, 77, D) times its token weights; "Original" then restores the mean."""
+    weights = torch.tensor([1.0] + chunk.weights + [1.0], device=z.device, dtype=z.dtype)
+    if emphasis not in ("Original", "No norm") or not bool((weights != 1.0).any()):
+        return z
+    original_mean = z.float().mean()
+    z = z * weights[None, :, None]
+    new_mean = z.float().mean()
+    # restore the mean (A1111 "Original"); a zero mean (possible with a layer norm without
+    # bias) would turn the whole conditioning into zeros or NaN, so it is left alone then
+    if emphasis == "Original" and abs(float(original_mean)) > 1e-6 and abs(float(new_mean)) > 1e-6:
+        z = z * (original_mean / new_mean).to(z.dtype)
+    return z
+
+
 def _pad_with_empty(c: torch.Tensor, length: int, empty: torch.Tensor) -> torch.Tensor:
-    """(n, T, D) -> (n, length, D), the missing chunks filled with the encoded empty chunk."""
-    missing = (length - c.shape[1]) // (CHUNK + 2)
+    """(n, T, D) -> (n, length, D), the missing chunks filled with the encoded empty chunk (the empty
+    prompt's whole encoding: 77 tokens, SD3's 154 with its T5 part)."""
+    missing = (length - c.shape[1]) // empty.shape[1]
     return torch.cat([c, empty.repeat(c.shape[0], missing, 1)], dim=1) if missing > 0 else c
 
 

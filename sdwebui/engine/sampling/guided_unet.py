@@ -15,7 +15,7 @@ from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.hooks import NO_HOOKS, AfterCFGCallbackParams, CFGDenoisedParams, CFGDenoiserParams, Hooks
 from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
-from sdwebui.engine.sampling.prediction import to_x0
+from sdwebui.engine.sampling.prediction import from_x0, to_x0
 
 
 @dataclass
@@ -154,7 +154,9 @@ class GuidedUNet:
         if self.edit:
             self.context = torch.cat([self.context, batch.context[:images]])
         self.added = None
-        if model.is_sdxl:
+        if getattr(model, "is_sd3", False):        # SD3's pooled CLIP vector (TransformerDenoiser passes it on)
+            self.added = {"text_embeds": batch.pooled if use_cfg else batch.pooled[batch.n_uncond:]}
+        elif model.is_sdxl:
             pooled = batch.pooled if use_cfg else batch.pooled[batch.n_uncond:]
             if self.edit:
                 pooled = torch.cat([pooled, batch.pooled[:images]])
@@ -252,18 +254,12 @@ class GuidedUNet:
         prediction (epsilon or v) at input `x_in` = sqrt(a)·x0 + sqrt(1-a)·noise, so it goes to x0 and
         the result comes back to the prediction kind."""
         images, kind = self.images, self.kind
-        sa, sb = a ** 0.5, (1.0 - a) ** 0.5
         x0 = to_x0(kind, a, x_in, out)
         x_out = torch.cat([x0[images:], x0[:images]])
         conds_list = ([[(i, 1.0)] for i in range(images)] if batch.simple
                       else [[(row, float(weight)) for row, weight in group] for group in batch.groups])
         denoised = self.denoiser.combine_denoised(x_out, conds_list, uncond, cfg_scale).float()
-        x = x_in[:images]
-        if kind == "epsilon":
-            return (x - sa * denoised) / sb
-        if kind == "v_prediction":
-            return (sa * x - denoised) / sb
-        return denoised
+        return from_x0(kind, a, x_in[:images], denoised)
 
     def _run_split(self, run, x_in, t_in, text_states, n: int) -> torch.Tensor:
         """The negative prompt's rows (the first `n`) and the prompt's rows in two UNet calls, each with

@@ -26,13 +26,20 @@ METHODS = ("Full", "Approx NN", "Approx cheap", "TAESD")
 _SD1_RGB = [[0.298, 0.207, 0.208], [0.187, 0.286, 0.173], [-0.158, 0.189, 0.264], [-0.184, -0.271, -0.473]]
 _SDXL_RGB = [[0.3448, 0.4168, 0.4395], [-0.1953, -0.0290, 0.0250], [0.1074, 0.0886, -0.0163], [-0.3730, -0.2499, -0.2088]]
 
+# SD3's 16 channels (the factors A1111's SD3LatentFormat previews with)
+_SD3_RGB = [[-0.0645, 0.0177, 0.1052], [0.0028, 0.0312, 0.0650], [0.1848, 0.0762, 0.0360], [0.0944, 0.0360, 0.0889],
+            [0.0897, 0.0506, -0.0364], [-0.0020, 0.1203, 0.0284], [0.0855, 0.0118, 0.0283], [-0.0539, 0.0658, 0.1047],
+            [-0.0057, 0.0116, 0.0700], [-0.0412, 0.0281, -0.0039], [0.1106, 0.1171, 0.1220], [-0.0248, 0.0682, -0.0481],
+            [0.0815, 0.0846, 0.1207], [-0.0120, -0.0055, -0.0867], [-0.0749, -0.0634, -0.0456], [-0.1418, -0.1457, -0.1259]]
+
 _warned: set[str] = set()
 
 
 def approximate_rgb_batch(model, latents: torch.Tensor) -> torch.Tensor:
     """The cheap colour estimate of every latent: (B, 3, H/8, W/8) in [0, 1]."""
-    coeffs = torch.tensor(_SDXL_RGB if model.is_sdxl else _SD1_RGB, device=latents.device, dtype=torch.float32)
-    x = torch.einsum("bchw,cr->brhw", latents[:, :4].float(), coeffs)
+    table = _SD3_RGB if getattr(model, "is_sd3", False) else _SDXL_RGB if model.is_sdxl else _SD1_RGB
+    coeffs = torch.tensor(table, device=latents.device, dtype=torch.float32)
+    x = torch.einsum("bchw,cr->brhw", latents[:, :len(table)].float(), coeffs)
     return ((x + 1) / 2).clamp(0, 1)
 
 

@@ -183,7 +183,8 @@ class ModelManager:
                  hashing: bool = True, cache_size: Callable[[], int] = lambda: 0,
                  offload_mode: Callable[[SDModel], str | None] = lambda model: None,
                  prepare: Callable[[SDModel], None] = lambda model: None,
-                 prepare_vae: Callable[[SDModel], None] = lambda model: None):
+                 prepare_vae: Callable[[SDModel], None] = lambda model: None,
+                 load_options: Callable[[], dict] = dict):
         self.registry = registry
         self.device = device
         self.dtype = dtype
@@ -201,20 +202,33 @@ class ModelManager:
         self.offload_mode = offload_mode     # --medvram / --lowvram (modules.offload)
         self.prepare = prepare               # fast paths + compile warm-up (modules.speedups), on the device
         self.prepare_vae = prepare_vae       # the same for a VAE swapped in
+        # what the settings ask of a load (the text encoder folders, SD3's sd3_enable_t5): load_checkpoint's
+        # keyword arguments; a resident SD3 model built with other ones is loaded again (stale())
+        self.load_options = load_options
+
+    def stale(self, model: SDModel | None = None) -> bool:
+        """Whether `model` (default: the resident one) was built with other load options than the
+        settings give now (SD3 with or without T5); only SD3 models depend on them."""
+        model = self.sd_model if model is None else model
+        return model is not None and model.is_sd3 and getattr(model, "load_options", None) != self.load_options()
 
     def load(self, info: CheckpointInfo) -> SDModel:
         """Load `info`; on failure the previous model stays resident and the error propagates."""
         if self.sd_model is not None and self.checkpoint_info is not None \
-                and self.checkpoint_info.filename == info.filename:
+                and self.checkpoint_info.filename == info.filename and not self.stale():
             return self.sd_model
         start = time.perf_counter()
         new = self.ram_cache.pop(info.filename, None)
         source = "RAM cache"
+        if new is not None and self.stale(new):
+            new = None
         if new is None:
             logger.info("Loading weights [%s] from %s", info.shorthash or info.hash, info.filename)
             # build on the CPU first: a failing file never disturbs the model on the device
+            options = self.load_options()
             new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype,
-                                  vae_upcast_dtype=self.vae_upcast_dtype, **default_architecture_of(info.path))
+                                  vae_upcast_dtype=self.vae_upcast_dtype, **options, **default_architecture_of(info.path))
+            new.load_options = options
             source = "file"
         if self.hashing:
             self.registry.ensure_hash(info)

@@ -160,7 +160,8 @@ def warm_up(model, *, batch_size: int = 1, steps: int = 2) -> float:
 
 def _warm_up_run(model, batch_size: int, steps: int) -> None:
     from sdwebui.engine.sampling import samplers, loop as sampling
-    from sdwebui.engine.prompt.encoding import PromptEncoder, ScheduledConditioning
+    from sdwebui.engine.prompt.encoding import ScheduledConditioning
+    from sdwebui.engine.prompt.encoding_sd3 import prompt_encoder_for
 
     graphs = runs_as_cuda_graphs(model)
     runs = 2 if graphs else 1     # CUDA graphs record on the second call of a shape, replay from the third
@@ -168,7 +169,7 @@ def _warm_up_run(model, batch_size: int, steps: int) -> None:
     size = int(model.default_size)
     f = model.vae_scale_factor
     prompts = [""] * batch_size
-    conditioning = ScheduledConditioning(PromptEncoder(model), prompts, prompts, steps)
+    conditioning = ScheduledConditioning(prompt_encoder_for(model), prompts, prompts, steps)
     noise = torch.zeros((batch_size, model.latent_channels, size // f, size // f))
     image_cond = None
     if model.unet.config.in_channels != model.latent_channels:   # inpainting UNets

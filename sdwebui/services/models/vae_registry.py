@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 from sdwebui.engine.models.hashes import HashCache
-from sdwebui.engine.models.single_file import CheckpointLoadError, SDModel, empty_weights, read_state_dict
+from sdwebui.engine.models.building import empty_weights
+from sdwebui.engine.models.single_file import CheckpointLoadError, SDModel, read_state_dict
 
 logger = logging.getLogger(__name__)
 

@@ -29,6 +29,24 @@ def ldm_alphas_cumprod(config: dict) -> torch.Tensor:
     return alphas_cumprod.to(torch.float32)
 
 
+def flow_sigmas(config: dict) -> torch.Tensor:
+    """A rectified-flow model's (SD3's) 1000 noise levels, as A1111's ModelSamplingDiscreteFlow: t = i/1000
+    for i = 1..1000 shifted by the model's `shift`, sigma = shift*t / (1 + (shift-1)*t), in float32."""
+    n = int(config.get("num_train_timesteps", 1000))
+    shift = float(config.get("shift", 1.0))
+    t = torch.arange(1, n + 1, 1) / 1000.0
+    return t if shift == 1.0 else shift * t / (1 + (shift - 1) * t)
+
+
+def model_alphas_cumprod(config: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(alpha_cumprod, sigmas or None) of a model's scheduler config: a flow model's sigmas are its own
+    (alpha_cumprod = 1/(1+sigma^2) is what A1111 gives such a model), the others' come from the betas."""
+    if config.get("prediction_type") == "flow":
+        sigmas = flow_sigmas(config)
+        return 1.0 / (1.0 + sigmas * sigmas), sigmas
+    return ldm_alphas_cumprod(config), None
+
+
 def _zero_terminal_snr(alphas_cumprod: torch.Tensor) -> torch.Tensor:
     """Rescaled so the last timestep is pure noise (A1111's `sd_noise_schedule` "Zero Terminal SNR"); its
     last value is kept just above 0 so sigma stays finite, as A1111 does (4.8973451890853435e-08)."""
@@ -44,9 +62,9 @@ class DiscreteSchedule:
     """sigma <-> timestep for a discrete-time model (k-diffusion's DiscreteSchedule). `sigmas` rise with
     the timestep; `quantize` rounds timesteps to trained ones (A1111's `enable_quantization`)."""
 
-    def __init__(self, alphas_cumprod: torch.Tensor, *, quantize: bool = False) -> None:
+    def __init__(self, alphas_cumprod: torch.Tensor, *, quantize: bool = False, sigmas: torch.Tensor | None = None) -> None:
         self.alphas_cumprod = alphas_cumprod.to(torch.float32)
-        self.sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5
+        self.sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5 if sigmas is None else sigmas.float()
         self.log_sigmas = self.sigmas.log()
         self.quantize = quantize
 
@@ -87,14 +105,26 @@ def append_zero(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.new_zeros([1])])
 
 
-def input_scale(sigma: torch.Tensor) -> torch.Tensor:
-    """c_in: the UNet sees x / sqrt(sigma^2 + 1), the variance-preserving latent of that noise level."""
+def input_scale(sigma: torch.Tensor, prediction_type: str = "epsilon") -> torch.Tensor:
+    """c_in: the UNet sees x / sqrt(sigma^2 + 1), the variance-preserving latent of that noise level; a
+    flow model sees x as it is (its x is already (1-sigma)*x0 + sigma*noise)."""
+    if prediction_type == "flow":
+        return torch.ones_like(sigma)
     return 1 / (sigma ** 2 + 1) ** 0.5
+
+
+def model_timestep(discrete: "DiscreteSchedule", sigma: torch.Tensor, prediction_type: str) -> torch.Tensor:
+    """What the network gets as its timestep: the (fractional) trained timestep of sigma, or for a flow
+    model sigma * 1000 (A1111's SD3 model sampling)."""
+    if prediction_type == "flow":
+        return sigma * 1000.0
+    return discrete.sigma_to_t(sigma)
 
 
 def denoised_from(prediction_type: str, x: torch.Tensor, sigma: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """The denoised latent from the UNet's output at noise level `sigma` (x unscaled, sigma-space):
-    epsilon models x - sigma * eps; v models x * c_skip + v * c_out (sigma_data 1)."""
+    epsilon models x - sigma * eps; v models x * c_skip + v * c_out (sigma_data 1); flow models (velocity
+    v = noise - x0) x - sigma * v."""
     if prediction_type == "v_prediction":
         s2 = sigma ** 2 + 1
         return x / s2 - out * sigma / s2 ** 0.5

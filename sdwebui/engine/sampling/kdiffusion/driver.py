@@ -16,7 +16,7 @@ from sdwebui.engine.models.single_file import SDModel
 from sdwebui.engine.sampling.denoiser import CFGDenoiser
 from sdwebui.engine.sampling.guided_unet import Evaluation, GuidedUNet
 from sdwebui.engine.sampling.kdiffusion import lcm, timestep_samplers, unipc
-from sdwebui.engine.sampling.kdiffusion.discrete import denoised_from, input_scale
+from sdwebui.engine.sampling.kdiffusion.discrete import denoised_from, input_scale, model_timestep
 from sdwebui.engine.sampling.kdiffusion.ksampler import SOLVERS, KSampler
 from sdwebui.engine.sampling.mask_blend import BlendHook, blend_final, blend_prediction
 from sdwebui.engine.sampling.step_info import Interrupted, StepInfo
@@ -150,17 +150,20 @@ def _run_sigmas(ks: KSampler, steps, t_enc, noise, init_latents, keep_mask, mask
     # (A1111 keeps it on the device and syncs at every comparison); the UNet gets its timestep as a tensor
     sigmas = ks.sigmas(steps)
     plan = sigmas if t_enc is None else sigmas[steps - t_enc - 1:]
+    kind = ks.prediction_type
     if init_latents is None:
         first = sigmas[0]
         x = noise * ((1.0 + first ** 2) ** 0.5 if ks.options.sgm_noise_multiplier else first)
+    elif kind == "flow":        # a flow model's noisy latent mixes the two (A1111's add_noise_to_latent)
+        x = extra(init_latents * (1.0 - plan[0]) + noise * plan[0])
     else:
         x = extra(init_latents + noise * plan[0])
     last_eval: dict = {}
 
     def model(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=torch.float32).cpu().reshape(())
-        c_in = input_scale(sigma)
-        t = discrete.sigma_to_t(sigma.reshape(1)).reshape(()).to(x.device, non_blocking=True)
+        c_in = input_scale(sigma, kind)
+        t = model_timestep(discrete, sigma.reshape(1), kind).reshape(()).to(x.device, non_blocking=True)
         ev = evaluate(x, t, scale=lambda rows: rows * c_in, sigma=lambda: sigma.expand(x.shape[0]).to(x.device),
                       alpha=lambda: 1.0 / (1.0 + sigma * sigma))
         if ks.solver == "lcm":       # A1111's LCM denoiser: epsilon, then the consistency boundary scaling

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from sdwebui.engine.sampling.kdiffusion import dpm_solver, dpmpp, lcm, restart, solvers
-from sdwebui.engine.sampling.kdiffusion.discrete import DiscreteSchedule, ldm_alphas_cumprod
+from sdwebui.engine.sampling.kdiffusion.discrete import DiscreteSchedule, model_alphas_cumprod
 from sdwebui.engine.sampling.kdiffusion.schedules import ScheduleOptions, schedule_range, sigmas_for
 from sdwebui.engine.sampling.kdiffusion.timestep_samplers import a1111_timesteps
 
@@ -88,9 +88,9 @@ class KSampler:
     infotext: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.alphas_cumprod = ldm_alphas_cumprod(self.config)
+        self.alphas_cumprod, own_sigmas = model_alphas_cumprod(self.config)
         self.discrete = (lcm.LCMSchedule(self.alphas_cumprod) if self.solver == "lcm"
-                         else DiscreteSchedule(self.alphas_cumprod, quantize=self.options.quantize))
+                         else DiscreteSchedule(self.alphas_cumprod, quantize=self.options.quantize, sigmas=own_sigmas))
         self.call_kind = SOLVERS[self.solver][1]
         if self.options.always_discard_penultimate and not self.discard_penultimate:
             self.discard_penultimate = True

@@ -13,6 +13,10 @@ from sdwebui.engine.sampling.samplers.names import sampler_choices, scheduler_ch
 
 logger = logging.getLogger(__name__)
 
+# A1111 1.10 runs SD3 on its k-diffusion samplers ("DDIM and other timestep samplers currently not
+# supported"); LCM's consistency boundary assumes an epsilon model as well
+FLOW_REFUSED = frozenset({"ddim", "ddim_cfgpp", "plms", "unipc", "lcm"})
+
 
 def create_scheduler(sampler: SamplerInfo, scheduler: SchedulerInfo, base_config: dict, *,
                      eta: float | None = None, seed: int | Sequence[int] | None = None,
@@ -33,6 +37,11 @@ def create_scheduler(sampler: SamplerInfo, scheduler: SchedulerInfo, base_config
     if scheduler.name not in SCHEDULERS_BY_NAME:
         raise SamplerError("scheduler", f"Schedule type '{scheduler.label}' is not supported. "
                                         f"Valid schedule types: {scheduler_choices()}")
+    if base_config.get("prediction_type") == "flow" and spec.solver in FLOW_REFUSED:
+        usable = ", ".join(name for name, other in SPECS.items() if other.solver not in FLOW_REFUSED)
+        raise SamplerError("sampler_name", f"Sampler '{sampler.name}' does not work with a flow-matching model "
+                                           f"(SD3): it steps by the discrete timesteps of a noise-prediction model. "
+                                           f"Samplers for this model: {usable}")
     seeds = None
     if seed is not None:
         seeds = [int(s) for s in seed] if isinstance(seed, Sequence) and not isinstance(seed, str) else int(seed)

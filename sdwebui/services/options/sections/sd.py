@@ -17,7 +17,6 @@ INERT: dict[str, str] = {
     "sdxl_crop_left": "SDXL's crop conditioning is always 0, 0",
     "sdxl_refiner_low_aesthetic_score": "SDXL refiner checkpoints (aesthetic score conditioning) are not supported",
     "sdxl_refiner_high_aesthetic_score": "SDXL refiner checkpoints (aesthetic score conditioning) are not supported",
-    "sd3_enable_t5": "Stable Diffusion 3 checkpoints are not supported",
     "sd_vae_checkpoint_cache": "one VAE is loaded at a time",
     "sd_vae_overrides_per_model_preferences": "there are no per-model VAE preferences (user metadata) to override",
     "auto_vae_precision_bfloat16": "the VAE is not re-run on NaNs; see auto_vae_precision",
@@ -92,7 +91,7 @@ def options(vae_choices: Callable[[], list[str]] | None = None) -> dict[str, Opt
     }))
 
     t.update(options_section(("sd3", "Stable Diffusion 3", "sd"), {
-        "sd3_enable_t5": OptionInfo(False, "Enable T5", "checkbox"),
+        "sd3_enable_t5": OptionInfo(False, "Enable T5", "checkbox").info("load T5 text encoder; increases memory use by a lot, potentially improving quality of generation; an SD3 model in use is loaded again with it"),
     }))
 
     t.update(options_section(("vae", "VAE", "sd"), {

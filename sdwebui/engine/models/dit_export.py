@@ -1,0 +1,80 @@
+"""diffusers' SD3 transformer -> the original MMDiT layout of the single files people download.
+
+diffusers only converts the other way. The project needs this direction to write its tiny test
+files (and merged or fine-tuned models) in the layout a user's file has, so they load through the
+same code. The two layouts are one-to-one apart from three things: the original keeps each
+attention's q, k and v in one `qkv` tensor; its modulations are ordered (shift, scale) where
+diffusers' final norms are (scale, shift) (the last context block's and the output layer's); and the
+last context block has no attention output or MLP (it only feeds the image stream).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+
+_PAIRS = (      # original name -> diffusers name, whole modules (weight and bias)
+    ("t_embedder.mlp.0", "time_text_embed.timestep_embedder.linear_1"),
+    ("t_embedder.mlp.2", "time_text_embed.timestep_embedder.linear_2"),
+    ("y_embedder.mlp.0", "time_text_embed.text_embedder.linear_1"),
+    ("y_embedder.mlp.2", "time_text_embed.text_embedder.linear_2"),
+    ("context_embedder", "context_embedder"),
+    ("x_embedder.proj", "pos_embed.proj"),
+    ("final_layer.linear", "proj_out"),
+)
+_BLOCK_PAIRS = (    # within joint block i / transformer block i
+    ("x_block.attn.proj", "attn.to_out.0"),
+    ("x_block.adaLN_modulation.1", "norm1.linear"),
+    ("x_block.mlp.fc1", "ff.net.0.proj"),
+    ("x_block.mlp.fc2", "ff.net.2"),
+    ("x_block.attn2.proj", "attn2.to_out.0"),
+)
+_CONTEXT_PAIRS = (  # all but the last block
+    ("context_block.attn.proj", "attn.to_add_out"),
+    ("context_block.mlp.fc1", "ff_context.net.0.proj"),
+    ("context_block.mlp.fc2", "ff_context.net.2"),
+)
+_NORMS = (          # query/key norms (SD3.5): weight only
+    ("x_block.attn.ln_q", "attn.norm_q"), ("x_block.attn.ln_k", "attn.norm_k"),
+    ("context_block.attn.ln_q", "attn.norm_added_q"), ("context_block.attn.ln_k", "attn.norm_added_k"),
+    ("x_block.attn2.ln_q", "attn2.norm_q"), ("x_block.attn2.ln_k", "attn2.norm_k"),
+)
+
+
+def swap_halves(w: torch.Tensor) -> torch.Tensor:
+    """(shift, scale) <-> (scale, shift): the two halves of a modulation, exchanged (its own inverse)."""
+    first, second = w.chunk(2, dim=0)
+    return torch.cat([second, first], dim=0)
+
+
+def sd3_to_original(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An SD3Transformer2DModel state dict -> the MMDiT's original names (no `model.diffusion_model.`)."""
+    out: dict[str, torch.Tensor] = {"pos_embed": state["pos_embed.pos_embed"]}
+
+    def copy(orig: str, diff: str, convert=lambda t: t) -> None:
+        for p in ("weight", "bias"):
+            if f"{diff}.{p}" in state:
+                out[f"{orig}.{p}"] = convert(state[f"{diff}.{p}"])
+
+    def qkv(orig: str, diff: str, names: tuple[str, str, str]) -> None:
+        for p in ("weight", "bias"):
+            if f"{diff}.{names[0]}.{p}" in state:
+                out[f"{orig}.{p}"] = torch.cat([state[f"{diff}.{n}.{p}"] for n in names])
+
+    for orig, diff in _PAIRS:
+        copy(orig, diff)
+    copy("final_layer.adaLN_modulation.1", "norm_out.linear", swap_halves)
+    layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("transformer_blocks."))
+    for i in range(layers):
+        o, d = f"joint_blocks.{i}.", f"transformer_blocks.{i}."
+        last = i == layers - 1
+        for orig, diff in _BLOCK_PAIRS + (() if last else _CONTEXT_PAIRS):
+            copy(o + orig, d + diff)
+        for orig, diff in _NORMS:
+            if f"{d}{diff}.weight" in state:
+                out[f"{o}{orig}.weight"] = state[f"{d}{diff}.weight"]
+        qkv(o + "x_block.attn.qkv", d + "attn", ("to_q", "to_k", "to_v"))
+        qkv(o + "x_block.attn2.qkv", d + "attn2", ("to_q", "to_k", "to_v"))
+        qkv(o + "context_block.attn.qkv", d + "attn", ("add_q_proj", "add_k_proj", "add_v_proj"))
+        copy(o + "context_block.adaLN_modulation.1", d + "norm1_context.linear", swap_halves if last else (lambda t: t))
+    return out

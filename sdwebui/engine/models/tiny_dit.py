@@ -1,0 +1,133 @@
+"""Deterministic tiny random-weight SD3 / SD3.5 models, written in the layout of the files people
+download, for tests (tiny.py does the same for SD1/SD2/SDXL).
+
+A file holds the MMDiT under `model.diffusion_model.` in its original names (dit_export), the
+16-channel VAE under `first_stage_model.`, and, as the all-in-one releases do, CLIP-L / CLIP-G / T5
+under `text_encoders.*.transformer.` in transformers' names; `with_clip=False` / `with_t5=False` leave
+them out (as the SD3.5 releases and `sd3_medium.safetensors` do), and `write_text_encoder` writes one
+as the separate file users put into models/text_encoder. The architecture travels in the
+`sd_webui_config` metadata and a small T5 vocabulary in `sd_webui_t5_tokenizer`, because neither can
+be told from tiny tensors.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sdwebui.engine.models.dit_export import sd3_to_original
+from sdwebui.engine.models.ldm_export import save_checkpoint, vae_to_ldm
+from sdwebui.engine.models.sd3 import BUNDLED, META_T5_TOKENIZER
+from sdwebui.engine.models.tiny import _diffusers_config, _seeded, _transformers_config
+
+logger = logging.getLogger(__name__)
+
+SD3_VARIANTS: dict[str, dict[str, Any]] = {
+    "sd3": {},                                                              # SD3 Medium
+    "sd35-medium": {"qk_norm": "rms_norm", "dual_attention_layers": (0,)},  # SD3.5 Medium
+    "sd35-large": {"qk_norm": "rms_norm"},                                  # SD3.5 Large / Turbo
+}
+_CLIP_L, _CLIP_G, _T5 = 32, 48, 96      # widths: L and G must differ (loaders tell them apart by it)
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_t5_tokenizer_json() -> str:
+    """A small SentencePiece-style unigram vocabulary with T5's special tokens and 100 extra ids."""
+    from transformers import T5Tokenizer
+
+    words = ("a photo of cat dog the and in on with red blue green house tree sky man woman city night "
+             "forest painting portrait landscape").split()
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [("\u2581" + w, -5.0) for w in words] + [("\u2581", -6.0)]
+    pieces += [(c, -10.0) for c in string.ascii_letters + string.digits + string.punctuation]
+    return T5Tokenizer(vocab=pieces, extra_ids=100, model_max_length=512).backend_tokenizer.to_str()
+
+
+@dataclass
+class TinySD3:
+    transformer: torch.nn.Module
+    vae: torch.nn.Module
+    clip_l: torch.nn.Module
+    clip_g: torch.nn.Module
+    t5: torch.nn.Module
+    configs: dict[str, dict]
+
+
+def build_tiny_sd3(variant: str = "sd3", *, seed: int = 0) -> TinySD3:
+    """The tiny `variant` (SD3_VARIANTS) with seeded random weights; CLIP-L's projection is the
+    identity, as the released files have none."""
+    if variant not in SD3_VARIANTS:
+        raise ValueError(f"unknown SD3 variant {variant!r}; expected one of {', '.join(SD3_VARIANTS)}")
+    from diffusers import AutoencoderKL, SD3Transformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+
+    transformer = _seeded(seed, lambda: SD3Transformer2DModel(
+        sample_size=32, patch_size=2, in_channels=16, out_channels=16, num_layers=2, attention_head_dim=8,
+        num_attention_heads=4, joint_attention_dim=_T5, caption_projection_dim=32,
+        pooled_projection_dim=_CLIP_L + _CLIP_G, pos_embed_max_size=32, **SD3_VARIANTS[variant]))
+    vae = _seeded(seed + 1, lambda: AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=16, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(32,) * 4, layers_per_block=1,
+        norm_num_groups=32, sample_size=64, scaling_factor=1.5305, shift_factor=0.0609, use_quant_conv=False,
+        use_post_quant_conv=False, force_upcast=True))
+
+    def clip(width: int, act: str, pad: int) -> Any:
+        return CLIPTextModelWithProjection(CLIPTextConfig(
+            vocab_size=49408, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2,
+            num_attention_heads=4, max_position_embeddings=77, hidden_act=act, projection_dim=width,
+            bos_token_id=49406, eos_token_id=49407, pad_token_id=pad))
+    clip_l = _seeded(seed + 2, lambda: clip(_CLIP_L, "quick_gelu", 49407))
+    with torch.no_grad():
+        clip_l.text_projection.weight.copy_(torch.eye(_CLIP_L))
+    clip_g = _seeded(seed + 3, lambda: clip(_CLIP_G, "gelu", 0))
+    t5 = _seeded(seed + 4, lambda: T5EncoderModel(T5Config(
+        vocab_size=256, d_model=_T5, d_kv=8, d_ff=64, num_layers=2, num_heads=4, relative_attention_num_buckets=32,
+        relative_attention_max_distance=128, feed_forward_proj="gated-gelu", dense_act_fn="gelu_new",
+        is_gated_act=True, tie_word_embeddings=False, layer_norm_epsilon=1e-6, pad_token_id=0, eos_token_id=1,
+        decoder_start_token_id=0)))
+    configs = {"unet": _diffusers_config(transformer), "vae": _diffusers_config(vae),
+               "text_encoder": _transformers_config(clip_l), "text_encoder_2": _transformers_config(clip_g),
+               "text_encoder_3": _transformers_config(t5), "default_size": 64}
+    return TinySD3(transformer, vae, clip_l, clip_g, t5, configs)
+
+
+def text_encoder_state(tiny: TinySD3, which: str) -> dict[str, torch.Tensor]:
+    """One text encoder's tensors as the released files name them (CLIP-L without its projection)."""
+    model = {"clip_l": tiny.clip_l, "clip_g": tiny.clip_g, "t5xxl": tiny.t5}[which]
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    if which == "clip_l":
+        state.pop("text_projection.weight")
+    if which == "t5xxl":
+        state.pop("encoder.embed_tokens.weight")        # tied to `shared`
+    return state
+
+
+def write_tiny_sd3(path: str | os.PathLike[str], variant: str = "sd3", *, seed: int = 0, with_clip: bool = True,
+                   with_t5: bool = True, half: bool = True) -> Path:
+    """Write the tiny `variant` as a single file (see the module docstring). Returns the path."""
+    tiny = build_tiny_sd3(variant, seed=seed)
+    state = {"model.diffusion_model." + k: v for k, v in sd3_to_original(tiny.transformer.state_dict()).items()}
+    state.update({"first_stage_model." + k: v for k, v in vae_to_ldm(tiny.vae.state_dict(), tiny.configs["vae"]).items()})
+    for which in (("clip_l", "clip_g") if with_clip else ()) + (("t5xxl",) if with_t5 else ()):
+        state.update({BUNDLED[which] + k: v for k, v in text_encoder_state(tiny, which).items()})
+    metadata = {"sd_webui_family": "sd3", "sd_webui_config": json.dumps(tiny.configs, sort_keys=True),
+                META_T5_TOKENIZER: tiny_t5_tokenizer_json()}
+    path = Path(path)
+    save_checkpoint(state, path, metadata=metadata, half=half)
+    logger.info("wrote tiny %s checkpoint (seed %d) to %s", variant, seed, path)
+    return path
+
+
+def write_text_encoder(path: str | os.PathLike[str], which: str, variant: str = "sd3", *, seed: int = 0,
+                       half: bool = True) -> Path:
+    """One of the tiny model's text encoders as a separate file (clip_l / clip_g / t5xxl), unprefixed."""
+    path = Path(path)
+    save_checkpoint(text_encoder_state(build_tiny_sd3(variant, seed=seed), which), path, half=half)
+    return path
