@@ -72,7 +72,7 @@ def test_same_image_as_diffusers_pipeline(sd3_dir, variant, t5):
     from sdwebui.engine.models.t5_tokenizer import t5_tokenizer
     from sdwebui.engine.models.tokenizer import get_tokenizer
     from sdwebui.engine.prompt.encoding import ScheduledConditioning
-    from sdwebui.engine.prompt.encoding_sd3 import prompt_encoder_for
+    from sdwebui.engine.prompt.encoding_dit import prompt_encoder_for
     from sdwebui.engine.sampling import loop, samplers
 
     path = write_tiny_sd3(sd3_dir / f"parity-{variant}.safetensors", variant, half=False)

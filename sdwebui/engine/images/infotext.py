@@ -34,7 +34,7 @@ _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
 # insertion order, then Version and User. A key of extra_generation_params that is also a fixed key
 # (e.g. "Denoising strength") keeps the fixed position, because A1111 builds one dict literal.
 KEY_ORDER: list[str] = [
-    "Steps", "Sampler", "Schedule type", "CFG scale", "Image CFG scale", "Seed", "Face restoration", "Size",
+    "Steps", "Sampler", "Schedule type", "CFG scale", "Distilled CFG Scale", "Image CFG scale", "Seed", "Face restoration", "Size",
     "Model hash", "Model", "FP8 weight", "Cache FP16 weight for LoRA", "VAE hash", "VAE", "Variation seed",
     "Variation seed strength", "Seed resize from", "Denoising strength", "Conditional mask weight", "Clip skip",
     "ENSD", "Token merging ratio", "Token merging ratio hr", "Init image hash", "RNG", "Tiling",

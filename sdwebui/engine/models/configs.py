@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_ROOT: Path = Path(__file__).resolve().parents[3] / "configs"
 
-FAMILIES: tuple[str, ...] = ("sd1", "sd1-inpaint", "sd2", "sd2-v", "sdxl", "sdxl-refiner", "sd3")
+FAMILIES: tuple[str, ...] = ("sd1", "sd1-inpaint", "sd2", "sd2-v", "sdxl", "sdxl-refiner", "sd3", "flux")
 
 
 @dataclass(frozen=True)

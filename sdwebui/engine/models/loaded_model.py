@@ -53,6 +53,16 @@ class SDModel:
         return self.family.startswith("sdxl")
 
     @property
+    def is_flux(self) -> bool:
+        """A FLUX.1 model (dev or schnell: a transformer on 16-channel latents, rectified flow)."""
+        return self.family == "flux"
+
+    @property
+    def uses_distilled_cfg(self) -> bool:
+        """FLUX.1 dev: a guidance embedder takes the distilled CFG scale (Forge's `use_distilled_cfg_scale`)."""
+        return self.is_flux and bool(getattr(self.unet.config, "guidance_embeds", False))
+
+    @property
     def is_sd3(self) -> bool:
         """A1111's flag: an SD3 / SD3.5 model (a transformer on 16-channel latents, rectified flow)."""
         return self.family == "sd3"
@@ -97,9 +107,9 @@ class SDModel:
         return 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     def fix_dimensions(self, width: int, height: int) -> tuple[int, int]:
-        """A1111's `sd_model.fix_dimensions`: SD3's 2x2 patches need sizes in multiples of 16 (rounded
-        down, as A1111); the UNet families take any multiple of 8."""
-        if self.is_sd3:
+        """A1111's `sd_model.fix_dimensions`: SD3's and Flux's 2x2 patches need sizes in multiples of 16
+        (rounded down, as A1111); the UNet families take any multiple of 8."""
+        if self.is_sd3 or self.is_flux:
             return width // 16 * 16, height // 16 * 16
         return width, height
 

@@ -21,6 +21,8 @@ import torch
 from sdwebui.engine.models.building import assign_weights, build_empty, empty_weights, quiet_diffusers
 from sdwebui.engine.models.configs import FamilyConfig, load_family_config
 from sdwebui.engine.models.loaded_model import CheckpointLoadError, SDModel  # noqa: F401 (their old home)
+from sdwebui.engine.models.flux import is_flux, load_flux
+from sdwebui.engine.models.part_files import PartSources
 from sdwebui.engine.models.sd3 import is_sd3, load_sd3
 from sdwebui.engine.models.tokenizer import get_tokenizer
 from sdwebui.engine.models.unet_sizes import upsample_like_a1111
@@ -131,6 +133,8 @@ def detect_family(sd: dict[str, torch.Tensor]) -> str:
     has = lambda prefix: any(k.startswith(prefix) for k in keys)  # noqa: E731
     if is_sd3(sd):
         return "sd3"
+    if is_flux(sd):
+        return "flux"
     if not any(k.startswith(_UNET) for k in keys):
         raise CheckpointLoadError("not a Stable Diffusion checkpoint: it has no UNet weights "
                                   "(model.diffusion_model.*); is it a LoRA, VAE or embedding?")
@@ -201,7 +205,8 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
                     dtype: torch.dtype = torch.float32, vae_dtype: torch.dtype | None = None,
                     family: str | None = None, prediction_type: str | None = None,
                     configs: dict[str, dict] | None = None, vae_upcast_dtype: torch.dtype = torch.float32,
-                    text_encoder_dirs: Sequence[Path] = (), enable_t5: bool = False) -> SDModel:
+                    text_encoder_dirs: Sequence[Path] = (), vae_dirs: Sequence[Path] = (),
+                    additional_modules: Sequence[str | Path] = (), enable_t5: bool = False) -> SDModel:
     """Build an SDModel from a single-file checkpoint. Raises CheckpointLoadError with a
     clear message on anything it cannot load. `configs` (unet/vae/text_encoder[_2] dicts)
     overrides the architecture, as the metadata of the project's own files does. A VAE that
@@ -224,9 +229,13 @@ def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cp
         except json.JSONDecodeError as e:
             raise CheckpointLoadError(f"{path.name}: unreadable architecture metadata: {e}") from e
 
-    if base == "sd3":
-        return load_sd3(path, sd, metadata, embedded, device=device, dtype=dtype, vae_dtype=vae_dtype,
-                        vae_upcast_dtype=vae_upcast_dtype, text_encoder_dirs=text_encoder_dirs, enable_t5=enable_t5)
+    if base in ("sd3", "flux"):
+        # transformer families: text encoders and VAE may be in other files (engine/models/part_files.py)
+        sources = PartSources([Path(d) for d in text_encoder_dirs], [Path(d) for d in vae_dirs],
+                              [Path(m) for m in additional_modules])
+        load = load_sd3 if base == "sd3" else load_flux
+        return load(path, sd, metadata, embedded, device=device, dtype=dtype, vae_dtype=vae_dtype,
+                    vae_upcast_dtype=vae_upcast_dtype, sources=sources, enable_t5=enable_t5)
     prediction = prediction_type or metadata.get(META_PREDICTION) or _yaml_prediction_type(path)
     shipped_family = base
     if base == "sd2" and prediction == "v_prediction":

@@ -1,5 +1,5 @@
-"""Deterministic tiny random-weight SD3 / SD3.5 models, written in the layout of the files people
-download, for tests (tiny.py does the same for SD1/SD2/SDXL).
+"""Deterministic tiny random-weight SD3 / SD3.5 and FLUX.1 models, written in the layouts of the files
+people download, for tests (tiny.py does the same for SD1/SD2/SDXL).
 
 A file holds the MMDiT under `model.diffusion_model.` in its original names (dit_export), the
 16-channel VAE under `first_stage_model.`, and, as the all-in-one releases do, CLIP-L / CLIP-G / T5
@@ -22,9 +22,10 @@ from typing import Any
 
 import torch
 
-from sdwebui.engine.models.dit_export import sd3_to_original
+from sdwebui.engine.models.dit_export import flux_to_original, sd3_to_original
 from sdwebui.engine.models.ldm_export import save_checkpoint, vae_to_ldm
-from sdwebui.engine.models.sd3 import BUNDLED, META_T5_TOKENIZER
+from sdwebui.engine.models.part_files import BUNDLED
+from sdwebui.engine.models.sd3 import META_T5_TOKENIZER
 from sdwebui.engine.models.tiny import _diffusers_config, _seeded, _transformers_config
 
 logger = logging.getLogger(__name__)
@@ -131,3 +132,84 @@ def write_text_encoder(path: str | os.PathLike[str], which: str, variant: str = 
     path = Path(path)
     save_checkpoint(text_encoder_state(build_tiny_sd3(variant, seed=seed), which), path, half=half)
     return path
+
+
+FLUX_VARIANTS = ("dev", "schnell")
+
+
+@dataclass
+class TinyFlux:
+    transformer: torch.nn.Module
+    vae: torch.nn.Module
+    clip_l: torch.nn.Module
+    t5: torch.nn.Module
+    configs: dict[str, Any]
+
+
+def build_tiny_flux(variant: str = "dev", *, seed: int = 0) -> TinyFlux:
+    """A tiny FLUX.1 `variant` ("dev": with the guidance embedder, "schnell": without) with seeded
+    random weights; its T5 is the tiny SD3's (same vocabulary)."""
+    if variant not in FLUX_VARIANTS:
+        raise ValueError(f"unknown Flux variant {variant!r}; expected one of {', '.join(FLUX_VARIANTS)}")
+    from diffusers import AutoencoderKL, FluxTransformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    transformer = _seeded(seed, lambda: FluxTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=1, num_single_layers=2, attention_head_dim=16, num_attention_heads=2,
+        joint_attention_dim=_T5, pooled_projection_dim=_CLIP_L, guidance_embeds=variant == "dev", axes_dims_rope=(4, 6, 6)))
+    vae = _seeded(seed + 1, lambda: AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=16, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(32,) * 4, layers_per_block=1,
+        norm_num_groups=32, sample_size=64, scaling_factor=0.3611, shift_factor=0.1159, use_quant_conv=False,
+        use_post_quant_conv=False, force_upcast=True))
+    clip_l = _seeded(seed + 2, lambda: CLIPTextModel(CLIPTextConfig(
+        vocab_size=49408, hidden_size=_CLIP_L, intermediate_size=2 * _CLIP_L, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=77, hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)))
+    t5 = build_tiny_sd3("sd3", seed=seed).t5
+    configs = {"unet": _diffusers_config(transformer), "vae": _diffusers_config(vae),
+               "text_encoder": _transformers_config(clip_l), "text_encoder_3": _transformers_config(t5),
+               "default_size": 64}
+    return TinyFlux(transformer, vae, clip_l, t5, configs)
+
+
+def _flux_parts(tiny: TinyFlux) -> dict[str, dict[str, torch.Tensor]]:
+    """The VAE (LDM names) and text encoders (transformers' names) as their own files name them."""
+    clip = {("text_model." + k if not k.startswith("text_model.") else k): v for k, v in tiny.clip_l.state_dict().items()
+            if not k.endswith("position_ids")}
+    t5 = {k: v for k, v in tiny.t5.state_dict().items() if k != "encoder.embed_tokens.weight"}
+    return {"vae": vae_to_ldm(tiny.vae.state_dict(), tiny.configs["vae"]), "clip_l": clip, "t5xxl": t5}
+
+
+def write_tiny_flux(path: str | os.PathLike[str], variant: str = "dev", *, seed: int = 0, all_in_one: bool = False,
+                    fp8: bool = False, half: bool = True) -> Path:
+    """The tiny FLUX.1 `variant` as Black Forest Labs ship it (the transformer alone, no prefix: its VAE and
+    text encoders go into their own files, write_flux_parts), or `all_in_one` as ComfyUI / Forge do
+    (`model.diffusion_model.`, `vae.`, `text_encoders.*`). `fp8`: the transformer's weights in float8_e4m3fn."""
+    tiny = build_tiny_flux(variant, seed=seed)
+    dit = flux_to_original(tiny.transformer.state_dict())
+    if fp8:
+        dit = {k: v.to(torch.float8_e4m3fn) if k.endswith(".weight") and v.ndim == 2 else v.half() for k, v in dit.items()}
+    state = dict(dit)
+    if all_in_one:
+        parts = _flux_parts(tiny)
+        state = {"model.diffusion_model." + k: v for k, v in dit.items()}
+        state.update({"vae." + k: v for k, v in parts["vae"].items()})
+        for which in ("clip_l", "t5xxl"):
+            state.update({BUNDLED[which] + k: v for k, v in parts[which].items()})
+    metadata = {"sd_webui_family": "flux", "sd_webui_config": json.dumps(tiny.configs, sort_keys=True),
+                META_T5_TOKENIZER: tiny_t5_tokenizer_json()}
+    path = Path(path)
+    save_checkpoint(state, path, metadata=metadata, half=half and not fp8)
+    return path
+
+
+def write_flux_parts(folder_vae: str | os.PathLike[str], folder_text: str | os.PathLike[str], variant: str = "dev", *,
+                     seed: int = 0, half: bool = True) -> dict[str, Path]:
+    """The tiny model's `ae.safetensors` (into the VAE folder), `clip_l.safetensors` and
+    `t5xxl_fp16.safetensors` (into the text encoder folder), as BFL and the Flux guides name them."""
+    parts = _flux_parts(build_tiny_flux(variant, seed=seed))
+    paths = {"vae": Path(folder_vae) / "ae.safetensors", "clip_l": Path(folder_text) / "clip_l.safetensors",
+             "t5xxl": Path(folder_text) / "t5xxl_fp16.safetensors"}
+    for which, path in paths.items():
+        save_checkpoint(parts[which], path, half=half)
+    return paths

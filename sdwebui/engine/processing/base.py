@@ -12,7 +12,7 @@ from PIL import Image
 from sdwebui.engine.context import GenerationContext
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.prompt.encoding import PromptEncoder, ScheduledConditioning
-from sdwebui.engine.prompt.encoding_sd3 import prompt_encoder_for
+from sdwebui.engine.prompt.encoding_dit import prompt_encoder_for
 from sdwebui.engine.prompt.extra_networks import parse_prompts
 from sdwebui.engine.sampling import samplers
 from sdwebui.engine.sampling.loop import Interrupted, StepInfo
@@ -60,7 +60,7 @@ class StableDiffusionProcessing:
                  refiner_checkpoint: str | None = None, refiner_switch_at: float | None = None,
                  disable_extra_networks: bool = False, s_churn: float | None = None, s_tmax: float | None = None,
                  s_tmin: float | None = None, s_noise: float | None = None, s_min_uncond: float | None = None,
-                 scripts: Any = None, script_args: list | None = None, **_: Any):
+                 scripts: Any = None, script_args: list | None = None, distilled_cfg_scale: float = 3.5, **_: Any):
         self.prompt = prompt or ""
         self.negative_prompt = negative_prompt or ""
         self.styles = list(styles or [])
@@ -78,6 +78,8 @@ class StableDiffusionProcessing:
         self.n_iter = int(n_iter)
         self.steps = int(steps)
         self.cfg_scale = cfg_scale
+        # Forge's: the guidance FLUX.1 dev was distilled to take (its guidance embedder); no other model reads it
+        self.distilled_cfg_scale = 3.5 if distilled_cfg_scale is None else float(distilled_cfg_scale)
         self.width = int(width)
         self.height = int(height)
         self.restore_faces = restore_faces
@@ -183,6 +185,7 @@ class StableDiffusionProcessing:
             conditioning = ScheduledConditioning(make_encoder(self, model), prompts,
                                                  negatives if self.cfg_scale != 1.0 else None,
                                                  self.steps * samplers.step_multiplier(self.sampler))
+            conditioning.distilled_cfg_scale = self.distilled_cfg_scale
             return model, conditioning
 
         return {"switch_at": max(1, min(steps_run - 1, int(float(self.refiner_switch_at) * steps_run))),

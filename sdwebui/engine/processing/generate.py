@@ -207,6 +207,7 @@ def _generate_images(p: StableDiffusionProcessing, model, restore_faces: Callabl
         # second-order samplers go through the prompt schedule once per model evaluation (A1111)
         conditioning = ScheduledConditioning(encoder, prompts, negatives if p.cfg_scale != 1.0 else None,
                                              p.steps * samplers.step_multiplier(p.sampler))
+        conditioning.distilled_cfg_scale = p.distilled_cfg_scale
 
         noise_rng = rng_mod.ImageRNG(shape, seeds, subseeds=subseeds, subseed_strength=p.subseed_strength,
                                      seed_resize_from_w=p.seed_resize_from_w, seed_resize_from_h=p.seed_resize_from_h,

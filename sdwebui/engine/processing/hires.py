@@ -163,6 +163,9 @@ def second_pass(p: StableDiffusionProcessing, model, latents: torch.Tensor, lo: 
                                          p.all_hr_negative_prompts[lo:hi] if p.hr_cfg_scale != 1.0 else None,
                                          p.steps * samplers.step_multiplier(p.sampler),
                                          hires_steps=p.hr_steps * samplers.step_multiplier(p.hr_sampler))
+    conditioning.distilled_cfg_scale = p.hr_distilled_cfg
+    if model.uses_distilled_cfg:
+        p.extra_generation_params["Hires Distilled CFG Scale"] = p.hr_distilled_cfg
     # A1111 runs the second pass's steps at the end of a longer schedule: hr_steps / strength long, its
     # last hr_steps (setup_img2img_steps with explicit steps)
     strength = min(float(p.denoising_strength), 0.999)

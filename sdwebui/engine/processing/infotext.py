@@ -40,6 +40,7 @@ def create_infotext(p: StableDiffusionProcessing, all_prompts: list[str] | int |
         "Sampler": sampler.name if sampler else p.sampler_name,
         "Schedule type": samplers.schedule_type_label(sampler, schedule) if sampler and schedule else None,
         "CFG scale": p.cfg_scale,
+        "Distilled CFG Scale": p.distilled_cfg_scale if model is not None and model.uses_distilled_cfg else None,
         "Image CFG scale": getattr(p, "image_cfg_scale", None),
         "Seed": seeds[index],
         "Face restoration": opts.face_restoration_model if p.restore_faces else None,

@@ -17,7 +17,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
                  hr_second_pass_steps: int = 0, hr_resize_x: int = 0, hr_resize_y: int = 0,
                  hr_checkpoint_name: str | None = None, hr_sampler_name: str | None = None,
                  hr_scheduler: str | None = None, hr_prompt: str = "", hr_negative_prompt: str = "",
-                 hr_cfg: float | None = None, firstphase_width: int = 0, firstphase_height: int = 0, **kwargs: Any):
+                 hr_cfg: float | None = None, hr_distilled_cfg: float = 3.5, firstphase_width: int = 0, firstphase_height: int = 0, **kwargs: Any):
         super().__init__(**kwargs)
         self.enable_hr = enable_hr
         self.hr_scale = hr_scale
@@ -31,6 +31,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.hr_prompt = hr_prompt
         self.hr_negative_prompt = hr_negative_prompt
         self.hr_cfg = hr_cfg    # the second pass's CFG scale; None or 0: the first pass's
+        self.hr_distilled_cfg = float(hr_distilled_cfg)     # Forge's: the second pass's distilled CFG (Flux dev)
         self.hr_upscale_to_x = self.hr_upscale_to_y = 0
         self.truncate_x = self.truncate_y = 0
         self.hr_checkpoint_info = None

@@ -201,7 +201,7 @@ class PromptEncoder:
                 z = out.hidden_states[-layer_from_end]
             if pooled and first_pooled is None:
                 first_pooled = out.text_embeds  # A1111 takes the pooled output of the first chunk
-            outs.append(apply_emphasis(z, chunk, self.emphasis))
+            outs.append(apply_emphasis(z, [1.0] + chunk.weights + [1.0], self.emphasis))
         return torch.cat(outs, dim=1), first_pooled
 
     def empty_chunk(self) -> torch.Tensor:
@@ -209,9 +209,9 @@ class PromptEncoder:
         return self.encode("")[0][:, : CHUNK + 2]
 
 
-def apply_emphasis(z: torch.Tensor, chunk: Chunk, emphasis: str) -> torch.Tensor:
-    """A chunk's encoder output (1, 77, D) times its token weights; "Original" then restores the mean."""
-    weights = torch.tensor([1.0] + chunk.weights + [1.0], device=z.device, dtype=z.dtype)
+def apply_emphasis(z: torch.Tensor, weights: list[float], emphasis: str) -> torch.Tensor:
+    """An encoder output (1, T, D) times its T token weights; "Original" then restores the mean."""
+    weights = torch.tensor(weights, device=z.device, dtype=z.dtype)
     if emphasis not in ("Original", "No norm") or not bool((weights != 1.0).any()):
         return z
     original_mean = z.float().mean()

@@ -154,8 +154,10 @@ class GuidedUNet:
         if self.edit:
             self.context = torch.cat([self.context, batch.context[:images]])
         self.added = None
-        if getattr(model, "is_sd3", False):        # SD3's pooled CLIP vector (TransformerDenoiser passes it on)
-            self.added = {"text_embeds": batch.pooled if use_cfg else batch.pooled[batch.n_uncond:]}
+        if getattr(model, "is_sd3", False) or getattr(model, "is_flux", False):
+            # the pooled CLIP vector (TransformerDenoiser passes it on), and Flux dev's distilled guidance
+            self.added = {"text_embeds": batch.pooled if use_cfg else batch.pooled[batch.n_uncond:],
+                          "guidance": getattr(self.conditioning, "distilled_cfg_scale", None)}
         elif model.is_sdxl:
             pooled = batch.pooled if use_cfg else batch.pooled[batch.n_uncond:]
             if self.edit:

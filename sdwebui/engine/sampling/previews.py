@@ -32,12 +32,19 @@ _SD3_RGB = [[-0.0645, 0.0177, 0.1052], [0.0028, 0.0312, 0.0650], [0.1848, 0.0762
             [-0.0057, 0.0116, 0.0700], [-0.0412, 0.0281, -0.0039], [0.1106, 0.1171, 0.1220], [-0.0248, 0.0682, -0.0481],
             [0.0815, 0.0846, 0.1207], [-0.0120, -0.0055, -0.0867], [-0.0749, -0.0634, -0.0456], [-0.1418, -0.1457, -0.1259]]
 
+# FLUX.1's 16 channels (ComfyUI's published factors)
+_FLUX_RGB = [[-0.0404, 0.0159, 0.0609], [0.0043, 0.0298, 0.0850], [0.0328, -0.0749, -0.0503], [-0.0245, 0.0085, 0.0549],
+             [0.0966, 0.0894, 0.0530], [0.0035, 0.0399, 0.0123], [0.0583, 0.1184, 0.1262], [-0.0191, -0.0206, -0.0306],
+             [-0.0324, 0.0055, 0.1001], [0.0955, 0.0659, -0.0545], [-0.0504, 0.0231, -0.0013], [0.0500, -0.0008, -0.0088],
+             [0.0982, 0.0941, 0.0976], [-0.1233, -0.0280, -0.0897], [-0.0005, -0.0530, -0.0020], [-0.1273, -0.0932, -0.0680]]
+
 _warned: set[str] = set()
 
 
 def approximate_rgb_batch(model, latents: torch.Tensor) -> torch.Tensor:
     """The cheap colour estimate of every latent: (B, 3, H/8, W/8) in [0, 1]."""
-    table = _SD3_RGB if getattr(model, "is_sd3", False) else _SDXL_RGB if model.is_sdxl else _SD1_RGB
+    table = (_FLUX_RGB if getattr(model, "is_flux", False) else _SD3_RGB if getattr(model, "is_sd3", False)
+             else _SDXL_RGB if model.is_sdxl else _SD1_RGB)
     coeffs = torch.tensor(table, device=latents.device, dtype=torch.float32)
     x = torch.einsum("bchw,cr->brhw", latents[:, :len(table)].float(), coeffs)
     return ((x + 1) / 2).clamp(0, 1)

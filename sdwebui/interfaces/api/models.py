@@ -59,6 +59,8 @@ class StableDiffusionProcessingAPI(_Request):
     n_iter: int = Field(1, ge=1, le=MAX_ITER)
     steps: int = Field(50, ge=1, le=MAX_STEPS)
     cfg_scale: float = Field(7.0, ge=0.0, le=100.0)
+    distilled_cfg_scale: float = Field(3.5, ge=0.0, le=30.0, description="Forge's: the guidance FLUX.1 dev takes "
+                                       "through its guidance embedder (\"Distilled CFG Scale\"); other models ignore it")
     width: int = Field(512, ge=64, le=MAX_SIDE)
     height: int = Field(512, ge=64, le=MAX_SIDE)
     restore_faces: bool | None = None
@@ -117,6 +119,8 @@ class StableDiffusionTxt2ImgProcessingAPI(StableDiffusionProcessingAPI):
     hr_negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
     hr_cfg: float | None = Field(None, ge=0.0, le=100.0,
                                  description="CFG scale of the hires pass; null or 0: cfg_scale (not in A1111 1.10)")
+    hr_distilled_cfg: float = Field(3.5, ge=0.0, le=30.0, description="Forge's: the hires pass's distilled CFG "
+                                    "scale (FLUX.1 dev)")
 
 
 class StableDiffusionImg2ImgProcessingAPI(StableDiffusionProcessingAPI):

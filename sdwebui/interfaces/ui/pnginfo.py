@@ -37,6 +37,7 @@ _FLOAT_FIELDS = {
     "CFG scale": "cfg_scale", "Variation seed strength": "subseed_strength",
     "Denoising strength": "denoising_strength", "Hires upscale": "hr_scale", "Refiner switch at": "refiner_switch_at",
     "Hires CFG Scale": "hr_cfg",
+    "Distilled CFG Scale": "distilled_cfg_scale", "Hires Distilled CFG Scale": "hr_distilled_cfg",
 }
 _STR_FIELDS = {
     "Prompt": "prompt", "Negative prompt": "negative_prompt", "Hires upscaler": "hr_upscaler",

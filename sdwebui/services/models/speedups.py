@@ -161,7 +161,7 @@ def warm_up(model, *, batch_size: int = 1, steps: int = 2) -> float:
 def _warm_up_run(model, batch_size: int, steps: int) -> None:
     from sdwebui.engine.sampling import samplers, loop as sampling
     from sdwebui.engine.prompt.encoding import ScheduledConditioning
-    from sdwebui.engine.prompt.encoding_sd3 import prompt_encoder_for
+    from sdwebui.engine.prompt.encoding_dit import prompt_encoder_for
 
     graphs = runs_as_cuda_graphs(model)
     runs = 2 if graphs else 1     # CUDA graphs record on the second call of a shape, replay from the third

@@ -4,6 +4,8 @@ between the trained ones interpolated in log-sigma, and the input/output scaling
 epsilon or v prediction into the denoised image a sampler steps with."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -30,9 +32,12 @@ def ldm_alphas_cumprod(config: dict) -> torch.Tensor:
 
 
 def flow_sigmas(config: dict) -> torch.Tensor:
-    """A rectified-flow model's (SD3's) 1000 noise levels, as A1111's ModelSamplingDiscreteFlow: t = i/1000
-    for i = 1..1000 shifted by the model's `shift`, sigma = shift*t / (1 + (shift-1)*t), in float32."""
+    """A rectified-flow model's noise levels: SD3's 1000 as A1111's ModelSamplingDiscreteFlow (t = i/1000
+    for i = 1..1000 shifted by the model's `shift`: sigma = shift*t / (1 + (shift-1)*t)), FLUX.1's as Forge's."""
     n = int(config.get("num_train_timesteps", 1000))
+    if "flux_mu" in config:     # Forge's FLUX.1: n = 10000 levels, sigma = e^mu / (e^mu + 1/t - 1)
+        t = torch.arange(1, n + 1, 1) / n
+        return math.exp(float(config["flux_mu"])) / (math.exp(float(config["flux_mu"])) + (1 / t - 1))
     shift = float(config.get("shift", 1.0))
     t = torch.arange(1, n + 1, 1) / 1000.0
     return t if shift == 1.0 else shift * t / (1 + (shift - 1) * t)
