@@ -20,7 +20,7 @@ from typing import Any, Callable  # noqa: E402
 import pytest  # noqa: E402
 
 from sdwebui.engine.models.tiny import write_tiny_checkpoint  # noqa: E402
-from sdwebui.engine.models.tiny_dit import write_tiny_sd3  # noqa: E402
+from sdwebui.engine.models.tiny_dit import write_tiny_flux, write_tiny_sd3  # noqa: E402
 from tests import server_process  # noqa: E402
 
 # the environment before any test changed it (monkeypatch.setenv): what an early scenario's servers get
@@ -57,7 +57,7 @@ _reuse_httpx_default_ssl_context()
 @pytest.fixture(scope="session")
 def tiny_files(tmp_path_factory) -> dict[str, Path]:
     """Tiny fp16 checkpoints in A1111 layout: two different SD1 models, an SD2-v, an SDXL, an SD1 inpainting
-    and an SD3 one (with its CLIP-L/G and T5 bundled)."""
+    and an SD3 one (with its CLIP-L/G and T5 bundled), a FLUX.1 dev one (all-in-one)."""
     d = tmp_path_factory.mktemp("ckpts")
     return {
         "sd1": write_tiny_checkpoint(d / "tiny-sd1.safetensors", "sd1", seed=0),
@@ -66,13 +66,14 @@ def tiny_files(tmp_path_factory) -> dict[str, Path]:
         "sdxl": write_tiny_checkpoint(d / "tiny-sdxl.safetensors", "sdxl", seed=3),
         "sd1inpaint": write_tiny_checkpoint(d / "tiny-sd1-inpainting.safetensors", "sd1", seed=4, inpaint=True),
         "sd3": write_tiny_sd3(d / "tiny-sd3.safetensors", "sd3", seed=5),
+        "flux": write_tiny_flux(d / "tiny-flux.safetensors", "dev", seed=6, all_in_one=True),
     }
 
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory, tiny_files, tiny_vae_file) -> Path:
     """A --data-dir with two SD1 checkpoints, one in a sub folder, and an --ckpt-dir ("extra")
-    beside it with SD2-v, SDXL, SD1-inpainting and SD3 ones."""
+    beside it with SD2-v, SDXL, SD1-inpainting, SD3 and Flux ones."""
     d = tmp_path_factory.mktemp("data")
     ckpt = d / "models" / "Stable-diffusion"
     (ckpt / "sub").mkdir(parents=True)
@@ -80,7 +81,7 @@ def data_dir(tmp_path_factory, tiny_files, tiny_vae_file) -> Path:
     shutil.copy(tiny_files["sd1b"], ckpt / "sub" / "beta.safetensors")
     extra = d / "extra"
     extra.mkdir()
-    for key in ("sd2v", "sdxl", "sd1inpaint", "sd3"):
+    for key in ("sd2v", "sdxl", "sd1inpaint", "sd3", "flux"):
         shutil.copy(tiny_files[key], extra / tiny_files[key].name)
     (d / "models" / "VAE").mkdir(parents=True)
     shutil.copy(tiny_vae_file, d / "models" / "VAE" / tiny_vae_file.name)

@@ -194,9 +194,12 @@ def test_override_settings_scoped_to_request(api):
 
 def test_sd_models_and_refresh(api, data_dir):
     models = api.get("/sdapi/v1/sd-models").json()
-    assert [m["model_name"] for m in models] == ["alpha", "sub_beta", "tiny-sd1-inpainting", "tiny-sd2v",
-                                                 "tiny-sd3", "tiny-sdxl"]
-    assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
+    assert [m["model_name"] for m in models] == ["alpha", "sub_beta", "tiny-flux", "tiny-sd1-inpainting",
+                                                 "tiny-sd2v", "tiny-sd3", "tiny-sdxl"]
+    assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config", "family"}
+    assert {m["model_name"]: m["family"] for m in models} == {
+        "alpha": "sd1", "sub_beta": "sd1", "tiny-flux": "flux", "tiny-sd1-inpainting": "sd1", "tiny-sd2v": "sd2",
+        "tiny-sd3": "sd3", "tiny-sdxl": "sdxl"}
     import shutil
     extra = data_dir / "models" / "Stable-diffusion" / "gamma.safetensors"
     shutil.copy(data_dir / "models" / "Stable-diffusion" / "alpha.safetensors", extra)

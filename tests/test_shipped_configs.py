@@ -13,7 +13,7 @@ from diffusers import AutoencoderKL, DDIMScheduler, EulerDiscreteScheduler, PNDM
 
 from sdwebui.engine.models.configs import CONFIG_ROOT, FAMILIES, FamilyConfig, load_family_config
 
-UNET_FAMILIES = tuple(f for f in FAMILIES if f != "sd3")     # SD3's transformer: tests/test_sd3.py
+UNET_FAMILIES = tuple(f for f in FAMILIES if f not in ("sd3", "flux"))   # the transformers: test_sd3.py, test_flux.py
 from sdwebui.engine.models.tokenizer import get_tokenizer
 
 SD_VAE = 83_653_863
@@ -45,7 +45,7 @@ def _text_encoder(cfg: dict, expected_class: str) -> int:
 
 
 def test_families_match_folders() -> None:
-    assert set(UNET_FAMILIES) == set(EXPECTED_PARAMS)
+    assert set(UNET_FAMILIES) == set(EXPECTED_PARAMS) and set(FAMILIES) - set(UNET_FAMILIES) == {"sd3", "flux"}
     assert {p.name for p in CONFIG_ROOT.iterdir() if p.is_dir()} == set(FAMILIES)
 
 
@@ -118,7 +118,7 @@ def test_all_json_files_are_objects() -> None:
 def test_cached_and_unknown_family() -> None:
     assert load_family_config("sd1") is load_family_config("sd1")
     with pytest.raises(ValueError, match="sdxl-refiner"):
-        load_family_config("flux")
+        load_family_config("flux2")
 
 
 def test_sd3_components_build_on_meta_with_published_sizes() -> None:
@@ -134,3 +134,19 @@ def test_sd3_components_build_on_meta_with_published_sizes() -> None:
     assert _text_encoder(cfg.text_encoder, "CLIPTextModelWithProjection") == CLIP_L + 768 * 768
     assert _text_encoder(cfg.text_encoder_2, "CLIPTextModelWithProjection") == OPENCLIP_BIGG
     assert _count(t5) // 10**6 == 4893      # T5-XXL encoder: 4.89 B (t5xxl_fp16.safetensors is 9.79 GB)
+
+
+def test_flux_components_build_on_meta_with_published_sizes() -> None:
+    """FLUX.1 dev's transformer (11.9 B), its 16-channel VAE (the SD3 architecture, other scaling) and
+    CLIP-L without projection; Forge's model sampling."""
+    from diffusers import FluxTransformer2DModel
+
+    cfg = load_family_config("flux")
+    assert (cfg.prediction_type, cfg.default_size, cfg.scheduler["flux_mu"]) == ("flow", 1024, 1.15)
+    with init_empty_weights():
+        transformer = FluxTransformer2DModel.from_config(cfg.unet)
+        vae = AutoencoderKL.from_config(cfg.vae)
+    assert _count(transformer) // 10**8 == 119
+    assert _count(vae) == 83_819_683 and (vae.config.scaling_factor, vae.config.shift_factor) == (0.3611, 0.1159)
+    assert _text_encoder(cfg.text_encoder, "CLIPTextModel") == CLIP_L
+    assert cfg.text_encoder_2 is None and cfg.text_encoder_3 == load_family_config("sd3").text_encoder_3

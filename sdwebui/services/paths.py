@@ -78,5 +78,5 @@ def from_args(ns: argparse.Namespace) -> Paths:
 
 
 def ensure_dirs(paths: Paths) -> None:
-    for d in (paths.checkpoints, paths.vae, paths.lora, paths.embeddings, paths.extensions):
+    for d in (paths.checkpoints, paths.vae, paths.text_encoders, paths.lora, paths.embeddings, paths.extensions):
         d.mkdir(parents=True, exist_ok=True)

@@ -261,6 +261,9 @@ class GenerationQueue:
                     self._remember_finished(job.task_id)
                     self._current = None
                     self._idle_due = True       # a job may leave idle work behind (a new shape to compile)
+                # the job and its result (a loaded model, images) must not outlive it in this frame: a model
+                # switch frees the previous model while the next job runs
+                job = result = None
 
     def _run_idle_work(self) -> None:
         try:

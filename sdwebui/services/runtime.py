@@ -97,6 +97,25 @@ def vae_choices() -> list[str]:
     return vae_registry.choices() if vae_registry is not None else ["Automatic", "None"]
 
 
+def module_dirs() -> list[Path]:
+    """Where a Flux / SD3 checkpoint's separate parts live: models/VAE, models/text_encoder, A1111's models/CLIP."""
+    return [paths.vae, paths.text_encoders, paths.models / "CLIP"] if paths is not None else []
+
+
+def module_choices() -> list[str]:
+    """`forge_additional_modules`' choices: the .safetensors files of module_dirs(), full paths as Forge's."""
+    return [str(p) for folder in module_dirs() if folder.is_dir()
+            for p in sorted(folder.iterdir()) if p.suffix.lower() in (".safetensors", ".sft")]
+
+
+def _load_options() -> dict:
+    """What the settings ask of a checkpoint load (ModelManager.load_options)."""
+    chosen = [Path(m) for m in (getattr(opts, "forge_additional_modules", None) or [])]
+    return {"text_encoder_dirs": [paths.text_encoders, paths.models / "CLIP"], "vae_dirs": [paths.vae],
+            "additional_modules": [m for m in chosen if m.is_file()],
+            "enable_t5": bool(getattr(opts, "sd3_enable_t5", False))}
+
+
 def localization_choices() -> list[str]:
     """The `localization` setting's choices: "None" and the files of --localizations-dir and the
     extensions' localizations/ folders, listed again at each call."""
@@ -128,7 +147,7 @@ def initialize(ns: argparse.Namespace, *, face_restorer_choices: Callable[[], li
     set_flags(ns)
     paths_mod.ensure_dirs(paths)
     templates = shared_options.templates(vae_choices=vae_choices, localization_choices=localization_choices,
-                                         face_restorer_choices=face_restorer_choices)
+                                         face_restorer_choices=face_restorer_choices, module_choices=module_choices)
     shared_options.anchor_output_dirs(templates, paths.data, paths_mod.SCRIPT_PATH)
     opts = Options({**templates, **options_templates}, paths.config_file)
     opts.load()
@@ -179,8 +198,7 @@ def _build_models(ns: argparse.Namespace) -> None:
                                  cache_size=_checkpoints_kept_in_ram,
                                  offload_mode=lambda model: offload.offload_mode(cmd_opts, model.family, device),
                                  prepare=_prepare_model, prepare_vae=_prepare_vae,
-                                 load_options=lambda: {"text_encoder_dirs": [paths.text_encoders, paths.models / "CLIP"],
-                                                       "enable_t5": bool(getattr(opts, "sd3_enable_t5", False))})
+                                 load_options=_load_options)
     if speedups.compile_mode(ns, device):
         speedups.configure_compile_cache(paths.data / "cache" / "torch-compile")
     if device.type == "cpu" and (ns.medvram or ns.medvram_sdxl or ns.lowvram):

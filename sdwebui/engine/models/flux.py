@@ -125,6 +125,20 @@ def dequantize_scaled_fp8(dit: dict[str, torch.Tensor]) -> tuple[dict[str, torch
     return out, True
 
 
+def keep_fp8_weights(transformer: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> None:
+    """Every linear layer whose weight came as fp8 keeps it in fp8 and is cast to `dtype` only while it
+    runs (diffusers' layerwise-casting hook); everything else (norms, fp16 layers) is moved to `dtype`."""
+    from diffusers.hooks.layerwise_casting import apply_layerwise_casting_hook
+
+    transformer.to(device=device)
+    stored = [m for m in transformer.modules() if isinstance(m, torch.nn.Linear) and m.weight.dtype in _FP8]
+    for param in transformer.parameters():
+        if param.dtype not in _FP8:
+            param.data = param.data.to(dtype)
+    for module in stored:
+        apply_layerwise_casting_hook(module, module.weight.dtype, dtype, non_blocking=False)
+
+
 def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str], embedded: dict | None, *,
               device: torch.device, dtype: torch.dtype, vae_dtype: torch.dtype,
               vae_upcast_dtype: torch.dtype = torch.float32, sources: PartSources = PartSources(),
@@ -170,13 +184,7 @@ def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str],
 
     with quiet_diffusers():
         if fp8:
-            # weights stay fp8 in memory; each layer runs in the compute dtype (norms and embeddings are
-            # not cast: diffusers' own skip list for Flux)
-            transformer.to(device=device)
-            for name, param in transformer.named_parameters():
-                if param.dtype not in _FP8:
-                    param.data = param.data.to(dtype)
-            transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
+            keep_fp8_weights(transformer, device, dtype)
         else:
             transformer.to(device=device, dtype=dtype)
         transformer.eval()

@@ -75,6 +75,22 @@ def declared_size(path: str | Path) -> tuple[int, int] | None:
     return (width, height) if width > 0 and height > 0 else None
 
 
+def family_of_file(path: str | Path) -> str | None:
+    """The model family of a .safetensors checkpoint from its header alone (no weights read):
+    sd1, sd2, sdxl, sdxl-refiner, sd3, flux; None when it cannot be told (a .ckpt pickle, another file)."""
+    if not str(path).lower().endswith(".safetensors"):
+        return None
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            keys = dict.fromkeys(f.keys())
+        return meta.get(META_FAMILY) or detect_family(keys)
+    except (OSError, ValueError, TypeError, CheckpointLoadError):
+        return None
+
+
 # --- reading the file --------------------------------------------------------------------
 
 def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

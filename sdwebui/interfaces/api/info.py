@@ -24,7 +24,12 @@ class InfoRoutes:
     """Api's handlers for what the server reports about itself and about an image."""
 
     async def memory(self) -> dict:
-        return await run_in_threadpool(memory_report)
+        report = await run_in_threadpool(memory_report)
+        model = shared.model_manager.sd_model if shared.model_manager is not None else None
+        info = shared.model_manager.checkpoint_info if model is not None else None
+        report["model"] = None if model is None else {"title": info.title if info else None, "family": model.family,
+                                                       "variant": model.variant or None}
+        return report
 
     async def scripts(self) -> dict:
         """Lower-case titles of every script on each tab (selectable and always-on), as A1111."""

@@ -251,6 +251,8 @@ class SDModelItem(BaseModel):
     sha256: str | None
     filename: str
     config: str | None
+    family: str | None = Field(None, description="sd1, sd2, sdxl, sdxl-refiner, sd3 or flux, read from the file "
+                                                 "(not in A1111)")
 
 
 class SDVaeItem(BaseModel):
@@ -301,6 +303,8 @@ class EmbeddingsResponse(BaseModel):
 class MemoryResponse(BaseModel):
     ram: dict[str, Any]
     cuda: dict[str, Any]
+    model: dict[str, Any] | None = Field(None, description="the resident checkpoint: title, family, variant "
+                                                           "(not in A1111)")
 
 
 class ScriptsList(BaseModel):

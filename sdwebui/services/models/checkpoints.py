@@ -17,6 +17,7 @@ import torch
 from sdwebui.services.models import devices, offload
 from sdwebui.engine.models.hashes import HashCache, model_hash
 from sdwebui.engine.models.single_file import (META_CONFIG, META_FAMILY, META_PREDICTION, CheckpointLoadError, SDModel,
+                                              family_of_file,
                                               load_checkpoint)
 
 logger = logging.getLogger(__name__)
@@ -76,11 +77,18 @@ class CheckpointInfo:
             out += [self.sha256, self.shorthash, f"{self.name_for_extra} [{self.shorthash}]"]
         return [i for i in out if i]
 
+    @property
+    def family(self) -> str | None:
+        """The model family (sd1 ... sd3, flux) read from the file's header once; None if unknown."""
+        if not hasattr(self, "_family"):
+            self._family = family_of_file(self.path)
+        return self._family
+
     def api_dict(self) -> dict:
         yaml = self.path.with_suffix(".yaml")
         return {"title": self.title, "model_name": self.model_name, "hash": self.shorthash,
                 "sha256": self.sha256, "filename": self.filename,
-                "config": str(yaml) if yaml.is_file() else None}
+                "config": str(yaml) if yaml.is_file() else None, "family": self.family}
 
 
 class CheckpointRegistry:
@@ -208,9 +216,11 @@ class ModelManager:
 
     def stale(self, model: SDModel | None = None) -> bool:
         """Whether `model` (default: the resident one) was built with other load options than the
-        settings give now (SD3 with or without T5); only SD3 models depend on them."""
+        settings give now (SD3 with or without T5, other chosen VAE / text encoder files); only the
+        transformer families depend on them."""
         model = self.sd_model if model is None else model
-        return model is not None and model.is_sd3 and getattr(model, "load_options", None) != self.load_options()
+        return (model is not None and (model.is_sd3 or model.is_flux)
+                and getattr(model, "load_options", None) != self.load_options())
 
     def load(self, info: CheckpointInfo) -> SDModel:
         """Load `info`; on failure the previous model stays resident and the error propagates."""
@@ -295,6 +305,7 @@ class ModelManager:
             self.ram_cache.popitem(last=False)     # the least recently used goes
         del model
         devices.torch_gc()
+        devices.release_freed_host_memory()
 
     def clear_cache(self) -> None:
         self.ram_cache.clear()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from sdwebui.engine.devices import torch_gc  # noqa: F401  (A1111's devices.torch_gc; the engine owns it)
+from sdwebui.engine.devices import release_freed_host_memory, torch_gc  # noqa: F401  (A1111's devices.torch_gc; the engine owns them)
 
 logger = logging.getLogger(__name__)
 

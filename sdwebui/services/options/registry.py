@@ -46,14 +46,15 @@ INERT: dict[str, str] = {k: why for m in _SECTION_MODULES for k, why in m.INERT.
 
 def templates(vae_choices: Callable[[], list[str]] | None = None,
               localization_choices: Callable[[], list[str]] | None = None,
-              face_restorer_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
+              face_restorer_choices: Callable[[], list[str]] | None = None,
+              module_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
     """A fresh OptionInfo for every key (every call builds new objects: an Options store may
     change them, e.g. by reorder()). The choices callables list files on disk (the runtime's) and
     the registered face restorers."""
     t: dict[str, OptionInfo] = {}
     for module in _SECTION_MODULES:
         if module is sd:
-            t.update(sd.options(vae_choices))
+            t.update(sd.options(vae_choices, module_choices))
         elif module is ui:
             t.update(ui.options(localization_choices))
         elif module is postprocessing:

@@ -59,8 +59,10 @@ pixels. txt2img uses it once, to decode the result; img2img also encodes the inp
 """
 
 
-def options(vae_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
-    """`vae_choices` lists the VAE files on disk (the runtime's VAE registry) when it exists."""
+def options(vae_choices: Callable[[], list[str]] | None = None,
+            module_choices: Callable[[], list[str]] | None = None) -> dict[str, OptionInfo]:
+    """`vae_choices` lists the VAE files on disk (the runtime's VAE registry) when it exists;
+    `module_choices` the VAE and text encoder files a Flux / SD3 checkpoint may take its parts from."""
     t: dict[str, OptionInfo] = {}
 
     t.update(options_section(("sd", "Stable Diffusion", "sd"), {
@@ -91,6 +93,7 @@ def options(vae_choices: Callable[[], list[str]] | None = None) -> dict[str, Opt
     }))
 
     t.update(options_section(("sd3", "Stable Diffusion 3", "sd"), {
+        "forge_additional_modules": OptionInfo([], "VAE / Text Encoder (Flux, SD3: the files a checkpoint without them takes them from)", "dropdown", choices=module_choices).info("Forge's option; empty: ae.safetensors, clip_l*, clip_g*, t5xxl* found in models/VAE and models/text_encoder"),
         "sd3_enable_t5": OptionInfo(False, "Enable T5", "checkbox").info("load T5 text encoder; increases memory use by a lot, potentially improving quality of generation; an SD3 model in use is loaded again with it"),
     }))
 
