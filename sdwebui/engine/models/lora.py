@@ -3,7 +3,7 @@
 The deltas are merged into the model's weights for one job and the original weights are put
 back afterwards. Files in kohya's layout (`lora_unet_*`, `lora_te_*`, `lora_te1_*`/`lora_te2_*`,
 with diffusers or LDM module names) and diffusers/PEFT layout (`unet.*.lora_A/B`,
-`text_encoder.*`) are understood, with LoRA/LoCon (`lora_down`/`lora_up`/`alpha`), LoHa
+`text_encoder.*`; SD3's and Flux's `transformer.*`, their original names and XLabs': lora_dit.py) are understood, with LoRA/LoCon (`lora_down`/`lora_up`/`alpha`), LoHa
 (`hada_*`), LoKr (`lokr_*`), full `diff`, GLoRA, IA3, OFT/BOFT (lora_oft.py), norm-layer modules, and
 DoRA's `dora_scale` on any of them.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from sdwebui.engine.models.hashes import HashCache
+from sdwebui.engine.models.lora_dit import FusedLayers, dit_lora_targets
 from sdwebui.engine.models.lora_oft import OFT_KEYS, oft_delta
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,10 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
     """Every name a network file may use for a module -> (component, module)."""
     from sdwebui.engine.models.ldm_export import unet_to_ldm
 
-    out: dict[str, tuple[str, torch.nn.Module]] = {}
+    out: dict[str, tuple[str, Any]] = {}
+    if getattr(model, "is_sd3", False) or getattr(model, "is_flux", False):
+        for key, layers in dit_lora_targets(model.unet.transformer, model.family).items():
+            out[key] = ("unet", layers[0] if len(layers) == 1 else FusedLayers(layers))
     unet_modules = dict(model.unet.named_modules())
     for name, module in unet_modules.items():
         if isinstance(module, _TARGETS):
@@ -157,7 +161,7 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
             module = unet_modules.get(k.removesuffix(".weight"))
             if ldm_key and isinstance(module, _TARGETS):
                 out["lora_unet_" + ldm_key.removesuffix(".weight").replace(".", "_")] = ("unet", module)
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, AttributeError) as e:
         logger.debug("no LDM names for this UNet: %s", e)
     encoders = [("te", model.text_encoder, "text_encoder"), ("te2", model.text_encoder_2, "text_encoder_2")]
     for short, encoder, diffusers_prefix in encoders:
@@ -168,7 +172,7 @@ def _module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
                 continue
             full = name if name.startswith("text_model.") else "text_model." + name
             kohya = full.replace(".", "_")
-            if model.is_sdxl:
+            if model.is_sdxl or getattr(model, "is_sd3", False) or getattr(model, "is_flux", False):
                 out[f"lora_{'te1' if short == 'te' else 'te2'}_{kohya}"] = (short, module)
             else:
                 out[f"lora_te_{kohya}"] = (short, module)
@@ -182,6 +186,7 @@ _SUFFIXES = ("lora_down.weight", "lora_up.weight", "lora_mid.weight", "alpha", "
              "hada_t1", "hada_t2", "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b",
              "lokr_t2", "diff", "diff_b", "scale", "dora_scale", "a1.weight", "a2.weight", "b1.weight", "b2.weight",
              "on_input", "w_norm", "b_norm", *OFT_KEYS,
+             "down.weight", "up.weight",    # XLabs' Flux LoRAs (`...qkv_lora1.down.weight`)
              "weight")     # bare `weight` last: IA3's, once every longer name had its chance
 
 
@@ -234,8 +239,9 @@ def _delta(parts: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor
         w = w.reshape(1, -1, *rest) if bool(parts["on_input"].item()) else w.reshape(-1, 1, *rest)
         return ((weight.float() * w) * _scale(parts, None)).reshape(weight_shape)
 
-    up = parts.get("lora_up.weight", parts.get("lora_B.weight", parts.get("lora.up.weight")))
-    down = parts.get("lora_down.weight", parts.get("lora_A.weight", parts.get("lora.down.weight")))
+    up = parts.get("lora_up.weight", parts.get("lora_B.weight", parts.get("lora.up.weight", parts.get("up.weight"))))
+    down = parts.get("lora_down.weight", parts.get("lora_A.weight", parts.get("lora.down.weight",
+                                                                               parts.get("down.weight"))))
     if up is not None and down is not None:
         if "lora_mid.weight" in parts:      # LoCon with a CP-decomposed kernel
             d = tucker(parts["lora_mid.weight"], up, down)
@@ -343,10 +349,12 @@ class LoraApplier:
                     raise LoraError(f"LoRA {use.file.name!r} does not fit this model: its module {key} does not "
                                     f"match the weight of shape {tuple(weight.shape)} (made for another model "
                                     f"family?)") from None
-                if id(module) not in self._backup:
-                    bias = None if module.bias is None else module.bias.detach().clone()
-                    self._backup[id(module)] = (module, weight.detach().clone(), bias)
-                weight.add_(delta.to(device=weight.device, dtype=weight.dtype))
+                if isinstance(module, FusedLayers):     # one original layer, several diffusers ones
+                    for layer, part in module.split(delta):
+                        self._merge(layer, part)
+                    matched += 1
+                    continue
+                self._merge(module, delta)
                 if bias_delta is not None:
                     if module.bias is None:     # a layer with no bias gets one for the file's diff_b, as A1111
                         module.bias = torch.nn.Parameter(torch.zeros_like(bias_delta, dtype=weight.dtype,
@@ -361,6 +369,18 @@ class LoraApplier:
                 logger.warning("LoRA %s: %d of %d modules do not match this model (first: %s)",
                                use.file.name, len(unmatched), len(groups), unmatched[0])
             logger.info("LoRA %s applied (te %.2f, unet %.2f, %d modules)", use.file.name, use.te, use.unet, matched)
+
+    def _merge(self, module: torch.nn.Module, delta: torch.Tensor) -> None:
+        """Add `delta` to the module's weight, keeping the original for restore(). An fp8 weight (kept in
+        fp8, cast per layer while it runs) is added to in float and stored back in fp8."""
+        weight = module.weight
+        if id(module) not in self._backup:
+            bias = None if module.bias is None else module.bias.detach().clone()
+            self._backup[id(module)] = (module, weight.detach().clone(), bias)
+        if weight.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+            weight.data = (weight.float() + delta.to(weight.device)).to(weight.dtype)
+        else:
+            weight.add_(delta.to(device=weight.device, dtype=weight.dtype))
 
     @torch.no_grad()
     def restore(self) -> None:
