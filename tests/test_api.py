@@ -396,8 +396,9 @@ def test_checkpoint_cache_keeps_recent_models_in_ram(api, monkeypatch):
     assert not shared.model_manager.ram_cache and shared.model_manager.sd_model is not alpha
 
 
-@pytest.mark.parametrize("mode", ["model", "sequential"])
-def test_offload_hooks_give_the_same_image(api, mode):
+@pytest.mark.parametrize("mode,checkpoint", [("model", "alpha"), ("sequential", "alpha"), ("model", "tiny-sd3"),
+                                             ("sequential", "tiny-flux")])
+def test_offload_hooks_give_the_same_image(api, mode, checkpoint):
     """--medvram / --lowvram put accelerate's offload hooks on the model (on a GPU they move each part
     there only while it runs). Here the execution device is the CPU, which checks that the engine works
     through the hooks unchanged: same pixels, and the hooks come off again."""
@@ -406,7 +407,7 @@ def test_offload_hooks_give_the_same_image(api, mode):
     from sdwebui.services.models import offload
     from sdwebui.services import runtime as shared
 
-    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": checkpoint}).status_code == 200
     before = txt2img(api, prompt="offload", seed=21)["images"][0]
     model = shared.model_manager.sd_model
     shared.queue.run(lambda: offload.enable(model, torch.device("cpu"), mode), name="test-offload")
@@ -417,6 +418,7 @@ def test_offload_hooks_give_the_same_image(api, mode):
         shared.queue.run(lambda: offload.disable(model), name="test-offload-off")
     assert not hasattr(model.unet, "_hf_hook")
     assert txt2img(api, prompt="offload", seed=21)["images"][0] == before
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
 
 
 def test_unload_and_reload(api):

@@ -101,10 +101,6 @@ def test_same_latents_as_flux_pipeline(flux_dirs, variant):
 
 
 def test_fp8_weights_stay_fp8(flux_dirs):
-    from sdwebui.engine.prompt.encoding import ScheduledConditioning
-    from sdwebui.engine.prompt.encoding_dit import prompt_encoder_for
-    from sdwebui.engine.sampling import loop, samplers
-
     root, _, _ = flux_dirs
     fp8 = load_checkpoint(write_tiny_flux(root / "flux-fp8.safetensors", "dev", all_in_one=True, fp8=True))
     full = load_checkpoint(write_tiny_flux(root / "flux-fp16.safetensors", "dev", all_in_one=True))
@@ -113,15 +109,43 @@ def test_fp8_weights_stay_fp8(flux_dirs):
     assert dtypes["single_transformer_blocks.0.proj_mlp.weight"] == torch.float8_e4m3fn
     assert fp8.variant == "FLUX.1 dev"
 
-    def run(model):
-        conditioning = ScheduledConditioning(prompt_encoder_for(model), ["a red house"], None, 4)
-        noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(1))
-        ks = samplers.create_scheduler(*samplers.resolve("Euler", "Automatic"), model.scheduler_config)
-        return loop.sample(model, ks, noise, conditioning, steps=4, cfg_scale=1.0, width=64, height=64,
-                           generators=None)[0]
-    a, b = run(fp8), run(full)
+    a, b = _sample(fp8), _sample(full)
     assert torch.isfinite(a).all() and not torch.equal(a, b)
     assert (a - b).abs().mean() < 0.1 * b.abs().mean()      # fp8 rounding of the weights, nothing more
+
+
+def test_gguf_quantised_transformer(flux_dirs):
+    """city96's GGUF layout (Q8_0 blocks, BFL names) with BFL's part files: the weights stay quantised
+    (diffusers' GGUF layers) and the result is the fp16 model's within the quantisation error."""
+    from diffusers.quantizers.gguf.utils import GGUFParameter
+
+    from sdwebui.engine.models.single_file import family_of_file
+    from sdwebui.engine.models.tiny_dit import write_tiny_flux_gguf
+
+    root, vae, text = flux_dirs
+    write_flux_parts(vae, text, "dev")
+    path = write_tiny_flux_gguf(root / "flux1-dev-Q8_0.gguf", "dev")
+    assert family_of_file(path) == "flux"
+    model = load_checkpoint(path, text_encoder_dirs=[text], vae_dirs=[vae])
+    assert model.variant == "FLUX.1 dev (GGUF)"
+    assert isinstance(model.unet.transformer.transformer_blocks[0].attn.to_q.weight, GGUFParameter)
+    full = load_checkpoint(write_tiny_flux(root / "flux1-dev-fp16.safetensors", "dev"), text_encoder_dirs=[text],
+                           vae_dirs=[vae])
+    a, b = _sample(model), _sample(full)
+    assert torch.isfinite(a).all() and not torch.equal(a, b)
+    assert float((a - b).norm() / b.norm()) < 0.02
+
+
+def _sample(model, steps: int = 4) -> torch.Tensor:
+    from sdwebui.engine.prompt.encoding import ScheduledConditioning
+    from sdwebui.engine.prompt.encoding_dit import prompt_encoder_for
+    from sdwebui.engine.sampling import loop, samplers
+
+    conditioning = ScheduledConditioning(prompt_encoder_for(model), ["a red house"], None, steps)
+    noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(1))
+    ks = samplers.create_scheduler(*samplers.resolve("Euler", "Automatic"), model.scheduler_config)
+    return loop.sample(model, ks, noise, conditioning, steps=steps, cfg_scale=1.0, width=64, height=64,
+                       generators=None)[0]
 
 
 # --- through the API (the shared app; tiny-flux, an all-in-one dev file, is in its --ckpt-dir) --------

@@ -21,6 +21,7 @@ import torch
 
 from sdwebui.engine.models.building import assign_weights, build_empty, quiet_diffusers
 from sdwebui.engine.models.configs import load_family_config
+from sdwebui.engine.models.gguf_files import is_quantized, quantized_model
 from sdwebui.engine.models.loaded_model import CheckpointLoadError, SDModel
 from sdwebui.engine.models.part_files import (BUNDLED, VAE_PREFIXES, MissingPart, PartSources, build_clip, build_t5,
                                               keep_t5_feed_forward_in_fp32, part_weights, strip)
@@ -156,18 +157,22 @@ def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str],
         k: v for k, v in sd.items() if not k.startswith(tuple(BUNDLED.values()) + VAE_PREFIXES)}
     try:
         dit, was_scaled = dequantize_scaled_fp8(dit)
-        fp8 = any(v.dtype in _FP8 for k, v in dit.items() if k.endswith(".weight"))
+        quantized = is_quantized(dit)
+        fp8 = not quantized and any(v.dtype in _FP8 for k, v in dit.items() if k.endswith(".weight"))
         tcfg = copy.deepcopy(embedded["unet"]) if embedded else transformer_config(dit, fam.unet)
         vae_cfg = copy.deepcopy(embedded["vae"] if embedded else fam.vae)
         te_cfg = embedded.get("text_encoder") if embedded else fam.text_encoder
         t5_cfg = embedded.get("text_encoder_3") if embedded else fam.text_encoder_3
         parts = {which: part_weights(which, sd, sources) for which in ("vae", "clip_l", "t5xxl")}
         with quiet_diffusers():
-            transformer = build_empty(FluxTransformer2DModel, tcfg)
             converted = flux_to_diffusers(dit)
-            if not fp8:
-                converted = {k: v.to(dtype) if v.is_floating_point() else v for k, v in converted.items()}
-            assign_weights(transformer, converted, "transformer")
+            if quantized:       # GGUF: the weights stay quantised (gguf_files.py)
+                transformer = quantized_model(FluxTransformer2DModel, converted, tcfg, dtype)
+            else:
+                transformer = build_empty(FluxTransformer2DModel, tcfg)
+                if not fp8:
+                    converted = {k: v.to(dtype) if v.is_floating_point() else v for k, v in converted.items()}
+                assign_weights(transformer, converted, "transformer")
             vae = build_empty(AutoencoderKL, vae_cfg)
             assign_weights(vae, convert_ldm_vae_checkpoint(parts["vae"][0], vae_cfg), "VAE")
         te = build_clip(te_cfg, parts["clip_l"][0], "CLIP-L text encoder", projection=False)
@@ -185,6 +190,8 @@ def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str],
     with quiet_diffusers():
         if fp8:
             keep_fp8_weights(transformer, device, dtype)
+        elif quantized:
+            transformer.to(device=device)
         else:
             transformer.to(device=device, dtype=dtype)
         transformer.eval()
@@ -198,13 +205,15 @@ def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str],
     dev = bool(tcfg.get("guidance_embeds"))
     scheduler = dict(fam.scheduler, flux_mu=fam.scheduler["flux_mu"] if dev else SCHNELL_MU)
     variant = "FLUX.1 dev" if dev else "FLUX.1 schnell"
-    logger.info("%s: %s%s; %s", path.name, variant, " (fp8 weights)" if fp8 else "", origin)
+    storage = " (fp8 weights)" if fp8 else " (GGUF-quantised weights)" if quantized else ""
+    logger.info("%s: %s%s; %s", path.name, variant, storage, origin)
     return SDModel(
         family="flux", prediction_type=fam.prediction_type, unet=FluxDenoiser(transformer), vae=vae,
         text_encoder=te, text_encoder_2=None, tokenizer=get_tokenizer(fam.pad_token), tokenizer_2=None,
         text_encoder_3=t5, tokenizer_3=tokenizer_3, scheduler_config=scheduler, device=device, dtype=dtype,
         vae_dtype=vae_dtype,
         default_size=int(embedded.get("default_size", fam.default_size)) if embedded else fam.default_size,
-        filename=str(path), metadata=metadata, variant=variant + (" (scaled fp8)" if was_scaled else ""),
+        filename=str(path), metadata=metadata,
+        variant=variant + (" (scaled fp8)" if was_scaled else " (GGUF)" if quantized else ""),
     )
 

@@ -22,6 +22,7 @@ from sdwebui.engine.models.building import assign_weights, build_empty, empty_we
 from sdwebui.engine.models.configs import FamilyConfig, load_family_config
 from sdwebui.engine.models.loaded_model import CheckpointLoadError, SDModel  # noqa: F401 (their old home)
 from sdwebui.engine.models.flux import is_flux, load_flux
+from sdwebui.engine.models.gguf_files import gguf_tensor_names, gguf_text_metadata, read_gguf
 from sdwebui.engine.models.part_files import PartSources
 from sdwebui.engine.models.sd3 import is_sd3, load_sd3
 from sdwebui.engine.models.tokenizer import get_tokenizer
@@ -78,6 +79,11 @@ def declared_size(path: str | Path) -> tuple[int, int] | None:
 def family_of_file(path: str | Path) -> str | None:
     """The model family of a .safetensors checkpoint from its header alone (no weights read):
     sd1, sd2, sdxl, sdxl-refiner, sd3, flux; None when it cannot be told (a .ckpt pickle, another file)."""
+    if str(path).lower().endswith(".gguf"):
+        try:
+            return detect_family(dict.fromkeys(gguf_tensor_names(path)))
+        except Exception:       # not a readable GGUF, or not a model we know
+            return None
     if not str(path).lower().endswith(".safetensors"):
         return None
     try:
@@ -101,6 +107,8 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         raise CheckpointLoadError(f"checkpoint file not found: {path}")
     suffix = path.suffix.lower()
     try:
+        if suffix == ".gguf":
+            return read_gguf(path), gguf_text_metadata(path)
         if suffix == ".safetensors":
             from safetensors import safe_open
 

@@ -213,3 +213,28 @@ def write_flux_parts(folder_vae: str | os.PathLike[str], folder_text: str | os.P
     for which, path in paths.items():
         save_checkpoint(parts[which], path, half=half)
     return paths
+
+
+def write_tiny_flux_gguf(path: str | os.PathLike[str], variant: str = "dev", *, seed: int = 0) -> Path:
+    """The tiny FLUX.1 transformer as city96's GGUF files have it (Black Forest Labs' names): every 2-D
+    weight whose rows split into 32-wide blocks in Q8_0, the rest in F32; the architecture and T5
+    vocabulary as string entries (its VAE and text encoders: write_flux_parts)."""
+    import gguf
+
+    tiny = build_tiny_flux(variant, seed=seed)
+    writer = gguf.GGUFWriter(str(path), arch="flux")
+    writer.add_string("sd_webui_family", "flux")
+    writer.add_string("sd_webui_config", json.dumps(tiny.configs, sort_keys=True))
+    writer.add_string(META_T5_TOKENIZER, tiny_t5_tokenizer_json())
+    for key, value in sorted(flux_to_original(tiny.transformer.state_dict()).items()):
+        array = value.detach().float().numpy()
+        if array.ndim == 2 and array.shape[1] % 32 == 0:
+            writer.add_tensor(key, gguf.quants.quantize(array, gguf.GGMLQuantizationType.Q8_0),
+                              raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            writer.add_tensor(key, array)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return Path(path)

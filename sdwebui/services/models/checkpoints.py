@@ -22,7 +22,7 @@ from sdwebui.engine.models.single_file import (META_CONFIG, META_FAMILY, META_PR
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_EXTENSIONS = (".safetensors", ".ckpt")
+CHECKPOINT_EXTENSIONS = (".safetensors", ".ckpt", ".gguf")    # .gguf: quantised Flux / SD3 transformers
 
 
 def _natural_key(s: str) -> list:

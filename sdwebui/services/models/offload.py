@@ -31,7 +31,8 @@ def offload_mode(cmd_opts: argparse.Namespace, family: str, device: torch.device
 
 
 def _parts_in_order_of_use(model) -> list[torch.nn.Module]:
-    return [m for m in (model.text_encoder, model.text_encoder_2, model.unet, model.vae) if m is not None]
+    return [m for m in (model.text_encoder, model.text_encoder_2, getattr(model, "text_encoder_3", None), model.unet,
+                        model.vae) if m is not None]
 
 
 def enable(model, device: torch.device, mode: str) -> None:
