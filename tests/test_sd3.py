@@ -107,6 +107,27 @@ def test_same_image_as_diffusers_pipeline(sd3_dir, variant, t5):
     assert (image - ref_image.clamp(0, 1)).abs().max() < 1e-4
 
 
+def test_fp8_file_with_t5(sd3_dir):
+    """An fp8 all-in-one file (the transformer and T5 in float8_e4m3fn): upcast at load, same result as
+    the fp16 file within the fp8 rounding."""
+    from sdwebui.engine.prompt.encoding import ScheduledConditioning
+    from sdwebui.engine.prompt.encoding_dit import prompt_encoder_for
+    from sdwebui.engine.sampling import loop, samplers
+
+    def sample(model):
+        conditioning = ScheduledConditioning(prompt_encoder_for(model), ["a red house"], [""], 4)
+        noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(2))
+        ks = samplers.create_scheduler(*samplers.resolve("Euler", "Automatic"), model.scheduler_config)
+        return loop.sample(model, ks, noise, conditioning, steps=4, cfg_scale=4.0, width=64, height=64,
+                           generators=None)[0]
+
+    fp8 = load_checkpoint(write_tiny_sd3(sd3_dir / "fp8.safetensors", fp8=True), enable_t5=True)
+    fp16 = load_checkpoint(write_tiny_sd3(sd3_dir / "fp16.safetensors"), enable_t5=True)
+    a, b = sample(fp8), sample(fp16)
+    assert torch.isfinite(a).all() and not torch.equal(a, b)
+    assert float((a - b).norm() / b.norm()) < 0.2
+
+
 def test_flow_schedule_is_a1111s():
     from sdwebui.engine.sampling import samplers
     from sdwebui.engine.sampling.kdiffusion.discrete import flow_sigmas

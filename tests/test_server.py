@@ -102,3 +102,33 @@ def test_api_log_lines(server):
     line = next(l for l in log.splitlines() if "GET /sdapi/v1/samplers" in l)
     assert "API " in line and " 200 " in line and "127.0.0.1" in line
     assert "s3cret" not in log
+
+
+def test_ui_generates_with_a_flux_model_and_its_distilled_cfg(server, tmp_path):
+    """A FLUX.1 dev file dropped into models/Stable-diffusion: chosen through the options, the UI's
+    Generate with its Distilled CFG Scale slider gives the API's pixels for the same request."""
+    from gradio_client import Client
+
+    from sdwebui.engine.models.tiny_dit import write_tiny_flux
+
+    base, data = server
+    write_tiny_flux(data / "models" / "Stable-diffusion" / "flux-ui.safetensors", "dev", all_in_one=True)
+    before = httpx.get(base + "/sdapi/v1/options", auth=AUTH).json()["sd_model_checkpoint"]
+    try:
+        assert httpx.post(base + "/sdapi/v1/refresh-checkpoints", auth=AUTH, timeout=60).status_code == 200
+        r = httpx.post(base + "/sdapi/v1/options", json={"sd_model_checkpoint": "flux-ui"}, auth=AUTH, timeout=120)
+        assert r.status_code == 200, r.text
+        client = Client(base + "/", verbose=False)
+        _, info_json, _ = ui_txt2img(client, base, txt2img_prompt="a red house", txt2img_steps=4, txt2img_width=64,
+                                     txt2img_height=64, txt2img_seed=5, txt2img_cfg_scale=1,
+                                     txt2img_distilled_cfg_scale=2.5)
+        info = json.loads(info_json)
+        assert "Distilled CFG Scale: 2.5" in info["infotexts"][0]
+        saved = sorted((data / "outputs" / "txt2img-images").rglob("*-5.png"))[-1]
+        r = httpx.post(base + "/sdapi/v1/txt2img", json={"prompt": "a red house", "steps": 4, "width": 64, "height": 64,
+                                                          "seed": 5, "cfg_scale": 1, "distilled_cfg_scale": 2.5,
+                                                          "sampler_name": info["sampler_name"]}, auth=AUTH, timeout=120)
+        api_pixels = Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))).convert("RGB").tobytes()
+        assert Image.open(saved).convert("RGB").tobytes() == api_pixels
+    finally:
+        httpx.post(base + "/sdapi/v1/options", json={"sd_model_checkpoint": before}, auth=AUTH, timeout=120)

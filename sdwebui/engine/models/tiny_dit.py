@@ -111,8 +111,9 @@ def text_encoder_state(tiny: TinySD3, which: str) -> dict[str, torch.Tensor]:
 
 
 def write_tiny_sd3(path: str | os.PathLike[str], variant: str = "sd3", *, seed: int = 0, with_clip: bool = True,
-                   with_t5: bool = True, half: bool = True) -> Path:
-    """Write the tiny `variant` as a single file (see the module docstring). Returns the path."""
+                   with_t5: bool = True, half: bool = True, fp8: bool = False) -> Path:
+    """Write the tiny `variant` as a single file (see the module docstring). Returns the path. `fp8`: the
+    transformer's and T5's linear weights in float8_e4m3fn (as `sd3_medium_incl_clips_t5xxlfp8` has T5)."""
     tiny = build_tiny_sd3(variant, seed=seed)
     state = {"model.diffusion_model." + k: v for k, v in sd3_to_original(tiny.transformer.state_dict()).items()}
     state.update({"first_stage_model." + k: v for k, v in vae_to_ldm(tiny.vae.state_dict(), tiny.configs["vae"]).items()})
@@ -120,8 +121,12 @@ def write_tiny_sd3(path: str | os.PathLike[str], variant: str = "sd3", *, seed: 
         state.update({BUNDLED[which] + k: v for k, v in text_encoder_state(tiny, which).items()})
     metadata = {"sd_webui_family": "sd3", "sd_webui_config": json.dumps(tiny.configs, sort_keys=True),
                 META_T5_TOKENIZER: tiny_t5_tokenizer_json()}
+    if fp8:
+        state = {k: v.to(torch.float8_e4m3fn) if v.ndim == 2 and k.endswith(".weight") and "embed" not in k
+                 and k.startswith(("model.diffusion_model.", BUNDLED["t5xxl"])) else v.half()
+                 for k, v in state.items()}
     path = Path(path)
-    save_checkpoint(state, path, metadata=metadata, half=half)
+    save_checkpoint(state, path, metadata=metadata, half=half and not fp8)
     logger.info("wrote tiny %s checkpoint (seed %d) to %s", variant, seed, path)
     return path
 

@@ -167,6 +167,10 @@ def build_size_and_batch(tab: str, panel: Panel) -> None:
     panel.ui["swap"].click(lambda w, h: (h, w), [panel.fields["width"], panel.fields["height"]],
                            [panel.fields["width"], panel.fields["height"]], show_progress="hidden", queue=False)
     panel.fields["cfg_scale"] = gr.Slider(1, 30, value=7, step=0.5, label="CFG Scale", elem_id=f"{tab}_cfg_scale")
+    # Forge's control and infotext key: the guidance FLUX.1 dev takes through its guidance embedder
+    panel.fields["distilled_cfg_scale"] = gr.Slider(0, 30, value=3.5, step=0.5, label="Distilled CFG Scale",
+                                                    elem_id=f"{tab}_distilled_cfg_scale",
+                                                    info="FLUX.1 dev only; other models ignore it")
     if tab == "img2img":    # A1111's: hidden; it acts only with an instruct-pix2pix model (1.5 then)
         panel.fields["image_cfg_scale"] = gr.Slider(0, 3, value=1.5, step=0.05, label="Image CFG Scale",
                                                     elem_id="img2img_image_cfg_scale", visible=False)

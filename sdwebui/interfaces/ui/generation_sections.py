@@ -67,6 +67,8 @@ def build_hires(panel: Any) -> None:
             # not in A1111 1.10 (Forge's control and infotext key): 0 keeps the first pass's CFG scale
             f["hr_cfg"] = gr.Slider(0, 30, value=0, step=0.5, label="Hires CFG Scale", elem_id="txt2img_hr_cfg",
                                     info="0: same as CFG Scale")
+            f["hr_distilled_cfg"] = gr.Slider(0, 30, value=3.5, step=0.5, label="Hires Distilled CFG Scale",
+                                              elem_id="txt2img_hr_distilled_cfg", info="FLUX.1 dev only")
         with gr.Row(elem_id="txt2img_hires_fix_row3", visible=bool(_opt("hires_fix_show_sampler", False))):
             f["hr_checkpoint_name"] = gr.Dropdown(label="Checkpoint", choices=[SAME_CHECKPOINT, *checkpoint_titles()],
                                                   value=SAME_CHECKPOINT, elem_id="hr_checkpoint")

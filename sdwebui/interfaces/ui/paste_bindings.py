@@ -69,7 +69,8 @@ _INFOTEXT_KEYS = {"prompt": "Prompt", "negative_prompt": "Negative prompt", "ste
                   "subseed": "Variation seed", "subseed_strength": "Variation seed strength",
                   "denoising_strength": "Denoising strength", "hr_scale": "Hires upscale",
                   "hr_upscaler": "Hires upscaler", "hr_second_pass_steps": "Hires steps",
-                  "hr_resize_x": "Hires resize-1", "hr_resize_y": "Hires resize-2", "hr_cfg": "Hires CFG Scale"}
+                  "hr_resize_x": "Hires resize-1", "hr_resize_y": "Hires resize-2", "hr_cfg": "Hires CFG Scale",
+                  "distilled_cfg_scale": "Distilled CFG Scale", "hr_distilled_cfg": "Hires Distilled CFG Scale"}
 # what A1111 copies between tabs (source_tabname), as infotext keys
 _TAB_TO_TAB = ["Prompt", "Negative prompt", "Steps", "Face restoration"]
 

@@ -230,6 +230,9 @@ def paste_fields(infotext: str) -> dict[str, Any]:
     out["enable_hr"] = "Denoising strength" in d and has_hires
     if "Hires CFG Scale" not in d:   # no key: the hires pass used the first pass's CFG scale
         out["hr_cfg"] = 0.0
+    for key, name in (("Distilled CFG Scale", "distilled_cfg_scale"), ("Hires Distilled CFG Scale", "hr_distilled_cfg")):
+        if key not in d:             # written only for FLUX.1 dev: Forge's default otherwise
+            out[name] = 3.5
 
     for key in ("refiner_checkpoint", "hr_checkpoint_name"):
         if out.get(key):        # "name [hash]" as written -> the title the checkpoint dropdowns list
