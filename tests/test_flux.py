@@ -227,3 +227,28 @@ def test_family_switch_frees_memory(api, data_dir, tmp_path):
     finally:
         target.unlink()
         api.post("/sdapi/v1/refresh-checkpoints")
+
+
+def test_img2img_inpaint_and_a_file_without_its_parts(api, data_dir):
+    first = _flux(api, prompt="a house", seed=3)["images"][0]
+    body = {**SMALL, "prompt": "a dog", "seed": 4, "cfg_scale": 1.0, "init_images": [first], "denoising_strength": 0.6,
+            "override_settings": {"sd_model_checkpoint": "tiny-flux"}}
+    out = api.post("/sdapi/v1/img2img", json=body)
+    assert out.status_code == 200, out.text
+    result = pixels(out.json()["images"][0])
+    assert not np.array_equal(result, pixels(first))
+    assert np.array_equal(result, pixels(api.post("/sdapi/v1/img2img", json=body).json()["images"][0]))
+    # Black Forest Labs' transformer-only file, with no ae / clip_l / t5xxl files in the folders
+    from sdwebui.services import runtime as shared
+
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+    bare = data_dir / "models" / "Stable-diffusion" / "flux1-bare.safetensors"
+    write_tiny_flux(bare, "schnell")
+    try:
+        api.post("/sdapi/v1/refresh-checkpoints")
+        r = api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "flux1-bare"})
+        assert 400 <= r.status_code < 500 and "ae.safetensors" in r.text and "VAE" in r.text
+        assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"
+    finally:
+        bare.unlink()
+        api.post("/sdapi/v1/refresh-checkpoints")

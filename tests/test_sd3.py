@@ -11,7 +11,7 @@ import torch
 
 from sdwebui.engine.models.sd3 import transformer_config, variant_name
 from sdwebui.engine.models.single_file import CheckpointLoadError, load_checkpoint
-from sdwebui.engine.models.tiny_dit import SD3_VARIANTS, build_tiny_sd3, tiny_t5_tokenizer_json, write_text_encoder, \
+from sdwebui.engine.models.tiny_dit import SD3_VARIANTS, build_tiny_sd3, tiny_t5_tokenizer_json, write_sd3_part, \
     write_tiny_sd3
 from tests.test_api import SMALL, pixels
 
@@ -148,18 +148,40 @@ def test_text_encoders_from_their_own_files(sd3_dir):
     folder.mkdir()
     with pytest.raises(CheckpointLoadError, match=r"clip_l\.safetensors.*text_encoder"):
         load_checkpoint(bare, text_encoder_dirs=[folder])
-    write_text_encoder(folder / "clip_l.safetensors", "clip_l", "sd35-large")
-    write_text_encoder(folder / "clip_g.safetensors", "clip_g", "sd35-large")
+    write_sd3_part(folder / "clip_l.safetensors", "clip_l", "sd35-large")
+    write_sd3_part(folder / "clip_g.safetensors", "clip_g", "sd35-large")
     model = load_checkpoint(bare, text_encoder_dirs=[folder])
     assert model.text_encoder_3 is None
     with pytest.raises(CheckpointLoadError, match=r"t5xxl_fp16\.safetensors"):
         load_checkpoint(bare, text_encoder_dirs=[folder], enable_t5=True)
-    write_text_encoder(folder / "t5xxl_fp8_e4m3fn.safetensors", "t5xxl", "sd35-large")
+    write_sd3_part(folder / "t5xxl_fp8_e4m3fn.safetensors", "t5xxl", "sd35-large")
     model = load_checkpoint(bare, text_encoder_dirs=[folder], enable_t5=True)
     tiny = build_tiny_sd3("sd35-large")
     for ours, built in ((model.text_encoder, tiny.clip_l), (model.text_encoder_2, tiny.clip_g),
                         (model.text_encoder_3, tiny.t5)):
         assert _equal_state(built.half().float(), ours)
+
+
+def test_gguf_transformer_with_its_parts(sd3_dir, tmp_path):
+    """city96's SD3.5 GGUF layout: the MMDiT alone, quantised; the VAE (`sd3_vae*`, told from a Flux
+    `ae` by its name) and the text encoders come from their folders."""
+    from diffusers.quantizers.gguf.utils import GGUFParameter
+
+    from sdwebui.engine.models.tiny_dit import write_tiny_sd3_gguf
+
+    path = write_tiny_sd3_gguf(sd3_dir / "sd3.5_large-Q8_0.gguf", "sd35-large")
+    vae_dir, text_dir = tmp_path / "VAE", tmp_path / "text_encoder"
+    vae_dir.mkdir()
+    text_dir.mkdir()
+    for which in ("clip_l", "clip_g"):
+        write_sd3_part(text_dir / f"{which}.safetensors", which, "sd35-large")
+    with pytest.raises(CheckpointLoadError, match=r"sd3_vae\.safetensors"):
+        load_checkpoint(path, text_encoder_dirs=[text_dir], vae_dirs=[vae_dir])
+    write_sd3_part(vae_dir / "sd35_vae.safetensors", "vae", "sd35-large")
+    model = load_checkpoint(path, text_encoder_dirs=[text_dir], vae_dirs=[vae_dir])
+    assert model.variant == "SD3.5 (GGUF)"
+    assert isinstance(model.unet.transformer.transformer_blocks[0].attn.to_q.weight, GGUFParameter)
+    assert _equal_state(build_tiny_sd3("sd35-large").vae.half().float(), model.vae)
 
 
 def test_vendored_t5_vocabulary():

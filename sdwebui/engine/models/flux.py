@@ -163,7 +163,7 @@ def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str],
         vae_cfg = copy.deepcopy(embedded["vae"] if embedded else fam.vae)
         te_cfg = embedded.get("text_encoder") if embedded else fam.text_encoder
         t5_cfg = embedded.get("text_encoder_3") if embedded else fam.text_encoder_3
-        parts = {which: part_weights(which, sd, sources) for which in ("vae", "clip_l", "t5xxl")}
+        parts = {which: part_weights(which, sd, sources, "flux") for which in ("vae", "clip_l", "t5xxl")}
         with quiet_diffusers():
             converted = flux_to_diffusers(dit)
             if quantized:       # GGUF: the weights stay quantised (gguf_files.py)

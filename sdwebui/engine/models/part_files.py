@@ -29,6 +29,8 @@ BUNDLED = {     # where an all-in-one file keeps each text encoder
 VAE_PREFIXES = ("first_stage_model.", "vae.")
 FILE_HINT = {"clip_l": "clip_l.safetensors", "clip_g": "clip_g.safetensors", "t5xxl": "t5xxl_fp16.safetensors",
              "vae": "ae.safetensors"}
+# the two families' 16-channel VAEs have the same shapes: a loose VAE file is told by its name
+VAE_NAMES = {"flux": ("ae.safetensors", ("flux", "ae")), "sd3": ("sd3_vae.safetensors", ("sd3", "sd35", "sd3.5"))}
 SUFFIXES = (".safetensors", ".sft")
 _FP8 = (torch.float8_e4m3fn, torch.float8_e5m2)
 
@@ -77,17 +79,20 @@ def _file_kind(path: Path) -> str | None:
     return None
 
 
-def _by_name(which: str, dirs: Sequence[Path]) -> Path | None:
+def _by_name(which: str, dirs: Sequence[Path], family: str) -> Path | None:
     """`clip_l.safetensors` first, then any `clip_l*` (such as t5xxl_fp8_e4m3fn), folder by folder;
-    a VAE by its name (`ae`, then `*flux*` / `ae*`) and only if it is a 16-channel one."""
-    stem = Path(FILE_HINT[which]).stem
+    a VAE by its family's names (Flux: `ae`, then `*flux*` / `ae*`; SD3: `sd3_vae`, then `*sd3*`),
+    and only if it is a 16-channel one."""
+    stem = Path(_hint(which, family)).stem
     for folder in dirs:
         if not folder.is_dir():
             continue
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
         exact = [p for p in files if p.stem.lower() == stem]
         if which == "vae":
-            loose = [p for p in files if "flux" in p.stem.lower() or p.stem.lower().startswith("ae")]
+            marks = VAE_NAMES.get(family, VAE_NAMES["flux"])[1]
+            loose = [p for p in files if any(p.stem.lower().startswith(m) or f"{m}_" in p.stem.lower()
+                                             or f"-{m}" in p.stem.lower() for m in marks)]
             found = [p for p in exact + loose if _file_kind(p) == "vae"]
         else:
             found = exact + [p for p in files if p.stem.lower().startswith(which)]
@@ -96,8 +101,14 @@ def _by_name(which: str, dirs: Sequence[Path]) -> Path | None:
     return None
 
 
-def part_weights(which: str, sd: dict[str, torch.Tensor], sources: PartSources) -> tuple[dict[str, torch.Tensor], str]:
-    """(tensors in transformers' names, or the VAE's LDM names; where they came from) of one part."""
+def _hint(which: str, family: str) -> str:
+    return VAE_NAMES.get(family, VAE_NAMES["flux"])[0] if which == "vae" else FILE_HINT[which]
+
+
+def part_weights(which: str, sd: dict[str, torch.Tensor], sources: PartSources, family: str = "flux"
+                 ) -> tuple[dict[str, torch.Tensor], str]:
+    """(tensors in transformers' names, or the VAE's LDM names; where they came from) of one part of a
+    `family` ("sd3", "flux") model."""
     if which == "vae":
         prefix = next((p for p in VAE_PREFIXES if any(k.startswith(p) for k in sd)), None)
         if prefix is not None:
@@ -108,11 +119,11 @@ def part_weights(which: str, sd: dict[str, torch.Tensor], sources: PartSources) 
             return bundled, "checkpoint"
     path = next((p for p in sources.chosen if sources.kind_of(p) == which), None)
     dirs = sources.vae_dirs if which == "vae" else sources.text_encoder_dirs
-    path = path or _by_name(which, dirs)
+    path = path or _by_name(which, dirs, family)
     if path is None:
         what = "VAE" if which == "vae" else f"{which} text encoder"
         where = " or ".join(str(d) for d in dirs) or ("models/VAE" if which == "vae" else "models/text_encoder")
-        raise MissingPart(f"the {what} is not in the checkpoint; put {FILE_HINT[which]} into {where} "
+        raise MissingPart(f"the {what} is not in the checkpoint; put {_hint(which, family)} into {where} "
                           "(or choose the file in forge_additional_modules)")
     from safetensors.torch import load_file
 

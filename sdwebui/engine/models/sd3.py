@@ -20,6 +20,7 @@ import torch
 
 from sdwebui.engine.models.building import assign_weights, build_empty, quiet_diffusers
 from sdwebui.engine.models.configs import load_family_config
+from sdwebui.engine.models.gguf_files import is_quantized, quantized_model
 from sdwebui.engine.models.loaded_model import CheckpointLoadError, SDModel
 from sdwebui.engine.models.part_files import (VAE_PREFIXES, MissingPart, PartSources, build_clip, build_t5,
                                               keep_t5_feed_forward_in_fp32, part_weights, strip)
@@ -93,15 +94,19 @@ def load_sd3(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str], 
         te_cfgs = {"clip_l": embedded.get("text_encoder") if embedded else fam.text_encoder,
                    "clip_g": embedded.get("text_encoder_2") if embedded else fam.text_encoder_2,
                    "t5xxl": embedded.get("text_encoder_3") if embedded else fam.text_encoder_3}
-        parts = {which: part_weights(which, sd, sources) for which in ("vae", "clip_l", "clip_g")}
+        parts = {which: part_weights(which, sd, sources, "sd3") for which in ("vae", "clip_l", "clip_g")}
         if enable_t5 and te_cfgs["t5xxl"]:
-            parts["t5xxl"] = part_weights("t5xxl", sd, sources)
+            parts["t5xxl"] = part_weights("t5xxl", sd, sources, "sd3")
+        quantized = is_quantized(dit)
         with quiet_diffusers():
-            transformer = build_empty(SD3Transformer2DModel, tcfg)
             # the converter renames in place: give it its own dict (fp8 files are upcast here)
             converted = convert_sd3_transformer_checkpoint_to_diffusers(
                 {k: v.float() if v.dtype == torch.float8_e4m3fn else v for k, v in dit.items()})
-            assign_weights(transformer, converted, "transformer")
+            if quantized:       # GGUF: the weights stay quantised (gguf_files.py)
+                transformer = quantized_model(SD3Transformer2DModel, converted, tcfg, dtype)
+            else:
+                transformer = build_empty(SD3Transformer2DModel, tcfg)
+                assign_weights(transformer, converted, "transformer")
             vae = build_empty(AutoencoderKL, vae_cfg)
             assign_weights(vae, convert_ldm_vae_checkpoint(parts["vae"][0], vae_cfg), "VAE")
         te = build_clip(te_cfgs["clip_l"], parts["clip_l"][0], "CLIP-L text encoder", projection=True)
@@ -121,7 +126,7 @@ def load_sd3(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str], 
     if vae_dtype == torch.float16:      # the SD3 VAE overflows in fp16, as SDXL's (force_upcast)
         vae_dtype = vae_upcast_dtype
     with quiet_diffusers():
-        transformer.to(device=device, dtype=dtype).eval()
+        transformer.to(device=device, **({} if quantized else {"dtype": dtype})).eval()
         vae.to(device=device, dtype=vae_dtype).eval()
     for m in (te, te2, te3):
         if m is not None:
@@ -136,5 +141,5 @@ def load_sd3(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str], 
         text_encoder_3=te3, tokenizer_3=tokenizer_3,
         scheduler_config=dict(fam.scheduler), device=device, dtype=dtype, vae_dtype=vae_dtype,
         default_size=int(embedded.get("default_size", fam.default_size)) if embedded else fam.default_size,
-        filename=str(path), metadata=metadata, variant=variant_name(tcfg),
+        filename=str(path), metadata=metadata, variant=variant_name(tcfg) + (" (GGUF)" if quantized else ""),
     )

@@ -131,11 +131,15 @@ def write_tiny_sd3(path: str | os.PathLike[str], variant: str = "sd3", *, seed: 
     return path
 
 
-def write_text_encoder(path: str | os.PathLike[str], which: str, variant: str = "sd3", *, seed: int = 0,
-                       half: bool = True) -> Path:
-    """One of the tiny model's text encoders as a separate file (clip_l / clip_g / t5xxl), unprefixed."""
+def write_sd3_part(path: str | os.PathLike[str], which: str, variant: str = "sd3", *, seed: int = 0,
+                   half: bool = True) -> Path:
+    """One of the tiny model's parts as a separate file: a text encoder (clip_l / clip_g / t5xxl) in
+    transformers' names, or its VAE ("vae") in LDM names, unprefixed."""
     path = Path(path)
-    save_checkpoint(text_encoder_state(build_tiny_sd3(variant, seed=seed), which), path, half=half)
+    tiny = build_tiny_sd3(variant, seed=seed)
+    state = (vae_to_ldm(tiny.vae.state_dict(), tiny.configs["vae"]) if which == "vae"
+             else text_encoder_state(tiny, which))
+    save_checkpoint(state, path, half=half)
     return path
 
 
@@ -224,14 +228,25 @@ def write_tiny_flux_gguf(path: str | os.PathLike[str], variant: str = "dev", *, 
     """The tiny FLUX.1 transformer as city96's GGUF files have it (Black Forest Labs' names): every 2-D
     weight whose rows split into 32-wide blocks in Q8_0, the rest in F32; the architecture and T5
     vocabulary as string entries (its VAE and text encoders: write_flux_parts)."""
+    tiny = build_tiny_flux(variant, seed=seed)
+    return _write_gguf(path, "flux", tiny.configs, flux_to_original(tiny.transformer.state_dict()))
+
+
+def write_tiny_sd3_gguf(path: str | os.PathLike[str], variant: str = "sd35-large", *, seed: int = 0) -> Path:
+    """The tiny SD3 `variant`'s MMDiT alone as a GGUF file (city96's SD3.5 layout: original names, no
+    prefix); its VAE and text encoders are not in it, as in those files."""
+    tiny = build_tiny_sd3(variant, seed=seed)
+    return _write_gguf(path, "sd3", tiny.configs, sd3_to_original(tiny.transformer.state_dict()))
+
+
+def _write_gguf(path: str | os.PathLike[str], family: str, configs: dict, tensors: dict[str, torch.Tensor]) -> Path:
     import gguf
 
-    tiny = build_tiny_flux(variant, seed=seed)
-    writer = gguf.GGUFWriter(str(path), arch="flux")
-    writer.add_string("sd_webui_family", "flux")
-    writer.add_string("sd_webui_config", json.dumps(tiny.configs, sort_keys=True))
+    writer = gguf.GGUFWriter(str(path), arch=family)
+    writer.add_string("sd_webui_family", family)
+    writer.add_string("sd_webui_config", json.dumps(configs, sort_keys=True))
     writer.add_string(META_T5_TOKENIZER, tiny_t5_tokenizer_json())
-    for key, value in sorted(flux_to_original(tiny.transformer.state_dict()).items()):
+    for key, value in sorted(tensors.items()):
         array = value.detach().float().numpy()
         if array.ndim == 2 and array.shape[1] % 32 == 0:
             writer.add_tensor(key, gguf.quants.quantize(array, gguf.GGMLQuantizationType.Q8_0),
