@@ -199,6 +199,14 @@ def test_pasting_an_infotext_line_gives_back_the_unit(api, ring):
     assert controlnet_ui._paste_getter(1, "enabled")(params) is None      # no second unit: left as it is
 
 
+@pytest.mark.parametrize("checkpoint, name", [("tiny-sd3", "SD3"), ("tiny-flux", "FLUX.1")])
+def test_a_unit_on_a_transformer_model_is_a_422_naming_it(api, ring, checkpoint, name):
+    r = api.post("/sdapi/v1/txt2img", json={**BASE, "override_settings": {"sd_model_checkpoint": checkpoint},
+                                            "alwayson_scripts": {"controlnet": {"args": [unit(ring)]}}})
+    assert r.status_code == 422, r.text
+    assert f"the loaded checkpoint is {name}" in r.json()["detail"][0]["msg"]
+
+
 def test_an_sdxl_controlnet_steers_an_sdxl_checkpoint(api, ring):
     """SDXL's 9 + 1 residuals and its added conditioning; the file is an unprefixed .safetensors."""
     xl = {"override_settings": {"sd_model_checkpoint": "tiny-sdxl"}}

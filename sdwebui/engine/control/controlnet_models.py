@@ -68,6 +68,10 @@ def _cross_attention_width(state_dict: Mapping[str, torch.Tensor]) -> int | None
 
 def check_fits(name: str, state_dict: Mapping[str, torch.Tensor], unet_config: Mapping, family: str) -> None:
     """Refuse a ControlNet made for another model family, naming both."""
+    if family in ("sd3", "flux"):
+        raise ControlModelError(f"ControlNet {name}: ControlNet units work with SD1.x, SD2.x and SDXL checkpoints; "
+                                f"the loaded checkpoint is {'SD3' if family == 'sd3' else 'FLUX.1'}, whose "
+                                "ControlNets are not supported yet")
     width = _cross_attention_width(state_dict)
     is_xl = any(k.startswith(("label_emb.", "add_embedding.")) for k in state_dict)
     base_xl = unet_config.get("addition_embed_type") == "text_time"
