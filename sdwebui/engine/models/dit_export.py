@@ -47,19 +47,32 @@ def swap_halves(w: torch.Tensor) -> torch.Tensor:
     return torch.cat([second, first], dim=0)
 
 
+class _Renamer:
+    """Writes the original names of a diffusers state dict: a layer's weight and bias under its original
+    name (`copy`), or several layers stacked by rows into one (`stack`); absent layers are skipped."""
+
+    def __init__(self, state: Mapping[str, torch.Tensor], out: dict[str, torch.Tensor]) -> None:
+        self.state, self.out = state, out
+
+    def copy(self, orig: str, diff: str, convert=lambda t: t) -> None:
+        for p in ("weight", "bias"):
+            if f"{diff}.{p}" in self.state:
+                self.out[f"{orig}.{p}"] = convert(self.state[f"{diff}.{p}"])
+
+    def stack(self, orig: str, parts: list[str]) -> None:
+        for p in ("weight", "bias"):
+            if f"{parts[0]}.{p}" in self.state:
+                self.out[f"{orig}.{p}"] = torch.cat([self.state[f"{name}.{p}"] for name in parts])
+
+
 def sd3_to_original(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """An SD3Transformer2DModel state dict -> the MMDiT's original names (no `model.diffusion_model.`)."""
     out: dict[str, torch.Tensor] = {"pos_embed": state["pos_embed.pos_embed"]}
-
-    def copy(orig: str, diff: str, convert=lambda t: t) -> None:
-        for p in ("weight", "bias"):
-            if f"{diff}.{p}" in state:
-                out[f"{orig}.{p}"] = convert(state[f"{diff}.{p}"])
+    rename = _Renamer(state, out)
+    copy = rename.copy
 
     def qkv(orig: str, diff: str, names: tuple[str, str, str]) -> None:
-        for p in ("weight", "bias"):
-            if f"{diff}.{names[0]}.{p}" in state:
-                out[f"{orig}.{p}"] = torch.cat([state[f"{diff}.{n}.{p}"] for n in names])
+        rename.stack(orig, [f"{diff}.{n}" for n in names])
 
     for orig, diff in _PAIRS:
         copy(orig, diff)
@@ -106,16 +119,8 @@ def flux_to_original(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
     q/k/v in one `qkv` per stream, a single block's q/k/v and MLP input in one `linear1`, the query/key
     norms' weights as `scale`, the output modulation as (shift, scale)."""
     out: dict[str, torch.Tensor] = {}
-
-    def copy(orig: str, diff: str, convert=lambda t: t) -> None:
-        for p in ("weight", "bias"):
-            if f"{diff}.{p}" in state:
-                out[f"{orig}.{p}"] = convert(state[f"{diff}.{p}"])
-
-    def stacked(orig: str, parts: list[str]) -> None:
-        for p in ("weight", "bias"):
-            if f"{parts[0]}.{p}" in state:
-                out[f"{orig}.{p}"] = torch.cat([state[f"{name}.{p}"] for name in parts])
+    rename = _Renamer(state, out)
+    copy, stacked = rename.copy, rename.stack
 
     for orig, diff in _FLUX_TOP:
         copy(orig, diff)

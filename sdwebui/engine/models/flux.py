@@ -22,10 +22,10 @@ import torch
 from sdwebui.engine.models.building import assign_weights, build_empty, quiet_diffusers
 from sdwebui.engine.models.configs import load_family_config
 from sdwebui.engine.models.gguf_files import is_quantized, quantized_model
-from sdwebui.engine.models.loaded_model import CheckpointLoadError, SDModel
-from sdwebui.engine.models.part_files import (BUNDLED, VAE_PREFIXES, MissingPart, PartSources, build_clip, build_t5,
-                                              keep_t5_feed_forward_in_fp32, part_weights, strip)
-from sdwebui.engine.models.t5_tokenizer import T5TokenizerMissing, t5_tokenizer
+from sdwebui.engine.models.loaded_model import SDModel
+from sdwebui.engine.models.part_files import (BUNDLED, VAE_PREFIXES, PartSources, build_clip, build_t5,
+                                              keep_t5_feed_forward_in_fp32, load_errors, part_weights, strip)
+from sdwebui.engine.models.t5_tokenizer import t5_tokenizer
 from sdwebui.engine.models.transformer_denoiser import FluxDenoiser
 
 logger = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str],
     has_prefix = any(k.startswith(DIT_PREFIX + "double_blocks.") for k in sd)
     dit = strip(sd, DIT_PREFIX) if has_prefix else {
         k: v for k, v in sd.items() if not k.startswith(tuple(BUNDLED.values()) + VAE_PREFIXES)}
-    try:
+    with load_errors(path, "Flux"):
         dit, was_scaled = dequantize_scaled_fp8(dit)
         quantized = is_quantized(dit)
         fp8 = not quantized and any(v.dtype in _FP8 for k, v in dit.items() if k.endswith(".weight"))
@@ -179,12 +179,6 @@ def load_flux(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str],
         t5 = build_t5(t5_cfg, parts["t5xxl"][0])
         tokenizer_3 = t5_tokenizer(metadata.get("sd_webui_t5_tokenizer"), sources.text_encoder_dirs)
         origin = ", ".join(f"{which} from {src}" for which, (_, src) in parts.items())
-    except (MissingPart, T5TokenizerMissing) as e:
-        raise CheckpointLoadError(f"{path.name}: {e}") from None
-    except CheckpointLoadError as e:
-        raise CheckpointLoadError(f"{path.name}: {e}") from None
-    except (KeyError, IndexError, RuntimeError, ValueError) as e:
-        raise CheckpointLoadError(f"{path.name}: does not match the Flux architecture ({type(e).__name__}: {e})") from e
     del sd, dit, converted, parts
 
     with quiet_diffusers():

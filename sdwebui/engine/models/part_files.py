@@ -11,13 +11,16 @@ found nowhere is a MissingPart naming the file and the folder to put it in.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 
 from sdwebui.engine.models.building import assign_weights, empty_weights
+from sdwebui.engine.models.loaded_model import CheckpointLoadError
+from sdwebui.engine.models.t5_tokenizer import T5TokenizerMissing
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,19 @@ class PartSources:
         if path not in self._kinds:
             self._kinds[path] = _file_kind(path)
         return self._kinds[path]
+
+
+@contextmanager
+def load_errors(path: Path, architecture: str) -> Iterator[None]:
+    """Every failure while a transformer-family file is built, as a CheckpointLoadError that names the
+    file: a missing part or vocabulary as it is, anything else as a file of another architecture."""
+    try:
+        yield
+    except (MissingPart, T5TokenizerMissing, CheckpointLoadError) as e:
+        raise CheckpointLoadError(f"{path.name}: {e}") from None
+    except (KeyError, IndexError, RuntimeError, ValueError) as e:
+        raise CheckpointLoadError(f"{path.name}: does not match the {architecture} architecture "
+                                  f"({type(e).__name__}: {e})") from e
 
 
 def strip(sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -21,10 +21,10 @@ import torch
 from sdwebui.engine.models.building import assign_weights, build_empty, quiet_diffusers
 from sdwebui.engine.models.configs import load_family_config
 from sdwebui.engine.models.gguf_files import is_quantized, quantized_model
-from sdwebui.engine.models.loaded_model import CheckpointLoadError, SDModel
-from sdwebui.engine.models.part_files import (VAE_PREFIXES, MissingPart, PartSources, build_clip, build_t5,
-                                              keep_t5_feed_forward_in_fp32, part_weights, strip)
-from sdwebui.engine.models.t5_tokenizer import T5TokenizerMissing, t5_tokenizer
+from sdwebui.engine.models.loaded_model import SDModel
+from sdwebui.engine.models.part_files import (VAE_PREFIXES, PartSources, build_clip, build_t5,
+                                              keep_t5_feed_forward_in_fp32, load_errors, part_weights, strip)
+from sdwebui.engine.models.t5_tokenizer import t5_tokenizer
 from sdwebui.engine.models.transformer_denoiser import TransformerDenoiser
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def load_sd3(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str], 
     prefix = dit_prefix(sd)
     dit = strip(sd, prefix) if prefix else {k: v for k, v in sd.items()
                                              if not k.startswith(("text_encoders.",) + VAE_PREFIXES)}
-    try:
+    with load_errors(path, "SD3"):
         tcfg = copy.deepcopy(embedded["unet"]) if embedded else transformer_config(dit, fam.unet)
         vae_cfg = copy.deepcopy(embedded["vae"] if embedded else fam.vae)
         te_cfgs = {"clip_l": embedded.get("text_encoder") if embedded else fam.text_encoder,
@@ -115,12 +115,6 @@ def load_sd3(path: Path, sd: dict[str, torch.Tensor], metadata: dict[str, str], 
         tokenizer_3 = (t5_tokenizer(metadata.get(META_T5_TOKENIZER), sources.text_encoder_dirs)
                        if te3 is not None else None)
         origin = ", ".join(f"{which} from {src}" for which, (_, src) in parts.items())
-    except (MissingPart, T5TokenizerMissing) as e:
-        raise CheckpointLoadError(f"{path.name}: {e}") from None
-    except CheckpointLoadError as e:
-        raise CheckpointLoadError(f"{path.name}: {e}") from None
-    except (KeyError, IndexError, RuntimeError, ValueError) as e:
-        raise CheckpointLoadError(f"{path.name}: does not match the SD3 architecture ({type(e).__name__}: {e})") from e
     del sd, dit, converted, parts
 
     if vae_dtype == torch.float16:      # the SD3 VAE overflows in fp16, as SDXL's (force_upcast)
