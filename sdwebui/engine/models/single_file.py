@@ -93,7 +93,7 @@ def family_of_file(path: str | Path) -> str | None:
             meta = f.metadata() or {}
             keys = dict.fromkeys(f.keys())
         return meta.get(META_FAMILY) or detect_family(keys)
-    except (OSError, ValueError, TypeError, CheckpointLoadError):
+    except Exception:       # truncated or foreign (safetensors' own error types included): not known
         return None
 
 
