@@ -28,5 +28,7 @@ def test_the_page_works_on_a_phone_sized_screen(open_ui):
     generate.scroll_into_view_if_needed()
     generate.tap()
     expect(page.locator("#html_info_txt2img")).to_contain_text("a phone user's cat", timeout=120_000)
+    # the result is below the parameters on a phone: the user scrolls down to it (its image loads lazily)
+    page.locator("#txt2img_gallery").scroll_into_view_if_needed()
     expect(page.locator("#txt2img_gallery img").first).to_be_visible()
     page.console_log.check()
