@@ -38,14 +38,25 @@ def _layouts(kohya: str, xlabs: str | None, diffusers: list[str], rows: int, col
 
 
 def _generate(api, checkpoint: str, prompt: str, **extra) -> np.ndarray:
-    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "prompt": prompt, "seed": 9, **extra,
-                                            "override_settings": {"sd_model_checkpoint": checkpoint}})
+    """txt2img on `checkpoint`, which the test has loaded (see `loaded`)."""
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "prompt": prompt, "seed": 9, **extra})
     assert r.status_code == 200, r.text
+    assert f"Model: {checkpoint}," in r.json()["info"]
     return pixels(r.json()["images"][0])
 
 
+@pytest.fixture
+def loaded(api):
+    """Loads a checkpoint for the test (one load, not two per request as override_settings would);
+    alpha again afterwards."""
+    def load(name: str) -> None:
+        assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": name}).status_code == 200
+    yield load
+    load("alpha")
+
+
 @pytest.mark.parametrize("family", ["flux", "sd3"])
-def test_every_layout_gives_the_same_change(api, data_dir, family):
+def test_every_layout_gives_the_same_change(api, data_dir, loaded, family):
     lora_dir = data_dir / "models" / "Lora"
     lora_dir.mkdir(parents=True, exist_ok=True)
     if family == "flux":
@@ -61,6 +72,7 @@ def test_every_layout_gives_the_same_change(api, data_dir, family):
         name = f"{family}-{layout}"
         _write(lora_dir / f"{name}.safetensors", tensors)
         names.append(name)
+    loaded(checkpoint)
     try:
         api.post("/sdapi/v1/refresh-loras")
         plain = _generate(api, checkpoint, "a house", **extra)
@@ -77,7 +89,7 @@ def test_every_layout_gives_the_same_change(api, data_dir, family):
         api.post("/sdapi/v1/refresh-loras")
 
 
-def test_flux_single_block_and_text_encoder_names(api, data_dir):
+def test_flux_single_block_and_text_encoder_names(api, data_dir, loaded):
     """kohya's single-block layer (q | k | v | MLP input in one) and its CLIP-L names (lora_te1_)."""
     lora_dir = data_dir / "models" / "Lora"
     lora_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +99,7 @@ def test_flux_single_block_and_text_encoder_names(api, data_dir):
     te = "lora_te1_text_model_encoder_layers_0_self_attn_q_proj"
     _write(lora_dir / "flux-single.safetensors", {f"{key}.lora_down.weight": down, f"{key}.lora_up.weight": up,
                                                   f"{te}.lora_down.weight": te_down, f"{te}.lora_up.weight": te_up})
+    loaded("tiny-flux")
     try:
         api.post("/sdapi/v1/refresh-loras")
         plain = _generate(api, "tiny-flux", "a house", cfg_scale=1.0)

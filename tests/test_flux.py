@@ -151,13 +151,23 @@ def _sample(model, steps: int = 4) -> torch.Tensor:
 # --- through the API (the shared app; tiny-flux, an all-in-one dev file, is in its --ckpt-dir) --------
 
 def _flux(api, **payload):
-    body = {**SMALL, "cfg_scale": 1.0, "override_settings": {"sd_model_checkpoint": "tiny-flux"}, **payload}
+    body = {**SMALL, "cfg_scale": 1.0, **payload}
     r = api.post("/sdapi/v1/txt2img", json=body)
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def test_distilled_cfg_through_the_api(api):
+@pytest.fixture
+def flux_api(api):
+    """The shared app with tiny-flux loaded (a checkpoint in override_settings would load it and the previous
+    one again for every request); alpha again afterwards, whatever happened."""
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "tiny-flux"}).status_code == 200
+    yield api
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+
+
+def test_distilled_cfg_through_the_api(flux_api):
+    api = flux_api
     a = _flux(api, seed=7, distilled_cfg_scale=2.5)
     b = _flux(api, seed=7, distilled_cfg_scale=2.5)
     c = _flux(api, seed=7, distilled_cfg_scale=6.0)
@@ -172,6 +182,7 @@ def test_distilled_cfg_through_the_api(api):
     assert pixels(hires["images"][0]).shape[:2] == (96, 96)
     assert "Hires Distilled CFG Scale: 5.0" in json.loads(hires["info"])["infotexts"][0]
     # an SD1 model has no guidance embedder: the field changes nothing and is not recorded
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
     sd1 = api.post("/sdapi/v1/txt2img", json={**SMALL, "seed": 7, "distilled_cfg_scale": 9.0}).json()
     assert "Distilled CFG" not in json.loads(sd1["info"])["infotexts"][0]
 
@@ -230,7 +241,7 @@ def test_family_switch_frees_memory(api, data_dir, tmp_path):
 
 
 def test_img2img_inpaint_and_a_file_without_its_parts(api, data_dir):
-    first = _flux(api, prompt="a house", seed=3)["images"][0]
+    first = _flux(api, prompt="a house", seed=3, override_settings={"sd_model_checkpoint": "tiny-flux"})["images"][0]
     body = {**SMALL, "prompt": "a dog", "seed": 4, "cfg_scale": 1.0, "init_images": [first], "denoising_strength": 0.6,
             "override_settings": {"sd_model_checkpoint": "tiny-flux"}}
     out = api.post("/sdapi/v1/img2img", json=body)

@@ -196,15 +196,23 @@ def test_vendored_t5_vocabulary():
 
 # --- through the API (the shared app; tiny-sd3 is in its --ckpt-dir) -----------------------------
 
+@pytest.fixture(scope="module")
+def sd3_api(api):
+    """The shared app with tiny-sd3 loaded for this module's API tests (a checkpoint in override_settings
+    would load it and the previous one again for every request)."""
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "tiny-sd3"}).status_code == 200
+    yield api
+    assert api.post("/sdapi/v1/options", json={"sd_model_checkpoint": "alpha"}).status_code == 200
+
+
 def _sd3(api, **payload):
-    body = {**SMALL, "override_settings": {"sd_model_checkpoint": "tiny-sd3", **payload.pop("override_settings", {})},
-            **payload}
-    r = api.post("/sdapi/v1/txt2img", json=body)
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, **payload})
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def test_generates_through_the_api(api):
+def test_generates_through_the_api(sd3_api):
+    api = sd3_api
     a = _sd3(api, prompt="a (cat:1.3) in a house", seed=11)
     b = _sd3(api, prompt="a (cat:1.3) in a house", seed=11)
     c = _sd3(api, prompt="a (cat:1.3) in a house", seed=12)
@@ -217,7 +225,8 @@ def test_generates_through_the_api(api):
     assert parsed["Seed"] == "11" and parsed["Prompt"] == "a (cat:1.3) in a house"
 
 
-def test_t5_on_and_off(api):
+def test_t5_on_and_off(sd3_api):
+    api = sd3_api
     off = _sd3(api, prompt="a red house", seed=3)
     on = _sd3(api, prompt="a red house", seed=3, override_settings={"sd3_enable_t5": True})
     again = _sd3(api, prompt="a red house", seed=3)
@@ -225,9 +234,9 @@ def test_t5_on_and_off(api):
     assert np.array_equal(pixels(off["images"][0]), pixels(again["images"][0]))
 
 
-def test_samplers_and_sizes(api):
-    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "sampler_name": "DDIM",
-                                            "override_settings": {"sd_model_checkpoint": "tiny-sd3"}})
+def test_samplers_and_sizes(sd3_api):
+    api = sd3_api
+    r = api.post("/sdapi/v1/txt2img", json={**SMALL, "sampler_name": "DDIM"})
     assert r.status_code == 422 and "sampler_name" in r.text and "Euler" in r.text
     for sampler in ("DPM++ 2M", "Euler a", "Heun"):
         assert _sd3(api, sampler_name=sampler, seed=1)["images"]
@@ -235,13 +244,13 @@ def test_samplers_and_sizes(api):
     assert pixels(odd["images"][0]).shape[:2] == (80, 64)
 
 
-def test_img2img_inpaint_and_hires(api):
+def test_img2img_inpaint_and_hires(sd3_api):
+    api = sd3_api
     first = _sd3(api, prompt="a house", seed=5)
     hires = _sd3(api, prompt="a house", seed=5, enable_hr=True, hr_scale=2, hr_upscaler="Latent",
                  denoising_strength=0.6)
     assert pixels(hires["images"][0]).shape[:2] == (128, 128)
-    body = {**SMALL, "prompt": "a dog", "seed": 4, "init_images": [first["images"][0]], "denoising_strength": 0.5,
-            "override_settings": {"sd_model_checkpoint": "tiny-sd3"}}
+    body = {**SMALL, "prompt": "a dog", "seed": 4, "init_images": [first["images"][0]], "denoising_strength": 0.5}
     out = api.post("/sdapi/v1/img2img", json=body)
     assert out.status_code == 200, out.text
     again = api.post("/sdapi/v1/img2img", json=body).json()
@@ -274,7 +283,7 @@ def test_file_without_its_text_encoders_keeps_the_previous_model(api, data_dir):
         assert 400 <= r.status_code < 500
         assert "clip_l.safetensors" in r.text and "text_encoder" in r.text
         assert shared.model_manager.sd_model.sd_checkpoint_info.model_name == "alpha"
-        assert _sd3(api, seed=2)["images"]        # the other SD3 file still loads
+        assert _sd3(api, seed=2, override_settings={"sd_model_checkpoint": "tiny-sd3"})["images"]   # the other SD3 file
     finally:
         bare.unlink()
         api.post("/sdapi/v1/refresh-checkpoints")
