@@ -134,6 +134,17 @@ def test_gguf_quantised_transformer(flux_dirs):
     a, b = _sample(model), _sample(full)
     assert torch.isfinite(a).all() and not torch.equal(a, b)
     assert float((a - b).norm() / b.norm()) < 0.02
+    # a real file's architecture is read from its shapes: a quantised weight's shape counts bytes
+    from sdwebui.engine.models.flux import transformer_config
+    from sdwebui.engine.models.gguf_files import read_gguf
+    from sdwebui.engine.models.configs import load_family_config
+    from sdwebui.engine.models.dit_export import flux_to_original
+
+    base = load_family_config("flux").unet
+    quantized = read_gguf(path)
+    assert isinstance(quantized["txt_in.weight"], GGUFParameter)
+    assert transformer_config(quantized, base) == \
+        transformer_config(flux_to_original(build_tiny_flux("dev").transformer.state_dict()), base)
 
 
 def _sample(model, steps: int = 4) -> torch.Tensor:

@@ -182,6 +182,16 @@ def test_gguf_transformer_with_its_parts(sd3_dir, tmp_path):
     assert model.variant == "SD3.5 (GGUF)"
     assert isinstance(model.unet.transformer.transformer_blocks[0].attn.to_q.weight, GGUFParameter)
     assert _equal_state(build_tiny_sd3("sd35-large").vae.half().float(), model.vae)
+    # a real file's architecture is read from its shapes: a quantised weight's shape counts bytes
+    from sdwebui.engine.models.configs import load_family_config
+    from sdwebui.engine.models.dit_export import sd3_to_original
+    from sdwebui.engine.models.gguf_files import read_gguf
+
+    base = load_family_config("sd3").unet
+    quantized = read_gguf(path)
+    assert isinstance(quantized["context_embedder.weight"], GGUFParameter)
+    assert transformer_config(quantized, base) == \
+        transformer_config(sd3_to_original(build_tiny_sd3("sd35-large").transformer.state_dict()), base)
 
 
 def test_vendored_t5_vocabulary():

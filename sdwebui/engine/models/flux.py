@@ -21,7 +21,7 @@ import torch
 
 from sdwebui.engine.models.building import assign_weights, build_empty, quiet_diffusers
 from sdwebui.engine.models.configs import load_family_config
-from sdwebui.engine.models.gguf_files import is_quantized, quantized_model
+from sdwebui.engine.models.gguf_files import is_quantized, logical_shape, quantized_model
 from sdwebui.engine.models.loaded_model import SDModel
 from sdwebui.engine.models.part_files import (BUNDLED, VAE_PREFIXES, PartSources, build_clip, build_t5,
                                               keep_t5_feed_forward_in_fp32, load_errors, part_weights, strip)
@@ -102,12 +102,12 @@ def transformer_config(dit: dict[str, torch.Tensor], base: dict) -> dict:
     """The transformer's architecture from its tensors; `base` gives the head width and rotary axes (the
     same in every FLUX.1)."""
     cfg = copy.deepcopy(base)
-    hidden, in_channels = (int(n) for n in dit["img_in.weight"].shape)
+    hidden, in_channels = (int(n) for n in logical_shape(dit["img_in.weight"]))
     cfg.update(in_channels=in_channels, num_attention_heads=hidden // int(cfg["attention_head_dim"]),
                num_layers=1 + max(int(k.split(".")[1]) for k in dit if k.startswith("double_blocks.")),
                num_single_layers=1 + max(int(k.split(".")[1]) for k in dit if k.startswith("single_blocks.")),
-               joint_attention_dim=int(dit["txt_in.weight"].shape[1]),
-               pooled_projection_dim=int(dit["vector_in.in_layer.weight"].shape[1]),
+               joint_attention_dim=int(logical_shape(dit["txt_in.weight"])[1]),
+               pooled_projection_dim=int(logical_shape(dit["vector_in.in_layer.weight"])[1]),
                guidance_embeds="guidance_in.in_layer.weight" in dit)
     return cfg
 

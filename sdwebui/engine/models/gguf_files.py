@@ -52,6 +52,11 @@ def gguf_tensor_names(path: str | Path) -> list[str]:
     return [t.name for t in GGUFReader(str(path)).tensors]
 
 
+def logical_shape(tensor: torch.Tensor) -> torch.Size:
+    """A weight's shape as the model sees it: a quantised GGUF tensor's own shape counts bytes per row."""
+    return getattr(tensor, "quant_shape", None) or tensor.shape
+
+
 def is_quantized(tensors: dict[str, Any]) -> bool:
     from diffusers.quantizers.gguf.utils import GGUFParameter
 

@@ -20,7 +20,7 @@ import torch
 
 from sdwebui.engine.models.building import assign_weights, build_empty, quiet_diffusers
 from sdwebui.engine.models.configs import load_family_config
-from sdwebui.engine.models.gguf_files import is_quantized, quantized_model
+from sdwebui.engine.models.gguf_files import is_quantized, logical_shape, quantized_model
 from sdwebui.engine.models.loaded_model import SDModel
 from sdwebui.engine.models.part_files import (VAE_PREFIXES, PartSources, build_clip, build_t5,
                                               keep_t5_feed_forward_in_fp32, load_errors, part_weights, strip)
@@ -57,14 +57,14 @@ def transformer_config(dit: dict[str, torch.Tensor], base: dict) -> dict:
     tensors do not show (the head width: 64 in every released SD3)."""
     cfg = copy.deepcopy(base)
     proj = dit["x_embedder.proj.weight"]            # (hidden, in_channels, patch, patch)
-    hidden = int(proj.shape[0])
+    hidden = int(logical_shape(proj)[0])
     head_dim = int(cfg.get("attention_head_dim", 64))
     cfg.update(
         in_channels=int(proj.shape[1]), patch_size=int(proj.shape[-1]),
         num_attention_heads=hidden // head_dim, caption_projection_dim=hidden,
         num_layers=1 + max(int(k.split(".")[1]) for k in dit if k.startswith("joint_blocks.")),
-        joint_attention_dim=int(dit["context_embedder.weight"].shape[1]),
-        pooled_projection_dim=int(dit["y_embedder.mlp.0.weight"].shape[1]),
+        joint_attention_dim=int(logical_shape(dit["context_embedder.weight"])[1]),
+        pooled_projection_dim=int(logical_shape(dit["y_embedder.mlp.0.weight"])[1]),
         out_channels=int(dit["final_layer.linear.weight"].shape[0]) // int(proj.shape[-1]) ** 2,
         pos_embed_max_size=round(int(dit["pos_embed"].shape[1]) ** 0.5),
         qk_norm="rms_norm" if any(".attn.ln_q." in k for k in dit) else None,
