@@ -114,6 +114,20 @@ def test_fp8_weights_stay_fp8(flux_dirs):
     assert (a - b).abs().mean() < 0.1 * b.abs().mean()      # fp8 rounding of the weights, nothing more
 
 
+def test_scaled_fp8_files(flux_dirs):
+    """ComfyUI's scaled fp8 (a scale per weight; the transformer's and T5's): read as the weights times
+    their scales, the same result as the fp16 file within fp8's rounding."""
+    root, _, _ = flux_dirs
+    model = load_checkpoint(write_tiny_flux(root / "flux-scaled.safetensors", "dev", all_in_one=True, fp8="scaled"))
+    full = load_checkpoint(write_tiny_flux(root / "flux-fp16-b.safetensors", "dev", all_in_one=True))
+    assert model.variant == "FLUX.1 dev (scaled fp8)"
+    t5 = model.text_encoder_3.state_dict()["encoder.block.0.layer.1.DenseReluDense.wo.weight"]
+    reference = full.text_encoder_3.state_dict()["encoder.block.0.layer.1.DenseReluDense.wo.weight"]
+    assert float((t5 - reference).abs().max() / reference.abs().max()) < 0.1   # scaled back, not raw fp8 values
+    a, b = _sample(model), _sample(full)
+    assert torch.isfinite(a).all() and float((a - b).norm() / b.norm()) < 0.1
+
+
 def test_gguf_quantised_transformer(flux_dirs):
     """city96's GGUF layout (Q8_0 blocks, BFL names) with BFL's part files: the weights stay quantised
     (diffusers' GGUF layers) and the result is the fp16 model's within the quantisation error."""

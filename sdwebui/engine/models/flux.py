@@ -24,7 +24,7 @@ from sdwebui.engine.models.configs import load_family_config
 from sdwebui.engine.models.gguf_files import is_quantized, logical_shape, quantized_model
 from sdwebui.engine.models.loaded_model import SDModel
 from sdwebui.engine.models.part_files import (BUNDLED, VAE_PREFIXES, PartSources, build_clip, build_t5,
-                                              keep_t5_feed_forward_in_fp32, load_errors, part_weights, strip)
+                                              dequantize_scaled_fp8, keep_t5_feed_forward_in_fp32, load_errors, part_weights, strip)
 from sdwebui.engine.models.t5_tokenizer import t5_tokenizer
 from sdwebui.engine.models.transformer_denoiser import FluxDenoiser
 
@@ -110,20 +110,6 @@ def transformer_config(dit: dict[str, torch.Tensor], base: dict) -> dict:
                pooled_projection_dim=int(logical_shape(dit["vector_in.in_layer.weight"])[1]),
                guidance_embeds="guidance_in.in_layer.weight" in dit)
     return cfg
-
-
-def dequantize_scaled_fp8(dit: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], bool]:
-    """ComfyUI's "scaled fp8" files (a `scaled_fp8` marker, `<layer>.scale_weight` per weight): the weights
-    as plain fp8 times their scale, in bf16 (True when the file was one)."""
-    if "scaled_fp8" not in dit:
-        return dit, False
-    out = {}
-    for key, value in dit.items():
-        if key == "scaled_fp8" or key.endswith((".scale_weight", ".scale_input")):
-            continue
-        scale = dit.get(key.removesuffix(".weight") + ".scale_weight") if key.endswith(".weight") else None
-        out[key] = (value.float() * scale.float()).to(torch.bfloat16) if scale is not None else value
-    return out, True
 
 
 def keep_fp8_weights(transformer: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> None:

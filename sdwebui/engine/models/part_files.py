@@ -151,7 +151,24 @@ def part_weights(which: str, sd: dict[str, torch.Tensor], sources: PartSources, 
     return weights, path.name
 
 
+def dequantize_scaled_fp8(dit: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], bool]:
+    """ComfyUI's "scaled fp8" files (a `scaled_fp8` marker, `<layer>.scale_weight` per weight): the weights
+    as plain fp8 times their scale, in bf16 (True when the file was one)."""
+    if "scaled_fp8" not in dit:
+        return dit, False
+    out = {}
+    for key, value in dit.items():
+        if key == "scaled_fp8" or key.endswith((".scale_weight", ".scale_input")):
+            continue
+        scale = dit.get(key.removesuffix(".weight") + ".scale_weight") if key.endswith(".weight") else None
+        out[key] = (value.float() * scale.float()).to(torch.bfloat16) if scale is not None else value
+    return out, True
+
+
 def _upcast_fp8(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A text encoder's fp8 weights in float (ComfyUI's scaled fp8 files, such as t5xxl_fp8_e4m3fn_scaled,
+    times their scales first)."""
+    weights, _ = dequantize_scaled_fp8(weights)
     return {k: v.float() if v.dtype in _FP8 else v for k, v in weights.items()}
 
 

@@ -189,20 +189,40 @@ def _flux_parts(tiny: TinyFlux) -> dict[str, dict[str, torch.Tensor]]:
     return {"vae": vae_to_ldm(tiny.vae.state_dict(), tiny.configs["vae"]), "clip_l": clip, "t5xxl": t5}
 
 
+def scaled_fp8(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """ComfyUI's "scaled fp8" form of a state dict: each 2-D weight divided by a scale of its own
+    (`<layer>.scale_weight`, its largest value over fp8's range) and stored in float8_e4m3fn, plus the
+    `scaled_fp8` marker tensor; everything else in fp16."""
+    out = {"scaled_fp8": torch.zeros(0, dtype=torch.float8_e4m3fn)}
+    for key, value in state.items():
+        if key.endswith(".weight") and value.ndim == 2 and "embed" not in key and key != "shared.weight":
+            scale = value.abs().max().float() / 448.0
+            out[key] = (value.float() / scale).to(torch.float8_e4m3fn)
+            out[key.removesuffix(".weight") + ".scale_weight"] = scale.reshape(())
+        else:
+            out[key] = value.half()
+    return out
+
+
 def write_tiny_flux(path: str | os.PathLike[str], variant: str = "dev", *, seed: int = 0, all_in_one: bool = False,
-                    fp8: bool = False, half: bool = True) -> Path:
+                    fp8: bool | str = False, half: bool = True) -> Path:
     """The tiny FLUX.1 `variant` as Black Forest Labs ship it (the transformer alone, no prefix: its VAE and
     text encoders go into their own files, write_flux_parts), or `all_in_one` as ComfyUI / Forge do
-    (`model.diffusion_model.`, `vae.`, `text_encoders.*`). `fp8`: the transformer's weights in float8_e4m3fn."""
+    (`model.diffusion_model.`, `vae.`, `text_encoders.*`). `fp8`: the transformer's weights in float8_e4m3fn;
+    "scaled": ComfyUI's scaled fp8 (the transformer's and, all in one, T5's)."""
     tiny = build_tiny_flux(variant, seed=seed)
     dit = flux_to_original(tiny.transformer.state_dict())
-    if fp8:
+    if fp8 == "scaled":
+        dit = scaled_fp8(dit)
+    elif fp8:
         dit = {k: v.to(torch.float8_e4m3fn) if k.endswith(".weight") and v.ndim == 2 else v.half() for k, v in dit.items()}
     state = dict(dit)
     if all_in_one:
         parts = _flux_parts(tiny)
         state = {"model.diffusion_model." + k: v for k, v in dit.items()}
         state.update({"vae." + k: v for k, v in parts["vae"].items()})
+        if fp8 == "scaled":
+            parts["t5xxl"] = scaled_fp8(parts["t5xxl"])
         for which in ("clip_l", "t5xxl"):
             state.update({BUNDLED[which] + k: v for k, v in parts[which].items()})
     metadata = {"sd_webui_family": "flux", "sd_webui_config": json.dumps(tiny.configs, sort_keys=True),
