@@ -214,6 +214,14 @@ class ModelManager:
         # keyword arguments; a resident SD3 model built with other ones is loaded again (stale())
         self.load_options = load_options
 
+    def dtype_for(self, info: CheckpointInfo) -> torch.dtype:
+        """The model's dtype: the device's half precision, but bf16 for FLUX.1 where the GPU has it (it is
+        trained and released in bf16, and its activations can overflow fp16's range)."""
+        if (self.dtype == torch.float16 and info.family == "flux" and self.device.type == "cuda"
+                and torch.cuda.is_bf16_supported()):
+            return torch.bfloat16
+        return self.dtype
+
     def stale(self, model: SDModel | None = None) -> bool:
         """Whether `model` (default: the resident one) was built with other load options than the
         settings give now (SD3 with or without T5, other chosen VAE / text encoder files); only the
@@ -236,7 +244,7 @@ class ModelManager:
             logger.info("Loading weights [%s] from %s", info.shorthash or info.hash, info.filename)
             # build on the CPU first: a failing file never disturbs the model on the device
             options = self.load_options()
-            new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype, vae_dtype=self.vae_dtype,
+            new = load_checkpoint(info.filename, device="cpu", dtype=self.dtype_for(info), vae_dtype=self.vae_dtype,
                                   vae_upcast_dtype=self.vae_upcast_dtype, **options, **default_architecture_of(info.path))
             new.load_options = options
             source = "file"
