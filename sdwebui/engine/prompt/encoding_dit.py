@@ -13,7 +13,7 @@ prompt (its weights parsed away, BREAK dropped) with the end token, padded or cu
 FLUX.1: the text the transformer attends to is T5's alone: the prompt's tokens with their weights,
 BREAK starting a new chunk, each chunk ended by the end token and padded to at least 256 tokens (all
 chunks to the longest), the emphasis applied per chunk, the chunks joined on the sequence axis. The
-pooled vector is CLIP-L's pooled output of the first 75-token chunk.
+pooled vector is CLIP-L's pooled output of the first 75-token chunk (brackets parsed, weights unused).
 """
 from __future__ import annotations
 
@@ -87,7 +87,9 @@ class FluxPromptEncoder(PromptEncoder):
     def _encode_text(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
         clip = model.tokenizer
-        first = tokenize_weighted(clip, text, emphasis="None", comma_backtrack=self.comma_backtrack)[0]
+        # the prompt's words (emphasis brackets parsed away, as Forge) of the first chunk; weights do not
+        # act on a pooled vector
+        first = tokenize_weighted(clip, text, emphasis=self.emphasis, comma_backtrack=self.comma_backtrack)[0]
         ids = [clip.bos_token_id] + first.tokens + [clip.eos_token_id]
         pooled = self._run_encoder(model.text_encoder, ids, []).pooler_output
         t5 = model.tokenizer_3
