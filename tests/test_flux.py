@@ -42,6 +42,15 @@ def test_bfl_files_and_all_in_one_load_every_weight(flux_dirs):
     for ours, built in ((model.unet.transformer, tiny.transformer), (model.vae, tiny.vae),
                         (model.text_encoder, tiny.clip_l), (model.text_encoder_3, tiny.t5)):
         assert _equal_state(built, ours)
+    # as released: the weights in bf16
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(bare), framework="pt") as f:
+        save_file({k: f.get_tensor(k).to(torch.bfloat16) for k in f.keys()}, str(root / "flux1-dev-bf16.safetensors"),
+                  metadata=f.metadata())
+    bf16 = load_checkpoint(root / "flux1-dev-bf16.safetensors", text_encoder_dirs=[text], vae_dirs=[vae])
+    assert _equal_state(bf16.unet.transformer, tiny.transformer.to(torch.bfloat16).float()) and bf16.dtype == torch.float32
     aio = load_checkpoint(write_tiny_flux(root / "flux-aio.safetensors", "schnell", all_in_one=True, half=False))
     schnell = build_tiny_flux("schnell")
     assert aio.variant == "FLUX.1 schnell" and not aio.uses_distilled_cfg
