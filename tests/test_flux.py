@@ -222,8 +222,9 @@ def test_distilled_cfg_through_the_api(flux_api):
 
 
 def test_family_switch_frees_memory(api, data_dir, tmp_path):
-    """A Flux model of ~120 MB in memory, switched to and away from (an SD1 one) through /options: the
-    model list and /memory name the families, and the process's RSS comes back down after the switch."""
+    """A Flux model of ~290 MB in memory, switched to and away from (an SD1 one) through /options: the
+    model list and /memory name the families, and the process's RSS comes back down after the switch
+    (the margins are wide: RSS also moves with everything else the shared process does)."""
     import gc
 
     import psutil
@@ -238,7 +239,7 @@ def test_family_switch_frees_memory(api, data_dir, tmp_path):
     tiny = build_tiny_flux("schnell")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        big = FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=2, num_single_layers=4,
+        big = FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=4, num_single_layers=8,
                                      attention_head_dim=64, num_attention_heads=8, joint_attention_dim=96,
                                      pooled_projection_dim=32, guidance_embeds=False, axes_dims_rope=(16, 24, 24))
     params = sum(p.numel() for p in big.parameters())
@@ -267,8 +268,8 @@ def test_family_switch_frees_memory(api, data_dir, tmp_path):
         after = process.memory_info().rss
         assert api.get("/sdapi/v1/memory").json()["model"]["family"] == "sd1"
         size = params * 4                                  # fp32 on the CPU
-        assert loaded - before > 0.8 * size, (before, loaded)
-        assert after - before < 0.3 * size, (before, loaded, after)
+        assert loaded - before > 0.5 * size, (before, loaded, size)
+        assert after - before < 0.25 * size, (before, loaded, after, size)
     finally:
         target.unlink()
         api.post("/sdapi/v1/refresh-checkpoints")
