@@ -13,39 +13,9 @@ from typing import Mapping
 
 import torch
 
-_PAIRS = (      # original name -> diffusers name, whole modules (weight and bias)
-    ("t_embedder.mlp.0", "time_text_embed.timestep_embedder.linear_1"),
-    ("t_embedder.mlp.2", "time_text_embed.timestep_embedder.linear_2"),
-    ("y_embedder.mlp.0", "time_text_embed.text_embedder.linear_1"),
-    ("y_embedder.mlp.2", "time_text_embed.text_embedder.linear_2"),
-    ("context_embedder", "context_embedder"),
-    ("x_embedder.proj", "pos_embed.proj"),
-    ("final_layer.linear", "proj_out"),
-)
-_BLOCK_PAIRS = (    # within joint block i / transformer block i
-    ("x_block.attn.proj", "attn.to_out.0"),
-    ("x_block.adaLN_modulation.1", "norm1.linear"),
-    ("x_block.mlp.fc1", "ff.net.0.proj"),
-    ("x_block.mlp.fc2", "ff.net.2"),
-    ("x_block.attn2.proj", "attn2.to_out.0"),
-)
-_CONTEXT_PAIRS = (  # all but the last block
-    ("context_block.attn.proj", "attn.to_add_out"),
-    ("context_block.mlp.fc1", "ff_context.net.0.proj"),
-    ("context_block.mlp.fc2", "ff_context.net.2"),
-)
-_NORMS = (          # query/key norms (SD3.5): weight only
-    ("x_block.attn.ln_q", "attn.norm_q"), ("x_block.attn.ln_k", "attn.norm_k"),
-    ("context_block.attn.ln_q", "attn.norm_added_q"), ("context_block.attn.ln_k", "attn.norm_added_k"),
-    ("x_block.attn2.ln_q", "attn2.norm_q"), ("x_block.attn2.ln_k", "attn2.norm_k"),
-)
-
-
-def swap_halves(w: torch.Tensor) -> torch.Tensor:
-    """(shift, scale) <-> (scale, shift): the two halves of a modulation, exchanged (its own inverse)."""
-    first, second = w.chunk(2, dim=0)
-    return torch.cat([second, first], dim=0)
-
+from sdwebui.engine.models.dit_names import (FLUX_DOUBLE, FLUX_DOUBLE_NORMS, FLUX_LINEAR1, FLUX_QKV, FLUX_SINGLE,
+                                             FLUX_SINGLE_NORMS, FLUX_TOP, SD3_BLOCK, SD3_CONTEXT, SD3_NORMS, SD3_QKV,
+                                             SD3_TOP, swap_halves)
 
 class _Renamer:
     """Writes the original names of a diffusers state dict: a layer's weight and bias under its original
@@ -71,47 +41,22 @@ def sd3_to_original(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
     rename = _Renamer(state, out)
     copy = rename.copy
 
-    def qkv(orig: str, diff: str, names: tuple[str, str, str]) -> None:
-        rename.stack(orig, [f"{diff}.{n}" for n in names])
-
-    for orig, diff in _PAIRS:
+    for orig, diff in SD3_TOP:
         copy(orig, diff)
     copy("final_layer.adaLN_modulation.1", "norm_out.linear", swap_halves)
     layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("transformer_blocks."))
     for i in range(layers):
         o, d = f"joint_blocks.{i}.", f"transformer_blocks.{i}."
         last = i == layers - 1
-        for orig, diff in _BLOCK_PAIRS + (() if last else _CONTEXT_PAIRS):
+        for orig, diff in SD3_BLOCK + (() if last else SD3_CONTEXT):
             copy(o + orig, d + diff)
-        for orig, diff in _NORMS:
+        for orig, diff in SD3_NORMS:
             if f"{d}{diff}.weight" in state:
                 out[f"{o}{orig}.weight"] = state[f"{d}{diff}.weight"]
-        qkv(o + "x_block.attn.qkv", d + "attn", ("to_q", "to_k", "to_v"))
-        qkv(o + "x_block.attn2.qkv", d + "attn2", ("to_q", "to_k", "to_v"))
-        qkv(o + "context_block.attn.qkv", d + "attn", ("add_q_proj", "add_k_proj", "add_v_proj"))
+        for orig, parts in SD3_QKV.items():
+            rename.stack(o + orig, [d + part for part in parts])
         copy(o + "context_block.adaLN_modulation.1", d + "norm1_context.linear", swap_halves if last else (lambda t: t))
     return out
-
-
-_FLUX_TOP = (   # original module -> diffusers module
-    ("time_in.in_layer", "time_text_embed.timestep_embedder.linear_1"),
-    ("time_in.out_layer", "time_text_embed.timestep_embedder.linear_2"),
-    ("vector_in.in_layer", "time_text_embed.text_embedder.linear_1"),
-    ("vector_in.out_layer", "time_text_embed.text_embedder.linear_2"),
-    ("guidance_in.in_layer", "time_text_embed.guidance_embedder.linear_1"),
-    ("guidance_in.out_layer", "time_text_embed.guidance_embedder.linear_2"),
-    ("txt_in", "context_embedder"), ("img_in", "x_embedder"), ("final_layer.linear", "proj_out"),
-)
-_FLUX_DOUBLE = (
-    ("img_mod.lin", "norm1.linear"), ("txt_mod.lin", "norm1_context.linear"),
-    ("img_attn.proj", "attn.to_out.0"), ("txt_attn.proj", "attn.to_add_out"),
-    ("img_mlp.0", "ff.net.0.proj"), ("img_mlp.2", "ff.net.2"),
-    ("txt_mlp.0", "ff_context.net.0.proj"), ("txt_mlp.2", "ff_context.net.2"),
-)
-_FLUX_DOUBLE_NORMS = (
-    ("img_attn.norm.query_norm", "attn.norm_q"), ("img_attn.norm.key_norm", "attn.norm_k"),
-    ("txt_attn.norm.query_norm", "attn.norm_added_q"), ("txt_attn.norm.key_norm", "attn.norm_added_k"),
-)
 
 
 def flux_to_original(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -122,22 +67,22 @@ def flux_to_original(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
     rename = _Renamer(state, out)
     copy, stacked = rename.copy, rename.stack
 
-    for orig, diff in _FLUX_TOP:
+    for orig, diff in FLUX_TOP.items():
         copy(orig, diff)
     copy("final_layer.adaLN_modulation.1", "norm_out.linear", swap_halves)
     for i in sorted({int(k.split(".")[1]) for k in state if k.startswith("transformer_blocks.")}):
         o, d = f"double_blocks.{i}.", f"transformer_blocks.{i}."
-        for orig, diff in _FLUX_DOUBLE:
+        for orig, diff in FLUX_DOUBLE.items():
             copy(o + orig, d + diff)
-        for orig, diff in _FLUX_DOUBLE_NORMS:
+        for orig, diff in FLUX_DOUBLE_NORMS.items():
             out[f"{o}{orig}.scale"] = state[f"{d}{diff}.weight"]
-        stacked(o + "img_attn.qkv", [d + "attn.to_q", d + "attn.to_k", d + "attn.to_v"])
-        stacked(o + "txt_attn.qkv", [d + "attn.add_q_proj", d + "attn.add_k_proj", d + "attn.add_v_proj"])
+        for orig, parts in FLUX_QKV.items():
+            stacked(o + orig, [d + part for part in parts])
     for i in sorted({int(k.split(".")[1]) for k in state if k.startswith("single_transformer_blocks.")}):
         o, d = f"single_blocks.{i}.", f"single_transformer_blocks.{i}."
-        copy(o + "modulation.lin", d + "norm.linear")
-        copy(o + "linear2", d + "proj_out")
-        out[o + "norm.query_norm.scale"] = state[d + "attn.norm_q.weight"]
-        out[o + "norm.key_norm.scale"] = state[d + "attn.norm_k.weight"]
-        stacked(o + "linear1", [d + "attn.to_q", d + "attn.to_k", d + "attn.to_v", d + "proj_mlp"])
+        for orig, diff in FLUX_SINGLE.items():
+            copy(o + orig, d + diff)
+        for orig, diff in FLUX_SINGLE_NORMS.items():
+            out[f"{o}{orig}.scale"] = state[f"{d}{diff}.weight"]
+        stacked(o + "linear1", [d + part for part in FLUX_LINEAR1])
     return out

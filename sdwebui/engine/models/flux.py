@@ -21,6 +21,8 @@ import torch
 
 from sdwebui.engine.models.building import assign_weights, build_empty, quiet_diffusers
 from sdwebui.engine.models.configs import load_family_config
+from sdwebui.engine.models.dit_names import (FLUX_DOUBLE, FLUX_DOUBLE_NORMS, FLUX_LINEAR1, FLUX_QKV, FLUX_SINGLE,
+                                             FLUX_SINGLE_NORMS, FLUX_TOP, swap_halves)
 from sdwebui.engine.models.gguf_files import is_quantized, logical_shape, quantized_model
 from sdwebui.engine.models.loaded_model import SDModel
 from sdwebui.engine.models.part_files import (BUNDLED, VAE_PREFIXES, PartSources, build_clip, build_t5,
@@ -30,38 +32,15 @@ from sdwebui.engine.models.transformer_denoiser import FluxDenoiser
 
 logger = logging.getLogger(__name__)
 
+_DOUBLE = {**FLUX_DOUBLE, **FLUX_DOUBLE_NORMS}      # a norm's `scale` is read as `weight` below
+_SINGLE = {**FLUX_SINGLE, **FLUX_SINGLE_NORMS}
+
 DIT_PREFIX = "model.diffusion_model."
 SCHNELL_MU = 1.0        # Forge's schnell model sampling (dev: configs/flux/scheduler.json, 1.15)
 _FP8 = (torch.float8_e4m3fn, torch.float8_e5m2)
 
-_TOP = {    # original module -> diffusers module
-    "time_in.in_layer": "time_text_embed.timestep_embedder.linear_1",
-    "time_in.out_layer": "time_text_embed.timestep_embedder.linear_2",
-    "vector_in.in_layer": "time_text_embed.text_embedder.linear_1",
-    "vector_in.out_layer": "time_text_embed.text_embedder.linear_2",
-    "guidance_in.in_layer": "time_text_embed.guidance_embedder.linear_1",
-    "guidance_in.out_layer": "time_text_embed.guidance_embedder.linear_2",
-    "txt_in": "context_embedder", "img_in": "x_embedder", "final_layer.linear": "proj_out",
-}
-_DOUBLE = {
-    "img_mod.lin": "norm1.linear", "txt_mod.lin": "norm1_context.linear",
-    "img_attn.proj": "attn.to_out.0", "txt_attn.proj": "attn.to_add_out",
-    "img_mlp.0": "ff.net.0.proj", "img_mlp.2": "ff.net.2", "txt_mlp.0": "ff_context.net.0.proj", "txt_mlp.2": "ff_context.net.2",
-    "img_attn.norm.query_norm": "attn.norm_q", "img_attn.norm.key_norm": "attn.norm_k",
-    "txt_attn.norm.query_norm": "attn.norm_added_q", "txt_attn.norm.key_norm": "attn.norm_added_k",
-}
-_SINGLE = {"modulation.lin": "norm.linear", "linear2": "proj_out",
-           "norm.query_norm": "attn.norm_q", "norm.key_norm": "attn.norm_k"}
-_QKV = {"img_attn.qkv": ("to_q", "to_k", "to_v"), "txt_attn.qkv": ("add_q_proj", "add_k_proj", "add_v_proj")}
-
-
 def is_flux(sd: dict[str, torch.Tensor]) -> bool:
     return any(k.startswith(p + "double_blocks.0.") for k in sd for p in (DIT_PREFIX, ""))
-
-
-def swap_halves(w: torch.Tensor) -> torch.Tensor:
-    first, second = w.chunk(2, dim=0)
-    return torch.cat([second, first], dim=0)
 
 
 def flux_to_diffusers(dit: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -72,25 +51,24 @@ def flux_to_diffusers(dit: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for key, value in dit.items():
         module, _, param = key.rpartition(".")
         param = "weight" if param == "scale" else param
-        if module in _TOP:
-            out[f"{_TOP[module]}.{param}"] = value
+        if module in FLUX_TOP:
+            out[f"{FLUX_TOP[module]}.{param}"] = value
         elif module == "final_layer.adaLN_modulation.1":       # (shift, scale) -> (scale, shift)
             out[f"norm_out.linear.{param}"] = swap_halves(value)
         elif key.startswith("double_blocks."):
             _, i, rest = module.split(".", 2)
             block = f"transformer_blocks.{i}."
-            if rest in _QKV:
-                for name, part in zip(_QKV[rest], value.chunk(3, dim=0)):
-                    out[f"{block}attn.{name}.{param}"] = part
+            if rest in FLUX_QKV:
+                for name, part in zip(FLUX_QKV[rest], value.chunk(3, dim=0)):
+                    out[f"{block}{name}.{param}"] = part
             else:
                 out[f"{block}{_DOUBLE[rest]}.{param}"] = value
         elif key.startswith("single_blocks."):
             _, i, rest = module.split(".", 2)
             block = f"single_transformer_blocks.{i}."
             if rest == "linear1":       # q | k | v | the MLP's input, stacked
-                q, k, v, mlp = torch.split(value, (inner, inner, inner, value.shape[0] - 3 * inner), dim=0)
-                out.update({f"{block}attn.to_q.{param}": q, f"{block}attn.to_k.{param}": k,
-                            f"{block}attn.to_v.{param}": v, f"{block}proj_mlp.{param}": mlp})
+                parts = torch.split(value, (inner, inner, inner, value.shape[0] - 3 * inner), dim=0)
+                out.update({f"{block}{name}.{param}": part for name, part in zip(FLUX_LINEAR1, parts)})
             else:
                 out[f"{block}{_SINGLE[rest]}.{param}"] = value
         else:

@@ -11,39 +11,14 @@ from __future__ import annotations
 
 import torch
 
-_SD3_FUSED = {
-    "x_block.attn.qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
-    "context_block.attn.qkv": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"),
-    "x_block.attn2.qkv": ("attn2.to_q", "attn2.to_k", "attn2.to_v"),
-}
-_SD3_SAME = {
-    "x_block.attn.proj": "attn.to_out.0", "x_block.attn2.proj": "attn2.to_out.0", "x_block.adaLN_modulation.1": "norm1.linear",
-    "x_block.mlp.fc1": "ff.net.0.proj", "x_block.mlp.fc2": "ff.net.2", "context_block.attn.proj": "attn.to_add_out",
-    "context_block.mlp.fc1": "ff_context.net.0.proj", "context_block.mlp.fc2": "ff_context.net.2",
-}
-_FLUX_DOUBLE_FUSED = {
-    "img_attn.qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
-    "txt_attn.qkv": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"),
-}
-_FLUX_DOUBLE_SAME = {
-    "img_mod.lin": "norm1.linear", "txt_mod.lin": "norm1_context.linear", "img_attn.proj": "attn.to_out.0",
-    "txt_attn.proj": "attn.to_add_out", "img_mlp.0": "ff.net.0.proj", "img_mlp.2": "ff.net.2",
-    "txt_mlp.0": "ff_context.net.0.proj", "txt_mlp.2": "ff_context.net.2",
-}
+from sdwebui.engine.models.dit_names import FLUX_DOUBLE, FLUX_LINEAR1, FLUX_QKV, FLUX_SINGLE, FLUX_TOP, SD3_BLOCK, \
+    SD3_CONTEXT, SD3_QKV
+
 _FLUX_XLABS = {     # XLabs' attention-processor LoRAs: 1 the image stream, 2 the text stream
     "processor.qkv_lora1": ("attn.to_q", "attn.to_k", "attn.to_v"),
     "processor.qkv_lora2": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"),
     "processor.proj_lora1": ("attn.to_out.0",), "processor.proj_lora2": ("attn.to_add_out",),
 }
-_FLUX_TOP = {"img_in": "x_embedder", "txt_in": "context_embedder", "final_layer.linear": "proj_out",
-             "time_in.in_layer": "time_text_embed.timestep_embedder.linear_1",
-             "time_in.out_layer": "time_text_embed.timestep_embedder.linear_2",
-             "vector_in.in_layer": "time_text_embed.text_embedder.linear_1",
-             "vector_in.out_layer": "time_text_embed.text_embedder.linear_2",
-             "guidance_in.in_layer": "time_text_embed.guidance_embedder.linear_1",
-             "guidance_in.out_layer": "time_text_embed.guidance_embedder.linear_2"}
-
-
 class FusedLayers:
     """Several diffusers layers that one original layer stacks by rows (q | k | v ...): a LoRA's
     difference for the stack is split over them."""
@@ -72,23 +47,22 @@ def dit_lora_targets(transformer: torch.nn.Module, family: str) -> dict[str, lis
     pairs: dict[str, tuple[str, ...]] = {}
     if family == "sd3":
         for i in _blocks(set(modules), "transformer_blocks."):
-            for orig, diff in _SD3_FUSED.items():
+            for orig, diff in SD3_QKV.items():
                 pairs[f"joint_blocks.{i}.{orig}"] = tuple(f"transformer_blocks.{i}.{d}" for d in diff)
-            for orig, diff in _SD3_SAME.items():
+            for orig, diff in SD3_BLOCK + SD3_CONTEXT:      # the last block has no context layers: skipped below
                 pairs[f"joint_blocks.{i}.{orig}"] = (f"transformer_blocks.{i}.{diff}",)
     elif family == "flux":
-        pairs.update({orig: (diff,) for orig, diff in _FLUX_TOP.items()})
+        pairs.update({orig: (diff,) for orig, diff in FLUX_TOP.items()})
         for i in _blocks(set(modules), "transformer_blocks."):
-            for orig, diff in {**_FLUX_DOUBLE_FUSED, **_FLUX_XLABS}.items():
+            for orig, diff in {**FLUX_QKV, **_FLUX_XLABS}.items():
                 pairs[f"double_blocks.{i}.{orig}"] = tuple(f"transformer_blocks.{i}.{d}" for d in diff)
-            for orig, diff in _FLUX_DOUBLE_SAME.items():
+            for orig, diff in FLUX_DOUBLE.items():
                 pairs[f"double_blocks.{i}.{orig}"] = (f"transformer_blocks.{i}.{diff}",)
         for i in _blocks(set(modules), "single_transformer_blocks."):
             block = f"single_transformer_blocks.{i}."
-            pairs[f"single_blocks.{i}.linear1"] = tuple(block + d for d in ("attn.to_q", "attn.to_k", "attn.to_v",
-                                                                            "proj_mlp"))
-            pairs[f"single_blocks.{i}.linear2"] = (block + "proj_out",)
-            pairs[f"single_blocks.{i}.modulation.lin"] = (block + "norm.linear",)
+            pairs[f"single_blocks.{i}.linear1"] = tuple(block + d for d in FLUX_LINEAR1)
+            for orig, diff in FLUX_SINGLE.items():
+                pairs[f"single_blocks.{i}.{orig}"] = (block + diff,)
     out: dict[str, list[torch.nn.Module]] = {}
     for orig, diffs in pairs.items():
         if all(d in modules for d in diffs):
