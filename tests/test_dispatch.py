@@ -2,6 +2,7 @@
 progress mirror of remote jobs, the control actor's flags, and a worker's settings for one job."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -101,3 +102,110 @@ def test_a_job_runs_with_the_front_ends_settings_then_the_workers_come_back():
     with opts.replaced({"a": 2, "c": 3}):
         assert (opts.a, opts.b, opts.data["c"]) == (2, "x", 3)
     assert opts.data == {"a": 1, "b": "x", "worker_only": True}
+
+
+class _Done:
+    """What a Ray actor method's `.remote()` gives: awaitable (here already done), or dropped."""
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def __await__(self):
+        if False:
+            yield
+        return self.value
+
+
+class _Method:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def remote(self, *args, **kwargs):
+        return _Done(self.fn(*args, **kwargs))
+
+
+class _Control:
+    def __init__(self, healthy: bool):
+        self.healthy = healthy
+        self.reports = _Method(lambda: {"r1": {"reported_at": time.time()}} if self.healthy else {})
+        self.forget = self.flag = _Method(lambda *a: None)
+
+
+class _Stream:
+    """A Serve response stream: `events`, each after `delay` seconds; None waits for ever."""
+
+    def __init__(self, events, delay: float):
+        self.events, self.delay, self.cancelled = events, delay, False
+
+    def cancel(self):
+        self.cancelled = True
+
+    async def __aiter__(self):
+        import asyncio
+
+        for event in self.events:
+            await asyncio.sleep(self.delay)
+            if event is None:
+                await asyncio.Event().wait()
+            yield event
+
+
+class _Handle:
+    def __init__(self, stream):
+        self.stream = stream
+        self.generate = self        # a streaming call answers its stream at once, not an awaitable
+
+    def remote(self, spec):
+        return self.stream
+
+    def options(self, **_):
+        return self
+
+
+def _cluster_with(healthy: bool, stream: _Stream, timeout: float):
+    import argparse
+
+    from sdwebui.services.dispatch.ray_cluster import Cluster
+
+    cluster = Cluster(argparse.Namespace(cluster_workers=1, cluster_timeout=timeout), worker_cls=object)
+    cluster.handle, cluster.control = _Handle(stream), _Control(healthy)
+    cluster.ready.set()
+    return cluster
+
+
+def test_a_job_does_not_wait_for_ever_when_no_worker_is_alive():
+    """Serve keeps a job waiting while its replicas are dead and cannot be replaced; the front end
+    answers 503 after --cluster-timeout seconds without a live worker, and takes the job out of the queue."""
+    import asyncio
+
+    pytest.importorskip("ray.serve", reason="the cluster extra is not installed")
+    stream = _Stream([None], 0)
+    cluster = _cluster_with(False, stream, timeout=0.3)
+    with pytest.raises(RequestError) as caught:
+        asyncio.run(cluster.run("txt2img", {"seed": 1, "subseed": 1}, "task(w)", {}, "x.safetensors"))
+    assert caught.value.status_code == 503 and "--cluster-timeout" in str(caught.value.detail)
+    assert caught.value.headers["Retry-After"].isdigit()
+    assert stream.cancelled and cluster.jobs.running() == [] and cluster.jobs.pending_ids() == []
+
+    # a live worker: a job that takes longer than the timeout is waited for
+    result = {"type": "result", "images": [], "info": "{}"}
+    slow = _cluster_with(True, _Stream([{"type": "started", "replica": "r1"}, result], 0.5), timeout=0.3)
+    assert asyncio.run(slow.run("txt2img", {"seed": 1, "subseed": 1}, "task(s)", {}, "x.safetensors")) == result
+
+
+def test_workers_get_the_front_ends_flags_but_their_own_gpu():
+    import argparse
+
+    pytest.importorskip("ray.serve", reason="the cluster extra is not installed")
+    from sdwebui.services.dispatch.ray_cluster import _worker_resources, worker_flags
+
+    ns = argparse.Namespace(cluster="10.0.0.1:6379", cluster_workers=4, nowebui=False, device_id="1", medvram=True,
+                            cluster_worker_threads=0)
+    on_gpu = worker_flags(ns, 1.0)
+    assert (on_gpu.cluster, on_gpu.cluster_workers, on_gpu.nowebui, on_gpu.device_id, on_gpu.medvram) == \
+        (None, 0, True, None, True)         # Ray's CUDA_VISIBLE_DEVICES numbers the worker's one GPU as 0
+    assert worker_flags(ns, 0.0).device_id == "1"       # CPU workers: the flag is the user's to keep
+    assert _worker_resources(ns, 4, 8.0) == (0.0, 1.0, 0)       # one GPU each
+    assert _worker_resources(ns, 4, 2.0) == (0.0, 0.5, 0)       # fewer GPUs than workers: a share
+    cpus, gpus, threads = _worker_resources(ns, 2, 0.0)
+    assert gpus == 0.0 and threads >= 1 and cpus <= (os.cpu_count() or 1) / 2

@@ -29,6 +29,8 @@ class InfoRoutes:
         info = shared.model_manager.checkpoint_info if model is not None else None
         report["model"] = None if model is None else {"title": info.title if info else None, "family": model.family,
                                                        "variant": model.variant or None}
+        if shared.cluster is not None:      # the models and the devices are the workers'
+            report["workers"] = await shared.cluster.memory()
         return report
 
     async def scripts(self) -> dict:

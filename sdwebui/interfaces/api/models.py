@@ -305,6 +305,9 @@ class MemoryResponse(BaseModel):
     cuda: dict[str, Any]
     model: dict[str, Any] | None = Field(None, description="the resident checkpoint: title, family, variant "
                                                            "(not in A1111)")
+    workers: list[dict[str, Any]] | None = Field(
+        None, description="in cluster mode, each worker's ram and cuda in the same shape, with its replica, node, "
+                          "device, gpus and checkpoint; ram and cuda above are then the front end's (not in A1111)")
 
 
 class ScriptsList(BaseModel):

@@ -336,6 +336,9 @@ def _not_a1111(add) -> None:
         help="jobs that may wait for a cluster worker; more are answered 503 with Retry-After")
     add("--cluster-retries", type=int, default=2,
         help="times a job whose worker died is sent again to another worker (same seed, same pixels)")
+    add("--cluster-timeout", type=float, default=300, metavar="S",
+        help="seconds a job may wait while no cluster worker is alive (all dead or restarting) before it is "
+             "answered 503; 0 waits for ever")
 
 
 GROUPS = (_launcher, _paths, _builtin_extensions, _device, _attention, _serving, _behaviour, _not_a1111)

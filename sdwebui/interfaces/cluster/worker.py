@@ -86,15 +86,18 @@ class SDWorker:
 
     # reports ------------------------------------------------------------------------------------
     def _report(self) -> None:
-        import psutil
-        import torch
+        from sdwebui.services.memory import memory_report
 
         info = shared.model_manager.checkpoint_info if shared.model_manager is not None else None
-        memory = {"ram_mb": round(psutil.Process().memory_info().rss / 2**20)}
-        if shared.device is not None and shared.device.type == "cuda":
-            memory["vram_allocated_mb"] = round(torch.cuda.memory_allocated(shared.device) / 2**20)
+        report = memory_report()        # /sdapi/v1/memory's shape, for the front end's answer there
+        memory = {"ram_mb": round(report["ram"]["used"] / 2**20), "memory": report}
+        if "system" in report["cuda"]:
+            memory["vram_allocated_mb"] = round(report["cuda"]["allocated"]["current"] / 2**20)
+            memory["vram_used_mb"] = round(report["cuda"]["system"]["used"] / 2**20)
         self.control.report.remote(self.replica, {
             "pid": os.getpid(), "node": socket.gethostname(), "device": str(shared.device),
+            # the GPUs Ray gave this worker (their ids on its node) and what torch is shown of them
+            "gpus": [str(i) for i in ray.get_gpu_ids()], "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "checkpoint": info.title if info is not None else None, "running": self.running, **memory,
             **self.counters})
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 import ray
 from ray import serve
@@ -38,6 +39,7 @@ HEALTH_PERIOD_S = 2.0
 RETRY_AFTER_S = 5
 # the dead-worker errors: Serve's replica died while running the job, or could not be reached
 _WORKER_LOST = (RayActorError, ReplicaUnavailableError)
+T = TypeVar("T")
 
 
 def _worker_resources(ns: argparse.Namespace, workers: int, cluster_gpus: float) -> tuple[float, float, int]:
@@ -52,6 +54,15 @@ def _worker_resources(ns: argparse.Namespace, workers: int, cluster_gpus: float)
     return min(float(threads), cores / workers), 0.0, threads
 
 
+def worker_flags(ns: argparse.Namespace, gpus_each: float) -> argparse.Namespace:
+    """A worker's flags: the front end's, without the cluster and the web UI. A worker given GPUs sees
+    only its own (Ray sets its CUDA_VISIBLE_DEVICES, so its GPU is cuda:0): the front end's --device-id
+    numbers this machine's devices, not the worker's, and is left out."""
+    device_id = None if gpus_each else getattr(ns, "device_id", None)
+    return argparse.Namespace(**{**vars(ns), "cluster": None, "cluster_workers": 0, "nowebui": True,
+                                 "device_id": device_id})
+
+
 class Cluster:
     """Started by the app with its flags and the worker replica's class (interfaces/cluster/worker.py)."""
 
@@ -62,6 +73,8 @@ class Cluster:
         self.workers = int(getattr(ns, "cluster_workers", 0) or 0)
         self.retries = int(getattr(ns, "cluster_retries", 2))
         self.queue_limit = int(getattr(ns, "cluster_queue_limit", 64))
+        self.timeout = float(getattr(ns, "cluster_timeout", 300) or 0)
+        self._alive_checked: tuple[float, bool] = (-1e9, True)     # (when, any worker healthy)
         self.jobs = remote_jobs.RemoteJobs()
         self.ready = threading.Event()
         self.error: str | None = None
@@ -104,14 +117,17 @@ class Cluster:
                 max_queued_requests=self.queue_limit, health_check_period_s=HEALTH_PERIOD_S,
                 health_check_timeout_s=60, graceful_shutdown_timeout_s=5,
                 ray_actor_options={"num_cpus": cpus, "num_gpus": gpus_each})
-            worker_ns = argparse.Namespace(**{**vars(self.ns), "cluster": None, "cluster_workers": 0,
-                                               "nowebui": True})
+            worker_ns = worker_flags(self.ns, gpus_each)
             self.handle = serve.run(deployment.bind(worker_ns, threads, CONTROL_NAME, NAMESPACE),
                                     name=APP_NAME, route_prefix=None)
             logger.info("cluster ready: %d workers in %.1fs", self.workers, time.perf_counter() - started)
         except Exception as e:  # the server keeps running: generation answers 503 with the reason
             logger.exception("could not start the cluster")
             self.error = f"{type(e).__name__}: {e}"
+            if self.address and type(e).__name__ == "AuthenticationError":
+                self.error += (" (this app joins with Ray's token authentication, RAY_AUTH_MODE=token: give it the "
+                               "cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN; for a cluster started "
+                               "without one, RAY_AUTH_MODE=disabled; see docs/scale-out.md)")
         finally:
             self.ready.set()
         # This thread must outlive the cluster: Ray starts its head processes (GCS, raylet) with a
@@ -164,7 +180,7 @@ class Cluster:
         await self._wait_ready()
         for n in range(1, self.retries + 2):
             try:
-                return await attempt(n)
+                return await self._watched(attempt(n))
             except BackPressureError:
                 raise RequestError(503, f"the generation queue is full ({self.queue_limit} jobs waiting, "
                                         f"--cluster-queue-limit); retry in a few seconds",
@@ -176,6 +192,64 @@ class Cluster:
                 on_lost()
         raise RequestError(503, f"no worker could finish the job: its worker died {self.retries + 1} times "
                                 "(--cluster-retries)")
+
+    async def _watched(self, work: Awaitable[T]) -> T:
+        """`work`, unless no worker is alive for --cluster-timeout seconds meanwhile: then 503 with
+        Serve's reason. Serve would keep the job waiting for a worker for ever (every replica dead and
+        its replacements failing to start, or no node left with a free GPU to place them on)."""
+        task = asyncio.ensure_future(work)
+        if self.timeout <= 0:
+            return await task
+        watchdog = asyncio.ensure_future(self._no_worker_for(self.timeout))
+        try:
+            await asyncio.wait({task, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                return task.result()
+            reason = await asyncio.to_thread(self._serve_reason)
+            raise RequestError(503, f"no generation worker has been alive for {self.timeout:g} s "
+                                    f"(--cluster-timeout){': ' + reason if reason else ''}",
+                               headers={"Retry-After": str(RETRY_AFTER_S)})
+        finally:
+            watchdog.cancel()
+            if not task.done():     # the client left, or no worker: the job leaves Serve's queue
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _no_worker_for(self, seconds: float) -> None:
+        """Returns once no worker has reported healthy for `seconds` in a row."""
+        since: float | None = None
+        while True:
+            alive = await self._any_worker_alive()
+            now = time.monotonic()
+            since = None if alive else (now if since is None else since)
+            if since is not None and now - since >= seconds:
+                return
+            await asyncio.sleep(min(1.0, seconds / 4))
+
+    async def _any_worker_alive(self) -> bool:
+        """Whether a worker reported healthy lately; asked of the control actor once a second at most,
+        however many jobs wait."""
+        now = time.monotonic()
+        if now - self._alive_checked[0] >= 1.0:
+            try:
+                alive = any(w["healthy"] for w in await self._workers())
+            except Exception:   # the control actor is gone too
+                alive = False
+            self._alive_checked = (time.monotonic(), alive)
+        return self._alive_checked[1]
+
+    @staticmethod
+    def _serve_reason() -> str:
+        """What Serve says of the workers' deployment (why its replicas do not start), if anything."""
+        if not ray.is_initialized():    # serve.status() would start a Ray of its own
+            return ""
+        try:
+            app = serve.status().applications[APP_NAME]
+            deployment = app.deployments.get("SDWorker")
+            return " ".join(str(m) for m in (app.status, deployment and deployment.message or app.message) if m)[:2000]
+        except Exception:   # no Serve to ask: the watchdog's own message stands
+            return ""
 
     async def preload(self, name: str) -> None:
         """Load checkpoint `name` on a worker (Serve picks one; later jobs for it go there). Raises
@@ -262,9 +336,9 @@ class Cluster:
     def want_preview(self, task_id: str) -> None:
         self._flag("preview", task_id)
 
-    async def describe(self) -> dict[str, Any]:
-        """GET /internal/cluster: the workers (loaded checkpoint, running job, counters, health) and
-        the jobs waiting or running."""
+    async def _workers(self) -> list[dict[str, Any]]:
+        """The workers' last reports (replica, pid, node, device, GPUs, checkpoint, running task,
+        counters, memory) with `healthy`: reported within three health checks."""
         workers: list[dict[str, Any]] = []
         if self.control is not None:
             now = time.time()
@@ -273,6 +347,19 @@ class Cluster:
                 if age > 60:        # a replica gone for a minute: Serve has replaced it
                     continue
                 workers.append({"replica": replica, **report, "healthy": age < 3 * HEALTH_PERIOD_S + 1})
+        return workers
+
+    async def memory(self) -> list[dict[str, Any]]:
+        """/sdapi/v1/memory's `workers`: each healthy worker's RAM and CUDA memory in the route's own
+        shape, with where it runs and what it holds."""
+        return [{"replica": w["replica"], "node": w.get("node"), "device": w.get("device"), "gpus": w.get("gpus", []),
+                 "checkpoint": w.get("checkpoint"), **w.get("memory", {})}
+                for w in await self._workers() if w["healthy"]]
+
+    async def describe(self) -> dict[str, Any]:
+        """GET /internal/cluster: the workers (loaded checkpoint, running job, counters, health) and
+        the jobs waiting or running."""
+        workers = await self._workers()
         return {"mode": "address" if self.address else "local", "address": self.address,
                 "ready": self.ready.is_set() and self.error is None, "error": self.error,
                 "workers_wanted": self.workers, "workers": workers, "retried": self.retried,
