@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.server_process import ROOT, ServerProcess
+from tests.server_process import ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.cluster
 pytest.importorskip("ray.serve", reason="the cluster extra is not installed (pip install -e .[cluster])")
@@ -52,6 +53,7 @@ def _wait_workers(server: ServerProcess, n: int = 2, timeout: float = 120, exclu
     info: dict = {}
     while time.time() < deadline:
         info = _cluster(server)
+        assert not info["error"], info
         healthy = [w for w in info["workers"] if w["healthy"] and w["pid"] != exclude_pid]
         if info["ready"] and len(healthy) >= n:
             return info
@@ -80,6 +82,13 @@ def _servers(data, tmp_path_factory):
     the workers' one thread per process."""
     folder = tmp_path_factory.mktemp("onebox")
     (folder / "models").symlink_to(data / "models")
+    # a `ray start` cluster that is gone left its address behind: the in-app head must start its own
+    # (ray.init() without an address would try to join it)
+    stale = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    planted = f"127.0.0.1:{free_port()}" if not stale.exists() else None
+    if planted:
+        stale.parent.mkdir(exist_ok=True)
+        stale.write_text(planted)
     cluster = ServerProcess(data, ["--api", "--skip-install", "--cluster-workers", "2",
                                    "--cluster-queue-limit", str(QUEUE_LIMIT)], ready_path="/internal/cluster")
     one_box = ServerProcess(folder, ["--api", "--nowebui", "--skip-install"], ready_path="/sdapi/v1/options",
@@ -92,6 +101,8 @@ def _servers(data, tmp_path_factory):
     finally:
         cluster.stop()
         one_box.stop()
+        if planted and stale.is_file() and stale.read_text().strip() == planted:
+            stale.unlink()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def head(tmp_path_factory):
     finally:
         _stop_tree(proc)
         log.close()
+        # what `ray stop` would tidy: the address of the cluster just stopped, for ray.init() to find
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip() == f"127.0.0.1:{port}":
+            current.unlink()
 
 
 @pytest.fixture(scope="module")

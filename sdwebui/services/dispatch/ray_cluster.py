@@ -103,7 +103,9 @@ class Cluster:
                 if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0":
                     raise RuntimeError("dispatch.prepare_ray_environment(local_head=True) must run before ray "
                                        "is imported")
-                ray.init(namespace=NAMESPACE, include_dashboard=False, configure_logging=False,
+                # "local": a head of our own, even where `ray start` left its address in
+                # /tmp/ray/ray_current_cluster (ray.init() would join, or fail on, that cluster)
+                ray.init(address="local", namespace=NAMESPACE, include_dashboard=False, configure_logging=False,
                          log_to_driver=True, object_store_memory=512 * 1024 * 1024)
             gpus = float(ray.cluster_resources().get("GPU", 0))
             if self.workers <= 0:
