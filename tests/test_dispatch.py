@@ -209,3 +209,17 @@ def test_workers_get_the_front_ends_flags_but_their_own_gpu():
     assert _worker_resources(ns, 4, 2.0) == (0.0, 0.5, 0)       # fewer GPUs than workers: a share
     cpus, gpus, threads = _worker_resources(ns, 2, 0.0)
     assert gpus == 0.0 and threads >= 1 and cpus <= (os.cpu_count() or 1) / 2
+
+
+def test_serves_reason_is_its_first_line_and_the_last_error():
+    pytest.importorskip("ray.serve", reason="the cluster extra is not installed")
+    from sdwebui.services.dispatch.ray_cluster import _short_reason
+
+    message = ("The deployment failed to start 3 times in a row. See controller logs for details. Error:\n"
+               "\x1b[36mray::ServeReplica:sd-webui:SDWorker.initialize_and_get_metadata()\x1b[39m (pid=1)\n"
+               '  File "replica.py", line 1867, in initialize\n'
+               "RuntimeError: CUDA error: no CUDA-capable device is detected\n")
+    assert _short_reason(message) == ("The deployment failed to start 3 times in a row. See controller logs for "
+                                      "details. Last error: RuntimeError: CUDA error: no CUDA-capable device is "
+                                      "detected")
+    assert _short_reason("DEPLOYING") == "DEPLOYING" and _short_reason("") == ""

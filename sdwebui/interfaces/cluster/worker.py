@@ -81,7 +81,10 @@ class SDWorker:
         self.running: str | None = None
         info = shared.select_checkpoint()
         if info is not None and not ns.skip_load_model_at_start:
-            shared.queue.run(lambda: self._load(info.name))     # the default model, before taking jobs
+            try:    # the default model, before taking jobs
+                shared.queue.run(lambda: self._load(info.name))
+            except Exception as e:  # as one box: the worker starts without it; a job that needs it says why
+                logger.error("worker %s could not load %s at start: %s", self.replica, info.name, e)
         self._report()
 
     # reports ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any, Awaitable, Callable, TypeVar
@@ -52,6 +53,16 @@ def _worker_resources(ns: argparse.Namespace, workers: int, cluster_gpus: float)
     cores = os.cpu_count() or 1
     threads = int(getattr(ns, "cluster_worker_threads", 0) or 0) or max(1, cores // workers)
     return min(float(threads), cores / workers), 0.0, threads
+
+
+def _short_reason(message: str) -> str:
+    """Serve's status message without its colours and traceback: its first line, and the traceback's
+    last (the error that stopped the replica)."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", message).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head = lines[0].removesuffix("Error:").strip()
+    return head if len(lines) == 1 else f"{head} Last error: {lines[-1]}"[:1000]
 
 
 def worker_flags(ns: argparse.Namespace, gpus_each: float) -> argparse.Namespace:
@@ -249,9 +260,10 @@ class Cluster:
         try:
             app = serve.status().applications[APP_NAME]
             deployment = app.deployments.get("SDWorker")
-            return " ".join(str(m) for m in (app.status, deployment and deployment.message or app.message) if m)[:2000]
+            message = str(deployment and deployment.message or app.message or app.status)
         except Exception:   # no Serve to ask: the watchdog's own message stands
             return ""
+        return _short_reason(message)
 
     async def preload(self, name: str) -> None:
         """Load checkpoint `name` on a worker (Serve picks one; later jobs for it go there). Raises
