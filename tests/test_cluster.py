@@ -73,6 +73,26 @@ def data(tmp_path_factory) -> Path:
     install_default_checkpoint(ckpts / "tiny-default-sd1.safetensors")
     write_tiny_checkpoint(ckpts / "xtra-sd1.safetensors", "sd1", seed=7)
     (ckpts / "zz-broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    # a user's extension with an always-on script: the workers load it from the same folder
+    marker = folder / "extensions" / "cluster-marker" / "scripts" / "marker.py"
+    marker.parent.mkdir(parents=True)
+    marker.write_text(
+        "import os\n"
+        "from modules import scripts\n\n"
+        "class Marker(scripts.Script):\n"
+        "    def title(self):\n"
+        "        return 'cluster marker'\n\n"
+        "    def show(self, is_img2img):\n"
+        "        return scripts.AlwaysVisible\n\n"
+        "    def ui(self, is_img2img):\n"
+        "        import gradio as gr\n"
+        "        return [gr.Textbox(value='', label='Marker word')]\n\n"
+        "    def process(self, p, word=''):\n"
+        "        if word:\n"
+        "            p.extra_generation_params['Marker'] = f'{word} pid {os.getpid()}'\n"
+        "            from modules import shared\n"       # as extensions do: an option set and saved
+        "            shared.opts.data['cluster_marker_word'] = word\n"
+        "            shared.opts.save()\n")
     return folder
 
 
@@ -230,6 +250,18 @@ def test_extras_run_on_a_worker_with_one_box_results(cluster, one_box):
     assert batch.status_code == 200 and len(batch.json()["images"]) == 2
     bad = httpx.post(cluster.base + "/sdapi/v1/extra-single-image", json={**body, "upscaler_1": "nope"}, timeout=60)
     assert bad.status_code in (404, 422) and "upscaler_1" in bad.text
+
+
+def test_an_extensions_always_on_script_runs_on_the_worker_with_its_args(cluster, data):
+    r = _txt2img(cluster, **BASE, seed=3, alwayson_scripts={"cluster marker": {"args": ["hello"]}})
+    assert r.status_code == 200, r.text[:300]
+    infotext = json.loads(r.json()["info"])["infotexts"][0]
+    assert "Marker: hello pid " in infotext, infotext
+    pid = int(infotext.split("Marker: hello pid ")[1].split(",")[0].strip('"'))
+    assert pid in {w["pid"] for w in _counters(cluster).values()} and pid != cluster.proc.pid
+    # the script saved the options on the worker: config.json is the front end's alone
+    assert "cluster_marker_word" not in json.loads((data / "config.json").read_text())
+    assert "cluster_marker_word" not in httpx.get(cluster.base + "/sdapi/v1/options", timeout=30).json()
 
 
 def test_random_seed_is_fixed_once_and_reported(cluster):
