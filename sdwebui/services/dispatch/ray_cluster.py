@@ -210,9 +210,9 @@ class Cluster:
         """`work`, unless no worker is alive for --cluster-timeout seconds meanwhile: then 503 with
         Serve's reason. Serve would keep the job waiting for a worker for ever (every replica dead and
         its replacements failing to start, or no node left with a free GPU to place them on)."""
-        task = asyncio.ensure_future(work)
         if self.timeout <= 0:
-            return await task
+            return await work
+        task = asyncio.ensure_future(work)
         watchdog = asyncio.ensure_future(self._no_worker_for(self.timeout))
         try:
             await asyncio.wait({task, watchdog}, return_when=asyncio.FIRST_COMPLETED)
