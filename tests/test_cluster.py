@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures as cf
-import hashlib
 import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.cluster_support import RAY_CURRENT_CLUSTER, cluster_info, digest, forget_cluster_address, wait_workers
 from tests.server_process import ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.cluster
@@ -38,27 +37,6 @@ pytest.importorskip("ray.serve", reason="the cluster extra is not installed (pip
 QUEUE_LIMIT = 8
 BASE = {"prompt": "a cat", "negative_prompt": "", "steps": 6, "sampler_name": "Euler a", "width": 64, "height": 64}
 LONG = dict(BASE, width=192, height=192, steps=120)
-
-
-def _digest(image_b64: str) -> str:
-    return hashlib.sha256(base64.b64decode(image_b64)).hexdigest()
-
-
-def _cluster(server: ServerProcess) -> dict:
-    return httpx.get(server.base + "/internal/cluster", timeout=30).json()
-
-
-def _wait_workers(server: ServerProcess, n: int = 2, timeout: float = 120, exclude_pid: int | None = None) -> dict:
-    deadline = time.time() + timeout
-    info: dict = {}
-    while time.time() < deadline:
-        info = _cluster(server)
-        assert not info["error"], info
-        healthy = [w for w in info["workers"] if w["healthy"] and w["pid"] != exclude_pid]
-        if info["ready"] and len(healthy) >= n:
-            return info
-        time.sleep(0.5)
-    raise AssertionError(f"{n} healthy workers did not come: {info}\n{server.log_tail()}")
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +82,10 @@ def _servers(data, tmp_path_factory):
     (folder / "models").symlink_to(data / "models")
     # a `ray start` cluster that is gone left its address behind: the in-app head must start its own
     # (ray.init() without an address would try to join it)
-    stale = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-    planted = f"127.0.0.1:{free_port()}" if not stale.exists() else None
+    planted = f"127.0.0.1:{free_port()}" if not RAY_CURRENT_CLUSTER.exists() else None
     if planted:
-        stale.parent.mkdir(exist_ok=True)
-        stale.write_text(planted)
+        RAY_CURRENT_CLUSTER.parent.mkdir(exist_ok=True)
+        RAY_CURRENT_CLUSTER.write_text(planted)
     cluster = ServerProcess(data, ["--api", "--skip-install", "--cluster-workers", "2",
                                    "--cluster-queue-limit", str(QUEUE_LIMIT)], ready_path="/internal/cluster")
     one_box = ServerProcess(folder, ["--api", "--nowebui", "--skip-install"], ready_path="/sdapi/v1/options",
@@ -116,13 +93,13 @@ def _servers(data, tmp_path_factory):
     try:
         cluster.wait_ready()
         one_box.wait_ready()
-        _wait_workers(cluster)
+        wait_workers(cluster)
         yield cluster, one_box
     finally:
         cluster.stop()
         one_box.stop()
-        if planted and stale.is_file() and stale.read_text().strip() == planted:
-            stale.unlink()
+        if planted:
+            forget_cluster_address(planted)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +117,7 @@ def _txt2img(server: ServerProcess, **payload) -> httpx.Response:
 
 
 def _counters(server: ServerProcess) -> dict[str, dict]:
-    return {w["replica"]: w for w in _cluster(server)["workers"] if w["healthy"]}
+    return {w["replica"]: w for w in cluster_info(server)["workers"] if w["healthy"]}
 
 
 def test_jobs_spread_over_workers_with_the_same_bytes_as_one_box(cluster, one_box):
@@ -149,7 +126,7 @@ def test_jobs_spread_over_workers_with_the_same_bytes_as_one_box(cluster, one_bo
     with cf.ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda s: _txt2img(cluster, **BASE, seed=s), seeds))
     assert [r.status_code for r in answers] == [200] * 8, [r.text[:300] for r in answers]
-    digests = [_digest(r.json()["images"][0]) for r in answers]
+    digests = [digest(r.json()["images"][0]) for r in answers]
     assert len({d for d, s in zip(digests, seeds) if s == 11}) == 1
     assert len({d for d, s in zip(digests, seeds) if s == 12}) == 1
     assert digests[0] != digests[1]
@@ -162,7 +139,7 @@ def test_jobs_spread_over_workers_with_the_same_bytes_as_one_box(cluster, one_bo
     assert all(w["ram"]["used"] > 100 * 2**20 and w["cuda"] == {"error": "unavailable"} and
                w["checkpoint"].startswith("tiny-default-sd1") for w in memory["workers"]), memory["workers"]
     reference = _txt2img(one_box, **BASE, seed=11)
-    assert _digest(reference.json()["images"][0]) == digests[0]
+    assert digest(reference.json()["images"][0]) == digests[0]
     info = json.loads(answers[0].json()["info"])
     assert info["seed"] == 11 and info["infotexts"] == json.loads(reference.json()["info"])["infotexts"]
 
@@ -225,14 +202,14 @@ def test_img2img_inpainting_and_a_script_give_one_box_results(cluster, one_box):
                 mask_blur=2, inpainting_fill=1)
     mine, theirs = (httpx.post(s.base + "/sdapi/v1/img2img", json=body, timeout=300) for s in (cluster, one_box))
     assert mine.status_code == 200, mine.text[:500]
-    assert _digest(mine.json()["images"][0]) == _digest(theirs.json()["images"][0])
+    assert digest(mine.json()["images"][0]) == digest(theirs.json()["images"][0])
     assert mine.json()["parameters"]["init_images"] is None         # include_init_images false, as one box
     # a selected script (prompt matrix: a grid, then one image per combination) runs on the worker
     matrix = dict(BASE, seed=5, prompt="a cat|red|blue", script_name="prompt matrix",
                   script_args=[False, False, "positive", "comma", 0])
     mine, theirs = (_txt2img(s, **matrix) for s in (cluster, one_box))
     assert len(mine.json()["images"]) == 5 == len(theirs.json()["images"])
-    assert [_digest(b) for b in mine.json()["images"]] == [_digest(b) for b in theirs.json()["images"]]
+    assert [digest(b) for b in mine.json()["images"]] == [digest(b) for b in theirs.json()["images"]]
 
 
 def test_extras_run_on_a_worker_with_one_box_results(cluster, one_box):
@@ -271,7 +248,7 @@ def test_random_seed_is_fixed_once_and_reported(cluster):
     assert info["seed"] != -1 and f"Seed: {info['seed']}," in info["infotexts"][0]
     assert r.json()["parameters"]["seed"] == -1         # the request as sent, as on one box
     again = _txt2img(cluster, **BASE, seed=info["seed"])
-    assert _digest(again.json()["images"][0]) == _digest(r.json()["images"][0])
+    assert digest(again.json()["images"][0]) == digest(r.json()["images"][0])
 
 
 def test_override_settings_reach_only_their_job(cluster):
@@ -303,7 +280,7 @@ def test_progress_preview_and_interrupt_reach_the_worker(cluster):
         assert task["live_preview"].startswith("data:image/") and task["id_live_preview"] > 0
         preview = Image.open(io.BytesIO(base64.b64decode(task["live_preview"].split(",", 1)[1])))
         assert preview.size == (192, 192)
-        running = _cluster(cluster)["running"]
+        running = cluster_info(cluster)["running"]
         assert [j["task_id"] for j in running] == ["task(cluster-long)"] and running[0]["replica"]
         assert httpx.post(cluster.base + "/sdapi/v1/interrupt", timeout=30).status_code == 200
         answer = future.result(timeout=60)
@@ -330,9 +307,9 @@ def test_skip_ends_only_the_running_batch(cluster):
         assert httpx.post(cluster.base + "/sdapi/v1/skip", timeout=30).status_code == 200
         skipped = future.result(timeout=120)
     assert skipped.status_code == 200 and len(skipped.json()["images"]) == 2
-    first, second = (_digest(b) for b in skipped.json()["images"])
-    assert first != _digest(reference.json()["images"][0])      # its sampling ended early
-    assert second == _digest(reference.json()["images"][1])     # the next batch ran whole
+    first, second = (digest(b) for b in skipped.json()["images"])
+    assert first != digest(reference.json()["images"][0])      # its sampling ended early
+    assert second == digest(reference.json()["images"][1])     # the next batch ran whole
 
 
 def test_application_errors_keep_their_status_and_are_not_retried(cluster):
@@ -425,11 +402,11 @@ def test_a_killed_worker_loses_no_job(cluster):
     with cf.ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(_txt2img, cluster, **payload, seed=s, force_task_id=f"task(kill-{i})")
                    for i, s in enumerate(seeds)]
-        retried = _cluster(cluster)["retried"]
+        retried = cluster_info(cluster)["retried"]
         victim = None
         deadline = time.time() + 120
         while victim is None and time.time() < deadline:
-            info = _cluster(cluster)
+            info = cluster_info(cluster)
             busy = [w for w in info["workers"] if w["running"] and w["healthy"]]
             if busy:
                 victim = busy[0]
@@ -440,14 +417,14 @@ def test_a_killed_worker_loses_no_job(cluster):
         os.kill(victim["pid"], signal.SIGKILL)
         answers = [f.result(timeout=300) for f in futures]
     assert [r.status_code for r in answers] == [200] * 8, [r.text[:300] for r in answers]
-    assert _cluster(cluster)["retried"] >= retried + 1      # the killed worker's job was sent again
+    assert cluster_info(cluster)["retried"] >= retried + 1      # the killed worker's job was sent again
     # the killed worker's job, sent again, gives the image its twin got from one run
     killed = int(victim["running"].removeprefix("task(kill-").rstrip(")+"))
     assert killed in range(8), victim
-    digests = [_digest(r.json()["images"][0]) for r in answers]
+    digests = [digest(r.json()["images"][0]) for r in answers]
     assert all(digests[i] == digests[i ^ 1] for i in range(8)), digests
     assert len(set(digests)) == 4
-    _wait_workers(cluster, 2, timeout=120, exclude_pid=victim["pid"])       # Serve replaced it
+    wait_workers(cluster, 2, timeout=120, exclude_pid=victim["pid"])       # Serve replaced it
 
 
 def _loopback(ip: str) -> bool:

@@ -10,13 +10,10 @@ to declare devices it cannot see), so this also checks how workers are placed on
 """
 from __future__ import annotations
 
-import base64
 import concurrent.futures as cf
-import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.cluster_support import cluster_info, digest, forget_cluster_address, wait_workers
 from tests.server_process import ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.cluster
@@ -80,10 +78,7 @@ def head(tmp_path_factory):
     finally:
         _stop_tree(proc)
         log.close()
-        # what `ray stop` would tidy: the address of the cluster just stopped, for ray.init() to find
-        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-        if current.is_file() and current.read_text().strip() == f"127.0.0.1:{port}":
-            current.unlink()
+        forget_cluster_address(f"127.0.0.1:{port}")      # what `ray stop` would tidy
 
 
 @pytest.fixture(scope="module")
@@ -92,28 +87,18 @@ def joined(head, tmp_path_factory):
 
     data = tmp_path_factory.mktemp("joined")
     install_default_checkpoint(data / "models" / "Stable-diffusion" / "tiny-default-sd1.safetensors")
-    server = ServerProcess(data, ["--api", "--nowebui", "--skip-install", "--cluster", head["address"]], ready_path="/internal/cluster", env=head["env"])
+    server = ServerProcess(data, ["--api", "--nowebui", "--skip-install", "--cluster", head["address"]],
+                           ready_path="/internal/cluster", env=head["env"])
     try:
         server.wait_ready()
-        deadline = time.time() + 180
-        info: dict = {}
-        while time.time() < deadline:
-            info = httpx.get(server.base + "/internal/cluster", timeout=30).json()
-            if info["error"] or (info["ready"] and len([w for w in info["workers"] if w["healthy"]]) >= 2):
-                break
-            time.sleep(0.5)
-        assert info["ready"] and not info["error"], (info, server.log_tail())
+        wait_workers(server, 2, timeout=180)
         yield server
     finally:
         server.stop()
 
 
-def _digest(image_b64: str) -> str:
-    return hashlib.sha256(base64.b64decode(image_b64)).hexdigest()
-
-
 def test_joined_cluster_has_one_worker_per_gpu_each_with_its_own(joined, head):
-    info = httpx.get(joined.base + "/internal/cluster", timeout=30).json()
+    info = cluster_info(joined)
     assert info["mode"] == "address" and info["address"] == head["address"] and info["workers_wanted"] == 2
     workers = [w for w in info["workers"] if w["healthy"]]
     assert len(workers) == 2, info
@@ -126,8 +111,8 @@ def test_joined_cluster_has_one_worker_per_gpu_each_with_its_own(joined, head):
         answers = list(pool.map(lambda _: httpx.post(joined.base + "/sdapi/v1/txt2img", json={**BASE, "seed": 3},
                                                      timeout=300), range(4)))
     assert [r.status_code for r in answers] == [200] * 4, [r.text[:300] for r in answers]
-    assert len({_digest(r.json()["images"][0]) for r in answers}) == 1
-    after = httpx.get(joined.base + "/internal/cluster", timeout=30).json()["workers"]
+    assert len({digest(r.json()["images"][0]) for r in answers}) == 1
+    after = cluster_info(joined)["workers"]
     assert all(w["jobs"] >= 1 for w in after if w["healthy"]), after       # both workers ran jobs
 
 
