@@ -50,5 +50,17 @@ install_chromium() {
     fi
 }
 
+# The suite writes up to ~1.2 GB of tiny checkpoints and outputs under the temp folder at a time
+# (a passing test's folder is removed when it ends); a fuller disk makes every later test error.
+warn_low_disk() {
+    local tmp="${TMPDIR:-/tmp}" free_mb
+    free_mb=$(df -Pm "$tmp" 2>/dev/null | awk 'NR == 2 {print $4}') || return 0
+    if [[ -n "$free_mb" && "$free_mb" -lt 2048 ]]; then
+        echo "*** Only ${free_mb} MB free on the disk of $tmp: the tests need about 1.5 GB there" \
+             "(and more for the install); expect 'No space left on device' errors" >&2
+    fi
+}
+
+warn_low_disk
 install_chromium
 SD_WEBUI_EXTRAS=test,compat,cluster SD_WEBUI_RUN_TESTS=1 exec ./webui.sh "$@"
