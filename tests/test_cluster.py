@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -227,6 +228,30 @@ def test_extras_run_on_a_worker_with_one_box_results(cluster, one_box):
     assert batch.status_code == 200 and len(batch.json()["images"]) == 2
     bad = httpx.post(cluster.base + "/sdapi/v1/extra-single-image", json={**body, "upscaler_1": "nope"}, timeout=60)
     assert bad.status_code in (404, 422) and "upscaler_1" in bad.text
+
+
+def test_the_ui_extras_tab_runs_on_a_worker_and_saves_there(cluster, one_box, data, tmp_path):
+    from gradio_client import Client, handle_file
+
+    from tests.ui_client import generate_args
+
+    source = tmp_path / "source.png"
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(source)
+    saved_before = set((data / "outputs" / "extras-images").glob("*.png"))
+    before = sum(w["jobs"] for w in _counters(cluster).values())
+    client = Client(cluster.base + "/", verbose=False)
+    values = {"extras_image": handle_file(str(source)), "extras_upscaler_1": "Lanczos", "extras_upscaling_resize": 2}
+    gallery, _html = client.predict(*generate_args(cluster.base, "extras", values), api_name="/extras")
+    assert len(gallery) == 1
+    assert sum(w["jobs"] for w in _counters(cluster).values()) == before + 1        # ran on a worker
+    ui_pixels = Image.open(gallery[0]["image"] if isinstance(gallery[0], dict) else gallery[0][0])
+    reference = httpx.post(one_box.base + "/sdapi/v1/extra-single-image", timeout=120, json={
+        "image": base64.b64encode(source.read_bytes()).decode(), "upscaling_resize": 2, "upscaler_1": "Lanczos"})
+    one_box_pixels = Image.open(io.BytesIO(base64.b64decode(reference.json()["image"])))
+    assert ui_pixels.size == (64, 48) and ui_pixels.convert("RGB").tobytes() == one_box_pixels.convert("RGB").tobytes()
+    saved = set((data / "outputs" / "extras-images").glob("*.png")) - saved_before      # saved as the UI saves
+    assert len(saved) == 1 and Image.open(saved.pop()).convert("RGB").tobytes() == ui_pixels.convert("RGB").tobytes()
 
 
 def test_an_extensions_always_on_script_runs_on_the_worker_with_its_args(cluster, data):

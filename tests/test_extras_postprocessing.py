@@ -234,6 +234,35 @@ def test_tab_batch_from_folder_saves_copies_with_suffixes(api, runner, tmp_path)
     assert saved.size == (40, 20) and "Postprocess upscaler: Nearest" in saved.info["postprocessing"]
 
 
+def test_sources_sent_as_data_give_what_the_files_give(api, runner, tmp_path):
+    """Cluster mode sends a worker the inputs as data (read_sources); run from them the job saves the
+    same files, by the same names, with the same pixels as from the folder and the uploads."""
+    from sdwebui.services import postprocessing
+
+    src_dir = tmp_path / "in"
+    src_dir.mkdir()
+    for name, seed in (("one.png", 3), ("two.png", 4)):
+        noise_image(20, 10, seed=seed).save(src_dir / name)
+    (src_dir / "notes.txt").write_text("not an image")
+    args = runner.create_args_for_run({"Upscale": {"upscale_enabled": True, "upscale_mode": 0, "upscale_by": 2,
+                                                   "upscaler_1_name": "Nearest"},
+                                       "Create flipped copies": {"enable": True, "option": ["Horizontal"]}})
+    mode = postprocessing.MODE_FOLDER
+    sources = postprocessing.read_sources(mode, None, None, str(src_dir))
+    assert all(isinstance(item, postprocessing.SourceFile) for item, _ in sources) and len(sources) == 3
+    results = {}
+    for how, given in (("files", None), ("data", sources)):
+        out_dir = tmp_path / how
+        images, html, _ = postprocessing.run_postprocessing(mode, None, None, str(src_dir), str(out_dir), True, *args,
+                                                            sources=given)
+        results[how] = ([im.tobytes() for im in images], html,
+                        {p.name: Image.open(p).tobytes() for p in sorted(out_dir.iterdir())})
+    assert results["data"] == results["files"]
+    assert sorted(results["data"][2]) == ["one-1.png", "one.png", "two-1.png", "two.png"]
+    with pytest.raises(postprocessing.ExtrasInputError, match="does not exist"):
+        postprocessing.read_sources(mode, None, None, str(tmp_path / "missing"))
+
+
 # --- face restoration -----------------------------------------------------------------------------
 
 def _tiny_gfpgan(path: Path) -> Path:

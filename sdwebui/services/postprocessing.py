@@ -7,8 +7,10 @@ GFPGAN and CodeFormer scripts' arguments, by name.
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,6 +37,14 @@ class ExtrasInputError(ValueError):
     def __init__(self, message: str, field: str):
         super().__init__(message)
         self.field = field
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An input file's name and bytes: how the front end sends a batch's or a folder's files to a
+    cluster worker, which may not see the front end's uploads or folders (`read_sources`)."""
+    name: str
+    data: bytes
 
 
 def _opt(name: str, default: Any) -> Any:
@@ -137,27 +147,45 @@ def _inputs(extras_mode: int, image: Any, image_folder: Any, input_dir: str) -> 
         yield image, None
 
 
+def read_sources(extras_mode: int, image: Any, image_folder: Any, input_dir: str) -> list[tuple[Any, str | None]]:
+    """The inputs as data, for a cluster worker: (the image, or a SourceFile with the file's bytes,
+    its name). Raises ExtrasInputError as the job would; a file that cannot be read is skipped."""
+    sources: list[tuple[Any, str | None]] = []
+    for item, name in _inputs(int(extras_mode or 0), image, image_folder, input_dir):
+        if isinstance(item, (str, os.PathLike)):
+            try:
+                item = SourceFile(str(name or item), Path(item).read_bytes())
+            except OSError as e:
+                logger.info("extras: skipping %s: %s", item, e)
+                continue
+        sources.append((item, name))
+    return sources
+
+
 def _read(item: Any) -> Image.Image | None:
-    if not isinstance(item, (str, os.PathLike)):
+    if isinstance(item, SourceFile):
+        item = io.BytesIO(item.data)
+    elif not isinstance(item, (str, os.PathLike)):
         return item
     try:
         with Image.open(item) as im:
             im.load()
             return im
     except Exception as e:   # as A1111: a file that is not an image is skipped
-        logger.info("extras: skipping %s: %s", item, e)
+        logger.info("extras: skipping %s: %s", getattr(item, "name", item), e)
         return None
 
 
 def run_postprocessing(extras_mode: int, image: Any, image_folder: Any, input_dir: str, output_dir: str,
-                       show_extras_results: bool, *args: Any, save_output: bool = True
-                       ) -> tuple[list[Image.Image], str, str]:
+                       show_extras_results: bool, *args: Any, save_output: bool = True,
+                       sources: list[tuple[Any, str | None]] | None = None) -> tuple[list[Image.Image], str, str]:
     """Every postprocessing script (args: the runner's flat argument list) over the inputs:
     (result images, html_info of the last result's infotext, ""). Copies scripts add (flipped,
     split tiles) follow their source. Results are saved when `save_output`; with batch from a
-    folder they are returned only when `show_extras_results`."""
+    folder they are returned only when `show_extras_results`. `sources` (`read_sources`'s, on a
+    cluster worker) stand for the image, the files or the folder."""
     state = runtime.state
-    inputs = list(_inputs(int(extras_mode or 0), image, image_folder, input_dir))
+    inputs = sources if sources is not None else list(_inputs(int(extras_mode or 0), image, image_folder, input_dir))
     outpath = extras_output_dir(output_dir if extras_mode == MODE_FOLDER else "")
     if state is not None:
         state.job_count = len(inputs)

@@ -64,7 +64,8 @@ class ExtrasRoutes:
     async def _extras(self, kind: str, req: models.ExtrasBaseRequest) -> tuple[list[str], str]:
         job = await run_in_threadpool(extras_job, kind, req)
         if shared.cluster is not None:      # on a worker (the checks above are the same as there)
-            result = await shared.cluster.run_extras(kind, req.model_dump(), dict(shared.opts.data))
+            result = await shared.cluster.run_extras("extras", {"mode": kind, "request": req.model_dump()},
+                                                     dict(shared.opts.data))
             return result["images"], result["html"]
         out, html = await run_job(job, name="extras")
         encoded = await run_in_threadpool(lambda: [encode_with_info(im) for im in out])

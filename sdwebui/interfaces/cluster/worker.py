@@ -23,7 +23,7 @@ from ray import serve
 
 from sdwebui.engine.errors import ProcessingError
 from sdwebui.engine.images import metadata as images_mod
-from sdwebui.services import runtime as shared
+from sdwebui.services import postprocessing, runtime as shared
 from sdwebui.services.dispatch import wire
 from sdwebui.services.extensions import scripts as scripts_mod
 
@@ -170,6 +170,9 @@ class SDWorker:
     # jobs ---------------------------------------------------------------------------------------
     def _run(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The job, on this worker's queue, with the front end's settings for its duration."""
+        if spec["kind"] in wire.EXTRAS_KINDS:
+            with shared.opts.replaced(spec["options"]):
+                return self._run_extras(spec)
         from sdwebui.interfaces.api.generation import REQUEST_MODELS, build_processing, encode_images
 
         self._load(spec["checkpoint"])     # a hires pass may have switched the model since
@@ -179,31 +182,27 @@ class SDWorker:
             processed = scripts_mod.run_processing(p)
             return {"type": "result", "images": encode_images(req, processed), "info": processed.js()}
 
-    async def extras(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """An Extras request (the API's extra-single-image / extra-batch-images) on this worker's queue."""
-        from sdwebui.interfaces.api.extras import REQUEST_MODELS, encode_with_info, extras_job
+    @staticmethod
+    def _run_extras(spec: dict[str, Any]) -> dict[str, Any]:
+        """An Extras job: the API's request (images back as base64), or the UI tab's (saved here, as
+        one box saves them, and sent back as images)."""
+        if spec["kind"] == "extras":
+            from sdwebui.interfaces.api.extras import REQUEST_MODELS, encode_with_info, extras_job
 
-        def run() -> dict[str, Any]:
-            with shared.opts.replaced(spec["options"]):
-                req = REQUEST_MODELS[spec["kind"]](**spec["request"])
-                out, html = extras_job(spec["kind"], req)()
-                return {"type": "result", "images": [encode_with_info(im) for im in out], "html": html}
-
-        try:
-            result = await asyncio.to_thread(shared.queue.run, run, name="extras")
-            self.counters["jobs"] += 1
-        except Exception as e:  # answered as one box answers it, not retried
-            self.counters["failed"] += 1
-            result = wire.error_event(e)
-        self._report()
-        return result
+            req = REQUEST_MODELS[spec["mode"]](**spec["request"])
+            out, html = extras_job(spec["mode"], req)()
+            return {"type": "result", "images": [encode_with_info(im) for im in out], "html": html}
+        out, html, _ = postprocessing.run_postprocessing(spec["mode"], None, None, "", spec["output_dir"], spec["show"],
+                                                         *spec["args"], sources=spec["sources"])
+        return {"type": "result", "images": out, "html": html}
 
     async def generate(self, spec: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         task_id = spec["task_id"]
         self.running = task_id
         yield {"type": "started", "replica": self.replica, "pid": os.getpid(), "node": socket.gethostname()}
         try:
-            await self.get_model(spec["checkpoint"])
+            if spec["checkpoint"]:
+                await self.get_model(spec["checkpoint"])
             job = shared.queue.submit(lambda: self._run(spec), task_id=task_id, name=spec["kind"])
             waiter = asyncio.wrap_future(job.future)
             preview_id, interrupted = 0, False

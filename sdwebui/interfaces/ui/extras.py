@@ -21,7 +21,8 @@ import gradio as gr  # noqa: E402
 from sdwebui.services import runtime as shared  # noqa: E402
 from sdwebui.services.extensions.postprocessing_runner import scripts_postproc  # noqa: E402
 from sdwebui.services.postprocessing import (MODE_BATCH, MODE_FOLDER, MODE_SINGLE,  # noqa: E402
-                                             extras_output_dir, run_postprocessing, save_extras_image)
+                                             extras_output_dir, read_sources, run_postprocessing,
+                                             save_extras_image)
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,24 @@ async def run_extras_ui(tab_index: Any, image: Any, batch_files: list[Any] | Non
     if mode == TAB_SINGLE and image is None:
         raise gr.Error("No image selected: upload an image in Single Image first.")
 
+    try:
+        if shared.cluster is not None:
+            out, html_info = await _run_on_a_worker(mode, image, batch_files, input_dir or "", output_dir or "",
+                                                    bool(show_extras_results), script_args)
+        else:
+            out, html_info = await _run_here(mode, image, batch_files, input_dir or "", output_dir or "",
+                                             bool(show_extras_results), script_args)
+    except Exception as e:  # UpscalerError, a missing face model, a bad folder ... : show its message
+        logger.info("extras failed: %s", e)
+        raise gr.Error(str(e)) from None
+    return [(im, None) for im in out], html_info
+
+
+async def _run_here(mode: int, image: Any, batch_files: Any, input_dir: str, output_dir: str, show: bool,
+                    script_args: tuple[Any, ...]) -> tuple[list[Any], str]:
     def job() -> tuple[list[Any], str, str]:
-        return run_postprocessing(mode, image, batch_files, input_dir or "", output_dir or "",
-                                  bool(show_extras_results), *script_args, save_output=True)
+        return run_postprocessing(mode, image, batch_files, input_dir, output_dir, show, *script_args,
+                                  save_output=True)
 
     task = shared.queue.submit(job, name="extras")
     try:
@@ -56,10 +72,18 @@ async def run_extras_ui(tab_index: Any, image: Any, batch_files: list[Any] | Non
         # the browser went away: do not leave the job in the queue
         shared.queue.cancel(task.task_id)
         raise
-    except Exception as e:  # UpscalerError, a missing face model ... : show its message
-        logger.info("extras failed: %s", e)
-        raise gr.Error(str(e)) from None
-    return [(im, None) for im in out], html_info
+    return out, html_info
+
+
+async def _run_on_a_worker(mode: int, image: Any, batch_files: Any, input_dir: str, output_dir: str, show: bool,
+                           script_args: tuple[Any, ...]) -> tuple[list[Any], str]:
+    """Cluster mode: the inputs go to the worker as data (it may not see this machine's uploads or
+    folders); it runs the scripts and saves the results, as a worker saves the UI's generations."""
+    sources = await asyncio.to_thread(read_sources, mode, image, batch_files, input_dir)
+    result = await shared.cluster.run_extras("postprocess", {
+        "mode": mode, "sources": sources, "args": list(script_args), "output_dir": output_dir, "show": show},
+        dict(shared.opts.data))
+    return result["images"], result["html"]
 
 
 def create_extras_tab() -> dict[str, Any]:

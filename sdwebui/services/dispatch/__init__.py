@@ -24,8 +24,8 @@ def prepare_ray_environment(local_head: bool) -> None:
     if local_head:
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     else:
-        # `ray start` turns token authentication on by default and a driver joining it must present the
-        # token (~/.ray/auth_token or RAY_AUTH_TOKEN); a cluster started without it: RAY_AUTH_MODE=disabled
+        # join with the cluster's token (~/.ray/auth_token or RAY_AUTH_TOKEN), as docs/scale-out.md starts
+        # it (`RAY_AUTH_MODE=token ray start`); a cluster started without authentication: RAY_AUTH_MODE=disabled
         os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 

@@ -29,6 +29,7 @@ from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
 
 from sdwebui.services.dispatch import remote_jobs, wire
 from sdwebui.services.dispatch.control import ControlActor
+from sdwebui.services.queue import new_task_id
 from sdwebui.services.request_errors import RequestError
 
 logger = logging.getLogger(__name__)
@@ -275,17 +276,11 @@ class Cluster:
 
         await self._call(attempt)
 
-    async def run_extras(self, kind: str, request: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-        """An Extras request ("single" or "batch", already checked here) on any worker: {images, html}."""
-        spec = {"kind": kind, "request": request, "options": options}
-
-        async def attempt(_n: int) -> dict[str, Any]:
-            answer = await self.handle.extras.remote(spec)
-            if answer.get("type") == "error":
-                wire.raise_error(answer)
-            return answer
-
-        return await self._call(attempt)
+    async def run_extras(self, kind: str, fields: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        """An Extras job (wire.EXTRAS_KINDS: the API's routes, or the UI's tab), already checked here,
+        on any worker, with progress, interrupt and retries as a generation job: {images, html}."""
+        job = self.jobs.add(new_task_id("extras"), "extras")
+        return await self._run_job(job, wire.make_extras_spec(kind, job.task_id, options, **fields))
 
     async def run(self, kind: str, request: dict[str, Any], task_id: str, options: dict[str, Any],
                   checkpoint: str) -> dict[str, Any]:
@@ -293,8 +288,9 @@ class Cluster:
         for the job's own errors (as a single box would answer them), 503 when the queue is full or
         no worker could finish it."""
         job = self.jobs.add(task_id, kind)
-        spec = wire.make_spec(kind, request, job.task_id, options, checkpoint)
+        return await self._run_job(job, wire.make_spec(kind, request, job.task_id, options, checkpoint))
 
+    async def _run_job(self, job: remote_jobs.RemoteJob, spec: dict[str, Any]) -> dict[str, Any]:
         def lost() -> None:     # its worker died: the job waits for another one
             self.jobs.requeue(job)
             self.control.forget.remote(job.task_id)
@@ -311,7 +307,9 @@ class Cluster:
                 self.control.forget.remote(job.task_id)
 
     async def _attempt(self, job: remote_jobs.RemoteJob, spec: dict[str, Any]) -> dict[str, Any]:
-        stream = self.handle.options(stream=True, multiplexed_model_id=spec["checkpoint"]).generate.remote(spec)
+        # a job on a checkpoint goes to a worker that has it loaded (Serve's multiplexing); others anywhere
+        routing = {"multiplexed_model_id": spec["checkpoint"]} if spec["checkpoint"] else {}
+        stream = self.handle.options(stream=True, **routing).generate.remote(spec)
         try:
             async for event in stream:
                 kind = event.get("type")

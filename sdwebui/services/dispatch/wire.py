@@ -2,7 +2,7 @@
 retried job is the same job), the events a worker streams back, and errors with their HTTP shape.
 
 Job spec (a dict):
-    kind        "txt2img" | "img2img"
+    kind        "txt2img" | "img2img"; "extras" | "postprocess" for an Extras job (below)
     task_id     the front end's task id
     request     the API request model's fields (`model_dump()`), seeds already fixed, and without
                 `override_settings.sd_model_checkpoint` (that is `checkpoint`)
@@ -10,11 +10,17 @@ Job spec (a dict):
                 the job goes to a worker that has it loaded
     options     the front end's settings (`opts.data`); the worker runs the job with exactly these
 
+An Extras job has no checkpoint (None: any worker takes it) and, instead of `request`:
+    extras       mode ("single" | "batch") and request: the API's extra-* request model's fields
+    postprocess  the UI's Extras tab: mode (postprocessing.MODE_*), sources (read_sources': the
+                 image, or each file's bytes and name), args (the postprocessing scripts' values in
+                 the runner's order), output_dir, show (show_extras_results); the worker saves
+
 Events, each a dict with "type":
     started   {replica, pid, node}
     progress  {job, job_no, job_count, sampling_step, sampling_steps, textinfo, elapsed, skipped,
                interrupted, [preview, preview_format, id_live_preview]}
-    result    {images: [base64], info: json text}
+    result    {images: [base64], info: json text}; an Extras job's: {images, html}, the UI's as PIL images
     error     {status, detail}   an application error: answered as is, never retried
 """
 from __future__ import annotations
@@ -27,6 +33,7 @@ from sdwebui.engine.processing.base import get_fixed_seed
 from sdwebui.services.request_errors import RequestError, error_from
 
 KINDS = ("txt2img", "img2img")
+EXTRAS_KINDS = ("extras", "postprocess")
 
 
 def make_spec(kind: str, request: dict[str, Any], task_id: str, options: dict[str, Any],
@@ -43,6 +50,13 @@ def make_spec(kind: str, request: dict[str, Any], task_id: str, options: dict[st
     request["override_settings"] = overrides
     return {"kind": kind, "task_id": task_id, "request": request, "checkpoint": checkpoint,
             "options": {**options, "sd_model_checkpoint": checkpoint}}
+
+
+def make_extras_spec(kind: str, task_id: str, options: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """The spec of an Extras job (`kind` in EXTRAS_KINDS, `fields` as the module's docstring says)."""
+    if kind not in EXTRAS_KINDS:
+        raise ValueError(f"kind must be one of {EXTRAS_KINDS}")
+    return {"kind": kind, "task_id": task_id, "checkpoint": None, "options": dict(options), **fields}
 
 
 def error_event(e: BaseException) -> dict[str, Any]:
