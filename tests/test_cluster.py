@@ -65,7 +65,10 @@ def data(tmp_path_factory) -> Path:
         "        return scripts.AlwaysVisible\n\n"
         "    def ui(self, is_img2img):\n"
         "        import gradio as gr\n"
-        "        return [gr.Textbox(value='', label='Marker word')]\n\n"
+        "        from modules import shared\n"      # as extensions do: the model's family, read in the UI code
+        "        model = shared.sd_model\n"
+        "        family = 'none' if model is None else 'SDXL' if model.is_sdxl else 'SD1' if model.is_sd1 else 'other'\n"
+        "        return [gr.Textbox(value='', label=f'Marker word ({family})')]\n\n"
         "    def process(self, p, word=''):\n"
         "        if word:\n"
         "            p.extra_generation_params['Marker'] = f'{word} pid {os.getpid()}'\n"
@@ -264,6 +267,9 @@ def test_an_extensions_always_on_script_runs_on_the_worker_with_its_args(cluster
     # the script saved the options on the worker: config.json is the front end's alone
     assert "cluster_marker_word" not in json.loads((data / "config.json").read_text())
     assert "cluster_marker_word" not in httpx.get(cluster.base + "/sdapi/v1/options", timeout=30).json()
+    # its UI code read shared.sd_model on the front end, which holds no model: the checkpoint's view answered
+    labels = {c["props"].get("label") for c in httpx.get(cluster.base + "/config", timeout=60).json()["components"]}
+    assert "Marker word (SD1)" in labels, sorted(label for label in labels if label and label.startswith("Marker"))
 
 
 def test_random_seed_is_fixed_once_and_reported(cluster):

@@ -223,3 +223,26 @@ def test_serves_reason_is_its_first_line_and_the_last_error():
                                       "details. Last error: RuntimeError: CUDA error: no CUDA-capable device is "
                                       "detected")
     assert _short_reason("DEPLOYING") == "DEPLOYING" and _short_reason("") == ""
+
+
+def test_the_front_ends_sd_model_is_the_selected_checkpoints_view_and_never_loads(api, monkeypatch):
+    """Cluster mode: the front end holds no model. `shared.sd_model` (and model_data.get_sd_model())
+    answer the A1111 fields extensions read in their UI code from the checkpoint's header; the
+    weights' attributes say where the model is."""
+    from modules import sd_models, shared as a1111_shared
+    from sdwebui.services import runtime
+
+    resident = runtime.model_manager.checkpoint_info
+    monkeypatch.setattr(runtime, "cluster", object())
+    monkeypatch.setitem(runtime.opts.data, "sd_model_checkpoint", "tiny-sdxl.safetensors")
+    view = a1111_shared.sd_model
+    assert view.is_sdxl and not (view.is_sd1 or view.is_sd2 or view.is_sd3 or view.is_flux)
+    assert view.sd_checkpoint_info.name == "tiny-sdxl.safetensors" and view.sd_model_checkpoint.endswith("tiny-sdxl.safetensors")
+    assert view.sd_model_hash == view.sd_checkpoint_info.shorthash and view.cond_stage_key == "txt"
+    assert sd_models.model_data.get_sd_model() is view is a1111_shared.sd_model     # the same object, no load
+    assert getattr(view, "unet", None) is None
+    with pytest.raises(AttributeError, match="cluster mode .* holds no model"):
+        view.text_encoder
+    monkeypatch.setitem(runtime.opts.data, "sd_model_checkpoint", "tiny-sd3.safetensors")
+    assert a1111_shared.sd_model.is_sd3 and a1111_shared.sd_model.latent_channels == 16
+    assert runtime.model_manager.checkpoint_info is resident                      # nothing was loaded here

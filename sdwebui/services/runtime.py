@@ -73,8 +73,13 @@ options_templates = _OptionTemplates()
 
 
 def __getattr__(name: str) -> Any:
-    # `shared.sd_model` is the resident model, as in A1111
+    # `shared.sd_model` is the resident model, as in A1111; on a cluster's front end, which holds none,
+    # a view of the selected checkpoint (services/dispatch/model_view.py)
     if name == "sd_model":
+        if cluster is not None:
+            from sdwebui.services.dispatch.model_view import front_end_model
+
+            return front_end_model(select_checkpoint() if registry is not None else None)
         return model_manager.sd_model if model_manager is not None else None
     raise AttributeError(name)
 

@@ -13,8 +13,39 @@ class CheckpointLoadError(Exception):
     """The file could not be turned into a model; the message says why in user terms."""
 
 
+class FamilyFlags:
+    """A1111's flags on its model object that extensions read (`shared.sd_model.is_sdxl` ...), from
+    the model family's name: sd1, sd2*, sdxl*, sd3, flux."""
+
+    family: str
+    is_ssd = False
+    cond_stage_key = "txt"      # the LDM conditioning key of A1111's text-to-image models
+
+    @property
+    def is_sdxl(self) -> bool:
+        return self.family.startswith("sdxl")
+
+    @property
+    def is_flux(self) -> bool:
+        """A FLUX.1 model (dev or schnell: a transformer on 16-channel latents, rectified flow)."""
+        return self.family == "flux"
+
+    @property
+    def is_sd3(self) -> bool:
+        """A1111's flag: an SD3 / SD3.5 model (a transformer on 16-channel latents, rectified flow)."""
+        return self.family == "sd3"
+
+    @property
+    def is_sd2(self) -> bool:
+        return self.family.startswith("sd2")
+
+    @property
+    def is_sd1(self) -> bool:
+        return self.family.startswith("sd1")
+
+
 @dataclass
-class SDModel:
+class SDModel(FamilyFlags):
     """A loaded checkpoint: diffusers components plus what generation needs to know."""
 
     family: str
@@ -49,35 +80,9 @@ class SDModel:
             self.base_vae = self.vae
 
     @property
-    def is_sdxl(self) -> bool:
-        return self.family.startswith("sdxl")
-
-    @property
-    def is_flux(self) -> bool:
-        """A FLUX.1 model (dev or schnell: a transformer on 16-channel latents, rectified flow)."""
-        return self.family == "flux"
-
-    @property
     def uses_distilled_cfg(self) -> bool:
         """FLUX.1 dev: a guidance embedder takes the distilled CFG scale (Forge's `use_distilled_cfg_scale`)."""
         return self.is_flux and bool(getattr(self.unet.config, "guidance_embeds", False))
-
-    @property
-    def is_sd3(self) -> bool:
-        """A1111's flag: an SD3 / SD3.5 model (a transformer on 16-channel latents, rectified flow)."""
-        return self.family == "sd3"
-
-    @property
-    def is_sd2(self) -> bool:
-        return self.family.startswith("sd2")
-
-    @property
-    def is_sd1(self) -> bool:
-        return self.family.startswith("sd1")
-
-    # A1111's flags and fields on its model object, which extensions read
-    is_ssd = False
-    cond_stage_key = "txt"      # the LDM conditioning key of A1111's text-to-image models
 
     @property
     def sd_model_checkpoint(self) -> str:

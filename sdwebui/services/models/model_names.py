@@ -146,15 +146,15 @@ class SdModelData:
 
     @property
     def sd_model(self) -> Any:
-        return runtime.model_manager.sd_model if runtime.model_manager is not None else None
+        return runtime.sd_model     # on a cluster's front end, the checkpoint's view: never a load here
 
     @property
     def loaded_sd_models(self) -> list[Any]:
         return [self.sd_model] if self.sd_model is not None else []
 
     def get_sd_model(self) -> Any:
-        if runtime.model_manager is None:
-            return None
+        if runtime.model_manager is None or runtime.cluster is not None:
+            return self.sd_model
         return self.sd_model or _on_queue(runtime.ensure_model_loaded, "load-model")
 
     def set_sd_model(self, v: Any, already_loaded: bool = False) -> None:
