@@ -345,3 +345,31 @@ def test_the_batch_sampler_is_made_through_sd_samplers_create_sampler(api, monke
     monkeypatch.setattr(sd_samplers, "create_sampler", wrapper)
     halved = pixels(api.post("/sdapi/v1/txt2img", json={**SMALL, "sampler_name": "DPM++ 2M"}))
     assert made == [("DPM++ 2M", "KDiffusionSampler")] and np.abs(halved - plain).mean() > 5
+
+
+def test_shared_sd_model_waits_for_the_start_up_load_and_never_deadlocks_the_queue(api, monkeypatch):
+    """A1111's shared.sd_model loads the model at first use; here the start-up load is queued while the
+    UI is built, so an extension's ui() reading shared.sd_model.is_sdxl then waits for it instead of
+    getting None. Code on the queue itself never waits for a load queued behind it."""
+    import threading
+
+    from modules import shared as a1111_shared
+    from sdwebui.services import runtime
+
+    manager, queue = runtime.model_manager, runtime.queue
+    info = queue.run(runtime.ensure_model_loaded).sd_checkpoint_info
+    queue.run(manager.unload)                           # as at start: nothing loaded yet
+    gate = threading.Event()
+    on_queue = queue.submit(lambda: (gate.wait(60), a1111_shared.sd_model)[1], name="before-the-load")
+    load = queue.submit(lambda: manager.load(info), name="load-checkpoint")
+    monkeypatch.setattr(runtime, "startup_load", (queue, load.future))
+    seen: dict = {}
+    reader = threading.Thread(target=lambda: seen.update(model=a1111_shared.sd_model))
+    reader.start()
+    reader.join(0.5)
+    assert reader.is_alive(), "shared.sd_model answered before the start-up load ran"
+    gate.set()
+    assert on_queue.future.result(timeout=60) is None  # ran before the load, on the queue: no deadlock
+    reader.join(60)
+    assert seen["model"] is manager.sd_model and seen["model"].sd_checkpoint_info is info
+    assert a1111_shared.sd_model is manager.sd_model    # the load is done: no more waiting

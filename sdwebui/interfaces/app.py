@@ -70,7 +70,7 @@ def create_app(ns: argparse.Namespace, *, load_model: bool = True) -> FastAPI:
     if clustered:   # the workers load the models; this process never does
         _start_cluster(ns)
     elif load_model and not ns.skip_load_model_at_start and not ns.ui_debug_mode:
-        shared.queue.submit(_initial_load, name="load-checkpoint")
+        shared.startup_load = (shared.queue, shared.queue.submit(_initial_load, name="load-checkpoint").future)
 
     demo = None
     if ns.nowebui:

@@ -166,9 +166,14 @@ class GenerationQueue:
     def run(self, fn: Callable[[], Any], *, name: str = "job", timeout: float | None = None) -> Any:
         """Submit and wait; calling it from the worker itself, or from a thread that holds queue_lock
         (an extension's `with queue_lock:`, during which the worker cannot run), runs inline (no deadlock)."""
-        if threading.current_thread() is self._thread or queue_lock.held_by_current_thread():
+        if not self.can_wait_here():
             return fn()
         return self.submit(fn, name=name).future.result(timeout=timeout)
+
+    def can_wait_here(self) -> bool:
+        """Whether this thread may wait for a queued job: not the worker itself, nor a thread holding
+        queue_lock (the worker cannot run meanwhile)."""
+        return threading.current_thread() is not self._thread and not queue_lock.held_by_current_thread()
 
     def cancel(self, task_id: str) -> bool:
         """Drop a job that has not started (its client went away)."""

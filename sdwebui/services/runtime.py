@@ -53,6 +53,8 @@ hash_cache: HashCache | None = None
 device: torch.device | None = None
 # the cluster client in cluster mode (services/dispatch/ray_cluster.Cluster), else None
 cluster: Any = None
+# the start-up checkpoint load, queued while the UI is built (interfaces/app.py): (its queue, its Future)
+startup_load: tuple[Any, Any] | None = None
 
 DEFAULT_CHECKPOINT = "tiny-default-sd1.safetensors"
 
@@ -80,8 +82,30 @@ def __getattr__(name: str) -> Any:
             from sdwebui.services.dispatch.model_view import front_end_model
 
             return front_end_model(select_checkpoint() if registry is not None else None)
-        return model_manager.sd_model if model_manager is not None else None
+        if model_manager is None:
+            return None
+        if model_manager.sd_model is None:
+            _wait_for_startup_load()
+        return model_manager.sd_model
     raise AttributeError(name)
+
+
+def _wait_for_startup_load() -> None:
+    """A1111's `shared.sd_model` loads the model at its first use; here the start-up load runs on the
+    queue while the UI and the extensions' scripts are built. An extension reading `shared.sd_model`
+    meanwhile (its ui() asking `is_sdxl`) waits for that load instead of getting None. Never from the
+    queue's own thread or under queue_lock (the load could not run); after the start-up load, None
+    means no model is loaded (unloaded, or the load failed and said why in the log)."""
+    if startup_load is None or queue is None:
+        return
+    on_queue, job = startup_load
+    thread = queue.worker_thread
+    if on_queue is not queue or job.done() or thread is None or not thread.is_alive() or not queue.can_wait_here():
+        return
+    try:
+        job.result()
+    except Exception:   # reported by the load itself
+        pass
 
 
 _server_stop_callbacks: list = []
