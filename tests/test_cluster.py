@@ -75,7 +75,53 @@ def data(tmp_path_factory) -> Path:
         "            from modules import shared\n"       # as extensions do: an option set and saved
         "            shared.opts.data['cluster_marker_word'] = word\n"
         "            shared.opts.save()\n")
+    # and a task runner as agent-scheduler's: it stores the txt2img Generate inputs, then calls
+    # modules.txt2img.txt2img holding the queue lock
+    (marker.parent / "enqueue.py").write_text(ENQUEUER)
     return folder
+
+
+ENQUEUER = """
+import hashlib
+import inspect
+
+import gradio as gr
+from modules import script_callbacks
+
+
+def _default(c):
+    if isinstance(c, gr.State):
+        return c.value() if callable(c.value) else c.value
+    return c.preprocess(c.value)
+
+
+def on_app_started(demo, app):
+    if demo is None:
+        return
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "txt2img_generate")
+    dep = next(d for d in demo.dependencies
+               if d["trigger"] == "click" and button._id in d["targets"] and len(d["outputs"]) == 4)
+    key = next(fn for fn in demo.fns if [c._id for c in fn.inputs] == dep["inputs"])
+    defaults = [_default(c) for c in demo.fns[int(key)].inputs]
+
+    @app.post("/cluster-marker/enqueue")
+    def enqueue(body: dict):
+        from modules import txt2img
+        from modules.call_queue import queue_lock, wrap_gradio_call
+
+        names = inspect.getfullargspec(txt2img.txt2img).args
+        values = list(defaults)
+        values.insert(names.index("request"), None)
+        for name, value in body.items():
+            values[names.index(name)] = value
+        with queue_lock:
+            images, info, _html, _log = wrap_gradio_call(txt2img.txt2img, add_stats=True)(*values)
+        image = images[0][0] if isinstance(images[0], tuple) else images[0]
+        return {"info": info, "rgb": hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()}
+
+
+script_callbacks.on_app_started(on_app_started)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +316,23 @@ def test_an_extensions_always_on_script_runs_on_the_worker_with_its_args(cluster
     # its UI code read shared.sd_model on the front end, which holds no model: the checkpoint's view answered
     labels = {c["props"].get("label") for c in httpx.get(cluster.base + "/config", timeout=60).json()["components"]}
     assert "Marker word (SD1)" in labels, sorted(label for label in labels if label and label.startswith("Marker"))
+
+
+def test_an_extensions_task_runner_holding_the_queue_lock_runs_its_job_on_a_worker(cluster):
+    """agent-scheduler's way: modules.txt2img.txt2img with the stored Generate inputs, called holding
+    the queue lock. The front end holds no model: the job runs on a worker, with the API's pixels."""
+    import hashlib
+
+    before = sum(w["jobs"] for w in _counters(cluster).values())
+    r = httpx.post(cluster.base + "/cluster-marker/enqueue", timeout=300, json={
+        "id_task": "task(enqueued-1)", "prompt": "a cat", "negative_prompt": "", "sampler_name": "Euler a",
+        "steps": 6, "width": 64, "height": 64, "seed": 11, "cfg_scale": 7})
+    assert r.status_code == 200, r.text[:500]
+    assert json.loads(r.json()["info"])["all_seeds"] == [11]
+    assert sum(w["jobs"] for w in _counters(cluster).values()) == before + 1        # ran on a worker
+    api = _txt2img(cluster, **BASE, seed=11, cfg_scale=7)
+    rgb = Image.open(io.BytesIO(base64.b64decode(api.json()["images"][0]))).convert("RGB").tobytes()
+    assert r.json()["rgb"] == hashlib.sha256(rgb).hexdigest()
 
 
 def test_random_seed_is_fixed_once_and_reported(cluster):

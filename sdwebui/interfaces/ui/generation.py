@@ -283,14 +283,16 @@ async def submit(make_processing: Callable[[Any, dict], Any], request_model, val
         yield p
         return
     try:
-        if call_queue.runs_here():
-            # called by a thread that holds the queue lock (an extension's task runner calling
-            # modules.txt2img.txt2img, as A1111's are called): the job runs here, in its turn already
-            processed = call_queue.run_as_job(lambda: scripts_mod.run_processing(p), task_id, name)
-        elif shared.cluster is not None:    # --cluster-workers / --cluster: on a worker
+        if shared.cluster is not None:
+            # --cluster-workers / --cluster: on a worker, also for an extension's task runner that
+            # calls modules.txt2img.txt2img holding the queue lock (this process holds no model)
             from sdwebui.interfaces.cluster.front import run_ui_job
 
             processed = await run_ui_job(name, req, p, task_id)
+        elif call_queue.runs_here():
+            # called by a thread that holds the queue lock (an extension's task runner calling
+            # modules.txt2img.txt2img, as A1111's are called): the job runs here, in its turn already
+            processed = call_queue.run_as_job(lambda: scripts_mod.run_processing(p), task_id, name)
         else:
             job = shared.queue.submit(lambda: scripts_mod.run_processing(p), task_id=task_id, name=name)
             try:
