@@ -18,6 +18,7 @@ import concurrent.futures as cf
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,76 +53,10 @@ def data(tmp_path_factory) -> Path:
     install_default_checkpoint(ckpts / "tiny-default-sd1.safetensors")
     write_tiny_checkpoint(ckpts / "xtra-sd1.safetensors", "sd1", seed=7)
     (ckpts / "zz-broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
-    # a user's extension with an always-on script: the workers load it from the same folder
-    marker = folder / "extensions" / "cluster-marker" / "scripts" / "marker.py"
-    marker.parent.mkdir(parents=True)
-    marker.write_text(
-        "import os\n"
-        "from modules import scripts\n\n"
-        "class Marker(scripts.Script):\n"
-        "    def title(self):\n"
-        "        return 'cluster marker'\n\n"
-        "    def show(self, is_img2img):\n"
-        "        return scripts.AlwaysVisible\n\n"
-        "    def ui(self, is_img2img):\n"
-        "        import gradio as gr\n"
-        "        from modules import shared\n"      # as extensions do: the model's family, read in the UI code
-        "        model = shared.sd_model\n"
-        "        family = 'none' if model is None else 'SDXL' if model.is_sdxl else 'SD1' if model.is_sd1 else 'other'\n"
-        "        return [gr.Textbox(value='', label=f'Marker word ({family})')]\n\n"
-        "    def process(self, p, word=''):\n"
-        "        if word:\n"
-        "            p.extra_generation_params['Marker'] = f'{word} pid {os.getpid()}'\n"
-        "            from modules import shared\n"       # as extensions do: an option set and saved
-        "            shared.opts.data['cluster_marker_word'] = word\n"
-        "            shared.opts.save()\n")
-    # and a task runner as agent-scheduler's: it stores the txt2img Generate inputs, then calls
-    # modules.txt2img.txt2img holding the queue lock
-    (marker.parent / "enqueue.py").write_text(ENQUEUER)
+    # a user's extension (tests/fixtures/cluster-marker): an always-on script, and a task runner as
+    # agent-scheduler's; the workers load it from the same folder
+    shutil.copytree(Path(__file__).parent / "fixtures" / "cluster-marker", folder / "extensions" / "cluster-marker")
     return folder
-
-
-ENQUEUER = """
-import hashlib
-import inspect
-
-import gradio as gr
-from modules import script_callbacks
-
-
-def _default(c):
-    if isinstance(c, gr.State):
-        return c.value() if callable(c.value) else c.value
-    return c.preprocess(c.value)
-
-
-def on_app_started(demo, app):
-    if demo is None:
-        return
-    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "txt2img_generate")
-    dep = next(d for d in demo.dependencies
-               if d["trigger"] == "click" and button._id in d["targets"] and len(d["outputs"]) == 4)
-    key = next(fn for fn in demo.fns if [c._id for c in fn.inputs] == dep["inputs"])
-    defaults = [_default(c) for c in demo.fns[int(key)].inputs]
-
-    @app.post("/cluster-marker/enqueue")
-    def enqueue(body: dict):
-        from modules import txt2img
-        from modules.call_queue import queue_lock, wrap_gradio_call
-
-        names = inspect.getfullargspec(txt2img.txt2img).args
-        values = list(defaults)
-        values.insert(names.index("request"), None)
-        for name, value in body.items():
-            values[names.index(name)] = value
-        with queue_lock:
-            images, info, _html, _log = wrap_gradio_call(txt2img.txt2img, add_stats=True)(*values)
-        image = images[0][0] if isinstance(images[0], tuple) else images[0]
-        return {"info": info, "rgb": hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()}
-
-
-script_callbacks.on_app_started(on_app_started)
-"""
 
 
 @pytest.fixture(scope="module")
