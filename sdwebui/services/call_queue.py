@@ -91,8 +91,7 @@ def runs_here() -> bool:
     holds the queue lock (an extension's own task runner, as A1111's UI handlers are called: waiting
     for the worker would wait for itself)."""
     queue = runtime.queue
-    worker = queue.worker_thread if queue is not None else None
-    return worker is None or threading.current_thread() is worker or queue_lock.held_by_current_thread()
+    return queue is None or queue.worker_thread is None or not queue.can_wait_here()
 
 
 def run_as_job(func: Callable[[], Any], id_task: str | None = None, name: str | None = None) -> Any:
