@@ -352,19 +352,27 @@ def test_application_errors_keep_their_status_and_are_not_retried(cluster):
 
 
 def test_a_full_queue_answers_503_with_retry_after(cluster):
-    n = 2 + QUEUE_LIMIT + 4
-    with cf.ThreadPoolExecutor(n) as pool:
-        futures = [pool.submit(_txt2img, cluster, **dict(BASE, steps=20, width=128, height=128), seed=s)
-                   for s in range(n)]
+    """Two long jobs hold both workers first (until the test interrupts them), so the queue fills up
+    however fast or slow the machine is: QUEUE_LIMIT jobs wait, the rest are 503s."""
+    n = QUEUE_LIMIT + 4
+    hold = dict(BASE, width=256, height=256, steps=150)
+    with cf.ThreadPoolExecutor(2 + n) as pool:
+        blockers = [pool.submit(_txt2img, cluster, **hold, seed=s) for s in range(2)]
         deadline = time.time() + 120
+        while len(cluster_info(cluster)["running"]) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(cluster_info(cluster)["running"]) == 2, cluster_info(cluster)
+        futures = [pool.submit(_txt2img, cluster, **BASE, seed=s) for s in range(n)]
         while not any(f.done() and f.result().status_code == 503 for f in futures) and time.time() < deadline:
             time.sleep(0.1)
-        while not all(f.done() for f in futures) and time.time() < deadline + 120:
+        everything = blockers + futures
+        while not all(f.done() for f in everything) and time.time() < deadline + 120:
             httpx.post(cluster.base + "/sdapi/v1/interrupt", timeout=30)     # the queue seen full: end quickly
             time.sleep(0.3)
-        answers = [f.result() for f in futures]
+        answers = [f.result() for f in everything]
     codes = [r.status_code for r in answers]
     assert set(codes) <= {200, 503} and codes.count(503) >= 1 and codes.count(200) >= 2 + QUEUE_LIMIT - 1, codes
+    assert [r.status_code for r in answers[:2]] == [200, 200]       # the held jobs: interrupted, not refused
     busy = next(r for r in answers if r.status_code == 503)
     assert busy.headers["retry-after"].isdigit() and "--cluster-queue-limit" in busy.text
 
